@@ -1,0 +1,112 @@
+//! How long the console takes to draw the fleet and to take in live events.
+//! Run: `cargo bench --bench console`.
+
+use std::time::{Duration, Instant};
+
+use chrono::{TimeZone, Utc};
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::layout::Rect;
+
+use switchboard::api::{FleetDelta, FleetSnapshot};
+use switchboard::app::{App, AppInit, ContextInfo, Msg};
+use switchboard::sources::{SourceEvent, SourceMsg};
+
+/// The lab's default fleet (4 regions, 14 providers, 5 services), as `GET /v1/fleet` served it.
+fn fleet() -> FleetSnapshot {
+    serde_json::from_str(include_str!("../fixtures/payloads/fleet-default.json"))
+        .expect("fixture parses")
+}
+
+fn app(width: u16, height: u16) -> App {
+    let mut app = App::new(AppInit {
+        context: ContextInfo {
+            name: "lab".into(),
+            lab: true,
+            read_only: false,
+        },
+        sources: vec![("lab".into(), "http://127.0.0.1:7300".into())],
+        problems: Vec::new(),
+        theme_name: "dark".into(),
+        themes: vec!["dark".into()],
+        now: Instant::now(),
+        wall: Utc.with_ymd_and_hms(2026, 11, 22, 14, 3, 0).unwrap(),
+        area: Rect::new(0, 0, width, height),
+    });
+    app.update(source(SourceEvent::Snapshot(fleet())));
+    app
+}
+
+fn source(event: SourceEvent) -> Msg {
+    Msg::Source(SourceMsg {
+        source: "lab".into(),
+        event,
+    })
+}
+
+/// A delta like the lab sends every tick: every region and provider changed.
+fn full_delta(snapshot: &FleetSnapshot, revision: u64) -> FleetDelta {
+    let mut regions = snapshot.regions.clone();
+    for r in &mut regions {
+        r.latency.p95_ms += (revision % 7) as f64;
+    }
+    FleetDelta {
+        revision,
+        generated_at: snapshot.generated_at,
+        regions,
+        providers: snapshot.providers.clone(),
+        gateways: snapshot.gateways.clone(),
+        services: snapshot.services.clone(),
+        ..FleetDelta::default()
+    }
+}
+
+fn render(c: &mut Criterion) {
+    let (theme, _) = switchboard::theme::load("dark", false);
+    for (width, height) in [(80u16, 24u16), (160, 48)] {
+        let app = app(width, height);
+        let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+        c.bench_function(&format!("render fleet view {width}x{height}"), |b| {
+            b.iter(|| {
+                terminal
+                    .draw(|frame| switchboard::views::draw(&app, &theme, frame))
+                    .unwrap()
+            })
+        });
+    }
+}
+
+fn ingest(c: &mut Criterion) {
+    let snapshot = fleet();
+    c.bench_function("ingest one full fleet delta", |b| {
+        b.iter_batched(
+            || (app(160, 48), full_delta(&snapshot, snapshot.revision + 1)),
+            |(mut app, delta)| app.update(source(SourceEvent::Delta(delta))),
+            BatchSize::SmallInput,
+        )
+    });
+    c.bench_function("ingest 1000 deltas in a row", |b| {
+        b.iter_batched(
+            || {
+                let deltas: Vec<_> = (1..=1000)
+                    .map(|i| full_delta(&snapshot, snapshot.revision + i))
+                    .collect();
+                (app(160, 48), deltas)
+            },
+            |(mut app, deltas)| {
+                for delta in deltas {
+                    app.update(source(SourceEvent::Delta(delta)));
+                }
+            },
+            BatchSize::LargeInput,
+        )
+    });
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
+    targets = render, ingest
+}
+criterion_main!(benches);

@@ -1,0 +1,422 @@
+//! Wire types of protocol v1, shared by the client (`sources`) and the lab server.
+//!
+//! The OpenAPI description of these types lives in `docs/openapi.yaml`; the lab's
+//! tests check that the server's answers keep to it.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Media type of error bodies (RFC 9457).
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// Health of a region, provider or service, as judged by whoever reports it.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "kebab-case")]
+pub enum Health {
+    Ok,
+    Degraded,
+    Down,
+    Unknown,
+}
+
+impl Health {
+    pub fn word(self) -> &'static str {
+        match self {
+            Health::Ok => "ok",
+            Health::Degraded => "degraded",
+            Health::Down => "down",
+            Health::Unknown => "unknown",
+        }
+    }
+
+    /// A symbol that tells the state without colour.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Health::Ok => "●",
+            Health::Degraded => "▲",
+            Health::Down => "✖",
+            Health::Unknown => "?",
+        }
+    }
+
+    /// How bad a state is, for "worst of" aggregation; unknown ranks below down
+    /// so that a blind spot never hides an outage.
+    pub fn severity(self) -> u8 {
+        match self {
+            Health::Ok => 0,
+            Health::Unknown => 1,
+            Health::Degraded => 2,
+            Health::Down => 3,
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Default)]
+pub struct Latency {
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Region {
+    pub id: String,
+    pub health: Health,
+    pub latency: Latency,
+    /// Share of requests that failed (0..1), 429s excluded.
+    pub error_rate: f64,
+    /// Share of requests answered 429 (0..1).
+    pub rate_limited_rate: f64,
+    pub capacity_rps: f64,
+    pub load_rps: f64,
+    /// Share of the whole fleet's traffic this region serves (0..1).
+    pub traffic_share: f64,
+    pub drained: bool,
+}
+
+impl Region {
+    /// Spare capacity as a share of capacity; negative when overloaded.
+    pub fn headroom(&self) -> f64 {
+        if self.capacity_rps <= 0.0 {
+            return 0.0;
+        }
+        1.0 - self.load_rps / self.capacity_rps
+    }
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[serde(rename_all = "kebab-case")]
+pub enum BreakerState {
+    Closed,
+    Open,
+    HalfOpen,
+}
+
+impl BreakerState {
+    pub fn word(self) -> &'static str {
+        match self {
+            BreakerState::Closed => "closed",
+            BreakerState::Open => "open",
+            BreakerState::HalfOpen => "half-open",
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Breaker {
+    pub state: BreakerState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// When an open breaker will next try half-open.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// A model endpoint at a region, e.g. `openai@us-east` serving `gpt-4o`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Provider {
+    /// `<vendor>@<region>`
+    pub id: String,
+    pub vendor: String,
+    pub model: String,
+    pub region: String,
+    pub health: Health,
+    pub latency: Latency,
+    pub error_rate: f64,
+    pub rate_limited_rate: f64,
+    pub breaker: Breaker,
+    /// Share of the provider's rate limit still unused (0..1).
+    pub rate_limit_headroom: f64,
+    pub cost_tier: String,
+    pub load_rps: f64,
+    /// Share of its region's traffic this provider serves (0..1).
+    pub traffic_share: f64,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Route {
+    pub service: String,
+    pub provider: String,
+    /// 1 is preferred; a higher rank takes traffic only when all lower ranks are unusable.
+    pub rank: u32,
+    pub weight: f64,
+    /// Share of the service's traffic at this gateway that the route carries now.
+    pub share: f64,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Fallback {
+    pub at: DateTime<Utc>,
+    pub service: String,
+    pub from: String,
+    pub to: String,
+    pub reason: String,
+}
+
+/// The gateway of one region: how it routes each service's traffic to providers.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Gateway {
+    pub id: String,
+    pub region: String,
+    pub routes: Vec<Route>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_fallback: Option<Fallback>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[serde(rename_all = "kebab-case")]
+pub enum RedundancyTier {
+    ActiveActive,
+    ActivePassive,
+    NPlusOne,
+    DegradedOnly,
+}
+
+impl RedundancyTier {
+    pub fn word(self) -> &'static str {
+        match self {
+            RedundancyTier::ActiveActive => "active-active",
+            RedundancyTier::ActivePassive => "active-passive",
+            RedundancyTier::NPlusOne => "N+1",
+            RedundancyTier::DegradedOnly => "degraded-only",
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReplicaRole {
+    Active,
+    HotStandby,
+    WarmStandby,
+    ColdStandby,
+}
+
+impl ReplicaRole {
+    pub fn word(self) -> &'static str {
+        match self {
+            ReplicaRole::Active => "active",
+            ReplicaRole::HotStandby => "hot standby",
+            ReplicaRole::WarmStandby => "warm standby",
+            ReplicaRole::ColdStandby => "cold standby",
+        }
+    }
+
+    pub fn is_standby(self) -> bool {
+        self != ReplicaRole::Active
+    }
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Replica {
+    pub id: String,
+    pub region: String,
+    pub role: ReplicaRole,
+    /// Whether the replica could take traffic right now.
+    pub ready: bool,
+    pub replication_lag_s: f64,
+    pub capacity_rps: f64,
+    pub load_rps: f64,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[serde(rename_all = "kebab-case")]
+pub enum DegradedModeKind {
+    ServeCache,
+    FallbackModel,
+    QueueNonUrgent,
+    ReadOnly,
+    HumanOnly,
+}
+
+impl DegradedModeKind {
+    pub fn word(self) -> &'static str {
+        match self {
+            DegradedModeKind::ServeCache => "serve-cache",
+            DegradedModeKind::FallbackModel => "fallback-model",
+            DegradedModeKind::QueueNonUrgent => "queue-non-urgent",
+            DegradedModeKind::ReadOnly => "read-only",
+            DegradedModeKind::HumanOnly => "human-only",
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct DegradedMode {
+    pub mode: DegradedModeKind,
+    pub set_by: String,
+    pub reason: String,
+    pub since: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// A workflow step or micro-agent with its redundancy tier and replicas.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Service {
+    pub id: String,
+    pub tier: RedundancyTier,
+    pub health: Health,
+    pub demand_rps: f64,
+    pub replicas: Vec<Replica>,
+    #[serde(default)]
+    pub degraded_modes: Vec<DegradedMode>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    Viewer,
+    Operator,
+    Admin,
+}
+
+impl Role {
+    pub fn word(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Operator => "operator",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Operator {
+    pub name: String,
+    pub role: Role,
+    pub on_call: bool,
+    /// Connected with a console right now.
+    pub online: bool,
+    #[serde(default)]
+    pub claimed: Vec<String>,
+}
+
+/// What `GET /v1/whoami` answers.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct WhoAmI {
+    pub name: String,
+    pub role: Role,
+}
+
+/// A scenario inject or other notable fleet happening, for the timeline.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Notice {
+    pub at: DateTime<Utc>,
+    pub text: String,
+}
+
+/// Facts about a lab server, absent for real fleets.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct LabInfo {
+    pub seed: u64,
+    pub speed: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scenario: Option<String>,
+    /// Simulated seconds since the lab started.
+    pub sim_elapsed_s: f64,
+}
+
+/// `GET /v1/fleet`
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct FleetSnapshot {
+    pub revision: u64,
+    pub generated_at: DateTime<Utc>,
+    pub regions: Vec<Region>,
+    pub providers: Vec<Provider>,
+    pub gateways: Vec<Gateway>,
+    pub services: Vec<Service>,
+    #[serde(default)]
+    pub notices: Vec<Notice>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lab: Option<LabInfo>,
+}
+
+/// Objects that changed in one revision; sent as SSE event `fleet.delta`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+pub struct FleetDelta {
+    pub revision: u64,
+    pub generated_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub regions: Vec<Region>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub providers: Vec<Provider>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gateways: Vec<Gateway>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<Service>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notices: Vec<Notice>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lab: Option<LabInfo>,
+}
+
+impl FleetDelta {
+    pub fn is_empty(&self) -> bool {
+        self.regions.is_empty()
+            && self.providers.is_empty()
+            && self.gateways.is_empty()
+            && self.services.is_empty()
+            && self.notices.is_empty()
+    }
+}
+
+/// SSE event names of `GET /v1/events`.
+pub mod event_name {
+    /// Data: [`super::FleetDelta`]; `id:` is its revision.
+    pub const FLEET_DELTA: &str = "fleet.delta";
+    /// Data: [`super::Resnapshot`]; the client must fetch `/v1/fleet` again.
+    pub const RESNAPSHOT: &str = "resnapshot";
+    /// Data: [`super::OperatorsChanged`].
+    pub const OPERATORS: &str = "operators";
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Resnapshot {
+    pub revision: u64,
+    pub reason: String,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct OperatorsChanged {
+    pub revision: u64,
+    pub operators: Vec<Operator>,
+}
+
+/// What `GET /v1/health` answers: the server is up. Needs no authentication.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Liveness {
+    /// Always "ok" when the server answers.
+    pub status: String,
+    /// Version of the protocol served (1).
+    pub protocol: u32,
+}
+
+/// An RFC 9457 problem document.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Problem {
+    #[serde(rename = "type", default = "Problem::default_type")]
+    pub problem_type: String,
+    pub title: String,
+    pub status: u16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+}
+
+impl Problem {
+    fn default_type() -> String {
+        "about:blank".to_string()
+    }
+
+    pub fn new(status: u16, title: &str, detail: impl Into<String>) -> Self {
+        Problem {
+            problem_type: Self::default_type(),
+            title: title.to_string(),
+            status,
+            detail: Some(detail.into()),
+            instance: None,
+        }
+    }
+}

@@ -1,0 +1,66 @@
+//! `:` command palette: fuzzy search (nucleo) over the actions of the keymap.
+
+use nucleo::pattern::{CaseMatching, Normalization, Pattern};
+
+use crate::keymap::{self, Action};
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct PaletteEntry {
+    pub action: Action,
+    pub keys: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct PaletteState {
+    pub input: String,
+    pub entries: Vec<PaletteEntry>,
+    /// Indices into `entries`, best match first.
+    pub matches: Vec<usize>,
+    pub selected: usize,
+}
+
+impl PaletteState {
+    pub fn open(matcher: &mut nucleo::Matcher) -> Self {
+        let entries = keymap::palette_actions()
+            .into_iter()
+            .map(|(action, keys)| PaletteEntry { action, keys })
+            .collect();
+        let mut state = PaletteState {
+            input: String::new(),
+            entries,
+            matches: Vec::new(),
+            selected: 0,
+        };
+        state.rematch(matcher);
+        state
+    }
+
+    pub fn rematch(&mut self, matcher: &mut nucleo::Matcher) {
+        let pattern = Pattern::parse(&self.input, CaseMatching::Smart, Normalization::Smart);
+        let mut buf = Vec::new();
+        let mut score = |text: &str| pattern.score(nucleo::Utf32Str::new(text, &mut buf), matcher);
+        // A match in the command's name beats one in its description.
+        let mut scored: Vec<(usize, (Option<u32>, Option<u32>))> = self
+            .entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                (
+                    i,
+                    (score(e.action.command_name()), score(e.action.describe())),
+                )
+            })
+            .filter(|(_, (name, describe))| name.is_some() || describe.is_some())
+            .collect();
+        // Best first; ties keep the keymap's order.
+        scored.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        self.matches = scored.into_iter().map(|(i, _)| i).collect();
+        self.selected = self.selected.min(self.matches.len().saturating_sub(1));
+    }
+
+    pub fn chosen(&self) -> Option<Action> {
+        self.matches
+            .get(self.selected)
+            .map(|&i| self.entries[i].action)
+    }
+}

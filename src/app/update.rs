@@ -1,0 +1,332 @@
+use crossterm::event::{
+    KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
+};
+use ratatui::layout::Rect;
+
+use super::{App, Effect, Level, Msg, PaletteState, View};
+use crate::domain::fleet::Link;
+use crate::keymap::{self, Action, Layer};
+use crate::sanitize::clean;
+use crate::sources::{SourceEvent, SourceMsg};
+use crate::views::{self, Hit};
+
+/// Rows a page key moves.
+const PAGE: usize = 10;
+
+impl App {
+    pub fn update(&mut self, msg: Msg) -> Vec<Effect> {
+        match msg {
+            Msg::Key(key) => self.on_key(key),
+            Msg::Mouse(mouse) => {
+                self.on_mouse(mouse);
+                Vec::new()
+            }
+            Msg::Resize { width, height } => {
+                self.area = Rect::new(0, 0, width, height);
+                self.dirty = true;
+                Vec::new()
+            }
+            Msg::Tick { now, wall } => {
+                // Ages and the clock are shown to the second.
+                if wall.timestamp() != self.wall.timestamp() {
+                    self.dirty = true;
+                }
+                self.now = now;
+                self.wall = wall;
+                Vec::new()
+            }
+            Msg::Source(msg) => {
+                self.on_source(msg);
+                Vec::new()
+            }
+            Msg::Terminate => vec![Effect::Quit],
+            Msg::Problem(problem) => {
+                self.log(None, Level::Warning, problem.clone());
+                self.problems.push(problem);
+                self.dirty = true;
+                Vec::new()
+            }
+        }
+    }
+
+    /// The layer that gets keys first.
+    pub fn top_layer(&self) -> Layer {
+        if self.help_open {
+            Layer::Help
+        } else if self.palette.is_some() {
+            Layer::Palette
+        } else if self.filter.editing {
+            Layer::Filter
+        } else {
+            Layer::Global
+        }
+    }
+
+    fn on_key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        if key.kind == KeyEventKind::Release {
+            return Vec::new();
+        }
+        let layer = self.top_layer();
+        if let Some(action) = keymap::lookup(layer, &key) {
+            self.dirty = true;
+            return self.perform(layer, action);
+        }
+        if matches!(layer, Layer::Palette | Layer::Filter) {
+            self.edit_input(layer, key);
+        }
+        Vec::new()
+    }
+
+    /// Typing into the palette or filter input.
+    fn edit_input(&mut self, layer: Layer, key: KeyEvent) {
+        let input = match layer {
+            Layer::Palette => match self.palette.as_mut() {
+                Some(p) => &mut p.input,
+                None => return,
+            },
+            _ => &mut self.filter.query,
+        };
+        match key.code {
+            KeyCode::Char(c)
+                if !key
+                    .modifiers
+                    .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) =>
+            {
+                input.push(c)
+            }
+            KeyCode::Backspace => {
+                input.pop();
+            }
+            KeyCode::Char('u') if key.modifiers.contains(KeyModifiers::CONTROL) => input.clear(),
+            _ => return,
+        }
+        self.dirty = true;
+        match layer {
+            Layer::Palette => {
+                if let Some(p) = self.palette.as_mut() {
+                    p.selected = 0;
+                    p.rematch(&mut self.matcher);
+                }
+            }
+            _ => self.refresh_visible(),
+        }
+    }
+
+    fn perform(&mut self, layer: Layer, action: Action) -> Vec<Effect> {
+        match layer {
+            Layer::Help => {
+                match action {
+                    Action::Down => self.selection.help_scroll += 1,
+                    Action::Up => {
+                        self.selection.help_scroll = self.selection.help_scroll.saturating_sub(1)
+                    }
+                    _ => self.help_open = false,
+                }
+                Vec::new()
+            }
+            Layer::Palette => self.perform_in_palette(action),
+            Layer::Filter => {
+                match action {
+                    Action::ClearFilter => self.clear_filter(),
+                    _ => self.filter.editing = false,
+                }
+                Vec::new()
+            }
+            Layer::Global => self.run(action),
+        }
+    }
+
+    fn perform_in_palette(&mut self, action: Action) -> Vec<Effect> {
+        let Some(palette) = self.palette.as_mut() else {
+            return Vec::new();
+        };
+        match action {
+            Action::Up => palette.selected = palette.selected.saturating_sub(1),
+            Action::Down => {
+                palette.selected =
+                    (palette.selected + 1).min(palette.matches.len().saturating_sub(1))
+            }
+            Action::Accept => {
+                let chosen = palette.chosen();
+                self.palette = None;
+                if let Some(action) = chosen {
+                    return self.run(action);
+                }
+            }
+            _ => self.palette = None,
+        }
+        Vec::new()
+    }
+
+    /// Runs a global action, from a key or from the palette.
+    fn run(&mut self, action: Action) -> Vec<Effect> {
+        match action {
+            Action::Quit => return vec![Effect::Quit],
+            Action::Help => {
+                self.help_open = true;
+                self.selection.help_scroll = 0;
+            }
+            Action::Palette => self.palette = Some(PaletteState::open(&mut self.matcher)),
+            Action::Filter => self.filter.editing = true,
+            Action::ClearFilter => {
+                if self.filter.query.is_empty() {
+                    // Esc with nothing to clear dismisses the problem banner.
+                    self.problems.clear();
+                }
+                self.clear_filter();
+            }
+            Action::NextView => self.view = cycle(self.view, 1),
+            Action::PrevView => self.view = cycle(self.view, View::ALL.len() - 1),
+            Action::ShowFleet => self.view = View::Fleet,
+            Action::ShowServices => self.view = View::Services,
+            Action::ShowTimeline => self.view = View::Timeline,
+            Action::NextTheme => {
+                if let Some(pos) = self.themes.iter().position(|t| *t == self.theme_name) {
+                    self.theme_name = self.themes[(pos + 1) % self.themes.len()].clone();
+                    return vec![Effect::LoadTheme(self.theme_name.clone())];
+                }
+            }
+            Action::Up => self.move_rows(-1),
+            Action::Down => self.move_rows(1),
+            Action::PageUp => self.move_rows(-(PAGE as isize)),
+            Action::PageDown => self.move_rows(PAGE as isize),
+            Action::Top => self.move_rows(isize::MIN / 2),
+            Action::Bottom => self.move_rows(isize::MAX / 2),
+            Action::Left => self.move_cols(-1),
+            Action::Right => self.move_cols(1),
+            Action::Close | Action::Accept => {}
+        }
+        Vec::new()
+    }
+
+    fn clear_filter(&mut self) {
+        self.filter.query.clear();
+        self.filter.editing = false;
+        self.refresh_visible();
+    }
+
+    fn move_rows(&mut self, delta: isize) {
+        let (row, len) = match self.view {
+            View::Fleet => (&mut self.selection.fleet_row, self.visible.regions.len()),
+            View::Services => (&mut self.selection.service_row, self.visible.services.len()),
+            View::Timeline => (&mut self.selection.timeline_row, self.timeline.len()),
+        };
+        *row = row.saturating_add_signed(delta).min(len.saturating_sub(1));
+    }
+
+    fn move_cols(&mut self, delta: isize) {
+        if self.view == View::Fleet {
+            let col = &mut self.selection.fleet_col;
+            *col = col
+                .saturating_add_signed(delta)
+                .min(self.visible.vendors.len());
+        }
+    }
+
+    fn on_mouse(&mut self, mouse: MouseEvent) {
+        match mouse.kind {
+            MouseEventKind::Down(MouseButton::Left) => {
+                match views::hit_test(self, mouse.column, mouse.row) {
+                    Some(Hit::Tab(view)) => self.view = view,
+                    Some(Hit::FleetCell { row, col }) => {
+                        self.selection.fleet_row = row;
+                        self.selection.fleet_col = col;
+                    }
+                    Some(Hit::ServiceRow(row)) => self.selection.service_row = row,
+                    Some(Hit::TimelineRow(row)) => self.selection.timeline_row = row,
+                    None => return,
+                }
+            }
+            MouseEventKind::ScrollDown => self.move_rows(1),
+            MouseEventKind::ScrollUp => self.move_rows(-1),
+            _ => return,
+        }
+        self.dirty = true;
+    }
+
+    fn on_source(&mut self, msg: SourceMsg) {
+        let Some(index) = self.sources.iter().position(|s| s.name == msg.source) else {
+            tracing::warn!(source = %msg.source, "message from an unknown source");
+            return;
+        };
+        self.dirty = true;
+        let now = self.now;
+        let name = msg.source;
+        match msg.event {
+            SourceEvent::Connecting { attempt } => {
+                let source = &mut self.sources[index];
+                // A source that was down stays down on screen until it answers.
+                if !matches!(source.link, Link::Down { .. }) {
+                    source.link = Link::Connecting { attempt };
+                }
+            }
+            SourceEvent::Identity(who) => self.sources[index].identity = Some(who),
+            SourceEvent::Snapshot(snapshot) => {
+                let was_down = matches!(self.sources[index].link, Link::Down { .. });
+                let fresh_notices: Vec<_> = snapshot
+                    .notices
+                    .iter()
+                    .filter(|n| {
+                        !self
+                            .timeline
+                            .iter()
+                            .any(|e| e.at == n.at && e.text == n.text)
+                    })
+                    .cloned()
+                    .collect();
+                let source = &mut self.sources[index];
+                source.apply_snapshot(snapshot, now);
+                source.link = Link::Live;
+                if was_down {
+                    self.log(Some(&name), Level::Info, "connection restored".to_string());
+                }
+                for notice in fresh_notices {
+                    self.log_notice(&name, notice);
+                }
+                self.refresh_visible();
+            }
+            SourceEvent::Delta(delta) => {
+                let notices = delta.notices.clone();
+                let source = &mut self.sources[index];
+                if source.apply_delta(delta, now) {
+                    source.link = Link::Live;
+                    for notice in notices {
+                        self.log_notice(&name, notice);
+                    }
+                    self.refresh_visible();
+                } else {
+                    tracing::warn!(source = %name, "delta without a snapshot to apply it to");
+                }
+            }
+            SourceEvent::Operators(operators) => self.sources[index].operators = operators,
+            SourceEvent::Down { error, retry_in } => {
+                let error = clean(&error).into_owned();
+                let source = &mut self.sources[index];
+                let first_failure =
+                    !matches!(&source.link, Link::Down { error: e, .. } if *e == error);
+                source.link = Link::Down {
+                    error: error.clone(),
+                    retry_at: now + retry_in,
+                };
+                if first_failure {
+                    self.log(Some(&name), Level::Error, error);
+                }
+            }
+        }
+    }
+
+    fn log_notice(&mut self, source: &str, notice: crate::api::Notice) {
+        let text = clean(&notice.text).into_owned();
+        self.push_timeline(super::TimelineEntry {
+            at: notice.at,
+            source: source.to_string(),
+            level: Level::Warning,
+            text,
+        });
+    }
+}
+
+fn cycle(view: View, step: usize) -> View {
+    let pos = View::ALL.iter().position(|v| *v == view).unwrap_or(0);
+    View::ALL[(pos + step) % View::ALL.len()]
+}

@@ -1,0 +1,157 @@
+//! Which rows and columns pass the filter. Recomputed in `update` when data or the filter
+//! change, so views only read it.
+
+use nucleo::pattern::{CaseMatching, Normalization, Pattern};
+
+use super::App;
+use crate::api::Provider;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RegionRow {
+    pub source: usize,
+    pub region: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ServiceRow {
+    pub source: usize,
+    pub service: usize,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Visible {
+    pub regions: Vec<RegionRow>,
+    /// Provider vendors shown as matrix columns, in the order sources list them.
+    pub vendors: Vec<String>,
+    pub services: Vec<ServiceRow>,
+    /// The filter matched nothing in the fleet matrix, so it shows everything.
+    pub fleet_filter_unmatched: bool,
+}
+
+/// What a matrix cell holds.
+pub enum ProviderCell<'a> {
+    /// The vendor has no endpoint in that region.
+    Absent,
+    Present(&'a Provider),
+}
+
+impl App {
+    pub(super) fn refresh_visible(&mut self) {
+        let pattern = (!self.filter.query.is_empty()).then(|| {
+            Pattern::parse(
+                &self.filter.query,
+                CaseMatching::Smart,
+                Normalization::Smart,
+            )
+        });
+        let mut matches = |text: &str| match &pattern {
+            None => true,
+            Some(p) => {
+                let mut buf = Vec::new();
+                p.score(nucleo::Utf32Str::new(text, &mut buf), &mut self.matcher)
+                    .is_some()
+            }
+        };
+
+        let mut all_regions = Vec::new();
+        let mut matching_regions = Vec::new();
+        let mut all_vendors: Vec<String> = Vec::new();
+        let mut services = Vec::new();
+        for (source, data) in self.sources.iter().enumerate() {
+            let Some(snapshot) = &data.snapshot else {
+                continue;
+            };
+            for (region, r) in snapshot.regions.iter().enumerate() {
+                let row = RegionRow { source, region };
+                all_regions.push(row);
+                if matches(&r.id) {
+                    matching_regions.push(row);
+                }
+            }
+            for p in &snapshot.providers {
+                if !all_vendors.contains(&p.vendor) {
+                    all_vendors.push(p.vendor.clone());
+                }
+            }
+            for (service, s) in snapshot.services.iter().enumerate() {
+                if matches(&s.id) {
+                    services.push(ServiceRow { source, service });
+                }
+            }
+        }
+        let matching_vendors: Vec<String> =
+            all_vendors.iter().filter(|v| matches(v)).cloned().collect();
+
+        // A query that names a region narrows rows, one that names a vendor narrows columns.
+        let unmatched =
+            pattern.is_some() && matching_regions.is_empty() && matching_vendors.is_empty();
+        self.visible = Visible {
+            regions: if matching_regions.is_empty() {
+                all_regions
+            } else {
+                matching_regions
+            },
+            vendors: if matching_vendors.is_empty() {
+                all_vendors
+            } else {
+                matching_vendors
+            },
+            services,
+            fleet_filter_unmatched: unmatched,
+        };
+        self.clamp_selection();
+    }
+
+    fn clamp_selection(&mut self) {
+        let sel = &mut self.selection;
+        sel.fleet_row = sel
+            .fleet_row
+            .min(self.visible.regions.len().saturating_sub(1));
+        sel.fleet_col = sel.fleet_col.min(self.visible.vendors.len());
+        sel.service_row = sel
+            .service_row
+            .min(self.visible.services.len().saturating_sub(1));
+        sel.timeline_row = sel.timeline_row.min(self.timeline.len().saturating_sub(1));
+    }
+
+    pub fn region_at(&self, row: RegionRow) -> &crate::api::Region {
+        &self.sources[row.source]
+            .snapshot
+            .as_ref()
+            .expect("visible rows come from snapshots")
+            .regions[row.region]
+    }
+
+    pub fn service_at(&self, row: ServiceRow) -> &crate::api::Service {
+        &self.sources[row.source]
+            .snapshot
+            .as_ref()
+            .expect("visible rows come from snapshots")
+            .services[row.service]
+    }
+
+    pub fn provider_cell(&self, row: RegionRow, vendor: &str) -> ProviderCell<'_> {
+        let region = &self.region_at(row).id;
+        self.sources[row.source]
+            .snapshot
+            .as_ref()
+            .and_then(|s| {
+                s.providers
+                    .iter()
+                    .find(|p| p.vendor == vendor && &p.region == region)
+            })
+            .map_or(ProviderCell::Absent, ProviderCell::Present)
+    }
+
+    /// The selected matrix row, if the matrix has any.
+    pub fn selected_region(&self) -> Option<RegionRow> {
+        self.visible.regions.get(self.selection.fleet_row).copied()
+    }
+
+    pub fn selected_service(&self) -> Option<ServiceRow> {
+        self.visible
+            .services
+            .get(self.selection.service_row)
+            .copied()
+    }
+}

@@ -1,0 +1,359 @@
+//! The user's `config.toml`: parsing, validation and positions of problems.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
+use std::path::Path;
+
+use serde::Deserialize;
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use super::{
+    Config, ConfigProblem, ContextConfig, LAB_CONTEXT, NAME_RULE, SourceConfig, SourceKind,
+    is_valid_name,
+};
+use crate::sanitize::clean;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    default_context: Option<Spanned<String>>,
+    theme: Option<String>,
+    #[serde(default)]
+    contexts: BTreeMap<Spanned<String>, FileContext>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileContext {
+    #[serde(default)]
+    read_only: bool,
+    #[serde(default)]
+    production: bool,
+    #[serde(default)]
+    sources: Vec<Spanned<FileSource>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSource {
+    name: Spanned<String>,
+    url: Spanned<String>,
+    #[serde(default)]
+    kind: SourceKind,
+}
+
+/// Parses and validates the user file; on any problem, returns all that were found.
+pub(super) fn parse(path: &Path, text: &str) -> Result<Config, Vec<ConfigProblem>> {
+    let problem = |span: Option<Range<usize>>, reason: &str| located(path, text, span, reason);
+
+    // Secrets are looked for on the raw document first, so a token gets the keyring
+    // message rather than a generic "unknown field".
+    let document = DeTable::parse(text).map_err(|err| vec![problem(err.span(), err.message())])?;
+    let secret_keys = secret_key_spans(document.get_ref());
+    if !secret_keys.is_empty() {
+        return Err(secret_keys
+            .into_iter()
+            .map(|span| {
+                problem(
+                    Some(span),
+                    "tokens belong in the keyring, not in this file: remove this key and \
+                     run `switchboard login`",
+                )
+            })
+            .collect());
+    }
+
+    let file: FileConfig =
+        toml::from_str(text).map_err(|err| vec![problem(err.span(), err.message())])?;
+
+    let mut problems = Vec::new();
+    let mut config = Config::default();
+    if let Some(theme) = file.theme {
+        config.theme = theme;
+    }
+    for (name, context) in file.contexts {
+        let span = name.span();
+        let name = name.into_inner();
+        match validate_context(&name, context) {
+            Ok(context) => {
+                config.contexts.insert(name, context);
+            }
+            Err(reasons) => problems.extend(
+                reasons
+                    .into_iter()
+                    .map(|(at, reason)| problem(Some(at.unwrap_or(span.clone())), &reason)),
+            ),
+        }
+    }
+    if let Some(default_context) = file.default_context {
+        if !config.contexts.contains_key(default_context.get_ref()) {
+            let known: Vec<&str> = config.contexts.keys().map(String::as_str).collect();
+            problems.push(problem(
+                Some(default_context.span()),
+                &format!(
+                    "default_context {:?} is not defined; known contexts: {}",
+                    default_context.get_ref(),
+                    known.join(", ")
+                ),
+            ));
+        }
+        config.default_context = default_context.into_inner();
+    }
+
+    if problems.is_empty() {
+        Ok(config)
+    } else {
+        Err(problems)
+    }
+}
+
+type Reasons = Vec<(Option<Range<usize>>, String)>;
+
+/// Checks one context; a reason without a span is reported at the context's name.
+fn validate_context(name: &str, context: FileContext) -> Result<ContextConfig, Reasons> {
+    let mut reasons: Reasons = Vec::new();
+    if !is_valid_name(name) {
+        reasons.push((
+            None,
+            format!("context name {name:?} is not allowed: {NAME_RULE}"),
+        ));
+    }
+    if name == LAB_CONTEXT && !context.sources.is_empty() {
+        reasons.push((
+            None,
+            "the lab context is embedded and takes no sources; \
+             give your sources another context name"
+                .to_string(),
+        ));
+    }
+    if name != LAB_CONTEXT && context.sources.is_empty() {
+        reasons.push((
+            None,
+            format!(
+                "context {name:?} has no sources; add at least one [[contexts.{name}.sources]]"
+            ),
+        ));
+    }
+
+    let mut seen = BTreeSet::new();
+    let mut sources = Vec::with_capacity(context.sources.len());
+    for source in context.sources {
+        let source = source.into_inner();
+        let source_name = source.name.get_ref();
+        if !is_valid_name(source_name) {
+            reasons.push((
+                Some(source.name.span()),
+                format!("source name {source_name:?} is not allowed: {NAME_RULE}"),
+            ));
+        } else if !seen.insert(source_name.clone()) {
+            reasons.push((
+                Some(source.name.span()),
+                format!("source {source_name:?} appears twice in context {name:?}"),
+            ));
+        }
+        if let Err(reason) = check_url(source.url.get_ref()) {
+            reasons.push((Some(source.url.span()), reason));
+        }
+        sources.push(SourceConfig {
+            name: source.name.into_inner(),
+            url: source.url.into_inner(),
+            kind: source.kind,
+        });
+    }
+
+    if reasons.is_empty() {
+        Ok(ContextConfig {
+            name: name.to_string(),
+            read_only: context.read_only,
+            production: context.production,
+            sources,
+        })
+    } else {
+        Err(reasons)
+    }
+}
+
+fn check_url(url: &str) -> Result<(), String> {
+    let parsed = reqwest::Url::parse(url).map_err(|err| format!("invalid url: {err}"))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(format!(
+            "url scheme {:?} is not supported: use http or https",
+            parsed.scheme()
+        ));
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(
+            "credentials do not belong in the url: tokens belong in the keyring, \
+                    run `switchboard login`"
+                .to_string(),
+        );
+    }
+    if parsed.host_str().is_none() {
+        return Err("url has no host".to_string());
+    }
+    Ok(())
+}
+
+/// Keys that hold (or look like they hold) a secret, anywhere in the document.
+fn secret_key_spans(table: &DeTable<'_>) -> Vec<Range<usize>> {
+    let mut spans = Vec::new();
+    collect_secret_keys(table, &mut spans);
+    spans.sort_by_key(|span| span.start);
+    spans
+}
+
+fn collect_secret_keys(table: &DeTable<'_>, spans: &mut Vec<Range<usize>>) {
+    for (key, value) in table {
+        if looks_like_secret(key.get_ref()) {
+            spans.push(key.span());
+        }
+        collect_secret_values(value.get_ref(), spans);
+    }
+}
+
+fn collect_secret_values(value: &DeValue<'_>, spans: &mut Vec<Range<usize>>) {
+    match value {
+        DeValue::Table(table) => collect_secret_keys(table, spans),
+        DeValue::Array(array) => {
+            for item in array.iter() {
+                collect_secret_values(item.get_ref(), spans);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn looks_like_secret(key: &str) -> bool {
+    let key = key.to_ascii_lowercase().replace('-', "_");
+    key == "token"
+        || key.ends_with("_token")
+        || matches!(key.as_str(), "password" | "secret" | "api_key" | "apikey")
+}
+
+/// A problem at a byte span of `text`, with 1-based line and character column.
+fn located(path: &Path, text: &str, span: Option<Range<usize>>, reason: &str) -> ConfigProblem {
+    let (line, column) = match span {
+        Some(span) => {
+            let (line, column) = line_and_column(text, span.start);
+            (Some(line), Some(column))
+        }
+        None => (None, None),
+    };
+    // toml's messages may span lines and quote the file's text: keep one safe line.
+    let reason = reason
+        .lines()
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ");
+    ConfigProblem {
+        file: path.to_path_buf(),
+        line,
+        column,
+        reason: clean(&reason).into_owned(),
+    }
+}
+
+fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |at| at + 1);
+    let column = before[line_start..].chars().count() + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems(text: &str) -> Vec<ConfigProblem> {
+        parse(Path::new("c.toml"), text).expect_err("the file should be refused")
+    }
+
+    fn positions(text: &str) -> Vec<(Option<usize>, Option<usize>)> {
+        problems(text).iter().map(|p| (p.line, p.column)).collect()
+    }
+
+    #[test]
+    fn line_and_column_count_characters_from_one() {
+        let text = "a\néé = 1\n";
+        assert_eq!(line_and_column(text, 0), (1, 1));
+        assert_eq!(line_and_column(text, 2), (2, 1));
+        // after the two two-byte characters
+        assert_eq!(line_and_column(text, 6), (2, 3));
+        assert_eq!(line_and_column(text, 999), (3, 1));
+    }
+
+    #[test]
+    fn every_secret_looking_key_is_refused_where_it_is() {
+        let text = "\
+[contexts.prod]
+[[contexts.prod.sources]]
+name = \"api\"
+url = \"https://api.example\"
+api-token = \"x\"
+[[contexts.prod.sources]]
+name = \"b\"
+url = \"https://b.example\"
+password = \"y\"
+";
+        let found = problems(text);
+        assert_eq!(found.len(), 2);
+        assert_eq!((found[0].line, found[0].column), (Some(5), Some(1)));
+        assert_eq!(found[1].line, Some(9));
+        assert!(found[0].reason.contains("switchboard login"));
+    }
+
+    #[test]
+    fn unknown_kind_is_reported_at_its_value() {
+        let text = "\
+[[contexts.prod.sources]]
+name = \"api\"
+url = \"http://127.0.0.1:7300\"
+kind = \"prometheus\"
+";
+        assert_eq!(positions(text), vec![(Some(4), Some(8))]);
+        assert!(problems(text)[0].reason.contains("prometheus"));
+    }
+
+    #[test]
+    fn semantic_problems_are_all_reported() {
+        let text = "\
+default_context = \"nowhere\"
+[contexts.empty]
+[contexts.lab]
+[[contexts.lab.sources]]
+name = \"x\"
+url = \"http://127.0.0.1:1\"
+[[contexts.prod.sources]]
+name = \"api\"
+url = \"ftp://files.example\"
+[[contexts.prod.sources]]
+name = \"api\"
+url = \"https://user:pw@api.example\"
+";
+        let found = problems(text);
+        let lines: Vec<_> = found.iter().map(|p| p.line.unwrap()).collect();
+        assert_eq!(lines, vec![2, 3, 9, 11, 12, 1], "{found:#?}");
+        assert!(found[0].reason.contains("no sources"));
+        assert!(found[1].reason.contains("embedded"));
+        assert!(found[2].reason.contains("ftp"));
+        assert!(found[3].reason.contains("twice"));
+        assert!(found[4].reason.contains("credentials"));
+        assert!(!found[4].reason.contains("pw"));
+        assert!(found[5].reason.contains("known contexts: lab"));
+    }
+
+    #[test]
+    fn control_characters_from_the_file_are_escaped() {
+        let text = "\"bad\\u001b[2J\" = 1\n";
+        let found = problems(text);
+        assert!(!found[0].reason.contains('\u{1b}'), "{:?}", found[0].reason);
+        assert_eq!(found[0].line, Some(1));
+    }
+}

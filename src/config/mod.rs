@@ -1,0 +1,331 @@
+//! Layered configuration: embedded defaults < user file < environment < flags.
+//!
+//! Loading never fails: a bad user file is reported as [`ConfigProblem`]s (file, line,
+//! column, reason) and the console runs on the defaults, so an on-call engineer with a
+//! broken file still gets a console, plus the message that says what to fix.
+//!
+//! Tokens are never part of the configuration: they live in the OS keyring
+//! ([`secrets`]) or come from `SWITCHBOARD_TOKEN`.
+
+mod file;
+pub mod login;
+pub mod secrets;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The embedded lab: present in every configuration, needs no sources, and is the
+/// default context when no user file says otherwise.
+pub const LAB_CONTEXT: &str = "lab";
+/// The theme used when neither the file, the environment nor a flag names one.
+pub const DEFAULT_THEME: &str = "dark";
+
+/// Environment variable naming the user file (overrides the platform path).
+pub const CONFIG_ENV: &str = "SWITCHBOARD_CONFIG";
+/// Environment variable selecting the context.
+pub const CONTEXT_ENV: &str = "SWITCHBOARD_CONTEXT";
+/// Environment variable selecting the theme.
+pub const THEME_ENV: &str = "SWITCHBOARD_THEME";
+
+/// The effective configuration after layering.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// The context the console opens (after the environment and flags are applied, this
+    /// is the one selected for this run).
+    pub default_context: String,
+    /// Theme name, resolved by [`crate::theme::load`].
+    pub theme: String,
+    /// Every known context by name; always holds [`LAB_CONTEXT`].
+    pub contexts: BTreeMap<String, ContextConfig>,
+}
+
+/// One named environment the console can connect to (e.g. `prod-eu`, `staging`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContextConfig {
+    /// Same as its key in [`Config::contexts`].
+    pub name: String,
+    /// Mutating actions are refused in this context.
+    pub read_only: bool,
+    /// Marks a production context, so the console can make that unmistakable.
+    pub production: bool,
+    /// Backends of this context; empty only for the embedded lab.
+    pub sources: Vec<SourceConfig>,
+}
+
+/// A backend the console reads from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceConfig {
+    /// Unique within its context; also names its token in the keyring.
+    pub name: String,
+    /// Base URL (http or https, no credentials in it).
+    pub url: String,
+    pub kind: SourceKind,
+}
+
+/// Which protocol a source speaks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SourceKind {
+    /// Switchboard's own protocol v1 (the lab speaks it too).
+    #[default]
+    Native,
+}
+
+/// Values from command-line flags; they override everything else.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConfigOverrides {
+    /// `--config PATH`: the user file to read instead of the platform one.
+    pub config_file: Option<PathBuf>,
+    /// `--context NAME`.
+    pub context: Option<String>,
+    /// `--theme NAME`.
+    pub theme: Option<String>,
+    /// `--read-only`: make every context read-only for this run.
+    pub read_only: bool,
+}
+
+/// The result of [`load`]: always a usable configuration, plus what was wrong.
+#[derive(Clone, Debug)]
+pub struct LoadedConfig {
+    pub config: Config,
+    /// Problems of the user file; when not empty, `config` holds the defaults
+    /// (with the environment and flags still applied).
+    pub problems: Vec<ConfigProblem>,
+    /// The user file that was read, if one exists.
+    pub file: Option<PathBuf>,
+}
+
+/// What is wrong with the user file, and where.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigProblem {
+    pub file: PathBuf,
+    /// 1-based; `None` when the problem concerns the whole file (e.g. unreadable).
+    pub line: Option<usize>,
+    /// 1-based, in characters; `None` together with `line`.
+    pub column: Option<usize>,
+    /// Safe to print: control characters from the file are escaped.
+    pub reason: String,
+}
+
+impl fmt::Display for ConfigProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let (Some(line), Some(column)) = (self.line, self.column) {
+            write!(f, ":{line}:{column}")?;
+        }
+        write!(f, ": {}", self.reason)
+    }
+}
+
+/// A context name that is not configured.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown context {name:?}; known contexts: {}", known.join(", "))]
+pub struct UnknownContext {
+    pub name: String,
+    pub known: Vec<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let lab = ContextConfig {
+            name: LAB_CONTEXT.to_string(),
+            read_only: false,
+            production: false,
+            sources: Vec::new(),
+        };
+        Config {
+            default_context: LAB_CONTEXT.to_string(),
+            theme: DEFAULT_THEME.to_string(),
+            contexts: BTreeMap::from([(LAB_CONTEXT.to_string(), lab)]),
+        }
+    }
+}
+
+impl Config {
+    /// The context called `name`, or an error naming the known ones.
+    pub fn context(&self, name: &str) -> Result<&ContextConfig, UnknownContext> {
+        self.contexts.get(name).ok_or_else(|| UnknownContext {
+            name: name.to_string(),
+            known: self.contexts.keys().cloned().collect(),
+        })
+    }
+
+    /// Whether the context selected for this run is the embedded lab.
+    pub fn is_lab(&self) -> bool {
+        self.default_context == LAB_CONTEXT
+    }
+
+    /// The context selected for this run ([`Config::default_context`]).
+    pub fn selected_context(&self) -> Result<&ContextConfig, UnknownContext> {
+        self.context(&self.default_context)
+    }
+}
+
+impl ContextConfig {
+    /// Whether this is the embedded lab (which the console starts itself).
+    pub fn is_lab(&self) -> bool {
+        self.name == LAB_CONTEXT
+    }
+
+    /// The source called `name`, or an error naming the known ones.
+    pub fn source(&self, name: &str) -> Result<&SourceConfig, UnknownSource> {
+        self.sources
+            .iter()
+            .find(|source| source.name == name)
+            .ok_or_else(|| UnknownSource {
+                context: self.name.clone(),
+                name: name.to_string(),
+                known: self.sources.iter().map(|s| s.name.clone()).collect(),
+            })
+    }
+}
+
+/// A source name that is not configured in a context.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "context {context:?} has no source {name:?}; its sources: {}",
+    known_list(known)
+)]
+pub struct UnknownSource {
+    pub context: String,
+    pub name: String,
+    pub known: Vec<String>,
+}
+
+fn known_list(known: &[String]) -> String {
+    if known.is_empty() {
+        "none".to_string()
+    } else {
+        known.join(", ")
+    }
+}
+
+/// Where Switchboard keeps its files on this machine.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Paths {
+    /// e.g. `~/.config/switchboard` on Linux.
+    pub config_dir: PathBuf,
+    /// `config_dir/config.toml`.
+    pub config_file: PathBuf,
+    /// `config_dir/themes`: user themes (`NAME.toml`).
+    pub themes_dir: PathBuf,
+    /// e.g. `~/.local/state/switchboard` on Linux, the local data dir elsewhere.
+    pub state_dir: PathBuf,
+    /// `state_dir/logs`.
+    pub log_dir: PathBuf,
+}
+
+/// The platform paths (XDG on Linux, through `directories`).
+///
+/// Without a home directory the files go under `.switchboard` in the working
+/// directory, never into a world-writable temp dir where another user could plant a
+/// config file that points the console (and its tokens) somewhere else.
+pub fn paths() -> Paths {
+    let (config_dir, state_dir) =
+        match directories::ProjectDirs::from("dev", "switchboard", "switchboard") {
+            Some(dirs) => {
+                let state = dirs
+                    .state_dir()
+                    .unwrap_or_else(|| dirs.data_local_dir())
+                    .to_path_buf();
+                (dirs.config_dir().to_path_buf(), state)
+            }
+            None => {
+                let base = std::env::current_dir()
+                    .unwrap_or_default()
+                    .join(".switchboard");
+                (base.clone(), base.join("state"))
+            }
+        };
+    Paths {
+        config_file: config_dir.join("config.toml"),
+        themes_dir: config_dir.join("themes"),
+        log_dir: state_dir.join("logs"),
+        config_dir,
+        state_dir,
+    }
+}
+
+/// Loads the configuration from the platform file and the process environment.
+pub fn load(overrides: &ConfigOverrides) -> LoadedConfig {
+    load_with_env(
+        overrides,
+        |name| std::env::var(name).ok(),
+        &paths().config_file,
+    )
+}
+
+/// [`load`] with the environment and the default file location passed in, so tests
+/// (and embedders) need not touch the process environment.
+///
+/// Empty environment values count as unset.
+pub fn load_with_env(
+    overrides: &ConfigOverrides,
+    env: impl Fn(&str) -> Option<String>,
+    default_file: &Path,
+) -> LoadedConfig {
+    let env = |name: &str| env(name).filter(|value| !value.is_empty());
+    let explicit_file = overrides
+        .config_file
+        .clone()
+        .or_else(|| env(CONFIG_ENV).map(PathBuf::from));
+    let (file_path, must_exist) = match explicit_file {
+        Some(path) => (path, true),
+        None => (default_file.to_path_buf(), false),
+    };
+
+    let mut config = Config::default();
+    let mut problems = Vec::new();
+    let mut file = None;
+    match std::fs::read_to_string(&file_path) {
+        Ok(text) => {
+            match file::parse(&file_path, &text) {
+                Ok(from_file) => config = from_file,
+                Err(found) => problems = found,
+            }
+            file = Some(file_path);
+        }
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound && !must_exist => {}
+        Err(err) => problems.push(ConfigProblem {
+            file: file_path,
+            line: None,
+            column: None,
+            reason: format!("cannot read the configuration file: {err}"),
+        }),
+    }
+
+    if let Some(context) = overrides.context.clone().or_else(|| env(CONTEXT_ENV)) {
+        config.default_context = context;
+    }
+    if let Some(theme) = overrides.theme.clone().or_else(|| env(THEME_ENV)) {
+        config.theme = theme;
+    }
+    if overrides.read_only {
+        for context in config.contexts.values_mut() {
+            context.read_only = true;
+        }
+    }
+    LoadedConfig {
+        config,
+        problems,
+        file,
+    }
+}
+
+/// Names of contexts, sources and themes: they end up in keyring entries, file
+/// names and the screen, so they are kept to a plain, unambiguous alphabet.
+pub(crate) fn is_valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && !name.starts_with('.')
+}
+
+/// What [`is_valid_name`] accepts, for error messages.
+pub(crate) const NAME_RULE: &str =
+    "use 1-64 letters, digits, '-', '_' or '.', not starting with '.'";

@@ -1,0 +1,245 @@
+//! The fleet as the console knows it: one copy per source, merged for display, each fact
+//! with the source it came from and its age, so "region down" and "cannot see region"
+//! never look alike.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use crate::api::{FleetDelta, FleetSnapshot, Health, LabInfo, Operator, Provider, Region, WhoAmI};
+
+/// Data older than this is marked stale on screen, even while the stream looks open.
+pub const STALE_AFTER: Duration = Duration::from_secs(5);
+/// Samples kept per region and provider for sparklines.
+pub const HISTORY_LEN: usize = 120;
+
+/// How a source's connection stands, as last reported by its task.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Link {
+    Connecting {
+        attempt: u32,
+    },
+    Live,
+    /// The connection failed; the task retries at `retry_at`.
+    Down {
+        error: String,
+        retry_at: Instant,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
+pub struct Sample {
+    pub p95_ms: f64,
+    pub error_rate: f64,
+    pub rate_limited_rate: f64,
+}
+
+/// Everything known from one configured source.
+#[derive(Clone, Debug)]
+pub struct SourceData {
+    pub name: String,
+    pub url: String,
+    pub link: Link,
+    pub snapshot: Option<FleetSnapshot>,
+    /// When the last snapshot or delta arrived.
+    pub received_at: Option<Instant>,
+    pub identity: Option<WhoAmI>,
+    pub operators: Vec<Operator>,
+    pub history: HashMap<String, VecDeque<Sample>>,
+}
+
+impl SourceData {
+    pub fn new(name: &str, url: &str) -> Self {
+        SourceData {
+            name: name.to_string(),
+            url: url.to_string(),
+            link: Link::Connecting { attempt: 1 },
+            snapshot: None,
+            received_at: None,
+            identity: None,
+            operators: Vec::new(),
+            history: HashMap::new(),
+        }
+    }
+
+    pub fn age(&self, now: Instant) -> Option<Duration> {
+        self.received_at.map(|at| now.saturating_duration_since(at))
+    }
+
+    /// Whether the data on screen can be trusted as current.
+    pub fn freshness(&self, now: Instant) -> Freshness {
+        match (&self.link, self.age(now)) {
+            (_, None) => Freshness::NoData,
+            (Link::Live, Some(age)) if age <= STALE_AFTER => Freshness::Fresh,
+            (_, Some(age)) => Freshness::Stale(age),
+        }
+    }
+
+    pub fn lab(&self) -> Option<&LabInfo> {
+        self.snapshot.as_ref().and_then(|s| s.lab.as_ref())
+    }
+
+    pub fn revision(&self) -> Option<u64> {
+        self.snapshot.as_ref().map(|s| s.revision)
+    }
+
+    pub fn apply_snapshot(&mut self, snapshot: FleetSnapshot, now: Instant) {
+        self.record_history(&snapshot.regions, &snapshot.providers);
+        self.snapshot = Some(snapshot);
+        self.received_at = Some(now);
+    }
+
+    /// Applies a delta; returns false when it does not follow the snapshot held
+    /// (no snapshot yet, or an old revision), so the caller can ask for a resnapshot.
+    pub fn apply_delta(&mut self, delta: FleetDelta, now: Instant) -> bool {
+        let Some(snapshot) = self.snapshot.as_mut() else {
+            return false;
+        };
+        if delta.revision <= snapshot.revision {
+            // A replay of what we already hold: harmless, nothing to do.
+            return true;
+        }
+        snapshot.revision = delta.revision;
+        snapshot.generated_at = delta.generated_at;
+        upsert(&mut snapshot.regions, &delta.regions, |r| &r.id);
+        upsert(&mut snapshot.providers, &delta.providers, |p| &p.id);
+        upsert(&mut snapshot.gateways, &delta.gateways, |g| &g.id);
+        upsert(&mut snapshot.services, &delta.services, |s| &s.id);
+        snapshot.notices.extend(delta.notices.iter().cloned());
+        let keep_from = snapshot.notices.len().saturating_sub(NOTICES_KEPT);
+        snapshot.notices.drain(..keep_from);
+        if delta.lab.is_some() {
+            snapshot.lab = delta.lab.clone();
+        }
+        self.received_at = Some(now);
+        self.record_history(&delta.regions, &delta.providers);
+        true
+    }
+
+    fn record_history(&mut self, regions: &[Region], providers: &[Provider]) {
+        let samples = regions
+            .iter()
+            .map(|r| {
+                (
+                    history_key_region(&r.id),
+                    sample(r.latency.p95_ms, r.error_rate, r.rate_limited_rate),
+                )
+            })
+            .chain(providers.iter().map(|p| {
+                (
+                    history_key_provider(&p.id),
+                    sample(p.latency.p95_ms, p.error_rate, p.rate_limited_rate),
+                )
+            }));
+        for (key, s) in samples {
+            let series = self.history.entry(key).or_default();
+            if series.len() == HISTORY_LEN {
+                series.pop_front();
+            }
+            series.push_back(s);
+        }
+    }
+}
+
+const NOTICES_KEPT: usize = 50;
+
+fn sample(p95_ms: f64, error_rate: f64, rate_limited_rate: f64) -> Sample {
+    Sample {
+        p95_ms,
+        error_rate,
+        rate_limited_rate,
+    }
+}
+
+pub fn history_key_region(id: &str) -> String {
+    format!("region:{id}")
+}
+
+pub fn history_key_provider(id: &str) -> String {
+    format!("provider:{id}")
+}
+
+fn upsert<T: Clone>(into: &mut Vec<T>, from: &[T], key: impl Fn(&T) -> &String) {
+    for item in from {
+        match into.iter_mut().find(|existing| key(existing) == key(item)) {
+            Some(slot) => *slot = item.clone(),
+            None => into.push(item.clone()),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Freshness {
+    Fresh,
+    Stale(Duration),
+    NoData,
+}
+
+/// Health as the console may claim it: what the source said, or unknown when the
+/// source's data is not current.
+pub fn seen_health(reported: Health, freshness: Freshness) -> Health {
+    match freshness {
+        Freshness::Fresh => reported,
+        Freshness::Stale(_) | Freshness::NoData => Health::Unknown,
+    }
+}
+
+/// One-line verdict over all sources, used by `switchboard status` and the status bar.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct FleetSummary {
+    pub regions_ok: usize,
+    pub regions_degraded: usize,
+    pub regions_down: usize,
+    pub regions_unknown: usize,
+    pub providers_open_breakers: usize,
+    pub unreachable_sources: Vec<String>,
+}
+
+impl FleetSummary {
+    pub fn of(sources: &[SourceData], now: Instant) -> Self {
+        let mut summary = FleetSummary::default();
+        for source in sources {
+            let freshness = source.freshness(now);
+            let Some(snapshot) = source.snapshot.as_ref() else {
+                summary.unreachable_sources.push(source.name.clone());
+                continue;
+            };
+            if freshness != Freshness::Fresh {
+                summary.unreachable_sources.push(source.name.clone());
+            }
+            for region in &snapshot.regions {
+                match seen_health(region.health, freshness) {
+                    Health::Ok => summary.regions_ok += 1,
+                    Health::Degraded => summary.regions_degraded += 1,
+                    Health::Down => summary.regions_down += 1,
+                    Health::Unknown => summary.regions_unknown += 1,
+                }
+            }
+            summary.providers_open_breakers += snapshot
+                .providers
+                .iter()
+                .filter(|p| p.breaker.state != crate::api::BreakerState::Closed)
+                .count();
+        }
+        summary
+    }
+
+    /// Process exit code of `switchboard status`: 0 all healthy, 1 degraded, 2 down or unreachable.
+    pub fn exit_code(&self) -> i32 {
+        if self.regions_down > 0 || self.regions_unknown > 0 || !self.unreachable_sources.is_empty()
+        {
+            2
+        } else if self.regions_degraded > 0 || self.providers_open_breakers > 0 {
+            1
+        } else {
+            0
+        }
+    }
+
+    pub fn verdict(&self) -> &'static str {
+        match self.exit_code() {
+            0 => "healthy",
+            1 => "degraded",
+            _ => "down or unreachable",
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! Pure domain types and rules: no I/O here.
+
+pub mod fleet;

@@ -1,0 +1,98 @@
+//! `switchboard lab serve`: runs a lab in the foreground until Ctrl-C.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use super::{LabOptions, LabServer, shipped_scenarios};
+
+#[derive(clap::Args, Clone, Debug, PartialEq)]
+pub struct LabServeArgs {
+    /// Address to listen on. Keep it on loopback: lab tokens are derived from the seed.
+    #[arg(long, default_value = "127.0.0.1:7300")]
+    pub listen: SocketAddr,
+    /// Seed of the simulation and of the operators' tokens.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Simulated seconds per real second (e.g. 60 for a fast drill).
+    #[arg(long, default_value_t = 1.0)]
+    pub speed: f64,
+    /// Topology file (default: the built-in four-region fleet).
+    #[arg(long, value_name = "FILE")]
+    pub topology: Option<PathBuf>,
+    /// Scenario file, or the name of a shipped scenario (provider-outage, rate-limit-storm, ...).
+    #[arg(long, value_name = "FILE|NAME")]
+    pub scenario: Option<PathBuf>,
+}
+
+/// Starts the lab, prints where it listens and each built-in operator's token, and runs
+/// until Ctrl-C.
+pub async fn run_serve(args: LabServeArgs) -> anyhow::Result<()> {
+    let options = LabOptions {
+        seed: args.seed,
+        speed: args.speed,
+        topology: args.topology,
+        scenario: args.scenario,
+    };
+    let scenario = options
+        .scenario
+        .as_ref()
+        .map_or_else(|| "none".to_string(), |s| s.display().to_string());
+    let lab = LabServer::start(options, args.listen).await?;
+    if !lab.addr.ip().is_loopback() {
+        eprintln!(
+            "warning: listening on {}, beyond this machine; anyone who knows the seed can compute the tokens",
+            lab.addr
+        );
+    }
+    println!("switchboard lab serving protocol v1 at {}", lab.url());
+    println!(
+        "seed {}, speed {}x, scenario {scenario}",
+        args.seed, args.speed
+    );
+    println!("shipped scenarios: {}", shipped_scenarios().join(", "));
+    println!("operators (use as Authorization: Bearer <token>):");
+    for operator in &lab.operators {
+        println!(
+            "  {:<10} {:<9} {}",
+            operator.name,
+            operator.role.word(),
+            operator.token
+        );
+    }
+    println!("press Ctrl-C to stop");
+    let stopped = tokio::signal::ctrl_c().await;
+    lab.shutdown().await;
+    stopped?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: LabServeArgs,
+    }
+
+    #[test]
+    fn defaults_listen_on_loopback_7300() {
+        let args = Cli::parse_from(["lab"]).serve;
+        assert_eq!(args.listen, "127.0.0.1:7300".parse().unwrap());
+        assert_eq!((args.seed, args.speed), (42, 1.0));
+        let args = Cli::parse_from([
+            "lab",
+            "--speed",
+            "60",
+            "--scenario",
+            "provider-outage",
+            "--seed",
+            "7",
+        ])
+        .serve;
+        assert_eq!((args.seed, args.speed), (7, 60.0));
+        assert_eq!(args.scenario, Some(PathBuf::from("provider-outage")));
+    }
+}

@@ -1,0 +1,74 @@
+//! Errors in topology and scenario files, located by file, line and column.
+
+use std::ops::Range;
+
+use serde::de::DeserializeOwned;
+
+/// A topology or scenario file that cannot be used, and where the problem is.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{file}:{line}:{column}: {reason}")]
+pub struct ConfigError {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub reason: String,
+}
+
+impl ConfigError {
+    /// An error about the text at byte offsets `span` of `text`.
+    pub fn at(file: &str, text: &str, span: Range<usize>, reason: impl Into<String>) -> Self {
+        let (line, column) = line_column(text, span.start);
+        ConfigError {
+            file: file.to_string(),
+            line,
+            column,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Parses TOML, turning syntax and type errors into [`ConfigError`]s.
+pub fn parse_toml<T: DeserializeOwned>(file: &str, text: &str) -> Result<T, ConfigError> {
+    toml::from_str(text).map_err(|err| {
+        let span = err.span().unwrap_or(0..0);
+        // The message may span lines; the location is carried separately.
+        let reason = err.message().trim().replace('\n', " ");
+        ConfigError::at(file, text, span, reason)
+    })
+}
+
+/// 1-based line and column (in characters) of byte `offset` in `text`.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = before[line_start..].chars().count() + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locates_offsets_by_line_and_column() {
+        let text = "a = 1\nbé = 2\n";
+        assert_eq!(line_column(text, 0), (1, 1));
+        assert_eq!(line_column(text, 6), (2, 1));
+        // 'é' is two bytes but one column.
+        assert_eq!(line_column(text, 9), (2, 3));
+        assert_eq!(line_column(text, 1000), (3, 1));
+    }
+
+    #[test]
+    fn syntax_errors_name_file_and_line() {
+        let err = parse_toml::<toml::Table>("x.toml", "# comment\nname = \n").unwrap_err();
+        assert_eq!(err.file, "x.toml");
+        assert_eq!(err.line, 2);
+        assert!(err.to_string().starts_with("x.toml:2:"), "{err}");
+    }
+}

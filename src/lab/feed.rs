@@ -1,0 +1,281 @@
+//! Revisions of the published fleet, and the log of recent events that event streams
+//! resume from. Pure, no I/O.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use super::sim::{FleetView, NOTICES_KEPT};
+use crate::api::{FleetDelta, FleetSnapshot, LabInfo, Notice};
+
+/// Events kept for resuming streams (about 8.5 minutes of real time at 4 revisions a second).
+pub const EVENTS_KEPT: usize = 2048;
+
+/// The fleet as last published, with its revision.
+pub struct Feed {
+    snapshot: Arc<FleetSnapshot>,
+}
+
+impl Feed {
+    /// Starts at revision 1 with the fleet as it is.
+    pub fn new(view: FleetView, notices: Vec<Notice>, lab: LabInfo, at: DateTime<Utc>) -> Feed {
+        Feed {
+            snapshot: Arc::new(FleetSnapshot {
+                revision: 1,
+                generated_at: at,
+                regions: view.regions,
+                providers: view.providers,
+                gateways: view.gateways,
+                services: view.services,
+                notices,
+                lab: Some(lab),
+            }),
+        }
+    }
+
+    pub fn snapshot(&self) -> Arc<FleetSnapshot> {
+        Arc::clone(&self.snapshot)
+    }
+
+    pub fn revision(&self) -> u64 {
+        self.snapshot.revision
+    }
+
+    /// Publishes the fleet as it is now. When any object changed or notices were raised,
+    /// that is the next revision and its delta (the changed objects, whole) is returned.
+    pub fn publish(
+        &mut self,
+        view: FleetView,
+        fresh_notices: Vec<Notice>,
+        lab: LabInfo,
+        at: DateTime<Utc>,
+    ) -> Option<FleetDelta> {
+        let old = &self.snapshot;
+        let delta = FleetDelta {
+            revision: old.revision + 1,
+            generated_at: at,
+            regions: changed(&old.regions, &view.regions, |r| &r.id),
+            providers: changed(&old.providers, &view.providers, |p| &p.id),
+            gateways: changed(&old.gateways, &view.gateways, |g| &g.id),
+            services: changed(&old.services, &view.services, |s| &s.id),
+            notices: fresh_notices,
+            lab: Some(lab.clone()),
+        };
+        if delta.is_empty() {
+            return None;
+        }
+        let mut notices = old.notices.clone();
+        notices.extend(delta.notices.iter().cloned());
+        let excess = notices.len().saturating_sub(NOTICES_KEPT);
+        notices.drain(..excess);
+        self.snapshot = Arc::new(FleetSnapshot {
+            revision: delta.revision,
+            generated_at: at,
+            regions: view.regions,
+            providers: view.providers,
+            gateways: view.gateways,
+            services: view.services,
+            notices,
+            lab: Some(lab),
+        });
+        Some(delta)
+    }
+}
+
+/// Objects of `new` that differ from, or are missing in, `old`.
+fn changed<T: Clone + PartialEq>(old: &[T], new: &[T], id: impl Fn(&T) -> &String) -> Vec<T> {
+    new.iter()
+        .filter(|item| old.iter().find(|o| id(o) == id(item)) != Some(*item))
+        .cloned()
+        .collect()
+}
+
+/// A published `fleet.delta` event, serialized once for every stream.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LoggedEvent {
+    pub revision: u64,
+    pub data: Arc<str>,
+}
+
+/// What a stream that last saw some revision gets first.
+#[derive(Debug, PartialEq)]
+pub enum Resume {
+    /// Every event after the revision seen, in order (possibly none).
+    Replay(Vec<LoggedEvent>),
+    /// The gap cannot be filled: fetch the snapshot again.
+    Resnapshot { reason: String },
+}
+
+/// The most recent events, contiguous by revision, up to the current revision.
+pub struct EventLog {
+    capacity: usize,
+    events: VecDeque<LoggedEvent>,
+    head: u64,
+}
+
+impl EventLog {
+    pub fn new(capacity: usize, head: u64) -> EventLog {
+        EventLog {
+            capacity: capacity.max(1),
+            events: VecDeque::with_capacity(capacity),
+            head,
+        }
+    }
+
+    /// Appends the event of the next revision.
+    pub fn push(&mut self, event: LoggedEvent) {
+        debug_assert_eq!(event.revision, self.head + 1, "revisions are contiguous");
+        self.head = event.revision;
+        if self.events.len() == self.capacity {
+            self.events.pop_front();
+        }
+        self.events.push_back(event);
+    }
+
+    pub fn head(&self) -> u64 {
+        self.head
+    }
+
+    pub fn resume_after(&self, last_seen: u64) -> Resume {
+        if last_seen > self.head {
+            return Resume::Resnapshot {
+                reason: format!(
+                    "Last-Event-ID {last_seen} is ahead of the current revision {}",
+                    self.head
+                ),
+            };
+        }
+        let oldest_resumable = self.events.front().map_or(self.head, |e| e.revision - 1);
+        if last_seen < oldest_resumable {
+            return Resume::Resnapshot {
+                reason: format!(
+                    "Last-Event-ID {last_seen} is older than the events kept (from revision {})",
+                    oldest_resumable + 1
+                ),
+            };
+        }
+        let skip = (last_seen - oldest_resumable) as usize;
+        Resume::Replay(self.events.iter().skip(skip).cloned().collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{Health, Latency, Region};
+
+    fn event(revision: u64) -> LoggedEvent {
+        LoggedEvent {
+            revision,
+            data: Arc::from(format!("{{\"revision\":{revision}}}")),
+        }
+    }
+
+    fn revisions(resume: Resume) -> Vec<u64> {
+        match resume {
+            Resume::Replay(events) => events.iter().map(|e| e.revision).collect(),
+            Resume::Resnapshot { reason } => panic!("unexpected resnapshot: {reason}"),
+        }
+    }
+
+    #[test]
+    fn replays_exactly_the_events_after_the_revision_seen() {
+        let mut log = EventLog::new(4, 1);
+        assert_eq!(revisions(log.resume_after(1)), Vec::<u64>::new());
+        for revision in 2..=7 {
+            log.push(event(revision));
+        }
+        // Kept: 4..=7, so a stream that saw 3 or later can resume.
+        assert_eq!(revisions(log.resume_after(3)), [4, 5, 6, 7]);
+        assert_eq!(revisions(log.resume_after(5)), [6, 7]);
+        assert_eq!(revisions(log.resume_after(7)), Vec::<u64>::new());
+        assert!(matches!(log.resume_after(2), Resume::Resnapshot { .. }));
+        assert!(matches!(log.resume_after(0), Resume::Resnapshot { .. }));
+        let Resume::Resnapshot { reason } = log.resume_after(8) else {
+            panic!("a revision from the future cannot be resumed")
+        };
+        assert!(reason.contains("ahead"), "{reason}");
+    }
+
+    fn region(id: &str, load: f64) -> Region {
+        Region {
+            id: id.to_string(),
+            health: Health::Ok,
+            latency: Latency::default(),
+            error_rate: 0.0,
+            rate_limited_rate: 0.0,
+            capacity_rps: 100.0,
+            load_rps: load,
+            traffic_share: 0.5,
+            drained: false,
+        }
+    }
+
+    fn view(regions: Vec<Region>) -> FleetView {
+        FleetView {
+            regions,
+            providers: Vec::new(),
+            gateways: Vec::new(),
+            services: Vec::new(),
+        }
+    }
+
+    fn lab(elapsed: f64) -> LabInfo {
+        LabInfo {
+            seed: 1,
+            speed: 1.0,
+            scenario: None,
+            sim_elapsed_s: elapsed,
+        }
+    }
+
+    #[test]
+    fn deltas_carry_only_changed_objects_and_bump_the_revision() {
+        let at = DateTime::<Utc>::UNIX_EPOCH;
+        let mut feed = Feed::new(
+            view(vec![region("a", 1.0), region("b", 1.0)]),
+            Vec::new(),
+            lab(0.0),
+            at,
+        );
+        assert_eq!(feed.revision(), 1);
+        let delta = feed
+            .publish(
+                view(vec![region("a", 1.0), region("b", 2.0)]),
+                Vec::new(),
+                lab(1.0),
+                at,
+            )
+            .unwrap();
+        assert_eq!(delta.revision, 2);
+        assert_eq!(delta.regions, [region("b", 2.0)]);
+        assert_eq!(feed.snapshot().regions[1].load_rps, 2.0);
+        // Nothing changed but the clock: no revision.
+        assert_eq!(
+            feed.publish(
+                view(vec![region("a", 1.0), region("b", 2.0)]),
+                Vec::new(),
+                lab(2.0),
+                at
+            ),
+            None
+        );
+        assert_eq!(feed.revision(), 2);
+        // A notice alone is news.
+        let notice = Notice {
+            at,
+            text: "00:00:00 inject".into(),
+        };
+        let delta = feed
+            .publish(
+                view(vec![region("a", 1.0), region("b", 2.0)]),
+                vec![notice.clone()],
+                lab(3.0),
+                at,
+            )
+            .unwrap();
+        assert_eq!((delta.revision, delta.notices), (3, vec![notice.clone()]));
+        assert_eq!(feed.snapshot().notices, [notice]);
+    }
+}

@@ -1,0 +1,67 @@
+//! The lab: a deterministic simulated AI fleet served over HTTP as protocol v1.
+//!
+//! [`LabServer::start`] loads a topology (the embedded default unless told otherwise) and
+//! optionally a scenario, then serves `/v1/fleet`, `/v1/events` (SSE), `/v1/whoami`,
+//! `/v1/operators` and `/v1/health` while a ticker advances the simulation. The simulation
+//! itself ([`sim::Sim`]) is pure and deterministic for a seed.
+
+pub mod auth;
+pub mod cli;
+pub mod config_error;
+pub mod feed;
+pub mod problem;
+pub mod roster;
+pub mod scenario;
+pub mod server;
+pub mod sim;
+pub mod topology;
+
+use std::path::PathBuf;
+
+pub use scenario::shipped_scenarios;
+pub use server::LabServer;
+
+use crate::api::Role;
+
+/// How to run a lab.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LabOptions {
+    /// Seeds the simulation's randomness and the operators' tokens.
+    pub seed: u64,
+    /// Simulated seconds per real second (e.g. 60 for a fast drill).
+    pub speed: f64,
+    /// A topology file; the embedded default when `None`.
+    pub topology: Option<PathBuf>,
+    /// A scenario file, or the name of a shipped scenario (see [`shipped_scenarios`]).
+    pub scenario: Option<PathBuf>,
+}
+
+impl Default for LabOptions {
+    fn default() -> Self {
+        LabOptions {
+            seed: 42,
+            speed: 1.0,
+            topology: None,
+            scenario: None,
+        }
+    }
+}
+
+/// An operator of the topology with the token that authenticates them to this lab.
+#[derive(Clone, PartialEq)]
+pub struct BuiltinOperator {
+    pub name: String,
+    pub role: Role,
+    pub token: String,
+}
+
+/// Leaves the token out, so that logging an operator does not log a secret.
+impl std::fmt::Debug for BuiltinOperator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BuiltinOperator")
+            .field("name", &self.name)
+            .field("role", &self.role)
+            .field("token", &"<redacted>")
+            .finish()
+    }
+}

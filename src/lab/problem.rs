@@ -1,0 +1,212 @@
+//! Every error the lab answers is an RFC 9457 problem document (`application/problem+json`),
+//! including axum's own rejections, unknown routes, wrong methods and panics.
+
+use std::panic::AssertUnwindSafe;
+
+use axum::body::to_bytes;
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use futures::FutureExt;
+
+use crate::api::{PROBLEM_JSON, Problem};
+
+/// Longest plain-text error body carried over into a problem's detail.
+const DETAIL_LIMIT: usize = 4096;
+
+/// An error answered as a problem document.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub detail: String,
+    /// `WWW-Authenticate` challenge of a 401.
+    pub challenge: Option<&'static str>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, detail: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            detail: detail.into(),
+            challenge: None,
+        }
+    }
+
+    pub fn unauthorized(detail: impl Into<String>, challenge: &'static str) -> Self {
+        ApiError {
+            challenge: Some(challenge),
+            ..ApiError::new(StatusCode::UNAUTHORIZED, detail)
+        }
+    }
+
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::FORBIDDEN, detail)
+    }
+
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, detail)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = problem_response(self.status, self.detail);
+        if let Some(challenge) = self.challenge {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            );
+        }
+        response
+    }
+}
+
+fn problem_response(status: StatusCode, detail: String) -> Response {
+    let problem = Problem::new(
+        status.as_u16(),
+        status.canonical_reason().unwrap_or("Error"),
+        detail,
+    );
+    let body = serde_json::to_vec(&problem).expect("a problem document serializes");
+    let mut response = (status, body).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    response
+}
+
+/// Fallback for paths that are not part of the protocol.
+pub async fn unknown_route() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "no such endpoint in protocol v1 (see docs/openapi.yaml)",
+    )
+}
+
+/// Middleware: answers a panic with a 500 problem, and rewrites any other error response
+/// that is not yet a problem document (axum's rejections, 405s) into one, keeping its
+/// headers (such as `Allow`) and its text as the detail.
+pub async fn problem_json_errors(request: Request, next: Next) -> Response {
+    let response = match AssertUnwindSafe(next.run(request)).catch_unwind().await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::error!("lab request handler panicked");
+            return problem_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the lab failed to answer this request".to_string(),
+            );
+        }
+    };
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let text = to_bytes(body, DETAIL_LIMIT).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&text).trim().to_string();
+    let detail = if text.is_empty() {
+        status.canonical_reason().unwrap_or("Error").to_string()
+    } else {
+        text
+    };
+    let problem = problem_response(status, detail);
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts
+        .headers
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    Response::from_parts(parts, problem.into_body())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::Router;
+    use axum::middleware;
+    use axum::routing::get;
+
+    /// Serves `router` on a loopback port and returns (status, content-type, body) of `GET path`.
+    async fn call(
+        router: Router,
+        method: reqwest::Method,
+        path: &str,
+    ) -> (u16, String, Problem, reqwest::header::HeaderMap) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move { axum::serve(listener, router).await });
+        let client = reqwest::Client::builder().no_proxy().build().unwrap();
+        let response = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            client
+                .request(method, format!("http://{addr}{path}"))
+                .send(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let content_type = headers[reqwest::header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .to_string();
+        let problem = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+        server.abort();
+        (status, content_type, problem, headers)
+    }
+
+    fn router() -> Router {
+        async fn boom() -> &'static str {
+            panic!("handler bug")
+        }
+        async fn plain_error() -> (StatusCode, &'static str) {
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Failed to deserialize the JSON body",
+            )
+        }
+        Router::new()
+            .route("/boom", get(boom))
+            .route("/plain", get(plain_error))
+            .fallback(unknown_route)
+            .layer(middleware::from_fn(problem_json_errors))
+    }
+
+    #[tokio::test]
+    async fn panics_rejections_and_wrong_methods_become_problems() {
+        let (status, content_type, problem, _) =
+            call(router(), reqwest::Method::GET, "/boom").await;
+        assert_eq!(
+            (status, content_type.as_str(), problem.status),
+            (500, PROBLEM_JSON, 500)
+        );
+
+        let (status, content_type, problem, _) =
+            call(router(), reqwest::Method::GET, "/plain").await;
+        assert_eq!((status, content_type.as_str()), (422, PROBLEM_JSON));
+        assert_eq!(
+            problem.detail.as_deref(),
+            Some("Failed to deserialize the JSON body")
+        );
+
+        let (status, content_type, problem, headers) =
+            call(router(), reqwest::Method::DELETE, "/plain").await;
+        assert_eq!(
+            (status, content_type.as_str(), problem.title.as_str()),
+            (405, PROBLEM_JSON, "Method Not Allowed")
+        );
+        assert!(
+            headers[reqwest::header::ALLOW]
+                .to_str()
+                .unwrap()
+                .contains("GET")
+        );
+
+        let (status, content_type, _, _) = call(router(), reqwest::Method::GET, "/nowhere").await;
+        assert_eq!((status, content_type.as_str()), (404, PROBLEM_JSON));
+    }
+}

@@ -1,0 +1,16 @@
+//! Switchboard: a terminal console for on-call engineers who keep AI services up.
+
+pub mod api;
+pub mod app;
+pub mod config;
+pub mod domain;
+pub mod keymap;
+pub mod lab;
+pub mod logging;
+pub mod runner;
+pub mod sanitize;
+pub mod sources;
+pub mod status_cli;
+pub mod terminal;
+pub mod theme;
+pub mod views;

@@ -1,0 +1,227 @@
+//! The `switchboard` command: the console, the lab server, and one-shot commands for scripts.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+
+use switchboard::app::ContextInfo;
+use switchboard::config::{self, ConfigOverrides, LAB_CONTEXT};
+use switchboard::lab::{LabOptions, LabServer};
+use switchboard::runner::{ConsoleOptions, run_console};
+use switchboard::sources::SourceSpec;
+
+#[derive(Parser)]
+#[command(
+    name = "switchboard",
+    version,
+    about = "Terminal console for on-call engineers who keep AI services up"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    target: TargetArgs,
+}
+
+/// Where the console (or `status`) looks: the embedded lab or a configured context.
+#[derive(Args)]
+struct TargetArgs {
+    /// Run on the embedded lab (a simulated fleet on a loopback port), whatever the config says.
+    #[arg(long, global = true)]
+    lab: bool,
+    /// Seed of the embedded lab's simulation (same seed, same fleet).
+    #[arg(long, global = true)]
+    seed: Option<u64>,
+    /// Speed of the embedded lab's clock (10 = ten simulated seconds per second).
+    #[arg(long, global = true)]
+    speed: Option<f64>,
+    /// Scenario for the embedded lab: a shipped name (e.g. provider-outage) or a TOML file.
+    #[arg(long, global = true)]
+    scenario: Option<PathBuf>,
+    /// Built-in lab operator to act as in the embedded lab.
+    #[arg(long = "as", global = true, default_value = "alice")]
+    operator: String,
+    /// Configuration file to read instead of the platform one.
+    #[arg(long, global = true, env = config::CONFIG_ENV)]
+    config: Option<PathBuf>,
+    /// Context (named set of sources) to connect to.
+    #[arg(long, global = true)]
+    context: Option<String>,
+    /// Colour theme: dark, light, high-contrast, or one from the user themes dir.
+    #[arg(long, global = true)]
+    theme: Option<String>,
+    /// Hide and refuse every mutating action.
+    #[arg(long, global = true)]
+    read_only: bool,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the simulated fleet (protocol v1 server) on its own, for several consoles to share.
+    Lab {
+        #[command(subcommand)]
+        command: LabCommand,
+    },
+    /// Print a one-shot fleet summary and exit: 0 all healthy, 1 degraded, 2 down or unreachable.
+    Status(switchboard::status_cli::StatusArgs),
+    /// Store a source's token in the OS keyring.
+    Login(config::login::LoginArgs),
+}
+
+#[derive(Subcommand)]
+enum LabCommand {
+    /// Serve protocol v1 from a simulated fleet.
+    Serve(switchboard::lab::cli::LabServeArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(error) => {
+            eprintln!("switchboard: cannot start the async runtime: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => ExitCode::from(code),
+        Err(error) => {
+            eprintln!("switchboard: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<u8> {
+    let _log_guard = switchboard::logging::init().context("cannot set up the log file")?;
+    switchboard::terminal::install_panic_hook();
+    if let Some(Command::Lab {
+        command: LabCommand::Serve(args),
+    }) = cli.command
+    {
+        switchboard::lab::cli::run_serve(args).await?;
+        return Ok(0);
+    }
+    let overrides = ConfigOverrides {
+        config_file: cli.target.config.clone(),
+        context: cli.target.context.clone(),
+        theme: cli.target.theme.clone(),
+        read_only: cli.target.read_only,
+    };
+    let loaded = config::load(&overrides);
+    let problems: Vec<String> = loaded
+        .problems
+        .iter()
+        .map(|p| format!("config {p} — running on defaults"))
+        .collect();
+
+    match cli.command {
+        Some(Command::Login(args)) => {
+            config::login::run_login(args, &loaded.config)?;
+            Ok(0)
+        }
+        Some(Command::Status(args)) => {
+            for problem in &problems {
+                eprintln!("switchboard: {problem}");
+            }
+            let target = Target::resolve(&cli.target, &loaded.config).await?;
+            let code = switchboard::status_cli::run_status(
+                target.sources.clone(),
+                args.json,
+                &mut std::io::stdout(),
+            )
+            .await?;
+            target.stop().await;
+            Ok(code as u8)
+        }
+        Some(Command::Lab { .. }) => unreachable!("handled above"),
+        None => {
+            let target = Target::resolve(&cli.target, &loaded.config).await?;
+            let result = run_console(ConsoleOptions {
+                context: target.context.clone(),
+                sources: target.sources.clone(),
+                problems,
+                theme_name: loaded.config.theme.clone(),
+                no_color: switchboard::theme::no_color_from_env(),
+            })
+            .await;
+            target.stop().await;
+            result.map(|()| 0)
+        }
+    }
+}
+
+/// The sources to use, and the embedded lab when there is one.
+struct Target {
+    context: ContextInfo,
+    sources: Vec<SourceSpec>,
+    lab: Option<LabServer>,
+}
+
+impl Target {
+    async fn resolve(args: &TargetArgs, config: &config::Config) -> anyhow::Result<Target> {
+        let read_only = args.read_only;
+        if args.lab || config.is_lab() {
+            let options = LabOptions {
+                seed: args.seed.unwrap_or(LabOptions::default().seed),
+                speed: args.speed.unwrap_or(1.0),
+                topology: None,
+                scenario: args.scenario.clone(),
+            };
+            let lab = LabServer::start(options, "127.0.0.1:0".parse()?)
+                .await
+                .context("cannot start the embedded lab")?;
+            let token = lab
+                .token_for(&args.operator)
+                .with_context(|| format!("the lab has no operator {:?}", args.operator))?
+                .to_string();
+            let sources = vec![SourceSpec {
+                name: "lab".to_string(),
+                url: lab.url(),
+                token: Some(token),
+            }];
+            let context = ContextInfo {
+                name: LAB_CONTEXT.to_string(),
+                lab: true,
+                read_only,
+            };
+            return Ok(Target {
+                context,
+                sources,
+                lab: Some(lab),
+            });
+        }
+        let context = config.selected_context()?;
+        let mut sources = Vec::new();
+        for source in &context.sources {
+            let token = config::secrets::token_for(&context.name, &source.name)
+                .with_context(|| format!("cannot read the token of source {}", source.name))?;
+            sources.push(SourceSpec {
+                name: source.name.clone(),
+                url: source.url.clone(),
+                token,
+            });
+        }
+        let context = ContextInfo {
+            name: context.name.clone(),
+            lab: false,
+            read_only: read_only || context.read_only,
+        };
+        Ok(Target {
+            context,
+            sources,
+            lab: None,
+        })
+    }
+
+    async fn stop(self) {
+        if let Some(lab) = self.lab {
+            lab.shutdown().await;
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! The event loop: gathers messages (keys, source reports, ticks) into one channel, feeds
+//! them to `App::update`, carries out the effects, and draws when something changed, at
+//! most ~60 times a second.
+
+use std::time::{Duration, Instant};
+
+use crossterm::event::{Event, EventStream};
+use futures::StreamExt;
+use ratatui::layout::Rect;
+use tokio::sync::{mpsc, watch};
+
+use crate::app::{App, AppInit, ContextInfo, Effect, Msg};
+use crate::sources::{SourceSpec, spawn_source};
+use crate::theme;
+
+const FRAME_BUDGET: Duration = Duration::from_millis(16);
+const TICK: Duration = Duration::from_millis(250);
+/// Messages handled before the next draw at most, so a flood cannot starve the screen.
+const BATCH: usize = 512;
+
+pub struct ConsoleOptions {
+    pub context: ContextInfo,
+    pub sources: Vec<SourceSpec>,
+    pub problems: Vec<String>,
+    pub theme_name: String,
+    pub no_color: bool,
+}
+
+pub async fn run_console(options: ConsoleOptions) -> anyhow::Result<()> {
+    let (theme_loaded, theme_problem) = theme::load(&options.theme_name, options.no_color);
+    let mut current_theme = theme_loaded;
+    let mut problems = options.problems;
+    problems.extend(theme_problem);
+
+    let mut guard = crate::terminal::TerminalGuard::enter()?;
+    let size = guard.size()?;
+    let (tx, mut rx) = mpsc::channel::<Msg>(4096);
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+
+    let mut app = App::new(AppInit {
+        context: options.context,
+        sources: options
+            .sources
+            .iter()
+            .map(|s| (s.name.clone(), s.url.clone()))
+            .collect(),
+        problems,
+        theme_name: options.theme_name,
+        themes: theme::embedded_names()
+            .filter(|n| *n != theme::MONOCHROME)
+            .map(str::to_string)
+            .collect(),
+        now: Instant::now(),
+        wall: chrono::Utc::now(),
+        area: Rect::new(0, 0, size.width, size.height),
+    });
+
+    for spec in options.sources {
+        spawn_source(spec, tx.clone(), shutdown_rx.clone());
+    }
+    tokio::spawn(forward_terminal_events(tx.clone()));
+    tokio::spawn(tick(tx.clone()));
+    tokio::spawn(forward_signals(tx.clone()));
+
+    let mut last_draw = Instant::now() - FRAME_BUDGET;
+    'main: loop {
+        let next_draw = last_draw + FRAME_BUDGET;
+        let msg = if app.dirty {
+            tokio::select! {
+                msg = rx.recv() => msg,
+                _ = tokio::time::sleep_until(next_draw.into()) => None,
+            }
+        } else {
+            rx.recv().await
+        };
+        if let Some(msg) = msg {
+            let mut batch = vec![msg];
+            while batch.len() < BATCH {
+                match rx.try_recv() {
+                    Ok(more) => batch.push(more),
+                    Err(_) => break,
+                }
+            }
+            for msg in batch {
+                for effect in app.update(msg) {
+                    match effect {
+                        Effect::Quit => break 'main,
+                        Effect::LoadTheme(name) => {
+                            let (loaded, problem) = theme::load(&name, options.no_color);
+                            current_theme = loaded;
+                            if let Some(problem) = problem {
+                                // Fed back as a message so the one owner records it.
+                                let _ = tx.try_send(Msg::Problem(problem));
+                            }
+                            app.dirty = true;
+                        }
+                    }
+                }
+            }
+        }
+        if app.dirty && Instant::now() >= next_draw {
+            guard.draw(|frame| crate::views::draw(&app, &current_theme, frame))?;
+            app.dirty = false;
+            last_draw = Instant::now();
+        }
+    }
+    let _ = shutdown_tx.send(true);
+    Ok(())
+}
+
+async fn forward_terminal_events(tx: mpsc::Sender<Msg>) {
+    let mut events = EventStream::new();
+    while let Some(event) = events.next().await {
+        let msg = match event {
+            Ok(Event::Key(key)) => Msg::Key(key),
+            Ok(Event::Mouse(mouse)) => Msg::Mouse(mouse),
+            Ok(Event::Resize(width, height)) => Msg::Resize { width, height },
+            Ok(_) => continue,
+            Err(error) => {
+                tracing::error!(%error, "terminal input failed");
+                break;
+            }
+        };
+        if tx.send(msg).await.is_err() {
+            break;
+        }
+    }
+}
+
+async fn tick(tx: mpsc::Sender<Msg>) {
+    let mut interval = tokio::time::interval(TICK);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        interval.tick().await;
+        if tx
+            .send(Msg::Tick {
+                now: Instant::now(),
+                wall: chrono::Utc::now(),
+            })
+            .await
+            .is_err()
+        {
+            break;
+        }
+    }
+}
+
+/// SIGTERM and SIGHUP (the SSH link dropped) quit cleanly, so the terminal is restored.
+async fn forward_signals(tx: mpsc::Sender<Msg>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut hup)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+        ) else {
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = hup.recv() => {}
+        }
+        let _ = tx.send(Msg::Terminate).await;
+    }
+    #[cfg(not(unix))]
+    drop(tx);
+}

@@ -1,0 +1,256 @@
+//! What can go wrong talking to a protocol-v1 source, in words an on-call engineer can act on.
+//!
+//! Every string held here may come from the server or the network stack; it is made one line
+//! and bounded in length when the error is built, so callers can show it as is (the console
+//! still sanitizes before drawing).
+
+use std::error::Error as StdError;
+use std::io;
+use std::time::Duration;
+
+use crate::api::Problem;
+use crate::sanitize;
+
+/// Longest text kept from outside in one error field.
+const MAX_FIELD_CHARS: usize = 200;
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ClientError {
+    #[error("invalid source URL {url}: {reason}")]
+    InvalidUrl { url: String, reason: String },
+    #[error("cannot reach {url}: {reason}")]
+    Unreachable { url: String, reason: String },
+    #[error("no answer from {url} within {}", seconds(*.after))]
+    Timeout { url: String, after: Duration },
+    #[error("event stream from {url} silent for {}: treated as dropped", seconds(*.after))]
+    StreamIdle { url: String, after: Duration },
+    #[error("connection to {url} dropped: {reason}")]
+    Dropped { url: String, reason: String },
+    #[error("401: {detail} — run `switchboard login`")]
+    Unauthorized { detail: String },
+    #[error("403: {detail}")]
+    Forbidden { detail: String },
+    #[error("{}", http_message(*.status, .problem.as_ref()))]
+    Http {
+        status: u16,
+        problem: Option<Problem>,
+    },
+    #[error("malformed {what}: {reason}")]
+    Malformed { what: String, reason: String },
+}
+
+impl ClientError {
+    /// Whether only the user can fix this (credentials, a bad URL): retrying soon cannot help.
+    pub fn is_persistent(&self) -> bool {
+        matches!(
+            self,
+            ClientError::Unauthorized { .. }
+                | ClientError::Forbidden { .. }
+                | ClientError::InvalidUrl { .. }
+        )
+    }
+
+    pub(crate) fn malformed(what: &str, reason: impl std::fmt::Display) -> Self {
+        ClientError::Malformed {
+            what: bounded(what),
+            reason: bounded(&reason.to_string()),
+        }
+    }
+
+    pub(crate) fn dropped(url: &str, reason: &str) -> Self {
+        ClientError::Dropped {
+            url: bounded(url),
+            reason: bounded(reason),
+        }
+    }
+
+    /// Maps an error answer (status >= 400) and its body, preferring the problem document's words.
+    pub(crate) fn from_status(status: u16, problem: Option<Problem>) -> Self {
+        let problem = problem.map(bounded_problem);
+        let words = problem
+            .as_ref()
+            .map(|p| p.detail.clone().unwrap_or_else(|| p.title.clone()));
+        match status {
+            401 => ClientError::Unauthorized {
+                detail: words.unwrap_or_else(|| "token rejected".into()),
+            },
+            403 => ClientError::Forbidden {
+                detail: words.unwrap_or_else(|| "forbidden".into()),
+            },
+            _ => ClientError::Http { status, problem },
+        }
+    }
+
+    /// Maps a transport failure of reqwest.
+    pub(crate) fn from_transport(url: &str, error: &reqwest::Error, timeout: Duration) -> Self {
+        let url = bounded(url);
+        if error.is_timeout() {
+            ClientError::Timeout {
+                url,
+                after: timeout,
+            }
+        } else if error.is_body() || error.is_decode() {
+            ClientError::Dropped {
+                reason: root_cause(error),
+                url,
+            }
+        } else {
+            ClientError::Unreachable {
+                reason: root_cause(error),
+                url,
+            }
+        }
+    }
+}
+
+fn http_message(status: u16, problem: Option<&Problem>) -> String {
+    let reason = reqwest::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason());
+    match (problem, reason) {
+        (
+            Some(Problem {
+                title,
+                detail: Some(detail),
+                ..
+            }),
+            _,
+        ) => format!("{status}: {title}: {detail}"),
+        (
+            Some(Problem {
+                title,
+                detail: None,
+                ..
+            }),
+            _,
+        ) => format!("{status}: {title}"),
+        (None, Some(reason)) => format!("{status} {reason}"),
+        (None, None) => format!("HTTP status {status}"),
+    }
+}
+
+fn seconds(duration: Duration) -> String {
+    format!("{:.1} s", duration.as_secs_f64())
+}
+
+fn bounded_problem(problem: Problem) -> Problem {
+    Problem {
+        problem_type: bounded(&problem.problem_type),
+        title: bounded(&problem.title),
+        status: problem.status,
+        detail: problem.detail.as_deref().map(bounded),
+        instance: problem.instance.as_deref().map(bounded),
+    }
+}
+
+/// One line, without control or escape sequences, at most [`MAX_FIELD_CHARS`] characters.
+pub(crate) fn bounded(text: &str) -> String {
+    let clean = sanitize::clean(text);
+    let clean = clean.trim();
+    match clean.char_indices().nth(MAX_FIELD_CHARS) {
+        Some((cut, _)) => format!("{}…", &clean[..cut]),
+        None => clean.to_string(),
+    }
+}
+
+/// The innermost cause, which names what happened ("connection refused") rather than
+/// what was being done ("error sending request for url ...").
+pub(crate) fn root_cause(error: &(dyn StdError + 'static)) -> String {
+    let mut innermost = error;
+    while let Some(next) = innermost.source() {
+        innermost = next;
+    }
+    if let Some(io_error) = innermost.downcast_ref::<io::Error>()
+        && let Some(words) = io_kind_words(io_error.kind())
+    {
+        return words.to_string();
+    }
+    bounded(&innermost.to_string())
+}
+
+fn io_kind_words(kind: io::ErrorKind) -> Option<&'static str> {
+    Some(match kind {
+        io::ErrorKind::ConnectionRefused => "connection refused",
+        io::ErrorKind::ConnectionReset => "connection reset",
+        io::ErrorKind::ConnectionAborted => "connection aborted",
+        io::ErrorKind::TimedOut => "timed out",
+        io::ErrorKind::UnexpectedEof => "connection closed early",
+        io::ErrorKind::AddrNotAvailable => "address not available",
+        io::ErrorKind::HostUnreachable => "host unreachable",
+        io::ErrorKind::NetworkUnreachable => "network unreachable",
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unauthorized_uses_problem_detail_and_points_to_login() {
+        let problem = Problem::new(401, "Unauthorized", "token expired");
+        let error = ClientError::from_status(401, Some(problem));
+        assert_eq!(
+            error.to_string(),
+            "401: token expired — run `switchboard login`"
+        );
+        assert!(error.is_persistent());
+    }
+
+    #[test]
+    fn unauthorized_without_body_says_token_rejected() {
+        let error = ClientError::from_status(401, None);
+        assert_eq!(
+            error.to_string(),
+            "401: token rejected — run `switchboard login`"
+        );
+    }
+
+    #[test]
+    fn forbidden_without_detail_falls_back_to_title() {
+        let mut problem = Problem::new(403, "role viewer may not drain regions", "");
+        problem.detail = None;
+        let error = ClientError::from_status(403, Some(problem));
+        assert_eq!(error.to_string(), "403: role viewer may not drain regions");
+    }
+
+    #[test]
+    fn other_statuses_show_title_and_detail_or_canonical_reason() {
+        let conflict =
+            ClientError::from_status(409, Some(Problem::new(409, "Conflict", "resolved by bob")));
+        assert_eq!(conflict.to_string(), "409: Conflict: resolved by bob");
+        assert!(!conflict.is_persistent());
+        assert_eq!(
+            ClientError::from_status(502, None).to_string(),
+            "502 Bad Gateway"
+        );
+        assert_eq!(
+            ClientError::from_status(599, None).to_string(),
+            "HTTP status 599"
+        );
+    }
+
+    #[test]
+    fn outside_text_becomes_one_bounded_line() {
+        let hostile = format!("line one\nline two\u{1b}[31m red {}", "x".repeat(1000));
+        let error = ClientError::malformed("fleet snapshot", hostile);
+        let text = error.to_string();
+        assert!(!text.contains('\n'));
+        assert!(!text.contains('\u{1b}'));
+        assert!(text.starts_with("malformed fleet snapshot: line one line two red x"));
+        assert!(text.ends_with('…'));
+        assert!(text.chars().count() < 260, "{} chars", text.chars().count());
+    }
+
+    #[test]
+    fn durations_read_in_seconds() {
+        let error = ClientError::Timeout {
+            url: "http://127.0.0.1:1".into(),
+            after: Duration::from_secs(10),
+        };
+        assert_eq!(
+            error.to_string(),
+            "no answer from http://127.0.0.1:1 within 10.0 s"
+        );
+    }
+}

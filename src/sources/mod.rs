@@ -1,0 +1,64 @@
+//! Backends the console reads from. Each configured source runs in its own tokio task
+//! (snapshot + live event stream, reconnect with backoff and jitter, resume with
+//! `Last-Event-ID`) and reports [`SourceMsg`]s to the app.
+
+pub mod backoff;
+pub mod client;
+pub mod error;
+pub mod sse;
+pub mod task;
+
+use std::time::Duration;
+
+pub use client::{Client, Timeouts};
+pub use error::ClientError;
+pub use sse::StreamEvent;
+pub use task::{SourceOptions, spawn_source, spawn_source_with};
+
+use crate::api::{FleetDelta, FleetSnapshot, Operator, WhoAmI};
+
+/// What the task of one source reports.
+#[derive(Clone, Debug)]
+pub enum SourceEvent {
+    /// A connection attempt started (1 for the first, counting up while it fails).
+    Connecting {
+        attempt: u32,
+    },
+    Identity(WhoAmI),
+    Snapshot(FleetSnapshot),
+    Delta(FleetDelta),
+    Operators(Vec<Operator>),
+    /// The connection failed or dropped; the task tries again after `retry_in`.
+    Down {
+        error: String,
+        retry_in: Duration,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub struct SourceMsg {
+    /// The source's configured name.
+    pub source: String,
+    pub event: SourceEvent,
+}
+
+/// How to reach a protocol-v1 source.
+#[derive(Clone, PartialEq)]
+pub struct SourceSpec {
+    pub name: String,
+    /// Base URL, e.g. `http://127.0.0.1:7300`.
+    pub url: String,
+    /// Bearer token; never logged.
+    pub token: Option<String>,
+}
+
+/// The token never reaches a log or a panic message.
+impl std::fmt::Debug for SourceSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SourceSpec")
+            .field("name", &self.name)
+            .field("url", &self.url)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}

@@ -1,0 +1,199 @@
+//! Header with tabs, banners for what the console cannot see, key hints, status bar.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::format::age;
+use crate::app::{App, Level, View};
+use crate::domain::fleet::{Freshness, Link};
+use crate::keymap;
+use crate::sanitize::clean;
+use crate::theme::Theme;
+
+const BRAND: &str = " Switchboard ";
+/// Banners shown at most; the rest are counted on the last one.
+const MAX_BANNERS: usize = 3;
+
+/// `(view, first column, one past the last column)` of each tab in the header.
+fn tab_positions() -> Vec<(View, u16, u16)> {
+    let mut x = BRAND.chars().count() as u16;
+    View::ALL
+        .iter()
+        .enumerate()
+        .map(|(i, view)| {
+            let width = tab_label(i, *view).chars().count() as u16;
+            let pos = (*view, x, x + width);
+            x += width + 1;
+            pos
+        })
+        .collect()
+}
+
+fn tab_label(index: usize, view: View) -> String {
+    format!(" {} {} ", index + 1, view.title())
+}
+
+pub fn tab_at(x: u16) -> Option<View> {
+    tab_positions()
+        .into_iter()
+        .find(|(_, start, end)| (*start..*end).contains(&x))
+        .map(|(v, _, _)| v)
+}
+
+pub fn draw_header(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let mut spans = vec![Span::styled(BRAND, theme.title)];
+    for (i, view) in View::ALL.iter().enumerate() {
+        let style = if *view == app.view {
+            theme.selection
+        } else {
+            theme.dim
+        };
+        spans.push(Span::styled(tab_label(i, *view), style));
+        spans.push(Span::raw(" "));
+    }
+    if app.filter.editing || !app.filter.query.is_empty() {
+        let cursor = if app.filter.editing { "▏" } else { "" };
+        spans.push(Span::styled(
+            format!(" /{}{cursor}", app.filter.query),
+            theme.accent,
+        ));
+        if app.view == View::Fleet && app.visible.fleet_filter_unmatched {
+            spans.push(Span::styled(" (no match)", theme.warning));
+        }
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// What the console does not know or could not do, one line each, worst first.
+pub fn banner_lines(app: &App) -> Vec<(Level, String)> {
+    let mut lines = Vec::new();
+    for source in &app.sources {
+        let freshness = source.freshness(app.now);
+        // The age and the retry come first: long error texts are cut at the screen's edge.
+        let data = match freshness {
+            Freshness::NoData => "no data yet".to_string(),
+            Freshness::Stale(a) => format!("data {} old", age(a)),
+            Freshness::Fresh => continue,
+        };
+        let line = match &source.link {
+            Link::Down { error, retry_at } => {
+                let retry = match retry_at.saturating_duration_since(app.now) {
+                    wait if wait.is_zero() => "retrying now".to_string(),
+                    wait => format!("retry in {}", age(wait)),
+                };
+                (
+                    Level::Error,
+                    format!(
+                        "✖ {} unreachable, {data}, {retry}: {}",
+                        source.name,
+                        clean(error)
+                    ),
+                )
+            }
+            Link::Connecting { attempt } => (
+                Level::Warning,
+                format!("◌ {} connecting (attempt {attempt}), {data}", source.name),
+            ),
+            Link::Live => (
+                Level::Warning,
+                format!("? {} stale: no update, {data}", source.name),
+            ),
+        };
+        lines.push(line);
+    }
+    lines.extend(
+        app.problems
+            .iter()
+            .map(|p| (Level::Warning, format!("⚠ {} (esc to dismiss)", clean(p)))),
+    );
+    if lines.len() > MAX_BANNERS {
+        let hidden = lines.len() - (MAX_BANNERS - 1);
+        lines.truncate(MAX_BANNERS - 1);
+        lines.push((
+            Level::Warning,
+            format!("… and {hidden} more (see the timeline, key 3)"),
+        ));
+    }
+    lines
+}
+
+pub fn draw_banners(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let lines: Vec<Line> = banner_lines(app)
+        .into_iter()
+        .map(|(level, text)| Line::styled(text, level_style(theme, level)))
+        .collect();
+    frame.render_widget(Paragraph::new(lines), area);
+}
+
+pub fn level_style(theme: &Theme, level: Level) -> Style {
+    match level {
+        Level::Info => theme.text,
+        Level::Warning => theme.warning,
+        Level::Error => theme.error,
+    }
+}
+
+pub fn draw_hints(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let mut spans = Vec::new();
+    for (keys, what) in keymap::hints(app.top_layer()) {
+        spans.push(Span::styled(format!(" {keys}"), theme.accent));
+        spans.push(Span::styled(format!(" {what} "), theme.dim));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+pub fn draw_status(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let mut spans = Vec::new();
+    if app.context.lab {
+        spans.push(Span::styled(" LAB ", theme.accent.patch(theme.selection)));
+    }
+    spans.push(Span::styled(
+        format!(" {} ", app.context.name),
+        theme.status_bar,
+    ));
+    if app.context.read_only {
+        spans.push(Span::styled(" READ-ONLY ", theme.warning));
+    }
+    let who = match app.identity() {
+        Some(who) => format!(" {} ({}) ", clean(&who.name), who.role.word()),
+        None => " identity unknown ".to_string(),
+    };
+    spans.push(Span::styled(who, theme.status_bar));
+    for source in &app.sources {
+        let (text, style) = match (&source.link, source.freshness(app.now)) {
+            (Link::Live, Freshness::Fresh) => (
+                format!(
+                    " ● {} live r{} ",
+                    source.name,
+                    source.revision().unwrap_or(0)
+                ),
+                theme.health_ok,
+            ),
+            (Link::Down { .. }, _) => (format!(" ✖ {} down ", source.name), theme.health_down),
+            (Link::Connecting { .. }, _) => (
+                format!(" ◌ {} connecting ", source.name),
+                theme.health_unknown,
+            ),
+            (Link::Live, _) => (format!(" ? {} stale ", source.name), theme.stale),
+        };
+        spans.push(Span::styled(text, style));
+    }
+    if let Some(lab) = app.sources.iter().find_map(|s| s.lab()) {
+        spans.push(Span::styled(
+            format!(" seed {} ×{} ", lab.seed, lab.speed),
+            theme.dim,
+        ));
+    }
+    let clock = format!(" {} UTC ", app.wall.format("%H:%M:%S"));
+    let used: usize = spans.iter().map(|s| s.width()).sum();
+    let pad = (area.width as usize).saturating_sub(used + clock.len());
+    spans.push(Span::styled(" ".repeat(pad), theme.status_bar));
+    spans.push(Span::styled(clock, theme.status_bar));
+    frame.render_widget(
+        Paragraph::new(Line::from(spans)).style(theme.status_bar),
+        area,
+    );
+}

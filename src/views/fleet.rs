@@ -1,0 +1,536 @@
+//! Fleet view: region x provider health matrix, and the detail of the selected cell with
+//! its recent history.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Sparkline, Table, Wrap};
+
+use super::format::{age, ms, pct, rps};
+use crate::api::{BreakerState, Health, Provider, Region};
+use crate::app::RegionRow;
+use crate::app::{App, ProviderCell};
+use crate::domain::fleet::{Freshness, history_key_provider, history_key_region, seen_health};
+use crate::sanitize::clean;
+use crate::theme::Theme;
+
+/// Widths of the region's own columns: name, health, p95, errors, 429s, share, headroom.
+const REGION_COLUMNS: [u16; 7] = [9, 10, 6, 6, 6, 6, 6];
+const REGION_HEADERS: [&str; 7] = ["REGION", "HEALTH", "P95", "ERR", "429", "SHARE", "ROOM"];
+/// Columns dropped first when the screen is narrow (share, then headroom): the detail pane has them.
+const OPTIONAL_COLUMNS: [usize; 2] = [5, 6];
+const MIN_PROVIDER_WIDTH: u16 = 7;
+/// Provider cells this wide also show the provider's p95.
+const WIDE_PROVIDER_WIDTH: u16 = 16;
+
+pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let [matrix, detail] = Layout::vertical([
+        Constraint::Length(matrix_height(app, area)),
+        Constraint::Min(0),
+    ])
+    .areas(area);
+    draw_matrix(app, theme, frame, matrix);
+    draw_detail(app, theme, frame, detail);
+}
+
+/// The matrix takes the rows it needs, leaving the detail pane at least a few.
+fn matrix_height(app: &App, body: Rect) -> u16 {
+    (app.visible.regions.len() as u16 + 3)
+        .max(4)
+        .min(body.height.saturating_sub(6).max(4))
+}
+
+struct Columns {
+    /// Indices into REGION_COLUMNS that fit.
+    region: Vec<usize>,
+    provider_width: u16,
+}
+
+fn columns(width: u16, vendors: usize) -> Columns {
+    let inner = width.saturating_sub(2);
+    let mut region: Vec<usize> = (0..REGION_COLUMNS.len()).collect();
+    let needed = |region: &[usize]| -> u16 {
+        region.iter().map(|&i| REGION_COLUMNS[i] + 1).sum::<u16>()
+            + vendors as u16 * (MIN_PROVIDER_WIDTH + 1)
+    };
+    for optional in OPTIONAL_COLUMNS {
+        if needed(&region) > inner {
+            region.retain(|&i| i != optional);
+        }
+    }
+    let used: u16 = region.iter().map(|&i| REGION_COLUMNS[i] + 1).sum();
+    let provider_width = if vendors == 0 {
+        0
+    } else {
+        (inner.saturating_sub(used) / vendors as u16)
+            .saturating_sub(1)
+            .clamp(MIN_PROVIDER_WIDTH, 24)
+    };
+    Columns {
+        region,
+        provider_width,
+    }
+}
+
+fn draw_matrix(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.border)
+        .title(Span::styled(" Regions × providers ", theme.title));
+    if app.visible.regions.is_empty() {
+        let text = if app.sources.iter().any(|s| s.snapshot.is_some()) {
+            "No region matches the filter."
+        } else {
+            "Waiting for the first snapshot…"
+        };
+        frame.render_widget(
+            Paragraph::new(Span::styled(text, theme.dim)).block(block),
+            area,
+        );
+        return;
+    }
+    let cols = columns(area.width, app.visible.vendors.len());
+    let mut widths: Vec<Constraint> = cols
+        .region
+        .iter()
+        .map(|&i| Constraint::Length(REGION_COLUMNS[i]))
+        .collect();
+    widths.extend(
+        app.visible
+            .vendors
+            .iter()
+            .map(|_| Constraint::Length(cols.provider_width)),
+    );
+
+    let mut header: Vec<Cell> = cols
+        .region
+        .iter()
+        .map(|&i| Cell::from(REGION_HEADERS[i]))
+        .collect();
+    header.extend(
+        app.visible
+            .vendors
+            .iter()
+            .map(|v| Cell::from(clean(v).to_uppercase())),
+    );
+
+    let visible_rows = area.height.saturating_sub(3) as usize;
+    let offset = super::scroll_offset(app.selection.fleet_row, visible_rows);
+    let rows: Vec<Row> = app
+        .visible
+        .regions
+        .iter()
+        .enumerate()
+        .skip(offset)
+        .take(visible_rows)
+        .map(|(index, &row)| matrix_row(app, theme, &cols, index, row))
+        .collect();
+    let table = Table::new(rows, widths)
+        .header(Row::new(header).style(theme.dim))
+        .block(block)
+        .column_spacing(1);
+    frame.render_widget(table, area);
+}
+
+fn matrix_row<'a>(
+    app: &'a App,
+    theme: &Theme,
+    cols: &Columns,
+    index: usize,
+    row: RegionRow,
+) -> Row<'a> {
+    let region = app.region_at(row);
+    let freshness = app.source(row.source).freshness(app.now);
+    let selected_row = index == app.selection.fleet_row;
+    let select = |style: Style, col: usize| {
+        if selected_row && app.selection.fleet_col == col {
+            style.patch(theme.selection)
+        } else {
+            style
+        }
+    };
+    let fresh = freshness == Freshness::Fresh;
+    let num = |text: String| Cell::from(text).style(if fresh { theme.text } else { theme.stale });
+    let mut cells: Vec<Cell> = Vec::new();
+    for &i in &cols.region {
+        cells.push(match i {
+            0 => Cell::from(clean(&region.id).into_owned()).style(select(theme.text, 0)),
+            1 => health_cell(region.health, freshness).style(select(
+                health_style(theme, seen_health(region.health, freshness)),
+                0,
+            )),
+            2 => num(ms(region.latency.p95_ms)),
+            3 => num(pct(region.error_rate)),
+            4 => num(pct(region.rate_limited_rate)),
+            5 => num(pct(region.traffic_share)),
+            _ => Cell::from(pct(region.headroom())).style(if fresh {
+                headroom_style(theme, region.headroom())
+            } else {
+                theme.stale
+            }),
+        });
+    }
+    for (v, vendor) in app.visible.vendors.iter().enumerate() {
+        let cell = match app.provider_cell(row, vendor) {
+            ProviderCell::Absent => Cell::from("—").style(select(theme.dim, v + 1)),
+            ProviderCell::Present(p) => {
+                let (text, style) = provider_summary(theme, p, freshness, cols.provider_width);
+                Cell::from(text).style(select(style, v + 1))
+            }
+        };
+        cells.push(cell);
+    }
+    Row::new(cells)
+}
+
+fn health_cell(reported: Health, freshness: Freshness) -> Cell<'static> {
+    match freshness {
+        Freshness::Fresh => Cell::from(format!("{} {}", reported.symbol(), reported.word())),
+        Freshness::Stale(_) => Cell::from(format!("? {}?", short_health(reported))),
+        Freshness::NoData => Cell::from("? unknown"),
+    }
+}
+
+/// A provider's cell: the breaker when it is not closed (that is what routing acts on),
+/// else its health; both as symbol + word.
+fn provider_summary(
+    theme: &Theme,
+    p: &Provider,
+    freshness: Freshness,
+    width: u16,
+) -> (String, Style) {
+    if freshness != Freshness::Fresh {
+        return (format!("? {}?", short_state(p)), theme.stale);
+    }
+    let (symbol_word, style) = match p.breaker.state {
+        BreakerState::Open => ("✖ open".to_string(), theme.breaker_open),
+        BreakerState::HalfOpen => ("◐ half".to_string(), theme.breaker_half_open),
+        BreakerState::Closed => (
+            format!("{} {}", p.health.symbol(), short_health(p.health)),
+            health_style(theme, p.health),
+        ),
+    };
+    if width >= WIDE_PROVIDER_WIDTH {
+        (format!("{symbol_word} {}", ms(p.latency.p95_ms)), style)
+    } else {
+        (symbol_word, style)
+    }
+}
+
+fn short_state(p: &Provider) -> &'static str {
+    match p.breaker.state {
+        BreakerState::Open => "open",
+        BreakerState::HalfOpen => "half",
+        BreakerState::Closed => short_health(p.health),
+    }
+}
+
+/// Words short enough for a matrix cell; the legend and detail pane use the full ones.
+fn short_health(h: Health) -> &'static str {
+    match h {
+        Health::Ok => "ok",
+        Health::Degraded => "degr",
+        Health::Down => "down",
+        Health::Unknown => "unkn",
+    }
+}
+
+pub fn health_style(theme: &Theme, h: Health) -> Style {
+    match h {
+        Health::Ok => theme.health_ok,
+        Health::Degraded => theme.health_degraded,
+        Health::Down => theme.health_down,
+        Health::Unknown => theme.health_unknown,
+    }
+}
+
+pub fn headroom_style(theme: &Theme, headroom: f64) -> Style {
+    if headroom < 0.0 {
+        theme.headroom_overloaded
+    } else if headroom < 0.2 {
+        theme.headroom_low
+    } else {
+        theme.headroom_ok
+    }
+}
+
+/// The matrix cell under a mouse position: `(visible row, column)`.
+pub fn cell_at(app: &App, body: Rect, x: u16, y: u16) -> Option<(usize, usize)> {
+    let matrix_height = matrix_height(app, body);
+    let first_row_y = body.y + 2;
+    if y < first_row_y || y >= body.y + matrix_height - 1 {
+        return None;
+    }
+    let visible_rows = matrix_height.saturating_sub(3) as usize;
+    let offset = super::scroll_offset(app.selection.fleet_row, visible_rows);
+    let row = offset + (y - first_row_y) as usize;
+    if row >= app.visible.regions.len() {
+        return None;
+    }
+    let cols = columns(body.width, app.visible.vendors.len());
+    let region_width: u16 = cols.region.iter().map(|&i| REGION_COLUMNS[i] + 1).sum();
+    let rel = x.checked_sub(body.x + 1)?;
+    if rel < region_width {
+        return Some((row, 0));
+    }
+    let col = 1 + ((rel - region_width) / (cols.provider_width + 1)) as usize;
+    (col <= app.visible.vendors.len()).then_some((row, col))
+}
+
+fn draw_detail(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let Some(row) = app.selected_region() else {
+        return;
+    };
+    let source = app.source(row.source);
+    let freshness = source.freshness(app.now);
+    let region = app.region_at(row);
+    let provider = app
+        .selection
+        .fleet_col
+        .checked_sub(1)
+        .and_then(|v| app.visible.vendors.get(v))
+        .and_then(|vendor| match app.provider_cell(row, vendor) {
+            ProviderCell::Present(p) => Some(p),
+            ProviderCell::Absent => None,
+        });
+    let (title, mut lines, history_key) = match provider {
+        Some(p) => (
+            format!(" {} · {} ", clean(&p.id), clean(&p.model)),
+            provider_lines(app, theme, row, p),
+            history_key_provider(&p.id),
+        ),
+        None => (
+            format!(" {} ", clean(&region.id)),
+            region_lines(app, theme, row, region),
+            history_key_region(&region.id),
+        ),
+    };
+    let provenance = match (freshness, source.age(app.now)) {
+        (Freshness::Fresh, Some(a)) => Span::styled(
+            format!("source {} · updated {} ago", source.name, age(a)),
+            theme.dim,
+        ),
+        (_, Some(a)) => Span::styled(
+            format!(
+                "source {} · STALE: last known {} ago, may have changed",
+                source.name,
+                age(a)
+            ),
+            theme.stale,
+        ),
+        (_, None) => Span::styled(format!("source {} · no data", source.name), theme.stale),
+    };
+    lines.insert(0, Line::from(provenance));
+
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.border)
+        .title(Span::styled(title, theme.title));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let history = source.history.get(&history_key).filter(|h| !h.is_empty());
+    let Some(history) = history else {
+        frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+        return;
+    };
+    // Wide screens put the history beside the facts, narrow ones below them.
+    let (text_area, charts) = if inner.width >= WIDE_DETAIL {
+        let [text, charts] =
+            Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)])
+                .areas(inner);
+        (text, charts)
+    } else {
+        let chart_rows = if inner.height >= 14 {
+            8
+        } else if inner.height >= 8 {
+            4
+        } else {
+            0
+        };
+        let [text, charts] =
+            Layout::vertical([Constraint::Min(0), Constraint::Length(chart_rows)]).areas(inner);
+        (text, charts)
+    };
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), text_area);
+    if charts.height < 4 {
+        return;
+    }
+    let [p95_area, err_area] =
+        Layout::vertical([Constraint::Fill(1), Constraint::Fill(1)]).areas(charts);
+    let width = charts.width.saturating_sub(1) as usize;
+    let recent: Vec<_> = history.iter().rev().take(width).rev().collect();
+    let p95: Vec<u64> = recent.iter().map(|s| s.p95_ms.max(0.0) as u64).collect();
+    // Per mille, so that small error rates still show as bars.
+    let errors: Vec<u64> = recent
+        .iter()
+        .map(|s| (s.error_rate.max(0.0) * 1000.0) as u64)
+        .collect();
+    let max_p95 = recent.iter().map(|s| s.p95_ms).fold(0.0, f64::max);
+    let max_err = recent.iter().map(|s| s.error_rate).fold(0.0, f64::max);
+    let span = format!("last {} samples", recent.len());
+    draw_spark(
+        frame,
+        theme,
+        p95_area,
+        &format!("p95 latency, max {} ({span})", ms(max_p95)),
+        &p95,
+    );
+    draw_spark(
+        frame,
+        theme,
+        err_area,
+        &format!("error rate, max {} ({span})", pct(max_err)),
+        &errors,
+    );
+}
+
+/// Inner width from which the detail pane shows history beside the facts.
+const WIDE_DETAIL: u16 = 110;
+
+fn draw_spark(frame: &mut Frame, theme: &Theme, area: Rect, label: &str, data: &[u64]) {
+    let [label_area, spark_area] =
+        Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(area);
+    frame.render_widget(
+        Paragraph::new(Span::styled(label.to_string(), theme.dim)),
+        label_area,
+    );
+    frame.render_widget(
+        Sparkline::default().data(data).style(theme.sparkline),
+        spark_area,
+    );
+}
+
+fn region_lines<'a>(app: &App, theme: &Theme, row: RegionRow, r: &Region) -> Vec<Line<'a>> {
+    let freshness = app.source(row.source).freshness(app.now);
+    let health = seen_health(r.health, freshness);
+    let mut lines = vec![
+        Line::from(vec![
+            Span::styled(
+                format!("{} {}", health.symbol(), health.word()),
+                health_style(theme, health),
+            ),
+            Span::raw(if health != r.health {
+                format!(" (last reported {})", r.health.word())
+            } else {
+                String::new()
+            }),
+            Span::raw(if r.drained {
+                "  · DRAINED".to_string()
+            } else {
+                String::new()
+            }),
+        ]),
+        Line::from(format!(
+            "latency p50 {}  p95 {}  p99 {}   errors {}  429s {}",
+            ms(r.latency.p50_ms),
+            ms(r.latency.p95_ms),
+            ms(r.latency.p99_ms),
+            pct(r.error_rate),
+            pct(r.rate_limited_rate)
+        )),
+        Line::from(vec![
+            Span::raw(format!(
+                "load {}/{} rps  headroom ",
+                rps(r.load_rps),
+                rps(r.capacity_rps)
+            )),
+            Span::styled(pct(r.headroom()), headroom_style(theme, r.headroom())),
+            Span::raw(format!("  traffic share {}", pct(r.traffic_share))),
+        ]),
+    ];
+    let snapshot = app.source(row.source).snapshot.as_ref();
+    if let Some(gateway) = snapshot.and_then(|s| s.gateways.iter().find(|g| g.region == r.id)) {
+        if let Some(fb) = &gateway.last_fallback {
+            lines.push(Line::styled(
+                format!(
+                    "last fallback {} {}: {} → {} ({})",
+                    fb.at.format("%H:%M:%S"),
+                    clean(&fb.service),
+                    clean(&fb.from),
+                    clean(&fb.to),
+                    clean(&fb.reason)
+                ),
+                theme.warning,
+            ));
+        }
+    }
+    let open: Vec<String> = snapshot
+        .map(|s| {
+            s.providers
+                .iter()
+                .filter(|p| p.region == r.id && p.breaker.state != BreakerState::Closed)
+                .map(|p| format!("{} {}", clean(&p.id), p.breaker.state.word()))
+                .collect()
+        })
+        .unwrap_or_default();
+    if !open.is_empty() {
+        lines.push(Line::styled(
+            format!("breakers not closed: {}", open.join(", ")),
+            theme.breaker_open,
+        ));
+    }
+    lines
+}
+
+fn provider_lines<'a>(app: &App, theme: &Theme, row: RegionRow, p: &Provider) -> Vec<Line<'a>> {
+    let freshness = app.source(row.source).freshness(app.now);
+    let health = seen_health(p.health, freshness);
+    let breaker_style = match p.breaker.state {
+        BreakerState::Closed => theme.health_ok,
+        BreakerState::Open => theme.breaker_open,
+        BreakerState::HalfOpen => theme.breaker_half_open,
+    };
+    let mut breaker = format!("breaker {}", p.breaker.state.word());
+    if let Some(reason) = &p.breaker.reason {
+        breaker.push_str(&format!(": {}", clean(reason)));
+    }
+    if let Some(until) = p.breaker.until {
+        breaker.push_str(&format!(" (until {})", until.format("%H:%M:%S")));
+    }
+    let mut lines = vec![
+        Line::from(vec![
+            Span::styled(
+                format!("{} {}", health.symbol(), health.word()),
+                health_style(theme, health),
+            ),
+            Span::raw(format!("   cost tier {}", clean(&p.cost_tier))),
+        ]),
+        Line::styled(breaker, breaker_style),
+        Line::from(format!(
+            "latency p50 {}  p95 {}  p99 {}   errors {}  429s {}",
+            ms(p.latency.p50_ms),
+            ms(p.latency.p95_ms),
+            ms(p.latency.p99_ms),
+            pct(p.error_rate),
+            pct(p.rate_limited_rate)
+        )),
+        Line::from(format!(
+            "load {} rps  rate-limit headroom {}  share of region {}",
+            rps(p.load_rps),
+            pct(p.rate_limit_headroom),
+            pct(p.traffic_share)
+        )),
+    ];
+    if let Some(snapshot) = app.source(row.source).snapshot.as_ref() {
+        let routes: Vec<String> = snapshot
+            .gateways
+            .iter()
+            .flat_map(|g| g.routes.iter())
+            .filter(|r| r.provider == p.id)
+            .map(|r| {
+                format!(
+                    "{} rank {} w{} carries {}",
+                    clean(&r.service),
+                    r.rank,
+                    r.weight,
+                    pct(r.share)
+                )
+            })
+            .collect();
+        if !routes.is_empty() {
+            lines.push(Line::from(format!("routes: {}", routes.join(" · "))));
+        }
+    }
+    lines
+}

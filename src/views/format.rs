@@ -1,0 +1,70 @@
+//! Number and time formats shared by the views and the CLI.
+
+use std::time::Duration;
+
+/// A rate (0..1) as a percentage: one decimal below 10 %, none above.
+pub fn pct(rate: f64) -> String {
+    if !rate.is_finite() {
+        return "?".to_string();
+    }
+    let p = rate * 100.0;
+    if p.abs() < 10.0 {
+        format!("{p:.1}%")
+    } else {
+        format!("{p:.0}%")
+    }
+}
+
+pub fn ms(value: f64) -> String {
+    if !value.is_finite() {
+        "?".to_string()
+    } else if value >= 10_000.0 {
+        format!("{:.0}s", value / 1000.0)
+    } else if value >= 1000.0 {
+        format!("{:.1}s", value / 1000.0)
+    } else {
+        format!("{value:.0}ms")
+    }
+}
+
+pub fn rps(value: f64) -> String {
+    if !value.is_finite() {
+        "?".to_string()
+    } else if value >= 10_000.0 {
+        format!("{:.0}k", value / 1000.0)
+    } else {
+        format!("{value:.0}")
+    }
+}
+
+/// An age as people read it on a status line: `4s`, `3m04s`, `2h05m`.
+pub fn age(d: Duration) -> String {
+    let s = d.as_secs();
+    if s < 60 {
+        format!("{s}s")
+    } else if s < 3600 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_read_naturally() {
+        assert_eq!(pct(0.0321), "3.2%");
+        assert_eq!(pct(0.62), "62%");
+        assert_eq!(pct(-0.15), "-15%");
+        assert_eq!(pct(f64::NAN), "?");
+        assert_eq!(ms(412.4), "412ms");
+        assert_eq!(ms(1530.0), "1.5s");
+        assert_eq!(ms(45_000.0), "45s");
+        assert_eq!(rps(820.2), "820");
+        assert_eq!(age(Duration::from_secs(4)), "4s");
+        assert_eq!(age(Duration::from_secs(184)), "3m04s");
+        assert_eq!(age(Duration::from_secs(7500)), "2h05m");
+    }
+}

@@ -1,0 +1,99 @@
+//! Pure rendering: every function here reads `&App` and draws; none changes state.
+
+mod chrome;
+mod fleet;
+pub mod format;
+mod overlays;
+mod services;
+mod timeline;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+
+use crate::app::{App, View};
+use crate::theme::Theme;
+
+/// Where the parts of the screen are, for drawing and for mouse hit tests alike.
+pub struct Screen {
+    pub header: Rect,
+    pub banners: Rect,
+    pub body: Rect,
+    pub hints: Rect,
+    pub status: Rect,
+}
+
+pub fn screen(app: &App) -> Screen {
+    let banner_rows = chrome::banner_lines(app).len() as u16;
+    let [header, banners, body, hints, status] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(banner_rows),
+        Constraint::Min(3),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(app.area);
+    Screen {
+        header,
+        banners,
+        body,
+        hints,
+        status,
+    }
+}
+
+pub fn draw(app: &App, theme: &Theme, frame: &mut Frame) {
+    let screen = screen(app);
+    chrome::draw_header(app, theme, frame, screen.header);
+    chrome::draw_banners(app, theme, frame, screen.banners);
+    match app.view {
+        View::Fleet => fleet::draw(app, theme, frame, screen.body),
+        View::Services => services::draw(app, theme, frame, screen.body),
+        View::Timeline => timeline::draw(app, theme, frame, screen.body),
+    }
+    chrome::draw_hints(app, theme, frame, screen.hints);
+    chrome::draw_status(app, theme, frame, screen.status);
+    if let Some(palette) = &app.palette {
+        overlays::draw_palette(palette, theme, frame, app.area);
+    }
+    if app.help_open {
+        overlays::draw_help(app, theme, frame, app.area);
+    }
+}
+
+/// What a mouse click landed on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hit {
+    Tab(View),
+    FleetCell { row: usize, col: usize },
+    ServiceRow(usize),
+    TimelineRow(usize),
+}
+
+pub fn hit_test(app: &App, x: u16, y: u16) -> Option<Hit> {
+    if app.help_open || app.palette.is_some() {
+        return None;
+    }
+    let screen = screen(app);
+    if y == screen.header.y {
+        return chrome::tab_at(x).map(Hit::Tab);
+    }
+    if !screen.body.contains((x, y).into()) {
+        return None;
+    }
+    match app.view {
+        View::Fleet => {
+            fleet::cell_at(app, screen.body, x, y).map(|(row, col)| Hit::FleetCell { row, col })
+        }
+        View::Services => services::row_at(app, screen.body, y).map(Hit::ServiceRow),
+        View::Timeline => timeline::row_at(app, screen.body, y).map(Hit::TimelineRow),
+    }
+}
+
+/// First row to show so that `selected` is visible in a window of `height` rows.
+pub fn scroll_offset(selected: usize, height: usize) -> usize {
+    if height == 0 {
+        0
+    } else {
+        selected.saturating_sub(height - 1)
+    }
+}

@@ -1,0 +1,117 @@
+//! Layers drawn over the views: help and the command palette.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Flex, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph};
+
+use crate::app::{App, PaletteState};
+use crate::keymap::{self, Layer};
+use crate::theme::Theme;
+
+fn centered(area: Rect, width: u16, height: u16) -> Rect {
+    let [row] = Layout::vertical([Constraint::Length(height.min(area.height))])
+        .flex(Flex::Center)
+        .areas(area);
+    let [cell] = Layout::horizontal([Constraint::Length(width.min(area.width))])
+        .flex(Flex::Center)
+        .areas(row);
+    cell
+}
+
+fn layer_title(layer: Layer) -> &'static str {
+    match layer {
+        Layer::Global => "Everywhere",
+        Layer::Filter => "While filtering (/)",
+        Layer::Palette => "In the command palette (:)",
+        Layer::Help => "In this help",
+    }
+}
+
+pub fn draw_help(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let mut lines: Vec<Line> = Vec::new();
+    let mut current: Option<Layer> = None;
+    for (layer, keys, what) in keymap::help_rows() {
+        if current != Some(layer) {
+            if current.is_some() {
+                lines.push(Line::raw(""));
+            }
+            lines.push(Line::styled(layer_title(layer), theme.title));
+            current = Some(layer);
+        }
+        lines.push(Line::from(vec![
+            Span::styled(format!("  {keys:<14}"), theme.accent),
+            Span::raw(what),
+        ]));
+    }
+    lines.push(Line::raw(""));
+    lines.push(Line::styled("Symbols: ● ok  ▲ degraded  ✖ down / breaker open  ◐ half-open  ? unknown or stale  — absent", theme.dim));
+    lines.push(Line::styled(
+        "Mouse: click a tab, a cell or a row to select it; wheel scrolls.",
+        theme.dim,
+    ));
+    let popup = centered(area, 76, area.height.saturating_sub(2));
+    let inner_height = popup.height.saturating_sub(2) as usize;
+    let scroll = app
+        .selection
+        .help_scroll
+        .min(lines.len().saturating_sub(inner_height));
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.accent)
+        .title(Span::styled(" Keys (esc closes, ↑↓ scroll) ", theme.title));
+    frame.render_widget(Clear, popup);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .scroll((scroll as u16, 0))
+            .block(block),
+        popup,
+    );
+}
+
+pub fn draw_palette(palette: &PaletteState, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let height = (palette.matches.len() as u16 + 3).clamp(4, 14);
+    let [_, row] = Layout::vertical([
+        Constraint::Length(2),
+        Constraint::Length(height.min(area.height)),
+    ])
+    .areas(area);
+    let [popup] = Layout::horizontal([Constraint::Length(64.min(area.width))])
+        .flex(Flex::Center)
+        .areas(row);
+    let list_height = popup.height.saturating_sub(3) as usize;
+    let offset = super::scroll_offset(palette.selected, list_height);
+    let mut lines = vec![Line::from(vec![
+        Span::styled(":", theme.accent),
+        Span::raw(format!("{}▏", palette.input)),
+    ])];
+    if palette.matches.is_empty() {
+        lines.push(Line::styled("no command matches", theme.dim));
+    }
+    for (i, &entry_index) in palette
+        .matches
+        .iter()
+        .enumerate()
+        .skip(offset)
+        .take(list_height)
+    {
+        let entry = &palette.entries[entry_index];
+        let style = if i == palette.selected {
+            theme.selection
+        } else {
+            theme.text
+        };
+        let name = entry.action.command_name();
+        let describe = entry.action.describe();
+        lines.push(Line::from(vec![
+            Span::styled(format!("{name:<14}{describe:<40}"), style),
+            Span::styled(format!(" {}", entry.keys), theme.dim),
+        ]));
+    }
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.accent)
+        .title(Span::styled(" Commands ", theme.title));
+    frame.render_widget(Clear, popup);
+    frame.render_widget(Paragraph::new(lines).block(block), popup);
+}

@@ -1,0 +1,267 @@
+//! Services view: redundancy tier, replicas with standby readiness, degraded modes, and the
+//! routes that carry each service.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, Wrap};
+
+use super::fleet::{headroom_style, health_style};
+use super::format::{ms, pct, rps};
+use crate::api::{ReplicaRole, Service};
+use crate::app::App;
+use crate::domain::fleet::seen_health;
+use crate::sanitize::clean;
+use crate::theme::Theme;
+
+pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let [list, detail] = Layout::vertical([
+        Constraint::Length(list_height(app, area)),
+        Constraint::Min(0),
+    ])
+    .areas(area);
+    draw_list(app, theme, frame, list);
+    draw_detail(app, theme, frame, detail);
+}
+
+/// The list takes the rows it needs, at most half the body; the detail pane gets the rest.
+fn list_height(app: &App, body: Rect) -> u16 {
+    (app.visible.services.len() as u16 + 3)
+        .min(body.height / 2)
+        .max(4)
+}
+
+fn list_rows(area: Rect) -> usize {
+    area.height.saturating_sub(3) as usize
+}
+
+fn draw_list(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.border)
+        .title(Span::styled(" Services ", theme.title));
+    if app.visible.services.is_empty() {
+        let text = if app.filter.query.is_empty() {
+            "No services reported yet."
+        } else {
+            "No service matches the filter."
+        };
+        frame.render_widget(
+            Paragraph::new(Span::styled(text, theme.dim)).block(block),
+            area,
+        );
+        return;
+    }
+    let height = list_rows(area);
+    let offset = super::scroll_offset(app.selection.service_row, height);
+    let rows: Vec<Row> = app
+        .visible
+        .services
+        .iter()
+        .enumerate()
+        .skip(offset)
+        .take(height)
+        .map(|(index, &row)| {
+            let service = app.service_at(row);
+            let health = seen_health(service.health, app.source(row.source).freshness(app.now));
+            let row_style = if index == app.selection.service_row {
+                theme.selection
+            } else {
+                theme.text
+            };
+            Row::new(vec![
+                Cell::from(clean(&service.id).into_owned()),
+                Cell::from(service.tier.word()),
+                Cell::from(format!("{} {}", health.symbol(), health.word()))
+                    .style(health_style(theme, health)),
+                Cell::from(readiness_summary(service)),
+                Cell::from(modes_summary(service)),
+            ])
+            .style(row_style)
+        })
+        .collect();
+    let widths = [
+        Constraint::Length(16),
+        Constraint::Length(14),
+        Constraint::Length(10),
+        Constraint::Min(24),
+        Constraint::Fill(1),
+    ];
+    let header = Row::new(["SERVICE", "TIER", "HEALTH", "REPLICAS", "MODES"]).style(theme.dim);
+    frame.render_widget(
+        Table::new(rows, widths)
+            .header(header)
+            .block(block)
+            .column_spacing(1),
+        area,
+    );
+}
+
+/// `1/1 active · warm ✗` — enough to see at a glance whether failover would work.
+fn readiness_summary(service: &Service) -> String {
+    let active: Vec<_> = service
+        .replicas
+        .iter()
+        .filter(|r| r.role == ReplicaRole::Active)
+        .collect();
+    let ready = active.iter().filter(|r| r.ready).count();
+    let standbys: Vec<String> = service
+        .replicas
+        .iter()
+        .filter(|r| r.role.is_standby())
+        .map(|r| {
+            format!(
+                "{} {}",
+                standby_word(r.role),
+                if r.ready { "✓" } else { "✗" }
+            )
+        })
+        .collect();
+    let standbys = if standbys.is_empty() {
+        "no standby".to_string()
+    } else {
+        standbys.join(" ")
+    };
+    format!("{ready}/{} active · {standbys}", active.len())
+}
+
+fn standby_word(role: ReplicaRole) -> &'static str {
+    match role {
+        ReplicaRole::HotStandby => "hot",
+        ReplicaRole::WarmStandby => "warm",
+        ReplicaRole::ColdStandby => "cold",
+        ReplicaRole::Active => "active",
+    }
+}
+
+fn modes_summary(service: &Service) -> String {
+    if service.degraded_modes.is_empty() {
+        "none".to_string()
+    } else {
+        service
+            .degraded_modes
+            .iter()
+            .map(|m| m.mode.word())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+pub fn row_at(app: &App, body: Rect, y: u16) -> Option<usize> {
+    let list_height = list_height(app, body);
+    let first = body.y + 2;
+    if y < first || y >= body.y + list_height - 1 {
+        return None;
+    }
+    let offset = super::scroll_offset(
+        app.selection.service_row,
+        list_rows(Rect {
+            height: list_height,
+            ..body
+        }),
+    );
+    let row = offset + (y - first) as usize;
+    (row < app.visible.services.len()).then_some(row)
+}
+
+fn draw_detail(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let Some(row) = app.selected_service() else {
+        return;
+    };
+    let service = app.service_at(row);
+    let mut lines = vec![Line::from(format!(
+        "{} · demand {} rps",
+        service.tier.word(),
+        rps(service.demand_rps)
+    ))];
+    lines.push(Line::styled("replicas", theme.dim));
+    for replica in &service.replicas {
+        let headroom = if replica.capacity_rps > 0.0 {
+            1.0 - replica.load_rps / replica.capacity_rps
+        } else {
+            0.0
+        };
+        lines.push(Line::from(vec![
+            Span::raw(format!(
+                "  {:<9} {:<13} ",
+                clean(&replica.region),
+                replica.role.word()
+            )),
+            Span::styled(
+                if replica.ready {
+                    "✓ ready    "
+                } else {
+                    "✗ not ready"
+                },
+                if replica.ready {
+                    theme.health_ok
+                } else {
+                    theme.health_down
+                },
+            ),
+            Span::raw(format!(
+                "  lag {:<6} {:>5}/{:<5}rps  room ",
+                ms(replica.replication_lag_s * 1000.0),
+                rps(replica.load_rps),
+                rps(replica.capacity_rps)
+            )),
+            Span::styled(pct(headroom), headroom_style(theme, headroom)),
+        ]));
+    }
+    lines.push(Line::styled("degraded modes", theme.dim));
+    if service.degraded_modes.is_empty() {
+        lines.push(Line::from("  none active"));
+    }
+    for mode in &service.degraded_modes {
+        let expiry = mode
+            .expires_at
+            .map(|e| format!(", expires {}", e.format("%H:%M:%S")))
+            .unwrap_or_default();
+        lines.push(Line::styled(
+            format!(
+                "  {} set by {} at {}{}: {}",
+                mode.mode.word(),
+                clean(&mode.set_by),
+                mode.since.format("%H:%M:%S"),
+                expiry,
+                clean(&mode.reason)
+            ),
+            theme.warning,
+        ));
+    }
+    if let Some(snapshot) = app.source(row.source).snapshot.as_ref() {
+        lines.push(Line::styled("routes (provider#rank share)", theme.dim));
+        let before = lines.len();
+        for gateway in &snapshot.gateways {
+            let routes: Vec<String> = gateway
+                .routes
+                .iter()
+                .filter(|r| r.service == service.id)
+                .map(|r| format!("{}#{} {}", clean(&r.provider), r.rank, pct(r.share)))
+                .collect();
+            if !routes.is_empty() {
+                lines.push(Line::from(format!(
+                    "  {:<10} {}",
+                    clean(&gateway.region),
+                    routes.join("  ")
+                )));
+            }
+        }
+        if lines.len() == before {
+            lines.push(Line::from("  none reported"));
+        }
+    }
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.border)
+        .title(Span::styled(
+            format!(" {} ", clean(&service.id)),
+            theme.title,
+        ));
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(block),
+        area,
+    );
+}

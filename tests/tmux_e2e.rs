@@ -1,0 +1,132 @@
+//! The console in a real terminal: tmux runs the binary, send-keys types, capture-pane reads.
+//! Needs tmux on PATH (`.ci/run` installs it).
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+struct Tmux {
+    session: String,
+}
+
+impl Tmux {
+    fn start(width: u16, height: u16, home: &Path) -> Tmux {
+        // tmux rewrites '.' and ':' in session names, so keep to letters and digits.
+        let unique: String = home
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .collect();
+        let session = format!("sb-e2e-{}-{unique}", std::process::id());
+        let status = Command::new("tmux")
+            .args([
+                "new-session",
+                "-d",
+                "-s",
+                &session,
+                "-x",
+                &width.to_string(),
+                "-y",
+                &height.to_string(),
+            ])
+            .args(["env", "-i"])
+            .arg(format!("HOME={}", home.display()))
+            .arg(format!(
+                "PATH={}",
+                std::env::var("PATH").unwrap_or_default()
+            ))
+            .arg("TERM=xterm-256color")
+            .arg(format!("XDG_CONFIG_HOME={}", home.join("config").display()))
+            .arg(format!("XDG_STATE_HOME={}", home.join("state").display()))
+            .arg(format!("XDG_DATA_HOME={}", home.join("data").display()))
+            .args(["bash", "--norc", "--noprofile"])
+            .status()
+            .expect("tmux must be installed to run the terminal tests (apt-get install tmux)");
+        assert!(status.success(), "tmux could not start a session");
+        Tmux { session }
+    }
+
+    fn send(&self, keys: &[&str]) {
+        let status = Command::new("tmux")
+            .args(["send-keys", "-t", &self.session])
+            .args(keys)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    fn type_line(&self, line: &str) {
+        self.send(&["-l", line]);
+        self.send(&["Enter"]);
+    }
+
+    fn screen(&self) -> String {
+        let out = Command::new("tmux")
+            .args(["capture-pane", "-p", "-t", &self.session])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Waits until the screen shows `needle`; panics with the screen after `timeout`.
+    fn wait_for(&self, needle: &str, timeout: Duration) -> String {
+        let start = Instant::now();
+        loop {
+            let screen = self.screen();
+            if screen.contains(needle) {
+                return screen;
+            }
+            assert!(
+                start.elapsed() < timeout,
+                "timed out waiting for {needle:?}; screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", &self.session])
+            .status();
+    }
+}
+
+const WAIT: Duration = Duration::from_secs(30);
+
+#[test]
+fn console_on_the_embedded_lab_navigates_and_restores_the_terminal() {
+    let home = tempfile::tempdir().unwrap();
+    let tmux = Tmux::start(100, 30, home.path());
+    let bin = env!("CARGO_BIN_EXE_switchboard");
+    let marks = home.path().display();
+    // The closing line is built by the shell, so the typed command itself never matches it.
+    tmux.type_line(&format!(
+        "stty -g > {marks}/before; {bin} --lab --seed 7; code=$?; stty -g > {marks}/after; \
+         cmp -s {marks}/before {marks}/after && restored=yes || restored=no; echo \"END-$((40+2)) exit=$code restored=$restored\""
+    ));
+    let screen = tmux.wait_for("us-east", WAIT);
+    assert!(screen.contains("LAB"), "status bar says LAB:\n{screen}");
+    tmux.wait_for("lab live", WAIT);
+
+    // Move to the first provider of the second region: the detail pane follows.
+    tmux.send(&["Down", "Right"]);
+    let screen = tmux.wait_for("openai@us-west · gpt-4o", WAIT);
+    assert!(screen.contains("breaker"), "{screen}");
+
+    tmux.send(&["2"]);
+    tmux.wait_for("credit-decision", WAIT);
+    tmux.send(&["?"]);
+    tmux.wait_for("Keys (esc closes", WAIT);
+    tmux.send(&["Escape"]);
+    tmux.send(&["q"]);
+    let screen = tmux.wait_for("END-42", WAIT);
+    assert!(screen.contains("END-42 exit=0 restored=yes"), "{screen}");
+    assert!(
+        !screen.contains("Regions × providers"),
+        "alternate screen left:\n{screen}"
+    );
+}

@@ -1,0 +1,184 @@
+//! Snapshots of the console as drawn on a TestBackend, at the sizes on-call engineers use
+//! (80x24 over SSH, 160x48 on a desk), plus checks that health colours land where they should.
+
+use std::time::{Duration, Instant};
+
+use chrono::{TimeZone, Utc};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::Color;
+
+use switchboard::api::FleetSnapshot;
+use switchboard::app::{App, AppInit, ContextInfo, Msg};
+use switchboard::sources::{SourceEvent, SourceMsg};
+use switchboard::theme::{self, Theme};
+
+fn snapshot() -> FleetSnapshot {
+    serde_json::from_str(include_str!("../fixtures/payloads/fleet-small.json"))
+        .expect("fixture parses")
+}
+
+fn app(width: u16, height: u16, now: Instant) -> App {
+    let mut app = App::new(AppInit {
+        context: ContextInfo {
+            name: "lab".into(),
+            lab: true,
+            read_only: false,
+        },
+        sources: vec![("lab".into(), "http://127.0.0.1:7300".into())],
+        problems: Vec::new(),
+        theme_name: "dark".into(),
+        themes: vec!["dark".into()],
+        now,
+        wall: Utc.with_ymd_and_hms(2026, 11, 22, 14, 3, 0).unwrap(),
+        area: Rect::new(0, 0, width, height),
+    });
+    app.update(source(SourceEvent::Identity(switchboard::api::WhoAmI {
+        name: "alice".into(),
+        role: switchboard::api::Role::Admin,
+    })));
+    app.update(source(SourceEvent::Snapshot(snapshot())));
+    app
+}
+
+fn source(event: SourceEvent) -> Msg {
+    Msg::Source(SourceMsg {
+        source: "lab".into(),
+        event,
+    })
+}
+
+fn key(code: KeyCode) -> Msg {
+    Msg::Key(KeyEvent::new(code, KeyModifiers::NONE))
+}
+
+fn dark() -> Theme {
+    let (theme, problem) = theme::load("dark", false);
+    assert!(problem.is_none());
+    theme
+}
+
+fn render(app: &App, theme: &Theme) -> Buffer {
+    let mut terminal = Terminal::new(TestBackend::new(app.area.width, app.area.height)).unwrap();
+    terminal
+        .draw(|frame| switchboard::views::draw(app, theme, frame))
+        .unwrap();
+    terminal.backend().buffer().clone()
+}
+
+fn text(buffer: &Buffer) -> String {
+    let area = buffer.area;
+    (0..area.height)
+        .map(|y| {
+            let line: String = (0..area.width).map(|x| buffer[(x, y)].symbol()).collect();
+            line.trim_end().to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Position of the first cell where `needle` starts.
+fn find(buffer: &Buffer, needle: &str) -> Option<(u16, u16)> {
+    let area = buffer.area;
+    for y in 0..area.height {
+        let line: Vec<&str> = (0..area.width).map(|x| buffer[(x, y)].symbol()).collect();
+        let joined: String = line.concat();
+        if let Some(byte) = joined.find(needle) {
+            let col = joined[..byte].chars().count() as u16;
+            return Some((col, y));
+        }
+    }
+    None
+}
+
+#[test]
+fn fleet_at_80x24() {
+    let now = Instant::now();
+    let app = app(80, 24, now);
+    insta::assert_snapshot!(text(&render(&app, &dark())));
+}
+
+#[test]
+fn fleet_at_160x48_with_a_provider_selected() {
+    let now = Instant::now();
+    let mut app = app(160, 48, now);
+    app.update(key(KeyCode::Down));
+    app.update(key(KeyCode::Right));
+    insta::assert_snapshot!(text(&render(&app, &dark())));
+}
+
+#[test]
+fn services_at_80x24() {
+    let now = Instant::now();
+    let mut app = app(80, 24, now);
+    app.update(key(KeyCode::Char('2')));
+    app.update(key(KeyCode::Down));
+    insta::assert_snapshot!(text(&render(&app, &dark())));
+}
+
+#[test]
+fn unreachable_source_at_80x24_keeps_last_state_with_its_age() {
+    let now = Instant::now();
+    let mut app = app(80, 24, now);
+    app.update(source(SourceEvent::Down {
+        error: "cannot reach http://127.0.0.1:7300: connection refused".into(),
+        retry_in: Duration::from_secs(8),
+    }));
+    app.update(Msg::Tick {
+        now: now + Duration::from_secs(42),
+        wall: Utc.with_ymd_and_hms(2026, 11, 22, 14, 3, 42).unwrap(),
+    });
+    let buffer = render(&app, &dark());
+    let screen = text(&buffer);
+    assert!(screen.contains("lab unreachable"), "{screen}");
+    assert!(screen.contains("42s ago"), "{screen}");
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
+fn help_and_palette_at_80x24() {
+    let now = Instant::now();
+    let mut app = app(80, 24, now);
+    app.update(key(KeyCode::Char('?')));
+    insta::assert_snapshot!("help", text(&render(&app, &dark())));
+    app.update(key(KeyCode::Esc));
+    app.update(key(KeyCode::Char(':')));
+    app.update(key(KeyCode::Char('t')));
+    insta::assert_snapshot!("palette", text(&render(&app, &dark())));
+}
+
+#[test]
+fn health_colours_follow_the_theme() {
+    let now = Instant::now();
+    let app = app(160, 48, now);
+    let theme = dark();
+    let buffer = render(&app, &theme);
+    let fg_at = |needle: &str| {
+        let (x, y) = find(&buffer, needle).unwrap_or_else(|| panic!("{needle:?} not on screen"));
+        buffer[(x, y)].fg
+    };
+    assert_eq!(fg_at("▲ degraded"), theme.health_degraded.fg.unwrap());
+    assert_eq!(fg_at("✖ open"), theme.breaker_open.fg.unwrap());
+    // The open breaker and the degraded region are told apart by more than colour.
+    assert_ne!(fg_at("● ok"), Color::Reset);
+}
+
+#[test]
+fn no_color_theme_draws_no_colour_at_all() {
+    let now = Instant::now();
+    let app = app(80, 24, now);
+    let (theme, _) = theme::load("dark", true);
+    let buffer = render(&app, &theme);
+    for cell in buffer.content() {
+        assert_eq!(cell.fg, Color::Reset);
+        assert_eq!(cell.bg, Color::Reset);
+    }
+    let screen = text(&buffer);
+    assert!(
+        screen.contains("▲ degraded") && screen.contains("✖ open"),
+        "{screen}"
+    );
+}
