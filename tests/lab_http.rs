@@ -2,6 +2,7 @@
 //! roster presence. Each test starts its own lab on an OS-assigned port, at high speed.
 
 use std::net::SocketAddr;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use eventsource_stream::{Event, Eventsource};
@@ -9,13 +10,169 @@ use futures::{Stream, StreamExt};
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, WWW_AUTHENTICATE};
 use switchboard::api::{
-    FleetDelta, FleetSnapshot, Liveness, Operator, OperatorsChanged, PROBLEM_JSON, Problem,
-    Resnapshot, Role, WhoAmI, event_name,
+    BreakerState, FleetDelta, FleetSnapshot, Liveness, Operator, OperatorsChanged, PROBLEM_JSON,
+    Problem, Resnapshot, Role, WhoAmI, event_name,
 };
 use switchboard::lab::{LabOptions, LabServer};
 
 /// Bound on every wait, so that a broken lab fails the test instead of hanging it.
 const WAIT: Duration = Duration::from_secs(10);
+
+/// `docs/openapi.yaml`: every answer in these tests is checked against it.
+static SPEC: LazyLock<openapi::Spec> = LazyLock::new(openapi::Spec::load);
+
+/// A JSON Schema checker for the keywords `docs/openapi.yaml` uses; it refuses others, so
+/// that the spec cannot say more than is checked.
+mod openapi {
+    use serde_json::Value;
+
+    pub struct Spec(Value);
+
+    const IGNORED: &[&str] = &["description", "examples", "summary", "title"];
+
+    impl Spec {
+        pub fn load() -> Spec {
+            let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/openapi.yaml");
+            let text = std::fs::read_to_string(path).unwrap();
+            Spec(serde_yaml_ng::from_str(&text).expect("docs/openapi.yaml is YAML"))
+        }
+
+        /// The schema of a `GET` answer, as the spec declares it.
+        pub fn response(&self, path: &str, status: u16, media_type: &str) -> &Value {
+            let operation = &self.0["paths"][path]["get"];
+            assert!(operation.is_object(), "the spec has no GET {path}");
+            let mut response = &operation["responses"][status.to_string()];
+            if response.is_null() {
+                response = &operation["responses"]["default"];
+            }
+            let response = self.resolve(response);
+            let schema = &response["content"][media_type]["schema"];
+            assert!(
+                schema.is_object(),
+                "the spec has no {media_type} {status} answer to GET {path}"
+            );
+            schema
+        }
+
+        pub fn schema(&self, name: &str) -> &Value {
+            let schema = &self.0["components"]["schemas"][name];
+            assert!(schema.is_object(), "the spec has no schema {name}");
+            schema
+        }
+
+        pub fn assert_valid(&self, schema: &Value, value: &Value, what: &str) {
+            let mut errors = Vec::new();
+            self.check(schema, value, what.to_string(), &mut errors);
+            assert!(
+                errors.is_empty(),
+                "{what} does not keep to docs/openapi.yaml:\n{}",
+                errors.join("\n")
+            );
+        }
+
+        fn resolve<'a>(&'a self, node: &'a Value) -> &'a Value {
+            match node.get("$ref").and_then(Value::as_str) {
+                Some(reference) => {
+                    let pointer = reference.strip_prefix('#').expect("local $ref");
+                    let target = self
+                        .0
+                        .pointer(pointer)
+                        .unwrap_or_else(|| panic!("dangling $ref {reference}"));
+                    self.resolve(target)
+                }
+                None => node,
+            }
+        }
+
+        fn check(&self, schema: &Value, value: &Value, at: String, errors: &mut Vec<String>) {
+            let keywords = schema.as_object().expect("a schema is an object");
+            for (keyword, rule) in keywords {
+                match keyword.as_str() {
+                    "$ref" => self.check(self.resolve(schema), value, at.clone(), errors),
+                    "type" => {
+                        let ok = match rule.as_str().expect("one type") {
+                            "object" => value.is_object(),
+                            "array" => value.is_array(),
+                            "string" => value.is_string(),
+                            "number" => value.is_number(),
+                            "integer" => value.is_u64() || value.is_i64(),
+                            "boolean" => value.is_boolean(),
+                            other => panic!("type {other} is not checked"),
+                        };
+                        if !ok {
+                            errors.push(format!("{at}: {value} is not of type {rule}"));
+                        }
+                    }
+                    "enum" => {
+                        if !rule.as_array().unwrap().contains(value) {
+                            errors.push(format!("{at}: {value} is not one of {rule}"));
+                        }
+                    }
+                    "const" => {
+                        if rule != value {
+                            errors.push(format!("{at}: {value} is not {rule}"));
+                        }
+                    }
+                    "minimum" | "maximum" | "exclusiveMinimum" => {
+                        let (Some(bound), Some(number)) = (rule.as_f64(), value.as_f64()) else {
+                            continue;
+                        };
+                        let ok = match keyword.as_str() {
+                            "minimum" => number >= bound,
+                            "maximum" => number <= bound,
+                            _ => number > bound,
+                        };
+                        if !ok {
+                            errors.push(format!("{at}: {number} breaks {keyword} {bound}"));
+                        }
+                    }
+                    "format" => {
+                        assert_eq!(rule, "date-time", "only date-time is checked");
+                        let text = value.as_str().unwrap_or_default();
+                        if chrono::DateTime::parse_from_rfc3339(text).is_err() {
+                            errors.push(format!("{at}: {value} is not a date-time"));
+                        }
+                    }
+                    "required" => {
+                        for name in rule.as_array().unwrap() {
+                            if value.get(name.as_str().unwrap()).is_none() {
+                                errors.push(format!("{at}: lacks required {name}"));
+                            }
+                        }
+                    }
+                    "properties" => {
+                        let Some(object) = value.as_object() else {
+                            continue;
+                        };
+                        for (name, field) in object {
+                            match rule.get(name) {
+                                Some(field_schema) => {
+                                    self.check(field_schema, field, format!("{at}.{name}"), errors)
+                                }
+                                None if keywords.get("additionalProperties")
+                                    == Some(&Value::Bool(false)) =>
+                                {
+                                    errors.push(format!("{at}: {name} is not in the spec"));
+                                }
+                                None => {}
+                            }
+                        }
+                    }
+                    "items" => {
+                        for (i, item) in value.as_array().into_iter().flatten().enumerate() {
+                            self.check(rule, item, format!("{at}[{i}]"), errors);
+                        }
+                    }
+                    "additionalProperties" => {
+                        assert_eq!(rule, &Value::Bool(false), "only `false` is checked")
+                    }
+                    ignored if IGNORED.contains(&ignored) => {}
+                    other => panic!("schema keyword {other} is not checked"),
+                }
+            }
+        }
+    }
+}
 
 async fn start_lab(scenario: Option<&str>) -> LabServer {
     let options = LabOptions {
@@ -53,14 +210,25 @@ async fn get_json<T: serde::de::DeserializeOwned>(lab: &LabServer, path: &str, t
     let response = get(lab, path, Some(token), HeaderMap::new()).await;
     assert_eq!(response.status(), StatusCode::OK, "{path}");
     assert_eq!(response.headers()[CONTENT_TYPE], "application/json");
-    serde_json::from_slice(&response.bytes().await.unwrap()).unwrap()
+    let body: serde_json::Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    SPEC.assert_valid(SPEC.response(path, 200, "application/json"), &body, path);
+    serde_json::from_value(body).unwrap()
+}
+
+/// Parses an event's data after checking it against the spec's schema `name`.
+fn event_data<T: serde::de::DeserializeOwned>(event: &Event, name: &str) -> T {
+    let data: serde_json::Value = serde_json::from_str(&event.data).unwrap();
+    SPEC.assert_valid(SPEC.schema(name), &data, &format!("event {}", event.event));
+    serde_json::from_value(data).unwrap()
 }
 
 async fn expect_problem(response: reqwest::Response, status: StatusCode) -> (Problem, HeaderMap) {
     assert_eq!(response.status(), status);
     let headers = response.headers().clone();
     assert_eq!(headers[CONTENT_TYPE], PROBLEM_JSON);
-    let problem: Problem = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    SPEC.assert_valid(SPEC.schema("Problem"), &body, "a problem");
+    let problem: Problem = serde_json::from_value(body).unwrap();
     assert_eq!(problem.status, status.as_u16());
     (problem, headers)
 }
@@ -100,7 +268,7 @@ async fn next_deltas(events: &mut (impl Stream<Item = Event> + Unpin), count: us
     while revisions.len() < count {
         let event = next_event(events).await;
         if event.event == event_name::FLEET_DELTA {
-            let delta: FleetDelta = serde_json::from_str(&event.data).unwrap();
+            let delta: FleetDelta = event_data(&event, "FleetDelta");
             assert_eq!(event.id, delta.revision.to_string());
             assert!(delta.lab.is_some());
             revisions.push(delta.revision);
@@ -200,7 +368,7 @@ async fn a_too_old_or_future_last_event_id_gets_a_resnapshot() {
         let mut events = open_events(&lab, token, Some(last_event_id.to_string())).await;
         let event = next_event(&mut events).await;
         assert_eq!(event.event, event_name::RESNAPSHOT, "after {last_event_id}");
-        let resnapshot: Resnapshot = serde_json::from_str(&event.data).unwrap();
+        let resnapshot: Resnapshot = event_data(&event, "Resnapshot");
         assert_eq!(event.id, resnapshot.revision.to_string());
         assert!(!resnapshot.reason.is_empty());
         // Then it goes on live, from the revision it named.
@@ -233,7 +401,13 @@ async fn missing_or_invalid_tokens_get_401_problems_with_a_bearer_challenge() {
     }
     let response = get(&lab, "/v1/health", None, HeaderMap::new()).await;
     assert_eq!(response.status(), StatusCode::OK);
-    let liveness: Liveness = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    SPEC.assert_valid(
+        SPEC.response("/v1/health", 200, "application/json"),
+        &body,
+        "/v1/health",
+    );
+    let liveness: Liveness = serde_json::from_value(body).unwrap();
     assert_eq!((liveness.status.as_str(), liveness.protocol), ("ok", 1));
     lab.shutdown().await;
 }
@@ -303,7 +477,7 @@ async fn an_operator_is_online_while_their_stream_is_open() {
         loop {
             let event = next_event(&mut watcher).await;
             if event.event == event_name::OPERATORS {
-                let changed: OperatorsChanged = serde_json::from_str(&event.data).unwrap();
+                let changed: OperatorsChanged = event_data(&event, "OperatorsChanged");
                 if changed
                     .operators
                     .iter()
@@ -344,7 +518,7 @@ async fn a_shipped_scenario_by_name_raises_its_inject_notice() {
             if event.event != event_name::FLEET_DELTA {
                 continue;
             }
-            let delta: FleetDelta = serde_json::from_str(&event.data).unwrap();
+            let delta: FleetDelta = event_data(&event, "FleetDelta");
             if let Some(notice) = delta
                 .notices
                 .into_iter()
@@ -365,6 +539,43 @@ async fn a_shipped_scenario_by_name_raises_its_inject_notice() {
     // Its effect is in the same delta.
     let openai = providers.iter().find(|p| p.id == "openai@us-east").unwrap();
     assert!(openai.error_rate > 0.5);
+    // Soon the breaker opens and the gateway falls back; the snapshot (checked against the
+    // spec, optional fields included) says why.
+    let snapshot = tokio::time::timeout(WAIT, async {
+        loop {
+            let snapshot: FleetSnapshot = get_json(&lab, "/v1/fleet", token).await;
+            let openai = snapshot
+                .providers
+                .iter()
+                .find(|p| p.id == "openai@us-east")
+                .unwrap();
+            if openai.breaker.state == BreakerState::Open {
+                return snapshot;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("the breaker opens within seconds");
+    let openai = snapshot
+        .providers
+        .iter()
+        .find(|p| p.id == "openai@us-east")
+        .unwrap();
+    assert!(openai.breaker.reason.is_some() && openai.breaker.until.is_some());
+    let gateway = snapshot
+        .gateways
+        .iter()
+        .find(|g| g.region == "us-east")
+        .unwrap();
+    let fallback = gateway
+        .last_fallback
+        .as_ref()
+        .expect("the gateway fell back");
+    assert_eq!(
+        (fallback.service.as_str(), fallback.from.as_str()),
+        ("risk-scorer", "openai@us-east")
+    );
     lab.shutdown().await;
 }
 
