@@ -22,39 +22,57 @@ struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
     #[command(flatten)]
-    target: TargetArgs,
+    lab: EmbeddedLabArgs,
+    #[command(flatten)]
+    config: ConfigArgs,
 }
 
-/// Where the console (or `status`) looks: the embedded lab or a configured context.
+/// The embedded lab, used when no context is configured or with `--lab`.
 #[derive(Args)]
-struct TargetArgs {
+struct EmbeddedLabArgs {
     /// Run on the embedded lab (a simulated fleet on a loopback port), whatever the config says.
-    #[arg(long, global = true)]
+    #[arg(long)]
     lab: bool,
     /// Seed of the embedded lab's simulation (same seed, same fleet).
-    #[arg(long, global = true)]
+    #[arg(long)]
     seed: Option<u64>,
     /// Speed of the embedded lab's clock (10 = ten simulated seconds per second).
-    #[arg(long, global = true)]
+    #[arg(long)]
     speed: Option<f64>,
     /// Scenario for the embedded lab: a shipped name (e.g. provider-outage) or a TOML file.
-    #[arg(long, global = true)]
+    #[arg(long, value_name = "FILE|NAME")]
     scenario: Option<PathBuf>,
-    /// Built-in lab operator to act as in the embedded lab.
-    #[arg(long = "as", global = true, default_value = "alice")]
+    /// Built-in lab operator to act as in the embedded lab (alice, bob, victor).
+    #[arg(long = "as", value_name = "OPERATOR", default_value = "alice")]
     operator: String,
+}
+
+/// Which configuration and context to use.
+#[derive(Args)]
+struct ConfigArgs {
     /// Configuration file to read instead of the platform one.
-    #[arg(long, global = true, env = config::CONFIG_ENV)]
+    #[arg(long, env = config::CONFIG_ENV, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Context (named set of sources) to connect to.
-    #[arg(long, global = true)]
+    #[arg(long, env = config::CONTEXT_ENV, value_name = "NAME")]
     context: Option<String>,
     /// Colour theme: dark, light, high-contrast, or one from the user themes dir.
-    #[arg(long, global = true)]
+    #[arg(long, env = config::THEME_ENV, value_name = "NAME")]
     theme: Option<String>,
     /// Hide and refuse every mutating action.
-    #[arg(long, global = true)]
+    #[arg(long)]
     read_only: bool,
+}
+
+impl ConfigArgs {
+    fn overrides(&self) -> ConfigOverrides {
+        ConfigOverrides {
+            config_file: self.config.clone(),
+            context: self.context.clone(),
+            theme: self.theme.clone(),
+            read_only: self.read_only,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -65,9 +83,21 @@ enum Command {
         command: LabCommand,
     },
     /// Print a one-shot fleet summary and exit: 0 all healthy, 1 degraded, 2 down or unreachable.
-    Status(switchboard::status_cli::StatusArgs),
-    /// Store a source's token in the OS keyring.
-    Login(config::login::LoginArgs),
+    Status {
+        #[command(flatten)]
+        args: switchboard::status_cli::StatusArgs,
+        #[command(flatten)]
+        lab: EmbeddedLabArgs,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Store a source's token in the OS keyring (or delete it).
+    Login {
+        #[command(flatten)]
+        args: config::login::LoginArgs,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -100,48 +130,40 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<u8> {
     let _log_guard = switchboard::logging::init().context("cannot set up the log file")?;
     switchboard::terminal::install_panic_hook();
-    if let Some(Command::Lab {
-        command: LabCommand::Serve(args),
-    }) = cli.command
-    {
-        switchboard::lab::cli::run_serve(args).await?;
-        return Ok(0);
-    }
-    let overrides = ConfigOverrides {
-        config_file: cli.target.config.clone(),
-        context: cli.target.context.clone(),
-        theme: cli.target.theme.clone(),
-        read_only: cli.target.read_only,
-    };
-    let loaded = config::load(&overrides);
-    let problems: Vec<String> = loaded
-        .problems
-        .iter()
-        .map(|p| format!("config {p} — running on defaults"))
-        .collect();
-
     match cli.command {
-        Some(Command::Login(args)) => {
+        Some(Command::Lab {
+            command: LabCommand::Serve(args),
+        }) => {
+            switchboard::lab::cli::run_serve(args).await?;
+            Ok(0)
+        }
+        Some(Command::Login { args, config }) => {
+            let loaded = config::load(&config.overrides());
+            report_config_problems(&loaded);
             config::login::run_login(args, &loaded.config)?;
             Ok(0)
         }
-        Some(Command::Status(args)) => {
-            for problem in &problems {
-                eprintln!("switchboard: {problem}");
-            }
-            let target = Target::resolve(&cli.target, &loaded.config).await?;
+        Some(Command::Status { args, lab, config }) => {
+            let loaded = config::load(&config.overrides());
+            report_config_problems(&loaded);
+            let target = Target::resolve(&lab, config.read_only, &loaded.config).await?;
             let code = switchboard::status_cli::run_status(
                 target.sources.clone(),
                 args.json,
                 &mut std::io::stdout(),
             )
-            .await?;
+            .await;
             target.stop().await;
-            Ok(code as u8)
+            Ok(u8::try_from(code?).unwrap_or(2))
         }
-        Some(Command::Lab { .. }) => unreachable!("handled above"),
         None => {
-            let target = Target::resolve(&cli.target, &loaded.config).await?;
+            let loaded = config::load(&cli.config.overrides());
+            let problems = loaded
+                .problems
+                .iter()
+                .map(|p| format!("config {p} (running on defaults)"))
+                .collect();
+            let target = Target::resolve(&cli.lab, cli.config.read_only, &loaded.config).await?;
             let result = run_console(ConsoleOptions {
                 context: target.context.clone(),
                 sources: target.sources.clone(),
@@ -156,6 +178,13 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
     }
 }
 
+/// One-shot commands print config problems on stderr; the console shows them on screen.
+fn report_config_problems(loaded: &config::LoadedConfig) {
+    for problem in &loaded.problems {
+        eprintln!("switchboard: config {problem} (running on defaults)");
+    }
+}
+
 /// The sources to use, and the embedded lab when there is one.
 struct Target {
     context: ContextInfo,
@@ -164,8 +193,11 @@ struct Target {
 }
 
 impl Target {
-    async fn resolve(args: &TargetArgs, config: &config::Config) -> anyhow::Result<Target> {
-        let read_only = args.read_only;
+    async fn resolve(
+        args: &EmbeddedLabArgs,
+        read_only: bool,
+        config: &config::Config,
+    ) -> anyhow::Result<Target> {
         if args.lab || config.is_lab() {
             let options = LabOptions {
                 seed: args.seed.unwrap_or(LabOptions::default().seed),
