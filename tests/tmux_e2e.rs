@@ -1,8 +1,9 @@
 //! The console in a real terminal: tmux runs the binary, send-keys types, capture-pane reads.
 //! Needs tmux on PATH (`.ci/run` installs it).
 
+use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 struct Tmux {
@@ -129,4 +130,87 @@ fn console_on_the_embedded_lab_navigates_and_restores_the_terminal() {
         !screen.contains("Regions × providers"),
         "alternate screen left:\n{screen}"
     );
+}
+
+/// `switchboard lab serve` as its own process; returns it with alice's token.
+fn serve_lab(port: u16) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args([
+            "lab",
+            "serve",
+            "--seed",
+            "9",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let token = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|line| {
+            line.split_whitespace()
+                .find(|w| w.starts_with("sb_lab_alice_"))
+                .map(str::to_string)
+        })
+        .expect("lab serve prints alice's token");
+    // Keep draining so the lab never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, token)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn console_survives_its_lab_dying_and_reconnects_when_it_returns() {
+    let home = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let (mut lab, token) = serve_lab(port);
+    let config = home.path().join("drill.toml");
+    std::fs::write(
+        &config,
+        format!("default_context = \"drill\"\n[contexts.drill]\n[[contexts.drill.sources]]\nname = \"fleet\"\nurl = \"http://127.0.0.1:{port}\"\n"),
+    )
+    .unwrap();
+    let tmux = Tmux::start(100, 30, home.path());
+    let bin = env!("CARGO_BIN_EXE_switchboard");
+    tmux.type_line(&format!(
+        "SWITCHBOARD_TOKEN={token} {bin} --config {}; echo \"END-$((40+2)) exit=$?\"",
+        config.display()
+    ));
+    tmux.wait_for("fleet live", WAIT);
+    let screen = tmux.wait_for("us-east", WAIT);
+    assert!(
+        screen.contains("drill") && !screen.contains(" LAB "),
+        "a configured context, not the embedded lab:\n{screen}"
+    );
+
+    lab.kill().unwrap();
+    lab.wait().unwrap();
+    let screen = tmux.wait_for("fleet unreachable", WAIT);
+    assert!(
+        screen.contains("us-east"),
+        "the last known fleet stays on screen:\n{screen}"
+    );
+    // The first report is the dropped stream; the retries find the port closed.
+    tmux.wait_for("cannot reach", WAIT);
+
+    let (mut lab, _) = serve_lab(port);
+    tmux.wait_for("fleet live", WAIT);
+    tmux.send(&["3"]);
+    tmux.wait_for("connection restored", WAIT);
+    tmux.send(&["q"]);
+    let screen = tmux.wait_for("END-42", WAIT);
+    assert!(screen.contains("END-42 exit=0"), "{screen}");
+    lab.kill().unwrap();
+    lab.wait().unwrap();
 }

@@ -197,10 +197,16 @@ impl LabShared {
         self.core.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Advances the simulation by one tick and publishes the revision, if anything changed.
+    /// Advances the simulation by one tick and publishes what changed.
     fn tick(&self) {
         let mut core = self.lock();
         core.sim.tick(TICK.as_secs_f64() * self.speed);
+        self.publish(&mut core);
+    }
+
+    /// Publishes the simulation's current state as the next revision, if anything changed:
+    /// after each tick, and after anything else that changes the simulation.
+    fn publish(&self, core: &mut LabCore) {
         let view = core.sim.view();
         let notices = core.sim.take_fresh_notices();
         let lab = core.sim.lab_info(self.speed);

@@ -237,6 +237,13 @@ impl Sim {
             notices: Vec::new(),
             fresh_notices: Vec::new(),
         };
+        if let Some(scenario) = &sim.scenario {
+            let text = match scenario.description.as_str() {
+                "" => format!("scenario {} started", scenario.name),
+                description => format!("scenario {} started: {description}", scenario.name),
+            };
+            sim.notice(0.0, text);
+        }
         sim.evaluate(0.0);
         sim
     }
@@ -1429,8 +1436,9 @@ mod tests {
         }
         assert_eq!(failing_at, [10.0, 30.0], "start and end");
         let texts: Vec<&str> = sim.notices().iter().map(|n| n.text.as_str()).collect();
+        assert_eq!(texts[0], "00:00:00 scenario blip started");
         assert_eq!(
-            texts[0],
+            texts[1],
             "00:00:10 inject: google@ap-south outage (503s, 90% errors) for 20s — blip"
         );
         assert!(
@@ -1442,6 +1450,13 @@ mod tests {
     #[test]
     fn fresh_notices_are_handed_out_once() {
         let mut sim = sim(42, Some("provider-outage"));
+        let started = sim.take_fresh_notices();
+        assert_eq!(started.len(), 1);
+        assert!(
+            started[0]
+                .text
+                .starts_with("00:00:00 scenario provider-outage started: openai@us-east answers")
+        );
         sim.tick(11.0);
         let fresh = sim.take_fresh_notices();
         assert_eq!(fresh.len(), 1);
@@ -1451,6 +1466,6 @@ mod tests {
                 .starts_with("00:00:10 inject: openai@us-east outage")
         );
         assert!(sim.take_fresh_notices().is_empty());
-        assert_eq!(sim.notices(), fresh.as_slice());
+        assert_eq!(sim.notices(), [started, fresh].concat().as_slice());
     }
 }
