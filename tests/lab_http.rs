@@ -505,6 +505,11 @@ async fn an_operator_is_online_while_their_stream_is_open() {
 #[tokio::test]
 async fn a_shipped_scenario_by_name_raises_its_inject_notice() {
     let lab = start_lab(Some("provider-outage")).await;
+    assert!(
+        lab.briefing()
+            .unwrap()
+            .contains("OpenAI's us-east deployment")
+    );
     let token = lab.token_for("victor").unwrap();
     let snapshot: FleetSnapshot = get_json(&lab, "/v1/fleet", token).await;
     assert_eq!(

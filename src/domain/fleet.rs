@@ -243,3 +243,140 @@ impl FleetSummary {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::BreakerState;
+
+    fn snapshot() -> FleetSnapshot {
+        serde_json::from_str(include_str!("../../fixtures/payloads/fleet-small.json")).unwrap()
+    }
+
+    fn live_source(now: Instant) -> SourceData {
+        let mut source = SourceData::new("lab", "http://127.0.0.1:7300");
+        source.apply_snapshot(snapshot(), now);
+        source.link = Link::Live;
+        source
+    }
+
+    #[test]
+    fn a_delta_needs_a_snapshot_and_ignores_replays() {
+        let now = Instant::now();
+        let mut empty = SourceData::new("lab", "http://x");
+        assert!(!empty.apply_delta(
+            FleetDelta {
+                revision: 1,
+                ..FleetDelta::default()
+            },
+            now
+        ));
+
+        let mut source = live_source(now);
+        let mut old = snapshot().regions[0].clone();
+        old.health = Health::Down;
+        let replay = FleetDelta {
+            revision: 7,
+            regions: vec![old],
+            ..FleetDelta::default()
+        };
+        assert!(source.apply_delta(replay, now));
+        assert_eq!(
+            source.snapshot.as_ref().unwrap().regions[0].health,
+            Health::Ok,
+            "replay ignored"
+        );
+    }
+
+    #[test]
+    fn new_objects_in_a_delta_are_added() {
+        let now = Instant::now();
+        let mut source = live_source(now);
+        let mut region = snapshot().regions[0].clone();
+        region.id = "ap-south".into();
+        source.apply_delta(
+            FleetDelta {
+                revision: 8,
+                regions: vec![region],
+                ..FleetDelta::default()
+            },
+            now,
+        );
+        assert_eq!(source.snapshot.as_ref().unwrap().regions.len(), 3);
+    }
+
+    #[test]
+    fn history_is_bounded() {
+        let now = Instant::now();
+        let mut source = live_source(now);
+        for revision in 8..(8 + HISTORY_LEN as u64 * 2) {
+            let regions = snapshot().regions;
+            source.apply_delta(
+                FleetDelta {
+                    revision,
+                    regions,
+                    ..FleetDelta::default()
+                },
+                now,
+            );
+        }
+        assert_eq!(
+            source.history[&history_key_region("us-east")].len(),
+            HISTORY_LEN
+        );
+    }
+
+    #[test]
+    fn freshness_turns_stale_with_age_or_a_lost_link() {
+        let now = Instant::now();
+        let mut source = live_source(now);
+        assert_eq!(source.freshness(now + STALE_AFTER), Freshness::Fresh);
+        let later = now + STALE_AFTER + Duration::from_secs(1);
+        assert_eq!(
+            source.freshness(later),
+            Freshness::Stale(STALE_AFTER + Duration::from_secs(1))
+        );
+        source.link = Link::Down {
+            error: "refused".into(),
+            retry_at: now,
+        };
+        assert_eq!(source.freshness(now), Freshness::Stale(Duration::ZERO));
+        assert_eq!(
+            seen_health(Health::Down, Freshness::Stale(Duration::ZERO)),
+            Health::Unknown
+        );
+    }
+
+    #[test]
+    fn summary_exit_codes() {
+        let now = Instant::now();
+        // The fixture has a degraded region and an open breaker: 1.
+        let summary = FleetSummary::of(&[live_source(now)], now);
+        assert_eq!((summary.regions_ok, summary.regions_degraded), (1, 1));
+        assert_eq!(summary.providers_open_breakers, 1);
+        assert_eq!(summary.exit_code(), 1);
+
+        let mut healthy = live_source(now);
+        let snapshot = healthy.snapshot.as_mut().unwrap();
+        snapshot
+            .regions
+            .iter_mut()
+            .for_each(|r| r.health = Health::Ok);
+        snapshot
+            .providers
+            .iter_mut()
+            .for_each(|p| p.breaker.state = BreakerState::Closed);
+        assert_eq!(FleetSummary::of(&[healthy.clone()], now).exit_code(), 0);
+
+        // A source with no data at all makes the verdict "down or unreachable".
+        let blind = SourceData::new("other", "http://127.0.0.1:9");
+        let summary = FleetSummary::of(&[healthy.clone(), blind], now);
+        assert_eq!(summary.unreachable_sources, vec!["other".to_string()]);
+        assert_eq!(summary.exit_code(), 2);
+
+        // Stale data counts as unknown, never as ok.
+        let summary = FleetSummary::of(&[healthy], now + STALE_AFTER * 2);
+        assert_eq!(summary.regions_unknown, 2);
+        assert_eq!(summary.exit_code(), 2);
+    }
+}

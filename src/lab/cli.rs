@@ -59,6 +59,9 @@ pub async fn run_serve(args: LabServeArgs) -> anyhow::Result<()> {
             operator.token
         );
     }
+    if let Some(briefing) = lab.briefing() {
+        println!("briefing:\n{briefing}");
+    }
     println!("press Ctrl-C to stop");
     let stopped = tokio::signal::ctrl_c().await;
     lab.shutdown().await;

@@ -223,7 +223,7 @@ impl Scenario {
         Ok(Scenario {
             name,
             description: one_line(&raw.description),
-            narrative: raw.narrative.trim().to_string(),
+            narrative: printable_lines(&raw.narrative),
             injects,
         })
     }
@@ -360,6 +360,21 @@ fn one_line(text: &str) -> String {
         .map(|word| word.chars().filter(|c| !c.is_control()).collect::<String>())
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// Keeps the lines but drops control characters (escape sequences would reach a terminal).
+fn printable_lines(text: &str) -> String {
+    text.trim()
+        .lines()
+        .map(|line| {
+            line.chars()
+                .filter(|c| !c.is_control())
+                .collect::<String>()
+                .trim_end()
+                .to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Parses "90s", "2m", "1m30s", "1h" into seconds.
@@ -536,7 +551,11 @@ mod tests {
     }
 
     #[test]
-    fn narratives_are_kept_on_one_line() {
+    fn untrusted_text_loses_control_characters() {
         assert_eq!(one_line("  a\n b\x1b[31m\tc "), "a b[31m c");
+        assert_eq!(
+            printable_lines("\n first\x07 line \r\nsecond\x1b[2J\n"),
+            "first line\nsecond[2J"
+        );
     }
 }

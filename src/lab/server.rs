@@ -48,6 +48,8 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 pub struct LabServer {
     pub addr: SocketAddr,
     pub operators: Vec<BuiltinOperator>,
+    /// The scenario's narrative, for whoever runs the drill.
+    briefing: Option<String>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -70,6 +72,10 @@ impl LabServer {
             Some(file_or_name) => Some(Scenario::load(file_or_name, &topology)?),
             None => None,
         };
+        let briefing = scenario
+            .as_ref()
+            .map(|s| s.narrative.clone())
+            .filter(|n| !n.is_empty());
         let credentials = Arc::new(Credentials::new(opts.seed, &topology.operators));
         let epoch = DateTime::<Utc>::from_timestamp(Utc::now().timestamp(), 0).unwrap_or_default();
         let (stop, stopped) = watch::channel(false);
@@ -103,6 +109,7 @@ impl LabServer {
         Ok(LabServer {
             addr,
             operators: credentials.builtin_operators(),
+            briefing,
             stop,
             tasks: vec![server, ticker],
         })
@@ -122,6 +129,11 @@ impl LabServer {
             .iter()
             .find(|o| o.name == name)
             .map(|o| o.token.as_str())
+    }
+
+    /// The narrative of the scenario being played, if any.
+    pub fn briefing(&self) -> Option<&str> {
+        self.briefing.as_deref()
     }
 
     /// Stops the ticker and the server, ending open event streams.
