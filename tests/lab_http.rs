@@ -516,7 +516,8 @@ async fn a_shipped_scenario_by_name_raises_its_inject_notice() {
         snapshot.lab.unwrap().scenario.as_deref(),
         Some("provider-outage")
     );
-    let mut events = open_events(&lab, token, Some(snapshot.revision.to_string())).await;
+    // From the first revision: the inject may have fired before the snapshot was taken.
+    let mut events = open_events(&lab, token, Some("1".to_string())).await;
     let notice = tokio::time::timeout(WAIT, async {
         loop {
             let event = next_event(&mut events).await;

@@ -4,6 +4,8 @@ use std::ops::Range;
 
 use serde::de::DeserializeOwned;
 
+use crate::sanitize;
+
 /// A topology or scenario file that cannot be used, and where the problem is.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{file}:{line}:{column}: {reason}")]
@@ -35,6 +37,25 @@ pub fn parse_toml<T: DeserializeOwned>(file: &str, text: &str) -> Result<T, Conf
         let reason = err.message().trim().replace('\n', " ");
         ConfigError::at(file, text, span, reason)
     })
+}
+
+/// Text from a file, fit for one line of a terminal: escape sequences and control
+/// characters removed, whitespace (newlines included) collapsed.
+pub fn one_line(text: &str) -> String {
+    sanitize::clean(text)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Text from a file that keeps its lines, without escape sequences or control characters.
+pub fn printable_lines(text: &str) -> String {
+    sanitize::clean_multiline(text)
+        .trim()
+        .lines()
+        .map(str::trim_end)
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// 1-based line and column (in characters) of byte `offset` in `text`.
@@ -70,5 +91,14 @@ mod tests {
         assert_eq!(err.file, "x.toml");
         assert_eq!(err.line, 2);
         assert!(err.to_string().starts_with("x.toml:2:"), "{err}");
+    }
+
+    #[test]
+    fn untrusted_text_loses_control_characters() {
+        assert_eq!(one_line("  a\n b\x1b[31m\tc "), "a b c");
+        assert_eq!(
+            printable_lines("\n first\x07 line \r\nsecond\x1b[2J\n"),
+            "first line\nsecond"
+        );
     }
 }

@@ -129,7 +129,8 @@ mod tests {
     use axum::middleware;
     use axum::routing::get;
 
-    /// Serves `router` on a loopback port and returns (status, content-type, body) of `GET path`.
+    /// Serves `router` on a loopback port and answers `method path` with (status, content-type,
+    /// problem, headers).
     async fn call(
         router: Router,
         method: reqwest::Method,

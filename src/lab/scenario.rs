@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::config_error::{ConfigError, parse_toml};
+use super::config_error::{ConfigError, one_line, parse_toml, printable_lines};
 use super::topology::Topology;
 use crate::api::ReplicaRole;
 
@@ -353,30 +353,6 @@ fn indices_where<T>(items: &[T], keep: impl Fn(&T) -> bool) -> Vec<usize> {
         .collect()
 }
 
-/// Collapses whitespace (newlines included) and drops control characters: the text ends
-/// up on one line of a terminal.
-fn one_line(text: &str) -> String {
-    text.split_whitespace()
-        .map(|word| word.chars().filter(|c| !c.is_control()).collect::<String>())
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// Keeps the lines but drops control characters (escape sequences would reach a terminal).
-fn printable_lines(text: &str) -> String {
-    text.trim()
-        .lines()
-        .map(|line| {
-            line.chars()
-                .filter(|c| !c.is_control())
-                .collect::<String>()
-                .trim_end()
-                .to_string()
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 /// Parses "90s", "2m", "1m30s", "1h" into seconds.
 pub fn parse_duration(text: &str) -> Result<f64, String> {
     let text = text.trim();
@@ -545,17 +521,24 @@ mod tests {
     }
 
     #[test]
-    fn unknown_scenario_name_lists_the_shipped_ones() {
-        let err = Scenario::load(Path::new("no-such-drill"), &topology()).unwrap_err();
-        assert!(err.to_string().contains("provider-outage"), "{err}");
+    fn loads_files_by_path_and_names_them_in_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("drill.toml");
+        let drill = |target: &str| {
+            format!(
+                "name = \"drill\"\n[[inject]]\nat = \"1s\"\nkind = \"region-down\"\ntarget = \"{target}\"\nduration = \"1m\"\n"
+            )
+        };
+        std::fs::write(&path, drill("us-east")).unwrap();
+        assert_eq!(Scenario::load(&path, &topology()).unwrap().name, "drill");
+        std::fs::write(&path, drill("atlantis")).unwrap();
+        let err = Scenario::load(&path, &topology()).unwrap_err().to_string();
+        assert!(err.starts_with(&format!("{}:5:", path.display())), "{err}");
     }
 
     #[test]
-    fn untrusted_text_loses_control_characters() {
-        assert_eq!(one_line("  a\n b\x1b[31m\tc "), "a b[31m c");
-        assert_eq!(
-            printable_lines("\n first\x07 line \r\nsecond\x1b[2J\n"),
-            "first line\nsecond[2J"
-        );
+    fn unknown_scenario_name_lists_the_shipped_ones() {
+        let err = Scenario::load(Path::new("no-such-drill"), &topology()).unwrap_err();
+        assert!(err.to_string().contains("provider-outage"), "{err}");
     }
 }

@@ -171,11 +171,8 @@ impl Sim {
         seed: u64,
         epoch: DateTime<Utc>,
     ) -> Sim {
-        let regions = topology
-            .regions
-            .iter()
-            .enumerate()
-            .map(|(r, _)| {
+        let regions = (0..topology.regions.len())
+            .map(|r| {
                 let base: Vec<f64> = topology
                     .providers
                     .iter()
@@ -237,11 +234,18 @@ impl Sim {
             notices: Vec::new(),
             fresh_notices: Vec::new(),
         };
+        // Everyone watching sees what is being played.
+        let mut openings = vec![with_description(
+            format!("lab started on topology {}", sim.topology.name),
+            &sim.topology.description,
+        )];
         if let Some(scenario) = &sim.scenario {
-            let text = match scenario.description.as_str() {
-                "" => format!("scenario {} started", scenario.name),
-                description => format!("scenario {} started: {description}", scenario.name),
-            };
+            openings.push(with_description(
+                format!("scenario {} started", scenario.name),
+                &scenario.description,
+            ));
+        }
+        for text in openings {
             sim.notice(0.0, text);
         }
         sim.evaluate(0.0);
@@ -1059,6 +1063,14 @@ fn build_gateways(topology: &Topology) -> (Vec<GatewayState>, Vec<Vec<(usize, us
     (gateways, lane_of)
 }
 
+fn with_description(text: String, description: &str) -> String {
+    if description.is_empty() {
+        text
+    } else {
+        format!("{text}: {description}")
+    }
+}
+
 /// Usual replication lag of a healthy standby; a cold standby is as old as its last backup.
 fn nominal_lag(role: ReplicaRole, now: f64) -> f64 {
     match role {
@@ -1209,7 +1221,9 @@ mod tests {
                     .all(|p| p.breaker.state == BreakerState::Closed)
             );
         }
-        assert!(sim.notices().is_empty());
+        let notices: Vec<&str> = sim.notices().iter().map(|n| n.text.as_str()).collect();
+        assert_eq!(notices.len(), 1, "{notices:?}");
+        assert!(notices[0].starts_with("00:00:00 lab started on topology default: Four regions"));
     }
 
     #[test]
@@ -1436,9 +1450,9 @@ mod tests {
         }
         assert_eq!(failing_at, [10.0, 30.0], "start and end");
         let texts: Vec<&str> = sim.notices().iter().map(|n| n.text.as_str()).collect();
-        assert_eq!(texts[0], "00:00:00 scenario blip started");
+        assert_eq!(texts[1], "00:00:00 scenario blip started");
         assert_eq!(
-            texts[1],
+            texts[2],
             "00:00:10 inject: google@ap-south outage (503s, 90% errors) for 20s — blip"
         );
         assert!(
@@ -1451,9 +1465,9 @@ mod tests {
     fn fresh_notices_are_handed_out_once() {
         let mut sim = sim(42, Some("provider-outage"));
         let started = sim.take_fresh_notices();
-        assert_eq!(started.len(), 1);
+        assert_eq!(started.len(), 2);
         assert!(
-            started[0]
+            started[1]
                 .text
                 .starts_with("00:00:00 scenario provider-outage started: openai@us-east answers")
         );

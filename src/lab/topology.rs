@@ -10,7 +10,7 @@ use anyhow::Context;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::config_error::{ConfigError, parse_toml};
+use super::config_error::{ConfigError, one_line, parse_toml};
 use crate::api::{Latency, RedundancyTier, ReplicaRole, Role};
 
 /// The default topology, built into the binary so the lab runs without the fixtures dir.
@@ -304,8 +304,8 @@ impl Validator<'_> {
         let services = self.services(&raw.services, &regions, &providers)?;
         let operators = self.operators(&raw.operators)?;
         Ok(Topology {
-            name: raw.name,
-            description: raw.description,
+            name: one_line(&raw.name),
+            description: one_line(&raw.description),
             breaker,
             regions,
             providers,
