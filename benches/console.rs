@@ -3,46 +3,19 @@
 
 use std::time::{Duration, Instant};
 
-use chrono::{TimeZone, Utc};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use ratatui::layout::Rect;
 
 use switchboard::api::{FleetDelta, FleetSnapshot};
-use switchboard::app::{App, AppInit, ContextInfo, Msg};
-use switchboard::sources::{SourceEvent, SourceMsg};
-
-/// The lab's default fleet (4 regions, 14 providers, 5 services), as `GET /v1/fleet` served it.
-fn fleet() -> FleetSnapshot {
-    serde_json::from_str(include_str!("../fixtures/payloads/fleet-default.json"))
-        .expect("fixture parses")
-}
+use switchboard::app::App;
+use switchboard::sources::SourceEvent;
+use switchboard::testing::{default_fleet, from_source as source, lab_app};
 
 fn app(width: u16, height: u16) -> App {
-    let mut app = App::new(AppInit {
-        context: ContextInfo {
-            name: "lab".into(),
-            lab: true,
-            read_only: false,
-        },
-        sources: vec![("lab".into(), "http://127.0.0.1:7300".into())],
-        problems: Vec::new(),
-        theme_name: "dark".into(),
-        themes: vec!["dark".into()],
-        now: Instant::now(),
-        wall: Utc.with_ymd_and_hms(2026, 11, 22, 14, 3, 0).unwrap(),
-        area: Rect::new(0, 0, width, height),
-    });
-    app.update(source(SourceEvent::Snapshot(fleet())));
+    let mut app = lab_app(width, height, Instant::now());
+    app.update(source(SourceEvent::Snapshot(default_fleet())));
     app
-}
-
-fn source(event: SourceEvent) -> Msg {
-    Msg::Source(SourceMsg {
-        source: "lab".into(),
-        event,
-    })
 }
 
 /// A delta like the lab sends every tick: every region and provider changed.
@@ -71,14 +44,14 @@ fn render(c: &mut Criterion) {
             b.iter(|| {
                 terminal
                     .draw(|frame| switchboard::views::draw(&app, &theme, frame))
-                    .unwrap()
+                    .unwrap();
             })
         });
     }
 }
 
 fn ingest(c: &mut Criterion) {
-    let snapshot = fleet();
+    let snapshot = default_fleet();
     c.bench_function("ingest one full fleet delta", |b| {
         b.iter_batched(
             || (app(160, 48), full_delta(&snapshot, snapshot.revision + 1)),

@@ -12,5 +12,7 @@ pub mod sanitize;
 pub mod sources;
 pub mod status_cli;
 pub mod terminal;
+#[doc(hidden)]
+pub mod testing;
 pub mod theme;
 pub mod views;

@@ -8,47 +8,22 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
-use ratatui::layout::Rect;
 use ratatui::style::Color;
 
-use switchboard::api::FleetSnapshot;
-use switchboard::app::{App, AppInit, ContextInfo, Msg};
-use switchboard::sources::{SourceEvent, SourceMsg};
+use switchboard::api::{Role, WhoAmI};
+use switchboard::app::{App, Msg};
+use switchboard::sources::SourceEvent;
+use switchboard::testing::{from_source as source, lab_app, small_fleet};
 use switchboard::theme::{self, Theme};
 
-fn snapshot() -> FleetSnapshot {
-    serde_json::from_str(include_str!("../fixtures/payloads/fleet-small.json"))
-        .expect("fixture parses")
-}
-
 fn app(width: u16, height: u16, now: Instant) -> App {
-    let mut app = App::new(AppInit {
-        context: ContextInfo {
-            name: "lab".into(),
-            lab: true,
-            read_only: false,
-        },
-        sources: vec![("lab".into(), "http://127.0.0.1:7300".into())],
-        problems: Vec::new(),
-        theme_name: "dark".into(),
-        themes: vec!["dark".into()],
-        now,
-        wall: Utc.with_ymd_and_hms(2026, 11, 22, 14, 3, 0).unwrap(),
-        area: Rect::new(0, 0, width, height),
-    });
-    app.update(source(SourceEvent::Identity(switchboard::api::WhoAmI {
+    let mut app = lab_app(width, height, now);
+    app.update(source(SourceEvent::Identity(WhoAmI {
         name: "alice".into(),
-        role: switchboard::api::Role::Admin,
+        role: Role::Admin,
     })));
-    app.update(source(SourceEvent::Snapshot(snapshot())));
+    app.update(source(SourceEvent::Snapshot(small_fleet())));
     app
-}
-
-fn source(event: SourceEvent) -> Msg {
-    Msg::Source(SourceMsg {
-        source: "lab".into(),
-        event,
-    })
 }
 
 fn key(code: KeyCode) -> Msg {

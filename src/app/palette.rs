@@ -4,6 +4,9 @@ use nucleo::pattern::{CaseMatching, Normalization, Pattern};
 
 use crate::keymap::{self, Action};
 
+/// Nucleo's score of a command's name and of its description (`None`: no match).
+type NameAndDescriptionScores = (Option<u32>, Option<u32>);
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct PaletteEntry {
     pub action: Action,
@@ -40,7 +43,7 @@ impl PaletteState {
         let mut buf = Vec::new();
         let mut score = |text: &str| pattern.score(nucleo::Utf32Str::new(text, &mut buf), matcher);
         // A match in the command's name beats one in its description.
-        let mut scored: Vec<(usize, (Option<u32>, Option<u32>))> = self
+        let mut scored: Vec<(usize, NameAndDescriptionScores)> = self
             .entries
             .iter()
             .enumerate()

@@ -1,49 +1,20 @@
 use std::time::{Duration, Instant};
 
-use chrono::{TimeZone, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
-use ratatui::layout::Rect;
 
 use super::*;
-use crate::api::{FleetDelta, FleetSnapshot, Health};
+use crate::api::{FleetDelta, Health};
 use crate::domain::fleet::{Freshness, Link};
-use crate::sources::{SourceEvent, SourceMsg};
+use crate::sources::SourceEvent;
 
-pub fn small_snapshot() -> FleetSnapshot {
-    serde_json::from_str(include_str!("../../fixtures/payloads/fleet-small.json"))
-        .expect("fixture parses")
-}
-
-pub fn app_with(now: Instant) -> App {
-    App::new(AppInit {
-        context: ContextInfo {
-            name: "lab".into(),
-            lab: true,
-            read_only: false,
-        },
-        sources: vec![("lab".into(), "http://127.0.0.1:7300".into())],
-        problems: Vec::new(),
-        theme_name: "dark".into(),
-        themes: vec!["dark".into(), "light".into(), "high-contrast".into()],
-        now,
-        wall: Utc.with_ymd_and_hms(2026, 11, 22, 14, 3, 0).unwrap(),
-        area: Rect::new(0, 0, 80, 24),
-    })
-}
-
-fn source(event: SourceEvent) -> Msg {
-    Msg::Source(SourceMsg {
-        source: "lab".into(),
-        event,
-    })
-}
+use crate::testing::{from_source as source, lab_app, small_fleet as small_snapshot};
 
 fn key(code: KeyCode) -> Msg {
     Msg::Key(KeyEvent::new(code, KeyModifiers::NONE))
 }
 
 fn loaded(now: Instant) -> App {
-    let mut app = app_with(now);
+    let mut app = lab_app(80, 24, now);
     app.update(source(SourceEvent::Snapshot(small_snapshot())));
     app
 }

@@ -235,7 +235,7 @@ fn looks_like_secret(key: &str) -> bool {
 fn located(path: &Path, text: &str, span: Option<Range<usize>>, reason: &str) -> ConfigProblem {
     let (line, column) = match span {
         Some(span) => {
-            let (line, column) = line_and_column(text, span.start);
+            let (line, column) = super::line_column(text, span.start);
             (Some(line), Some(column))
         }
         None => (None, None),
@@ -255,18 +255,6 @@ fn located(path: &Path, text: &str, span: Option<Range<usize>>, reason: &str) ->
     }
 }
 
-fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
-    let mut offset = offset.min(text.len());
-    while !text.is_char_boundary(offset) {
-        offset -= 1;
-    }
-    let before = &text[..offset];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |at| at + 1);
-    let column = before[line_start..].chars().count() + 1;
-    (line, column)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -277,16 +265,6 @@ mod tests {
 
     fn positions(text: &str) -> Vec<(Option<usize>, Option<usize>)> {
         problems(text).iter().map(|p| (p.line, p.column)).collect()
-    }
-
-    #[test]
-    fn line_and_column_count_characters_from_one() {
-        let text = "a\néé = 1\n";
-        assert_eq!(line_and_column(text, 0), (1, 1));
-        assert_eq!(line_and_column(text, 2), (2, 1));
-        // after the two two-byte characters
-        assert_eq!(line_and_column(text, 6), (2, 3));
-        assert_eq!(line_and_column(text, 999), (3, 1));
     }
 
     #[test]

@@ -249,9 +249,7 @@ mod tests {
     use super::*;
     use crate::api::BreakerState;
 
-    fn snapshot() -> FleetSnapshot {
-        serde_json::from_str(include_str!("../../fixtures/payloads/fleet-small.json")).unwrap()
-    }
+    use crate::testing::small_fleet as snapshot;
 
     fn live_source(now: Instant) -> SourceData {
         let mut source = SourceData::new("lab", "http://127.0.0.1:7300");

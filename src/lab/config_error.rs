@@ -19,7 +19,7 @@ pub struct ConfigError {
 impl ConfigError {
     /// An error about the text at byte offsets `span` of `text`.
     pub fn at(file: &str, text: &str, span: Range<usize>, reason: impl Into<String>) -> Self {
-        let (line, column) = line_column(text, span.start);
+        let (line, column) = crate::config::line_column(text, span.start);
         ConfigError {
             file: file.to_string(),
             line,
@@ -58,32 +58,9 @@ pub fn printable_lines(text: &str) -> String {
         .join("\n")
 }
 
-/// 1-based line and column (in characters) of byte `offset` in `text`.
-fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let mut offset = offset.min(text.len());
-    while !text.is_char_boundary(offset) {
-        offset -= 1;
-    }
-    let before = &text[..offset];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    let column = before[line_start..].chars().count() + 1;
-    (line, column)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn locates_offsets_by_line_and_column() {
-        let text = "a = 1\nbé = 2\n";
-        assert_eq!(line_column(text, 0), (1, 1));
-        assert_eq!(line_column(text, 6), (2, 1));
-        // 'é' is two bytes but one column.
-        assert_eq!(line_column(text, 9), (2, 3));
-        assert_eq!(line_column(text, 1000), (3, 1));
-    }
 
     #[test]
     fn syntax_errors_name_file_and_line() {

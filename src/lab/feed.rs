@@ -21,16 +21,7 @@ impl Feed {
     /// Starts at revision 1 with the fleet as it is.
     pub fn new(view: FleetView, notices: Vec<Notice>, lab: LabInfo, at: DateTime<Utc>) -> Feed {
         Feed {
-            snapshot: Arc::new(FleetSnapshot {
-                revision: 1,
-                generated_at: at,
-                regions: view.regions,
-                providers: view.providers,
-                gateways: view.gateways,
-                services: view.services,
-                notices,
-                lab: Some(lab),
-            }),
+            snapshot: Arc::new(snapshot_of(1, at, view, notices, lab)),
         }
     }
 
@@ -69,16 +60,7 @@ impl Feed {
         notices.extend(delta.notices.iter().cloned());
         let excess = notices.len().saturating_sub(NOTICES_KEPT);
         notices.drain(..excess);
-        self.snapshot = Arc::new(FleetSnapshot {
-            revision: delta.revision,
-            generated_at: at,
-            regions: view.regions,
-            providers: view.providers,
-            gateways: view.gateways,
-            services: view.services,
-            notices,
-            lab: Some(lab),
-        });
+        self.snapshot = Arc::new(snapshot_of(delta.revision, at, view, notices, lab));
         Some(delta)
     }
 }
@@ -157,6 +139,25 @@ impl EventLog {
         }
         let skip = (last_seen - oldest_resumable) as usize;
         Resume::Replay(self.events.iter().skip(skip).cloned().collect())
+    }
+}
+
+fn snapshot_of(
+    revision: u64,
+    at: DateTime<Utc>,
+    view: FleetView,
+    notices: Vec<Notice>,
+    lab: LabInfo,
+) -> FleetSnapshot {
+    FleetSnapshot {
+        revision,
+        generated_at: at,
+        regions: view.regions,
+        providers: view.providers,
+        gateways: view.gateways,
+        services: view.services,
+        notices,
+        lab: Some(lab),
     }
 }
 

@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Sparkline, Table, Wrap};
 
 use super::format::{age, ms, pct, rps};
-use crate::api::{BreakerState, Health, Provider, Region};
+use crate::api::{BreakerState, Health, Latency, Provider, Region};
 use crate::app::RegionRow;
 use crate::app::{App, ProviderCell};
 use crate::domain::fleet::{Freshness, history_key_provider, history_key_region, seen_health};
@@ -401,6 +401,18 @@ fn draw_spark(frame: &mut Frame, theme: &Theme, area: Rect, label: &str, data: &
     );
 }
 
+/// Latency percentiles and failure rates, alike for regions and providers.
+fn traffic_line<'a>(latency: &Latency, error_rate: f64, rate_limited_rate: f64) -> Line<'a> {
+    Line::from(format!(
+        "latency p50 {}  p95 {}  p99 {}   errors {}  429s {}",
+        ms(latency.p50_ms),
+        ms(latency.p95_ms),
+        ms(latency.p99_ms),
+        pct(error_rate),
+        pct(rate_limited_rate)
+    ))
+}
+
 fn region_lines<'a>(app: &App, theme: &Theme, row: RegionRow, r: &Region) -> Vec<Line<'a>> {
     let freshness = app.source(row.source).freshness(app.now);
     let health = seen_health(r.health, freshness);
@@ -421,14 +433,7 @@ fn region_lines<'a>(app: &App, theme: &Theme, row: RegionRow, r: &Region) -> Vec
                 String::new()
             }),
         ]),
-        Line::from(format!(
-            "latency p50 {}  p95 {}  p99 {}   errors {}  429s {}",
-            ms(r.latency.p50_ms),
-            ms(r.latency.p95_ms),
-            ms(r.latency.p99_ms),
-            pct(r.error_rate),
-            pct(r.rate_limited_rate)
-        )),
+        traffic_line(&r.latency, r.error_rate, r.rate_limited_rate),
         Line::from(vec![
             Span::raw(format!(
                 "load {}/{} rps  headroom ",
@@ -440,20 +445,21 @@ fn region_lines<'a>(app: &App, theme: &Theme, row: RegionRow, r: &Region) -> Vec
         ]),
     ];
     let snapshot = app.source(row.source).snapshot.as_ref();
-    if let Some(gateway) = snapshot.and_then(|s| s.gateways.iter().find(|g| g.region == r.id)) {
-        if let Some(fb) = &gateway.last_fallback {
-            lines.push(Line::styled(
-                format!(
-                    "last fallback {} {}: {} → {} ({})",
-                    fb.at.format("%H:%M:%S"),
-                    clean(&fb.service),
-                    clean(&fb.from),
-                    clean(&fb.to),
-                    clean(&fb.reason)
-                ),
-                theme.warning,
-            ));
-        }
+    let fallback = snapshot
+        .and_then(|s| s.gateways.iter().find(|g| g.region == r.id))
+        .and_then(|g| g.last_fallback.as_ref());
+    if let Some(fb) = fallback {
+        lines.push(Line::styled(
+            format!(
+                "last fallback {} {}: {} → {} ({})",
+                fb.at.format("%H:%M:%S"),
+                clean(&fb.service),
+                clean(&fb.from),
+                clean(&fb.to),
+                clean(&fb.reason)
+            ),
+            theme.warning,
+        ));
     }
     let open: Vec<String> = snapshot
         .map(|s| {
@@ -497,14 +503,7 @@ fn provider_lines<'a>(app: &App, theme: &Theme, row: RegionRow, p: &Provider) ->
             Span::raw(format!("   cost tier {}", clean(&p.cost_tier))),
         ]),
         Line::styled(breaker, breaker_style),
-        Line::from(format!(
-            "latency p50 {}  p95 {}  p99 {}   errors {}  429s {}",
-            ms(p.latency.p50_ms),
-            ms(p.latency.p95_ms),
-            ms(p.latency.p99_ms),
-            pct(p.error_rate),
-            pct(p.rate_limited_rate)
-        )),
+        traffic_line(&p.latency, p.error_rate, p.rate_limited_rate),
         Line::from(format!(
             "load {} rps  rate-limit headroom {}  share of region {}",
             rps(p.load_rps),
