@@ -3,9 +3,15 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
+use crate::domain::command::Verb;
+
 /// Who gets a key first: the topmost open layer, then the ones below it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Layer {
+    /// The confirmation of a command: reason, expiry, preflight.
+    Confirm,
+    /// The menu of commands for the selection.
+    Menu,
     /// Help overlay.
     Help,
     /// `:` command palette (typing goes to its input).
@@ -42,6 +48,14 @@ pub enum Action {
     Accept,
     /// Cycle through themes.
     NextTheme,
+    ShowAudit,
+    /// The menu of commands for the selected region, provider or service.
+    ActionMenu,
+    /// Start a command of this kind on the selection.
+    Run(Verb),
+    /// Next / previous input field of the confirmation.
+    NextField,
+    PrevField,
 }
 
 impl Action {
@@ -69,7 +83,26 @@ impl Action {
             Action::Close => "Close",
             Action::Accept => "Accept",
             Action::NextTheme => "Switch to the next colour theme",
+            Action::ShowAudit => "Audit view: every command, who, why, and how it went",
+            Action::ActionMenu => "Commands for the selection (preflight and confirmation first)",
+            Action::Run(Verb::Promote) => "Promote a standby replica of the selected service",
+            Action::Run(Verb::Drain) => "Drain the selected region (its traffic goes elsewhere)",
+            Action::Run(Verb::Undrain) => "Undrain the selected region",
+            Action::Run(Verb::Breaker) => {
+                "Force-open, close, pin or unpin the selected provider's breaker"
+            }
+            Action::Run(Verb::Degrade) => "Set or clear a degraded mode of the selected service",
+            Action::Run(Verb::Weights) => {
+                "Set the selected service's traffic weights across regions"
+            }
+            Action::NextField => "Next field",
+            Action::PrevField => "Previous field",
         }
+    }
+
+    /// Whether the action changes the fleet: read-only mode and the viewer role hide and refuse it.
+    pub fn is_mutating(self) -> bool {
+        matches!(self, Action::ActionMenu | Action::Run(_))
     }
 
     /// The palette's name of the action (`:name`).
@@ -96,6 +129,11 @@ impl Action {
             Action::Close => "close",
             Action::Accept => "accept",
             Action::NextTheme => "theme",
+            Action::ShowAudit => "audit",
+            Action::ActionMenu => "actions",
+            Action::Run(verb) => verb.word(),
+            Action::NextField => "next-field",
+            Action::PrevField => "prev-field",
         }
     }
 
@@ -114,6 +152,8 @@ impl Action {
                 | Action::Close
                 | Action::Accept
                 | Action::Palette
+                | Action::NextField
+                | Action::PrevField
         )
     }
 }
@@ -198,7 +238,18 @@ use KeyCode as K;
 use Layer as L;
 
 /// The bindings, in the order help lists them.
+#[rustfmt::skip]
 pub const BINDINGS: &[Binding] = &[
+    bind(L::Confirm, Chord::plain(K::Enter), A::Accept, true),
+    bind(L::Confirm, Chord::plain(K::Esc), A::Close, true),
+    bind(L::Confirm, Chord::plain(K::Tab), A::NextField, true),
+    bind(L::Confirm, Chord::plain(K::BackTab), A::PrevField, false),
+    bind(L::Menu, Chord::plain(K::Enter), A::Accept, true),
+    bind(L::Menu, Chord::plain(K::Esc), A::Close, true),
+    bind(L::Menu, Chord::plain(K::Up), A::Up, true),
+    bind(L::Menu, Chord::plain(K::Down), A::Down, true),
+    bind(L::Menu, Chord::plain(K::Char('k')), A::Up, false),
+    bind(L::Menu, Chord::plain(K::Char('j')), A::Down, false),
     bind(L::Help, Chord::plain(K::Esc), A::Close, true),
     bind(L::Help, Chord::plain(K::Char('?')), A::Close, false),
     bind(L::Help, Chord::plain(K::Char('q')), A::Close, false),
@@ -217,22 +268,21 @@ pub const BINDINGS: &[Binding] = &[
     bind(L::Global, Chord::plain(K::Char('?')), A::Help, true),
     bind(L::Global, Chord::plain(K::Char(':')), A::Palette, true),
     bind(L::Global, Chord::plain(K::Char('/')), A::Filter, true),
+    bind(L::Global, Chord::plain(K::Char('a')), A::ActionMenu, true),
+    bind(L::Global, Chord::plain(K::Enter), A::ActionMenu, false),
     bind(L::Global, Chord::plain(K::Esc), A::ClearFilter, false),
     bind(L::Global, Chord::plain(K::Tab), A::NextView, true),
     bind(L::Global, Chord::plain(K::BackTab), A::PrevView, false),
     bind(L::Global, Chord::plain(K::Char('1')), A::ShowFleet, false),
-    bind(
-        L::Global,
-        Chord::plain(K::Char('2')),
-        A::ShowServices,
-        false,
-    ),
-    bind(
-        L::Global,
-        Chord::plain(K::Char('3')),
-        A::ShowTimeline,
-        false,
-    ),
+    bind(L::Global, Chord::plain(K::Char('2')), A::ShowServices, false),
+    bind(L::Global, Chord::plain(K::Char('3')), A::ShowTimeline, false),
+    bind(L::Global, Chord::plain(K::Char('4')), A::ShowAudit, false),
+    bind(L::Global, Chord::plain(K::Char('p')), A::Run(Verb::Promote), false),
+    bind(L::Global, Chord::plain(K::Char('d')), A::Run(Verb::Drain), false),
+    bind(L::Global, Chord::plain(K::Char('u')), A::Run(Verb::Undrain), false),
+    bind(L::Global, Chord::plain(K::Char('b')), A::Run(Verb::Breaker), false),
+    bind(L::Global, Chord::plain(K::Char('m')), A::Run(Verb::Degrade), false),
+    bind(L::Global, Chord::plain(K::Char('w')), A::Run(Verb::Weights), false),
     bind(L::Global, Chord::plain(K::Up), A::Up, false),
     bind(L::Global, Chord::plain(K::Char('k')), A::Up, false),
     bind(L::Global, Chord::plain(K::Down), A::Down, false),
@@ -258,20 +308,17 @@ pub fn lookup(layer: Layer, key: &KeyEvent) -> Option<Action> {
         .map(|b| b.action)
 }
 
-/// All keys bound to `action` in `layer`, as labels ("↑/k").
-pub fn keys_for(layer: Layer, action: Action) -> String {
-    let labels: Vec<String> = BINDINGS
+/// The bindings a user may use now: mutating ones only when `can_mutate`.
+fn usable(layer: Layer, can_mutate: bool) -> impl Iterator<Item = &'static Binding> {
+    BINDINGS
         .iter()
-        .filter(|b| b.layer == layer && b.action == action)
-        .map(|b| b.chord.label())
-        .collect();
-    labels.join("/")
+        .filter(move |b| b.layer == layer && (can_mutate || !b.action.is_mutating()))
 }
 
 /// The one-line hints of a layer: `(keys, short description)`, from the bindings marked as hints.
-pub fn hints(layer: Layer) -> Vec<(String, &'static str)> {
+pub fn hints(layer: Layer, can_mutate: bool) -> Vec<(String, &'static str)> {
     let mut out: Vec<(String, &'static str)> = Vec::new();
-    for binding in BINDINGS.iter().filter(|b| b.layer == layer && b.hint) {
+    for binding in usable(layer, can_mutate).filter(|b| b.hint) {
         let what = short(binding.action);
         match out.iter_mut().find(|(_, w)| *w == what) {
             Some((keys, _)) => {
@@ -296,15 +343,30 @@ fn short(action: Action) -> &'static str {
         Action::Close => "close",
         Action::Accept => "run",
         Action::Up | Action::Down => "move",
+        Action::ActionMenu => "actions",
+        Action::NextField => "next field",
         other => other.command_name(),
     }
 }
 
-/// Help's content: every distinct `(layer, action)` with its keys, in table order.
-pub fn help_rows() -> Vec<(Layer, String, &'static str)> {
+/// All keys bound to `action` in `layer`, as labels ("↑/k").
+pub fn keys_for(layer: Layer, action: Action) -> String {
+    let labels: Vec<String> = BINDINGS
+        .iter()
+        .filter(|b| b.layer == layer && b.action == action)
+        .map(|b| b.chord.label())
+        .collect();
+    labels.join("/")
+}
+
+/// Help's content: every distinct `(layer, action)` the user may use, with its keys, in table order.
+pub fn help_rows(can_mutate: bool) -> Vec<(Layer, String, &'static str)> {
     let mut seen: Vec<(Layer, Action)> = Vec::new();
     let mut rows = Vec::new();
-    for binding in BINDINGS {
+    for binding in BINDINGS
+        .iter()
+        .filter(|b| can_mutate || !b.action.is_mutating())
+    {
         if seen.contains(&(binding.layer, binding.action)) {
             continue;
         }
@@ -318,13 +380,10 @@ pub fn help_rows() -> Vec<(Layer, String, &'static str)> {
     rows
 }
 
-/// Palette entries: global actions worth running by name, with their keys.
-pub fn palette_actions() -> Vec<(Action, String)> {
+/// Palette entries: global actions the user may run by name, with their keys.
+pub fn palette_actions(can_mutate: bool) -> Vec<(Action, String)> {
     let mut out: Vec<(Action, String)> = Vec::new();
-    for binding in BINDINGS
-        .iter()
-        .filter(|b| b.layer == Layer::Global && b.action.in_palette())
-    {
+    for binding in usable(Layer::Global, can_mutate).filter(|b| b.action.in_palette()) {
         if out.iter().any(|(a, _)| *a == binding.action) {
             continue;
         }
@@ -372,11 +431,11 @@ mod tests {
 
     #[test]
     fn hints_and_palette_come_from_the_table() {
-        let hints = hints(Layer::Global);
+        let hints = hints(Layer::Global, true);
         assert!(hints.contains(&("q".to_string(), "quit")));
         assert!(hints.contains(&("?".to_string(), "help")));
-        assert!(super::hints(Layer::Palette).contains(&("↑/↓".to_string(), "move")));
-        let palette = palette_actions();
+        assert!(super::hints(Layer::Palette, true).contains(&("↑/↓".to_string(), "move")));
+        let palette = palette_actions(true);
         assert!(
             palette
                 .iter()
@@ -388,11 +447,36 @@ mod tests {
 
     #[test]
     fn every_palette_name_is_unique() {
-        let palette = palette_actions();
+        let palette = palette_actions(true);
         for (i, (a, _)) in palette.iter().enumerate() {
             for (b, _) in &palette[i + 1..] {
                 assert_ne!(a.command_name(), b.command_name());
             }
         }
+    }
+
+    #[test]
+    fn mutating_actions_hide_when_the_user_may_not_mutate() {
+        assert!(
+            hints(Layer::Global, true)
+                .iter()
+                .any(|(_, what)| *what == "actions")
+        );
+        assert!(
+            !hints(Layer::Global, false)
+                .iter()
+                .any(|(_, what)| *what == "actions")
+        );
+        assert!(
+            palette_actions(true)
+                .iter()
+                .any(|(a, _)| *a == A::Run(Verb::Drain))
+        );
+        assert!(!palette_actions(false).iter().any(|(a, _)| a.is_mutating()));
+        assert!(
+            !help_rows(false)
+                .iter()
+                .any(|(_, _, what)| what.starts_with("Drain"))
+        );
     }
 }

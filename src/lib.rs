@@ -2,8 +2,10 @@
 
 pub mod api;
 pub mod app;
+pub mod command_cli;
 pub mod config;
 pub mod domain;
+pub mod journal;
 pub mod keymap;
 pub mod lab;
 pub mod logging;

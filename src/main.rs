@@ -170,6 +170,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 problems,
                 theme_name: loaded.config.theme.clone(),
                 no_color: switchboard::theme::no_color_from_env(),
+                journal: switchboard::journal::default_path(),
             })
             .await;
             target.stop().await;
@@ -204,6 +205,7 @@ impl Target {
                 speed: args.speed.unwrap_or(1.0),
                 topology: None,
                 scenario: args.scenario.clone(),
+                escalations: 0,
             };
             let lab = LabServer::start(options, "127.0.0.1:0".parse()?)
                 .await
@@ -221,6 +223,7 @@ impl Target {
                 name: LAB_CONTEXT.to_string(),
                 lab: true,
                 read_only,
+                production: false,
             };
             return Ok(Target {
                 context,
@@ -243,6 +246,7 @@ impl Target {
             name: context.name.clone(),
             lab: false,
             read_only: read_only || context.read_only,
+            production: context.production,
         };
         Ok(Target {
             context,

@@ -156,7 +156,7 @@ impl StatusReport {
                 rate_limited_rate: region.rate_limited_rate,
                 traffic_share: region.traffic_share,
                 headroom: region.headroom(),
-                drained: region.drained,
+                drained: region.drain.is_some(),
             }));
             let not_closed = snapshot
                 .providers
@@ -198,9 +198,9 @@ impl StatusReport {
             counts.regions_down,
             counts.regions_unknown,
             counts.open_breakers,
-            plural(counts.open_breakers, "breaker", "breakers"),
+            crate::views::format::plural(counts.open_breakers, "breaker", "breakers"),
             counts.unreachable_sources,
-            plural(counts.unreachable_sources, "source", "sources"),
+            crate::views::format::plural(counts.unreachable_sources, "source", "sources"),
         )?;
         let source_width = column_width(self.regions.iter().map(|r| r.source.as_str()));
         let region_width = column_width(self.regions.iter().map(|r| r.region.as_str()));
@@ -256,10 +256,6 @@ impl StatusReport {
     }
 }
 
-fn plural(count: usize, one: &'static str, many: &'static str) -> &'static str {
-    if count == 1 { one } else { many }
-}
-
 fn column_width<'a>(values: impl Iterator<Item = &'a str>) -> usize {
     values.map(|v| v.chars().count()).max().unwrap_or(0)
 }
@@ -283,7 +279,8 @@ mod tests {
             capacity_rps: 100.0,
             load_rps: 68.0,
             traffic_share: 0.45,
-            drained: false,
+            drain: None,
+            control_revision: 0,
         }
     }
 
@@ -306,6 +303,9 @@ mod tests {
             cost_tier: "standard".into(),
             load_rps: 10.0,
             traffic_share: 0.5,
+            quarantine: None,
+            pinned: None,
+            control_revision: 0,
         }
     }
 
@@ -318,6 +318,7 @@ mod tests {
             gateways: vec![],
             services: vec![],
             notices: vec![],
+            operations: vec![],
             lab: None,
         }
     }

@@ -25,6 +25,7 @@ pub fn lab_app(width: u16, height: u16, now: Instant) -> App {
             name: "lab".into(),
             lab: true,
             read_only: false,
+            production: false,
         },
         sources: vec![(SOURCE.into(), "http://127.0.0.1:7300".into())],
         problems: Vec::new(),

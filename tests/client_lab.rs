@@ -15,9 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::Utc;
 use futures::StreamExt;
-use switchboard::api::{
-    FleetSnapshot, Health, Latency, PROBLEM_JSON, Problem, Region, Role, WhoAmI,
-};
+use switchboard::api::{FleetSnapshot, Health, PROBLEM_JSON, Problem, Role, WhoAmI};
 use switchboard::lab::{LabOptions, LabServer};
 use switchboard::sources::backoff::BackoffPolicy;
 use switchboard::sources::{
@@ -66,27 +64,7 @@ fn json(body: String) -> Response {
 fn snapshot(revision: u64) -> FleetSnapshot {
     FleetSnapshot {
         revision,
-        generated_at: Utc::now(),
-        regions: vec![Region {
-            id: "us-east".into(),
-            health: Health::Ok,
-            latency: Latency {
-                p50_ms: 50.0,
-                p95_ms: 120.0,
-                p99_ms: 300.0,
-            },
-            error_rate: 0.001,
-            rate_limited_rate: 0.0,
-            capacity_rps: 100.0,
-            load_rps: 40.0,
-            traffic_share: 1.0,
-            drained: false,
-        }],
-        providers: vec![],
-        gateways: vec![],
-        services: vec![],
-        notices: vec![],
-        lab: None,
+        ..switchboard::testing::small_fleet()
     }
 }
 
@@ -460,6 +438,7 @@ fn describe(event: &SourceEvent) -> String {
         SourceEvent::Delta(delta) => format!("delta {}", delta.revision),
         SourceEvent::Operators(operators) => format!("operators {}", operators.len()),
         SourceEvent::Down { error, .. } => format!("down: {error}"),
+        SourceEvent::Audit(entry) => format!("audit {}", entry.id),
     }
 }
 

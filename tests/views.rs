@@ -157,3 +157,52 @@ fn no_color_theme_draws_no_colour_at_all() {
         "{screen}"
     );
 }
+
+fn type_text(app: &mut App, text: &str) {
+    for c in text.chars() {
+        app.update(key(KeyCode::Char(c)));
+    }
+}
+
+#[test]
+fn confirmation_of_an_overloading_drain_at_100x30() {
+    let now = Instant::now();
+    let mut app = app(100, 30, now);
+    app.update(key(KeyCode::Char('d')));
+    type_text(&mut app, "drill: eu brownout");
+    app.update(key(KeyCode::Enter));
+    let screen = text(&render(&app, &dark()));
+    assert!(screen.contains("Confirm: drain us-east"), "{screen}");
+    assert!(screen.contains("no healthy path"), "{screen}");
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
+fn confirmation_in_production_at_80x24() {
+    let now = Instant::now();
+    let mut app = app(80, 24, now);
+    app.context.production = true;
+    app.update(key(KeyCode::Char(':')));
+    type_text(&mut app, "breaker openai@us-east force-open 15m");
+    app.update(key(KeyCode::Enter));
+    type_text(&mut app, "503s from openai");
+    insta::assert_snapshot!(text(&render(&app, &dark())));
+}
+
+#[test]
+fn menu_and_audit_view_at_80x24() {
+    let now = Instant::now();
+    let mut app = app(80, 24, now);
+    app.update(key(KeyCode::Char('2')));
+    app.update(key(KeyCode::Down));
+    app.update(key(KeyCode::Char('a')));
+    insta::assert_snapshot!("menu", text(&render(&app, &dark())));
+    app.update(key(KeyCode::Esc));
+    app.update(key(KeyCode::Char('m')));
+    app.update(key(KeyCode::Down));
+    app.update(key(KeyCode::Enter));
+    type_text(&mut app, "eu-west brownout, cut load");
+    app.update(key(KeyCode::Enter));
+    app.update(key(KeyCode::Char('4')));
+    insta::assert_snapshot!("audit", text(&render(&app, &dark())));
+}

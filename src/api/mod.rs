@@ -3,8 +3,15 @@
 //! The OpenAPI description of these types lives in `docs/openapi.yaml`; the lab's
 //! tests check that the server's answers keep to it.
 
+pub mod commands;
+pub mod escalations;
+
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+
+use commands::{Operation, TimedControl};
 
 /// Media type of error bodies (RFC 9457).
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -71,7 +78,12 @@ pub struct Region {
     pub load_rps: f64,
     /// Share of the whole fleet's traffic this region serves (0..1).
     pub traffic_share: f64,
-    pub drained: bool,
+    /// Set while the region is drained: its traffic goes to the other regions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drain: Option<TimedControl>,
+    /// Revision of the region's control state (drain); commands send it as `If-Match`.
+    #[serde(default)]
+    pub control_revision: u64,
 }
 
 impl Region {
@@ -131,6 +143,15 @@ pub struct Provider {
     pub load_rps: f64,
     /// Share of its region's traffic this provider serves (0..1).
     pub traffic_share: f64,
+    /// Set while an operator holds the breaker open by hand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quarantine: Option<TimedControl>,
+    /// Set while the automatic breaker may not trip this provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pinned: Option<TimedControl>,
+    /// Revision of the provider's control state (breaker, quarantine, pin).
+    #[serde(default)]
+    pub control_revision: u64,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -261,6 +282,12 @@ pub struct Service {
     pub replicas: Vec<Replica>,
     #[serde(default)]
     pub degraded_modes: Vec<DegradedMode>,
+    /// Traffic weights across regions set by an operator; empty: spread by capacity.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub region_weights: BTreeMap<String, f64>,
+    /// Revision of the service's control state (roles, degraded modes, weights).
+    #[serde(default)]
+    pub control_revision: u64,
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -328,6 +355,9 @@ pub struct FleetSnapshot {
     pub services: Vec<Service>,
     #[serde(default)]
     pub notices: Vec<Notice>,
+    /// Operations running now or finished recently.
+    #[serde(default)]
+    pub operations: Vec<Operation>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lab: Option<LabInfo>,
 }
@@ -347,6 +377,8 @@ pub struct FleetDelta {
     pub services: Vec<Service>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notices: Vec<Notice>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub operations: Vec<Operation>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lab: Option<LabInfo>,
 }
@@ -358,6 +390,7 @@ impl FleetDelta {
             && self.gateways.is_empty()
             && self.services.is_empty()
             && self.notices.is_empty()
+            && self.operations.is_empty()
     }
 }
 
@@ -369,6 +402,8 @@ pub mod event_name {
     pub const RESNAPSHOT: &str = "resnapshot";
     /// Data: [`super::OperatorsChanged`].
     pub const OPERATORS: &str = "operators";
+    /// Data: [`super::commands::AuditEntry`], each new entry of the audit log.
+    pub const AUDIT: &str = "audit";
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -403,6 +438,9 @@ pub struct Problem {
     pub detail: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instance: Option<String>,
+    /// Extension members, e.g. `current` (the object as it is now) on a 409.
+    #[serde(flatten)]
+    pub extensions: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Problem {
@@ -417,6 +455,7 @@ impl Problem {
             status,
             detail: Some(detail.into()),
             instance: None,
+            extensions: serde_json::Map::new(),
         }
     }
 }

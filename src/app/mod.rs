@@ -1,6 +1,7 @@
 //! The one owner of console state. `App::update` is the only mutator: messages in,
 //! effects out, no I/O, so every behaviour is testable without a terminal or network.
 
+mod commands;
 mod palette;
 #[cfg(test)]
 mod tests;
@@ -14,6 +15,10 @@ use chrono::{DateTime, Utc};
 use crossterm::event::{KeyEvent, MouseEvent};
 use ratatui::layout::Rect;
 
+pub use commands::{
+    AuditRow, CommandFailure, CommandRequest, ConfirmState, FailureKind, Field, FieldKind,
+    MenuState, SentCommand, SentState, SourcedAudit,
+};
 pub use palette::PaletteState;
 pub use visible::{ProviderCell, RegionRow, ServiceRow, Visible};
 
@@ -39,6 +44,19 @@ pub enum Msg {
     Problem(String),
     /// The process was asked to stop (SIGTERM, SIGHUP when the SSH link drops).
     Terminate,
+    /// The journal holds the command under this idempotency key; it is being sent.
+    CommandJournaled {
+        id: u64,
+        key: String,
+    },
+    CommandFinished {
+        id: u64,
+        result: Result<crate::api::commands::CommandAccepted, CommandFailure>,
+    },
+    AuditLoaded {
+        source: String,
+        result: Result<Vec<crate::api::commands::AuditEntry>, String>,
+    },
 }
 
 impl From<SourceMsg> for Msg {
@@ -52,6 +70,11 @@ impl From<SourceMsg> for Msg {
 pub enum Effect {
     Quit,
     LoadTheme(String),
+    /// Journal (fsync) then send; retried with the same idempotency key when no answer comes.
+    SendCommand(CommandRequest),
+    FetchAudit {
+        source: String,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,16 +82,18 @@ pub enum View {
     Fleet,
     Services,
     Timeline,
+    Audit,
 }
 
 impl View {
-    pub const ALL: [View; 3] = [View::Fleet, View::Services, View::Timeline];
+    pub const ALL: [View; 4] = [View::Fleet, View::Services, View::Timeline, View::Audit];
 
     pub fn title(self) -> &'static str {
         match self {
             View::Fleet => "Fleet",
             View::Services => "Services",
             View::Timeline => "Timeline",
+            View::Audit => "Audit",
         }
     }
 }
@@ -80,6 +105,8 @@ pub struct ContextInfo {
     /// The embedded lab: the status bar says "LAB".
     pub lab: bool,
     pub read_only: bool,
+    /// Commands ask the user to type the target's name.
+    pub production: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,6 +126,18 @@ pub struct TimelineEntry {
 
 /// Timeline entries kept; older ones scroll away.
 pub const TIMELINE_LEN: usize = 500;
+/// Audit entries kept in memory.
+pub const AUDIT_KEPT: usize = 2000;
+/// How long a flash message stays in the hint line.
+pub const FLASH_FOR: std::time::Duration = std::time::Duration::from_secs(8);
+
+/// A short message in the hint line: what just happened.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Flash {
+    pub level: Level,
+    pub text: String,
+    pub until: Instant,
+}
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct FilterState {
@@ -115,6 +154,7 @@ pub struct Selection {
     pub fleet_col: usize,
     pub service_row: usize,
     pub timeline_row: usize,
+    pub audit_row: usize,
     pub help_scroll: usize,
 }
 
@@ -126,6 +166,15 @@ pub struct App {
     pub filter: FilterState,
     pub palette: Option<PaletteState>,
     pub help_open: bool,
+    pub menu: Option<MenuState>,
+    pub confirm: Option<ConfirmState>,
+    /// Commands sent from this console, oldest first.
+    pub sent: Vec<SentCommand>,
+    next_command_id: u64,
+    /// The sources' audit logs, newest first.
+    pub audit: Vec<SourcedAudit>,
+    audit_requested: bool,
+    pub flash: Option<Flash>,
     /// Config or theme problems: shown until the user dismisses them.
     pub problems: Vec<String>,
     pub timeline: VecDeque<TimelineEntry>,
@@ -167,6 +216,13 @@ impl App {
             filter: FilterState::default(),
             palette: None,
             help_open: false,
+            menu: None,
+            confirm: None,
+            sent: Vec::new(),
+            next_command_id: 0,
+            audit: Vec::new(),
+            audit_requested: false,
+            flash: None,
             problems: init.problems,
             timeline: VecDeque::new(),
             theme_name: init.theme_name,

@@ -1,4 +1,5 @@
-//! `:` command palette: fuzzy search (nucleo) over the actions of the keymap.
+//! `:` command palette: fuzzy search (nucleo) over the actions of the keymap. The first
+//! word picks the command; the words after it are its arguments (`drain eu-west 30m`).
 
 use nucleo::pattern::{CaseMatching, Normalization, Pattern};
 
@@ -23,8 +24,9 @@ pub struct PaletteState {
 }
 
 impl PaletteState {
-    pub fn open(matcher: &mut nucleo::Matcher) -> Self {
-        let entries = keymap::palette_actions()
+    /// The palette lists only what the user may do: no mutating commands without `can_mutate`.
+    pub fn open(matcher: &mut nucleo::Matcher, can_mutate: bool) -> Self {
+        let entries = keymap::palette_actions(can_mutate)
             .into_iter()
             .map(|(action, keys)| PaletteEntry { action, keys })
             .collect();
@@ -39,7 +41,8 @@ impl PaletteState {
     }
 
     pub fn rematch(&mut self, matcher: &mut nucleo::Matcher) {
-        let pattern = Pattern::parse(&self.input, CaseMatching::Smart, Normalization::Smart);
+        let name = self.input.split_whitespace().next().unwrap_or("");
+        let pattern = Pattern::parse(name, CaseMatching::Smart, Normalization::Smart);
         let mut buf = Vec::new();
         let mut score = |text: &str| pattern.score(nucleo::Utf32Str::new(text, &mut buf), matcher);
         // A match in the command's name beats one in its description.

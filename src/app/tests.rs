@@ -235,3 +235,258 @@ fn ticks_within_the_same_second_do_not_redraw() {
     });
     assert!(app.dirty);
 }
+
+fn as_role(app: &mut App, role: crate::api::Role) {
+    app.update(source(SourceEvent::Identity(crate::api::WhoAmI {
+        name: "bob".into(),
+        role,
+    })));
+}
+
+fn type_text(app: &mut App, text: &str) {
+    for c in text.chars() {
+        app.update(key(KeyCode::Char(c)));
+    }
+}
+
+#[test]
+fn a_viewer_gets_no_command_and_is_told_why() {
+    let mut app = loaded(Instant::now());
+    as_role(&mut app, crate::api::Role::Viewer);
+    assert!(app.update(key(KeyCode::Char('a'))).is_empty());
+    assert!(app.menu.is_none() && app.confirm.is_none());
+    let flash = app.flash.as_ref().expect("a refusal is shown");
+    assert!(
+        flash.text.contains("role viewer may not change the fleet"),
+        "{}",
+        flash.text
+    );
+}
+
+#[test]
+fn read_only_refuses_even_an_admin() {
+    let mut app = loaded(Instant::now());
+    app.context.read_only = true;
+    as_role(&mut app, crate::api::Role::Admin);
+    app.update(key(KeyCode::Char('d')));
+    assert!(app.confirm.is_none());
+    assert!(app.flash.as_ref().unwrap().text.starts_with("read-only"));
+}
+
+#[test]
+fn an_overloading_drain_is_refused_by_its_preflight() {
+    let mut app = loaded(Instant::now());
+    as_role(&mut app, crate::api::Role::Operator);
+    // us-east is selected; eu-west is already past capacity in the fixture.
+    app.update(key(KeyCode::Char('d')));
+    let confirm = app.confirm.as_ref().expect("confirmation open");
+    assert_eq!(confirm.command.to_string(), "drain us-east");
+    assert!(confirm.preflight.blocks());
+    type_text(&mut app, "drill");
+    assert!(app.update(key(KeyCode::Enter)).is_empty(), "nothing sent");
+    assert!(
+        app.confirm
+            .as_ref()
+            .unwrap()
+            .problem
+            .as_ref()
+            .unwrap()
+            .contains("preflight")
+    );
+}
+
+#[test]
+fn a_command_needs_a_reason_then_sends_with_the_targets_control_revision() {
+    let mut app = loaded(Instant::now());
+    as_role(&mut app, crate::api::Role::Operator);
+    app.sources[0].snapshot.as_mut().unwrap().providers[0].control_revision = 7;
+    app.update(key(KeyCode::Char(':')));
+    type_text(&mut app, "breaker openai@us-east pin");
+    app.update(key(KeyCode::Enter));
+    assert_eq!(
+        app.confirm
+            .as_ref()
+            .expect("confirmation open")
+            .command
+            .to_string(),
+        "breaker pin openai@us-east"
+    );
+    assert!(
+        app.update(key(KeyCode::Enter)).is_empty(),
+        "no reason, nothing sent"
+    );
+    assert!(
+        app.confirm
+            .as_ref()
+            .unwrap()
+            .problem
+            .as_ref()
+            .unwrap()
+            .contains("reason is required")
+    );
+    type_text(&mut app, "flapping breaker during drill");
+    app.update(key(KeyCode::Tab));
+    type_text(&mut app, "30m");
+    let effects = app.update(key(KeyCode::Enter));
+    assert_eq!(
+        effects,
+        vec![Effect::SendCommand(CommandRequest {
+            id: 1,
+            source: "lab".into(),
+            command: crate::domain::command::Command::Breaker {
+                provider: "openai@us-east".into(),
+                action: crate::api::commands::BreakerAction::Pin,
+                expires_in_s: Some(1800)
+            },
+            reason: "flapping breaker during drill".into(),
+            if_match: 7,
+        })]
+    );
+    assert!(app.confirm.is_none());
+    assert_eq!(app.sent[0].state, SentState::Sending);
+    // The audit view shows it at once, before any server has logged it.
+    assert_eq!(app.audit_rows(), 1);
+}
+
+#[test]
+fn a_bad_expiry_is_explained_and_blocks_sending() {
+    let mut app = loaded(Instant::now());
+    as_role(&mut app, crate::api::Role::Operator);
+    app.update(key(KeyCode::Char(':')));
+    type_text(&mut app, "breaker openai@us-east pin");
+    app.update(key(KeyCode::Enter));
+    type_text(&mut app, "drill");
+    app.update(key(KeyCode::Tab));
+    type_text(&mut app, "soon");
+    assert!(app.update(key(KeyCode::Enter)).is_empty());
+    assert!(
+        app.confirm
+            .as_ref()
+            .unwrap()
+            .problem
+            .as_ref()
+            .unwrap()
+            .contains("not a duration")
+    );
+}
+
+#[test]
+fn production_asks_for_the_target_typed_out() {
+    let mut app = loaded(Instant::now());
+    app.context.production = true;
+    as_role(&mut app, crate::api::Role::Operator);
+    app.update(key(KeyCode::Char(':')));
+    type_text(&mut app, "breaker openai@us-east pin");
+    app.update(key(KeyCode::Enter));
+    type_text(&mut app, "drill");
+    app.update(key(KeyCode::Tab)); // expiry
+    app.update(key(KeyCode::Tab)); // type the target
+    type_text(&mut app, "openai@us-west");
+    assert!(app.update(key(KeyCode::Enter)).is_empty());
+    let problem = app.confirm.as_ref().unwrap().problem.clone().unwrap();
+    assert!(problem.contains("type openai@us-east"), "{problem}");
+    for _ in 0.."us-west".len() {
+        app.update(key(KeyCode::Backspace));
+    }
+    type_text(&mut app, "us-east");
+    assert_eq!(app.update(key(KeyCode::Enter)).len(), 1);
+}
+
+#[test]
+fn a_provider_cell_offers_breaker_commands_in_a_menu() {
+    let mut app = loaded(Instant::now());
+    as_role(&mut app, crate::api::Role::Operator);
+    app.update(key(KeyCode::Down)); // eu-west
+    app.update(key(KeyCode::Right)); // openai@eu-west
+    app.update(key(KeyCode::Char('a')));
+    let menu = app.menu.as_ref().expect("menu open");
+    let items: Vec<String> = menu.commands.iter().map(|c| c.verb()).collect();
+    assert_eq!(
+        items,
+        vec!["breaker force-open", "breaker close", "breaker pin"]
+    );
+    app.update(key(KeyCode::Down));
+    app.update(key(KeyCode::Enter));
+    assert_eq!(
+        app.confirm.as_ref().unwrap().command.verb(),
+        "breaker close"
+    );
+    app.update(key(KeyCode::Esc));
+    assert!(app.confirm.is_none(), "esc cancels without sending");
+}
+
+#[test]
+fn palette_commands_take_arguments() {
+    let mut app = loaded(Instant::now());
+    as_role(&mut app, crate::api::Role::Operator);
+    app.update(key(KeyCode::Char(':')));
+    type_text(&mut app, "degrade credit-decision human-only on 1h");
+    app.update(key(KeyCode::Enter));
+    let confirm = app.confirm.as_ref().expect("confirmation open");
+    assert_eq!(
+        confirm.command.to_string(),
+        "degrade human-only on credit-decision for 1h00m"
+    );
+}
+
+#[test]
+fn results_and_conflicts_are_shown_for_what_they_are() {
+    let mut app = loaded(Instant::now());
+    as_role(&mut app, crate::api::Role::Operator);
+    app.update(key(KeyCode::Char(':')));
+    type_text(&mut app, "breaker openai@us-east pin");
+    app.update(key(KeyCode::Enter));
+    type_text(&mut app, "drill");
+    app.update(key(KeyCode::Enter));
+    app.update(Msg::CommandJournaled {
+        id: 1,
+        key: "k-1".into(),
+    });
+    assert_eq!(app.sent[0].key.as_deref(), Some("k-1"));
+    app.update(Msg::CommandFinished {
+        id: 1,
+        result: Err(CommandFailure {
+            kind: FailureKind::Conflict,
+            message: "409: openai@us-east changed since you looked (now control revision 9)".into(),
+        }),
+    });
+    let flash = app.flash.as_ref().unwrap();
+    assert_eq!(flash.level, Level::Error);
+    assert!(
+        flash.text.contains("not applied, the target changed"),
+        "{}",
+        flash.text
+    );
+    assert!(app.timeline.iter().any(|e| e.text.contains("409")));
+}
+
+#[test]
+fn audit_events_fill_the_audit_view_once_each() {
+    let mut app = loaded(Instant::now());
+    let entry = crate::api::commands::AuditEntry {
+        id: 3,
+        at: crate::testing::fixture_wall(),
+        actor: "alice".into(),
+        action: "drain".into(),
+        target: "us-east".into(),
+        reason: "drill".into(),
+        idempotency_key: Some("k-3".into()),
+        outcome: crate::api::commands::AuditOutcome::Accepted,
+        detail: None,
+    };
+    app.update(source(SourceEvent::Audit(entry.clone())));
+    app.update(Msg::AuditLoaded {
+        source: "lab".into(),
+        result: Ok(vec![entry]),
+    });
+    assert_eq!(app.audit.len(), 1);
+    // Opening the audit view the first time asks each source for its log.
+    assert_eq!(
+        app.update(key(KeyCode::Char('4'))),
+        vec![Effect::FetchAudit {
+            source: "lab".into()
+        }]
+    );
+    app.update(key(KeyCode::Char('1')));
+    assert!(app.update(key(KeyCode::Char('4'))).is_empty());
+}

@@ -17,10 +17,7 @@ impl App {
     pub fn update(&mut self, msg: Msg) -> Vec<Effect> {
         match msg {
             Msg::Key(key) => self.on_key(key),
-            Msg::Mouse(mouse) => {
-                self.on_mouse(mouse);
-                Vec::new()
-            }
+            Msg::Mouse(mouse) => self.on_mouse(mouse),
             Msg::Resize { width, height } => {
                 self.area = Rect::new(0, 0, width, height);
                 self.dirty = true;
@@ -33,6 +30,31 @@ impl App {
                 }
                 self.now = now;
                 self.wall = wall;
+                if self.flash.as_ref().is_some_and(|f| f.until <= now) {
+                    self.flash = None;
+                    self.dirty = true;
+                }
+                Vec::new()
+            }
+            Msg::CommandJournaled { id, key } => {
+                self.command_journaled(id, key);
+                self.dirty = true;
+                Vec::new()
+            }
+            Msg::CommandFinished { id, result } => {
+                self.command_finished(id, result);
+                self.dirty = true;
+                Vec::new()
+            }
+            Msg::AuditLoaded { source, result } => {
+                match result {
+                    Ok(entries) => self.add_audit(&source, entries),
+                    Err(error) => self.flash(
+                        Level::Error,
+                        format!("{source}: cannot read the audit log: {}", clean(&error)),
+                    ),
+                }
+                self.dirty = true;
                 Vec::new()
             }
             Msg::Source(msg) => {
@@ -51,7 +73,11 @@ impl App {
 
     /// The layer that gets keys first.
     pub fn top_layer(&self) -> Layer {
-        if self.help_open {
+        if self.confirm.is_some() {
+            Layer::Confirm
+        } else if self.menu.is_some() {
+            Layer::Menu
+        } else if self.help_open {
             Layer::Help
         } else if self.palette.is_some() {
             Layer::Palette
@@ -71,8 +97,13 @@ impl App {
             self.dirty = true;
             return self.perform(layer, action);
         }
-        if matches!(layer, Layer::Palette | Layer::Filter) {
-            self.edit_input(layer, key);
+        match layer {
+            Layer::Palette | Layer::Filter => self.edit_input(layer, key),
+            Layer::Confirm => {
+                self.confirm_input(key);
+                self.dirty = true;
+            }
+            Layer::Menu | Layer::Help | Layer::Global => {}
         }
         Vec::new()
     }
@@ -114,6 +145,33 @@ impl App {
 
     fn perform(&mut self, layer: Layer, action: Action) -> Vec<Effect> {
         match layer {
+            Layer::Confirm => {
+                match action {
+                    Action::Accept => return self.submit_confirm(),
+                    Action::NextField => self.move_confirm_focus(true),
+                    Action::PrevField => self.move_confirm_focus(false),
+                    _ => self.confirm = None,
+                }
+                Vec::new()
+            }
+            Layer::Menu => {
+                let Some(menu) = self.menu.as_mut() else {
+                    return Vec::new();
+                };
+                match action {
+                    Action::Up => menu.selected = menu.selected.saturating_sub(1),
+                    Action::Down => {
+                        menu.selected =
+                            (menu.selected + 1).min(menu.commands.len().saturating_sub(1))
+                    }
+                    Action::Accept => {
+                        let (source, command) = (menu.source, menu.commands[menu.selected].clone());
+                        self.open_confirm(source, command);
+                    }
+                    _ => self.menu = None,
+                }
+                Vec::new()
+            }
             Layer::Help => {
                 match action {
                     Action::Down => self.selection.help_scroll += 1,
@@ -148,9 +206,18 @@ impl App {
             }
             Action::Accept => {
                 let chosen = palette.chosen();
+                let input = std::mem::take(&mut palette.input);
                 self.palette = None;
-                if let Some(action) = chosen {
-                    return self.run(action);
+                let args: Vec<&str> = input.split_whitespace().skip(1).collect();
+                match chosen {
+                    Some(Action::Run(verb)) if !args.is_empty() => {
+                        self.start_typed_command(verb, &args)
+                    }
+                    Some(action) => return self.run(action),
+                    None => self.flash(
+                        Level::Warning,
+                        format!("no command matches {:?}", input.trim()),
+                    ),
                 }
             }
             _ => self.palette = None,
@@ -166,7 +233,10 @@ impl App {
                 self.help_open = true;
                 self.selection.help_scroll = 0;
             }
-            Action::Palette => self.palette = Some(PaletteState::open(&mut self.matcher)),
+            Action::Palette => {
+                let can_mutate = self.can_mutate();
+                self.palette = Some(PaletteState::open(&mut self.matcher, can_mutate));
+            }
             Action::Filter => self.filter.editing = true,
             Action::ClearFilter => {
                 if self.filter.query.is_empty() {
@@ -175,11 +245,14 @@ impl App {
                 }
                 self.clear_filter();
             }
-            Action::NextView => self.view = cycle(self.view, 1),
-            Action::PrevView => self.view = cycle(self.view, View::ALL.len() - 1),
-            Action::ShowFleet => self.view = View::Fleet,
-            Action::ShowServices => self.view = View::Services,
-            Action::ShowTimeline => self.view = View::Timeline,
+            Action::NextView => return self.show(cycle(self.view, 1)),
+            Action::PrevView => return self.show(cycle(self.view, View::ALL.len() - 1)),
+            Action::ShowFleet => return self.show(View::Fleet),
+            Action::ShowServices => return self.show(View::Services),
+            Action::ShowTimeline => return self.show(View::Timeline),
+            Action::ShowAudit => return self.show(View::Audit),
+            Action::ActionMenu => self.start_command(None),
+            Action::Run(verb) => self.start_command(Some(verb)),
             Action::NextTheme => {
                 if let Some(pos) = self.themes.iter().position(|t| *t == self.theme_name) {
                     self.theme_name = self.themes[(pos + 1) % self.themes.len()].clone();
@@ -194,7 +267,7 @@ impl App {
             Action::Bottom => self.move_rows(isize::MAX / 2),
             Action::Left => self.move_cols(-1),
             Action::Right => self.move_cols(1),
-            Action::Close | Action::Accept => {}
+            Action::Close | Action::Accept | Action::NextField | Action::PrevField => {}
         }
         Vec::new()
     }
@@ -205,11 +278,29 @@ impl App {
         self.refresh_visible();
     }
 
+    /// Switches view; the audit log is fetched the first time it is shown, then kept live by events.
+    fn show(&mut self, view: View) -> Vec<Effect> {
+        self.view = view;
+        if view == View::Audit && !self.audit_requested {
+            self.audit_requested = true;
+            return self
+                .sources
+                .iter()
+                .map(|s| Effect::FetchAudit {
+                    source: s.name.clone(),
+                })
+                .collect();
+        }
+        Vec::new()
+    }
+
     fn move_rows(&mut self, delta: isize) {
+        let audit_rows = self.audit_rows();
         let (row, len) = match self.view {
             View::Fleet => (&mut self.selection.fleet_row, self.visible.regions.len()),
             View::Services => (&mut self.selection.service_row, self.visible.services.len()),
             View::Timeline => (&mut self.selection.timeline_row, self.timeline.len()),
+            View::Audit => (&mut self.selection.audit_row, audit_rows),
         };
         *row = row.saturating_add_signed(delta).min(len.saturating_sub(1));
     }
@@ -223,25 +314,28 @@ impl App {
         }
     }
 
-    fn on_mouse(&mut self, mouse: MouseEvent) {
+    fn on_mouse(&mut self, mouse: MouseEvent) -> Vec<Effect> {
+        let mut effects = Vec::new();
         match mouse.kind {
             MouseEventKind::Down(MouseButton::Left) => {
                 match views::hit_test(self, mouse.column, mouse.row) {
-                    Some(Hit::Tab(view)) => self.view = view,
+                    Some(Hit::Tab(view)) => effects = self.show(view),
                     Some(Hit::FleetCell { row, col }) => {
                         self.selection.fleet_row = row;
                         self.selection.fleet_col = col;
                     }
                     Some(Hit::ServiceRow(row)) => self.selection.service_row = row,
                     Some(Hit::TimelineRow(row)) => self.selection.timeline_row = row,
-                    None => return,
+                    Some(Hit::AuditRow(row)) => self.selection.audit_row = row,
+                    None => return effects,
                 }
             }
             MouseEventKind::ScrollDown => self.move_rows(1),
             MouseEventKind::ScrollUp => self.move_rows(-1),
-            _ => return,
+            _ => return effects,
         }
         self.dirty = true;
+        effects
     }
 
     fn on_source(&mut self, msg: SourceMsg) {
@@ -284,6 +378,7 @@ impl App {
                     self.log_notice(&name, notice);
                 }
                 self.refresh_visible();
+                self.refresh_confirm(index);
             }
             SourceEvent::Delta(delta) => {
                 let notices = delta.notices.clone();
@@ -294,11 +389,13 @@ impl App {
                         self.log_notice(&name, notice);
                     }
                     self.refresh_visible();
+                    self.refresh_confirm(index);
                 } else {
                     tracing::warn!(source = %name, "delta without a snapshot to apply it to");
                 }
             }
             SourceEvent::Operators(operators) => self.sources[index].operators = operators,
+            SourceEvent::Audit(entry) => self.add_audit(&name, vec![entry]),
             SourceEvent::Down { error, retry_in } => {
                 let error = clean(&error).into_owned();
                 let source = &mut self.sources[index];

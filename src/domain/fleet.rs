@@ -104,6 +104,7 @@ impl SourceData {
         upsert(&mut snapshot.providers, &delta.providers, |p| &p.id);
         upsert(&mut snapshot.gateways, &delta.gateways, |g| &g.id);
         upsert(&mut snapshot.services, &delta.services, |s| &s.id);
+        upsert(&mut snapshot.operations, &delta.operations, |o| &o.id);
         snapshot.notices.extend(delta.notices.iter().cloned());
         let keep_from = snapshot.notices.len().saturating_sub(NOTICES_KEPT);
         snapshot.notices.drain(..keep_from);

@@ -1,3 +1,5 @@
 //! Pure domain types and rules: no I/O here.
 
+pub mod command;
 pub mod fleet;
+pub mod preflight;

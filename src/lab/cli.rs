@@ -22,6 +22,9 @@ pub struct LabServeArgs {
     /// Scenario file, or the name of a shipped scenario (provider-outage, rate-limit-storm, ...).
     #[arg(long, value_name = "FILE|NAME")]
     pub scenario: Option<PathBuf>,
+    /// Load this many synthetic pending escalations at start (scale tests of the inbox).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub escalations: usize,
 }
 
 /// Starts the lab, prints where it listens and each built-in operator's token, and runs
@@ -32,6 +35,7 @@ pub async fn run_serve(args: LabServeArgs) -> anyhow::Result<()> {
         speed: args.speed,
         topology: args.topology,
         scenario: args.scenario,
+        escalations: args.escalations,
     };
     let scenario = options
         .scenario
@@ -46,8 +50,8 @@ pub async fn run_serve(args: LabServeArgs) -> anyhow::Result<()> {
     }
     println!("switchboard lab serving protocol v1 at {}", lab.url());
     println!(
-        "seed {}, speed {}x, scenario {scenario}",
-        args.seed, args.speed
+        "seed {}, speed {}x, scenario {scenario}, {} synthetic escalations",
+        args.seed, args.speed, args.escalations
     );
     println!("shipped scenarios: {}", shipped_scenarios().join(", "));
     println!("operators (use as Authorization: Bearer <token>):");
@@ -93,9 +97,11 @@ mod tests {
             "provider-outage",
             "--seed",
             "7",
+            "--escalations",
+            "1000",
         ])
         .serve;
-        assert_eq!((args.seed, args.speed), (7, 60.0));
+        assert_eq!((args.seed, args.speed, args.escalations), (7, 60.0, 1000));
         assert_eq!(args.scenario, Some(PathBuf::from("provider-outage")));
     }
 }

@@ -51,6 +51,7 @@ impl Feed {
             gateways: changed(&old.gateways, &view.gateways, |g| &g.id),
             services: changed(&old.services, &view.services, |s| &s.id),
             notices: fresh_notices,
+            operations: changed(&old.operations, &view.operations, |o| &o.id),
             lab: Some(lab.clone()),
         };
         if delta.is_empty() {
@@ -63,6 +64,24 @@ impl Feed {
         self.snapshot = Arc::new(snapshot_of(delta.revision, at, view, notices, lab));
         Some(delta)
     }
+
+    /// The next revision, with no change to the fleet: for a step that changed something
+    /// else (an escalation), so that every revision still has its delta.
+    pub fn publish_unchanged(&mut self, lab: LabInfo, at: DateTime<Utc>) -> FleetDelta {
+        let revision = self.snapshot.revision + 1;
+        self.snapshot = Arc::new(FleetSnapshot {
+            revision,
+            generated_at: at,
+            lab: Some(lab.clone()),
+            ..FleetSnapshot::clone(&self.snapshot)
+        });
+        FleetDelta {
+            revision,
+            generated_at: at,
+            lab: Some(lab),
+            ..FleetDelta::default()
+        }
+    }
 }
 
 /// Objects of `new` that differ from, or are missing in, `old`.
@@ -73,10 +92,21 @@ fn changed<T: Clone + PartialEq>(old: &[T], new: &[T], id: impl Fn(&T) -> &Strin
         .collect()
 }
 
-/// A published `fleet.delta` event, serialized once for every stream.
+/// A published revision: its `fleet.delta` event, serialized once for every stream, and the
+/// other events of the same step.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LoggedEvent {
     pub revision: u64,
+    pub data: Arc<str>,
+    /// Sent before the delta and without an `id`, so that a stream cut among them resumes
+    /// the whole revision: escalation events, whose data carries their own revision.
+    pub before_delta: Arc<[NamedEvent]>,
+}
+
+/// An event of a revision besides its delta.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NamedEvent {
+    pub name: &'static str,
     pub data: Arc<str>,
 }
 
@@ -157,6 +187,7 @@ fn snapshot_of(
         gateways: view.gateways,
         services: view.services,
         notices,
+        operations: view.operations,
         lab: Some(lab),
     }
 }
@@ -170,6 +201,7 @@ mod tests {
         LoggedEvent {
             revision,
             data: Arc::from(format!("{{\"revision\":{revision}}}")),
+            before_delta: Arc::new([]),
         }
     }
 
@@ -209,7 +241,8 @@ mod tests {
             capacity_rps: 100.0,
             load_rps: load,
             traffic_share: 0.5,
-            drained: false,
+            drain: None,
+            control_revision: 1,
         }
     }
 
@@ -219,6 +252,7 @@ mod tests {
             providers: Vec::new(),
             gateways: Vec::new(),
             services: Vec::new(),
+            operations: Vec::new(),
         }
     }
 

@@ -2,13 +2,19 @@
 //!
 //! [`LabServer::start`] loads a topology (the embedded default unless told otherwise) and
 //! optionally a scenario, then serves `/v1/fleet`, `/v1/events` (SSE), `/v1/whoami`,
-//! `/v1/operators` and `/v1/health` while a ticker advances the simulation. The simulation
-//! itself ([`sim::Sim`]) is pure and deterministic for a seed.
+//! `/v1/operators` and `/v1/health`, the commands of [`crate::api::commands`] (see
+//! [`commands`]), `/v1/operations/{id}` and `/v1/audit`, while a ticker advances the
+//! simulation. The simulation itself ([`sim::Sim`]) is pure and deterministic for a seed.
 
+pub mod audit;
 pub mod auth;
 pub mod cli;
+pub mod commands;
 pub mod config_error;
+mod escalation_routes;
+pub mod escalations;
 pub mod feed;
+pub mod idempotency;
 pub mod problem;
 pub mod roster;
 pub mod scenario;
@@ -34,6 +40,8 @@ pub struct LabOptions {
     pub topology: Option<PathBuf>,
     /// A scenario file, or the name of a shipped scenario (see [`shipped_scenarios`]).
     pub scenario: Option<PathBuf>,
+    /// Synthetic pending escalations loaded at start, for scale tests.
+    pub escalations: usize,
 }
 
 impl Default for LabOptions {
@@ -43,6 +51,7 @@ impl Default for LabOptions {
             speed: 1.0,
             topology: None,
             scenario: None,
+            escalations: 0,
         }
     }
 }

@@ -22,6 +22,8 @@ pub struct ApiError {
     pub detail: String,
     /// `WWW-Authenticate` challenge of a 401.
     pub challenge: Option<&'static str>,
+    /// Extension members of the problem, e.g. `current` on a 409.
+    pub extensions: serde_json::Map<String, serde_json::Value>,
 }
 
 impl ApiError {
@@ -30,7 +32,14 @@ impl ApiError {
             status,
             detail: detail.into(),
             challenge: None,
+            extensions: serde_json::Map::new(),
         }
+    }
+
+    /// Adds an extension member to the problem document.
+    pub fn with_extension(mut self, name: &str, value: serde_json::Value) -> Self {
+        self.extensions.insert(name.to_string(), value);
+        self
     }
 
     pub fn unauthorized(detail: impl Into<String>, challenge: &'static str) -> Self {
@@ -51,7 +60,7 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut response = problem_response(self.status, self.detail);
+        let mut response = problem_response(self.status, self.detail, self.extensions);
         if let Some(challenge) = self.challenge {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -62,12 +71,19 @@ impl IntoResponse for ApiError {
     }
 }
 
-fn problem_response(status: StatusCode, detail: String) -> Response {
-    let problem = Problem::new(
-        status.as_u16(),
-        status.canonical_reason().unwrap_or("Error"),
-        detail,
-    );
+fn problem_response(
+    status: StatusCode,
+    detail: String,
+    extensions: serde_json::Map<String, serde_json::Value>,
+) -> Response {
+    let problem = Problem {
+        extensions,
+        ..Problem::new(
+            status.as_u16(),
+            status.canonical_reason().unwrap_or("Error"),
+            detail,
+        )
+    };
     let body = serde_json::to_vec(&problem).expect("a problem document serializes");
     let mut response = (status, body).into_response();
     response
@@ -95,6 +111,7 @@ pub async fn problem_json_errors(request: Request, next: Next) -> Response {
             return problem_response(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "the lab failed to answer this request".to_string(),
+                serde_json::Map::new(),
             );
         }
     };
@@ -114,7 +131,7 @@ pub async fn problem_json_errors(request: Request, next: Next) -> Response {
     } else {
         text
     };
-    let problem = problem_response(status, detail);
+    let problem = problem_response(status, detail, serde_json::Map::new());
     parts.headers.remove(header::CONTENT_LENGTH);
     parts
         .headers

@@ -477,7 +477,7 @@ mod tests {
         );
         assert_eq!(
             parse("standby-not-warm", "credit-decision"),
-            Ok(InjectTarget::Replicas(vec![(1, 1)]))
+            Ok(InjectTarget::Replicas(vec![(1, 1), (1, 2)]))
         );
         assert_eq!(
             parse("standby-not-warm", "credit-decision@us-west"),

@@ -24,8 +24,11 @@ use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 
+use super::audit::{AUDIT_KEPT, AuditLog};
 use super::auth::{Caller, Credentials};
-use super::feed::{EVENTS_KEPT, EventLog, Feed, LoggedEvent, Resume};
+use super::escalations::EscalationQueue;
+use super::feed::{EVENTS_KEPT, EventLog, Feed, LoggedEvent, NamedEvent, Resume};
+use super::idempotency::{IdempotencyStore, KEYS_KEPT_PER_CALLER};
 use super::problem::{ApiError, problem_json_errors, unknown_route};
 use super::roster::Roster;
 use super::scenario::Scenario;
@@ -79,8 +82,10 @@ impl LabServer {
         let credentials = Arc::new(Credentials::new(opts.seed, &topology.operators));
         let epoch = DateTime::<Utc>::from_timestamp(Utc::now().timestamp(), 0).unwrap_or_default();
         let (stop, stopped) = watch::channel(false);
+        let escalations = EscalationQueue::new(&topology, opts.seed, opts.escalations, epoch);
         let lab = Arc::new(LabShared::new(
             Sim::new(topology, scenario, opts.seed, epoch),
+            escalations,
             opts.speed,
             stopped.clone(),
         ));
@@ -159,28 +164,38 @@ impl Drop for LabServer {
 
 /// What every stream receives live.
 #[derive(Clone, Debug)]
-enum LiveEvent {
+pub(super) enum LiveEvent {
     Delta(LoggedEvent),
     /// Serialized [`OperatorsChanged`].
     Operators(Arc<str>),
+    /// Serialized [`crate::api::commands::AuditEntry`].
+    Audit(Arc<str>),
 }
 
-struct LabShared {
+pub(super) struct LabShared {
     core: Mutex<LabCore>,
-    live: broadcast::Sender<LiveEvent>,
+    pub(super) live: broadcast::Sender<LiveEvent>,
     speed: f64,
     stopped: watch::Receiver<bool>,
 }
 
-struct LabCore {
-    sim: Sim,
-    feed: Feed,
+pub(super) struct LabCore {
+    pub(super) sim: Sim,
+    pub(super) feed: Feed,
     log: EventLog,
     roster: Roster,
+    pub(super) audit: AuditLog,
+    pub(super) idempotency: IdempotencyStore,
+    pub(super) escalations: EscalationQueue,
 }
 
 impl LabShared {
-    fn new(mut sim: Sim, speed: f64, stopped: watch::Receiver<bool>) -> LabShared {
+    fn new(
+        mut sim: Sim,
+        escalations: EscalationQueue,
+        speed: f64,
+        stopped: watch::Receiver<bool>,
+    ) -> LabShared {
         // Notices raised while starting (an inject at 0s) are in the first snapshot.
         sim.take_fresh_notices();
         let feed = Feed::new(
@@ -197,6 +212,9 @@ impl LabShared {
                 feed,
                 log,
                 roster,
+                audit: AuditLog::new(AUDIT_KEPT),
+                idempotency: IdempotencyStore::new(KEYS_KEPT_PER_CALLER),
+                escalations,
             }),
             live: broadcast::channel(LIVE_BUFFER).0,
             speed,
@@ -205,7 +223,7 @@ impl LabShared {
     }
 
     /// The state stays usable after a panic elsewhere: each change to it is a whole step.
-    fn lock(&self) -> MutexGuard<'_, LabCore> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, LabCore> {
         self.core.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -213,20 +231,40 @@ impl LabShared {
     fn tick(&self) {
         let mut core = self.lock();
         core.sim.tick(TICK.as_secs_f64() * self.speed);
+        // The queue sees the fleet as last published, as a console would.
+        let (fleet, now) = (core.feed.snapshot(), core.sim.now());
+        core.escalations.advance(&fleet, now);
         self.publish(&mut core);
+        self.audit_automatic(&mut core);
     }
 
-    /// Publishes the simulation's current state as the next revision, if anything changed:
-    /// after each tick, and after anything else that changes the simulation.
-    fn publish(&self, core: &mut LabCore) {
+    /// Publishes the simulation's current state and the escalation queue's events as the
+    /// next revision, if anything changed: after each tick, and after anything else that
+    /// changes the simulation or the queue.
+    pub(super) fn publish(&self, core: &mut LabCore) {
         let view = core.sim.view();
-        let notices = core.sim.take_fresh_notices();
+        let mut notices = core.sim.take_fresh_notices();
+        notices.extend(core.escalations.take_notices());
         let lab = core.sim.lab_info(self.speed);
         let at = core.sim.now();
-        if let Some(delta) = core.feed.publish(view, notices, lab, at) {
+        let before_delta: Arc<[NamedEvent]> = core
+            .escalations
+            .take_events()
+            .into_iter()
+            .map(|event| NamedEvent {
+                name: event.name,
+                data: to_json(&event.summary).into(),
+            })
+            .collect();
+        let delta = match core.feed.publish(view, notices, lab.clone(), at) {
+            None if !before_delta.is_empty() => Some(core.feed.publish_unchanged(lab, at)),
+            delta => delta,
+        };
+        if let Some(delta) = delta {
             let event = LoggedEvent {
                 revision: delta.revision,
                 data: to_json(&delta).into(),
+                before_delta,
             };
             core.log.push(event.clone());
             // No subscribers is fine: nobody is watching.
@@ -273,7 +311,7 @@ impl LabShared {
 
 fn resume_events(log: &EventLog, last_seen: u64) -> Vec<Event> {
     match log.resume_after(last_seen) {
-        Resume::Replay(events) => events.iter().map(delta_event).collect(),
+        Resume::Replay(events) => events.iter().flat_map(revision_events).collect(),
         Resume::Resnapshot { reason } => {
             let head = log.head();
             let data = to_json(&Resnapshot {
@@ -291,18 +329,30 @@ fn resume_events(log: &EventLog, last_seen: u64) -> Vec<Event> {
     }
 }
 
-fn delta_event(event: &LoggedEvent) -> Event {
-    Event::default()
+/// The events of a revision: its other events without an id, then its delta with the id, so
+/// that a client's Last-Event-ID moves past a revision only once it has all of it.
+fn revision_events(event: &LoggedEvent) -> impl Iterator<Item = Event> + use<'_> {
+    let delta = Event::default()
         .id(event.revision.to_string())
         .event(event_name::FLEET_DELTA)
-        .data(&*event.data)
+        .data(&*event.data);
+    event
+        .before_delta
+        .iter()
+        .map(|named| Event::default().event(named.name).data(&*named.data))
+        .chain(std::iter::once(delta))
 }
 
 fn operators_event(data: &str) -> Event {
     Event::default().event(event_name::OPERATORS).data(data)
 }
 
-fn to_json<T: Serialize>(value: &T) -> String {
+/// Without an id: audit entries are not replayed on resume (`GET /v1/audit` has them).
+fn audit_event(data: &str) -> Event {
+    Event::default().event(event_name::AUDIT).data(data)
+}
+
+pub(super) fn to_json<T: Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("protocol types serialize to JSON")
 }
 
@@ -355,10 +405,11 @@ impl EventStream {
             match received {
                 Ok(LiveEvent::Delta(event)) if event.revision > self.last_sent => {
                     self.last_sent = event.revision;
-                    return Some(delta_event(&event));
+                    self.queue.extend(revision_events(&event));
                 }
                 Ok(LiveEvent::Delta(_)) => {}
                 Ok(LiveEvent::Operators(data)) => return Some(operators_event(&data)),
+                Ok(LiveEvent::Audit(data)) => return Some(audit_event(&data)),
                 Err(broadcast::error::RecvError::Lagged(_)) => self.catch_up(),
                 Err(broadcast::error::RecvError::Closed) => return None,
             }
@@ -389,8 +440,8 @@ async fn run_ticker(lab: Arc<LabShared>, mut stopped: watch::Receiver<bool>) {
 }
 
 #[derive(Clone)]
-struct AppState {
-    lab: Arc<LabShared>,
+pub(super) struct AppState {
+    pub(super) lab: Arc<LabShared>,
     credentials: Arc<Credentials>,
 }
 
@@ -407,6 +458,8 @@ fn router(state: AppState) -> Router {
         .route("/v1/events", get(events))
         .route("/v1/whoami", get(whoami))
         .route("/v1/operators", get(operators))
+        .merge(super::commands::routes())
+        .merge(super::escalation_routes::routes())
         .fallback(unknown_route)
         .layer(middleware::from_fn(problem_json_errors))
         .with_state(state)

@@ -5,6 +5,11 @@
 //! service demand goes to the regions that can serve it, load reaches providers, providers
 //! answer with latency, errors and 429s that follow from load and injects, breakers react, and
 //! health is judged from those numbers.
+//!
+//! Operators' commands (drains, breakers, degraded modes, weights, promotions) and their
+//! expiries live in [`control`].
+
+mod control;
 
 use std::f64::consts::TAU;
 
@@ -12,12 +17,16 @@ use chrono::{DateTime, TimeDelta, Utc};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use super::audit::AuditRecord;
 use super::scenario::{InjectKind, InjectTarget, Scenario, format_duration};
 use super::topology::{ProviderSpec, Topology};
+use crate::api::commands::Operation;
 use crate::api::{
-    Breaker, BreakerState, DegradedMode, Fallback, Gateway, Health, LabInfo, Latency, Notice,
+    Breaker, BreakerState, DegradedModeKind, Fallback, Gateway, Health, LabInfo, Latency, Notice,
     Provider, Region, Replica, ReplicaRole, Route, Service,
 };
+pub use control::{Applied, ControlTarget, Refusal};
+use control::{Control, ModeControl, Promotion};
 
 /// Longest simulated step. Longer ticks (fast drills) are split into steps of this size, so
 /// a drill plays out the same at any speed.
@@ -53,6 +62,8 @@ pub struct FleetView {
     pub providers: Vec<Provider>,
     pub gateways: Vec<Gateway>,
     pub services: Vec<Service>,
+    /// Operations running now or finished recently.
+    pub operations: Vec<Operation>,
 }
 
 pub struct Sim {
@@ -72,6 +83,11 @@ pub struct Sim {
     inject_phases: Vec<InjectPhase>,
     notices: Vec<Notice>,
     fresh_notices: Vec<Notice>,
+    /// Promotions, oldest first: all running ones and the most recent finished ones.
+    operations: Vec<Promotion>,
+    operations_started: u64,
+    /// What happened by itself (expiries, operations that ended) since the last take.
+    automatic: Vec<AuditRecord>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -92,6 +108,9 @@ struct RegionState {
     traffic_share: f64,
     baseline_p95_ms: f64,
     health: Health,
+    /// Set while drained: its replicas take no traffic.
+    drain: Option<Control>,
+    control_revision: u64,
 }
 
 struct ProviderState {
@@ -105,6 +124,11 @@ struct ProviderState {
     rate_limit_headroom: f64,
     traffic_share: f64,
     health: Health,
+    /// Held open by hand.
+    quarantine: Option<Control>,
+    /// The automatic breaker may not trip.
+    pinned: Option<Control>,
+    control_revision: u64,
 }
 
 struct BreakerMachine {
@@ -142,12 +166,18 @@ struct LaneRoute {
 
 struct ServiceState {
     demand_rps: f64,
+    /// Demand held back by degraded modes (queued, refused writes, waiting for people).
+    deferred_rps: f64,
     replicas: Vec<ReplicaState>,
-    degraded_modes: Vec<DegradedMode>,
+    degraded_modes: Vec<ModeControl>,
+    /// Per replica, same index: how its region pulls the service's traffic. `None`: by capacity.
+    region_weights: Option<Vec<f64>>,
+    control_revision: u64,
     health: Health,
 }
 
 struct ReplicaState {
+    role: ReplicaRole,
     ready: bool,
     replication_lag_s: f64,
     load_rps: f64,
@@ -189,6 +219,8 @@ impl Sim {
                     traffic_share: 0.0,
                     baseline_p95_ms: base.iter().sum::<f64>() / base.len().max(1) as f64,
                     health: Health::Unknown,
+                    drain: None,
+                    control_revision: 1,
                 }
             })
             .collect();
@@ -203,16 +235,20 @@ impl Sim {
             .iter()
             .map(|s| ServiceState {
                 demand_rps: s.demand_rps,
+                deferred_rps: 0.0,
                 replicas: s
                     .replicas
                     .iter()
                     .map(|r| ReplicaState {
+                        role: r.role,
                         ready: r.role != ReplicaRole::ColdStandby,
                         replication_lag_s: nominal_lag(r.role, 0.0),
                         load_rps: 0.0,
                     })
                     .collect(),
                 degraded_modes: Vec::new(),
+                region_weights: None,
+                control_revision: 1,
                 health: Health::Unknown,
             })
             .collect();
@@ -233,6 +269,9 @@ impl Sim {
             inject_phases,
             notices: Vec::new(),
             fresh_notices: Vec::new(),
+            operations: Vec::new(),
+            operations_started: 0,
+            automatic: Vec::new(),
         };
         // Everyone watching sees what is being played.
         let mut openings = vec![with_description(
@@ -303,6 +342,7 @@ impl Sim {
             providers: self.provider_views(),
             gateways: self.gateway_views(),
             services: self.service_views(),
+            operations: self.operation_views(),
         }
     }
 
@@ -332,6 +372,8 @@ impl Sim {
         for (region, down) in self.regions.iter_mut().zip(&effects.region_down) {
             region.down = *down;
         }
+        self.expire_controls(now);
+        self.advance_operations(now);
         self.route(now);
         self.distribute_demand(now);
         self.load_providers();
@@ -448,29 +490,52 @@ impl Sim {
     }
 
     /// Each gateway sends each service's traffic to the lowest rank that has a usable
-    /// provider, split by weight; losing a provider in use is a fallback.
+    /// provider with a weight, split by weight; losing a provider in use is a fallback. Under
+    /// the fallback-model mode, the fastest usable model takes it all, whatever its rank.
     fn route(&mut self, now: f64) {
         let usable: Vec<bool> = (0..self.providers.len())
             .map(|p| self.provider_usable(p))
             .collect();
+        let topology = &self.topology;
+        let services = &self.services;
         let mut fallbacks = Vec::new();
         for (g, gateway) in self.gateways.iter_mut().enumerate() {
             for lane in &mut gateway.lanes {
-                let best_rank = lane
-                    .routes
-                    .iter()
-                    .filter(|r| usable[r.provider])
-                    .map(|r| r.rank)
-                    .min();
-                let chosen = |r: &LaneRoute| Some(r.rank) == best_rank && usable[r.provider];
+                let candidate = |r: &LaneRoute| usable[r.provider] && r.weight > 0.0;
+                let base_p95 = |r: &LaneRoute| topology.providers[r.provider].base_latency.p95_ms;
+                let chosen: Vec<bool> =
+                    if services[lane.service].has_mode(DegradedModeKind::FallbackModel) {
+                        let fastest = lane
+                            .routes
+                            .iter()
+                            .filter(|r| candidate(r))
+                            .min_by(|a, b| base_p95(a).total_cmp(&base_p95(b)))
+                            .map(|r| r.provider);
+                        lane.routes
+                            .iter()
+                            .map(|r| Some(r.provider) == fastest)
+                            .collect()
+                    } else {
+                        let best_rank = lane
+                            .routes
+                            .iter()
+                            .filter(|r| candidate(r))
+                            .map(|r| r.rank)
+                            .min();
+                        lane.routes
+                            .iter()
+                            .map(|r| candidate(r) && Some(r.rank) == best_rank)
+                            .collect()
+                    };
                 let total_weight: f64 = lane
                     .routes
                     .iter()
-                    .filter(|r| chosen(r))
-                    .map(|r| r.weight)
+                    .zip(&chosen)
+                    .filter(|(_, chosen)| **chosen)
+                    .map(|(r, _)| r.weight)
                     .sum();
-                for route in &mut lane.routes {
-                    route.share = if chosen(route) {
+                for (route, chosen) in lane.routes.iter_mut().zip(&chosen) {
+                    route.share = if *chosen {
                         route.weight / total_weight
                     } else {
                         0.0
@@ -509,18 +574,25 @@ impl Sim {
         }
     }
 
-    /// Whether a replica can take traffic: active, ready, and its region's gateway has a route.
+    /// Whether a replica can take traffic: active, ready, its region up and not drained, and
+    /// its region's gateway has a route.
     fn replica_serves(&self, s: usize, r: usize) -> bool {
         let spec = &self.topology.services[s].replicas[r];
+        let state = &self.services[s].replicas[r];
+        let region = &self.regions[spec.region_index];
         let (g, lane) = self.lane_of[s][r];
-        spec.role == ReplicaRole::Active
-            && self.services[s].replicas[r].ready
-            && !self.regions[spec.region_index].down
+        state.role == ReplicaRole::Active
+            && state.ready
+            && !region.down
+            && region.drain.is_none()
             && !self.gateways[g].lanes[lane].in_use.is_empty()
     }
 
-    /// Splits each service's demand over the active replicas that can serve it, by capacity.
-    /// An active-passive service has one active: when it cannot serve, nothing does.
+    /// Splits each service's demand over the active replicas that can serve it, by their
+    /// regions' weights (by capacity unless an operator set weights). When every replica that
+    /// can serve is weighted 0, traffic spills over to them by capacity: a weight is a
+    /// preference, not an outage. An active-passive service has one active: when it cannot
+    /// serve, nothing does. Degraded modes hold back part of the demand and spare model calls.
     fn distribute_demand(&mut self, now: f64) {
         for s in 0..self.services.len() {
             let spec = &self.topology.services[s];
@@ -530,23 +602,36 @@ impl Sim {
             let serving: Vec<bool> = (0..spec.replicas.len())
                 .map(|r| self.replica_serves(s, r))
                 .collect();
-            let serving_capacity: f64 = spec
-                .replicas
-                .iter()
-                .zip(&serving)
-                .filter(|(_, serves)| **serves)
-                .map(|(r, _)| r.capacity_rps)
-                .sum();
-            self.services[s].demand_rps = demand;
-            for (r, replica) in spec.replicas.iter().enumerate() {
-                let load = if serving[r] {
-                    demand * replica.capacity_rps / serving_capacity
-                } else {
-                    0.0
-                };
-                self.services[s].replicas[r].load_rps = load;
+            let state = &self.services[s];
+            let weighted = |r: usize| match &state.region_weights {
+                Some(weights) => weights[r],
+                None => spec.replicas[r].capacity_rps,
+            };
+            let mut pull: Vec<f64> = (0..spec.replicas.len())
+                .map(|r| if serving[r] { weighted(r) } else { 0.0 })
+                .collect();
+            if pull.iter().sum::<f64>() <= 0.0 {
+                pull = (0..spec.replicas.len())
+                    .map(|r| {
+                        if serving[r] {
+                            spec.replicas[r].capacity_rps
+                        } else {
+                            0.0
+                        }
+                    })
+                    .collect();
+            }
+            let total_pull: f64 = pull.iter().sum();
+            let effect = state.mode_effect();
+            let served_demand = demand * (1.0 - effect.deferred);
+            let state = &mut self.services[s];
+            state.demand_rps = demand;
+            state.deferred_rps = demand - served_demand;
+            for (r, pull) in pull.iter().enumerate() {
+                let load = served_demand * share_of(*pull, total_pull);
+                state.replicas[r].load_rps = load;
                 let (g, lane) = self.lane_of[s][r];
-                self.gateways[g].lanes[lane].offered_rps = load;
+                self.gateways[g].lanes[lane].offered_rps = load * effect.model_calls;
             }
         }
     }
@@ -660,9 +745,15 @@ impl Sim {
                 continue;
             }
             let state = &mut self.providers[p];
+            // A quarantine holds the breaker open whatever the error rate.
+            if state.quarantine.is_some() {
+                continue;
+            }
             let error_pct = state.error_rate * 100.0;
-            let above = state.error_rate > policy.error_threshold;
+            // A pinned provider's errors do not count towards tripping.
+            let above = state.error_rate > policy.error_threshold && state.pinned.is_none();
             let breaker = &mut state.breaker;
+            let before = breaker.state;
             match breaker.state {
                 BreakerState::Closed if above => {
                     breaker.above_for_s += dt;
@@ -671,7 +762,7 @@ impl Sim {
                             "error rate {error_pct:.0}% > {threshold_pct:.0}% for {}",
                             format_duration(breaker.above_for_s)
                         );
-                        breaker.open(reason.clone(), now + policy.cooldown_s);
+                        breaker.open(reason.clone(), Some(now + policy.cooldown_s));
                         changes.push(format!("breaker open: {} — {reason}", spec.id));
                     }
                 }
@@ -690,7 +781,7 @@ impl Sim {
                 BreakerState::HalfOpen if above => {
                     let reason =
                         format!("probe failed: error rate {error_pct:.0}% > {threshold_pct:.0}%");
-                    breaker.open(reason.clone(), now + policy.cooldown_s);
+                    breaker.open(reason.clone(), Some(now + policy.cooldown_s));
                     changes.push(format!("breaker reopened: {} — {reason}", spec.id));
                 }
                 BreakerState::HalfOpen => {
@@ -700,6 +791,9 @@ impl Sim {
                         changes.push(format!("breaker closed: {} — probe passed", spec.id));
                     }
                 }
+            }
+            if state.breaker.state != before {
+                state.control_revision += 1;
             }
         }
         for text in changes {
@@ -713,14 +807,14 @@ impl Sim {
                 let jitter = 1.0 + 0.2 * (2.0 * self.rng.random::<f64>() - 1.0);
                 let region_down = self.regions[replica.region_index].down;
                 let state = &mut self.services[s].replicas[r];
-                if replica.role == ReplicaRole::Active {
+                if state.role == ReplicaRole::Active {
                     state.ready = !region_down;
                     state.replication_lag_s = 0.0;
                     continue;
                 }
                 let stopped = fx.not_warm[s][r] || region_down;
-                let nominal = nominal_lag(replica.role, now)
-                    * if replica.role == ReplicaRole::ColdStandby {
+                let nominal = nominal_lag(state.role, now)
+                    * if state.role == ReplicaRole::ColdStandby {
                         1.0
                     } else {
                         jitter
@@ -732,7 +826,7 @@ impl Sim {
                 } else {
                     nominal
                 };
-                state.ready = !stopped && replica.role != ReplicaRole::ColdStandby;
+                state.ready = !stopped && state.role != ReplicaRole::ColdStandby;
             }
         }
     }
@@ -784,25 +878,29 @@ impl Sim {
 
     /// Down when most requests fail; degraded when some do, when they are slow, or when one
     /// more failure would hurt (a replica lost, no standby to fail over to, a replica overloaded).
+    /// Demand a degraded mode holds back does not fail, but the mode itself degrades.
     fn service_health(&self, s: usize) -> Health {
         let spec = &self.topology.services[s];
         let state = &self.services[s];
         let mut failing_rps = 0.0;
         let mut served_rps = 0.0;
+        let mut calls_rps = 0.0;
         let mut redundancy_lost = false;
         let mut overloaded = false;
-        // Served traffic weighted by how many times slower than usual its providers answer.
+        // Model calls weighted by how many times slower than usual their providers answer.
         let mut slow_rps = 0.0;
         for (r, replica) in spec.replicas.iter().enumerate() {
             let replica_state = &state.replicas[r];
-            if replica.role == ReplicaRole::Active && !self.replica_serves(s, r) {
+            if replica_state.role == ReplicaRole::Active && !self.replica_serves(s, r) {
                 redundancy_lost = true;
             }
             overloaded |= replica_state.load_rps > replica.capacity_rps;
-            if replica_state.load_rps <= 0.0 {
+            served_rps += replica_state.load_rps;
+            let (g, lane) = self.lane_of[s][r];
+            let calls = self.gateways[g].lanes[lane].offered_rps;
+            if calls <= 0.0 {
                 continue;
             }
-            let (g, lane) = self.lane_of[s][r];
             let admitted = self.regions[replica.region_index].admitted;
             let (mut provider_failing, mut slowdown) = (0.0, 0.0);
             for route in &self.gateways[g].lanes[lane].routes {
@@ -811,19 +909,20 @@ impl Sim {
                 provider_failing += route.share * (p.error_rate + p.rate_limited_rate).min(1.0);
                 slowdown += route.share * p.latency.p95_ms / base_p95;
             }
-            served_rps += replica_state.load_rps;
-            failing_rps +=
-                replica_state.load_rps * ((1.0 - admitted) + admitted * provider_failing);
-            slow_rps += replica_state.load_rps * slowdown;
+            calls_rps += calls;
+            failing_rps += calls * ((1.0 - admitted) + admitted * provider_failing);
+            slow_rps += calls * slowdown;
         }
-        failing_rps += (state.demand_rps - served_rps).max(0.0);
-        let has_standbys = spec.replicas.iter().any(|r| r.role.is_standby());
-        let standby_ready = spec.replicas.iter().zip(&state.replicas).any(|(spec, st)| {
-            spec.role.is_standby() && st.ready && st.replication_lag_s <= MAX_STANDBY_LAG_S
-        });
+        failing_rps += (state.demand_rps - state.deferred_rps - served_rps).max(0.0);
+        let is_standby = |st: &ReplicaState| st.role.is_standby();
+        let has_standbys = state.replicas.iter().any(is_standby);
+        let standby_ready = state
+            .replicas
+            .iter()
+            .any(|st| is_standby(st) && st.ready && st.replication_lag_s <= MAX_STANDBY_LAG_S);
         redundancy_lost |= has_standbys && !standby_ready;
         let failing = share_of(failing_rps, state.demand_rps);
-        let slow = share_of(slow_rps, served_rps) > SLOW_FACTOR;
+        let slow = share_of(slow_rps, calls_rps) > SLOW_FACTOR;
         if failing >= DOWN_RATE {
             Health::Down
         } else if failing >= DEGRADED_RATE
@@ -839,49 +938,59 @@ impl Sim {
     }
 
     fn region_views(&self) -> Vec<Region> {
-        self.topology
-            .regions
-            .iter()
-            .zip(&self.regions)
-            .map(|(spec, state)| Region {
-                id: spec.id.clone(),
-                health: state.health,
-                latency: round_latency(state.latency),
-                error_rate: round(state.error_rate, 4),
-                rate_limited_rate: round(state.rate_limited_rate, 4),
-                capacity_rps: round(spec.capacity_rps, 1),
-                load_rps: round(state.load_rps, 1),
-                traffic_share: round(state.traffic_share, 4),
-                drained: false,
-            })
+        (0..self.regions.len())
+            .map(|r| self.region_view(r))
             .collect()
     }
 
+    fn region_view(&self, r: usize) -> Region {
+        let spec = &self.topology.regions[r];
+        let state = &self.regions[r];
+        Region {
+            id: spec.id.clone(),
+            health: state.health,
+            latency: round_latency(state.latency),
+            error_rate: round(state.error_rate, 4),
+            rate_limited_rate: round(state.rate_limited_rate, 4),
+            capacity_rps: round(spec.capacity_rps, 1),
+            load_rps: round(state.load_rps, 1),
+            traffic_share: round(state.traffic_share, 4),
+            drain: state.drain.as_ref().map(|c| self.timed_control(c)),
+            control_revision: state.control_revision,
+        }
+    }
+
     fn provider_views(&self) -> Vec<Provider> {
-        self.topology
-            .providers
-            .iter()
-            .zip(&self.providers)
-            .map(|(spec, state)| Provider {
-                id: spec.id.clone(),
-                vendor: spec.vendor.clone(),
-                model: spec.model.clone(),
-                region: self.topology.regions[spec.region_index].id.clone(),
-                health: state.health,
-                latency: round_latency(state.latency),
-                error_rate: round(state.error_rate, 4),
-                rate_limited_rate: round(state.rate_limited_rate, 4),
-                breaker: Breaker {
-                    state: state.breaker.state,
-                    reason: state.breaker.reason.clone(),
-                    until: state.breaker.until_s.map(|s| self.time_at(s)),
-                },
-                rate_limit_headroom: round(state.rate_limit_headroom, 4),
-                cost_tier: spec.cost_tier.clone(),
-                load_rps: round(state.load_rps, 1),
-                traffic_share: round(state.traffic_share, 4),
-            })
+        (0..self.providers.len())
+            .map(|p| self.provider_view(p))
             .collect()
+    }
+
+    fn provider_view(&self, p: usize) -> Provider {
+        let spec = &self.topology.providers[p];
+        let state = &self.providers[p];
+        Provider {
+            id: spec.id.clone(),
+            vendor: spec.vendor.clone(),
+            model: spec.model.clone(),
+            region: self.topology.regions[spec.region_index].id.clone(),
+            health: state.health,
+            latency: round_latency(state.latency),
+            error_rate: round(state.error_rate, 4),
+            rate_limited_rate: round(state.rate_limited_rate, 4),
+            breaker: Breaker {
+                state: state.breaker.state,
+                reason: state.breaker.reason.clone(),
+                until: state.breaker.until_s.map(|s| self.time_at(s)),
+            },
+            rate_limit_headroom: round(state.rate_limit_headroom, 4),
+            cost_tier: spec.cost_tier.clone(),
+            load_rps: round(state.load_rps, 1),
+            traffic_share: round(state.traffic_share, 4),
+            quarantine: state.quarantine.as_ref().map(|c| self.timed_control(c)),
+            pinned: state.pinned.as_ref().map(|c| self.timed_control(c)),
+            control_revision: state.control_revision,
+        }
     }
 
     fn gateway_views(&self) -> Vec<Gateway> {
@@ -912,32 +1021,53 @@ impl Sim {
     }
 
     fn service_views(&self) -> Vec<Service> {
-        self.topology
-            .services
-            .iter()
-            .zip(&self.services)
-            .map(|(spec, state)| Service {
-                id: spec.id.clone(),
-                tier: spec.tier,
-                health: state.health,
-                demand_rps: round(state.demand_rps, 1),
-                replicas: spec
-                    .replicas
-                    .iter()
-                    .zip(&state.replicas)
-                    .map(|(replica, st)| Replica {
-                        id: replica.id.clone(),
-                        region: self.topology.regions[replica.region_index].id.clone(),
-                        role: replica.role,
-                        ready: st.ready,
-                        replication_lag_s: round(st.replication_lag_s, 1),
-                        capacity_rps: round(replica.capacity_rps, 1),
-                        load_rps: round(st.load_rps, 1),
-                    })
-                    .collect(),
-                degraded_modes: state.degraded_modes.clone(),
-            })
+        (0..self.services.len())
+            .map(|s| self.service_view(s))
             .collect()
+    }
+
+    fn service_view(&self, s: usize) -> Service {
+        let spec = &self.topology.services[s];
+        let state = &self.services[s];
+        let region_of = |r: usize| {
+            self.topology.regions[spec.replicas[r].region_index]
+                .id
+                .clone()
+        };
+        Service {
+            id: spec.id.clone(),
+            tier: spec.tier,
+            health: state.health,
+            demand_rps: round(state.demand_rps, 1),
+            replicas: spec
+                .replicas
+                .iter()
+                .zip(&state.replicas)
+                .enumerate()
+                .map(|(r, (replica, st))| Replica {
+                    id: replica.id.clone(),
+                    region: region_of(r),
+                    role: st.role,
+                    ready: st.ready,
+                    replication_lag_s: round(st.replication_lag_s, 1),
+                    capacity_rps: round(replica.capacity_rps, 1),
+                    load_rps: round(st.load_rps, 1),
+                })
+                .collect(),
+            degraded_modes: state
+                .degraded_modes
+                .iter()
+                .map(|m| self.degraded_mode_view(m))
+                .collect(),
+            region_weights: state
+                .region_weights
+                .iter()
+                .flatten()
+                .enumerate()
+                .map(|(r, weight)| (region_of(r), *weight))
+                .collect(),
+            control_revision: state.control_revision,
+        }
     }
 }
 
@@ -954,6 +1084,9 @@ impl ProviderState {
             rate_limit_headroom: 1.0,
             traffic_share: 0.0,
             health: Health::Unknown,
+            quarantine: None,
+            pinned: None,
+            control_revision: 1,
         }
     }
 
@@ -1010,10 +1143,11 @@ impl BreakerMachine {
         }
     }
 
-    fn open(&mut self, reason: String, until_s: f64) {
+    /// Opens the breaker; it tries half-open at `until_s`, or stays open without one.
+    fn open(&mut self, reason: String, until_s: Option<f64>) {
         self.state = BreakerState::Open;
         self.reason = Some(reason);
-        self.until_s = Some(until_s);
+        self.until_s = until_s;
         self.above_for_s = 0.0;
         self.probing_for_s = 0.0;
     }
@@ -1122,7 +1256,7 @@ mod tests {
     use super::*;
     use std::path::Path;
 
-    fn sim_with(seed: u64, scenario: Option<Scenario>) -> Sim {
+    pub(super) fn sim_with(seed: u64, scenario: Option<Scenario>) -> Sim {
         Sim::new(
             Topology::embedded_default(),
             scenario,
@@ -1131,32 +1265,37 @@ mod tests {
         )
     }
 
-    fn sim(seed: u64, shipped: Option<&str>) -> Sim {
+    pub(super) fn sim(seed: u64, shipped: Option<&str>) -> Sim {
         let topology = Topology::embedded_default();
         let scenario = shipped.map(|name| Scenario::load(Path::new(name), &topology).unwrap());
         sim_with(seed, scenario)
     }
 
     /// Runs until simulated second `t`.
-    fn run_to(sim: &mut Sim, t: f64) -> FleetView {
+    pub(super) fn run_to(sim: &mut Sim, t: f64) -> FleetView {
         sim.tick(t - sim.elapsed_s());
         assert!((sim.elapsed_s() - t).abs() < 1e-9);
         sim.view()
     }
 
-    fn provider<'a>(view: &'a FleetView, id: &str) -> &'a Provider {
+    pub(super) fn provider<'a>(view: &'a FleetView, id: &str) -> &'a Provider {
         view.providers.iter().find(|p| p.id == id).unwrap()
     }
 
-    fn region<'a>(view: &'a FleetView, id: &str) -> &'a Region {
+    pub(super) fn region<'a>(view: &'a FleetView, id: &str) -> &'a Region {
         view.regions.iter().find(|r| r.id == id).unwrap()
     }
 
-    fn service<'a>(view: &'a FleetView, id: &str) -> &'a Service {
+    pub(super) fn service<'a>(view: &'a FleetView, id: &str) -> &'a Service {
         view.services.iter().find(|s| s.id == id).unwrap()
     }
 
-    fn route_share(view: &FleetView, region: &str, service: &str, provider: &str) -> f64 {
+    pub(super) fn route_share(
+        view: &FleetView,
+        region: &str,
+        service: &str,
+        provider: &str,
+    ) -> f64 {
         let gateway = view.gateways.iter().find(|g| g.region == region).unwrap();
         let route = gateway
             .routes
@@ -1166,7 +1305,7 @@ mod tests {
         route.share
     }
 
-    fn share_sum(view: &FleetView) -> f64 {
+    pub(super) fn share_sum(view: &FleetView) -> f64 {
         view.regions.iter().map(|r| r.traffic_share).sum()
     }
 

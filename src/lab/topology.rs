@@ -22,6 +22,7 @@ pub struct Topology {
     pub name: String,
     pub description: String,
     pub breaker: BreakerPolicy,
+    pub failover: FailoverPolicy,
     pub regions: Vec<RegionSpec>,
     pub providers: Vec<ProviderSpec>,
     pub services: Vec<ServiceSpec>,
@@ -49,6 +50,28 @@ impl Default for BreakerPolicy {
             trip_after_s: 5.0,
             cooldown_s: 30.0,
             probe_s: 5.0,
+        }
+    }
+}
+
+/// How long a promoted standby takes to become active, by how warm it is.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FailoverPolicy {
+    /// Simulated seconds for a hot standby: it runs and replicates, it only takes the traffic.
+    pub hot_takeover_s: f64,
+    /// For a warm standby: it runs, but its caches and connections must warm up.
+    pub warm_takeover_s: f64,
+    /// For a cold standby (or one that is not ready): it must start and restore from a backup.
+    pub cold_takeover_s: f64,
+}
+
+impl Default for FailoverPolicy {
+    fn default() -> Self {
+        FailoverPolicy {
+            hot_takeover_s: 5.0,
+            warm_takeover_s: 60.0,
+            cold_takeover_s: 300.0,
         }
     }
 }
@@ -132,6 +155,10 @@ impl Topology {
     pub fn provider_index(&self, id: &str) -> Option<usize> {
         self.providers.iter().position(|p| p.id == id)
     }
+
+    pub fn service_index(&self, id: &str) -> Option<usize> {
+        self.services.iter().position(|s| s.id == id)
+    }
 }
 
 #[derive(Deserialize)]
@@ -141,6 +168,7 @@ struct RawTopology {
     #[serde(default)]
     description: String,
     breaker: Option<Spanned<BreakerPolicy>>,
+    failover: Option<Spanned<FailoverPolicy>>,
     #[serde(rename = "region")]
     regions: Spanned<Vec<RawRegion>>,
     #[serde(rename = "provider")]
@@ -299,6 +327,10 @@ impl Validator<'_> {
             Some(policy) => self.breaker(policy)?,
             None => BreakerPolicy::default(),
         };
+        let failover = match &raw.failover {
+            Some(policy) => self.failover(policy)?,
+            None => FailoverPolicy::default(),
+        };
         let regions = self.regions(&raw.regions)?;
         let providers = self.providers(&raw.providers, &regions)?;
         let services = self.services(&raw.services, &regions, &providers)?;
@@ -307,6 +339,7 @@ impl Validator<'_> {
             name: one_line(&raw.name),
             description: one_line(&raw.description),
             breaker,
+            failover,
             regions,
             providers,
             services,
@@ -325,6 +358,23 @@ impl Validator<'_> {
             self.error(
                 raw.span(),
                 "breaker needs 0 < error_threshold < 1 and positive trip_after_s, cooldown_s, probe_s",
+            )
+        }
+    }
+
+    fn failover(&self, raw: &Spanned<FailoverPolicy>) -> Result<FailoverPolicy, ConfigError> {
+        let policy = *raw.get_ref();
+        let times = [
+            policy.hot_takeover_s,
+            policy.warm_takeover_s,
+            policy.cold_takeover_s,
+        ];
+        if times.iter().all(|t| t.is_finite() && *t > 0.0) {
+            Ok(policy)
+        } else {
+            self.error(
+                raw.span(),
+                "failover needs positive hot_takeover_s, warm_takeover_s, cold_takeover_s",
             )
         }
     }

@@ -1,4 +1,5 @@
-//! HTTP client of protocol v1: snapshot, identity, roster and the live event stream.
+//! HTTP client of protocol v1: snapshot, identity, roster, the live event stream, commands,
+//! operations and the audit log.
 
 use std::fmt;
 use std::time::Duration;
@@ -10,7 +11,9 @@ use serde::de::DeserializeOwned;
 
 use super::error::{ClientError, bounded, root_cause};
 use super::sse::{StreamEvent, parse_events};
+use crate::api::commands::{AuditPage, CommandAccepted, IDEMPOTENCY_KEY, IF_MATCH, Operation};
 use crate::api::{FleetSnapshot, Operator, PROBLEM_JSON, Problem, WhoAmI};
+use crate::domain::command::Command;
 
 /// Largest JSON answer accepted, so a broken server cannot exhaust memory.
 pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
@@ -129,6 +132,79 @@ impl Client {
         self.get_json("v1/operators", "operator roster").await
     }
 
+    /// Sends `command` as `POST` with its reason, `Idempotency-Key` and `If-Match` (the
+    /// target's control revision the operator saw). Sending it again with the same key is
+    /// safe: the server answers with the first outcome and does not act twice.
+    pub async fn command(
+        &self,
+        command: &Command,
+        reason: &str,
+        idempotency_key: &str,
+        if_match: u64,
+    ) -> Result<CommandAccepted, ClientError> {
+        let url = self.endpoint(command.path().trim_start_matches('/'))?;
+        let key = HeaderValue::from_str(idempotency_key)
+            .map_err(|_| ClientError::malformed("idempotency key", "it must be visible ASCII"))?;
+        let request = self
+            .authorized(self.http.post(url))
+            .header(ACCEPT, "application/json")
+            .header(IDEMPOTENCY_KEY, key)
+            // An entity tag is quoted (RFC 9110); the server takes it bare too.
+            .header(IF_MATCH, format!("\"{if_match}\""))
+            .header(CONTENT_TYPE, "application/json")
+            .body(command.body(reason).to_string())
+            .timeout(self.timeouts.request);
+        let target = command.target_label();
+        let response = request
+            .send()
+            .await
+            .map_err(|e| ClientError::from_transport(self.url(), &e, self.timeouts.request))?;
+        let response = self
+            .check_status(response)
+            .await
+            .map_err(|e| e.for_command(&target))?;
+        let body = self
+            .read_body(response, MAX_BODY_BYTES, "command answer")
+            .await?;
+        serde_json::from_slice(&body).map_err(|e| ClientError::malformed("command answer", e))
+    }
+
+    /// `GET /v1/audit`, newest first: at most `limit` entries older than `before`, only those
+    /// sent with `idempotency_key` when given.
+    pub async fn audit(
+        &self,
+        limit: Option<u32>,
+        before: Option<u64>,
+        idempotency_key: Option<&str>,
+    ) -> Result<AuditPage, ClientError> {
+        let mut url = self.endpoint("v1/audit")?;
+        {
+            let mut query = url.query_pairs_mut();
+            if let Some(limit) = limit {
+                query.append_pair("limit", &limit.to_string());
+            }
+            if let Some(before) = before {
+                query.append_pair("before", &before.to_string());
+            }
+            if let Some(key) = idempotency_key {
+                query.append_pair("idempotency_key", key);
+            }
+        }
+        self.get_url(url, "audit log").await
+    }
+
+    /// `GET /v1/operations/{id}`
+    pub async fn operation(&self, id: &str) -> Result<Operation, ClientError> {
+        let mut url = self.endpoint("v1/operations")?;
+        url.path_segments_mut()
+            .map_err(|()| ClientError::InvalidUrl {
+                url: bounded(self.url()),
+                reason: "cannot be a base".into(),
+            })?
+            .push(id);
+        self.get_url(url, "operation").await
+    }
+
     /// `GET /v1/events`, resuming after `last_event_id` when given. The stream ends after
     /// yielding a transport error, or without error when the server closes it; an event whose
     /// payload does not decode yields a `Malformed` error and the stream goes on.
@@ -187,7 +263,10 @@ impl Client {
         path: &str,
         what: &str,
     ) -> Result<T, ClientError> {
-        let url = self.endpoint(path)?;
+        self.get_url(self.endpoint(path)?, what).await
+    }
+
+    async fn get_url<T: DeserializeOwned>(&self, url: Url, what: &str) -> Result<T, ClientError> {
         let request = self
             .authorized(self.http.get(url))
             .header(ACCEPT, "application/json")
@@ -275,4 +354,226 @@ fn is_loopback(host: &str) -> bool {
         || unbracketed
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use axum::Router;
+    use axum::extract::{Path, RawQuery, State};
+    use axum::http::{HeaderMap, StatusCode, header};
+    use axum::response::{IntoResponse, Response};
+    use axum::routing::{get, post};
+    use serde_json::json;
+
+    use super::*;
+    use crate::api::commands::{AuditOutcome, OperationState};
+
+    /// What the scripted server saw of the last request.
+    #[derive(Clone, Default)]
+    struct Seen(Arc<Mutex<Vec<String>>>);
+
+    impl Seen {
+        fn push(&self, line: String) {
+            self.0.lock().unwrap().push(line);
+        }
+
+        fn lines(&self) -> Vec<String> {
+            self.0.lock().unwrap().clone()
+        }
+    }
+
+    fn problem(status: StatusCode, detail: &str, extra: serde_json::Value) -> Response {
+        let mut body = json!({"title": status.canonical_reason(), "status": status.as_u16(), "detail": detail});
+        if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+            body.extend(extra.clone());
+        }
+        (
+            status,
+            [(header::CONTENT_TYPE, PROBLEM_JSON)],
+            body.to_string(),
+        )
+            .into_response()
+    }
+
+    async fn drain(
+        State(seen): State<Seen>,
+        Path(region): Path<String>,
+        headers: HeaderMap,
+        body: String,
+    ) -> Response {
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("-")
+                .to_string()
+        };
+        seen.push(format!(
+            "{region} key={} if-match={} type={} body={body}",
+            header(IDEMPOTENCY_KEY),
+            header(IF_MATCH),
+            header("content-type")
+        ));
+        match region.as_str() {
+            "stale" => problem(
+                StatusCode::CONFLICT,
+                "stale changed since control revision 3 (it is at 7 now)",
+                json!({"current": {"id": "stale", "control_revision": 7}}),
+            ),
+            "gone" => problem(
+                StatusCode::CONFLICT,
+                "changed\u{1b}[2J under you",
+                json!({}),
+            ),
+            "bare" => problem(
+                StatusCode::PRECONDITION_REQUIRED,
+                "commands need If-Match",
+                json!({}),
+            ),
+            "reused" => problem(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Idempotency-Key \"k\" was used for a different request",
+                json!({}),
+            ),
+            _ => {
+                let accepted = json!({"audit_id": 12, "revision": 40, "control_revision": 4,
+                    "warnings": ["eu-west is over capacity"]});
+                (
+                    [(header::CONTENT_TYPE, "application/json")],
+                    accepted.to_string(),
+                )
+                    .into_response()
+            }
+        }
+    }
+
+    async fn audit(State(seen): State<Seen>, RawQuery(query): RawQuery) -> Response {
+        seen.push(format!("audit ?{}", query.unwrap_or_default()));
+        let page = json!({"entries": [{"id": 5, "at": "2026-11-22T14:03:00Z", "actor": "bob",
+            "action": "drain", "target": "us-east", "reason": "r", "idempotency_key": "k-1",
+            "outcome": "accepted"}], "next_before": 5});
+        (
+            [(header::CONTENT_TYPE, "application/json")],
+            page.to_string(),
+        )
+            .into_response()
+    }
+
+    async fn operation(Path(id): Path<String>) -> Response {
+        let op = json!({"id": id, "kind": "promote", "target": "s/r", "state": "running",
+            "progress": 0.5, "message": "warming up", "started_at": "2026-11-22T14:03:00Z"});
+        ([(header::CONTENT_TYPE, "application/json")], op.to_string()).into_response()
+    }
+
+    async fn scripted() -> (Client, Seen) {
+        let seen = Seen::default();
+        let router = Router::new()
+            .route("/v1/regions/{id}/drain", post(drain))
+            .route("/v1/audit", get(audit))
+            .route("/v1/operations/{id}", get(operation))
+            .with_state(seen.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        (Client::new(&url, Some("t0ken".into())).unwrap(), seen)
+    }
+
+    fn drain_of(region: &str) -> Command {
+        Command::Drain {
+            region: region.into(),
+            expires_in_s: Some(600),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_command_carries_its_key_revision_and_reason() {
+        let (client, seen) = scripted().await;
+        let accepted = client
+            .command(&drain_of("us-east"), "brownout", "k-1", 3)
+            .await
+            .unwrap();
+        assert_eq!((accepted.audit_id, accepted.control_revision), (12, 4));
+        assert_eq!(accepted.warnings, ["eu-west is over capacity"]);
+        assert_eq!(
+            seen.lines(),
+            [concat!(
+                "us-east key=k-1 if-match=\"3\" type=application/json ",
+                "body={\"expires_in_s\":600,\"reason\":\"brownout\"}"
+            )]
+        );
+    }
+
+    #[tokio::test]
+    async fn command_refusals_map_to_specific_errors() {
+        let (client, _) = scripted().await;
+        let send = |region: &'static str| {
+            let client = client.clone();
+            async move {
+                client
+                    .command(&drain_of(region), "r", "k", 3)
+                    .await
+                    .unwrap_err()
+            }
+        };
+        let stale = send("stale").await;
+        assert_eq!(
+            stale.to_string(),
+            "409: stale changed since you looked (now control revision 7) — review and retry"
+        );
+        let ClientError::Conflict { current, .. } = &stale else {
+            panic!("{stale:?}");
+        };
+        assert_eq!(current.as_ref().unwrap()["control_revision"], 7);
+        assert_eq!(stale.status(), Some(409));
+        assert!(!stale.outcome_unknown());
+        // Without the current state, the server's words, cleaned.
+        assert_eq!(
+            send("gone").await.to_string(),
+            "409: gone changed since you looked: changed under you — review and retry"
+        );
+        let bare = send("bare").await;
+        assert_eq!(bare.to_string(), "428: commands need If-Match");
+        assert!(matches!(bare, ClientError::PreconditionRequired { .. }));
+        let reused = send("reused").await;
+        assert_eq!(
+            reused.to_string(),
+            "422: Idempotency-Key \"k\" was used for a different request"
+        );
+        assert!(matches!(reused, ClientError::Unprocessable { .. }));
+    }
+
+    #[tokio::test]
+    async fn audit_and_operations_are_read_with_their_parameters() {
+        let (client, seen) = scripted().await;
+        let page = client
+            .audit(Some(20), Some(99), Some("k 1&x"))
+            .await
+            .unwrap();
+        assert_eq!(page.entries[0].outcome, AuditOutcome::Accepted);
+        assert_eq!(page.next_before, Some(5));
+        assert_eq!(
+            seen.lines(),
+            ["audit ?limit=20&before=99&idempotency_key=k+1%26x"]
+        );
+        let operation = client.operation("op 1/x").await.unwrap();
+        assert_eq!(operation.id, "op 1/x", "the id travels as one path segment");
+        assert_eq!(operation.state, OperationState::Running);
+    }
+
+    #[tokio::test]
+    async fn no_answer_leaves_the_outcome_unknown() {
+        // A port that was just free: nothing listens there.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        drop(listener);
+        let client = Client::new(&url, None).unwrap();
+        let error = client
+            .command(&drain_of("us-east"), "r", "k", 1)
+            .await
+            .unwrap_err();
+        assert!(error.outcome_unknown(), "{error:?}");
+        assert_eq!(error.status(), None);
+    }
 }

@@ -30,13 +30,28 @@ pub enum ClientError {
     Unauthorized { detail: String },
     #[error("403: {detail}")]
     Forbidden { detail: String },
-    #[error("{}", http_message(*.status, .problem.as_ref()))]
+    #[error("{}", http_message(*.status, .problem.as_deref()))]
     Http {
         status: u16,
-        problem: Option<Problem>,
+        /// Boxed: a problem document is large and errors travel by value.
+        problem: Option<Box<Problem>>,
     },
     #[error("malformed {what}: {reason}")]
     Malformed { what: String, reason: String },
+    /// A command's `If-Match` was stale: the target changed since the snapshot it was based on.
+    #[error("409: {detail} — review and retry")]
+    Conflict {
+        detail: String,
+        /// The target as it is now, from the problem's `current` member.
+        current: Option<serde_json::Value>,
+    },
+    /// A command went without `If-Match`.
+    #[error("428: {detail}")]
+    PreconditionRequired { detail: String },
+    /// A command the server understood but will not take (e.g. an idempotency key reused
+    /// with another body, or weights that leave nothing to route to).
+    #[error("422: {detail}")]
+    Unprocessable { detail: String },
 }
 
 impl ClientError {
@@ -48,6 +63,75 @@ impl ClientError {
                 | ClientError::Forbidden { .. }
                 | ClientError::InvalidUrl { .. }
         )
+    }
+
+    /// Whether a command that failed this way may or may not have reached the server, so
+    /// that sending it again with the same idempotency key is the way to learn its fate.
+    pub fn outcome_unknown(&self) -> bool {
+        match self {
+            ClientError::Timeout { .. }
+            | ClientError::Dropped { .. }
+            | ClientError::Unreachable { .. } => true,
+            // A proxy in front of the server could not get (or pass on) an answer.
+            ClientError::Http { status, .. } => matches!(status, 502..=504),
+            _ => false,
+        }
+    }
+
+    /// The HTTP status of an error answer; `None` when no answer came.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ClientError::Unauthorized { .. } => Some(401),
+            ClientError::Forbidden { .. } => Some(403),
+            ClientError::Http { status, .. } => Some(*status),
+            ClientError::Conflict { .. } => Some(409),
+            ClientError::PreconditionRequired { .. } => Some(428),
+            ClientError::Unprocessable { .. } => Some(422),
+            ClientError::InvalidUrl { .. }
+            | ClientError::Unreachable { .. }
+            | ClientError::Timeout { .. }
+            | ClientError::StreamIdle { .. }
+            | ClientError::Dropped { .. }
+            | ClientError::Malformed { .. } => None,
+        }
+    }
+
+    /// Gives the answers that only commands get their specific meaning; `target` names the
+    /// object the command changes (e.g. `us-east`, `credit-decision/credit-decision-us-west`).
+    pub(crate) fn for_command(self, target: &str) -> Self {
+        let ClientError::Http { status, problem } = self else {
+            return self;
+        };
+        let words = problem
+            .as_ref()
+            .map(|p| p.detail.clone().unwrap_or_else(|| p.title.clone()));
+        match status {
+            409 => {
+                let current = problem.and_then(|mut p| p.extensions.remove("current"));
+                let revision = current
+                    .as_ref()
+                    .and_then(|c| c.get("control_revision"))
+                    .and_then(serde_json::Value::as_u64);
+                let target = bounded(target);
+                let detail = match (revision, words) {
+                    (Some(revision), _) => format!(
+                        "{target} changed since you looked (now control revision {revision})"
+                    ),
+                    (None, Some(words)) => format!("{target} changed since you looked: {words}"),
+                    (None, None) => format!("{target} changed since you looked"),
+                };
+                ClientError::Conflict { detail, current }
+            }
+            428 => ClientError::PreconditionRequired {
+                detail: words.unwrap_or_else(|| {
+                    "the server requires If-Match with the target's control revision".into()
+                }),
+            },
+            422 => ClientError::Unprocessable {
+                detail: words.unwrap_or_else(|| "the server will not take this command".into()),
+            },
+            _ => ClientError::Http { status, problem },
+        }
     }
 
     pub(crate) fn malformed(what: &str, reason: impl std::fmt::Display) -> Self {
@@ -66,7 +150,7 @@ impl ClientError {
 
     /// Maps an error answer (status >= 400) and its body, preferring the problem document's words.
     pub(crate) fn from_status(status: u16, problem: Option<Problem>) -> Self {
-        let problem = problem.map(bounded_problem);
+        let problem = problem.map(|p| Box::new(bounded_problem(p)));
         let words = problem
             .as_ref()
             .map(|p| p.detail.clone().unwrap_or_else(|| p.title.clone()));
@@ -140,6 +224,7 @@ fn bounded_problem(problem: Problem) -> Problem {
         status: problem.status,
         detail: problem.detail.as_deref().map(bounded),
         instance: problem.instance.as_deref().map(bounded),
+        extensions: problem.extensions,
     }
 }
 

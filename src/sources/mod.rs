@@ -4,6 +4,7 @@
 
 pub mod backoff;
 pub mod client;
+pub mod delivery;
 pub mod error;
 pub mod sse;
 pub mod task;
@@ -15,6 +16,7 @@ pub use error::ClientError;
 pub use sse::StreamEvent;
 pub use task::{SourceOptions, spawn_source, spawn_source_with};
 
+use crate::api::commands::AuditEntry;
 use crate::api::{FleetDelta, FleetSnapshot, Operator, WhoAmI};
 
 /// What the task of one source reports.
@@ -28,6 +30,8 @@ pub enum SourceEvent {
     Snapshot(FleetSnapshot),
     Delta(FleetDelta),
     Operators(Vec<Operator>),
+    /// A new entry of the source's audit log (a command, an expiry, an operation's end).
+    Audit(AuditEntry),
     /// The connection failed or dropped; the task tries again after `retry_in`.
     Down {
         error: String,

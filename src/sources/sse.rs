@@ -12,6 +12,7 @@ use futures::{Stream, StreamExt};
 use serde::de::DeserializeOwned;
 
 use super::error::ClientError;
+use crate::api::commands::AuditEntry;
 use crate::api::{FleetDelta, OperatorsChanged, Resnapshot, event_name};
 
 /// Largest event accepted; a server that sends more without a blank line is broken or hostile,
@@ -26,6 +27,8 @@ pub enum StreamEvent {
     /// The server cannot resume from our revision: fetch `/v1/fleet` again.
     Resnapshot(Resnapshot),
     Operators(OperatorsChanged),
+    /// `audit`: a new entry of the audit log.
+    Audit(AuditEntry),
 }
 
 /// Parses an SSE byte stream.
@@ -70,6 +73,7 @@ fn decode(event: &Event) -> Result<Option<StreamEvent>, ClientError> {
         event_name::FLEET_DELTA => StreamEvent::Delta(payload(event)?),
         event_name::RESNAPSHOT => StreamEvent::Resnapshot(payload(event)?),
         event_name::OPERATORS => StreamEvent::Operators(payload(event)?),
+        event_name::AUDIT => StreamEvent::Audit(payload(event)?),
         _ => return Ok(None),
     };
     Ok(Some(decoded))
@@ -239,6 +243,24 @@ mod tests {
                 assert_eq!(changed.operators[0].name, "alice");
             }
             other => panic!("expected operators, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn audit_events_are_decoded() {
+        let body = concat!(
+            "id: 12\nevent: audit\ndata: {\"id\":5,\"at\":\"2026-11-22T14:03:00Z\",",
+            "\"actor\":\"bob\",\"action\":\"drain\",\"target\":\"us-east\",",
+            "\"reason\":\"brownout\",\"idempotency_key\":\"k-1\",\"outcome\":\"accepted\"}\n\n",
+        );
+        let items = parse_chunks(vec![body.to_string()]).await;
+        match items.as_slice() {
+            [Ok(StreamEvent::Audit(entry))] => {
+                assert_eq!((entry.id, entry.actor.as_str()), (5, "bob"));
+                assert_eq!(entry.idempotency_key.as_deref(), Some("k-1"));
+                assert_eq!(entry.outcome, crate::api::commands::AuditOutcome::Accepted);
+            }
+            other => panic!("expected one audit entry, got {other:?}"),
         }
     }
 

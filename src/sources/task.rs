@@ -175,6 +175,7 @@ async fn follow<M: From<SourceMsg>>(
                     .send(SourceEvent::Operators(changed.operators))
                     .await?;
             }
+            StreamEvent::Audit(entry) => outbox.send(SourceEvent::Audit(entry)).await?,
             StreamEvent::Resnapshot(resnapshot) => {
                 tracing::info!(
                     source = %outbox.source,

@@ -138,7 +138,15 @@ pub fn level_style(theme: &Theme, level: Level) -> Style {
 
 pub fn draw_hints(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     let mut spans = Vec::new();
-    for (keys, what) in keymap::hints(app.top_layer()) {
+    if let Some(flash) = &app.flash {
+        let line = Line::styled(
+            format!(" {}", clean(&flash.text)),
+            level_style(theme, flash.level),
+        );
+        frame.render_widget(Paragraph::new(line), area);
+        return;
+    }
+    for (keys, what) in keymap::hints(app.top_layer(), app.can_mutate()) {
         spans.push(Span::styled(format!(" {keys}"), theme.accent));
         spans.push(Span::styled(format!(" {what} "), theme.dim));
     }

@@ -427,7 +427,7 @@ fn region_lines<'a>(app: &App, theme: &Theme, row: RegionRow, r: &Region) -> Vec
             } else {
                 String::new()
             }),
-            Span::raw(if r.drained {
+            Span::raw(if r.drain.is_some() {
                 "  · DRAINED".to_string()
             } else {
                 String::new()

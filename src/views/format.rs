@@ -49,6 +49,11 @@ pub fn age(d: Duration) -> String {
     }
 }
 
+/// The word for `count` things: `one` for exactly one, else `many`.
+pub fn plural(count: usize, one: &'static str, many: &'static str) -> &'static str {
+    if count == 1 { one } else { many }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

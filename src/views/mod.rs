@@ -1,5 +1,7 @@
 //! Pure rendering: every function here reads `&App` and draws; none changes state.
 
+mod actions;
+mod audit;
 mod chrome;
 mod fleet;
 pub mod format;
@@ -49,6 +51,7 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame) {
         View::Fleet => fleet::draw(app, theme, frame, screen.body),
         View::Services => services::draw(app, theme, frame, screen.body),
         View::Timeline => timeline::draw(app, theme, frame, screen.body),
+        View::Audit => audit::draw(app, theme, frame, screen.body),
     }
     chrome::draw_hints(app, theme, frame, screen.hints);
     chrome::draw_status(app, theme, frame, screen.status);
@@ -57,6 +60,12 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame) {
     }
     if app.help_open {
         overlays::draw_help(app, theme, frame, app.area);
+    }
+    if let Some(menu) = &app.menu {
+        actions::draw_menu(menu, theme, frame, app.area);
+    }
+    if let Some(confirm) = &app.confirm {
+        actions::draw_confirm(app, confirm, theme, frame, app.area);
     }
 }
 
@@ -67,10 +76,11 @@ pub enum Hit {
     FleetCell { row: usize, col: usize },
     ServiceRow(usize),
     TimelineRow(usize),
+    AuditRow(usize),
 }
 
 pub fn hit_test(app: &App, x: u16, y: u16) -> Option<Hit> {
-    if app.help_open || app.palette.is_some() {
+    if app.help_open || app.palette.is_some() || app.menu.is_some() || app.confirm.is_some() {
         return None;
     }
     let screen = screen(app);
@@ -85,8 +95,30 @@ pub fn hit_test(app: &App, x: u16, y: u16) -> Option<Hit> {
             fleet::cell_at(app, screen.body, x, y).map(|(row, col)| Hit::FleetCell { row, col })
         }
         View::Services => services::row_at(app, screen.body, y).map(Hit::ServiceRow),
-        View::Timeline => timeline::row_at(app, screen.body, y).map(Hit::TimelineRow),
+        View::Timeline => bordered_list_row_at(
+            screen.body,
+            y,
+            app.selection.timeline_row,
+            app.timeline.len(),
+        )
+        .map(Hit::TimelineRow),
+        View::Audit => {
+            bordered_list_row_at(screen.body, y, app.selection.audit_row, app.audit_rows())
+                .map(Hit::AuditRow)
+        }
     }
+}
+
+/// The row under `y` of a list drawn in a bordered block over `body`, scrolled to keep
+/// `selected` visible.
+fn bordered_list_row_at(body: Rect, y: u16, selected: usize, len: usize) -> Option<usize> {
+    let first = body.y + 1;
+    let height = body.height.saturating_sub(2);
+    if y < first || y >= first + height {
+        return None;
+    }
+    let row = scroll_offset(selected, height as usize) + (y - first) as usize;
+    (row < len).then_some(row)
 }
 
 /// First row to show so that `selected` is visible in a window of `height` rows.

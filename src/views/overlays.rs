@@ -9,7 +9,7 @@ use crate::app::{App, PaletteState};
 use crate::keymap::{self, Layer};
 use crate::theme::Theme;
 
-fn centered(area: Rect, width: u16, height: u16) -> Rect {
+pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
     let [row] = Layout::vertical([Constraint::Length(height.min(area.height))])
         .flex(Flex::Center)
         .areas(area);
@@ -25,13 +25,15 @@ fn layer_title(layer: Layer) -> &'static str {
         Layer::Filter => "While filtering (/)",
         Layer::Palette => "In the command palette (:)",
         Layer::Help => "In this help",
+        Layer::Menu => "In a command menu",
+        Layer::Confirm => "In a confirmation",
     }
 }
 
 pub fn draw_help(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     let mut lines: Vec<Line> = Vec::new();
     let mut current: Option<Layer> = None;
-    for (layer, keys, what) in keymap::help_rows() {
+    for (layer, keys, what) in keymap::help_rows(app.can_mutate()) {
         if current != Some(layer) {
             if current.is_some() {
                 lines.push(Line::raw(""));
@@ -43,6 +45,13 @@ pub fn draw_help(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
             Span::styled(format!("  {keys:<14}"), theme.accent),
             Span::raw(what),
         ]));
+    }
+    if let Some(refusal) = app.mutation_refusal() {
+        lines.push(Line::raw(""));
+        lines.push(Line::styled(
+            format!("Commands that change the fleet are hidden: {refusal}."),
+            theme.warning,
+        ));
     }
     lines.push(Line::raw(""));
     lines.push(Line::styled("Symbols: ● ok  ▲ degraded  ✖ down / breaker open  ◐ half-open  ? unknown or stale  — absent", theme.dim));

@@ -49,14 +49,3 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     };
     frame.render_widget(body.block(block), area);
 }
-
-pub fn row_at(app: &App, body: Rect, y: u16) -> Option<usize> {
-    let first = body.y + 1;
-    let height = body.height.saturating_sub(2);
-    if y < first || y >= first + height {
-        return None;
-    }
-    let offset = super::scroll_offset(app.selection.timeline_row, height as usize);
-    let row = offset + (y - first) as usize;
-    (row < app.timeline.len()).then_some(row)
-}

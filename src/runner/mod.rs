@@ -2,6 +2,9 @@
 //! them to `App::update`, carries out the effects, and draws when something changed, at
 //! most ~60 times a second.
 
+mod commands;
+
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crossterm::event::{Event, EventStream};
@@ -24,6 +27,8 @@ pub struct ConsoleOptions {
     pub problems: Vec<String>,
     pub theme_name: String,
     pub no_color: bool,
+    /// The command journal (JSON Lines, fsync'd before each command is sent).
+    pub journal: PathBuf,
 }
 
 pub async fn run_console(options: ConsoleOptions) -> anyhow::Result<()> {
@@ -32,11 +37,20 @@ pub async fn run_console(options: ConsoleOptions) -> anyhow::Result<()> {
     let mut problems = options.problems;
     problems.extend(theme_problem);
 
+    // Opened before the terminal is taken, so a failure reads as a plain error.
+    let journal = crate::journal::Journal::open(&options.journal).map_err(|error| {
+        anyhow::anyhow!(
+            "cannot open the command journal {}: {error}",
+            options.journal.display()
+        )
+    })?;
     let mut guard = crate::terminal::TerminalGuard::enter()?;
     let size = guard.size()?;
     let (tx, mut rx) = mpsc::channel::<Msg>(4096);
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
 
+    let dispatcher =
+        commands::Dispatcher::new(&options.context.name, &options.sources, journal, tx.clone());
     let mut app = App::new(AppInit {
         context: options.context,
         sources: options
@@ -85,6 +99,8 @@ pub async fn run_console(options: ConsoleOptions) -> anyhow::Result<()> {
                 for effect in app.update(msg) {
                     match effect {
                         Effect::Quit => break 'main,
+                        Effect::SendCommand(request) => dispatcher.send_command(request),
+                        Effect::FetchAudit { source } => dispatcher.fetch_audit(source),
                         Effect::LoadTheme(name) => {
                             let (loaded, problem) = theme::load(&name, options.no_color);
                             current_theme = loaded;

@@ -1,0 +1,233 @@
+//! Wire types of protocol v1's commands, operations and audit log.
+//!
+//! Every command is a `POST` that carries:
+//! - `Idempotency-Key: <opaque, 1-128 chars>`: a replay with the same key returns the first
+//!   answer and never acts twice; the same key with a different body is `422`.
+//! - `If-Match: <control_revision>` of the object it changes (bare or quoted): when the object's
+//!   control state has changed since, the answer is `409` with the current object in the
+//!   problem's `current` member. Missing `If-Match` is `428`.
+//! - a non-empty `reason` in the body (`400` without one).
+//! - a bearer token of an operator or admin (`403` for viewers).
+//!
+//! Endpoints:
+//! - `POST /v1/services/{id}/promote` [`PromoteRequest`] -> `202` [`CommandAccepted`] with an operation
+//! - `POST /v1/regions/{id}/drain` [`DrainRequest`], `POST /v1/regions/{id}/undrain` [`UndrainRequest`]
+//! - `POST /v1/providers/{id}/breaker` [`BreakerRequest`]
+//! - `POST /v1/services/{id}/degraded-modes` [`DegradeRequest`]
+//! - `POST /v1/services/{id}/weights` [`WeightsRequest`]
+//! - `GET /v1/operations/{id}` -> [`Operation`]
+//! - `GET /v1/audit?limit=N&before=ID&idempotency_key=K` -> [`AuditPage`], newest first
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::DegradedModeKind;
+
+/// Headers of a command.
+pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
+pub const IF_MATCH: &str = "If-Match";
+
+/// A manual control with who set it, why, and when it reverts by itself.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct TimedControl {
+    pub set_by: String,
+    pub reason: String,
+    pub since: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct PromoteRequest {
+    /// Id of the standby replica to make active; the old active becomes a hot standby.
+    pub replica: String,
+    pub reason: String,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct DrainRequest {
+    pub reason: String,
+    /// The drain reverts by itself after this many seconds (simulated seconds in the lab).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_in_s: Option<u64>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct UndrainRequest {
+    pub reason: String,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[serde(rename_all = "kebab-case")]
+pub enum BreakerAction {
+    /// Quarantine: open the breaker and keep it open whatever the error rate.
+    ForceOpen,
+    /// Close the breaker now and lift a quarantine; the automatic breaker runs again.
+    Close,
+    /// The automatic breaker will not trip this provider.
+    Pin,
+    /// Undo `pin`.
+    Unpin,
+}
+
+impl BreakerAction {
+    pub fn word(self) -> &'static str {
+        match self {
+            BreakerAction::ForceOpen => "force-open",
+            BreakerAction::Close => "close",
+            BreakerAction::Pin => "pin",
+            BreakerAction::Unpin => "unpin",
+        }
+    }
+
+    pub const ALL: [BreakerAction; 4] = [
+        BreakerAction::ForceOpen,
+        BreakerAction::Close,
+        BreakerAction::Pin,
+        BreakerAction::Unpin,
+    ];
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct BreakerRequest {
+    pub action: BreakerAction,
+    pub reason: String,
+    /// For `force-open` and `pin`: revert by itself after this many seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_in_s: Option<u64>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct DegradeRequest {
+    pub mode: DegradedModeKind,
+    /// true sets the mode, false clears it.
+    pub enabled: bool,
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_in_s: Option<u64>,
+}
+
+/// What a weights command spreads.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum WeightScope {
+    /// The service's traffic across regions; keys are region ids.
+    Regions,
+    /// The service's traffic across the providers of one region's gateway; keys are provider ids.
+    Providers { region: String },
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct WeightsRequest {
+    pub scope: WeightScope,
+    /// Relative weights (>= 0, not all 0); a region or provider left out keeps its weight.
+    pub weights: BTreeMap<String, f64>,
+    pub reason: String,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[serde(rename_all = "kebab-case")]
+pub enum OperationState {
+    Running,
+    Succeeded,
+    Failed,
+}
+
+impl OperationState {
+    pub fn word(self) -> &'static str {
+        match self {
+            OperationState::Running => "running",
+            OperationState::Succeeded => "succeeded",
+            OperationState::Failed => "failed",
+        }
+    }
+}
+
+/// A command that takes time (a promotion); its progress arrives as SSE event `operation`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Operation {
+    pub id: String,
+    /// The command that started it, e.g. `promote`.
+    pub kind: String,
+    /// e.g. `credit-decision/credit-decision-eu-west`.
+    pub target: String,
+    pub state: OperationState,
+    /// 0..1
+    pub progress: f64,
+    pub message: String,
+    pub started_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Expected completion, while running.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eta: Option<DateTime<Utc>>,
+}
+
+/// The answer to an accepted command: `200`, or `202` when it started an operation.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct CommandAccepted {
+    pub audit_id: u64,
+    /// Fleet revision that carries the change.
+    pub revision: u64,
+    /// The target's control revision after the change.
+    pub control_revision: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation: Option<Operation>,
+    /// Things the operator should know, e.g. "replication lag 4.5s: recent writes may be lost".
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuditOutcome {
+    /// Applied (or, for an operation, started).
+    Accepted,
+    /// Refused: stale revision, bad request, forbidden.
+    Rejected,
+    /// A timed control reverted by itself, or an operation ended.
+    Reverted,
+    Succeeded,
+    Failed,
+}
+
+impl AuditOutcome {
+    pub fn word(self) -> &'static str {
+        match self {
+            AuditOutcome::Accepted => "accepted",
+            AuditOutcome::Rejected => "rejected",
+            AuditOutcome::Reverted => "reverted",
+            AuditOutcome::Succeeded => "succeeded",
+            AuditOutcome::Failed => "failed",
+        }
+    }
+}
+
+/// One line of the append-only audit log: who did what to which target, why, and how it went.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct AuditEntry {
+    pub id: u64,
+    pub at: DateTime<Utc>,
+    /// Operator name, or `system` for expiries and automation.
+    pub actor: String,
+    /// e.g. `drain`, `promote`, `breaker force-open`, `degrade serve-cache on`.
+    pub action: String,
+    pub target: String,
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
+    pub outcome: AuditOutcome,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// `GET /v1/audit`
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct AuditPage {
+    pub entries: Vec<AuditEntry>,
+    /// Pass as `before` to get older entries; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_before: Option<u64>,
+}

@@ -1,0 +1,535 @@
+//! Commands from the console: the menu of what fits the selection, the confirmation with
+//! preflight and reason, and what became of each command sent.
+
+use chrono::{DateTime, Utc};
+use crossterm::event::KeyEvent;
+use ratatui_textarea::TextArea;
+
+use super::{App, Effect, Level, View};
+use crate::api::Role;
+use crate::api::commands::{AuditEntry, CommandAccepted};
+use crate::domain::command::{self, Command, Target, Verb};
+use crate::domain::preflight::{self, Preflight};
+
+pub struct MenuState {
+    pub source: usize,
+    pub title: String,
+    pub commands: Vec<Command>,
+    pub selected: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldKind {
+    Reason,
+    /// How long until the command reverts by itself (`30m`); empty for never.
+    Expiry,
+    Weights,
+    /// In a production context the user types the target's name to confirm.
+    TypeTarget,
+}
+
+impl FieldKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            FieldKind::Reason => "reason",
+            FieldKind::Expiry => "revert after",
+            FieldKind::Weights => "weights",
+            FieldKind::TypeTarget => "type the target",
+        }
+    }
+}
+
+pub struct Field {
+    pub kind: FieldKind,
+    pub input: TextArea<'static>,
+}
+
+impl Field {
+    fn new(kind: FieldKind, text: &str, placeholder: &str) -> Field {
+        let mut input = TextArea::new(vec![text.to_string()]);
+        input.set_placeholder_text(placeholder);
+        input.move_cursor(ratatui_textarea::CursorMove::End);
+        Field { kind, input }
+    }
+
+    pub fn text(&self) -> String {
+        self.input.lines().join(" ").trim().to_string()
+    }
+}
+
+pub struct ConfirmState {
+    pub source: usize,
+    /// The command as the fields make it now.
+    pub command: Command,
+    pub fields: Vec<Field>,
+    pub focus: usize,
+    pub preflight: Preflight,
+    /// Why the command cannot be sent yet (shown under the fields).
+    pub problem: Option<String>,
+}
+
+impl ConfirmState {
+    fn field(&self, kind: FieldKind) -> Option<&Field> {
+        self.fields.iter().find(|f| f.kind == kind)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailureKind {
+    /// The server said no (400, 403, 404, 422...).
+    Rejected,
+    /// 409: the target changed since the console looked.
+    Conflict,
+    /// No answer: the command may or may not have been applied; the journal keeps it.
+    Unknown,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct CommandFailure {
+    pub kind: FailureKind,
+    pub message: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum SentState {
+    Sending,
+    Accepted(CommandAccepted),
+    Failed(CommandFailure),
+}
+
+/// A command this console sent, and what became of it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SentCommand {
+    pub id: u64,
+    pub source: String,
+    pub command: Command,
+    pub reason: String,
+    pub at: DateTime<Utc>,
+    /// Known once the journal has it, before it is sent.
+    pub key: Option<String>,
+    pub state: SentState,
+}
+
+/// What the runner needs to journal and send a command.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CommandRequest {
+    pub id: u64,
+    pub source: String,
+    pub command: Command,
+    pub reason: String,
+    pub if_match: u64,
+}
+
+/// An audit entry with the source that reported it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SourcedAudit {
+    pub source: String,
+    pub entry: AuditEntry,
+}
+
+/// A row of the audit view: a command of this console the server has not logged yet, or
+/// a server entry.
+pub enum AuditRow<'a> {
+    Local(&'a SentCommand),
+    Server(&'a SourcedAudit),
+}
+
+impl App {
+    /// The audit view's rows: this console's commands not yet in a server log (newest first),
+    /// then the servers' entries.
+    pub fn audit_view(&self) -> Vec<AuditRow<'_>> {
+        let logged = |key: &Option<String>| {
+            key.as_ref().is_some_and(|k| {
+                self.audit
+                    .iter()
+                    .any(|a| a.entry.idempotency_key.as_ref() == Some(k))
+            })
+        };
+        let local = self
+            .sent
+            .iter()
+            .rev()
+            .filter(|s| !logged(&s.key))
+            .map(AuditRow::Local);
+        local
+            .chain(self.audit.iter().map(AuditRow::Server))
+            .collect()
+    }
+
+    pub fn audit_rows(&self) -> usize {
+        self.audit_view().len()
+    }
+
+    /// Why the user may not change the fleet now, if they may not.
+    pub fn mutation_refusal(&self) -> Option<String> {
+        if self.context.read_only {
+            return Some("read-only: this console does not change the fleet".into());
+        }
+        match self.identity() {
+            None => Some("identity unknown: waiting for the source to say who you are".into()),
+            Some(who) if who.role < Role::Operator => {
+                Some(format!("role {} may not change the fleet", who.role.word()))
+            }
+            Some(_) => None,
+        }
+    }
+
+    pub fn can_mutate(&self) -> bool {
+        self.mutation_refusal().is_none()
+    }
+
+    /// The region, provider or service under the selection, with its source.
+    pub fn selected_target(&self) -> Option<(usize, Target)> {
+        match self.view {
+            View::Fleet => {
+                let row = self.selected_region()?;
+                let region = self.region_at(row);
+                let target = match self.selection.fleet_col.checked_sub(1) {
+                    None => Target::Region(region.id.clone()),
+                    Some(v) => {
+                        let vendor = self.visible.vendors.get(v)?;
+                        match self.provider_cell(row, vendor) {
+                            super::ProviderCell::Present(p) => Target::Provider(p.id.clone()),
+                            super::ProviderCell::Absent => return None,
+                        }
+                    }
+                };
+                Some((row.source, target))
+            }
+            View::Services => {
+                let row = self.selected_service()?;
+                Some((row.source, Target::Service(self.service_at(row).id.clone())))
+            }
+            View::Timeline | View::Audit => None,
+        }
+    }
+
+    pub(super) fn flash(&mut self, level: Level, text: impl Into<String>) {
+        let text = text.into();
+        self.log(None, level, text.clone());
+        self.flash = Some(super::Flash {
+            level,
+            text,
+            until: self.now + super::FLASH_FOR,
+        });
+    }
+
+    /// `a`, `enter` or a command key: the commands of `verb` (or all) that fit the selection.
+    pub(super) fn start_command(&mut self, verb: Option<Verb>) {
+        if let Some(refusal) = self.mutation_refusal() {
+            self.flash(Level::Warning, refusal);
+            return;
+        }
+        let Some((source, target)) = self.selected_target() else {
+            self.flash(
+                Level::Warning,
+                "select a region, a provider or a service first",
+            );
+            return;
+        };
+        let Some(snapshot) = self.sources[source].snapshot.as_ref() else {
+            return;
+        };
+        let commands: Vec<Command> = command::commands_for(&target, snapshot)
+            .into_iter()
+            .filter(|c| verb.is_none_or(|v| c.kind() == v))
+            .collect();
+        let label = match &target {
+            Target::Region(id) | Target::Provider(id) | Target::Service(id) => id.clone(),
+        };
+        match commands.len() {
+            0 => {
+                let what = verb.map_or("command", Verb::word);
+                self.flash(Level::Warning, format!("no {what} fits {label}"));
+            }
+            1 => self.open_confirm(source, commands.into_iter().next().expect("one command")),
+            _ => {
+                self.menu = Some(MenuState {
+                    source,
+                    title: label,
+                    commands,
+                    selected: 0,
+                })
+            }
+        }
+    }
+
+    /// A command typed in the palette with its arguments.
+    pub(super) fn start_typed_command(&mut self, verb: Verb, args: &[&str]) {
+        if let Some(refusal) = self.mutation_refusal() {
+            self.flash(Level::Warning, refusal);
+            return;
+        }
+        let selected = self.selected_target();
+        match command::parse(verb, args, selected.as_ref().map(|(_, t)| t)) {
+            Ok(command) => {
+                let source = self.source_of(&command).or(selected.map(|(s, _)| s));
+                match source {
+                    Some(source) => self.open_confirm(source, command),
+                    None => self.flash(
+                        Level::Warning,
+                        format!("{} is not in the fleet", command.target_id()),
+                    ),
+                }
+            }
+            Err(problem) => self.flash(Level::Warning, problem),
+        }
+    }
+
+    /// The source whose fleet has the command's target.
+    fn source_of(&self, command: &Command) -> Option<usize> {
+        self.sources.iter().position(|s| {
+            s.snapshot
+                .as_ref()
+                .is_some_and(|snap| command.control_revision(snap).is_some())
+        })
+    }
+
+    pub(super) fn open_confirm(&mut self, source: usize, command: Command) {
+        let Some(snapshot) = self.sources[source].snapshot.as_ref() else {
+            return;
+        };
+        let mut fields = vec![Field::new(
+            FieldKind::Reason,
+            "",
+            "why? (required, goes to the audit log)",
+        )];
+        if command.can_expire() {
+            fields.push(Field::new(
+                FieldKind::Expiry,
+                "",
+                "e.g. 30m; empty: until undone",
+            ));
+        }
+        if let Command::Weights { weights, .. } = &command {
+            let text: Vec<String> = weights.iter().map(|(k, w)| format!("{k}={w}")).collect();
+            fields.push(Field::new(
+                FieldKind::Weights,
+                &text.join(","),
+                "region=weight,...",
+            ));
+        }
+        if self.context.production {
+            fields.push(Field::new(FieldKind::TypeTarget, "", command.target_id()));
+        }
+        let preflight = preflight::preflight(&command, snapshot);
+        self.menu = None;
+        self.confirm = Some(ConfirmState {
+            source,
+            command,
+            fields,
+            focus: 0,
+            preflight,
+            problem: None,
+        });
+    }
+
+    pub(super) fn confirm_input(&mut self, key: KeyEvent) {
+        let Some(confirm) = self.confirm.as_mut() else {
+            return;
+        };
+        let field = &mut confirm.fields[confirm.focus];
+        if field.input.input(key) && matches!(field.kind, FieldKind::Expiry | FieldKind::Weights) {
+            self.rebuild_confirmed_command();
+        }
+        if let Some(confirm) = self.confirm.as_mut() {
+            confirm.problem = None;
+        }
+    }
+
+    pub(super) fn move_confirm_focus(&mut self, forward: bool) {
+        if let Some(confirm) = self.confirm.as_mut() {
+            let n = confirm.fields.len();
+            confirm.focus = if forward {
+                (confirm.focus + 1) % n
+            } else {
+                (confirm.focus + n - 1) % n
+            };
+        }
+    }
+
+    /// Applies the expiry and weights fields to the command and renews the preflight.
+    fn rebuild_confirmed_command(&mut self) {
+        let Some(confirm) = self.confirm.as_mut() else {
+            return;
+        };
+        let Some(snapshot) = self.sources[confirm.source].snapshot.as_ref() else {
+            return;
+        };
+        let expiry = confirm
+            .field(FieldKind::Expiry)
+            .map(Field::text)
+            .filter(|t| !t.is_empty());
+        let expiry = match expiry.as_deref().map(command::parse_duration_s).transpose() {
+            Ok(expiry) => expiry,
+            Err(problem) => {
+                confirm.problem = Some(problem);
+                return;
+            }
+        };
+        let mut command = confirm.command.clone().with_expiry(expiry);
+        if let (Command::Weights { weights, .. }, Some(field)) =
+            (&mut command, confirm.field(FieldKind::Weights))
+        {
+            match command::parse_weights(&field.text()) {
+                Ok(parsed) => *weights = parsed,
+                Err(problem) => {
+                    confirm.problem = Some(problem);
+                    return;
+                }
+            }
+        }
+        confirm.preflight = preflight::preflight(&command, snapshot);
+        confirm.command = command;
+    }
+
+    /// Renews an open confirmation's preflight when the fleet moves under it.
+    pub(super) fn refresh_confirm(&mut self, source: usize) {
+        if self.confirm.as_ref().is_some_and(|c| c.source == source) {
+            self.rebuild_confirmed_command();
+        }
+    }
+
+    /// Enter in the confirmation: send if everything holds, else say what is missing.
+    pub(super) fn submit_confirm(&mut self) -> Vec<Effect> {
+        self.rebuild_confirmed_command();
+        let Some(confirm) = self.confirm.as_mut() else {
+            return Vec::new();
+        };
+        if confirm.problem.is_some() {
+            return Vec::new();
+        }
+        let reason = confirm
+            .field(FieldKind::Reason)
+            .map(Field::text)
+            .unwrap_or_default();
+        let typed = confirm.field(FieldKind::TypeTarget).map(Field::text);
+        let problem = if reason.is_empty() {
+            Some("a reason is required: it goes to the audit log".to_string())
+        } else if typed
+            .as_ref()
+            .is_some_and(|t| t != confirm.command.target_id())
+        {
+            Some(format!(
+                "production context: type {} to confirm",
+                confirm.command.target_id()
+            ))
+        } else if confirm.preflight.blocks() {
+            Some("preflight says no: see above. Nothing was sent.".to_string())
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            confirm.problem = Some(problem);
+            return Vec::new();
+        }
+        let source = confirm.source;
+        let command = confirm.command.clone();
+        let if_match = self.sources[source]
+            .snapshot
+            .as_ref()
+            .and_then(|s| command.control_revision(s));
+        let Some(if_match) = if_match else {
+            confirm.problem = Some(format!("{} is no longer in the fleet", command.target_id()));
+            return Vec::new();
+        };
+        self.confirm = None;
+        self.next_command_id += 1;
+        let id = self.next_command_id;
+        let source_name = self.sources[source].name.clone();
+        self.sent.push(SentCommand {
+            id,
+            source: source_name.clone(),
+            command: command.clone(),
+            reason: reason.clone(),
+            at: self.wall,
+            key: None,
+            state: SentState::Sending,
+        });
+        self.flash(Level::Info, format!("sending {command}…"));
+        vec![Effect::SendCommand(CommandRequest {
+            id,
+            source: source_name,
+            command,
+            reason,
+            if_match,
+        })]
+    }
+
+    pub(super) fn command_journaled(&mut self, id: u64, key: String) {
+        if let Some(sent) = self.sent.iter_mut().find(|s| s.id == id) {
+            sent.key = Some(key);
+        }
+    }
+
+    pub(super) fn command_finished(
+        &mut self,
+        id: u64,
+        result: Result<CommandAccepted, CommandFailure>,
+    ) {
+        let Some(sent) = self.sent.iter_mut().find(|s| s.id == id) else {
+            return;
+        };
+        let label = sent.command.to_string();
+        let (level, text) = match &result {
+            Ok(accepted) => {
+                let mut text = format!("✓ {label}: accepted (audit #{})", accepted.audit_id);
+                if let Some(op) = &accepted.operation {
+                    text.push_str(&format!(", operation {} {}", op.id, op.state.word()));
+                }
+                for warning in &accepted.warnings {
+                    text.push_str(&format!(" ⚠ {}", crate::sanitize::clean(warning)));
+                }
+                (
+                    if accepted.warnings.is_empty() {
+                        Level::Info
+                    } else {
+                        Level::Warning
+                    },
+                    text,
+                )
+            }
+            Err(failure) => {
+                let verdict = match failure.kind {
+                    FailureKind::Rejected => "refused",
+                    FailureKind::Conflict => "not applied, the target changed",
+                    FailureKind::Unknown => "outcome unknown (kept in the journal)",
+                };
+                (
+                    Level::Error,
+                    format!(
+                        "✖ {label}: {verdict}: {}",
+                        crate::sanitize::clean(&failure.message)
+                    ),
+                )
+            }
+        };
+        sent.state = match result {
+            Ok(accepted) => SentState::Accepted(accepted),
+            Err(failure) => SentState::Failed(failure),
+        };
+        self.flash(level, text);
+    }
+
+    pub(super) fn add_audit(&mut self, source: &str, entries: Vec<AuditEntry>) {
+        for entry in entries {
+            if !self
+                .audit
+                .iter()
+                .any(|a| a.source == source && a.entry.id == entry.id)
+            {
+                self.audit.push(SourcedAudit {
+                    source: source.to_string(),
+                    entry,
+                });
+            }
+        }
+        self.audit.sort_by(|a, b| {
+            b.entry
+                .at
+                .cmp(&a.entry.at)
+                .then(b.entry.id.cmp(&a.entry.id))
+        });
+        self.audit.truncate(super::AUDIT_KEPT);
+    }
+}

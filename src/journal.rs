@@ -1,0 +1,570 @@
+//! The local command journal: an append-only JSON Lines file in the state directory.
+//!
+//! Every command is written and fsynced *before* it is sent, and its result is appended (and
+//! fsynced) when it comes back. A console that crashed mid-action reads the journal on restart
+//! and can tell what it sent and what it does not know the fate of ([`Journal::pending`]);
+//! [`resolve_pending`] asks the server's audit log about those by idempotency key.
+//!
+//! Lines are never rewritten. A line torn by a crash mid-write is skipped (with a warning) and
+//! never stops the journal from opening. Tokens are never written: an entry holds the command,
+//! the reason, the key and the revision, and the source's URL without query or fragment.
+
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::api::commands::{AuditEntry, AuditOutcome, CommandAccepted};
+use crate::domain::command::Command;
+use crate::sources::{Client, ClientError};
+
+/// Name of the journal file in the state directory.
+pub const FILE_NAME: &str = "commands.jsonl";
+/// Audit entries asked for when resolving a pending command; one key has very few.
+const AUDIT_LOOKUP_LIMIT: u32 = 20;
+
+/// Where the journal lives unless a path is given: `<state_dir>/commands.jsonl`.
+pub fn default_path() -> PathBuf {
+    crate::config::paths().state_dir.join(FILE_NAME)
+}
+
+/// A command as it was about to be sent.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Entry {
+    /// Unique id of this journal entry.
+    pub id: String,
+    pub at: DateTime<Utc>,
+    /// The configuration context the command was sent in.
+    pub context: String,
+    /// Base URL of the source it was sent to.
+    pub source: String,
+    pub command: SentCommand,
+    pub reason: String,
+    pub idempotency_key: String,
+    /// The target's control revision sent as `If-Match`.
+    pub if_match: u64,
+}
+
+/// What was sent, in enough detail to tell an operator (and to send it again).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct SentCommand {
+    /// e.g. `drain`, `breaker force-open`.
+    pub verb: String,
+    /// e.g. `us-east`, `credit-decision/credit-decision-us-west`.
+    pub target: String,
+    pub path: String,
+    pub body: Value,
+}
+
+impl Entry {
+    /// A fresh entry for `command`, stamped now. `source_url` loses any query and fragment,
+    /// where a careless configuration could carry a secret.
+    pub fn new(
+        context: &str,
+        source_url: &str,
+        command: &Command,
+        reason: &str,
+        idempotency_key: &str,
+        if_match: u64,
+    ) -> Entry {
+        let source = source_url
+            .split(['?', '#'])
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        Entry {
+            id: uuid::Uuid::new_v4().to_string(),
+            at: Utc::now(),
+            context: context.to_string(),
+            source,
+            command: SentCommand {
+                verb: command.verb(),
+                target: command.target_label(),
+                path: command.path(),
+                body: command.body(reason),
+            },
+            reason: reason.to_string(),
+            idempotency_key: idempotency_key.to_string(),
+            if_match,
+        }
+    }
+}
+
+/// How a sent command ended, as far as this console knows.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Outcome {
+    /// The server applied it (or started its operation).
+    Accepted {
+        audit_id: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        operation_id: Option<String>,
+    },
+    /// The server refused it; `status` is absent when learnt from the audit log.
+    Rejected {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        status: Option<u16>,
+        message: String,
+    },
+    /// No answer came (timeout, connection lost): the server may or may not have acted.
+    Unknown { message: String },
+    /// The server's audit log has no command with this idempotency key: it never arrived.
+    NeverReceived,
+}
+
+impl Outcome {
+    pub fn accepted(answer: &CommandAccepted) -> Outcome {
+        Outcome::Accepted {
+            audit_id: answer.audit_id,
+            operation_id: answer.operation.as_ref().map(|o| o.id.clone()),
+        }
+    }
+
+    /// The outcome of a failed send: unknown when the request may have reached the server.
+    pub fn failed(error: &ClientError) -> Outcome {
+        let message = error.to_string();
+        if error.outcome_unknown() {
+            Outcome::Unknown { message }
+        } else {
+            Outcome::Rejected {
+                status: error.status(),
+                message,
+            }
+        }
+    }
+
+    /// Whether the command's fate is still open.
+    pub fn is_unknown(&self) -> bool {
+        matches!(self, Outcome::Unknown { .. })
+    }
+
+    /// In words, for a list of recent commands.
+    pub fn describe(&self) -> String {
+        match self {
+            Outcome::Accepted {
+                audit_id,
+                operation_id: Some(operation),
+            } => format!("accepted (audit #{audit_id}, operation {operation})"),
+            Outcome::Accepted { audit_id, .. } => format!("accepted (audit #{audit_id})"),
+            Outcome::Rejected { message, .. } => format!("rejected: {message}"),
+            Outcome::Unknown { message } => format!("outcome unknown: {message}"),
+            Outcome::NeverReceived => "never reached the server".to_string(),
+        }
+    }
+}
+
+/// A journal entry with the latest result recorded for it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Record {
+    pub entry: Entry,
+    pub outcome: Option<Outcome>,
+}
+
+/// One line of the file.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+enum Line {
+    Sent(Entry),
+    Result {
+        id: String,
+        at: DateTime<Utc>,
+        outcome: Outcome,
+    },
+}
+
+/// The journal file, and what it held when opened plus what this process wrote since.
+pub struct Journal {
+    path: PathBuf,
+    file: File,
+    records: Vec<Record>,
+    by_id: HashMap<String, usize>,
+    skipped_lines: usize,
+}
+
+impl Journal {
+    /// Opens (creating it and its directory if needed) and reads the journal at `path`.
+    /// Lines that do not parse are skipped with a warning; a torn last line is closed off so
+    /// that the next entry starts on a line of its own.
+    pub fn open(path: &Path) -> io::Result<Journal> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            fs::create_dir_all(dir)?;
+        }
+        let existed = path.exists();
+        let mut options = OpenOptions::new();
+        options.read(true).append(true).create(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(path)?;
+        if !existed {
+            sync_parent_dir(path)?;
+        }
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)?;
+        let mut journal = Journal {
+            path: path.to_path_buf(),
+            file,
+            records: Vec::new(),
+            by_id: HashMap::new(),
+            skipped_lines: 0,
+        };
+        for (number, line) in bytes.split(|b| *b == b'\n').enumerate() {
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            match serde_json::from_slice::<Line>(line) {
+                Ok(parsed) => journal.apply(parsed),
+                Err(error) => {
+                    journal.skipped_lines += 1;
+                    tracing::warn!(
+                        journal = %path.display(),
+                        line = number + 1,
+                        %error,
+                        "skipping an unreadable journal line (torn by a crash?)"
+                    );
+                }
+            }
+        }
+        if bytes.last().is_some_and(|b| *b != b'\n') {
+            journal.file.write_all(b"\n")?;
+            journal.file.sync_data()?;
+        }
+        Ok(journal)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Lines that could not be read when the journal was opened.
+    pub fn skipped_lines(&self) -> usize {
+        self.skipped_lines
+    }
+
+    /// Writes `entry` and waits until it is on disk. Call it before sending the command:
+    /// a command that cannot be journalled must not be sent.
+    pub fn record_sent(&mut self, entry: &Entry) -> io::Result<()> {
+        if self.by_id.contains_key(&entry.id) {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!("journal entry {} already exists", entry.id),
+            ));
+        }
+        let line = Line::Sent(entry.clone());
+        self.append(&line)?;
+        self.apply(line);
+        Ok(())
+    }
+
+    /// Appends the outcome of entry `id` and waits until it is on disk; a later result of the
+    /// same entry (e.g. an unknown outcome resolved) supersedes an earlier one.
+    pub fn record_result(&mut self, id: &str, outcome: Outcome) -> io::Result<()> {
+        if !self.by_id.contains_key(id) {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("no journal entry {id}"),
+            ));
+        }
+        let line = Line::Result {
+            id: id.to_string(),
+            at: Utc::now(),
+            outcome,
+        };
+        self.append(&line)?;
+        self.apply(line);
+        Ok(())
+    }
+
+    /// Commands whose fate this console does not know: sent without a result (it crashed or
+    /// was killed mid-action), or with an unknown outcome (no answer came). Oldest first.
+    pub fn pending(&self) -> Vec<Entry> {
+        self.records
+            .iter()
+            .filter(|r| r.outcome.as_ref().is_none_or(Outcome::is_unknown))
+            .map(|r| r.entry.clone())
+            .collect()
+    }
+
+    /// The last `n` commands with their latest outcomes, oldest first.
+    pub fn recent(&self, n: usize) -> Vec<Record> {
+        let start = self.records.len().saturating_sub(n);
+        self.records[start..].to_vec()
+    }
+
+    fn append(&mut self, line: &Line) -> io::Result<()> {
+        let mut bytes = serde_json::to_vec(line).map_err(io::Error::other)?;
+        bytes.push(b'\n');
+        // One write per line: concurrent appenders (O_APPEND) do not interleave within it.
+        self.file.write_all(&bytes)?;
+        self.file.sync_data()
+    }
+
+    fn apply(&mut self, line: Line) {
+        match line {
+            Line::Sent(entry) => {
+                if self.by_id.contains_key(&entry.id) {
+                    tracing::warn!(id = %entry.id, "journal entry written twice; keeping the first");
+                    return;
+                }
+                self.by_id.insert(entry.id.clone(), self.records.len());
+                self.records.push(Record {
+                    entry,
+                    outcome: None,
+                });
+            }
+            Line::Result { id, outcome, .. } => match self.by_id.get(&id) {
+                Some(&index) => self.records[index].outcome = Some(outcome),
+                None => tracing::warn!(%id, "journal result for an unknown entry"),
+            },
+        }
+    }
+}
+
+/// Makes the new file's directory entry durable too, not only its contents.
+fn sync_parent_dir(path: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        File::open(dir)?.sync_all()?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
+/// Asks `client`'s audit log whether the pending `entry` reached the server, by its
+/// idempotency key: found, its outcome there; not found, it never arrived; no answer, still
+/// unknown. `client` must speak to the entry's source.
+pub async fn resolve_pending(client: &Client, entry: &Entry) -> Outcome {
+    let key = entry.idempotency_key.as_str();
+    match client
+        .audit(Some(AUDIT_LOOKUP_LIMIT), None, Some(key))
+        .await
+    {
+        Ok(page) => outcome_in_audit(&page.entries, key),
+        Err(error) => Outcome::Unknown {
+            message: format!("cannot ask {} about it: {error}", client.url()),
+        },
+    }
+}
+
+/// The outcome of the command sent with `key`, from audit entries (any order). The first
+/// entry with the key is the command itself; later ones (an operation's end) follow from it.
+fn outcome_in_audit(entries: &[AuditEntry], key: &str) -> Outcome {
+    let first = entries
+        .iter()
+        .filter(|e| e.idempotency_key.as_deref() == Some(key))
+        .min_by_key(|e| e.id);
+    let Some(found) = first else {
+        return Outcome::NeverReceived;
+    };
+    match found.outcome {
+        AuditOutcome::Accepted | AuditOutcome::Succeeded | AuditOutcome::Reverted => {
+            Outcome::Accepted {
+                audit_id: found.id,
+                operation_id: None,
+            }
+        }
+        AuditOutcome::Rejected | AuditOutcome::Failed => Outcome::Rejected {
+            status: None,
+            message: found
+                .detail
+                .as_deref()
+                .map(|d| crate::sanitize::clean(d).into_owned())
+                .unwrap_or_else(|| format!("{} (audit #{})", found.outcome.word(), found.id)),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn drain() -> Command {
+        Command::Drain {
+            region: "us-east".into(),
+            expires_in_s: Some(1800),
+        }
+    }
+
+    fn entry(key: &str) -> Entry {
+        Entry::new(
+            "lab",
+            "http://127.0.0.1:7300/?token=secret#frag",
+            &drain(),
+            "brownout",
+            key,
+            3,
+        )
+    }
+
+    #[test]
+    fn a_sent_command_stays_pending_until_its_result_and_survives_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state/commands.jsonl");
+        let mut journal = Journal::open(&path).unwrap();
+        let (first, second) = (entry("k-1"), entry("k-2"));
+        journal.record_sent(&first).unwrap();
+        journal.record_sent(&second).unwrap();
+        journal
+            .record_result(
+                &first.id,
+                Outcome::Accepted {
+                    audit_id: 9,
+                    operation_id: None,
+                },
+            )
+            .unwrap();
+        assert_eq!(journal.pending(), vec![second.clone()]);
+        drop(journal);
+
+        let mut reopened = Journal::open(&path).unwrap();
+        assert_eq!(reopened.skipped_lines(), 0);
+        assert_eq!(reopened.pending(), vec![second.clone()]);
+        let recent = reopened.recent(5);
+        assert_eq!(recent.len(), 2);
+        assert_eq!(recent[0].entry, first);
+        assert_eq!(
+            recent[0].outcome.as_ref().unwrap().describe(),
+            "accepted (audit #9)"
+        );
+        // An unknown outcome keeps it pending; a later resolution settles it.
+        let unknown = Outcome::Unknown {
+            message: "no answer".into(),
+        };
+        reopened.record_result(&second.id, unknown).unwrap();
+        assert_eq!(reopened.pending(), vec![second.clone()]);
+        reopened
+            .record_result(&second.id, Outcome::NeverReceived)
+            .unwrap();
+        assert!(reopened.pending().is_empty());
+        assert_eq!(reopened.recent(1)[0].entry, second);
+    }
+
+    #[test]
+    fn a_torn_last_line_is_skipped_and_the_next_entry_starts_cleanly() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("commands.jsonl");
+        let mut journal = Journal::open(&path).unwrap();
+        let whole = entry("k-1");
+        journal.record_sent(&whole).unwrap();
+        drop(journal);
+        // A crash in the middle of writing the next line.
+        let torn = serde_json::to_string(&Line::Sent(entry("k-2"))).unwrap();
+        let mut file = OpenOptions::new().append(true).open(&path).unwrap();
+        file.write_all(&torn.as_bytes()[..torn.len() / 2]).unwrap();
+        drop(file);
+
+        let mut journal = Journal::open(&path).unwrap();
+        assert_eq!(journal.skipped_lines(), 1);
+        assert_eq!(journal.pending(), vec![whole.clone()]);
+        let next = entry("k-3");
+        journal.record_sent(&next).unwrap();
+        drop(journal);
+
+        let journal = Journal::open(&path).unwrap();
+        assert_eq!(journal.skipped_lines(), 1, "only the torn line");
+        assert_eq!(journal.pending(), vec![whole, next]);
+    }
+
+    #[test]
+    fn garbage_and_foreign_lines_never_stop_the_journal_from_opening() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("commands.jsonl");
+        let sent = serde_json::to_string(&Line::Sent(entry("k-1"))).unwrap();
+        let text = format!(
+            "not json\n\u{0}\u{ff}\n{sent}\n{{\"type\":\"result\",\"id\":\"nobody\",\"at\":\"2026-01-01T00:00:00Z\",\"outcome\":{{\"kind\":\"never-received\"}}}}\n\n"
+        );
+        fs::write(&path, text).unwrap();
+        let journal = Journal::open(&path).unwrap();
+        assert_eq!(journal.skipped_lines(), 2);
+        assert_eq!(journal.pending().len(), 1);
+    }
+
+    #[test]
+    fn entries_hold_no_secret_and_results_need_an_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("commands.jsonl");
+        let mut journal = Journal::open(&path).unwrap();
+        let sent = entry("k-1");
+        assert_eq!(sent.source, "http://127.0.0.1:7300/");
+        journal.record_sent(&sent).unwrap();
+        assert_eq!(
+            journal.record_sent(&sent).unwrap_err().kind(),
+            io::ErrorKind::AlreadyExists
+        );
+        assert_eq!(
+            journal
+                .record_result("missing", Outcome::NeverReceived)
+                .unwrap_err()
+                .kind(),
+            io::ErrorKind::NotFound
+        );
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(!text.contains("secret") && !text.contains("frag"), "{text}");
+        let line: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        assert_eq!(line["type"], "sent");
+        assert_eq!(line["command"]["verb"], "drain");
+        assert_eq!(line["command"]["path"], "/v1/regions/us-east/drain");
+        assert_eq!(line["command"]["body"]["expires_in_s"], 1800);
+        assert_eq!(line["idempotency_key"], "k-1");
+        assert_eq!(line["if_match"], 3);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o077, 0, "readable by others: {mode:o}");
+        }
+    }
+
+    fn audit(
+        id: u64,
+        key: Option<&str>,
+        outcome: AuditOutcome,
+        detail: Option<&str>,
+    ) -> AuditEntry {
+        AuditEntry {
+            id,
+            at: Utc::now(),
+            actor: "bob".into(),
+            action: "breaker force-open".into(),
+            target: "openai@us-east".into(),
+            reason: "503s".into(),
+            idempotency_key: key.map(String::from),
+            outcome,
+            detail: detail.map(String::from),
+        }
+    }
+
+    #[test]
+    fn the_audit_log_tells_what_became_of_a_pending_command() {
+        let log = vec![
+            audit(12, Some("k-1"), AuditOutcome::Succeeded, None),
+            audit(
+                11,
+                Some("k-2"),
+                AuditOutcome::Rejected,
+                Some("stale\u{1b}[31m revision"),
+            ),
+            audit(10, Some("k-1"), AuditOutcome::Accepted, None),
+            audit(9, None, AuditOutcome::Reverted, None),
+        ];
+        assert_eq!(
+            outcome_in_audit(&log, "k-1"),
+            Outcome::Accepted {
+                audit_id: 10,
+                operation_id: None
+            }
+        );
+        assert_eq!(
+            outcome_in_audit(&log, "k-2"),
+            Outcome::Rejected {
+                status: None,
+                message: "stale revision".into()
+            }
+        );
+        assert_eq!(outcome_in_audit(&log, "k-3"), Outcome::NeverReceived);
+    }
+}

@@ -1,0 +1,153 @@
+//! The lab's append-only audit log: every command accepted or rejected, every timed control
+//! that reverted by itself, every operation that ended. Bounded in memory: the oldest entries
+//! go first. Pure, no I/O.
+
+use std::collections::VecDeque;
+
+use chrono::{DateTime, Utc};
+
+use crate::api::commands::{AuditEntry, AuditOutcome, AuditPage};
+
+/// Entries kept; older ones are dropped.
+pub const AUDIT_KEPT: usize = 10_000;
+/// The actor of expiries and of operations that end by themselves.
+pub const SYSTEM_ACTOR: &str = "system";
+
+/// An entry before the log numbers it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AuditRecord {
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub reason: String,
+    pub idempotency_key: Option<String>,
+    pub outcome: AuditOutcome,
+    pub detail: Option<String>,
+}
+
+/// Which entries `GET /v1/audit` wants.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AuditQuery {
+    pub limit: usize,
+    /// Only entries with a smaller id (older).
+    pub before: Option<u64>,
+    pub idempotency_key: Option<String>,
+}
+
+pub struct AuditLog {
+    capacity: usize,
+    entries: VecDeque<AuditEntry>,
+    next_id: u64,
+}
+
+impl AuditLog {
+    pub fn new(capacity: usize) -> AuditLog {
+        AuditLog {
+            capacity: capacity.max(1),
+            entries: VecDeque::new(),
+            next_id: 1,
+        }
+    }
+
+    /// Numbers the record and appends it; ids only ever rise.
+    pub fn append(&mut self, record: AuditRecord) -> AuditEntry {
+        let entry = AuditEntry {
+            id: self.next_id,
+            at: record.at,
+            actor: record.actor,
+            action: record.action,
+            target: record.target,
+            reason: record.reason,
+            idempotency_key: record.idempotency_key,
+            outcome: record.outcome,
+            detail: record.detail,
+        };
+        self.next_id += 1;
+        if self.entries.len() == self.capacity {
+            self.entries.pop_front();
+        }
+        self.entries.push_back(entry.clone());
+        entry
+    }
+
+    /// Matching entries, newest first, at most `limit`; `next_before` is set when older
+    /// matching entries remain.
+    pub fn page(&self, query: &AuditQuery) -> AuditPage {
+        let mut matching = self.entries.iter().rev().filter(|entry| {
+            query.before.is_none_or(|before| entry.id < before)
+                && query
+                    .idempotency_key
+                    .as_ref()
+                    .is_none_or(|key| entry.idempotency_key.as_ref() == Some(key))
+        });
+        let entries: Vec<AuditEntry> = matching.by_ref().take(query.limit).cloned().collect();
+        let more = matching.next().is_some();
+        AuditPage {
+            next_before: entries.last().filter(|_| more).map(|entry| entry.id),
+            entries,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(action: &str, key: Option<&str>) -> AuditRecord {
+        AuditRecord {
+            at: DateTime::<Utc>::UNIX_EPOCH,
+            actor: "bob".into(),
+            action: action.into(),
+            target: "us-east".into(),
+            reason: "test".into(),
+            idempotency_key: key.map(Into::into),
+            outcome: AuditOutcome::Accepted,
+            detail: None,
+        }
+    }
+
+    fn ids(page: &AuditPage) -> Vec<u64> {
+        page.entries.iter().map(|e| e.id).collect()
+    }
+
+    fn query(limit: usize, before: Option<u64>, key: Option<&str>) -> AuditQuery {
+        AuditQuery {
+            limit,
+            before,
+            idempotency_key: key.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn pages_go_newest_first_until_the_oldest() {
+        let mut log = AuditLog::new(100);
+        for i in 0..5 {
+            let entry = log.append(record("drain", Some(&format!("k{}", i % 2))));
+            assert_eq!(entry.id, i + 1);
+        }
+        let first = log.page(&query(2, None, None));
+        assert_eq!((ids(&first), first.next_before), (vec![5, 4], Some(4)));
+        let second = log.page(&query(2, first.next_before, None));
+        assert_eq!((ids(&second), second.next_before), (vec![3, 2], Some(2)));
+        let last = log.page(&query(2, second.next_before, None));
+        assert_eq!((ids(&last), last.next_before), (vec![1], None));
+        let exact = log.page(&query(5, None, None));
+        assert_eq!(exact.next_before, None, "nothing older remains");
+
+        let keyed = log.page(&query(10, None, Some("k1")));
+        assert_eq!((ids(&keyed), keyed.next_before), (vec![4, 2], None));
+        let keyed = log.page(&query(1, None, Some("k0")));
+        assert_eq!((ids(&keyed), keyed.next_before), (vec![5], Some(5)));
+    }
+
+    #[test]
+    fn the_oldest_entries_go_first_and_ids_keep_rising() {
+        let mut log = AuditLog::new(3);
+        for _ in 0..5 {
+            log.append(record("drain", None));
+        }
+        assert_eq!(ids(&log.page(&query(10, None, None))), [5, 4, 3]);
+        assert_eq!(log.append(record("undrain", None)).id, 6);
+    }
+}

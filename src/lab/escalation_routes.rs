@@ -1,0 +1,383 @@
+//! Protocol v1's escalation endpoints over HTTP (the contract is in
+//! [`crate::api::escalations`]): the inbox, a task's detail with its lineage, claims, releases
+//! and resolutions.
+//!
+//! Every change happens under the lab's lock and is published at once, so its event takes a
+//! revision of the stream. A resolution is judged like a command: role (403),
+//! `Idempotency-Key` (400; a replay answers the first outcome, the same key for another
+//! request is 422), body and note (400), task (404), claim and state (409), what it names
+//! (422). Resolutions from authenticated callers are audited, accepted or rejected; a replay
+//! is not, as it does nothing.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Deserialize;
+
+use super::audit::AuditRecord;
+use super::auth::{Caller, min_role, require_role};
+use super::commands::{idempotency_key, plain};
+use super::escalations::{AssigneeFilter, Cursor, ListQuery, QueueError};
+use super::idempotency::{Fingerprint, Lookup, StoredAnswer};
+use super::problem::ApiError;
+use super::server::{AppState, LabCore, LabShared, to_json};
+use crate::api::commands::{AuditOutcome, IDEMPOTENCY_KEY};
+use crate::api::escalations::{
+    ClaimRequest, DEFAULT_LEASE_S, DEFAULT_PAGE_LIMIT, Escalation, EscalationPage,
+    EscalationReason, EscalationState, EscalationSummary, IDEMPOTENT_REPLAYED, MAX_LEASE_S,
+    MAX_NOTE_BYTES, MAX_OUTPUT_BYTES, MAX_PAGE_LIMIT, MIN_LEASE_S, Priority, ReleaseRequest,
+    ResolveRequest,
+};
+use crate::api::{Role, WhoAmI};
+
+/// Largest body accepted: a submitted output and a note, with room for JSON escapes.
+const BODY_LIMIT: usize = 2 * (MAX_OUTPUT_BYTES + MAX_NOTE_BYTES);
+/// Audit reasons are kept to one bounded line.
+const AUDIT_REASON_CHARS: usize = 500;
+
+/// `GET /v1/escalations`, `GET /v1/escalations/{id}` and the claim, release and resolve
+/// commands.
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/escalations", get(list))
+        .route("/v1/escalations/{id}", get(detail))
+        .route("/v1/escalations/{id}/claim", post(claim))
+        .route("/v1/escalations/{id}/release", post(release))
+        .route("/v1/escalations/{id}/resolve", post(resolve))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+}
+
+#[derive(Deserialize)]
+struct ListParams {
+    state: Option<String>,
+    priority: Option<String>,
+    reason: Option<String>,
+    service: Option<String>,
+    assignee: Option<String>,
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+impl ListParams {
+    fn query(self) -> Result<ListQuery, ApiError> {
+        let limit = self.limit.unwrap_or(DEFAULT_PAGE_LIMIT);
+        if !(1..=MAX_PAGE_LIMIT).contains(&limit) {
+            return Err(ApiError::bad_request(format!(
+                "limit must be from 1 to {MAX_PAGE_LIMIT}"
+            )));
+        }
+        let after = match self.cursor.as_deref() {
+            None | Some("") => None,
+            Some(text) => Some(Cursor::decode(text).ok_or_else(|| {
+                ApiError::bad_request("cursor must be a next_cursor from this lab's answers")
+            })?),
+        };
+        Ok(ListQuery {
+            states: words(self.state.as_deref(), "state", &EscalationState::ALL, |s| {
+                s.word()
+            })?,
+            priorities: words(self.priority.as_deref(), "priority", &Priority::ALL, |p| {
+                p.word()
+            })?,
+            reasons: words(
+                self.reason.as_deref(),
+                "reason",
+                &EscalationReason::ALL,
+                |r| r.word(),
+            )?,
+            service: self.service.filter(|s| !s.is_empty()),
+            assignee: self
+                .assignee
+                .filter(|a| !a.is_empty())
+                .map(|a| match a.as_str() {
+                    "none" => AssigneeFilter::Nobody,
+                    _ => AssigneeFilter::Named(a),
+                }),
+            after,
+            limit,
+        })
+    }
+}
+
+/// A comma-separated filter of enum words, e.g. `state=pending,claimed`; empty: any.
+fn words<T: Copy>(
+    text: Option<&str>,
+    name: &str,
+    all: &[T],
+    word: fn(T) -> &'static str,
+) -> Result<Vec<T>, ApiError> {
+    let Some(text) = text else {
+        return Ok(Vec::new());
+    };
+    text.split(',')
+        .map(str::trim)
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            all.iter()
+                .copied()
+                .find(|value| word(*value).eq_ignore_ascii_case(w))
+                .ok_or_else(|| {
+                    let known: Vec<&str> = all.iter().map(|v| word(*v)).collect();
+                    ApiError::bad_request(format!(
+                        "unknown {name} {:?}: one of {}",
+                        plain(w, 40),
+                        known.join(", ")
+                    ))
+                })
+        })
+        .collect()
+}
+
+async fn list(
+    _caller: Caller,
+    State(state): State<AppState>,
+    Query(params): Query<ListParams>,
+) -> Result<Json<EscalationPage>, ApiError> {
+    let query = params.query()?;
+    let core = state.lab.lock();
+    let listed = core.escalations.list(&query);
+    Ok(Json(EscalationPage {
+        items: listed.items,
+        next_cursor: listed.next.map(Cursor::encode),
+        total: listed.total,
+        revision: core.feed.revision(),
+    }))
+}
+
+async fn detail(
+    _caller: Caller,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Escalation>, ApiError> {
+    let escalation = state.lab.lock().escalations.detail(&id);
+    escalation.map(Json).ok_or_else(|| not_found(&id))
+}
+
+async fn claim(
+    caller: Caller<min_role::Operator>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    request: Option<Json<ClaimRequest>>,
+) -> Result<Json<EscalationSummary>, ApiError> {
+    let request = request.map(|Json(r)| r).unwrap_or_default();
+    let lease_s = request.lease_s.unwrap_or(DEFAULT_LEASE_S);
+    if !(MIN_LEASE_S..=MAX_LEASE_S).contains(&lease_s) {
+        return Err(ApiError::bad_request(format!(
+            "lease_s must be from {MIN_LEASE_S} to {MAX_LEASE_S} seconds"
+        )));
+    }
+    change(&state.lab, &id, |core| {
+        let now = core.sim.now();
+        core.escalations
+            .claim(&id, &caller.identity.name, lease_s, now)
+    })
+    .map(Json)
+}
+
+async fn release(
+    caller: Caller<min_role::Operator>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    request: Option<Json<ReleaseRequest>>,
+) -> Result<Json<EscalationSummary>, ApiError> {
+    let note = request.and_then(|Json(r)| r.note);
+    change(&state.lab, &id, |core| {
+        let now = core.sim.now();
+        core.escalations
+            .release(&id, &caller.identity.name, note, now)
+    })
+    .map(Json)
+}
+
+/// Runs a change of the queue and publishes its events, whether it was accepted or not
+/// (a refused claim may still have ended expired leases).
+fn change<T>(
+    lab: &LabShared,
+    id: &str,
+    act: impl FnOnce(&mut LabCore) -> Result<T, QueueError>,
+) -> Result<T, ApiError> {
+    let mut core = lab.lock();
+    let result = act(&mut core);
+    lab.publish(&mut core);
+    result.map_err(|error| queue_error(id, error))
+}
+
+async fn resolve(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let lab = &state.lab;
+    let mut core = lab.lock();
+    let request = parse_resolve(&body);
+    let key = idempotency_key(&headers);
+    match decide(lab, &mut core, &caller.identity, &id, &request, &key, &body) {
+        Ok((answer, replayed)) => answer_response(&answer, replayed),
+        Err(error) => {
+            let (action, note) = match &request {
+                Ok(request) => (
+                    format!("resolve {}", request.resolution.kind().word()),
+                    request.note.as_str(),
+                ),
+                Err(_) => ("resolve".to_string(), ""),
+            };
+            let record = AuditRecord {
+                at: core.sim.now(),
+                actor: caller.identity.name.clone(),
+                action,
+                target: plain(&id, 100),
+                reason: plain(note.trim(), AUDIT_REASON_CHARS),
+                idempotency_key: key.ok().flatten(),
+                outcome: AuditOutcome::Rejected,
+                detail: Some(error.detail.clone()),
+            };
+            lab.audit(&mut core, record);
+            lab.publish(&mut core);
+            error.into_response()
+        }
+    }
+}
+
+fn parse_resolve(body: &[u8]) -> Result<ResolveRequest, ApiError> {
+    serde_json::from_slice(body).map_err(|error| {
+        ApiError::bad_request(format!(
+            "the body is not a valid resolve request: {}",
+            plain(&error.to_string(), 200)
+        ))
+    })
+}
+
+/// The answer to a resolve, and whether it replays an earlier one.
+fn decide(
+    lab: &LabShared,
+    core: &mut LabCore,
+    caller: &WhoAmI,
+    id: &str,
+    request: &Result<ResolveRequest, ApiError>,
+    key: &Result<Option<String>, ApiError>,
+    body: &[u8],
+) -> Result<(StoredAnswer, bool), ApiError> {
+    require_role(caller, Role::Operator)?;
+    let key = key.clone()?.ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "resolving needs an {IDEMPOTENCY_KEY} header: a fresh unique value per decision, the same one on a retry"
+        ))
+    })?;
+    let fingerprint = Fingerprint::of(&format!("resolve {id}"), body);
+    match core.idempotency.lookup(&caller.name, &key, fingerprint) {
+        Lookup::Replay(answer) => return Ok((answer.clone(), true)),
+        Lookup::Mismatch => {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!(
+                    "{IDEMPOTENCY_KEY} {key:?} was used for a different request: use a new key for a new decision"
+                ),
+            ));
+        }
+        Lookup::New => {}
+    }
+    let request = request.clone()?;
+    let now = core.sim.now();
+    let outcome = core
+        .escalations
+        .resolve(id, &caller.name, &key, &request, now)
+        .map_err(|error| queue_error(id, error))?;
+    lab.publish(core);
+    lab.audit(
+        core,
+        AuditRecord {
+            at: now,
+            actor: caller.name.clone(),
+            action: format!("resolve {}", request.resolution.kind().word()),
+            target: format!("{id} ({})", outcome.escalation.workflow_id),
+            reason: plain(&outcome.applied.note, AUDIT_REASON_CHARS),
+            idempotency_key: Some(key.clone()),
+            outcome: AuditOutcome::Accepted,
+            detail: Some(outcome.consequence.clone()),
+        },
+    );
+    let answer = StoredAnswer {
+        status: StatusCode::OK.as_u16(),
+        body: Arc::from(to_json(&outcome).into_bytes()),
+    };
+    core.idempotency
+        .remember(&caller.name, &key, fingerprint, answer.clone());
+    Ok((answer, false))
+}
+
+fn answer_response(answer: &StoredAnswer, replayed: bool) -> Response {
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
+    let mut response = (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        Bytes::copy_from_slice(&answer.body),
+    )
+        .into_response();
+    if replayed {
+        response
+            .headers_mut()
+            .insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
+    }
+    response
+}
+
+fn not_found(id: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        format!("no escalation {:?}", plain(id, 64)),
+    )
+}
+
+/// The problem a refusal of the queue is answered with; conflicts name who holds or closed
+/// the task, in members a client can read.
+fn queue_error(id: &str, error: QueueError) -> ApiError {
+    match error {
+        QueueError::NotFound(_) => not_found(id),
+        QueueError::Incomplete(detail) => ApiError::bad_request(detail),
+        QueueError::Unprocessable(detail) => {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, detail)
+        }
+        QueueError::Held { holder, expires_at } => ApiError::new(
+            StatusCode::CONFLICT,
+            format!(
+                "{id} is claimed by {holder} until {}",
+                timestamp(expires_at)
+            ),
+        )
+        .with_extension("holder", holder.into())
+        .with_extension("lease_expires_at", timestamp(expires_at).into()),
+        QueueError::Closed { by, resolution, at } => ApiError::new(
+            StatusCode::CONFLICT,
+            format!(
+                "{id} was already resolved by {by} ({}) at {}",
+                resolution.kind().word(),
+                timestamp(at)
+            ),
+        )
+        .with_extension("resolved_by", by.into())
+        .with_extension(
+            "resolution",
+            serde_json::to_value(&resolution).expect("a resolution serializes"),
+        )
+        .with_extension("resolved_at", timestamp(at).into()),
+        QueueError::NotClaimed => ApiError::new(
+            StatusCode::CONFLICT,
+            format!("nobody holds {id}: there is no claim to release"),
+        ),
+    }
+}
+
+fn timestamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}

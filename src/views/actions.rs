@@ -1,0 +1,250 @@
+//! The command menu of the selection, and the confirmation: what will be done, to what, the
+//! preflight, a reason, and (in production) the target typed out.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Flex, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+
+use super::format::{age, ms, pct, rps};
+use super::overlays::centered;
+use crate::app::{App, ConfirmState, MenuState};
+use crate::domain::preflight::{Preflight, Verdict};
+use crate::sanitize::clean;
+use crate::theme::Theme;
+
+const CONFIRM_WIDTH: u16 = 76;
+
+pub fn draw_menu(menu: &MenuState, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let height = menu.commands.len() as u16 + 2;
+    let popup = centered(area, 60, height);
+    let lines: Vec<Line> = menu
+        .commands
+        .iter()
+        .enumerate()
+        .map(|(i, command)| {
+            let style = if i == menu.selected {
+                theme.selection
+            } else {
+                theme.text
+            };
+            Line::styled(format!(" {} ", clean(&command.to_string())), style)
+        })
+        .collect();
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.accent)
+        .title(Span::styled(
+            format!(" Commands for {} ", clean(&menu.title)),
+            theme.title,
+        ));
+    frame.render_widget(Clear, popup);
+    frame.render_widget(Paragraph::new(lines).block(block), popup);
+}
+
+pub fn draw_confirm(
+    app: &App,
+    confirm: &ConfirmState,
+    theme: &Theme,
+    frame: &mut Frame,
+    area: Rect,
+) {
+    let preflight = preflight_lines(&confirm.preflight, theme);
+    let field_rows = confirm.fields.len() as u16;
+    let popup_width = CONFIRM_WIDTH.min(area.width);
+    // Long reasons wrap: count the rows they take at the popup's inner width.
+    let inner_width = usize::from(popup_width.saturating_sub(2)).max(1);
+    let preflight_rows: usize = preflight
+        .iter()
+        .map(|l| l.width().max(1).div_ceil(inner_width))
+        .sum();
+    let height = (preflight_rows as u16 + field_rows + 6).min(area.height);
+    let popup = centered(area, popup_width, height);
+    let context = &app.context;
+    let mut title = format!(" Confirm: {} ", clean(&confirm.command.to_string()));
+    if context.production {
+        title = format!(" PRODUCTION {}{title}", clean(&context.name));
+    }
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(if context.production {
+            theme.error
+        } else {
+            theme.accent
+        })
+        .title(Span::styled(title, theme.title));
+    let inner = block.inner(popup);
+    frame.render_widget(Clear, popup);
+    frame.render_widget(block, popup);
+
+    let [head, checks, fields, problem, keys] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Fill(1),
+        Constraint::Length(field_rows),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(inner);
+    let source = &app.sources[confirm.source];
+    frame.render_widget(
+        Paragraph::new(Line::from(vec![
+            Span::styled("on ", theme.dim),
+            Span::raw(format!(
+                "{} ({}) ",
+                clean(&source.name),
+                clean(&context.name)
+            )),
+            Span::styled("as ", theme.dim),
+            Span::raw(
+                app.identity()
+                    .map(|w| clean(&w.name).into_owned())
+                    .unwrap_or_default(),
+            ),
+        ])),
+        head,
+    );
+    frame.render_widget(Paragraph::new(preflight).wrap(Wrap { trim: false }), checks);
+
+    let rows = Layout::vertical(confirm.fields.iter().map(|_| Constraint::Length(1))).split(fields);
+    for (i, (field, row)) in confirm.fields.iter().zip(rows.iter()).enumerate() {
+        let [label, input] = Layout::horizontal([Constraint::Length(17), Constraint::Fill(1)])
+            .flex(Flex::Start)
+            .areas(*row);
+        let focused = i == confirm.focus;
+        let marker = if focused { "▶ " } else { "  " };
+        frame.render_widget(
+            Paragraph::new(Span::styled(
+                format!("{marker}{}", field.kind.label()),
+                if focused { theme.accent } else { theme.dim },
+            )),
+            label,
+        );
+        frame.render_widget(&field.input, input);
+    }
+    if let Some(text) = &confirm.problem {
+        frame.render_widget(
+            Paragraph::new(Span::styled(clean(text).into_owned(), theme.error)),
+            problem,
+        );
+    }
+    let send = if confirm.preflight.blocks() {
+        "enter: refused, see preflight"
+    } else {
+        "enter send"
+    };
+    frame.render_widget(
+        Paragraph::new(Span::styled(
+            format!(" {send} · tab next field · esc cancel"),
+            theme.dim,
+        )),
+        keys,
+    );
+}
+
+fn preflight_lines<'a>(preflight: &Preflight, theme: &Theme) -> Vec<Line<'a>> {
+    let verdict_style = |verdict: Verdict| match verdict {
+        Verdict::Ok => theme.headroom_ok,
+        Verdict::Low => theme.headroom_low,
+        Verdict::Overload => theme.headroom_overloaded,
+    };
+    let mut lines = vec![Line::styled(
+        format!("preflight: {}", clean(&preflight.summary)),
+        theme.dim,
+    )];
+    for r in &preflight.regions {
+        lines.push(Line::from(vec![
+            Span::raw(format!(
+                "  {:<9} share {}→{}  load {}→{} of {} rps  room ",
+                clean(&r.region),
+                pct(r.share_before),
+                pct(r.share_after),
+                rps(r.load_before_rps),
+                rps(r.load_after_rps),
+                rps(r.capacity_rps)
+            )),
+            Span::styled(
+                format!("{} {}", pct(r.headroom_after), r.verdict.word()),
+                verdict_style(r.verdict),
+            ),
+        ]));
+    }
+    for r in &preflight.replicas {
+        lines.push(Line::from(vec![
+            Span::raw(format!(
+                "  {} {}→{} of {} rps  room ",
+                clean(&r.replica),
+                rps(r.load_before_rps),
+                rps(r.load_after_rps),
+                rps(r.capacity_rps)
+            )),
+            Span::styled(
+                format!("{} {}", pct(r.headroom_after), r.verdict.word()),
+                verdict_style(r.verdict),
+            ),
+        ]));
+    }
+    for p in &preflight.providers {
+        let mut spans = vec![Span::raw(format!(
+            "  {} {}→{} rps",
+            clean(&p.provider),
+            rps(p.load_before_rps),
+            rps(p.load_after_rps)
+        ))];
+        if let (Some(headroom), Some(verdict)) = (p.headroom_after, p.verdict) {
+            spans.push(Span::raw("  limit room "));
+            spans.push(Span::styled(
+                format!("{} {}", pct(headroom), verdict.word()),
+                verdict_style(verdict),
+            ));
+        }
+        lines.push(Line::from(spans));
+    }
+    if let Some(t) = &preflight.takeover {
+        let ready = if t.ready { "ready" } else { "NOT ready" };
+        lines.push(Line::from(format!(
+            "  takeover: {} ({}, {ready}, {}) in {}, replication lag {}, replaces {}",
+            clean(&t.replica),
+            t.role.word(),
+            clean(&t.region),
+            age(std::time::Duration::from_secs_f64(
+                t.expected_takeover_s.max(0.0)
+            )),
+            ms(t.replication_lag_s * 1000.0),
+            clean(&t.replaces.join(", "))
+        )));
+    }
+    for n in &preflight.no_path {
+        let at = n
+            .region
+            .as_deref()
+            .map(|r| format!(" at {}", clean(r)))
+            .unwrap_or_default();
+        lines.push(Line::styled(
+            format!(
+                "  ✖ no healthy path for {}{at}: {}",
+                clean(&n.service),
+                clean(&n.why)
+            ),
+            theme.error,
+        ));
+    }
+    for o in &preflight.overloads {
+        lines.push(Line::styled(
+            format!("  ✖ would overload {}", clean(o)),
+            theme.headroom_overloaded,
+        ));
+    }
+    for e in &preflight.errors {
+        lines.push(Line::styled(format!("  ✖ {}", clean(e)), theme.error));
+    }
+    for w in &preflight.warnings {
+        lines.push(Line::styled(format!("  ⚠ {}", clean(w)), theme.warning));
+    }
+    if !preflight.blocks() && preflight.moves_traffic {
+        lines.push(Line::styled(
+            "  ✓ every target keeps headroom and a healthy path",
+            theme.health_ok,
+        ));
+    }
+    lines
+}

@@ -1,0 +1,205 @@
+//! Audit view: every command, who sent it, why, with which idempotency key, and how it went;
+//! this console's own commands show from the moment they are sent. The selected entry's
+//! reason, full key and detail are spelled out under the table.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table};
+
+use super::format::plural;
+use crate::api::commands::AuditOutcome;
+use crate::app::{App, AuditRow, FailureKind, SentState};
+use crate::sanitize::clean;
+use crate::theme::Theme;
+
+/// Rows under the table for the selected entry.
+const DETAIL_ROWS: u16 = 3;
+
+/// One audit row as the view shows it.
+struct Shown {
+    at: String,
+    who: String,
+    what: String,
+    target: String,
+    result: String,
+    outcome: Outcome,
+    key: String,
+    reason: String,
+    detail: String,
+}
+
+#[derive(Clone, Copy)]
+enum Outcome {
+    Good,
+    Bad,
+    Pending,
+}
+
+pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let rows = app.audit_view();
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.border)
+        .title(Span::styled(
+            format!(
+                " Audit ({} {}) ",
+                rows.len(),
+                plural(rows.len(), "entry", "entries")
+            ),
+            theme.title,
+        ));
+    if rows.is_empty() {
+        let text = "No command yet. Commands from every console of this fleet appear here.";
+        frame.render_widget(
+            Paragraph::new(Span::styled(text, theme.dim)).block(block),
+            area,
+        );
+        return;
+    }
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let [table_area, detail_area] =
+        Layout::vertical([Constraint::Min(2), Constraint::Length(DETAIL_ROWS)]).areas(inner);
+
+    let height = table_area.height.saturating_sub(1) as usize;
+    let offset = super::scroll_offset(app.selection.audit_row, height);
+    let style_of = |outcome: Outcome| match outcome {
+        Outcome::Good => theme.health_ok,
+        Outcome::Bad => theme.error,
+        Outcome::Pending => theme.warning,
+    };
+    // Only the rows on screen are formatted.
+    let table_rows: Vec<Row> = rows
+        .iter()
+        .enumerate()
+        .skip(offset)
+        .take(height)
+        .map(|(index, row)| {
+            let shown = shown(app, row);
+            let style = if index == app.selection.audit_row {
+                theme.selection
+            } else {
+                theme.text
+            };
+            Row::new(vec![
+                Cell::from(shown.at),
+                Cell::from(shown.who),
+                Cell::from(shown.what),
+                Cell::from(shown.target),
+                Cell::from(shown.result).style(style_of(shown.outcome)),
+            ])
+            .style(style)
+        })
+        .collect();
+    let widths = [
+        Constraint::Length(8),
+        Constraint::Length(8),
+        Constraint::Length(25),
+        Constraint::Length(20),
+        Constraint::Fill(1),
+    ];
+    let header = Row::new(["TIME", "WHO", "WHAT", "TARGET", "RESULT"]).style(theme.dim);
+    frame.render_widget(
+        Table::new(table_rows, widths)
+            .header(header)
+            .column_spacing(1),
+        table_area,
+    );
+
+    if let Some(selected) = rows.get(app.selection.audit_row) {
+        let shown = shown(app, selected);
+        let lines = vec![
+            Line::from(vec![
+                Span::styled("reason ", theme.dim),
+                Span::raw(shown.reason),
+            ]),
+            Line::from(vec![
+                Span::styled("key    ", theme.dim),
+                Span::raw(shown.key),
+            ]),
+            Line::from(vec![
+                Span::styled("detail ", theme.dim),
+                Span::raw(shown.detail),
+            ]),
+        ];
+        frame.render_widget(Paragraph::new(lines), detail_area);
+    }
+}
+
+fn shown(app: &App, row: &AuditRow) -> Shown {
+    match row {
+        AuditRow::Local(sent) => {
+            let (result, outcome, detail) = match &sent.state {
+                SentState::Sending => (
+                    "⧗ sending".to_string(),
+                    Outcome::Pending,
+                    "waiting for the server".to_string(),
+                ),
+                SentState::Accepted(accepted) => {
+                    let mut detail = accepted.warnings.join("; ");
+                    if let Some(op) = &accepted.operation {
+                        detail = format!("operation {} {} {}", op.id, op.state.word(), detail);
+                    }
+                    (
+                        format!("✓ accepted #{}", accepted.audit_id),
+                        Outcome::Good,
+                        detail,
+                    )
+                }
+                SentState::Failed(failure) => {
+                    let (result, outcome) = match failure.kind {
+                        FailureKind::Rejected => ("✖ refused", Outcome::Bad),
+                        FailureKind::Conflict => ("✖ conflict (409)", Outcome::Bad),
+                        FailureKind::Unknown => ("? outcome unknown", Outcome::Pending),
+                    };
+                    (result.to_string(), outcome, failure.message.clone())
+                }
+            };
+            Shown {
+                at: sent.at.format("%H:%M:%S").to_string(),
+                who: app
+                    .identity()
+                    .map(|w| clean(&w.name).into_owned())
+                    .unwrap_or_else(|| "you".into()),
+                what: sent.command.verb(),
+                target: sent.command.target_label(),
+                result,
+                outcome,
+                key: sent
+                    .key
+                    .clone()
+                    .unwrap_or_else(|| "(not journaled yet)".into()),
+                reason: clean(&sent.reason).into_owned(),
+                detail: clean(&detail).into_owned(),
+            }
+        }
+        AuditRow::Server(audited) => {
+            let entry = &audited.entry;
+            let outcome = match entry.outcome {
+                AuditOutcome::Accepted | AuditOutcome::Succeeded => Outcome::Good,
+                AuditOutcome::Rejected | AuditOutcome::Failed => Outcome::Bad,
+                AuditOutcome::Reverted => Outcome::Pending,
+            };
+            Shown {
+                at: entry.at.format("%H:%M:%S").to_string(),
+                who: clean(&entry.actor).into_owned(),
+                what: clean(&entry.action).into_owned(),
+                target: clean(&entry.target).into_owned(),
+                result: format!("{} #{}", entry.outcome.word(), entry.id),
+                outcome,
+                key: entry
+                    .idempotency_key
+                    .as_deref()
+                    .map(|k| clean(k).into_owned())
+                    .unwrap_or_else(|| "—".into()),
+                reason: clean(&entry.reason).into_owned(),
+                detail: format!(
+                    "{} (source {})",
+                    entry.detail.as_deref().map(clean).unwrap_or_default(),
+                    audited.source
+                ),
+            }
+        }
+    }
+}
