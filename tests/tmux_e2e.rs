@@ -214,3 +214,51 @@ fn console_survives_its_lab_dying_and_reconnects_when_it_returns() {
     lab.kill().unwrap();
     lab.wait().unwrap();
 }
+
+#[test]
+fn promoting_a_standby_from_the_keyboard_makes_it_active() {
+    let home = tempfile::tempdir().unwrap();
+    let tmux = Tmux::start(120, 36, home.path());
+    let bin = env!("CARGO_BIN_EXE_switchboard");
+    // At 10x a hot standby (5 simulated seconds) takes over in about half a second.
+    tmux.type_line(&format!(
+        "{bin} --lab --seed 7 --speed 10; echo \"END-$((40+2)) exit=$?\""
+    ));
+    tmux.wait_for("lab live", WAIT);
+    // Services view, credit-decision (second row), then `p`: promote its standbys.
+    tmux.send(&["2"]);
+    tmux.wait_for("credit-decision", WAIT);
+    tmux.send(&["Down", "p"]);
+    tmux.wait_for("Commands for credit-decision", WAIT);
+    let screen = tmux.wait_for("promote credit-decision/credit-decision@us-west", WAIT);
+    assert!(
+        screen.contains("promote credit-decision/credit-decision@eu-west"),
+        "{screen}"
+    );
+    tmux.send(&["Enter"]);
+    let screen = tmux.wait_for(
+        "Confirm: promote credit-decision/credit-decision@us-west",
+        WAIT,
+    );
+    assert!(
+        screen.contains("takeover"),
+        "the preflight shows the takeover:\n{screen}"
+    );
+    tmux.send(&["-l", "drill: us-east maintenance"]);
+    tmux.send(&["Enter"]);
+    tmux.wait_for("accepted", WAIT);
+    tmux.wait_for("succeeded", WAIT);
+    // The replica list of credit-decision now shows us-west active.
+    let screen = tmux.wait_for("us-west   active", WAIT);
+    assert!(
+        screen.contains("us-east   hot standby"),
+        "the old active became a hot standby:\n{screen}"
+    );
+    // And the audit view has the command with the operator's reason.
+    tmux.send(&["4"]);
+    let screen = tmux.wait_for("promote", WAIT);
+    assert!(screen.contains("alice"), "{screen}");
+    tmux.send(&["q"]);
+    let screen = tmux.wait_for("END-42", WAIT);
+    assert!(screen.contains("END-42 exit=0"), "{screen}");
+}

@@ -26,7 +26,12 @@ pub enum FieldKind {
     Weights,
     /// In a production context the user types the target's name to confirm.
     TypeTarget,
+    /// Present while the preflight says no: typing FORCE sends anyway (like the CLI's `--force`).
+    Force,
 }
+
+/// What the user types in the [`FieldKind::Force`] field to send against the preflight.
+pub const FORCE_WORD: &str = "FORCE";
 
 impl FieldKind {
     pub fn label(self) -> &'static str {
@@ -35,6 +40,7 @@ impl FieldKind {
             FieldKind::Expiry => "revert after",
             FieldKind::Weights => "weights",
             FieldKind::TypeTarget => "type the target",
+            FieldKind::Force => "override",
         }
     }
 }
@@ -71,6 +77,28 @@ pub struct ConfirmState {
 impl ConfirmState {
     fn field(&self, kind: FieldKind) -> Option<&Field> {
         self.fields.iter().find(|f| f.kind == kind)
+    }
+
+    /// The override field is there exactly while the preflight blocks something an
+    /// operator may overrule (never a command that does not fit the fleet at all).
+    fn offer_force(&mut self) {
+        let wanted = self.preflight.blocks() && self.preflight.errors.is_empty();
+        let present = self.field(FieldKind::Force).is_some();
+        if wanted && !present {
+            self.fields.push(Field::new(
+                FieldKind::Force,
+                "",
+                &format!("type {FORCE_WORD} to send anyway"),
+            ));
+        } else if !wanted && present {
+            self.fields.retain(|f| f.kind != FieldKind::Force);
+            self.focus = self.focus.min(self.fields.len() - 1);
+        }
+    }
+
+    fn forced(&self) -> bool {
+        self.field(FieldKind::Force)
+            .is_some_and(|f| f.text() == FORCE_WORD)
     }
 }
 
@@ -314,14 +342,16 @@ impl App {
         }
         let preflight = preflight::preflight(&command, snapshot);
         self.menu = None;
-        self.confirm = Some(ConfirmState {
+        let mut confirm = ConfirmState {
             source,
             command,
             fields,
             focus: 0,
             preflight,
             problem: None,
-        });
+        };
+        confirm.offer_force();
+        self.confirm = Some(confirm);
     }
 
     pub(super) fn confirm_input(&mut self, key: KeyEvent) {
@@ -381,6 +411,7 @@ impl App {
         }
         confirm.preflight = preflight::preflight(&command, snapshot);
         confirm.command = command;
+        confirm.offer_force();
     }
 
     /// Renews an open confirmation's preflight when the fleet moves under it.
@@ -414,8 +445,14 @@ impl App {
                 "production context: type {} to confirm",
                 confirm.command.target_id()
             ))
-        } else if confirm.preflight.blocks() {
-            Some("preflight says no: see above. Nothing was sent.".to_string())
+        } else if confirm.preflight.blocks() && !confirm.forced() {
+            Some(if confirm.preflight.errors.is_empty() {
+                format!(
+                    "preflight says no (see above): nothing sent. Type {FORCE_WORD} in override to send anyway."
+                )
+            } else {
+                "this command does not fit the fleet (see above): nothing sent.".to_string()
+            })
         } else {
             None
         };

@@ -293,6 +293,19 @@ fn an_overloading_drain_is_refused_by_its_preflight() {
             .unwrap()
             .contains("preflight")
     );
+    // The operator may overrule it, on purpose: the override field takes FORCE.
+    app.update(key(KeyCode::Tab)); // expiry
+    app.update(key(KeyCode::Tab)); // override
+    assert_eq!(
+        app.confirm.as_ref().unwrap().fields[2].kind,
+        FieldKind::Force
+    );
+    type_text(&mut app, "FORCE");
+    assert_eq!(
+        app.update(key(KeyCode::Enter)).len(),
+        1,
+        "sent against the preflight"
+    );
 }
 
 #[test]

@@ -4,6 +4,7 @@ use crossterm::event::{
 use ratatui::layout::Rect;
 
 use super::{App, Effect, Level, Msg, PaletteState, View};
+use crate::api::commands::OperationState;
 use crate::domain::fleet::Link;
 use crate::keymap::{self, Action, Layer};
 use crate::sanitize::clean;
@@ -382,11 +383,32 @@ impl App {
             }
             SourceEvent::Delta(delta) => {
                 let notices = delta.notices.clone();
+                let ended: Vec<_> = delta
+                    .operations
+                    .iter()
+                    .filter(|o| o.state != OperationState::Running)
+                    .cloned()
+                    .collect();
                 let source = &mut self.sources[index];
                 if source.apply_delta(delta, now) {
                     source.link = Link::Live;
                     for notice in notices {
                         self.log_notice(&name, notice);
+                    }
+                    for op in ended {
+                        let (level, mark) = if op.state == OperationState::Succeeded {
+                            (Level::Info, "✓")
+                        } else {
+                            (Level::Error, "✖")
+                        };
+                        let text = format!(
+                            "{mark} {} {} {}: {}",
+                            clean(&op.kind),
+                            clean(&op.target),
+                            op.state.word(),
+                            clean(&op.message)
+                        );
+                        self.flash(level, text);
                     }
                     self.refresh_visible();
                     self.refresh_confirm(index);

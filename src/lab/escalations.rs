@@ -657,7 +657,9 @@ impl EscalationQueue {
             let provider = retry.providers[chosen];
             let first = &self.records[retry.seq as usize];
             let fault = faults[chosen];
-            let reason = first.summary.reason;
+            // Why the workflow first escalated: what a retry on a working path may fall
+            // short of again.
+            let reason = self.chain(retry.seq)[0].0.reason;
             let falls_short = fault.is_none()
                 && reason != EscalationReason::PathsExhausted
                 && self.rng.random_bool(RETRY_STILL_SHORT);
@@ -1303,6 +1305,57 @@ mod tests {
             notices.iter().any(|n| n.text.contains("succeeded")),
             "{notices:?}"
         );
+    }
+
+    #[test]
+    fn a_retry_on_a_working_path_may_still_fall_short_and_escalate_for_the_same_reason() {
+        let mut queue = queue(300);
+        let low = queue.list(&ListQuery {
+            reasons: vec![EscalationReason::LowConfidence],
+            limit: 300,
+            ..ListQuery::default()
+        });
+        assert!(low.items.len() >= 20, "{}", low.items.len());
+        let retry = request(Resolution::Retry {
+            model: Some("claude-sonnet-4".into()),
+            provider: None,
+            region: None,
+        });
+        for (i, task) in low.items.iter().enumerate() {
+            queue
+                .resolve(&task.id, "alice", &format!("k{i}"), &retry, epoch())
+                .unwrap();
+        }
+        queue.take_events();
+        queue.take_notices();
+        let due = epoch() + TimeDelta::seconds(RETRY_DELAY_S.end);
+        queue.advance(&healthy_fleet(), due);
+        let again = queue.take_events();
+        let completed = queue
+            .take_notices()
+            .iter()
+            .filter(|n| n.text.contains("succeeded"))
+            .count();
+        assert!(
+            completed > again.len(),
+            "{completed} completed, {} again",
+            again.len()
+        );
+        assert!(!again.is_empty());
+        for event in again {
+            let escalation = queue.detail(&event.summary.id).unwrap();
+            assert_eq!(escalation.summary.reason, EscalationReason::LowConfidence);
+            assert_well_formed(&escalation);
+            let retried = attempts_of(&escalation).pop().unwrap();
+            assert_eq!(retried.outcome, AttemptOutcome::Ok);
+            assert_eq!(retried.model.as_deref(), Some("claude-sonnet-4"));
+            let offered = escalation
+                .candidates
+                .iter()
+                .find(|c| c.attempt == retried.id)
+                .unwrap();
+            assert!(offered.confidence < escalation.confidence_threshold);
+        }
     }
 
     fn attempts_of(escalation: &Escalation) -> Vec<&crate::api::escalations::Attempt> {

@@ -128,7 +128,7 @@ pub fn draw_confirm(
         );
     }
     let send = if confirm.preflight.blocks() {
-        "enter: refused, see preflight"
+        "enter send (override needed)"
     } else {
         "enter send"
     };

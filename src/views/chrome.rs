@@ -7,6 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::format::age;
+use crate::api::commands::OperationState;
 use crate::app::{App, Level, View};
 use crate::domain::fleet::{Freshness, Link};
 use crate::keymap;
@@ -103,6 +104,30 @@ pub fn banner_lines(app: &App) -> Vec<(Level, String)> {
             ),
         };
         lines.push(line);
+    }
+    // Long operations stay in view until they end: an operator must not forget one is running.
+    for source in &app.sources {
+        let running = source
+            .snapshot
+            .iter()
+            .flat_map(|s| &s.operations)
+            .filter(|o| o.state == OperationState::Running);
+        for op in running {
+            let eta = op
+                .eta
+                .map(|e| format!(", eta {}", e.format("%H:%M:%S")))
+                .unwrap_or_default();
+            lines.push((
+                Level::Info,
+                format!(
+                    "⧗ {} {}: {}{eta} — {}",
+                    clean(&op.kind),
+                    clean(&op.target),
+                    super::format::pct(op.progress),
+                    clean(&op.message)
+                ),
+            ));
+        }
     }
     lines.extend(
         app.problems

@@ -7,7 +7,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Sparkline, Table, Wrap};
 
-use super::format::{age, ms, pct, rps};
+use super::format::{age, control, ms, pct, rps};
 use crate::api::{BreakerState, Health, Latency, Provider, Region};
 use crate::app::RegionRow;
 use crate::app::{App, ProviderCell};
@@ -156,6 +156,10 @@ fn matrix_row<'a>(
     for &i in &cols.region {
         cells.push(match i {
             0 => Cell::from(clean(&region.id).into_owned()).style(select(theme.text, 0)),
+            // A drained region serves nothing by choice: that says more than its health.
+            1 if region.drain.is_some() && freshness == Freshness::Fresh => {
+                Cell::from("⇣ drained").style(select(theme.warning, 0))
+            }
             1 => health_cell(region.health, freshness).style(select(
                 health_style(theme, seen_health(region.health, freshness)),
                 0,
@@ -204,6 +208,7 @@ fn provider_summary(
         return (format!("? {}?", short_state(p)), theme.stale);
     }
     let (symbol_word, style) = match p.breaker.state {
+        BreakerState::Open if p.quarantine.is_some() => ("✖ quar".to_string(), theme.breaker_open),
         BreakerState::Open => ("✖ open".to_string(), theme.breaker_open),
         BreakerState::HalfOpen => ("◐ half".to_string(), theme.breaker_half_open),
         BreakerState::Closed => (
@@ -427,11 +432,6 @@ fn region_lines<'a>(app: &App, theme: &Theme, row: RegionRow, r: &Region) -> Vec
             } else {
                 String::new()
             }),
-            Span::raw(if r.drain.is_some() {
-                "  · DRAINED".to_string()
-            } else {
-                String::new()
-            }),
         ]),
         traffic_line(&r.latency, r.error_rate, r.rate_limited_rate),
         Line::from(vec![
@@ -445,6 +445,23 @@ fn region_lines<'a>(app: &App, theme: &Theme, row: RegionRow, r: &Region) -> Vec
         ]),
     ];
     let snapshot = app.source(row.source).snapshot.as_ref();
+    if let (Some(drain), Some(s)) = (&r.drain, snapshot) {
+        lines.insert(
+            1,
+            Line::styled(
+                format!(
+                    "⇣ DRAINED {}",
+                    control(
+                        &drain.set_by,
+                        &drain.reason,
+                        drain.expires_at,
+                        s.generated_at
+                    )
+                ),
+                theme.warning,
+            ),
+        );
+    }
     let fallback = snapshot
         .and_then(|s| s.gateways.iter().find(|g| g.region == r.id))
         .and_then(|g| g.last_fallback.as_ref());
@@ -512,6 +529,31 @@ fn provider_lines<'a>(app: &App, theme: &Theme, row: RegionRow, p: &Provider) ->
         )),
     ];
     if let Some(snapshot) = app.source(row.source).snapshot.as_ref() {
+        let at = snapshot.generated_at;
+        if let Some(q) = &p.quarantine {
+            lines.insert(
+                2,
+                Line::styled(
+                    format!(
+                        "✖ QUARANTINED {}",
+                        control(&q.set_by, &q.reason, q.expires_at, at)
+                    ),
+                    theme.breaker_open,
+                ),
+            );
+        }
+        if let Some(pin) = &p.pinned {
+            lines.insert(
+                2,
+                Line::styled(
+                    format!(
+                        "⊙ PINNED: the breaker will not trip, {}",
+                        control(&pin.set_by, &pin.reason, pin.expires_at, at)
+                    ),
+                    theme.warning,
+                ),
+            );
+        }
         let routes: Vec<String> = snapshot
             .gateways
             .iter()

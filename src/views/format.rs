@@ -49,6 +49,27 @@ pub fn age(d: Duration) -> String {
     }
 }
 
+/// A manual control in words: `by bob: drill (reverts in 12m04s)`. `now` is the clock of the
+/// data (the snapshot's `generated_at`), so a lab running faster than real time counts right.
+pub fn control(
+    set_by: &str,
+    reason: &str,
+    expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> String {
+    let (by, reason) = (
+        crate::sanitize::clean(set_by),
+        crate::sanitize::clean(reason),
+    );
+    match expires_at {
+        Some(at) => format!(
+            "by {by}: {reason} (reverts in {})",
+            age((at - now).to_std().unwrap_or_default())
+        ),
+        None => format!("by {by}: {reason} (until undone)"),
+    }
+}
+
 /// The word for `count` things: `one` for exactly one, else `many`.
 pub fn plural(count: usize, one: &'static str, many: &'static str) -> &'static str {
     if count == 1 { one } else { many }

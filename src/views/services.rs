@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, Wrap};
 
 use super::fleet::{headroom_style, health_style};
-use super::format::{ms, pct, rps};
+use super::format::{control, ms, pct, rps};
 use crate::api::{ReplicaRole, Service};
 use crate::app::App;
 use crate::domain::fleet::seen_health;
@@ -212,19 +212,20 @@ fn draw_detail(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     if service.degraded_modes.is_empty() {
         lines.push(Line::from("  none active"));
     }
+    let at = app
+        .source(row.source)
+        .snapshot
+        .as_ref()
+        .map(|s| s.generated_at);
     for mode in &service.degraded_modes {
-        let expiry = mode
-            .expires_at
-            .map(|e| format!(", expires {}", e.format("%H:%M:%S")))
+        let when = at
+            .map(|now| control(&mode.set_by, &mode.reason, mode.expires_at, now))
             .unwrap_or_default();
         lines.push(Line::styled(
             format!(
-                "  {} set by {} at {}{}: {}",
+                "  {} since {} {when}",
                 mode.mode.word(),
-                clean(&mode.set_by),
-                mode.since.format("%H:%M:%S"),
-                expiry,
-                clean(&mode.reason)
+                mode.since.format("%H:%M:%S")
             ),
             theme.warning,
         ));

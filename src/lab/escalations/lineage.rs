@@ -70,6 +70,8 @@ pub struct RetriedPath {
 /// Why and where a task escalated; everything about it derives from this.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Origin {
+    /// Why the workflow first escalated; a retry's origin repeats its first origin's reason
+    /// (the reason it escalates for then is [`reason_of`] the chain).
     pub reason: EscalationReason,
     pub service: u16,
     pub seed: u64,
