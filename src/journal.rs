@@ -27,6 +27,12 @@ pub const FILE_NAME: &str = "commands.jsonl";
 /// Audit entries asked for when resolving a pending command; one key has very few.
 const AUDIT_LOOKUP_LIMIT: u32 = 20;
 
+/// The embedded lab's commands go to a journal of their own: the lab ends with the console,
+/// so an earlier run's commands to it can never be looked up, and must not crowd the real one.
+pub fn embedded_lab_path() -> PathBuf {
+    crate::config::paths().state_dir.join("lab-commands.jsonl")
+}
+
 /// Where the journal lives unless a path is given: `<state_dir>/commands.jsonl`.
 pub fn default_path() -> PathBuf {
     crate::config::paths().state_dir.join(FILE_NAME)

@@ -170,7 +170,11 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 problems,
                 theme_name: loaded.config.theme.clone(),
                 no_color: switchboard::theme::no_color_from_env(),
-                journal: switchboard::journal::default_path(),
+                journal: if target.context.lab {
+                    switchboard::journal::embedded_lab_path()
+                } else {
+                    switchboard::journal::default_path()
+                },
             })
             .await;
             target.stop().await;

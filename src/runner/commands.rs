@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 
 use crate::app::{CommandFailure, CommandRequest, FailureKind, Msg};
-use crate::journal::{Entry, Journal, Outcome};
+use crate::journal::{Entry, Journal, Outcome, resolve_pending};
 use crate::sources::delivery::{ATTEMPTS, deliver};
 use crate::sources::{Client, ClientError, SourceSpec};
 
@@ -124,6 +124,62 @@ impl Dispatcher {
         });
     }
 
+    /// Commands an earlier run sent without learning their fate (it crashed, or no answer
+    /// came): asks each one's source by idempotency key, records what it learns, and tells
+    /// the console.
+    pub fn recover_pending(&self) {
+        let pending = self
+            .journal
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pending();
+        if pending.is_empty() {
+            return;
+        }
+        let by_url: Vec<(String, Client)> = self
+            .clients
+            .values()
+            .map(|c| (c.url().to_string(), c.clone()))
+            .collect();
+        let (journal, tx) = (self.journal.clone(), self.tx.clone());
+        tokio::spawn(async move {
+            for entry in pending {
+                let client = by_url
+                    .iter()
+                    .find(|(url, _)| same_source(url, &entry.source))
+                    .map(|(_, c)| c);
+                let outcome = match client {
+                    Some(client) => resolve_pending(client, &entry).await,
+                    None => Outcome::Unknown {
+                        message: format!(
+                            "{} is not a source of this context: ask it there",
+                            entry.source
+                        ),
+                    },
+                };
+                let text = format!(
+                    "journal: {} {} sent {} (key {}) {}",
+                    entry.command.verb,
+                    entry.command.target,
+                    entry.at.format("%Y-%m-%d %H:%M:%S UTC"),
+                    entry.idempotency_key,
+                    outcome.describe()
+                );
+                if !outcome.is_unknown() {
+                    let id = entry.id.clone();
+                    if let Err(error) =
+                        write_journal(&journal, move |j| j.record_result(&id, outcome)).await
+                    {
+                        tracing::error!(%error, "cannot record a recovered outcome in the journal");
+                    }
+                }
+                if tx.send(Msg::Problem(text)).await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+
     pub fn fetch_audit(&self, source: String) {
         let Some(client) = self.clients.get(&source).cloned() else {
             return;
@@ -167,5 +223,82 @@ fn failure_of(error: &ClientError) -> CommandFailure {
     CommandFailure {
         kind,
         message: error.to_string(),
+    }
+}
+
+/// Whether a journal entry's source URL is this client's (the journal drops query and fragment).
+fn same_source(client_url: &str, journaled: &str) -> bool {
+    client_url.trim_end_matches('/') == journaled.trim_end_matches('/')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::command::Command;
+    use crate::lab::{LabOptions, LabServer};
+
+    /// A console that died after sending a command learns on restart what became of it.
+    #[tokio::test]
+    async fn pending_commands_of_a_crashed_run_are_looked_up_by_key() {
+        let lab = LabServer::start(LabOptions::default(), "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let spec = SourceSpec {
+            name: "lab".into(),
+            url: lab.url(),
+            token: lab.token_for("bob").map(str::to_string),
+        };
+        let client = Client::new(&spec.url, spec.token.clone()).unwrap();
+        let fleet = client.fleet().await.unwrap();
+        let command = Command::Drain {
+            region: "ap-south".into(),
+            expires_in_s: Some(60),
+        };
+        let if_match = command.control_revision(&fleet).unwrap();
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("commands.jsonl");
+        let mut journal = Journal::open(&path).unwrap();
+        // The first run journaled and sent this one, then died before recording the answer...
+        let delivered = Entry::new(
+            "drill",
+            &spec.url,
+            &command,
+            "drill",
+            "key-delivered",
+            if_match,
+        );
+        journal.record_sent(&delivered).unwrap();
+        client
+            .command(&command, "drill", "key-delivered", if_match)
+            .await
+            .unwrap();
+        // ...and journaled this one but died before sending it.
+        let lost = Entry::new("drill", &spec.url, &command, "drill", "key-lost", if_match);
+        journal.record_sent(&lost).unwrap();
+        drop(journal);
+
+        let (tx, mut rx) = mpsc::channel(8);
+        let dispatcher = Dispatcher::new("drill", &[spec], Journal::open(&path).unwrap(), tx);
+        dispatcher.recover_pending();
+        let mut told = Vec::new();
+        for _ in 0..2 {
+            match tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv()).await {
+                Ok(Some(Msg::Problem(text))) => told.push(text),
+                other => panic!("expected a report, got {other:?}"),
+            }
+        }
+        assert!(
+            told[0].contains("key-delivered") && told[0].contains("accepted (audit #"),
+            "{told:?}"
+        );
+        assert!(
+            told[1].contains("key-lost") && told[1].contains("never reached the server"),
+            "{told:?}"
+        );
+        // Both outcomes are in the journal now: nothing is pending any more.
+        drop(dispatcher);
+        assert!(Journal::open(&path).unwrap().pending().is_empty());
+        lab.shutdown().await;
     }
 }

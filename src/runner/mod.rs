@@ -69,6 +69,10 @@ pub async fn run_console(options: ConsoleOptions) -> anyhow::Result<()> {
         area: Rect::new(0, 0, size.width, size.height),
     });
 
+    // The embedded lab is born with this process: nothing an earlier run sent can be its.
+    if !app.context.lab {
+        dispatcher.recover_pending();
+    }
     for spec in options.sources {
         spawn_source(spec, tx.clone(), shutdown_rx.clone());
     }
