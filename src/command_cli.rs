@@ -37,8 +37,6 @@ pub const EXIT_CONFLICT: i32 = 4;
 
 /// Sends after the first that did not get an answer, with the same idempotency key.
 const RETRIES: u32 = 3;
-/// Wait before the first retry; doubled for each next one.
-const FIRST_RETRY_DELAY: Duration = Duration::from_millis(250);
 /// How often `--wait` asks about the operation.
 const OPERATION_POLL: Duration = Duration::from_millis(500);
 /// Failed polls in a row after which `--wait` gives up following the operation.
@@ -103,7 +101,7 @@ pub enum CommandArgs {
     Weights {
         service: String,
         /// KEY=WEIGHT,KEY=WEIGHT (region ids, or provider ids with --region); others keep theirs.
-        #[arg(value_name = "KEY=W,KEY=W", value_parser = parse_weight_list)]
+        #[arg(value_name = "KEY=W,KEY=W", value_parser = crate::domain::command::parse_weights)]
         weights: BTreeMap<String, f64>,
         /// Weigh the providers of this region's gateway instead of the regions.
         #[arg(long)]
@@ -143,28 +141,6 @@ fn parse_mode(text: &str) -> Result<DegradedModeKind, String> {
             "{text:?}: use serve-cache, fallback-model, queue-non-urgent, read-only or human-only"
         )
     })
-}
-
-/// `KEY=W,KEY=W` with weights of 0 or more. Zeros are fine here: the keys left out keep their
-/// weights, and the preflight (and the server) tell when nothing would be left to route to.
-fn parse_weight_list(text: &str) -> Result<BTreeMap<String, f64>, String> {
-    let mut weights = BTreeMap::new();
-    for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let (key, value) = pair
-            .split_once('=')
-            .ok_or_else(|| format!("{pair:?}: write KEY=WEIGHT"))?;
-        let weight = value
-            .trim()
-            .parse::<f64>()
-            .ok()
-            .filter(|w| w.is_finite() && *w >= 0.0)
-            .ok_or_else(|| format!("{pair:?}: a weight is a number of 0 or more"))?;
-        weights.insert(key.trim().to_string(), weight);
-    }
-    if weights.is_empty() {
-        return Err("give KEY=WEIGHT pairs, e.g. us-east=2,eu-west=1".into());
-    }
-    Ok(weights)
 }
 
 fn parse_on_off(text: &str) -> Result<bool, String> {
@@ -429,8 +405,15 @@ async fn drive(
             journal.path().display()
         )
     })?;
-    let (answer, attempts) =
-        send_with_retries(&client, &command, &common.reason, &key, if_match).await;
+    let (answer, attempts) = crate::sources::delivery::deliver(
+        &client,
+        &command,
+        &common.reason,
+        &key,
+        if_match,
+        RETRIES + 1,
+    )
+    .await;
     report.attempts = attempts;
     let journalled = match &answer {
         Ok(accepted) => Outcome::accepted(accepted),
@@ -476,31 +459,6 @@ fn accepted_report(report: &mut Report, accepted: CommandAccepted) {
     report.warnings.splice(0..0, accepted.warnings);
     report.operation = accepted.operation;
     report.finish("accepted", EXIT_APPLIED, None);
-}
-
-/// Sends until an answer comes or the retries run out. The same idempotency key makes a
-/// repeat harmless: a server that got an earlier attempt answers with its first outcome.
-async fn send_with_retries(
-    client: &Client,
-    command: &Command,
-    reason: &str,
-    key: &str,
-    if_match: u64,
-) -> (Result<CommandAccepted, ClientError>, u32) {
-    let mut delay = FIRST_RETRY_DELAY;
-    let mut attempts = 0;
-    loop {
-        attempts += 1;
-        let answer = client.command(command, reason, key, if_match).await;
-        match answer {
-            Err(error) if error.outcome_unknown() && attempts <= RETRIES => {
-                tracing::warn!(%error, attempt = attempts, "command got no answer; sending again with the same key");
-                tokio::time::sleep(delay).await;
-                delay *= 2;
-            }
-            answer => return (answer, attempts),
-        }
-    }
 }
 
 /// Polls the operation until it ends, printing its progress as it changes.

@@ -91,6 +91,9 @@ enum Command {
         #[command(flatten)]
         config: ConfigArgs,
     },
+    /// Act on the fleet: promote, drain, undrain, breaker, degrade, weights.
+    #[command(flatten)]
+    Act(switchboard::command_cli::CommandArgs),
     /// Store a source's token in the OS keyring (or delete it).
     Login {
         #[command(flatten)]
@@ -143,6 +146,14 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             config::login::run_login(args, &loaded.config)?;
             Ok(0)
         }
+        Some(Command::Act(args)) => {
+            let loaded = config::load(&cli.config.overrides());
+            report_config_problems(&loaded);
+            let target = Target::resolve(&cli.lab, cli.config.read_only, &loaded.config).await?;
+            let code = act(args, &target).await;
+            target.stop().await;
+            code
+        }
         Some(Command::Status { args, lab, config }) => {
             let loaded = config::load(&config.overrides());
             report_config_problems(&loaded);
@@ -170,17 +181,51 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 problems,
                 theme_name: loaded.config.theme.clone(),
                 no_color: switchboard::theme::no_color_from_env(),
-                journal: if target.context.lab {
-                    switchboard::journal::embedded_lab_path()
-                } else {
-                    switchboard::journal::default_path()
-                },
+                journal: target.journal_path(),
             })
             .await;
             target.stop().await;
             result.map(|()| 0)
         }
     }
+}
+
+/// One command from the command line, sent to the context's first source.
+async fn act(args: switchboard::command_cli::CommandArgs, target: &Target) -> anyhow::Result<u8> {
+    if target.context.read_only {
+        eprintln!(
+            "switchboard: context {} is read-only: nothing was sent",
+            target.context.name
+        );
+        return Ok(2);
+    }
+    let Some(source) = target.sources.first().cloned() else {
+        anyhow::bail!("context {} has no source", target.context.name);
+    };
+    let path = target.journal_path();
+    let mut journal = switchboard::journal::Journal::open(&path)
+        .with_context(|| format!("cannot open the command journal {}", path.display()))?;
+    let interactive = std::io::IsTerminal::is_terminal(&std::io::stdin());
+    let confirm = |question: &str| {
+        if !interactive {
+            eprintln!("switchboard: {question} Not a terminal: pass --yes to send without asking.");
+            return false;
+        }
+        eprint!("{question} [y/N] ");
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer).is_ok()
+            && matches!(answer.trim(), "y" | "Y" | "yes")
+    };
+    let code = switchboard::command_cli::run_command(
+        args,
+        source,
+        &target.context.name,
+        &mut journal,
+        &mut std::io::stdout(),
+        confirm,
+    )
+    .await?;
+    Ok(u8::try_from(code).unwrap_or(2))
 }
 
 /// One-shot commands print config problems on stderr; the console shows them on screen.
@@ -257,6 +302,15 @@ impl Target {
             sources,
             lab: None,
         })
+    }
+
+    /// The embedded lab's commands have a journal of their own (see `journal::embedded_lab_path`).
+    fn journal_path(&self) -> PathBuf {
+        if self.lab.is_some() {
+            switchboard::journal::embedded_lab_path()
+        } else {
+            switchboard::journal::default_path()
+        }
     }
 
     async fn stop(self) {

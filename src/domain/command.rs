@@ -438,16 +438,17 @@ const DEGRADED_MODES: [DegradedModeKind; 5] = [
     DegradedModeKind::HumanOnly,
 ];
 
-/// The service's region weights as they stand: the operator's, else 1 for each region it runs in.
+/// The service's region weights as they stand: the operator's, else what the fleet uses
+/// when no one has set any, each region's replica capacity (rps).
 pub fn region_weights(service: &crate::api::Service) -> BTreeMap<String, f64> {
     if !service.region_weights.is_empty() {
         return service.region_weights.clone();
     }
-    service
-        .replicas
-        .iter()
-        .map(|r| (r.region.clone(), 1.0))
-        .collect()
+    let mut weights = BTreeMap::new();
+    for replica in &service.replicas {
+        *weights.entry(replica.region.clone()).or_insert(0.0) += replica.capacity_rps;
+    }
+    weights
 }
 
 /// Parses `key=weight,key=weight`.
@@ -466,8 +467,10 @@ pub fn parse_weights(text: &str) -> Result<BTreeMap<String, f64>, String> {
         }
         weights.insert(key.trim().to_string(), weight);
     }
-    if weights.is_empty() || weights.values().all(|w| *w == 0.0) {
-        return Err("give at least one weight above 0, e.g. us-east=2,eu-west=1".into());
+    // Zeros alone are fine: keys left out keep their weights, and the preflight (and the
+    // server) say when nothing would be left to route to.
+    if weights.is_empty() {
+        return Err("give KEY=WEIGHT pairs, e.g. us-east=2,eu-west=1".into());
     }
     Ok(weights)
 }
@@ -759,7 +762,8 @@ mod tests {
                 .map(|c| c.to_string()),
             Ok("weights risk-scorer (eu-west=1, us-east=2)".to_string())
         );
-        assert!(parse_weights("us-east=0").is_err());
+        assert_eq!(parse_weights("us-east=0").map(|w| w["us-east"]), Ok(0.0));
+        assert!(parse_weights("").is_err());
         assert!(parse_weights("us-east=-1").is_err());
     }
 }

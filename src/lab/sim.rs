@@ -623,7 +623,7 @@ impl Sim {
             }
             let total_pull: f64 = pull.iter().sum();
             let effect = state.mode_effect();
-            let served_demand = demand * (1.0 - effect.deferred);
+            let served_demand = demand * effect.served;
             let state = &mut self.services[s];
             state.demand_rps = demand;
             state.deferred_rps = demand - served_demand;

@@ -95,7 +95,7 @@ impl Dispatcher {
                     key: key.clone(),
                 })
                 .await;
-            let result = deliver(
+            let (result, _tries) = deliver(
                 &client,
                 &request.command,
                 &request.reason,

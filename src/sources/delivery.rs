@@ -25,7 +25,7 @@ pub fn policy() -> BackoffPolicy {
 }
 
 /// Sends `command` until the server answers or `attempts` tries have failed with an unknown
-/// outcome; returns the answer, or the last error.
+/// outcome; returns the answer (or the last error) and how many tries it took.
 pub async fn deliver(
     client: &Client,
     command: &Command,
@@ -33,7 +33,7 @@ pub async fn deliver(
     idempotency_key: &str,
     if_match: u64,
     attempts: u32,
-) -> Result<CommandAccepted, ClientError> {
+) -> (Result<CommandAccepted, ClientError>, u32) {
     let mut backoff = Backoff::new(policy());
     let mut tries = 0;
     loop {
@@ -47,7 +47,7 @@ pub async fn deliver(
                 tracing::warn!(%error, tries, ?delay, key = idempotency_key, "command outcome unknown; sending again with the same key");
                 tokio::time::sleep(delay).await;
             }
-            result => return result,
+            result => return (result, tries),
         }
     }
 }

@@ -17,6 +17,7 @@ use crate::api::{
     BreakerState, DegradedMode, DegradedModeKind, Provider, Region, ReplicaRole, Service,
 };
 use crate::domain::command::{Command, TargetKind};
+use crate::domain::preflight::ModeEffect;
 use crate::lab::audit::{AuditRecord, SYSTEM_ACTOR};
 use crate::lab::scenario::format_duration;
 
@@ -28,12 +29,6 @@ const OPERATIONS_KEPT: usize = 100;
 const OPERATION_SHOWN_S: f64 = 600.0;
 /// ...and only the most recent ones.
 const OPERATIONS_SHOWN: usize = 20;
-/// Under serve-cache, the cache answers this share of requests without a model call.
-const CACHE_HIT_SHARE: f64 = 0.4;
-/// Under queue-non-urgent, this share of demand waits in a queue.
-const NON_URGENT_SHARE: f64 = 0.3;
-/// Under read-only, writes (this share of requests) are refused.
-const WRITE_SHARE: f64 = 0.2;
 
 /// A control set by hand: who, why, since when, and when it reverts by itself.
 #[derive(Clone, Debug, PartialEq)]
@@ -63,37 +58,15 @@ pub(super) struct ModeControl {
     control: Control,
 }
 
-/// What a service's degraded modes do to its traffic, combined.
-pub(super) struct ModeEffect {
-    /// Share of demand held back (queued, refused, waiting for people) rather than served now.
-    pub(super) deferred: f64,
-    /// Share of served requests that still call a model (the rest hit the cache).
-    pub(super) model_calls: f64,
-}
-
 impl ServiceState {
     pub(super) fn has_mode(&self, mode: DegradedModeKind) -> bool {
         self.degraded_modes.iter().any(|m| m.mode == mode)
     }
 
+    /// What the service's degraded modes do to its traffic: the console's preflight
+    /// predicts with the same rule.
     pub(super) fn mode_effect(&self) -> ModeEffect {
-        let mut kept = 1.0;
-        let mut model_calls = 1.0;
-        for mode in &self.degraded_modes {
-            match mode.mode {
-                DegradedModeKind::ServeCache => model_calls *= 1.0 - CACHE_HIT_SHARE,
-                DegradedModeKind::QueueNonUrgent => kept *= 1.0 - NON_URGENT_SHARE,
-                DegradedModeKind::ReadOnly => kept *= 1.0 - WRITE_SHARE,
-                // Every request waits for a person: nothing is served automatically.
-                DegradedModeKind::HumanOnly => kept = 0.0,
-                // A routing change, see `Sim::route`.
-                DegradedModeKind::FallbackModel => {}
-            }
-        }
-        ModeEffect {
-            deferred: 1.0 - kept,
-            model_calls,
-        }
+        ModeEffect::of(self.degraded_modes.iter().map(|m| m.mode))
     }
 }
 
@@ -1437,7 +1410,10 @@ mod tests {
         );
         let cached = sim.view();
         let ratio = provider(&cached, openai).load_rps / provider(&before, openai).load_rps;
-        assert!((ratio - (1.0 - CACHE_HIT_SHARE)).abs() < 0.05, "{ratio}");
+        assert!(
+            (ratio - (1.0 - crate::domain::preflight::CACHE_HIT_SHARE)).abs() < 0.05,
+            "{ratio}"
+        );
         let served = |view: &FleetView| -> f64 {
             service(view, risk)
                 .replicas
@@ -1467,7 +1443,10 @@ mod tests {
         );
         let queued = sim.view();
         let share = served(&queued) / service(&queued, risk).demand_rps;
-        assert!((share - (1.0 - NON_URGENT_SHARE)).abs() < 0.01, "{share}");
+        assert!(
+            (share - (1.0 - crate::domain::preflight::NON_URGENT_SHARE)).abs() < 0.01,
+            "{share}"
+        );
         assert_eq!(
             service(&queued, risk).health,
             Health::Degraded,
@@ -1532,7 +1511,10 @@ mod tests {
         let read_only = sim.view();
         let email = service(&read_only, "email-notifier");
         let share = email.replicas[0].load_rps / email.demand_rps;
-        assert!((share - (1.0 - WRITE_SHARE)).abs() < 0.01, "{share}");
+        assert!(
+            (share - (1.0 - crate::domain::preflight::WRITE_SHARE)).abs() < 0.01,
+            "{share}"
+        );
     }
 
     #[test]
