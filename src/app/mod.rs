@@ -2,6 +2,7 @@
 //! effects out, no I/O, so every behaviour is testable without a terminal or network.
 
 mod commands;
+mod inbox;
 mod palette;
 #[cfg(test)]
 mod tests;
@@ -19,6 +20,7 @@ pub use commands::{
     AuditRow, CommandFailure, CommandRequest, ConfirmState, FailureKind, Field, FieldKind,
     MenuState, SentCommand, SentState, SourcedAudit,
 };
+pub use inbox::Inbox;
 pub use palette::PaletteState;
 pub use visible::{ProviderCell, RegionRow, ServiceRow, Visible};
 
@@ -175,6 +177,7 @@ pub struct App {
     pub audit: Vec<SourcedAudit>,
     audit_requested: bool,
     pub flash: Option<Flash>,
+    pub inbox: Inbox,
     /// Config or theme problems: shown until the user dismisses them.
     pub problems: Vec<String>,
     pub timeline: VecDeque<TimelineEntry>,
@@ -223,6 +226,7 @@ impl App {
             audit: Vec::new(),
             audit_requested: false,
             flash: None,
+            inbox: Inbox::default(),
             problems: init.problems,
             timeline: VecDeque::new(),
             theme_name: init.theme_name,

@@ -418,6 +418,7 @@ impl App {
             }
             SourceEvent::Operators(operators) => self.sources[index].operators = operators,
             SourceEvent::Audit(entry) => self.add_audit(&name, vec![entry]),
+            SourceEvent::Escalation(event) => self.on_escalation_event(&name, event),
             SourceEvent::Down { error, retry_in } => {
                 let error = clean(&error).into_owned();
                 let source = &mut self.sources[index];

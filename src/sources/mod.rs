@@ -32,6 +32,9 @@ pub enum SourceEvent {
     Operators(Vec<Operator>),
     /// A new entry of the source's audit log (a command, an expiry, an operation's end).
     Audit(AuditEntry),
+    /// An escalation appeared or changed hands. Events may repeat after a resume: keep the
+    /// summary with the highest `revision`.
+    Escalation(EscalationEvent),
     /// The connection failed or dropped; the task tries again after `retry_in`.
     Down {
         error: String,
@@ -65,4 +68,18 @@ impl std::fmt::Debug for SourceSpec {
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
             .finish()
     }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EscalationEventKind {
+    New,
+    Claimed,
+    Released,
+    Resolved,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct EscalationEvent {
+    pub kind: EscalationEventKind,
+    pub summary: crate::api::escalations::EscalationSummary,
 }

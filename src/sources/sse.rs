@@ -12,7 +12,9 @@ use futures::{Stream, StreamExt};
 use serde::de::DeserializeOwned;
 
 use super::error::ClientError;
+use super::{EscalationEvent, EscalationEventKind};
 use crate::api::commands::AuditEntry;
+use crate::api::escalations;
 use crate::api::{FleetDelta, OperatorsChanged, Resnapshot, event_name};
 
 /// Largest event accepted; a server that sends more without a blank line is broken or hostile,
@@ -29,6 +31,8 @@ pub enum StreamEvent {
     Operators(OperatorsChanged),
     /// `audit`: a new entry of the audit log.
     Audit(AuditEntry),
+    /// `escalation.new|claimed|released|resolved`.
+    Escalation(super::EscalationEvent),
 }
 
 /// Parses an SSE byte stream.
@@ -74,9 +78,20 @@ fn decode(event: &Event) -> Result<Option<StreamEvent>, ClientError> {
         event_name::RESNAPSHOT => StreamEvent::Resnapshot(payload(event)?),
         event_name::OPERATORS => StreamEvent::Operators(payload(event)?),
         event_name::AUDIT => StreamEvent::Audit(payload(event)?),
+        escalations::EVENT_NEW => escalation(EscalationEventKind::New, event)?,
+        escalations::EVENT_CLAIMED => escalation(EscalationEventKind::Claimed, event)?,
+        escalations::EVENT_RELEASED => escalation(EscalationEventKind::Released, event)?,
+        escalations::EVENT_RESOLVED => escalation(EscalationEventKind::Resolved, event)?,
         _ => return Ok(None),
     };
     Ok(Some(decoded))
+}
+
+fn escalation(kind: EscalationEventKind, event: &Event) -> Result<StreamEvent, ClientError> {
+    Ok(StreamEvent::Escalation(EscalationEvent {
+        kind,
+        summary: payload(event)?,
+    }))
 }
 
 fn payload<T: DeserializeOwned>(event: &Event) -> Result<T, ClientError> {

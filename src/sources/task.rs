@@ -176,6 +176,7 @@ async fn follow<M: From<SourceMsg>>(
                     .await?;
             }
             StreamEvent::Audit(entry) => outbox.send(SourceEvent::Audit(entry)).await?,
+            StreamEvent::Escalation(event) => outbox.send(SourceEvent::Escalation(event)).await?,
             StreamEvent::Resnapshot(resnapshot) => {
                 tracing::info!(
                     source = %outbox.source,
