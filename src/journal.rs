@@ -51,8 +51,10 @@ pub struct Entry {
     pub command: SentCommand,
     pub reason: String,
     pub idempotency_key: String,
-    /// The target's control revision sent as `If-Match`.
-    pub if_match: u64,
+    /// The target's control revision sent as `If-Match` (commands on the fleet; a
+    /// resolution has none: its key alone makes it happen once).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub if_match: Option<u64>,
 }
 
 /// What was sent, in enough detail to tell an operator (and to send it again).
@@ -67,8 +69,7 @@ pub struct SentCommand {
 }
 
 impl Entry {
-    /// A fresh entry for `command`, stamped now. `source_url` loses any query and fragment,
-    /// where a careless configuration could carry a secret.
+    /// A fresh entry for `command`, stamped now.
     pub fn new(
         context: &str,
         source_url: &str,
@@ -76,6 +77,32 @@ impl Entry {
         reason: &str,
         idempotency_key: &str,
         if_match: u64,
+    ) -> Entry {
+        let sent = SentCommand {
+            verb: command.verb(),
+            target: command.target_label(),
+            path: command.path(),
+            body: command.body(reason),
+        };
+        Entry::for_request(
+            context,
+            source_url,
+            sent,
+            reason,
+            idempotency_key,
+            Some(if_match),
+        )
+    }
+
+    /// A fresh entry for any request that must happen once, stamped now. `source_url` loses
+    /// any query and fragment, where a careless configuration could carry a secret.
+    pub fn for_request(
+        context: &str,
+        source_url: &str,
+        sent: SentCommand,
+        reason: &str,
+        idempotency_key: &str,
+        if_match: Option<u64>,
     ) -> Entry {
         let source = source_url
             .split(['?', '#'])
@@ -87,12 +114,7 @@ impl Entry {
             at: Utc::now(),
             context: context.to_string(),
             source,
-            command: SentCommand {
-                verb: command.verb(),
-                target: command.target_label(),
-                path: command.path(),
-                body: command.body(reason),
-            },
+            command: sent,
             reason: reason.to_string(),
             idempotency_key: idempotency_key.to_string(),
             if_match,
@@ -120,6 +142,8 @@ pub enum Outcome {
     Unknown { message: String },
     /// The server's audit log has no command with this idempotency key: it never arrived.
     NeverReceived,
+    /// The server applied it and said what follows (a resolution: the workflow resumes).
+    Applied { detail: String },
 }
 
 impl Outcome {
@@ -159,6 +183,7 @@ impl Outcome {
             Outcome::Rejected { message, .. } => format!("rejected: {message}"),
             Outcome::Unknown { message } => format!("outcome unknown: {message}"),
             Outcome::NeverReceived => "never reached the server".to_string(),
+            Outcome::Applied { detail } => format!("applied: {detail}"),
         }
     }
 }

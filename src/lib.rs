@@ -5,6 +5,7 @@ pub mod app;
 pub mod command_cli;
 pub mod config;
 pub mod domain;
+pub mod escalations_cli;
 pub mod journal;
 pub mod keymap;
 pub mod lab;

@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 
 use switchboard::app::ContextInfo;
 use switchboard::config::{self, ConfigOverrides, LAB_CONTEXT};
+use switchboard::escalations_cli::{EscalationsArgs, run_escalations};
 use switchboard::lab::{LabOptions, LabServer};
 use switchboard::runner::{ConsoleOptions, run_console};
 use switchboard::sources::SourceSpec;
@@ -42,6 +43,9 @@ struct EmbeddedLabArgs {
     /// Scenario for the embedded lab: a shipped name (e.g. provider-outage) or a TOML file.
     #[arg(long, value_name = "FILE|NAME")]
     scenario: Option<PathBuf>,
+    /// Synthetic escalated tasks the embedded lab starts with (besides those its workflows raise).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    escalations: usize,
     /// Built-in lab operator to act as in the embedded lab (alice, bob, victor).
     #[arg(long = "as", value_name = "OPERATOR", default_value = "alice")]
     operator: String,
@@ -94,6 +98,11 @@ enum Command {
     /// Act on the fleet: promote, drain, undrain, breaker, degrade, weights.
     #[command(flatten)]
     Act(switchboard::command_cli::CommandArgs),
+    /// Escalated tasks: list, show (with lineage), resolve exactly once.
+    Escalations {
+        #[command(subcommand)]
+        command: EscalationsArgs,
+    },
     /// Store a source's token in the OS keyring (or delete it).
     Login {
         #[command(flatten)]
@@ -154,6 +163,14 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             target.stop().await;
             code
         }
+        Some(Command::Escalations { command }) => {
+            let loaded = config::load(&cli.config.overrides());
+            report_config_problems(&loaded);
+            let target = Target::resolve(&cli.lab, cli.config.read_only, &loaded.config).await?;
+            let code = escalations(command, &target).await;
+            target.stop().await;
+            code
+        }
         Some(Command::Status { args, lab, config }) => {
             let loaded = config::load(&config.overrides());
             report_config_problems(&loaded);
@@ -190,41 +207,79 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
     }
 }
 
-/// One command from the command line, sent to the context's first source.
-async fn act(args: switchboard::command_cli::CommandArgs, target: &Target) -> anyhow::Result<u8> {
+/// What a one-shot command that changes something needs: the context's first source and
+/// the journal. A read-only context gets `None` (and says so).
+fn mutation_target(
+    target: &Target,
+) -> anyhow::Result<Option<(SourceSpec, switchboard::journal::Journal)>> {
     if target.context.read_only {
         eprintln!(
             "switchboard: context {} is read-only: nothing was sent",
             target.context.name
         );
-        return Ok(2);
+        return Ok(None);
     }
     let Some(source) = target.sources.first().cloned() else {
         anyhow::bail!("context {} has no source", target.context.name);
     };
     let path = target.journal_path();
-    let mut journal = switchboard::journal::Journal::open(&path)
+    let journal = switchboard::journal::Journal::open(&path)
         .with_context(|| format!("cannot open the command journal {}", path.display()))?;
-    let interactive = std::io::IsTerminal::is_terminal(&std::io::stdin());
-    let confirm = |question: &str| {
-        if !interactive {
-            eprintln!("switchboard: {question} Not a terminal: pass --yes to send without asking.");
-            return false;
-        }
-        eprint!("{question} [y/N] ");
-        let mut answer = String::new();
-        std::io::stdin().read_line(&mut answer).is_ok()
-            && matches!(answer.trim(), "y" | "Y" | "yes")
+    Ok(Some((source, journal)))
+}
+
+/// Asks on the terminal; without one, says to pass --yes and answers no.
+fn confirm_on_terminal(question: &str) -> bool {
+    if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        eprintln!("switchboard: {question} Not a terminal: pass --yes to go ahead without asking.");
+        return false;
+    }
+    eprint!("{question} [y/N] ");
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer).is_ok() && matches!(answer.trim(), "y" | "Y" | "yes")
+}
+
+/// One command on the fleet from the command line.
+async fn act(args: switchboard::command_cli::CommandArgs, target: &Target) -> anyhow::Result<u8> {
+    let Some((source, mut journal)) = mutation_target(target)? else {
+        return Ok(2);
     };
+    let out = &mut std::io::stdout();
     let code = switchboard::command_cli::run_command(
         args,
         source,
         &target.context.name,
         &mut journal,
-        &mut std::io::stdout(),
-        confirm,
+        out,
+        confirm_on_terminal,
     )
     .await?;
+    Ok(u8::try_from(code).unwrap_or(2))
+}
+
+/// `switchboard escalations ...`: reading needs no journal, resolving does.
+async fn escalations(args: EscalationsArgs, target: &Target) -> anyhow::Result<u8> {
+    let out = &mut std::io::stdout();
+    let context = &target.context.name;
+    let code = if matches!(args, EscalationsArgs::Resolve { .. }) {
+        let Some((source, mut journal)) = mutation_target(target)? else {
+            return Ok(2);
+        };
+        run_escalations(
+            args,
+            source,
+            context,
+            Some(&mut journal),
+            out,
+            confirm_on_terminal,
+        )
+        .await?
+    } else {
+        let Some(source) = target.sources.first().cloned() else {
+            anyhow::bail!("context {} has no source", target.context.name);
+        };
+        run_escalations(args, source, context, None, out, confirm_on_terminal).await?
+    };
     Ok(u8::try_from(code).unwrap_or(2))
 }
 
@@ -254,7 +309,7 @@ impl Target {
                 speed: args.speed.unwrap_or(1.0),
                 topology: None,
                 scenario: args.scenario.clone(),
-                escalations: 0,
+                escalations: args.escalations,
             };
             let lab = LabServer::start(options, "127.0.0.1:0".parse()?)
                 .await

@@ -439,6 +439,7 @@ fn describe(event: &SourceEvent) -> String {
         SourceEvent::Operators(operators) => format!("operators {}", operators.len()),
         SourceEvent::Down { error, .. } => format!("down: {error}"),
         SourceEvent::Audit(entry) => format!("audit {}", entry.id),
+        SourceEvent::Escalation(event) => format!("escalation {}", event.summary.id),
     }
 }
 

@@ -12,6 +12,10 @@ use serde::de::DeserializeOwned;
 use super::error::{ClientError, bounded, root_cause};
 use super::sse::{StreamEvent, parse_events};
 use crate::api::commands::{AuditPage, CommandAccepted, IDEMPOTENCY_KEY, IF_MATCH, Operation};
+use crate::api::escalations::{
+    ClaimRequest, Escalation, EscalationPage, EscalationState, EscalationSummary, ReleaseRequest,
+    ResolveOutcome, ResolveRequest,
+};
 use crate::api::{FleetSnapshot, Operator, PROBLEM_JSON, Problem, WhoAmI};
 use crate::domain::command::Command;
 
@@ -19,6 +23,19 @@ use crate::domain::command::Command;
 pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 /// Largest error body read for its problem document.
 const MAX_PROBLEM_BYTES: usize = 64 * 1024;
+
+/// Filters of `GET /v1/escalations`; `None` and empty leave a filter out.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct EscalationQuery<'a> {
+    pub states: &'a [EscalationState],
+    /// Comma-separated priorities, e.g. `p1,p2`.
+    pub priority: Option<&'a str>,
+    pub service: Option<&'a str>,
+    /// An operator, or `none` for unassigned.
+    pub assignee: Option<&'a str>,
+    pub limit: Option<u32>,
+    pub cursor: Option<&'a str>,
+}
 
 /// How long each stage of a request may take.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -143,30 +160,147 @@ impl Client {
         if_match: u64,
     ) -> Result<CommandAccepted, ClientError> {
         let url = self.endpoint(command.path().trim_start_matches('/'))?;
-        let key = HeaderValue::from_str(idempotency_key)
-            .map_err(|_| ClientError::malformed("idempotency key", "it must be visible ASCII"))?;
-        let request = self
+        // An entity tag is quoted (RFC 9110); the server takes it bare too.
+        let if_match = format!("\"{if_match}\"");
+        let headers = [
+            (IDEMPOTENCY_KEY, idempotency_key),
+            (IF_MATCH, if_match.as_str()),
+        ];
+        self.post_json(url, &command.body(reason), &headers, "command answer")
+            .await
+            .map_err(|e| e.for_command(&command.target_label()))
+    }
+
+    /// `GET /v1/escalations` with filters and a cursor.
+    pub async fn escalations(
+        &self,
+        query: &EscalationQuery<'_>,
+    ) -> Result<EscalationPage, ClientError> {
+        let mut url = self.endpoint("v1/escalations")?;
+        {
+            let mut pairs = url.query_pairs_mut();
+            if !query.states.is_empty() {
+                let states: Vec<&str> = query.states.iter().map(|s| s.word()).collect();
+                pairs.append_pair("state", &states.join(","));
+            }
+            let optional = [
+                ("priority", query.priority),
+                ("service", query.service),
+                ("assignee", query.assignee),
+                ("cursor", query.cursor),
+            ];
+            for (name, value) in optional {
+                if let Some(value) = value {
+                    pairs.append_pair(name, value);
+                }
+            }
+            if let Some(limit) = query.limit {
+                pairs.append_pair("limit", &limit.to_string());
+            }
+        }
+        self.get_url(url, "escalation list").await
+    }
+
+    /// `GET /v1/escalations/{id}`: context, candidates, checkpoint, lineage.
+    pub async fn escalation(&self, id: &str) -> Result<Escalation, ClientError> {
+        self.get_url(self.escalation_url(id, None)?, "escalation")
+            .await
+    }
+
+    /// `POST /v1/escalations/{id}/claim`: a lease (renewed when we hold it already).
+    pub async fn claim(
+        &self,
+        id: &str,
+        lease_s: Option<u64>,
+    ) -> Result<EscalationSummary, ClientError> {
+        let url = self.escalation_url(id, Some("claim"))?;
+        let body = serde_json::to_value(ClaimRequest { lease_s })
+            .map_err(|e| ClientError::malformed("claim", e))?;
+        self.post_json(url, &body, &[], "claim answer")
+            .await
+            .map_err(|e| e.for_escalation(id))
+    }
+
+    /// `POST /v1/escalations/{id}/release`
+    pub async fn release(
+        &self,
+        id: &str,
+        note: Option<&str>,
+    ) -> Result<EscalationSummary, ClientError> {
+        let url = self.escalation_url(id, Some("release"))?;
+        let body = serde_json::to_value(ReleaseRequest {
+            note: note.map(str::to_string),
+        })
+        .map_err(|e| ClientError::malformed("release", e))?;
+        self.post_json(url, &body, &[], "release answer")
+            .await
+            .map_err(|e| e.for_escalation(id))
+    }
+
+    /// `POST /v1/escalations/{id}/resolve` with `Idempotency-Key`: the same key again gets
+    /// the first answer, never a second resolution.
+    pub async fn resolve(
+        &self,
+        id: &str,
+        request: &ResolveRequest,
+        idempotency_key: &str,
+    ) -> Result<ResolveOutcome, ClientError> {
+        let url = self.escalation_url(id, Some("resolve"))?;
+        let body =
+            serde_json::to_value(request).map_err(|e| ClientError::malformed("resolution", e))?;
+        self.post_json(
+            url,
+            &body,
+            &[(IDEMPOTENCY_KEY, idempotency_key)],
+            "resolve answer",
+        )
+        .await
+        .map_err(|e| e.for_escalation(id))
+    }
+
+    fn escalation_url(&self, id: &str, action: Option<&str>) -> Result<Url, ClientError> {
+        let mut url = self.endpoint("v1/escalations")?;
+        {
+            let mut segments = url
+                .path_segments_mut()
+                .map_err(|()| ClientError::InvalidUrl {
+                    url: bounded(self.url()),
+                    reason: "cannot be a base".into(),
+                })?;
+            segments.push(id);
+            if let Some(action) = action {
+                segments.push(action);
+            }
+        }
+        Ok(url)
+    }
+
+    /// A JSON `POST` with extra headers, its answer parsed as `T`.
+    async fn post_json<T: DeserializeOwned>(
+        &self,
+        url: Url,
+        body: &serde_json::Value,
+        headers: &[(&str, &str)],
+        what: &str,
+    ) -> Result<T, ClientError> {
+        let mut request = self
             .authorized(self.http.post(url))
             .header(ACCEPT, "application/json")
-            .header(IDEMPOTENCY_KEY, key)
-            // An entity tag is quoted (RFC 9110); the server takes it bare too.
-            .header(IF_MATCH, format!("\"{if_match}\""))
             .header(CONTENT_TYPE, "application/json")
-            .body(command.body(reason).to_string())
+            .body(body.to_string())
             .timeout(self.timeouts.request);
-        let target = command.target_label();
+        for (name, value) in headers {
+            let value = HeaderValue::from_str(value)
+                .map_err(|_| ClientError::malformed(name, "it must be visible ASCII"))?;
+            request = request.header(*name, value);
+        }
         let response = request
             .send()
             .await
             .map_err(|e| ClientError::from_transport(self.url(), &e, self.timeouts.request))?;
-        let response = self
-            .check_status(response)
-            .await
-            .map_err(|e| e.for_command(&target))?;
-        let body = self
-            .read_body(response, MAX_BODY_BYTES, "command answer")
-            .await?;
-        serde_json::from_slice(&body).map_err(|e| ClientError::malformed("command answer", e))
+        let response = self.check_status(response).await?;
+        let body = self.read_body(response, MAX_BODY_BYTES, what).await?;
+        serde_json::from_slice(&body).map_err(|e| ClientError::malformed(what, e))
     }
 
     /// `GET /v1/audit`, newest first: at most `limit` entries older than `before`, only those

@@ -134,6 +134,38 @@ impl ClientError {
         }
     }
 
+    /// A claim, release or resolve the server refused: 409 names the claim's holder or who
+    /// resolved the task (kept in `current` as the problem's extension members).
+    pub(crate) fn for_escalation(self, id: &str) -> Self {
+        let ClientError::Http {
+            status: 409,
+            problem,
+        } = self
+        else {
+            return self.for_command(id);
+        };
+        let (detail, members) = match problem {
+            Some(problem) => {
+                let words = problem
+                    .detail
+                    .clone()
+                    .unwrap_or_else(|| problem.title.clone());
+                (
+                    bounded(&words),
+                    serde_json::Value::Object(problem.extensions),
+                )
+            }
+            None => (
+                format!("{} is held or closed by someone else", bounded(id)),
+                serde_json::Value::Null,
+            ),
+        };
+        ClientError::Conflict {
+            detail,
+            current: Some(members).filter(|m| !m.is_null()),
+        }
+    }
+
     pub(crate) fn malformed(what: &str, reason: impl std::fmt::Display) -> Self {
         ClientError::Malformed {
             what: bounded(what),

@@ -11,7 +11,7 @@ pub mod task;
 
 use std::time::Duration;
 
-pub use client::{Client, Timeouts};
+pub use client::{Client, EscalationQuery, Timeouts};
 pub use error::ClientError;
 pub use sse::StreamEvent;
 pub use task::{SourceOptions, spawn_source, spawn_source_with};

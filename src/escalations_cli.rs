@@ -1,0 +1,462 @@
+//! `switchboard escalations list|show|resolve`: the escalated-task inbox for scripts.
+
+use std::io::Write;
+
+use anyhow::Context as _;
+use chrono::Utc;
+
+use crate::api::escalations::{
+    Escalation, EscalationState, EscalationSummary, Resolution, ResolveOutcome, ResolveRequest,
+};
+use crate::journal::{Entry, Journal, Outcome, SentCommand};
+use crate::sanitize::{clean, clean_multiline, truncate};
+use crate::sources::delivery::{ATTEMPTS, deliver_with};
+use crate::sources::{Client, ClientError, EscalationQuery, SourceSpec};
+use crate::views::format::{age, ms};
+
+/// Exit codes of `escalations resolve` (list and show: 0, or 2 on error).
+pub const EXIT_RESOLVED: i32 = 0;
+pub const EXIT_NOT_CONFIRMED: i32 = 1;
+pub const EXIT_ERROR: i32 = 2;
+/// 409: someone else holds the task, or it was resolved already (the message says who).
+pub const EXIT_CONFLICT: i32 = 4;
+
+#[derive(clap::Subcommand)]
+pub enum EscalationsArgs {
+    /// Escalated tasks, most urgent SLA first.
+    List {
+        /// States, comma-separated: pending, claimed, resolved, aborted.
+        #[arg(long, default_value = "pending,claimed", value_delimiter = ',', value_parser = parse_states)]
+        state: Vec<EscalationState>,
+        /// Priorities, comma-separated: p1,p2.
+        #[arg(long)]
+        priority: Option<String>,
+        #[arg(long)]
+        service: Option<String>,
+        /// An operator, or `none` for unassigned tasks.
+        #[arg(long)]
+        assignee: Option<String>,
+        /// How many (at most 1000); `--cursor` continues where a list stopped.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        #[arg(long)]
+        cursor: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One task with its context, candidates and lineage.
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Resolve a task, exactly once: claim it, journal the resolution, send it (again with the
+    /// same idempotency key when no answer comes).
+    Resolve {
+        id: String,
+        #[command(flatten)]
+        how: ResolutionArgs,
+        /// Why: required, kept with the task and in the audit log.
+        #[arg(long)]
+        note: String,
+        /// Resolve without asking.
+        #[arg(long)]
+        yes: bool,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Exactly one way to resolve.
+#[derive(clap::Args)]
+#[group(required = true, multiple = false)]
+pub struct ResolutionArgs {
+    /// Approve this candidate output.
+    #[arg(long, value_name = "CANDIDATE")]
+    approve: Option<String>,
+    /// Submit this output instead (a file, or - for standard input).
+    #[arg(long, value_name = "FILE")]
+    submit: Option<String>,
+    /// Refuse the outputs, with this reason.
+    #[arg(long, value_name = "REASON")]
+    reject: Option<String>,
+    /// Cancel the workflow.
+    #[arg(long)]
+    abort: bool,
+    /// Run the step again through a path: `model=M,provider=P,region=R` (any of them).
+    #[arg(long, value_name = "PATH")]
+    retry: Option<String>,
+    /// Hand the task to another operator.
+    #[arg(long, value_name = "OPERATOR")]
+    handoff: Option<String>,
+}
+
+fn parse_states(text: &str) -> Result<EscalationState, String> {
+    EscalationState::ALL
+        .iter()
+        .copied()
+        .find(|s| s.word() == text.trim())
+        .ok_or_else(|| format!("{text:?}: states are pending, claimed, resolved, aborted"))
+}
+
+impl ResolutionArgs {
+    fn resolution(&self) -> anyhow::Result<Resolution> {
+        if let Some(candidate) = &self.approve {
+            return Ok(Resolution::Approve {
+                candidate: candidate.clone(),
+            });
+        }
+        if let Some(file) = &self.submit {
+            let output = if file == "-" {
+                std::io::read_to_string(std::io::stdin())
+                    .context("cannot read the output from standard input")?
+            } else {
+                std::fs::read_to_string(file)
+                    .with_context(|| format!("cannot read the output from {file}"))?
+            };
+            return Ok(Resolution::Submit {
+                output,
+                based_on: None,
+            });
+        }
+        if let Some(reason) = &self.reject {
+            return Ok(Resolution::Reject {
+                reason: reason.clone(),
+            });
+        }
+        if let Some(path) = &self.retry {
+            let (mut model, mut provider, mut region) = (None, None, None);
+            for part in path.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                match part.split_once('=') {
+                    Some(("model", v)) => model = Some(v.to_string()),
+                    Some(("provider", v)) => provider = Some(v.to_string()),
+                    Some(("region", v)) => region = Some(v.to_string()),
+                    _ => anyhow::bail!("{part:?}: write model=M,provider=P,region=R (any of them)"),
+                }
+            }
+            return Ok(Resolution::Retry {
+                model,
+                provider,
+                region,
+            });
+        }
+        if let Some(to) = &self.handoff {
+            return Ok(Resolution::Handoff { to: to.clone() });
+        }
+        Ok(Resolution::Abort)
+    }
+}
+
+/// Runs one `escalations` command against `source`; returns the exit code. Resolving
+/// needs the journal (a resolution is journaled before it is sent).
+pub async fn run_escalations(
+    args: EscalationsArgs,
+    source: SourceSpec,
+    context: &str,
+    journal: Option<&mut Journal>,
+    out: &mut impl Write,
+    confirm: impl FnMut(&str) -> bool,
+) -> anyhow::Result<i32> {
+    let client = Client::new(&source.url, source.token.clone())?;
+    match args {
+        EscalationsArgs::List {
+            state,
+            priority,
+            service,
+            assignee,
+            limit,
+            cursor,
+            json,
+        } => {
+            let query = EscalationQuery {
+                states: &state,
+                priority: priority.as_deref(),
+                service: service.as_deref(),
+                assignee: assignee.as_deref(),
+                limit: Some(limit),
+                cursor: cursor.as_deref(),
+            };
+            match client.escalations(&query).await {
+                Ok(page) if json => writeln!(out, "{}", serde_json::to_string_pretty(&page)?)?,
+                Ok(page) => {
+                    for item in &page.items {
+                        writeln!(out, "{}", list_line(item))?;
+                    }
+                    writeln!(out, "{} of {} matching", page.items.len(), page.total)?;
+                    if let Some(next) = page.next_cursor {
+                        writeln!(out, "more: --cursor {}", clean(&next))?;
+                    }
+                }
+                Err(error) => return failed(out, &error),
+            }
+            Ok(0)
+        }
+        EscalationsArgs::Show { id, json } => match client.escalation(&id).await {
+            Ok(detail) if json => {
+                writeln!(out, "{}", serde_json::to_string_pretty(&detail)?)?;
+                Ok(0)
+            }
+            Ok(detail) => {
+                write_detail(out, &detail)?;
+                Ok(0)
+            }
+            Err(error) => failed(out, &error),
+        },
+        EscalationsArgs::Resolve {
+            id,
+            how,
+            note,
+            yes,
+            json,
+        } => {
+            let journal = journal.context("resolving needs the command journal")?;
+            let request = ResolveRequest {
+                resolution: how.resolution()?,
+                note,
+            };
+            resolve(
+                &client, context, &id, request, yes, json, journal, out, confirm,
+            )
+            .await
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn resolve(
+    client: &Client,
+    context: &str,
+    id: &str,
+    request: ResolveRequest,
+    yes: bool,
+    json: bool,
+    journal: &mut Journal,
+    out: &mut impl Write,
+    mut confirm: impl FnMut(&str) -> bool,
+) -> anyhow::Result<i32> {
+    if request.note.trim().is_empty() {
+        writeln!(
+            out,
+            "a note is required: it stays with the task and in the audit log"
+        )?;
+        return Ok(EXIT_ERROR);
+    }
+    let kind = request.resolution.kind().word();
+    if !yes && !confirm(&format!("Resolve {id} ({kind})?")) {
+        writeln!(out, "not resolved")?;
+        return Ok(EXIT_NOT_CONFIRMED);
+    }
+    // The claim makes it ours first, so two operators cannot both decide.
+    if let Err(error) = client.claim(id, None).await {
+        return failed(out, &error);
+    }
+    let key = uuid::Uuid::new_v4().to_string();
+    let entry = resolution_entry(context, client.url(), id, &request, &key)?;
+    journal
+        .record_sent(&entry)
+        .context("cannot write the journal: nothing was sent")?;
+    let (result, tries) = deliver_with(&key, ATTEMPTS, || client.resolve(id, &request, &key)).await;
+    let outcome = match &result {
+        Ok(answer) => Outcome::Applied {
+            detail: clean(&answer.consequence).into_owned(),
+        },
+        Err(error) => Outcome::failed(error),
+    };
+    journal
+        .record_result(&entry.id, outcome)
+        .context("cannot record the answer in the journal")?;
+    match result {
+        Ok(answer) if json => {
+            let report =
+                serde_json::json!({ "idempotency_key": key, "attempts": tries, "outcome": answer });
+            writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
+            Ok(EXIT_RESOLVED)
+        }
+        Ok(answer) => {
+            write_outcome(out, &answer, &key, tries)?;
+            Ok(EXIT_RESOLVED)
+        }
+        Err(error) => {
+            // Leave the task free for someone else when it was not resolved.
+            let _ = client.release(id, Some("resolution failed")).await;
+            failed(out, &error)
+        }
+    }
+}
+
+/// The journal's record of a resolution: enough to tell an operator what was sent.
+pub fn resolution_entry(
+    context: &str,
+    source_url: &str,
+    id: &str,
+    request: &ResolveRequest,
+    key: &str,
+) -> anyhow::Result<Entry> {
+    let sent = SentCommand {
+        verb: format!("resolve {}", request.resolution.kind().word()),
+        target: id.to_string(),
+        path: format!("/v1/escalations/{id}/resolve"),
+        body: serde_json::to_value(request)?,
+    };
+    Ok(Entry::for_request(
+        context,
+        source_url,
+        sent,
+        &request.note,
+        key,
+        None,
+    ))
+}
+
+fn failed(out: &mut impl Write, error: &ClientError) -> anyhow::Result<i32> {
+    writeln!(out, "error: {error}")?;
+    Ok(if matches!(error, ClientError::Conflict { .. }) {
+        EXIT_CONFLICT
+    } else {
+        EXIT_ERROR
+    })
+}
+
+fn list_line(item: &EscalationSummary) -> String {
+    let left = item.sla_deadline - Utc::now();
+    let sla = match left.to_std() {
+        Ok(left) => age(left),
+        Err(_) => "BREACH".to_string(),
+    };
+    let who = match (&item.lease, &item.assignee) {
+        (Some(lease), _) => format!("claimed by {}", clean(&lease.holder)),
+        (None, Some(to)) => format!("for {}", clean(to)),
+        (None, None) => String::new(),
+    };
+    format!(
+        "{:<12} {} {:>7} {:<16} {:<16} {:<9} {:<18} {}",
+        clean(&item.id),
+        item.priority.word(),
+        sla,
+        clean(&item.service),
+        item.reason.word(),
+        item.state.word(),
+        who,
+        truncate(&clean(&item.input_preview), 60)
+    )
+}
+
+fn write_detail(out: &mut impl Write, detail: &Escalation) -> anyhow::Result<()> {
+    let s = &detail.summary;
+    writeln!(
+        out,
+        "{} {} {} · {} · {}",
+        clean(&s.id),
+        s.priority.word(),
+        s.state.word(),
+        clean(&s.service),
+        s.reason.word()
+    )?;
+    writeln!(
+        out,
+        "workflow {} run {} step {}",
+        clean(&s.workflow_id),
+        clean(&s.run_id),
+        clean(&s.step)
+    )?;
+    writeln!(
+        out,
+        "SLA deadline {}  idempotency key {}",
+        s.sla_deadline.format("%Y-%m-%d %H:%M:%S UTC"),
+        clean(&detail.idempotency_key)
+    )?;
+    writeln!(out, "why: {}", clean(&s.reason_text))?;
+    writeln!(
+        out,
+        "\ncontext:\n{}",
+        clean_multiline(&serde_json::to_string_pretty(&detail.context)?)
+    )?;
+    writeln!(
+        out,
+        "\ncandidates (threshold {:.2}):",
+        detail.confidence_threshold
+    )?;
+    for c in &detail.candidates {
+        let verdicts: Vec<String> = c
+            .verdicts
+            .iter()
+            .map(|v| {
+                format!(
+                    "{} {}",
+                    clean(&v.validator),
+                    if v.passed { "✓" } else { "✗" }
+                )
+            })
+            .collect();
+        writeln!(
+            out,
+            "  {} {} via {} in {}: confidence {:.2} [{}]\n    {}",
+            clean(&c.id),
+            clean(&c.model),
+            clean(&c.provider),
+            clean(&c.region),
+            c.confidence,
+            verdicts.join(", "),
+            truncate(&clean(&c.output), 200)
+        )?;
+    }
+    writeln!(
+        out,
+        "\nlineage: {} ({})",
+        clean(&detail.lineage.workflow_type),
+        clean(&detail.lineage.workflow_id)
+    )?;
+    for step in &detail.lineage.steps {
+        writeln!(out, "  step {} — {:?}", clean(&step.name), step.outcome)?;
+        for attempt in &step.attempts {
+            let path = [&attempt.model, &attempt.provider, &attempt.region]
+                .iter()
+                .filter_map(|p| p.as_deref().map(|v| clean(v).into_owned()))
+                .collect::<Vec<_>>()
+                .join(" · ");
+            let error = attempt
+                .error
+                .as_ref()
+                .map(|e| format!(" — {}: {}", e.kind.word(), clean(&e.message)))
+                .unwrap_or_default();
+            writeln!(
+                out,
+                "    #{} {path} {} {:?}{error}",
+                attempt.number,
+                ms(attempt.duration_ms as f64),
+                attempt.outcome
+            )?;
+            for reason in [&attempt.retry_reason, &attempt.failover_reason]
+                .into_iter()
+                .flatten()
+            {
+                writeln!(out, "       ↳ {}", clean(reason))?;
+            }
+        }
+    }
+    writeln!(
+        out,
+        "\ncheckpoint {} at step {}",
+        clean(&detail.checkpoint.id),
+        clean(&detail.checkpoint.step)
+    )?;
+    Ok(())
+}
+
+fn write_outcome(
+    out: &mut impl Write,
+    answer: &ResolveOutcome,
+    key: &str,
+    tries: u32,
+) -> anyhow::Result<()> {
+    writeln!(
+        out,
+        "resolved {} ({}) by {}: {}",
+        clean(&answer.escalation.id),
+        answer.applied.resolution.kind().word(),
+        clean(&answer.applied.by),
+        clean(&answer.consequence)
+    )?;
+    writeln!(out, "  idempotency key {key}, {tries} attempt(s)")?;
+    Ok(())
+}
