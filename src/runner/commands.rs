@@ -15,11 +15,11 @@ use crate::sources::{Client, ClientError, SourceSpec};
 const AUDIT_PAGE: u32 = 200;
 
 pub struct Dispatcher {
-    context: String,
+    pub(super) context: String,
     clients: HashMap<String, Client>,
     /// Shared with the tasks that write to it; never touched by the UI.
-    journal: Arc<Mutex<Journal>>,
-    tx: mpsc::Sender<Msg>,
+    pub(super) journal: Arc<Mutex<Journal>>,
+    pub(super) tx: mpsc::Sender<Msg>,
 }
 
 impl Dispatcher {
@@ -47,8 +47,16 @@ impl Dispatcher {
         }
     }
 
+    pub(super) fn client(&self, source: &str) -> Option<Client> {
+        let client = self.clients.get(source).cloned();
+        if client.is_none() {
+            tracing::error!(source, "no client for the source");
+        }
+        client
+    }
+
     pub fn send_command(&self, request: CommandRequest) {
-        let Some(client) = self.clients.get(&request.source).cloned() else {
+        let Some(client) = self.client(&request.source) else {
             let failure = CommandFailure {
                 kind: FailureKind::Rejected,
                 message: format!("no connection to source {}", request.source),
@@ -181,7 +189,7 @@ impl Dispatcher {
     }
 
     pub fn fetch_audit(&self, source: String) {
-        let Some(client) = self.clients.get(&source).cloned() else {
+        let Some(client) = self.client(&source) else {
             return;
         };
         let tx = self.tx.clone();
@@ -197,7 +205,7 @@ impl Dispatcher {
 }
 
 /// fsync can take a while on a busy disk: it runs off the async workers.
-async fn write_journal(
+pub(super) async fn write_journal(
     journal: &Arc<Mutex<Journal>>,
     write: impl FnOnce(&mut Journal) -> std::io::Result<()> + Send + 'static,
 ) -> std::io::Result<()> {
@@ -213,16 +221,20 @@ async fn write_journal(
 }
 
 fn failure_of(error: &ClientError) -> CommandFailure {
-    let kind = if matches!(error, ClientError::Conflict { .. }) {
+    CommandFailure {
+        kind: failure_kind(error),
+        message: error.to_string(),
+    }
+}
+
+/// How a failed request reads to the operator: refused, conflicting, or of unknown outcome.
+pub(super) fn failure_kind(error: &ClientError) -> FailureKind {
+    if matches!(error, ClientError::Conflict { .. }) {
         FailureKind::Conflict
     } else if error.outcome_unknown() {
         FailureKind::Unknown
     } else {
         FailureKind::Rejected
-    };
-    CommandFailure {
-        kind,
-        message: error.to_string(),
     }
 }
 
