@@ -151,37 +151,31 @@ fn preflight_lines<'a>(preflight: &Preflight, theme: &Theme) -> Vec<Line<'a>> {
         format!("preflight: {}", clean(&preflight.summary)),
         theme.dim,
     )];
+    // What takes more (or less) load, and the room it keeps.
+    let room = |headroom: f64, verdict: Verdict| {
+        Span::styled(
+            format!("{} {}", pct(headroom), verdict.word()),
+            verdict_style(verdict),
+        )
+    };
     for r in &preflight.regions {
-        lines.push(Line::from(vec![
-            Span::raw(format!(
-                "  {:<9} share {}→{}  load {}→{} of {} rps  room ",
-                clean(&r.region),
-                pct(r.share_before),
-                pct(r.share_after),
-                rps(r.load_before_rps),
-                rps(r.load_after_rps),
-                rps(r.capacity_rps)
-            )),
-            Span::styled(
-                format!("{} {}", pct(r.headroom_after), r.verdict.word()),
-                verdict_style(r.verdict),
-            ),
-        ]));
+        let what = format!(
+            "{:<9} share {}→{} ",
+            clean(&r.region),
+            pct(r.share_before),
+            pct(r.share_after)
+        );
+        let load = load_span(&what, r.load_before_rps, r.load_after_rps, r.capacity_rps);
+        lines.push(Line::from(vec![load, room(r.headroom_after, r.verdict)]));
     }
     for r in &preflight.replicas {
-        lines.push(Line::from(vec![
-            Span::raw(format!(
-                "  {} {}→{} of {} rps  room ",
-                clean(&r.replica),
-                rps(r.load_before_rps),
-                rps(r.load_after_rps),
-                rps(r.capacity_rps)
-            )),
-            Span::styled(
-                format!("{} {}", pct(r.headroom_after), r.verdict.word()),
-                verdict_style(r.verdict),
-            ),
-        ]));
+        let load = load_span(
+            &clean(&r.replica),
+            r.load_before_rps,
+            r.load_after_rps,
+            r.capacity_rps,
+        );
+        lines.push(Line::from(vec![load, room(r.headroom_after, r.verdict)]));
     }
     for p in &preflight.providers {
         let mut spans = vec![Span::raw(format!(
@@ -247,4 +241,14 @@ fn preflight_lines<'a>(preflight: &Preflight, theme: &Theme) -> Vec<Line<'a>> {
         ));
     }
     lines
+}
+
+/// `  <what> load 700→280 of 1200 rps  room `
+fn load_span<'a>(what: &str, before: f64, after: f64, capacity: f64) -> Span<'a> {
+    Span::raw(format!(
+        "  {what} load {}→{} of {} rps  room ",
+        rps(before),
+        rps(after),
+        rps(capacity)
+    ))
 }
