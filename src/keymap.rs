@@ -8,6 +8,10 @@ use crate::domain::command::Verb;
 /// Who gets a key first: the topmost open layer, then the ones below it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Layer {
+    /// The multi-line editor of an output (typing goes to it).
+    Editor,
+    /// The confirmation of a task's resolution: what will be done, a choice, a note.
+    Resolve,
     /// The confirmation of a command: reason, expiry, preflight.
     Confirm,
     /// The menu of commands for the selection.
@@ -18,8 +22,19 @@ pub enum Layer {
     Palette,
     /// `/` filter input.
     Filter,
+    /// An escalated task open in the inbox view; keys it does not bind go to [`Layer::Global`].
+    Task,
+    /// The inbox's list of tasks; keys it does not bind go to [`Layer::Global`].
+    Inbox,
     /// The views; always at the bottom.
     Global,
+}
+
+impl Layer {
+    /// A view's layer hands the keys it does not bind to the global one.
+    pub fn falls_through(self) -> bool {
+        matches!(self, Layer::Task | Layer::Inbox)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -56,6 +71,20 @@ pub enum Action {
     /// Next / previous input field of the confirmation.
     NextField,
     PrevField,
+    ShowInbox,
+    /// Open the selected task of the inbox.
+    OpenTask,
+    /// Next / previous pane of an open task.
+    NextPane,
+    PrevPane,
+    /// Resolutions of an open task (each claims it first).
+    Approve,
+    EditOutput,
+    WriteOutput,
+    Reject,
+    Abort,
+    RetryPath,
+    HandOff,
 }
 
 impl Action {
@@ -97,12 +126,34 @@ impl Action {
             }
             Action::NextField => "Next field",
             Action::PrevField => "Previous field",
+            Action::ShowInbox => "Inbox view: escalated tasks waiting for a person, by SLA",
+            Action::OpenTask => "Open the selected task: context, candidates, lineage",
+            Action::NextPane => "Next pane of the task",
+            Action::PrevPane => "Previous pane of the task",
+            Action::Approve => "Approve the selected candidate output (with a note)",
+            Action::EditOutput => "Edit the selected candidate in an editor, then submit it",
+            Action::WriteOutput => "Write an output from scratch in an editor, then submit it",
+            Action::Reject => "Reject the task's outputs (with a reason and a note)",
+            Action::Abort => "Abort the task: its workflow is cancelled",
+            Action::RetryPath => "Retry the step through a chosen model, provider and region",
+            Action::HandOff => "Hand the task off to another operator of the roster",
         }
     }
 
     /// Whether the action changes the fleet: read-only mode and the viewer role hide and refuse it.
     pub fn is_mutating(self) -> bool {
-        matches!(self, Action::ActionMenu | Action::Run(_))
+        matches!(
+            self,
+            Action::ActionMenu
+                | Action::Run(_)
+                | Action::Approve
+                | Action::EditOutput
+                | Action::WriteOutput
+                | Action::Reject
+                | Action::Abort
+                | Action::RetryPath
+                | Action::HandOff
+        )
     }
 
     /// The palette's name of the action (`:name`).
@@ -134,6 +185,17 @@ impl Action {
             Action::Run(verb) => verb.word(),
             Action::NextField => "next-field",
             Action::PrevField => "prev-field",
+            Action::ShowInbox => "inbox",
+            Action::OpenTask => "open",
+            Action::NextPane => "next-pane",
+            Action::PrevPane => "prev-pane",
+            Action::Approve => "approve",
+            Action::EditOutput => "edit",
+            Action::WriteOutput => "write",
+            Action::Reject => "reject",
+            Action::Abort => "abort",
+            Action::RetryPath => "retry",
+            Action::HandOff => "hand-off",
         }
     }
 
@@ -277,6 +339,7 @@ pub const BINDINGS: &[Binding] = &[
     bind(L::Global, Chord::plain(K::Char('2')), A::ShowServices, false),
     bind(L::Global, Chord::plain(K::Char('3')), A::ShowTimeline, false),
     bind(L::Global, Chord::plain(K::Char('4')), A::ShowAudit, false),
+    bind(L::Global, Chord::plain(K::Char('5')), A::ShowInbox, false),
     bind(L::Global, Chord::plain(K::Char('p')), A::Run(Verb::Promote), false),
     bind(L::Global, Chord::plain(K::Char('d')), A::Run(Verb::Drain), false),
     bind(L::Global, Chord::plain(K::Char('u')), A::Run(Verb::Undrain), false),
@@ -298,6 +361,40 @@ pub const BINDINGS: &[Binding] = &[
     bind(L::Global, Chord::plain(K::End), A::Bottom, false),
     bind(L::Global, Chord::plain(K::Char('G')), A::Bottom, false),
     bind(L::Global, Chord::plain(K::Char('t')), A::NextTheme, false),
+    bind(L::Inbox, Chord::plain(K::Enter), A::OpenTask, true),
+    bind(L::Task, Chord::plain(K::Esc), A::Close, true),
+    bind(L::Task, Chord::plain(K::Char('q')), A::Close, false),
+    bind(L::Task, Chord::plain(K::Tab), A::NextPane, true),
+    bind(L::Task, Chord::plain(K::BackTab), A::PrevPane, false),
+    bind(L::Task, Chord::plain(K::Char('a')), A::Approve, true),
+    bind(L::Task, Chord::plain(K::Char('e')), A::EditOutput, true),
+    bind(L::Task, Chord::plain(K::Char('w')), A::WriteOutput, false),
+    bind(L::Task, Chord::plain(K::Char('r')), A::Reject, true),
+    bind(L::Task, Chord::plain(K::Char('x')), A::Abort, true),
+    bind(L::Task, Chord::plain(K::Char('t')), A::RetryPath, true),
+    bind(L::Task, Chord::plain(K::Char('h')), A::HandOff, true),
+    bind(L::Task, Chord::plain(K::Up), A::Up, false),
+    bind(L::Task, Chord::plain(K::Char('k')), A::Up, false),
+    bind(L::Task, Chord::plain(K::Down), A::Down, false),
+    bind(L::Task, Chord::plain(K::Char('j')), A::Down, false),
+    bind(L::Task, Chord::plain(K::PageUp), A::PageUp, false),
+    bind(L::Task, Chord::plain(K::PageDown), A::PageDown, false),
+    bind(L::Task, Chord::plain(K::Home), A::Top, false),
+    bind(L::Task, Chord::plain(K::Char('g')), A::Top, false),
+    bind(L::Task, Chord::plain(K::End), A::Bottom, false),
+    bind(L::Task, Chord::plain(K::Char('G')), A::Bottom, false),
+    bind(L::Task, Chord::plain(K::Left), A::Left, false),
+    bind(L::Task, Chord::plain(K::Char('[')), A::Left, false),
+    bind(L::Task, Chord::plain(K::Right), A::Right, false),
+    bind(L::Task, Chord::plain(K::Char(']')), A::Right, false),
+    bind(L::Resolve, Chord::plain(K::Enter), A::Accept, true),
+    bind(L::Resolve, Chord::plain(K::Esc), A::Close, true),
+    bind(L::Resolve, Chord::plain(K::Tab), A::NextField, true),
+    bind(L::Resolve, Chord::plain(K::BackTab), A::PrevField, false),
+    bind(L::Resolve, Chord::plain(K::Up), A::Up, true),
+    bind(L::Resolve, Chord::plain(K::Down), A::Down, true),
+    bind(L::Editor, Chord::ctrl('s'), A::Accept, true),
+    bind(L::Editor, Chord::plain(K::Esc), A::Close, true),
 ];
 
 /// The action bound to `key` in `layer`, if any.
@@ -306,6 +403,17 @@ pub fn lookup(layer: Layer, key: &KeyEvent) -> Option<Action> {
         .iter()
         .find(|b| b.layer == layer && b.chord.matches(key))
         .map(|b| b.action)
+}
+
+/// The action `key` runs when `layer` is on top, with the layer that binds it: a view's
+/// layer hands what it does not bind to the global one.
+pub fn dispatch(layer: Layer, key: &KeyEvent) -> Option<(Layer, Action)> {
+    lookup(layer, key).map(|a| (layer, a)).or_else(|| {
+        layer
+            .falls_through()
+            .then(|| lookup(Layer::Global, key).map(|a| (Layer::Global, a)))
+            .flatten()
+    })
 }
 
 /// The bindings a user may use now: mutating ones only when `can_mutate`.
@@ -318,8 +426,19 @@ fn usable(layer: Layer, can_mutate: bool) -> impl Iterator<Item = &'static Bindi
 /// The one-line hints of a layer: `(keys, short description)`, from the bindings marked as hints.
 pub fn hints(layer: Layer, can_mutate: bool) -> Vec<(String, &'static str)> {
     let mut out: Vec<(String, &'static str)> = Vec::new();
-    for binding in usable(layer, can_mutate).filter(|b| b.hint) {
-        let what = short(binding.action);
+    let own = usable(layer, can_mutate).filter(|b| b.hint);
+    // Under a view's own keys, the global ones it does not rebind.
+    let global = usable(Layer::Global, can_mutate).filter(move |g| {
+        layer.falls_through()
+            && g.hint
+            // Fleet commands want a fleet selection, which a view of tasks does not have.
+            && !matches!(g.action, Action::ActionMenu | Action::Run(_))
+            && !BINDINGS
+                .iter()
+                .any(|b| b.layer == layer && b.chord == g.chord)
+    });
+    for binding in own.chain(global) {
+        let what = short(layer, binding.action);
         match out.iter_mut().find(|(_, w)| *w == what) {
             Some((keys, _)) => {
                 keys.push('/');
@@ -331,21 +450,28 @@ pub fn hints(layer: Layer, can_mutate: bool) -> Vec<(String, &'static str)> {
     out
 }
 
-/// The word a hint uses for an action: shorter than its description.
-fn short(action: Action) -> &'static str {
-    match action {
-        Action::Quit => "quit",
-        Action::Help => "help",
-        Action::Palette => "commands",
-        Action::Filter => "filter",
-        Action::ClearFilter => "clear",
-        Action::NextView => "next view",
-        Action::Close => "close",
-        Action::Accept => "run",
-        Action::Up | Action::Down => "move",
-        Action::ActionMenu => "actions",
-        Action::NextField => "next field",
-        other => other.command_name(),
+/// The word a hint uses for an action in `layer`: shorter than its description.
+fn short(layer: Layer, action: Action) -> &'static str {
+    match (layer, action) {
+        (_, Action::Quit) => "quit",
+        (_, Action::Help) => "help",
+        (_, Action::Palette) => "commands",
+        (_, Action::Filter) => "filter",
+        (_, Action::ClearFilter) => "clear",
+        (_, Action::NextView) => "next view",
+        (Layer::Task, Action::Close) => "back",
+        (Layer::Editor, Action::Close) => "cancel",
+        (_, Action::Close) => "close",
+        (Layer::Editor, Action::Accept) => "done",
+        (Layer::Resolve, Action::Accept) => "send",
+        (_, Action::Accept) => "run",
+        (Layer::Resolve, Action::Up | Action::Down) => "choose",
+        (_, Action::Up | Action::Down) => "move",
+        (_, Action::ActionMenu) => "actions",
+        (_, Action::NextField) => "next field",
+        (_, Action::NextPane) => "pane",
+        (_, Action::HandOff) => "hand off",
+        (_, other) => other.command_name(),
     }
 }
 

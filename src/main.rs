@@ -199,6 +199,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 theme_name: loaded.config.theme.clone(),
                 no_color: switchboard::theme::no_color_from_env(),
                 journal: target.journal_path(),
+                notify: loaded.config.notify,
             })
             .await;
             target.stop().await;

@@ -7,7 +7,10 @@ use chrono::{DateTime, TimeZone, Utc};
 use ratatui::layout::Rect;
 
 use crate::api::FleetSnapshot;
+use crate::api::escalations::EscalationSummary;
 use crate::app::{App, AppInit, ContextInfo, Msg};
+use crate::lab::escalations::{EscalationQueue, ListQuery};
+use crate::lab::topology::Topology;
 use crate::sources::{SourceEvent, SourceMsg};
 
 /// The name of the one source of [`lab_app`].
@@ -34,6 +37,7 @@ pub fn lab_app(width: u16, height: u16, now: Instant) -> App {
         now,
         wall: fixture_wall(),
         area: Rect::new(0, 0, width, height),
+        notify_at: None,
     })
 }
 
@@ -55,4 +59,38 @@ pub fn small_fleet() -> FleetSnapshot {
 pub fn default_fleet() -> FleetSnapshot {
     serde_json::from_str(include_str!("../fixtures/payloads/fleet-default.json"))
         .expect("fixture parses")
+}
+
+/// The lab's escalation queue for the default topology, holding a synthetic backlog of
+/// `count` tasks (the generator of `lab serve --escalations`) as of [`fixture_wall`]. Its
+/// `detail` gives each task's context, candidates and lineage.
+pub fn escalation_queue(seed: u64, count: usize) -> EscalationQueue {
+    EscalationQueue::new(&Topology::embedded_default(), seed, count, fixture_wall())
+}
+
+/// Every open task of `queue`, soonest SLA deadline first, as `GET /v1/escalations` pages them.
+pub fn escalation_summaries(queue: &EscalationQueue) -> Vec<EscalationSummary> {
+    queue
+        .list(&ListQuery {
+            limit: usize::MAX,
+            ..ListQuery::default()
+        })
+        .items
+}
+
+/// The console's list request of the lab source answered in one page.
+pub fn escalations_loaded(summaries: Vec<EscalationSummary>) -> Msg {
+    Msg::EscalationsLoaded {
+        source: SOURCE.into(),
+        result: Ok(summaries),
+        done: true,
+    }
+}
+
+/// Ticks `app` until its inbox filter has delivered every match (the matcher runs on threads).
+pub fn settle_filter(app: &mut App) {
+    while app.inbox.matching() {
+        let (now, wall) = (app.now, app.wall);
+        app.update(Msg::Tick { now, wall });
+    }
 }

@@ -262,3 +262,67 @@ fn promoting_a_standby_from_the_keyboard_makes_it_active() {
     let screen = tmux.wait_for("END-42", WAIT);
     assert!(screen.contains("END-42 exit=0"), "{screen}");
 }
+
+/// The id in the title of the open task (`┌ esc-000019 · P1 · ...`).
+fn open_task_id(screen: &str) -> String {
+    let start = screen.find("┌ esc-").expect("a task is open") + "┌ ".len();
+    screen[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .collect()
+}
+
+#[test]
+fn approving_a_candidate_from_the_inbox_takes_the_task_out_of_it() {
+    let home = tempfile::tempdir().unwrap();
+    // No bell or desktop notification from a test.
+    let config_dir = home.path().join("config").join("switchboard");
+    std::fs::create_dir_all(&config_dir).unwrap();
+    std::fs::write(config_dir.join("config.toml"), "[notify]\nmode = \"off\"\n").unwrap();
+    let tmux = Tmux::start(120, 36, home.path());
+    let bin = env!("CARGO_BIN_EXE_switchboard");
+    tmux.type_line(&format!(
+        "{bin} --lab --seed 7 --escalations 40; echo \"END-$((40+2)) exit=$?\""
+    ));
+    tmux.wait_for("lab live", WAIT);
+    tmux.send(&["5"]);
+    tmux.wait_for("Inbox ·", WAIT);
+    tmux.wait_for("low-confidence", WAIT);
+    // Low-confidence tasks have candidate outputs: keep only those, open the first.
+    tmux.send(&["/"]);
+    tmux.send(&["-l", "'low-confidence"]);
+    tmux.send(&["Enter"]);
+    tmux.wait_for("match", WAIT);
+    tmux.send(&["Enter"]);
+    let screen = tmux.wait_for("Candidates (", WAIT);
+    let id = open_task_id(&screen);
+    assert!(id.starts_with("esc-"), "{screen}");
+
+    // Its lineage: the steps of the workflow down to the one that escalated.
+    tmux.send(&["Tab", "Tab", "Tab"]);
+    let screen = tmux.wait_for("ESCALATED", WAIT);
+    assert!(
+        screen.contains("├─ ✓"),
+        "completed steps before it:\n{screen}"
+    );
+    assert!(screen.contains("confidence"), "{screen}");
+
+    tmux.send(&["a"]);
+    tmux.wait_for(&format!("Resolve {id}: approve"), WAIT);
+    tmux.send(&["Enter"]);
+    tmux.wait_for("a note is required", WAIT);
+    tmux.send(&["-l", "checked against the ledger"]);
+    tmux.send(&["Enter"]);
+    let screen = tmux.wait_for(&format!("✓ approve {id}"), WAIT);
+    // Back in the inbox, and the task is not in it.
+    assert!(screen.contains("Inbox ·"), "{screen}");
+    let rows: Vec<&str> = screen
+        .lines()
+        .filter(|l| l.starts_with('│') && l.contains(&id))
+        .collect();
+    assert!(rows.is_empty(), "{id} still listed:\n{screen}");
+
+    tmux.send(&["q"]);
+    let screen = tmux.wait_for("END-42", WAIT);
+    assert!(screen.contains("END-42 exit=0"), "{screen}");
+}

@@ -10,10 +10,15 @@ use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::style::Color;
 
+use switchboard::api::escalations::{EscalationState, Lease};
 use switchboard::api::{Role, WhoAmI};
 use switchboard::app::{App, Msg};
-use switchboard::sources::SourceEvent;
-use switchboard::testing::{from_source as source, lab_app, small_fleet};
+use switchboard::lab::escalations::EscalationQueue;
+use switchboard::sources::{EscalationEvent, EscalationEventKind, SourceEvent};
+use switchboard::testing::{
+    escalation_queue, escalation_summaries, escalations_loaded, fixture_wall,
+    from_source as source, lab_app, small_fleet,
+};
 use switchboard::theme::{self, Theme};
 
 fn app(width: u16, height: u16, now: Instant) -> App {
@@ -205,4 +210,117 @@ fn menu_and_audit_view_at_80x24() {
     app.update(key(KeyCode::Enter));
     app.update(key(KeyCode::Char('4')));
     insta::assert_snapshot!("audit", text(&render(&app, &dark())));
+}
+
+/// alice's console with the lab's backlog of `count` tasks, one of them claimed by bob,
+/// showing the inbox.
+fn inbox_app(width: u16, height: u16, count: usize) -> (App, EscalationQueue) {
+    let now = Instant::now();
+    let mut app = app(width, height, now);
+    let queue = escalation_queue(7, count);
+    let summaries = escalation_summaries(&queue);
+    let mut held = summaries[2].clone();
+    app.update(escalations_loaded(summaries));
+    held.revision += 1;
+    held.state = EscalationState::Claimed;
+    held.lease = Some(Lease {
+        holder: "bob".into(),
+        claimed_at: fixture_wall(),
+        expires_at: fixture_wall() + chrono::TimeDelta::seconds(300),
+    });
+    app.update(source(SourceEvent::Escalation(EscalationEvent {
+        kind: EscalationEventKind::Claimed,
+        summary: held,
+    })));
+    app.update(key(KeyCode::Char('5')));
+    (app, queue)
+}
+
+/// Opens the first task (in SLA order) whose lineage has a retry and a failover and whose
+/// step produced candidates.
+fn open_rich_task(app: &mut App, queue: &EscalationQueue) -> String {
+    let index = app
+        .inbox
+        .rows()
+        .iter()
+        .position(|k| {
+            let detail = queue.detail(&app.inbox.item(k.slot).summary.id).unwrap();
+            let attempts = detail.lineage.steps.iter().flat_map(|s| &s.attempts);
+            !detail.candidates.is_empty()
+                && attempts.clone().any(|a| a.retry_reason.is_some())
+                && attempts.clone().any(|a| a.failover_reason.is_some())
+        })
+        .expect("the backlog has such a task");
+    app.inbox.select_index(index);
+    let id = app
+        .inbox
+        .item(app.inbox.selected_slot().unwrap())
+        .summary
+        .id
+        .clone();
+    app.update(key(KeyCode::Enter));
+    app.update(Msg::EscalationLoaded {
+        source: switchboard::testing::SOURCE.into(),
+        id: id.clone(),
+        result: Ok(Box::new(queue.detail(&id).unwrap())),
+    });
+    id
+}
+
+#[test]
+fn inbox_at_80x24_and_160x48() {
+    let (app, _) = inbox_app(80, 24, 200);
+    let screen = text(&render(&app, &dark()));
+    assert!(screen.contains("claimed by bob"), "{screen}");
+    assert!(screen.contains("BREACH"), "{screen}");
+    insta::assert_snapshot!("inbox_80x24", screen);
+    let (app, _) = inbox_app(160, 48, 200);
+    insta::assert_snapshot!("inbox_160x48", text(&render(&app, &dark())));
+}
+
+#[test]
+fn breached_and_near_slas_are_red_and_marked_in_words() {
+    let (app, _) = inbox_app(160, 48, 200);
+    let theme = dark();
+    let buffer = render(&app, &theme);
+    let (x, y) = find(&buffer, "BREACH").expect("a breached task on screen");
+    assert_eq!(buffer[(x, y)].fg, theme.error.fg.unwrap());
+}
+
+#[test]
+fn task_overview_lineage_and_timeline_at_120x40() {
+    let (mut app, queue) = inbox_app(120, 40, 200);
+    open_rich_task(&mut app, &queue);
+    insta::assert_snapshot!("task_overview", text(&render(&app, &dark())));
+    app.update(key(KeyCode::Tab));
+    app.update(key(KeyCode::Tab));
+    app.update(key(KeyCode::Tab));
+    let screen = text(&render(&app, &dark()));
+    assert!(
+        screen.contains("↻ retry") && screen.contains("⇄ failover"),
+        "{screen}"
+    );
+    insta::assert_snapshot!("task_lineage", screen);
+    app.update(key(KeyCode::Tab));
+    insta::assert_snapshot!("task_timeline", text(&render(&app, &dark())));
+}
+
+#[test]
+fn resolve_confirmation_at_100x30() {
+    let (mut app, queue) = inbox_app(100, 30, 200);
+    let id = open_rich_task(&mut app, &queue);
+    app.update(key(KeyCode::Char('a')));
+    app.update(Msg::ClaimFinished {
+        source: switchboard::testing::SOURCE.into(),
+        id,
+        result: Ok(Lease {
+            holder: "alice".into(),
+            claimed_at: fixture_wall(),
+            expires_at: fixture_wall() + chrono::TimeDelta::seconds(300),
+        }),
+    });
+    type_text(&mut app, "matches the ledger");
+    let screen = text(&render(&app, &dark()));
+    assert!(screen.contains("Resolve esc-"), "{screen}");
+    insta::assert_snapshot!("resolve_confirmation", screen);
 }

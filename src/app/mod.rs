@@ -3,7 +3,10 @@
 
 mod commands;
 mod inbox;
+#[cfg(test)]
+mod inbox_tests;
 mod palette;
+mod task;
 #[cfg(test)]
 mod tests;
 mod update;
@@ -20,10 +23,17 @@ pub use commands::{
     AuditRow, CommandFailure, CommandRequest, ConfirmState, FailureKind, Field, FieldKind,
     MenuState, SentCommand, SentState, SourcedAudit,
 };
-pub use inbox::Inbox;
+pub use inbox::{
+    Inbox, InboxItem, MATCH_BUDGET_MS, OrderKey, SLA_WARNING, SourceLoad, Upserted, filter_text,
+};
 pub use palette::PaletteState;
+pub use task::{
+    Choice, Claim, Draft, EditorState, EscalationFailure, FormField, ResolutionState, ResolveForm,
+    ResolveRequest, SentResolution, TaskLoad, TaskPane, TaskState, failure_text,
+};
 pub use visible::{ProviderCell, RegionRow, ServiceRow, Visible};
 
+use crate::api::escalations::{Escalation, EscalationSummary, Lease, Priority, ResolveOutcome};
 use crate::domain::fleet::SourceData;
 use crate::sources::SourceMsg;
 
@@ -59,6 +69,38 @@ pub enum Msg {
         source: String,
         result: Result<Vec<crate::api::commands::AuditEntry>, String>,
     },
+    /// Text pasted into the terminal (bracketed paste).
+    Paste(String),
+    /// One page of a source's open escalations; `done` on the last one.
+    EscalationsLoaded {
+        source: String,
+        result: Result<Vec<EscalationSummary>, String>,
+        done: bool,
+    },
+    EscalationLoaded {
+        source: String,
+        id: String,
+        result: Result<Box<Escalation>, String>,
+    },
+    ClaimFinished {
+        source: String,
+        id: String,
+        result: Result<Lease, EscalationFailure>,
+    },
+    ReleaseFinished {
+        source: String,
+        id: String,
+        result: Result<(), EscalationFailure>,
+    },
+    /// The journal holds the resolution under this idempotency key; it is being sent.
+    ResolveJournaled {
+        local_id: u64,
+        key: String,
+    },
+    ResolveFinished {
+        local_id: u64,
+        result: Result<ResolveOutcome, EscalationFailure>,
+    },
 }
 
 impl From<SourceMsg> for Msg {
@@ -77,6 +119,30 @@ pub enum Effect {
     FetchAudit {
         source: String,
     },
+    /// Page through the source's pending and claimed escalations (one message per page).
+    FetchEscalations {
+        source: String,
+    },
+    FetchEscalation {
+        source: String,
+        id: String,
+    },
+    Claim {
+        source: String,
+        id: String,
+    },
+    Release {
+        source: String,
+        id: String,
+    },
+    /// Journal (fsync) under a fresh idempotency key, send, retry with the same key when no
+    /// answer comes.
+    Resolve(ResolveRequest),
+    /// Tell the operator outside the console's screen: a bell or a desktop notification.
+    Notify {
+        title: String,
+        body: String,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,10 +151,17 @@ pub enum View {
     Services,
     Timeline,
     Audit,
+    Inbox,
 }
 
 impl View {
-    pub const ALL: [View; 4] = [View::Fleet, View::Services, View::Timeline, View::Audit];
+    pub const ALL: [View; 5] = [
+        View::Fleet,
+        View::Services,
+        View::Timeline,
+        View::Audit,
+        View::Inbox,
+    ];
 
     pub fn title(self) -> &'static str {
         match self {
@@ -96,6 +169,7 @@ impl View {
             View::Services => "Services",
             View::Timeline => "Timeline",
             View::Audit => "Audit",
+            View::Inbox => "Inbox",
         }
     }
 }
@@ -178,6 +252,15 @@ pub struct App {
     audit_requested: bool,
     pub flash: Option<Flash>,
     pub inbox: Inbox,
+    /// The escalated task open in the inbox view.
+    pub task: Option<TaskState>,
+    pub resolve_form: Option<ResolveForm>,
+    pub editor: Option<EditorState>,
+    /// Resolutions sent from this console, oldest first.
+    pub resolutions: Vec<SentResolution>,
+    next_resolution_id: u64,
+    /// New tasks this urgent or more are notified of; `None`: notifications are off.
+    pub notify_at: Option<Priority>,
     /// Config or theme problems: shown until the user dismisses them.
     pub problems: Vec<String>,
     pub timeline: VecDeque<TimelineEntry>,
@@ -203,6 +286,8 @@ pub struct AppInit {
     pub now: Instant,
     pub wall: DateTime<Utc>,
     pub area: Rect,
+    /// New tasks this urgent or more are notified of; `None`: notifications are off.
+    pub notify_at: Option<Priority>,
 }
 
 impl App {
@@ -227,6 +312,12 @@ impl App {
             audit_requested: false,
             flash: None,
             inbox: Inbox::default(),
+            task: None,
+            resolve_form: None,
+            editor: None,
+            resolutions: Vec::new(),
+            next_resolution_id: 0,
+            notify_at: init.notify_at,
             problems: init.problems,
             timeline: VecDeque::new(),
             theme_name: init.theme_name,

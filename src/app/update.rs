@@ -35,7 +35,10 @@ impl App {
                     self.flash = None;
                     self.dirty = true;
                 }
-                Vec::new()
+                if self.inbox.tick(super::MATCH_BUDGET_MS) {
+                    self.dirty = true;
+                }
+                self.renew_claim()
             }
             Msg::CommandJournaled { id, key } => {
                 self.command_journaled(id, key);
@@ -58,11 +61,42 @@ impl App {
                 self.dirty = true;
                 Vec::new()
             }
-            Msg::Source(msg) => {
-                self.on_source(msg);
+            Msg::Source(msg) => self.on_source(msg),
+            Msg::Paste(text) => {
+                self.editor_paste(&text);
+                self.dirty = true;
                 Vec::new()
             }
-            Msg::Terminate => vec![Effect::Quit],
+            Msg::EscalationsLoaded {
+                source,
+                result,
+                done,
+            } => {
+                self.dirty = true;
+                self.escalations_loaded(&source, result, done)
+            }
+            Msg::EscalationLoaded { source, id, result } => {
+                self.dirty = true;
+                self.escalation_loaded(&source, &id, result)
+            }
+            Msg::ClaimFinished { source, id, result } => {
+                self.dirty = true;
+                self.claim_finished(&source, &id, result)
+            }
+            Msg::ReleaseFinished { source, id, result } => {
+                self.release_finished(&source, &id, result);
+                Vec::new()
+            }
+            Msg::ResolveJournaled { local_id, key } => {
+                self.resolve_journaled(local_id, key);
+                self.dirty = true;
+                Vec::new()
+            }
+            Msg::ResolveFinished { local_id, result } => {
+                self.dirty = true;
+                self.resolve_finished(local_id, result)
+            }
+            Msg::Terminate => self.quit(),
             Msg::Problem(problem) => {
                 self.log(None, Level::Warning, problem.clone());
                 self.problems.push(problem);
@@ -74,7 +108,11 @@ impl App {
 
     /// The layer that gets keys first.
     pub fn top_layer(&self) -> Layer {
-        if self.confirm.is_some() {
+        if self.editor.is_some() {
+            Layer::Editor
+        } else if self.resolve_form.is_some() {
+            Layer::Resolve
+        } else if self.confirm.is_some() {
             Layer::Confirm
         } else if self.menu.is_some() {
             Layer::Menu
@@ -84,6 +122,10 @@ impl App {
             Layer::Palette
         } else if self.filter.editing {
             Layer::Filter
+        } else if self.view == View::Inbox && self.task.is_some() {
+            Layer::Task
+        } else if self.view == View::Inbox {
+            Layer::Inbox
         } else {
             Layer::Global
         }
@@ -94,9 +136,9 @@ impl App {
             return Vec::new();
         }
         let layer = self.top_layer();
-        if let Some(action) = keymap::lookup(layer, &key) {
+        if let Some((bound_in, action)) = keymap::dispatch(layer, &key) {
             self.dirty = true;
-            return self.perform(layer, action);
+            return self.perform(bound_in, action);
         }
         match layer {
             Layer::Palette | Layer::Filter => self.edit_input(layer, key),
@@ -104,18 +146,37 @@ impl App {
                 self.confirm_input(key);
                 self.dirty = true;
             }
-            Layer::Menu | Layer::Help | Layer::Global => {}
+            Layer::Editor => {
+                self.editor_input(key);
+                self.dirty = true;
+            }
+            Layer::Resolve => {
+                self.form_input(key);
+                self.dirty = true;
+            }
+            Layer::Menu | Layer::Help | Layer::Task | Layer::Inbox | Layer::Global => {}
         }
         Vec::new()
     }
 
+    /// The filter of the view on screen: the inbox has its own.
+    pub fn filter_query(&self) -> &str {
+        if self.view == View::Inbox {
+            self.inbox.query()
+        } else {
+            &self.filter.query
+        }
+    }
+
     /// Typing into the palette or filter input.
     fn edit_input(&mut self, layer: Layer, key: KeyEvent) {
+        let mut inbox_query = self.inbox.query().to_string();
         let input = match layer {
             Layer::Palette => match self.palette.as_mut() {
                 Some(p) => &mut p.input,
                 None => return,
             },
+            _ if self.view == View::Inbox => &mut inbox_query,
             _ => &mut self.filter.query,
         };
         match key.code {
@@ -140,12 +201,20 @@ impl App {
                     p.rematch(&mut self.matcher);
                 }
             }
+            _ if self.view == View::Inbox => self.inbox.set_query(&inbox_query),
             _ => self.refresh_visible(),
         }
     }
 
     fn perform(&mut self, layer: Layer, action: Action) -> Vec<Effect> {
         match layer {
+            Layer::Editor => self.perform_in_editor(action),
+            Layer::Resolve => self.perform_in_form(action),
+            Layer::Task => self.perform_in_task(action),
+            Layer::Inbox => match (action, self.inbox.selected_slot()) {
+                (Action::OpenTask, Some(slot)) => self.open_task(slot),
+                _ => Vec::new(),
+            },
             Layer::Confirm => {
                 match action {
                     Action::Accept => return self.submit_confirm(),
@@ -229,7 +298,7 @@ impl App {
     /// Runs a global action, from a key or from the palette.
     fn run(&mut self, action: Action) -> Vec<Effect> {
         match action {
-            Action::Quit => return vec![Effect::Quit],
+            Action::Quit => return self.quit(),
             Action::Help => {
                 self.help_open = true;
                 self.selection.help_scroll = 0;
@@ -240,7 +309,7 @@ impl App {
             }
             Action::Filter => self.filter.editing = true,
             Action::ClearFilter => {
-                if self.filter.query.is_empty() {
+                if self.filter_query().is_empty() {
                     // Esc with nothing to clear dismisses the problem banner.
                     self.problems.clear();
                 }
@@ -252,6 +321,7 @@ impl App {
             Action::ShowServices => return self.show(View::Services),
             Action::ShowTimeline => return self.show(View::Timeline),
             Action::ShowAudit => return self.show(View::Audit),
+            Action::ShowInbox => return self.show(View::Inbox),
             Action::ActionMenu => self.start_command(None),
             Action::Run(verb) => self.start_command(Some(verb)),
             Action::NextTheme => {
@@ -268,15 +338,32 @@ impl App {
             Action::Bottom => self.move_rows(isize::MAX / 2),
             Action::Left => self.move_cols(-1),
             Action::Right => self.move_cols(1),
-            Action::Close | Action::Accept | Action::NextField | Action::PrevField => {}
+            Action::Close
+            | Action::Accept
+            | Action::NextField
+            | Action::PrevField
+            | Action::OpenTask
+            | Action::NextPane
+            | Action::PrevPane
+            | Action::Approve
+            | Action::EditOutput
+            | Action::WriteOutput
+            | Action::Reject
+            | Action::Abort
+            | Action::RetryPath
+            | Action::HandOff => {}
         }
         Vec::new()
     }
 
     fn clear_filter(&mut self) {
-        self.filter.query.clear();
         self.filter.editing = false;
-        self.refresh_visible();
+        if self.view == View::Inbox {
+            self.inbox.set_query("");
+        } else {
+            self.filter.query.clear();
+            self.refresh_visible();
+        }
     }
 
     /// Switches view; the audit log is fetched the first time it is shown, then kept live by events.
@@ -295,13 +382,34 @@ impl App {
         Vec::new()
     }
 
+    /// Quits, releasing a claimed task on the way out (best effort: its lease runs out anyway).
+    fn quit(&mut self) -> Vec<Effect> {
+        let mut effects = self.close_task();
+        effects.push(Effect::Quit);
+        effects
+    }
+
     fn move_rows(&mut self, delta: isize) {
+        if self.view == View::Inbox {
+            match (&self.task, delta.signum()) {
+                // The wheel over an open task scrolls its pane.
+                (Some(_), 1) => {
+                    self.perform_in_task(Action::Down);
+                }
+                (Some(_), _) => {
+                    self.perform_in_task(Action::Up);
+                }
+                (None, _) => self.inbox.move_selection(delta),
+            }
+            return;
+        }
         let audit_rows = self.audit_rows();
         let (row, len) = match self.view {
             View::Fleet => (&mut self.selection.fleet_row, self.visible.regions.len()),
             View::Services => (&mut self.selection.service_row, self.visible.services.len()),
             View::Timeline => (&mut self.selection.timeline_row, self.timeline.len()),
             View::Audit => (&mut self.selection.audit_row, audit_rows),
+            View::Inbox => return,
         };
         *row = row.saturating_add_signed(delta).min(len.saturating_sub(1));
     }
@@ -328,6 +436,7 @@ impl App {
                     Some(Hit::ServiceRow(row)) => self.selection.service_row = row,
                     Some(Hit::TimelineRow(row)) => self.selection.timeline_row = row,
                     Some(Hit::AuditRow(row)) => self.selection.audit_row = row,
+                    Some(Hit::InboxRow(row)) => self.inbox.select_index(row),
                     None => return effects,
                 }
             }
@@ -339,10 +448,10 @@ impl App {
         effects
     }
 
-    fn on_source(&mut self, msg: SourceMsg) {
+    fn on_source(&mut self, msg: SourceMsg) -> Vec<Effect> {
         let Some(index) = self.sources.iter().position(|s| s.name == msg.source) else {
             tracing::warn!(source = %msg.source, "message from an unknown source");
-            return;
+            return Vec::new();
         };
         self.dirty = true;
         let now = self.now;
@@ -380,6 +489,9 @@ impl App {
                 }
                 self.refresh_visible();
                 self.refresh_confirm(index);
+                // Each (re)connection starts the stream at this snapshot: what the tasks
+                // did before it comes from the list.
+                return self.fetch_escalations(index);
             }
             SourceEvent::Delta(delta) => {
                 let notices = delta.notices.clone();
@@ -418,7 +530,7 @@ impl App {
             }
             SourceEvent::Operators(operators) => self.sources[index].operators = operators,
             SourceEvent::Audit(entry) => self.add_audit(&name, vec![entry]),
-            SourceEvent::Escalation(event) => self.on_escalation_event(&name, event),
+            SourceEvent::Escalation(event) => return self.on_escalation_event(index, event),
             SourceEvent::Down { error, retry_in } => {
                 let error = clean(&error).into_owned();
                 let source = &mut self.sources[index];
@@ -433,6 +545,7 @@ impl App {
                 }
             }
         }
+        Vec::new()
     }
 
     fn log_notice(&mut self, source: &str, notice: crate::api::Notice) {

@@ -9,9 +9,10 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use super::{
-    Config, ConfigProblem, ContextConfig, LAB_CONTEXT, NAME_RULE, SourceConfig, SourceKind,
-    is_valid_name,
+    Config, ConfigProblem, ContextConfig, DesktopEscape, LAB_CONTEXT, NAME_RULE, NotifyConfig,
+    NotifyMode, SourceConfig, SourceKind, is_valid_name,
 };
+use crate::api::escalations::Priority;
 use crate::sanitize::clean;
 
 #[derive(Deserialize)]
@@ -21,6 +22,15 @@ struct FileConfig {
     theme: Option<String>,
     #[serde(default)]
     contexts: BTreeMap<Spanned<String>, FileContext>,
+    notify: Option<FileNotify>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileNotify {
+    mode: Option<NotifyMode>,
+    min_priority: Option<Priority>,
+    escape: Option<DesktopEscape>,
 }
 
 #[derive(Deserialize)]
@@ -71,6 +81,14 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<Config, Vec<ConfigProblem
     let mut config = Config::default();
     if let Some(theme) = file.theme {
         config.theme = theme;
+    }
+    if let Some(notify) = file.notify {
+        let defaults = NotifyConfig::default();
+        config.notify = NotifyConfig {
+            mode: notify.mode.unwrap_or(defaults.mode),
+            min_priority: notify.min_priority.unwrap_or(defaults.min_priority),
+            escape: notify.escape.unwrap_or(defaults.escape),
+        };
     }
     for (name, context) in file.contexts {
         let span = name.span();
@@ -325,6 +343,33 @@ url = \"https://user:pw@api.example\"
         assert!(found[4].reason.contains("credentials"));
         assert!(!found[4].reason.contains("pw"));
         assert!(found[5].reason.contains("known contexts: lab"));
+    }
+
+    #[test]
+    fn notify_takes_its_defaults_and_refuses_unknown_values_where_they_are() {
+        let config = parse(Path::new("c.toml"), "[notify]\nmin_priority = \"p1\"\n").unwrap();
+        assert_eq!(config.notify.mode, NotifyMode::Bell);
+        assert_eq!(config.notify.min_priority, Priority::P1);
+        assert_eq!(config.notify.threshold(), Some(Priority::P1));
+        let config = parse(
+            Path::new("c.toml"),
+            "[notify]\nmode = \"desktop\"\nescape = \"osc9\"\n",
+        )
+        .unwrap();
+        assert_eq!(config.notify.escape, DesktopEscape::Osc9);
+        let off = parse(Path::new("c.toml"), "[notify]\nmode = \"off\"\n").unwrap();
+        assert_eq!(off.notify.threshold(), None);
+        let text = "[notify]\nmode = \"loud\"\n";
+        assert_eq!(positions(text), vec![(Some(2), Some(8))]);
+        assert!(
+            problems(text)[0].reason.contains("loud"),
+            "{:?}",
+            problems(text)
+        );
+        assert_eq!(
+            positions("[notify]\nmin_priority = \"p9\"\n"),
+            vec![(Some(2), Some(16))]
+        );
     }
 
     #[test]

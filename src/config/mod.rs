@@ -17,6 +17,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::api::escalations::Priority;
+
 /// The embedded lab: present in every configuration, needs no sources, and is the
 /// default context when no user file says otherwise.
 pub const LAB_CONTEXT: &str = "lab";
@@ -40,6 +42,58 @@ pub struct Config {
     pub theme: String,
     /// Every known context by name; always holds [`LAB_CONTEXT`].
     pub contexts: BTreeMap<String, ContextConfig>,
+    /// How a new urgent escalation is announced (`[notify]`).
+    pub notify: NotifyConfig,
+}
+
+/// `[notify]`: how the console tells of a new escalated task while the operator looks
+/// elsewhere.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NotifyConfig {
+    pub mode: NotifyMode,
+    /// Tasks this urgent or more are announced (`p1` most urgent).
+    pub min_priority: Priority,
+    /// The escape sequence of [`NotifyMode::Desktop`].
+    pub escape: DesktopEscape,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        NotifyConfig {
+            mode: NotifyMode::Bell,
+            min_priority: Priority::P2,
+            escape: DesktopEscape::Osc777,
+        }
+    }
+}
+
+impl NotifyConfig {
+    /// The priority from which tasks are announced; `None` when notifications are off.
+    pub fn threshold(&self) -> Option<Priority> {
+        (self.mode != NotifyMode::Off).then_some(self.min_priority)
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NotifyMode {
+    Off,
+    /// The terminal bell (BEL): most terminals flash, beep or mark the tab.
+    #[default]
+    Bell,
+    /// A desktop notification through the terminal (see [`DesktopEscape`]).
+    Desktop,
+}
+
+/// Terminals understand one of two desktop-notification escapes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DesktopEscape {
+    /// `OSC 777;notify;title;body`: foot, WezTerm, Ghostty, VTE terminals, urxvt.
+    #[default]
+    Osc777,
+    /// `OSC 9;text`: iTerm2, Windows Terminal, kitty, WezTerm, Ghostty.
+    Osc9,
 }
 
 /// One named environment the console can connect to (e.g. `prod-eu`, `staging`).
@@ -140,6 +194,7 @@ impl Default for Config {
             default_context: LAB_CONTEXT.to_string(),
             theme: DEFAULT_THEME.to_string(),
             contexts: BTreeMap::from([(LAB_CONTEXT.to_string(), lab)]),
+            notify: NotifyConfig::default(),
         }
     }
 }

@@ -3,7 +3,9 @@
 //! most ~60 times a second.
 
 mod commands;
+mod escalations;
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -13,6 +15,7 @@ use ratatui::layout::Rect;
 use tokio::sync::{mpsc, watch};
 
 use crate::app::{App, AppInit, ContextInfo, Effect, Msg};
+use crate::config::{DesktopEscape, NotifyConfig, NotifyMode};
 use crate::sources::{SourceSpec, spawn_source};
 use crate::theme;
 
@@ -29,6 +32,8 @@ pub struct ConsoleOptions {
     pub no_color: bool,
     /// The command journal (JSON Lines, fsync'd before each command is sent).
     pub journal: PathBuf,
+    /// How new urgent escalations are announced.
+    pub notify: NotifyConfig,
 }
 
 pub async fn run_console(options: ConsoleOptions) -> anyhow::Result<()> {
@@ -51,6 +56,7 @@ pub async fn run_console(options: ConsoleOptions) -> anyhow::Result<()> {
 
     let dispatcher =
         commands::Dispatcher::new(&options.context.name, &options.sources, journal, tx.clone());
+    let notify = options.notify;
     let mut app = App::new(AppInit {
         context: options.context,
         sources: options
@@ -67,6 +73,7 @@ pub async fn run_console(options: ConsoleOptions) -> anyhow::Result<()> {
         now: Instant::now(),
         wall: chrono::Utc::now(),
         area: Rect::new(0, 0, size.width, size.height),
+        notify_at: notify.threshold(),
     });
 
     // The embedded lab is born with this process: nothing an earlier run sent can be its.
@@ -83,13 +90,21 @@ pub async fn run_console(options: ConsoleOptions) -> anyhow::Result<()> {
     let mut last_draw = Instant::now() - FRAME_BUDGET;
     'main: loop {
         let next_draw = last_draw + FRAME_BUDGET;
-        let msg = if app.dirty {
+        let msg = if app.dirty || app.inbox.matching() {
             tokio::select! {
                 msg = rx.recv() => msg,
                 _ = tokio::time::sleep_until(next_draw.into()) => None,
             }
         } else {
             rx.recv().await
+        };
+        // The filter's matcher works between messages: tick it at frame rate until it is done.
+        let msg = match msg {
+            None if app.inbox.matching() => Some(Msg::Tick {
+                now: Instant::now(),
+                wall: chrono::Utc::now(),
+            }),
+            msg => msg,
         };
         if let Some(msg) = msg {
             let mut batch = vec![msg];
@@ -105,6 +120,24 @@ pub async fn run_console(options: ConsoleOptions) -> anyhow::Result<()> {
                         Effect::Quit => break 'main,
                         Effect::SendCommand(request) => dispatcher.send_command(request),
                         Effect::FetchAudit { source } => dispatcher.fetch_audit(source),
+                        Effect::FetchEscalations { source } => dispatcher.fetch_escalations(source),
+                        Effect::FetchEscalation { source, id } => {
+                            dispatcher.fetch_escalation(source, id)
+                        }
+                        Effect::Claim { source, id } => dispatcher.claim(source, id),
+                        Effect::Release { source, id } => dispatcher.release(source, id),
+                        Effect::Resolve(request) => dispatcher.resolve(request),
+                        Effect::Notify { title, body } => {
+                            if let Some(escape) = notification(&notify, &title, &body) {
+                                let backend = guard.backend_mut();
+                                if let Err(error) = backend
+                                    .write_all(escape.as_bytes())
+                                    .and_then(|()| backend.flush())
+                                {
+                                    tracing::warn!(%error, "cannot write a notification");
+                                }
+                            }
+                        }
                         Effect::LoadTheme(name) => {
                             let (loaded, problem) = theme::load(&name, options.no_color);
                             current_theme = loaded;
@@ -135,6 +168,7 @@ async fn forward_terminal_events(tx: mpsc::Sender<Msg>) {
             Ok(Event::Key(key)) => Msg::Key(key),
             Ok(Event::Mouse(mouse)) => Msg::Mouse(mouse),
             Ok(Event::Resize(width, height)) => Msg::Resize { width, height },
+            Ok(Event::Paste(text)) => Msg::Paste(text),
             Ok(_) => continue,
             Err(error) => {
                 tracing::error!(%error, "terminal input failed");
@@ -143,6 +177,30 @@ async fn forward_terminal_events(tx: mpsc::Sender<Msg>) {
         };
         if tx.send(msg).await.is_err() {
             break;
+        }
+    }
+}
+
+/// Longest notification text sent to the terminal.
+const NOTIFICATION_CHARS: usize = 200;
+
+/// The bytes that announce a new escalation, per the `[notify]` config. The text comes from
+/// the sources: it is sanitized, and stripped of the `;` that separates OSC 777's fields.
+fn notification(config: &NotifyConfig, title: &str, body: &str) -> Option<String> {
+    let safe = |text: &str| {
+        crate::sanitize::truncate(&crate::sanitize::clean(text), NOTIFICATION_CHARS)
+            .replace(';', ",")
+    };
+    match (config.mode, config.escape) {
+        (NotifyMode::Off, _) => None,
+        (NotifyMode::Bell, _) => Some("\x07".to_string()),
+        (NotifyMode::Desktop, DesktopEscape::Osc777) => Some(format!(
+            "\x1b]777;notify;{};{}\x1b\\",
+            safe(title),
+            safe(body)
+        )),
+        (NotifyMode::Desktop, DesktopEscape::Osc9) => {
+            Some(format!("\x1b]9;{}: {}\x1b\\", safe(title), safe(body)))
         }
     }
 }
@@ -184,4 +242,52 @@ async fn forward_signals(tx: mpsc::Sender<Msg>) {
     }
     #[cfg(not(unix))]
     drop(tx);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(mode: NotifyMode, escape: DesktopEscape) -> NotifyConfig {
+        NotifyConfig {
+            mode,
+            escape,
+            ..NotifyConfig::default()
+        }
+    }
+
+    #[test]
+    fn notifications_follow_the_config_and_carry_no_escape_from_the_sources() {
+        let hostile = "esc-1\x1b]52;c;AAAA\x07 ; rm\x07";
+        assert_eq!(
+            notification(
+                &config(NotifyMode::Off, DesktopEscape::Osc777),
+                "t",
+                hostile
+            ),
+            None
+        );
+        assert_eq!(
+            notification(
+                &config(NotifyMode::Bell, DesktopEscape::Osc777),
+                "t",
+                hostile
+            ),
+            Some("\x07".to_string())
+        );
+        let osc777 = notification(
+            &config(NotifyMode::Desktop, DesktopEscape::Osc777),
+            "P1; new",
+            hostile,
+        )
+        .unwrap();
+        assert_eq!(osc777, "\x1b]777;notify;P1, new;esc-1 , rm\x1b\\");
+        let osc9 = notification(
+            &config(NotifyMode::Desktop, DesktopEscape::Osc9),
+            "t",
+            hostile,
+        )
+        .unwrap();
+        assert_eq!(osc9, "\x1b]9;t: esc-1 , rm\x1b\\");
+    }
 }

@@ -55,10 +55,11 @@ pub fn draw_header(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         spans.push(Span::styled(tab_label(i, *view), style));
         spans.push(Span::raw(" "));
     }
-    if app.filter.editing || !app.filter.query.is_empty() {
+    let query = app.filter_query();
+    if app.filter.editing || !query.is_empty() {
         let cursor = if app.filter.editing { "▏" } else { "" };
         spans.push(Span::styled(
-            format!(" /{}{cursor}", app.filter.query),
+            format!(" /{}{cursor}", clean(query)),
             theme.accent,
         ));
         if app.view == View::Fleet && app.visible.fleet_filter_unmatched {
@@ -213,6 +214,14 @@ pub fn draw_status(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
             (Link::Live, _) => (format!(" ? {} stale ", source.name), theme.stale),
         };
         spans.push(Span::styled(text, style));
+    }
+    let open = app.inbox.open_count();
+    if open > 0 {
+        spans.push(Span::styled(format!(" ✉ {open} "), theme.status_bar));
+        let near = app.inbox.p1_near_breach(&app.source_clocks());
+        if near > 0 {
+            spans.push(Span::styled(format!(" ! {near} P1 "), theme.error));
+        }
     }
     if let Some(lab) = app.sources.iter().find_map(|s| s.lab()) {
         spans.push(Span::styled(

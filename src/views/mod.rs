@@ -5,9 +5,14 @@ mod audit;
 mod chrome;
 mod fleet;
 pub mod format;
+pub mod inbox;
 mod overlays;
+mod resolve;
 mod services;
+mod task;
 mod timeline;
+
+pub use task::{pane_height as task_pane_height, pane_rows as task_pane_rows};
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -52,6 +57,7 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame) {
         View::Services => services::draw(app, theme, frame, screen.body),
         View::Timeline => timeline::draw(app, theme, frame, screen.body),
         View::Audit => audit::draw(app, theme, frame, screen.body),
+        View::Inbox => inbox::draw(app, theme, frame, screen.body),
     }
     chrome::draw_hints(app, theme, frame, screen.hints);
     chrome::draw_status(app, theme, frame, screen.status);
@@ -67,6 +73,12 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame) {
     if let Some(confirm) = &app.confirm {
         actions::draw_confirm(app, confirm, theme, frame, app.area);
     }
+    if let Some(form) = &app.resolve_form {
+        resolve::draw_form(app, form, theme, frame, app.area);
+    }
+    if let Some(editor) = &app.editor {
+        resolve::draw_editor(app, editor, theme, frame, app.area);
+    }
 }
 
 /// What a mouse click landed on.
@@ -77,10 +89,17 @@ pub enum Hit {
     ServiceRow(usize),
     TimelineRow(usize),
     AuditRow(usize),
+    InboxRow(usize),
 }
 
 pub fn hit_test(app: &App, x: u16, y: u16) -> Option<Hit> {
-    if app.help_open || app.palette.is_some() || app.menu.is_some() || app.confirm.is_some() {
+    if app.help_open
+        || app.palette.is_some()
+        || app.menu.is_some()
+        || app.confirm.is_some()
+        || app.resolve_form.is_some()
+        || app.editor.is_some()
+    {
         return None;
     }
     let screen = screen(app);
@@ -106,6 +125,7 @@ pub fn hit_test(app: &App, x: u16, y: u16) -> Option<Hit> {
             bordered_list_row_at(screen.body, y, app.selection.audit_row, app.audit_rows())
                 .map(Hit::AuditRow)
         }
+        View::Inbox => inbox::row_at(app, screen.body, y).map(Hit::InboxRow),
     }
 }
 

@@ -27,6 +27,10 @@ fn layer_title(layer: Layer) -> &'static str {
         Layer::Help => "In this help",
         Layer::Menu => "In a command menu",
         Layer::Confirm => "In a confirmation",
+        Layer::Editor => "In the output editor",
+        Layer::Resolve => "In a resolution's confirmation",
+        Layer::Task => "In an open task (inbox, 5)",
+        Layer::Inbox => "In the inbox (5)",
     }
 }
 

@@ -1,0 +1,138 @@
+//! The inbox at scale: 100,000 escalated tasks loaded, drawn and filtered, and the same
+//! filter run by fzf on the same lines in the same run for comparison.
+//! Run: `cargo bench --bench inbox` (fzf on PATH for the comparison; skipped without it).
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+use switchboard::api::escalations::EscalationSummary;
+use switchboard::app::{App, filter_text};
+use switchboard::sources::SourceEvent;
+use switchboard::testing::{
+    escalation_queue, escalation_summaries, escalations_loaded, from_source as source, lab_app,
+    settle_filter, small_fleet,
+};
+
+const TASKS: usize = 100_000;
+/// Queries an operator types: a service, a reason, an input field, a fuzzy mix, an id.
+const QUERIES: [&str; 5] = [
+    "credit-decision",
+    "validator-failed",
+    "merchant=CryptoBridge",
+    "riskpaymnt gbp",
+    "'esc-054321",
+];
+
+fn tasks() -> Vec<EscalationSummary> {
+    let started = Instant::now();
+    let summaries = escalation_summaries(&escalation_queue(7, TASKS));
+    eprintln!(
+        "generated {} tasks with the lab's backlog generator in {:?}",
+        summaries.len(),
+        started.elapsed()
+    );
+    summaries
+}
+
+fn inbox_app(width: u16, height: u16, summaries: &[EscalationSummary]) -> App {
+    let mut app = lab_app(width, height, Instant::now());
+    app.update(source(SourceEvent::Snapshot(small_fleet())));
+    app.update(escalations_loaded(summaries.to_vec()));
+    app.update(switchboard::app::Msg::Key(crossterm::event::KeyEvent::new(
+        crossterm::event::KeyCode::Char('5'),
+        crossterm::event::KeyModifiers::NONE,
+    )));
+    app
+}
+
+fn load_and_render(c: &mut Criterion) {
+    let summaries = tasks();
+    c.bench_function("load 100k tasks into the inbox", |b| {
+        b.iter_batched(
+            || (lab_app(160, 48, Instant::now()), summaries.clone()),
+            |(mut app, page)| app.update(escalations_loaded(page)),
+            BatchSize::LargeInput,
+        )
+    });
+    let (theme, _) = switchboard::theme::load("dark", false);
+    for (width, height) in [(80u16, 24u16), (160, 48)] {
+        let app = inbox_app(width, height, &summaries);
+        assert_eq!(app.inbox.open_count(), TASKS);
+        let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+        c.bench_function(&format!("render inbox of 100k {width}x{height}"), |b| {
+            b.iter(|| {
+                terminal
+                    .draw(|frame| switchboard::views::draw(&app, &theme, frame))
+                    .unwrap();
+            })
+        });
+    }
+}
+
+fn filter(c: &mut Criterion) {
+    let summaries = tasks();
+    let mut app = inbox_app(160, 48, &summaries);
+    // The first query starts the matcher and hands it every task once.
+    let started = Instant::now();
+    app.inbox.set_query("warm");
+    settle_filter(&mut app);
+    eprintln!("matcher started with 100k tasks in {:?}", started.elapsed());
+
+    let lines: String = summaries.iter().map(|s| filter_text(s) + "\n").collect();
+    let file = tempfile::NamedTempFile::new().unwrap();
+    file.as_file().write_all(lines.as_bytes()).unwrap();
+    let fzf = Command::new("fzf").arg("--version").output().is_ok();
+    if !fzf {
+        eprintln!("fzf is not on PATH: the comparison with fzf is skipped (apt-get install fzf)");
+    }
+
+    let mut figures = Vec::new();
+    for query in QUERIES {
+        app.inbox.set_query("");
+        app.inbox.set_query(query);
+        settle_filter(&mut app);
+        let ours = app.inbox.rows().len();
+        c.bench_function(&format!("nucleo filter 100k {query:?}"), |b| {
+            b.iter(|| {
+                app.inbox.set_query("");
+                app.inbox.set_query(query);
+                settle_filter(&mut app);
+            })
+        });
+        let fzf_count = fzf.then(|| {
+            let run = || {
+                let out = Command::new("fzf")
+                    .args(["--filter", query])
+                    .stdin(Stdio::from(std::fs::File::open(file.path()).unwrap()))
+                    .output()
+                    .expect("fzf runs");
+                out.stdout.iter().filter(|b| **b == b'\n').count()
+            };
+            let count = run();
+            c.bench_function(&format!("fzf --filter 100k {query:?}"), |b| b.iter(run));
+            count
+        });
+        figures.push((query, ours, fzf_count));
+    }
+    for (query, ours, theirs) in figures {
+        match theirs {
+            Some(theirs) => eprintln!("{query:?}: console matches {ours}, fzf matches {theirs}"),
+            None => eprintln!("{query:?}: console matches {ours}"),
+        }
+    }
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(4))
+        .warm_up_time(Duration::from_secs(1));
+    targets = load_and_render, filter
+}
+criterion_main!(benches);

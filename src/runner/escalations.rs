@@ -1,0 +1,200 @@
+//! Effects of the inbox: reading escalations, claiming and releasing them, and resolving
+//! them exactly once (journaled first, sent again with the same key when no answer comes).
+
+use crate::api::escalations::{EscalationState, ResolveRequest as WireResolve};
+use crate::app::{EscalationFailure, FailureKind, Msg, ResolveRequest};
+use crate::escalations_cli::resolution_entry;
+use crate::journal::Outcome;
+use crate::sources::delivery::{ATTEMPTS, deliver_with};
+use crate::sources::{ClientError, EscalationQuery};
+
+use super::commands::{Dispatcher, failure_kind, write_journal};
+
+/// Escalations asked for per request while loading the inbox.
+const PAGE: u32 = 1000;
+
+impl Dispatcher {
+    /// Pages through the open escalations of `source`, one message a page.
+    pub fn fetch_escalations(&self, source: String) {
+        let Some(client) = self.client(&source) else {
+            return;
+        };
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            let states = [EscalationState::Pending, EscalationState::Claimed];
+            let mut cursor: Option<String> = None;
+            loop {
+                let query = EscalationQuery {
+                    states: &states,
+                    limit: Some(PAGE),
+                    cursor: cursor.as_deref(),
+                    ..Default::default()
+                };
+                let (result, next) = match client.escalations(&query).await {
+                    Ok(page) => (Ok(page.items), page.next_cursor),
+                    Err(error) => (Err(error.to_string()), None),
+                };
+                let done = next.is_none();
+                if tx
+                    .send(Msg::EscalationsLoaded {
+                        source: source.clone(),
+                        result,
+                        done,
+                    })
+                    .await
+                    .is_err()
+                    || done
+                {
+                    return;
+                }
+                cursor = next;
+            }
+        });
+    }
+
+    pub fn fetch_escalation(&self, source: String, id: String) {
+        let Some(client) = self.client(&source) else {
+            return;
+        };
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            let result = client
+                .escalation(&id)
+                .await
+                .map(Box::new)
+                .map_err(|e| e.to_string());
+            let _ = tx.send(Msg::EscalationLoaded { source, id, result }).await;
+        });
+    }
+
+    pub fn claim(&self, source: String, id: String) {
+        let Some(client) = self.client(&source) else {
+            return;
+        };
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            let result = match client.claim(&id, None).await {
+                Ok(summary) => summary.lease.ok_or_else(|| EscalationFailure {
+                    kind: FailureKind::Rejected,
+                    message: format!("{id} was not claimed: the server returned no lease"),
+                    holder: None,
+                    resolved_by: None,
+                }),
+                Err(error) => Err(failure_of(&error)),
+            };
+            let _ = tx.send(Msg::ClaimFinished { source, id, result }).await;
+        });
+    }
+
+    pub fn release(&self, source: String, id: String) {
+        let Some(client) = self.client(&source) else {
+            return;
+        };
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            let result = client
+                .release(&id, None)
+                .await
+                .map(|_| ())
+                .map_err(|e| failure_of(&e));
+            let _ = tx.send(Msg::ReleaseFinished { source, id, result }).await;
+        });
+    }
+
+    pub fn resolve(&self, request: ResolveRequest) {
+        let Some(client) = self.client(&request.source) else {
+            return;
+        };
+        let (journal, tx, context) = (self.journal.clone(), self.tx.clone(), self.context.clone());
+        tokio::spawn(async move {
+            let key = uuid::Uuid::new_v4().to_string();
+            let wire = WireResolve {
+                resolution: request.resolution.clone(),
+                note: request.note.clone(),
+            };
+            let entry = match resolution_entry(&context, client.url(), &request.id, &wire, &key) {
+                Ok(entry) => entry,
+                Err(error) => {
+                    let message = format!("not sent: {error}");
+                    let failure = EscalationFailure {
+                        kind: FailureKind::Rejected,
+                        message,
+                        holder: None,
+                        resolved_by: None,
+                    };
+                    let _ = tx
+                        .send(Msg::ResolveFinished {
+                            local_id: request.local_id,
+                            result: Err(failure),
+                        })
+                        .await;
+                    return;
+                }
+            };
+            let journaled = entry.clone();
+            if let Err(error) = write_journal(&journal, move |j| j.record_sent(&journaled)).await {
+                let message = format!("not sent: the journal cannot be written ({error})");
+                let failure = EscalationFailure {
+                    kind: FailureKind::Rejected,
+                    message,
+                    holder: None,
+                    resolved_by: None,
+                };
+                let _ = tx
+                    .send(Msg::ResolveFinished {
+                        local_id: request.local_id,
+                        result: Err(failure),
+                    })
+                    .await;
+                return;
+            }
+            let _ = tx
+                .send(Msg::ResolveJournaled {
+                    local_id: request.local_id,
+                    key: key.clone(),
+                })
+                .await;
+            let (result, _tries) =
+                deliver_with(&key, ATTEMPTS, || client.resolve(&request.id, &wire, &key)).await;
+            let outcome = match &result {
+                Ok(answer) => Outcome::Applied {
+                    detail: crate::sanitize::clean(&answer.consequence).into_owned(),
+                },
+                Err(error) => Outcome::failed(error),
+            };
+            let id = entry.id.clone();
+            if let Err(error) =
+                write_journal(&journal, move |j| j.record_result(&id, outcome)).await
+            {
+                tracing::error!(%error, "cannot record a resolution's answer in the journal");
+            }
+            let result = result.map_err(|e| failure_of(&e));
+            let _ = tx
+                .send(Msg::ResolveFinished {
+                    local_id: request.local_id,
+                    result,
+                })
+                .await;
+        });
+    }
+}
+
+/// A refused claim or resolution, with who holds or closed the task when the server says.
+fn failure_of(error: &ClientError) -> EscalationFailure {
+    let member = |name: &str| match error {
+        ClientError::Conflict {
+            current: Some(members),
+            ..
+        } => members
+            .get(name)
+            .and_then(|v| v.as_str())
+            .map(|v| crate::sanitize::clean(v).into_owned()),
+        _ => None,
+    };
+    EscalationFailure {
+        kind: failure_kind(error),
+        message: error.to_string(),
+        holder: member("holder"),
+        resolved_by: member("resolved_by"),
+    }
+}

@@ -1,0 +1,251 @@
+//! Inbox view: escalated tasks waiting for a person, soonest SLA deadline first. Only the
+//! rows on screen are formatted, so a queue of 100,000 tasks draws like one of ten.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::style::Style;
+use ratatui::text::Span;
+use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table};
+
+use super::format::{age, plural};
+use crate::api::escalations::{EscalationSummary, Priority};
+use crate::app::{App, InboxItem, SLA_WARNING};
+use crate::sanitize::{clean, truncate};
+use crate::theme::Theme;
+
+/// Rows above the first task: the table's header.
+const HEADER_ROWS: u16 = 1;
+/// Wide enough for the input preview column.
+const WIDE: u16 = 120;
+
+/// How close a task is to breaching its SLA.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Urgency {
+    Calm,
+    /// Under [`SLA_WARNING`] left.
+    Near,
+    Breached,
+}
+
+/// The SLA countdown as shown: the time left, `! 4m12s` when near, `BREACH+3m` when past.
+pub fn sla_text(deadline: DateTime<Utc>, now: DateTime<Utc>) -> (String, Urgency) {
+    let left = deadline - now;
+    if left <= TimeDelta::zero() {
+        let over = (-left).to_std().unwrap_or_default();
+        (format!("BREACH+{}", coarse(over)), Urgency::Breached)
+    } else if left <= SLA_WARNING {
+        (
+            format!("! {}", age(left.to_std().unwrap_or_default())),
+            Urgency::Near,
+        )
+    } else {
+        (age(left.to_std().unwrap_or_default()), Urgency::Calm)
+    }
+}
+
+/// An age in at most five characters: `45s`, `3m04s`, `57m`, `2h05m`, `4d05h`.
+fn short_age(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        600..3600 => format!("{}m", s / 60),
+        86400.. => format!("{}d{:02}h", s / 86400, (s % 86400) / 3600),
+        _ => age(d),
+    }
+}
+
+/// A duration in its largest unit only: `40s`, `59m`, `3h`, `2d`.
+fn coarse(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m", s / 60),
+        3600..86400 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86400),
+    }
+}
+
+pub fn urgency_style(theme: &Theme, urgency: Urgency) -> Style {
+    match urgency {
+        Urgency::Calm => theme.text,
+        Urgency::Near => theme.warning,
+        Urgency::Breached => theme.error,
+    }
+}
+
+pub fn priority_style(theme: &Theme, priority: Priority) -> Style {
+    match priority {
+        Priority::P1 => theme.error,
+        Priority::P2 => theme.warning,
+        Priority::P3 | Priority::P4 => theme.text,
+    }
+}
+
+/// Who has the task: its claim holder, or the operator it was handed to.
+pub fn holder_text(summary: &EscalationSummary, me: Option<&str>) -> Option<String> {
+    if let Some(lease) = &summary.lease {
+        return Some(if Some(lease.holder.as_str()) == me {
+            "claimed by you".to_string()
+        } else {
+            format!("claimed by {}", clean(&lease.holder))
+        });
+    }
+    summary
+        .assignee
+        .as_ref()
+        .map(|a| format!("handed to {}", clean(a)))
+}
+
+pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
+    if app.task.is_some() {
+        super::task::draw(app, theme, frame, area);
+        return;
+    }
+    let clocks = app.source_clocks();
+    let rows = app.inbox.rows();
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.border)
+        .title(title(app, &clocks, theme));
+    if rows.is_empty() {
+        let loads: Vec<_> = (0..app.sources.len())
+            .map(|i| app.inbox.source_load(i))
+            .collect();
+        let failure = app.sources.iter().zip(&loads).find_map(|(source, load)| {
+            load.error
+                .as_ref()
+                .map(|e| format!("{}: cannot list escalations: {e}", source.name))
+        });
+        let (text, style) = if app.inbox.open_count() > 0 {
+            (
+                "No open task matches the filter (esc clears it).".to_string(),
+                theme.dim,
+            )
+        } else if let Some(failure) = failure {
+            (failure, theme.error)
+        } else if loads.iter().any(|l| !l.loaded) {
+            ("Loading the escalation queue…".to_string(), theme.dim)
+        } else {
+            (
+                "No task waits for a person. New escalations appear here as they happen."
+                    .to_string(),
+                theme.dim,
+            )
+        };
+        frame.render_widget(Paragraph::new(Span::styled(text, style)).block(block), area);
+        return;
+    }
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+
+    let height = inner.height.saturating_sub(HEADER_ROWS) as usize;
+    let selected = app.inbox.selected_index().unwrap_or(0);
+    let offset = super::scroll_offset(selected, height);
+    let wide = inner.width >= WIDE;
+    let end = (offset + height).min(rows.len());
+    // Only the rows on screen are formatted.
+    let table_rows: Vec<Row> = rows[offset..end]
+        .iter()
+        .enumerate()
+        .map(|(i, key)| {
+            let item = app.inbox.item(key.slot);
+            let style = if offset + i == selected {
+                theme.selection
+            } else {
+                theme.text
+            };
+            row(app, item, &clocks, theme, wide).style(style)
+        })
+        .collect();
+    let mut widths = vec![
+        Constraint::Length(3),
+        Constraint::Length(10),
+        Constraint::Length(10),
+        Constraint::Length(14),
+        Constraint::Length(16),
+        Constraint::Length(5),
+        Constraint::Length(18),
+    ];
+    let mut header = vec!["PRI", "SLA", "ID", "SERVICE", "REASON", "AGE", "ASSIGNEE"];
+    if wide {
+        widths.push(Constraint::Fill(1));
+        header.push("INPUT");
+    } else {
+        widths[6] = Constraint::Fill(1);
+    }
+    frame.render_widget(
+        Table::new(table_rows, widths)
+            .header(Row::new(header).style(theme.dim))
+            .column_spacing(1),
+        inner,
+    );
+}
+
+fn title<'a>(app: &App, clocks: &[DateTime<Utc>], theme: &Theme) -> Span<'a> {
+    let open = app.inbox.open_count();
+    let mut text = format!(" Inbox · {open} open {}", plural(open, "task", "tasks"));
+    let near = app.inbox.p1_near_breach(clocks);
+    if near > 0 {
+        text.push_str(&format!(
+            " · {near} P1 breached or due within {}m",
+            SLA_WARNING.num_minutes()
+        ));
+    }
+    if !app.inbox.query().is_empty() {
+        text.push_str(&format!(" · {} match", app.inbox.rows().len()));
+        if app.inbox.matching() {
+            text.push_str(" (matching…)");
+        }
+    }
+    if (0..app.sources.len()).any(|i| app.inbox.source_load(i).loading) {
+        text.push_str(" · loading…");
+    }
+    text.push_str(" · by SLA ");
+    Span::styled(text, if near > 0 { theme.error } else { theme.title })
+}
+
+fn row<'a>(
+    app: &App,
+    item: &InboxItem,
+    clocks: &[DateTime<Utc>],
+    theme: &Theme,
+    wide: bool,
+) -> Row<'a> {
+    let summary = &item.summary;
+    let now = clocks.get(item.source).copied().unwrap_or(app.wall);
+    let (sla, urgency) = sla_text(summary.sla_deadline, now);
+    let waited = (now - summary.created_at).to_std().unwrap_or_default();
+    let holder = holder_text(summary, app.my_name(item.source));
+    let mut cells = vec![
+        Cell::from(summary.priority.word().to_uppercase())
+            .style(priority_style(theme, summary.priority)),
+        Cell::from(sla).style(urgency_style(theme, urgency)),
+        Cell::from(clean(&summary.id).into_owned()),
+        Cell::from(truncate(&clean(&summary.service), 14).into_owned()),
+        Cell::from(summary.reason.word()),
+        Cell::from(short_age(waited)),
+        match holder {
+            Some(text) => Cell::from(text),
+            None => Cell::from("—").style(theme.dim),
+        },
+    ];
+    if wide {
+        cells.push(Cell::from(clean(&summary.input_preview).into_owned()).style(theme.dim));
+    }
+    Row::new(cells)
+}
+
+/// The row under `y`, if it shows a task.
+pub fn row_at(app: &App, body: Rect, y: u16) -> Option<usize> {
+    if app.task.is_some() {
+        return None;
+    }
+    let first = body.y + 1 + HEADER_ROWS;
+    let height = body.height.saturating_sub(2 + HEADER_ROWS);
+    if y < first || y >= first + height {
+        return None;
+    }
+    let selected = app.inbox.selected_index().unwrap_or(0);
+    let row = super::scroll_offset(selected, height as usize) + (y - first) as usize;
+    (row < app.inbox.rows().len()).then_some(row)
+}
