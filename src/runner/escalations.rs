@@ -112,42 +112,37 @@ impl Dispatcher {
                 resolution: request.resolution.clone(),
                 note: request.note.clone(),
             };
-            let entry = match resolution_entry(&context, client.url(), &request.id, &wire, &key) {
+            // Nothing is sent that the journal does not hold.
+            let journaled = match resolution_entry(&context, client.url(), &request.id, &wire, &key)
+            {
+                Ok(entry) => {
+                    let sent = entry.clone();
+                    write_journal(&journal, move |j| j.record_sent(&sent))
+                        .await
+                        .map(|()| entry)
+                        .map_err(|error| format!("the journal cannot be written ({error})"))
+                }
+                Err(error) => Err(error.to_string()),
+            };
+            let entry = match journaled {
                 Ok(entry) => entry,
-                Err(error) => {
-                    let message = format!("not sent: {error}");
+                Err(why) => {
                     let failure = EscalationFailure {
                         kind: FailureKind::Rejected,
-                        message,
+                        message: format!("not sent: {why}"),
                         holder: None,
                         resolved_by: None,
                     };
+                    let result = Err(failure);
                     let _ = tx
                         .send(Msg::ResolveFinished {
                             local_id: request.local_id,
-                            result: Err(failure),
+                            result,
                         })
                         .await;
                     return;
                 }
             };
-            let journaled = entry.clone();
-            if let Err(error) = write_journal(&journal, move |j| j.record_sent(&journaled)).await {
-                let message = format!("not sent: the journal cannot be written ({error})");
-                let failure = EscalationFailure {
-                    kind: FailureKind::Rejected,
-                    message,
-                    holder: None,
-                    resolved_by: None,
-                };
-                let _ = tx
-                    .send(Msg::ResolveFinished {
-                        local_id: request.local_id,
-                        result: Err(failure),
-                    })
-                    .await;
-                return;
-            }
             let _ = tx
                 .send(Msg::ResolveJournaled {
                     local_id: request.local_id,
