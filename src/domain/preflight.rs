@@ -162,36 +162,35 @@ impl Preflight {
 
     /// Targets that take more traffic and would be overloaded by it, in words.
     fn find_overloads(&self) -> Vec<String> {
-        let regions = self
-            .regions
-            .iter()
-            .filter(|r| {
-                r.verdict == Verdict::Overload && gains(r.load_before_rps, r.load_after_rps)
-            })
-            .map(|r| {
-                format!(
-                    "region {} at {:.0}% of capacity ({:.0} of {:.0} rps)",
-                    r.region,
-                    100.0 * r.load_after_rps / r.capacity_rps,
-                    r.load_after_rps,
-                    r.capacity_rps
-                )
-            });
-        let replicas = self
-            .replicas
-            .iter()
-            .filter(|r| {
-                r.verdict == Verdict::Overload && gains(r.load_before_rps, r.load_after_rps)
-            })
-            .map(|r| {
-                format!(
-                    "replica {} at {:.0}% of capacity ({:.0} of {:.0} rps)",
-                    r.replica,
-                    100.0 * r.load_after_rps / r.capacity_rps,
-                    r.load_after_rps,
-                    r.capacity_rps
-                )
-            });
+        let overloaded =
+            |kind: &str, name: &str, before: f64, after: f64, capacity: f64, verdict: Verdict| {
+                (verdict == Verdict::Overload && gains(before, after)).then(|| {
+                    format!(
+                        "{kind} {name} at {:.0}% of capacity ({after:.0} of {capacity:.0} rps)",
+                        100.0 * after / capacity
+                    )
+                })
+            };
+        let regions = self.regions.iter().filter_map(|r| {
+            overloaded(
+                "region",
+                &r.region,
+                r.load_before_rps,
+                r.load_after_rps,
+                r.capacity_rps,
+                r.verdict,
+            )
+        });
+        let replicas = self.replicas.iter().filter_map(|r| {
+            overloaded(
+                "replica",
+                &r.replica,
+                r.load_before_rps,
+                r.load_after_rps,
+                r.capacity_rps,
+                r.verdict,
+            )
+        });
         let providers = self
             .providers
             .iter()
