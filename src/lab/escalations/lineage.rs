@@ -395,6 +395,21 @@ impl Planner {
         self.rng.random_range(800..9_000)
     }
 
+    /// A call on `path` that got an answer (`act` says what kind).
+    fn answer_on(&mut self, step: u8, path: &Path, act: Act) {
+        let (link, number, wait_ms) = self.next_on(step, path);
+        let duration_ms = self.answer_duration();
+        self.push(Planned {
+            step,
+            provider: Some(path.provider),
+            number,
+            act,
+            link,
+            wait_ms,
+            duration_ms,
+        });
+    }
+
     fn validator_failed(&mut self, step: u8, workflow: &WorkflowTemplate, home: &[Path]) {
         let models = self.rng.random_range(1..=home.len().clamp(1, 3));
         for path in &home[..models] {
@@ -402,38 +417,22 @@ impl Planner {
                 self.noise(step, path);
             }
             if self.rng.random_bool(0.25) {
-                let (link, number, wait_ms) = self.next_on(step, path);
-                let duration_ms = self.answer_duration();
-                self.push(Planned {
-                    step,
-                    provider: Some(path.provider),
-                    number,
-                    act: Act::Malformed,
-                    link,
-                    wait_ms,
-                    duration_ms,
-                });
+                self.answer_on(step, path, Act::Malformed);
             }
             let validator = self.rng.random_range(0..workflow.validators.len());
             let rejection = self
                 .rng
                 .random_range(0..workflow.validators[validator].rejections.len());
             let confidence = self.rng.random_range(0.6..0.95);
-            let (link, number, wait_ms) = self.next_on(step, path);
-            let duration_ms = self.answer_duration();
-            self.push(Planned {
+            self.answer_on(
                 step,
-                provider: Some(path.provider),
-                number,
-                act: Act::Rejected {
+                path,
+                Act::Rejected {
                     validator: validator as u8,
                     rejection: rejection as u8,
                     confidence,
                 },
-                link,
-                wait_ms,
-                duration_ms,
-            });
+            );
         }
     }
 
@@ -445,20 +444,14 @@ impl Planner {
                 self.noise(step, path);
             }
             let confidence = self.rng.random_range(0.25..ceiling);
-            let (link, number, wait_ms) = self.next_on(step, path);
-            let duration_ms = self.answer_duration();
-            self.push(Planned {
+            self.answer_on(
                 step,
-                provider: Some(path.provider),
-                number,
-                act: Act::Answered {
+                path,
+                Act::Answered {
                     confidence,
                     candidate: true,
                 },
-                link,
-                wait_ms,
-                duration_ms,
-            });
+            );
         }
     }
 
@@ -467,17 +460,7 @@ impl Planner {
         self.noise(step, path);
         let rule = self.rng.random_range(0..workflow.policy.1.len()) as u8;
         let confidence = self.rng.random_range(0.85..0.97);
-        let (link, number, wait_ms) = self.next_on(step, path);
-        let duration_ms = self.answer_duration();
-        self.push(Planned {
-            step,
-            provider: Some(path.provider),
-            number,
-            act: Act::Policy { rule, confidence },
-            link,
-            wait_ms,
-            duration_ms,
-        });
+        self.answer_on(step, path, Act::Policy { rule, confidence });
     }
 
     /// The attempt an operator's retry made, after the earlier escalation's attempts.

@@ -401,18 +401,15 @@ impl Sim {
                     Some(current) => current.clone(),
                     None => spec.replicas.iter().map(|r| r.capacity_rps).collect(),
                 };
-                for (region, weight) in weights {
-                    let Some(r) = (0..spec.replicas.len()).find(|&r| region_of(r) == region) else {
-                        let regions: Vec<&str> = (0..spec.replicas.len())
-                            .map(|r| region_of(r).as_str())
-                            .collect();
-                        return invalid(format!(
-                            "{} has no replica in {region:?}; its regions: {}",
-                            spec.id,
-                            regions.join(", ")
-                        ));
-                    };
-                    merged[r] = *weight;
+                let regions: Vec<&str> = (0..spec.replicas.len())
+                    .map(|r| region_of(r).as_str())
+                    .collect();
+                if let Err(unknown) = overwrite_weights(&mut merged, &regions, weights) {
+                    return invalid(format!(
+                        "{} has no replica in {unknown:?}; its regions: {}",
+                        spec.id,
+                        regions.join(", ")
+                    ));
                 }
                 let state = &self.services[s];
                 let active_weighted = merged
@@ -438,22 +435,16 @@ impl Sim {
                 let routes = &self.gateways[g].lanes[lane].routes;
                 let provider_of = |route: &LaneRoute| &self.topology.providers[route.provider].id;
                 let mut merged: Vec<f64> = routes.iter().map(|route| route.weight).collect();
-                for (provider, weight) in weights {
-                    let Some(i) = routes
-                        .iter()
-                        .position(|route| provider_of(route) == provider)
-                    else {
-                        let known: Vec<&str> = routes
-                            .iter()
-                            .map(|route| provider_of(route).as_str())
-                            .collect();
-                        return invalid(format!(
-                            "{}'s routes at {region} go to {}, not {provider:?}",
-                            spec.id,
-                            known.join(", ")
-                        ));
-                    };
-                    merged[i] = *weight;
+                let known: Vec<&str> = routes
+                    .iter()
+                    .map(|route| provider_of(route).as_str())
+                    .collect();
+                if let Err(unknown) = overwrite_weights(&mut merged, &known, weights) {
+                    return invalid(format!(
+                        "{}'s routes at {region} go to {}, not {unknown:?}",
+                        spec.id,
+                        known.join(", ")
+                    ));
                 }
                 if merged.iter().all(|weight| *weight <= 0.0) {
                     return invalid(format!(
@@ -860,6 +851,20 @@ impl Sim {
             expires_at: mode.control.expires_s.map(|s| self.time_at(s)),
         }
     }
+}
+
+/// Sets `merged[i]` to the weight given for `names[i]`; the others keep theirs. A weight for
+/// a name that is not there is the caller's error (returned).
+fn overwrite_weights<'a>(
+    merged: &mut [f64],
+    names: &[&str],
+    weights: &'a BTreeMap<String, f64>,
+) -> Result<(), &'a str> {
+    for (name, weight) in weights {
+        let i = names.iter().position(|n| n == name).ok_or(name.as_str())?;
+        merged[i] = *weight;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
