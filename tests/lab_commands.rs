@@ -675,7 +675,7 @@ async fn breaker_degraded_mode_and_weights_commands_take_effect() {
         credit.degraded_modes[0].mode,
         DegradedModeKind::FallbackModel
     );
-    assert_eq!(credit.degraded_modes[0].set_by, "alice");
+    assert_eq!(credit.degraded_modes[0].control.set_by, "alice");
     run(
         &lab,
         "alice",

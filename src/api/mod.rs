@@ -265,11 +265,9 @@ impl DegradedModeKind {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct DegradedMode {
     pub mode: DegradedModeKind,
-    pub set_by: String,
-    pub reason: String,
-    pub since: DateTime<Utc>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expires_at: Option<DateTime<Utc>>,
+    /// Who set it, why, since when and until when: on the wire, members of this object.
+    #[serde(flatten)]
+    pub control: TimedControl,
 }
 
 /// A workflow step or micro-agent with its redundancy tier and replicas.

@@ -1576,10 +1576,12 @@ mod tests {
         let mut fleet = default_fleet();
         fleet.services[3].degraded_modes.push(DegradedMode {
             mode: DegradedModeKind::FallbackModel,
-            set_by: "bob".into(),
-            reason: "slow".into(),
-            since: crate::testing::fixture_wall(),
-            expires_at: None,
+            control: crate::api::commands::TimedControl {
+                set_by: "bob".into(),
+                reason: "slow".into(),
+                since: crate::testing::fixture_wall(),
+                expires_at: None,
+            },
         });
         let check = preflight(&breaker("google@eu-west", BreakerAction::ForceOpen), &fleet);
         // email-notifier: anthropic (p95 1089) is faster than openai (1175); feature-store
@@ -1608,10 +1610,12 @@ mod tests {
         let mut fleet = default_fleet();
         fleet.services[2].degraded_modes.push(DegradedMode {
             mode: DegradedModeKind::ServeCache,
-            set_by: "bob".into(),
-            reason: "slow".into(),
-            since: crate::testing::fixture_wall(),
-            expires_at: None,
+            control: crate::api::commands::TimedControl {
+                set_by: "bob".into(),
+                reason: "slow".into(),
+                since: crate::testing::fixture_wall(),
+                expires_at: None,
+            },
         });
         let check = preflight(&drain("us-west"), &fleet);
         let east = region(&check, "us-east");

@@ -219,13 +219,20 @@ fn draw_detail(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         .map(|s| s.generated_at);
     for mode in &service.degraded_modes {
         let when = at
-            .map(|now| control(&mode.set_by, &mode.reason, mode.expires_at, now))
+            .map(|now| {
+                control(
+                    &mode.control.set_by,
+                    &mode.control.reason,
+                    mode.control.expires_at,
+                    now,
+                )
+            })
             .unwrap_or_default();
         lines.push(Line::styled(
             format!(
                 "  {} since {} {when}",
                 mode.mode.word(),
-                mode.since.format("%H:%M:%S")
+                mode.control.since.format("%H:%M:%S")
             ),
             theme.warning,
         ));

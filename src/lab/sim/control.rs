@@ -845,10 +845,7 @@ impl Sim {
     pub(super) fn degraded_mode_view(&self, mode: &ModeControl) -> DegradedMode {
         DegradedMode {
             mode: mode.mode,
-            set_by: mode.control.set_by.clone(),
-            reason: mode.control.reason.clone(),
-            since: self.time_at(mode.control.since_s),
-            expires_at: mode.control.expires_s.map(|s| self.time_at(s)),
+            control: self.timed_control(&mode.control),
         }
     }
 }
@@ -1429,7 +1426,11 @@ mod tests {
         assert!((served(&cached) - service(&cached, risk).demand_rps).abs() < 0.5);
         let mode = &service(&cached, risk).degraded_modes[0];
         assert_eq!(
-            (mode.mode, mode.set_by.as_str(), mode.expires_at),
+            (
+                mode.mode,
+                mode.control.set_by.as_str(),
+                mode.control.expires_at
+            ),
             (DegradedModeKind::ServeCache, "bob", Some(sim.time_at(70.0)))
         );
         assert_eq!(service(&cached, risk).health, Health::Degraded);
