@@ -7,7 +7,7 @@ use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
-use switchboard::api::{FleetDelta, FleetSnapshot};
+use protocol::{FleetDelta, FleetSnapshot};
 use switchboard::app::App;
 use switchboard::sources::SourceEvent;
 use switchboard::testing::{default_fleet, from_source as source, lab_app};

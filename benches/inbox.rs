@@ -10,7 +10,7 @@ use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
-use switchboard::api::escalations::EscalationSummary;
+use protocol::escalations::EscalationSummary;
 use switchboard::app::{App, filter_text};
 use switchboard::sources::SourceEvent;
 use switchboard::testing::{

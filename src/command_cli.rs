@@ -19,15 +19,13 @@ use anyhow::Context as _;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::api::commands::{
-    BreakerAction, CommandAccepted, Operation, OperationState, WeightScope,
-};
-use crate::api::{DegradedModeKind, FleetSnapshot};
 use crate::domain::command::{Command, parse_duration_s};
 use crate::domain::preflight::{Preflight, Verdict, preflight};
 use crate::journal::{Entry, Journal, Outcome};
-use crate::sanitize::clean;
 use crate::sources::{Client, ClientError, SourceSpec};
+use protocol::commands::{BreakerAction, CommandAccepted, Operation, OperationState, WeightScope};
+use protocol::sanitize::clean;
+use protocol::{DegradedModeKind, FleetSnapshot};
 
 pub const EXIT_APPLIED: i32 = 0;
 pub const EXIT_NOT_CONFIRMED: i32 = 1;

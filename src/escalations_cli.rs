@@ -5,14 +5,14 @@ use std::io::Write;
 use anyhow::Context as _;
 use chrono::Utc;
 
-use crate::api::escalations::{
-    Escalation, EscalationState, EscalationSummary, Resolution, ResolveOutcome, ResolveRequest,
-};
+use crate::format::{age, ms};
 use crate::journal::{Entry, Journal, Outcome, SentCommand};
-use crate::sanitize::{clean, clean_multiline, truncate};
 use crate::sources::delivery::{ATTEMPTS, deliver_with};
 use crate::sources::{Client, ClientError, EscalationQuery, SourceSpec};
-use crate::views::format::{age, ms};
+use protocol::escalations::{
+    Escalation, EscalationState, EscalationSummary, Resolution, ResolveOutcome, ResolveRequest,
+};
+use protocol::sanitize::{clean, clean_multiline, truncate};
 
 /// Exit codes of `escalations resolve` (list and show: 0, or 2 on error).
 pub const EXIT_RESOLVED: i32 = 0;

@@ -18,9 +18,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::api::commands::{AuditEntry, AuditOutcome, CommandAccepted};
 use crate::domain::command::Command;
 use crate::sources::{Client, ClientError};
+use protocol::commands::{AuditEntry, AuditOutcome, CommandAccepted};
 
 /// Name of the journal file in the state directory.
 pub const FILE_NAME: &str = "commands.jsonl";
@@ -403,7 +403,7 @@ fn outcome_in_audit(entries: &[AuditEntry], key: &str) -> Outcome {
             message: found
                 .detail
                 .as_deref()
-                .map(|d| crate::sanitize::clean(d).into_owned())
+                .map(|d| protocol::sanitize::clean(d).into_owned())
                 .unwrap_or_else(|| format!("{} (audit #{})", found.outcome.word(), found.id)),
         },
     }

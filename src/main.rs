@@ -6,10 +6,10 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 
+use lab::{LabOptions, LabServer};
 use switchboard::app::ContextInfo;
 use switchboard::config::{self, ConfigOverrides, LAB_CONTEXT};
 use switchboard::escalations_cli::{EscalationsArgs, run_escalations};
-use switchboard::lab::{LabOptions, LabServer};
 use switchboard::runner::{ConsoleOptions, run_console};
 use switchboard::sources::SourceSpec;
 
@@ -115,7 +115,7 @@ enum Command {
 #[derive(Subcommand)]
 enum LabCommand {
     /// Serve protocol v1 from a simulated fleet.
-    Serve(switchboard::lab::cli::LabServeArgs),
+    Serve(lab::cli::LabServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -146,7 +146,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         Some(Command::Lab {
             command: LabCommand::Serve(args),
         }) => {
-            switchboard::lab::cli::run_serve(args).await?;
+            lab::cli::run_serve(args).await?;
             Ok(0)
         }
         Some(Command::Login { args, config }) => {

@@ -8,10 +8,10 @@ use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::api::{BreakerState, FleetSnapshot, Health};
 use crate::domain::fleet::{FleetSummary, Link, SourceData, seen_health};
-use crate::sanitize::clean;
 use crate::sources::{Client, ClientError, SourceSpec};
+use protocol::sanitize::clean;
+use protocol::{BreakerState, FleetSnapshot, Health};
 
 #[derive(clap::Args, Clone, Debug, Default, PartialEq)]
 pub struct StatusArgs {
@@ -198,9 +198,9 @@ impl StatusReport {
             counts.regions_down,
             counts.regions_unknown,
             counts.open_breakers,
-            crate::views::format::plural(counts.open_breakers, "breaker", "breakers"),
+            crate::format::plural(counts.open_breakers, "breaker", "breakers"),
             counts.unreachable_sources,
-            crate::views::format::plural(counts.unreachable_sources, "source", "sources"),
+            crate::format::plural(counts.unreachable_sources, "source", "sources"),
         )?;
         let source_width = column_width(self.regions.iter().map(|r| r.source.as_str()));
         let region_width = column_width(self.regions.iter().map(|r| r.region.as_str()));
@@ -263,7 +263,7 @@ fn column_width<'a>(values: impl Iterator<Item = &'a str>) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::{Breaker, Latency, Provider, Region};
+    use protocol::{Breaker, Latency, Provider, Region};
 
     fn region(id: &str, health: Health) -> Region {
         Region {

@@ -1,5 +1,5 @@
 //! Terminal safety: the terminal is always given back as it was found (on return, on
-//! error, on panic, on SIGTERM/SIGHUP). Untrusted text is cleaned by [`crate::sanitize`].
+//! error, on panic, on SIGTERM/SIGHUP). Untrusted text is cleaned by [`protocol::sanitize`].
 
 use std::io::{self, Stdout};
 use std::ops::{Deref, DerefMut};

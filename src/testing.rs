@@ -6,12 +6,12 @@ use std::time::Instant;
 use chrono::{DateTime, TimeZone, Utc};
 use ratatui::layout::Rect;
 
-use crate::api::FleetSnapshot;
-use crate::api::escalations::EscalationSummary;
 use crate::app::{App, AppInit, ContextInfo, Msg};
-use crate::lab::escalations::{EscalationQueue, ListQuery};
-use crate::lab::topology::Topology;
 use crate::sources::{SourceEvent, SourceMsg};
+use lab::escalations::{EscalationQueue, ListQuery};
+use lab::topology::Topology;
+use protocol::FleetSnapshot;
+use protocol::escalations::EscalationSummary;
 
 /// The name of the one source of [`lab_app`].
 pub const SOURCE: &str = "lab";

@@ -16,7 +16,7 @@ use ratatui::style::{Color, Modifier, Style};
 use serde::{Deserialize, Deserializer};
 
 use crate::config::{DEFAULT_THEME, NAME_RULE, is_valid_name};
-use crate::sanitize::clean;
+use protocol::sanitize::clean;
 
 /// The theme used when `NO_COLOR` is set.
 pub const MONOCHROME: &str = "monochrome";

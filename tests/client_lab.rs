@@ -15,8 +15,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::Utc;
 use futures::StreamExt;
-use switchboard::api::{FleetSnapshot, Health, PROBLEM_JSON, Problem, Role, WhoAmI};
-use switchboard::lab::{LabOptions, LabServer};
+use lab::{LabOptions, LabServer};
+use protocol::{FleetSnapshot, Health, PROBLEM_JSON, Problem, Role, WhoAmI};
 use switchboard::sources::backoff::BackoffPolicy;
 use switchboard::sources::{
     Client, ClientError, SourceEvent, SourceMsg, SourceOptions, SourceSpec, StreamEvent, Timeouts,

@@ -1,11 +1,11 @@
 //! `switchboard escalations` against the real lab on 127.0.0.1: list, show, and a resolution
 //! that happens exactly once even when two operators try.
 
+use lab::{LabOptions, LabServer};
 use switchboard::escalations_cli::{
     EXIT_CONFLICT, EXIT_RESOLVED, EscalationsArgs, run_escalations,
 };
 use switchboard::journal::Journal;
-use switchboard::lab::{LabOptions, LabServer};
 use switchboard::sources::SourceSpec;
 
 use clap::Parser;

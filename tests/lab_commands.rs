@@ -10,18 +10,18 @@ use std::time::Duration;
 
 use eventsource_stream::Event;
 use futures::Stream;
-use reqwest::StatusCode;
-use reqwest::header::CONTENT_TYPE;
-use serde_json::{Value, json};
-use switchboard::api::commands::{
+use lab::LabServer;
+use protocol::commands::{
     AuditEntry, AuditOutcome, AuditPage, BreakerAction, CommandAccepted, IDEMPOTENCY_KEY, IF_MATCH,
     Operation, OperationState, WeightScope,
 };
-use switchboard::api::{
+use protocol::{
     BreakerState, DegradedModeKind, FleetDelta, FleetSnapshot, Region, ReplicaRole, event_name,
 };
+use reqwest::StatusCode;
+use reqwest::header::CONTENT_TYPE;
+use serde_json::{Value, json};
 use switchboard::domain::command::Command;
-use switchboard::lab::LabServer;
 
 use lab_support::{
     SPEC, WAIT, client, event_data, expect_problem, get, get_json, get_json_as, next_event,

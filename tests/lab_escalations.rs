@@ -10,17 +10,17 @@ use std::net::SocketAddr;
 
 use eventsource_stream::Event;
 use futures::Stream;
-use reqwest::StatusCode;
-use reqwest::header::CONTENT_TYPE;
-use serde_json::{Value, json};
-use switchboard::api::commands::{AuditOutcome, AuditPage, IDEMPOTENCY_KEY};
-use switchboard::api::escalations::{
+use lab::{LabOptions, LabServer};
+use protocol::commands::{AuditOutcome, AuditPage, IDEMPOTENCY_KEY};
+use protocol::escalations::{
     AttemptOutcome, EVENT_CLAIMED, EVENT_NEW, EVENT_RELEASED, EVENT_RESOLVED, Escalation,
     EscalationPage, EscalationReason, EscalationState, EscalationSummary, HistoryAction,
     IDEMPOTENT_REPLAYED, Priority, ResolutionKind, ResolveOutcome,
 };
-use switchboard::api::event_name;
-use switchboard::lab::{LabOptions, LabServer};
+use protocol::event_name;
+use reqwest::StatusCode;
+use reqwest::header::CONTENT_TYPE;
+use serde_json::{Value, json};
 
 use lab_support::{
     SPEC, client, event_data, expect_problem, get_json, get_json_as, next_event, open_events, send,

@@ -6,13 +6,13 @@ mod lab_support;
 use std::time::Duration;
 
 use futures::{Stream, StreamExt};
-use reqwest::StatusCode;
-use reqwest::header::{HeaderMap, WWW_AUTHENTICATE};
-use switchboard::api::{
+use lab::LabServer;
+use protocol::{
     BreakerState, FleetDelta, FleetSnapshot, Liveness, Operator, OperatorsChanged, Resnapshot,
     Role, WhoAmI, event_name,
 };
-use switchboard::lab::LabServer;
+use reqwest::StatusCode;
+use reqwest::header::{HeaderMap, WWW_AUTHENTICATE};
 
 use eventsource_stream::Event;
 use lab_support::{

@@ -26,14 +26,14 @@ use axum::extract::{Request, State};
 use axum::http::{Method, header};
 use axum::response::{IntoResponse, Response};
 use clap::Parser;
+use lab::{LabOptions, LabServer};
+use protocol::commands::{AuditEntry, BreakerAction, OperationState, WeightScope};
+use protocol::{FleetSnapshot, Region};
 use serde_json::Value;
-use switchboard::api::commands::{AuditEntry, BreakerAction, OperationState, WeightScope};
-use switchboard::api::{FleetSnapshot, Region};
 use switchboard::command_cli::{CommandArgs, run_command};
 use switchboard::domain::command::Command;
 use switchboard::domain::preflight::{LOW_HEADROOM, Preflight, Verdict, preflight};
 use switchboard::journal::{Entry, Journal, Outcome, resolve_pending};
-use switchboard::lab::{LabOptions, LabServer};
 use switchboard::sources::{Client, SourceSpec};
 
 /// Simulated seconds per real second: a hot takeover (5 s) ends within a quarter second,

@@ -10,10 +10,10 @@ use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::style::Color;
 
-use switchboard::api::escalations::{EscalationState, Lease};
-use switchboard::api::{Role, WhoAmI};
+use lab::escalations::EscalationQueue;
+use protocol::escalations::{EscalationState, Lease};
+use protocol::{Role, WhoAmI};
 use switchboard::app::{App, Msg};
-use switchboard::lab::escalations::EscalationQueue;
 use switchboard::sources::{EscalationEvent, EscalationEventKind, SourceEvent};
 use switchboard::testing::{
     escalation_queue, escalation_summaries, escalations_loaded, fixture_wall,

@@ -6,10 +6,10 @@ use crossterm::event::KeyEvent;
 use ratatui_textarea::TextArea;
 
 use super::{App, Effect, Level, View};
-use crate::api::Role;
-use crate::api::commands::{AuditEntry, CommandAccepted};
 use crate::domain::command::{self, Command, Target, Verb};
 use crate::domain::preflight::{self, Preflight};
+use protocol::Role;
+use protocol::commands::{AuditEntry, CommandAccepted};
 
 pub struct MenuState {
     pub source: usize,
@@ -515,7 +515,7 @@ impl App {
                     text.push_str(&format!(", operation {} {}", op.id, op.state.word()));
                 }
                 for warning in &accepted.warnings {
-                    text.push_str(&format!(" ⚠ {}", crate::sanitize::clean(warning)));
+                    text.push_str(&format!(" ⚠ {}", protocol::sanitize::clean(warning)));
                 }
                 (
                     if accepted.warnings.is_empty() {
@@ -536,7 +536,7 @@ impl App {
                     Level::Error,
                     format!(
                         "✖ {label}: {verdict}: {}",
-                        crate::sanitize::clean(&failure.message)
+                        protocol::sanitize::clean(&failure.message)
                     ),
                 )
             }

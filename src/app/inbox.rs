@@ -14,9 +14,9 @@ use nucleo::pattern::{CaseMatching, Normalization};
 use nucleo::{Nucleo, Utf32String};
 
 use super::{App, Effect, Level};
-use crate::api::escalations::{EscalationSummary, Priority};
-use crate::sanitize::clean;
 use crate::sources::{EscalationEvent, EscalationEventKind};
+use protocol::escalations::{EscalationSummary, Priority};
+use protocol::sanitize::clean;
 
 /// Under this much time left, an SLA countdown turns red and gets its `!`.
 pub const SLA_WARNING: TimeDelta = TimeDelta::minutes(5);

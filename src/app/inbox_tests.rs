@@ -6,17 +6,17 @@ use chrono::TimeDelta;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::*;
-use crate::api::escalations::{
-    AppliedResolution, EscalationReason, EscalationState, Priority, Resolution, ResolutionBrief,
-    ResolutionKind,
-};
-use crate::api::{Role, WhoAmI};
-use crate::lab::escalations::EscalationQueue;
 use crate::sources::{EscalationEvent, EscalationEventKind, SourceEvent};
 use crate::testing::{
     SOURCE, escalation_queue, escalation_summaries, escalations_loaded, from_source as source,
     lab_app, settle_filter, small_fleet,
 };
+use lab::escalations::EscalationQueue;
+use protocol::escalations::{
+    AppliedResolution, EscalationReason, EscalationState, Priority, Resolution, ResolutionBrief,
+    ResolutionKind,
+};
+use protocol::{Role, WhoAmI};
 
 fn key(code: KeyCode) -> Msg {
     Msg::Key(KeyEvent::new(code, KeyModifiers::NONE))
@@ -555,21 +555,21 @@ fn viewers_and_read_only_consoles_cannot_start_a_resolution() {
 fn retry_offers_the_fleets_paths_and_hand_off_the_roster_but_me() {
     let (mut app, queue) = inbox_app(40);
     app.update(source(SourceEvent::Operators(vec![
-        crate::api::Operator {
+        protocol::Operator {
             name: "alice".into(),
             role: Role::Operator,
             on_call: true,
             online: true,
             claimed: Vec::new(),
         },
-        crate::api::Operator {
+        protocol::Operator {
             name: "bob".into(),
             role: Role::Admin,
             on_call: false,
             online: true,
             claimed: Vec::new(),
         },
-        crate::api::Operator {
+        protocol::Operator {
             name: "victor".into(),
             role: Role::Viewer,
             on_call: true,

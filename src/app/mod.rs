@@ -33,9 +33,9 @@ pub use task::{
 };
 pub use visible::{ProviderCell, RegionRow, ServiceRow, Visible};
 
-use crate::api::escalations::{Escalation, EscalationSummary, Lease, Priority, ResolveOutcome};
 use crate::domain::fleet::SourceData;
 use crate::sources::SourceMsg;
+use protocol::escalations::{Escalation, EscalationSummary, Lease, Priority, ResolveOutcome};
 
 /// Everything that can happen to the console.
 #[derive(Clone, Debug)]
@@ -63,11 +63,11 @@ pub enum Msg {
     },
     CommandFinished {
         id: u64,
-        result: Result<crate::api::commands::CommandAccepted, CommandFailure>,
+        result: Result<protocol::commands::CommandAccepted, CommandFailure>,
     },
     AuditLoaded {
         source: String,
-        result: Result<Vec<crate::api::commands::AuditEntry>, String>,
+        result: Result<Vec<protocol::commands::AuditEntry>, String>,
     },
     /// Text pasted into the terminal (bracketed paste).
     Paste(String),
@@ -358,7 +358,7 @@ impl App {
     }
 
     /// The identity of the first source that told us who we are.
-    pub fn identity(&self) -> Option<&crate::api::WhoAmI> {
+    pub fn identity(&self) -> Option<&protocol::WhoAmI> {
         self.sources.iter().find_map(|s| s.identity.as_ref())
     }
 }

@@ -12,13 +12,13 @@ use ratatui_textarea::{CursorMove, TextArea, WrapMode};
 
 use super::inbox::Upserted;
 use super::{App, Effect, FailureKind, Level};
-use crate::api::Role;
-use crate::api::escalations::{
+use crate::keymap::Action;
+use protocol::Role;
+use protocol::escalations::{
     AppliedResolution, Escalation, EscalationSummary, Lease, MAX_NOTE_BYTES, MAX_OUTPUT_BYTES,
     Resolution, ResolutionKind, ResolveOutcome,
 };
-use crate::keymap::Action;
-use crate::sanitize::{clean, clean_multiline};
+use protocol::sanitize::{clean, clean_multiline};
 
 /// Why a claim, release or resolution did not go through.
 #[derive(Clone, Debug, PartialEq)]

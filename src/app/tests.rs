@@ -3,9 +3,9 @@ use std::time::{Duration, Instant};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 
 use super::*;
-use crate::api::{FleetDelta, Health};
 use crate::domain::fleet::{Freshness, Link};
 use crate::sources::SourceEvent;
+use protocol::{FleetDelta, Health};
 
 use crate::testing::{from_source as source, lab_app, small_fleet as small_snapshot};
 
@@ -236,8 +236,8 @@ fn ticks_within_the_same_second_do_not_redraw() {
     assert!(app.dirty);
 }
 
-fn as_role(app: &mut App, role: crate::api::Role) {
-    app.update(source(SourceEvent::Identity(crate::api::WhoAmI {
+fn as_role(app: &mut App, role: protocol::Role) {
+    app.update(source(SourceEvent::Identity(protocol::WhoAmI {
         name: "bob".into(),
         role,
     })));
@@ -252,7 +252,7 @@ fn type_text(app: &mut App, text: &str) {
 #[test]
 fn a_viewer_gets_no_command_and_is_told_why() {
     let mut app = loaded(Instant::now());
-    as_role(&mut app, crate::api::Role::Viewer);
+    as_role(&mut app, protocol::Role::Viewer);
     assert!(app.update(key(KeyCode::Char('a'))).is_empty());
     assert!(app.menu.is_none() && app.confirm.is_none());
     let flash = app.flash.as_ref().expect("a refusal is shown");
@@ -267,7 +267,7 @@ fn a_viewer_gets_no_command_and_is_told_why() {
 fn read_only_refuses_even_an_admin() {
     let mut app = loaded(Instant::now());
     app.context.read_only = true;
-    as_role(&mut app, crate::api::Role::Admin);
+    as_role(&mut app, protocol::Role::Admin);
     app.update(key(KeyCode::Char('d')));
     assert!(app.confirm.is_none());
     assert!(app.flash.as_ref().unwrap().text.starts_with("read-only"));
@@ -276,7 +276,7 @@ fn read_only_refuses_even_an_admin() {
 #[test]
 fn an_overloading_drain_is_refused_by_its_preflight() {
     let mut app = loaded(Instant::now());
-    as_role(&mut app, crate::api::Role::Operator);
+    as_role(&mut app, protocol::Role::Operator);
     // us-east is selected; eu-west is already past capacity in the fixture.
     app.update(key(KeyCode::Char('d')));
     let confirm = app.confirm.as_ref().expect("confirmation open");
@@ -311,7 +311,7 @@ fn an_overloading_drain_is_refused_by_its_preflight() {
 #[test]
 fn a_command_needs_a_reason_then_sends_with_the_targets_control_revision() {
     let mut app = loaded(Instant::now());
-    as_role(&mut app, crate::api::Role::Operator);
+    as_role(&mut app, protocol::Role::Operator);
     app.sources[0].snapshot.as_mut().unwrap().providers[0].control_revision = 7;
     app.update(key(KeyCode::Char(':')));
     type_text(&mut app, "breaker openai@us-east pin");
@@ -348,7 +348,7 @@ fn a_command_needs_a_reason_then_sends_with_the_targets_control_revision() {
             source: "lab".into(),
             command: crate::domain::command::Command::Breaker {
                 provider: "openai@us-east".into(),
-                action: crate::api::commands::BreakerAction::Pin,
+                action: protocol::commands::BreakerAction::Pin,
                 expires_in_s: Some(1800)
             },
             reason: "flapping breaker during drill".into(),
@@ -364,7 +364,7 @@ fn a_command_needs_a_reason_then_sends_with_the_targets_control_revision() {
 #[test]
 fn a_bad_expiry_is_explained_and_blocks_sending() {
     let mut app = loaded(Instant::now());
-    as_role(&mut app, crate::api::Role::Operator);
+    as_role(&mut app, protocol::Role::Operator);
     app.update(key(KeyCode::Char(':')));
     type_text(&mut app, "breaker openai@us-east pin");
     app.update(key(KeyCode::Enter));
@@ -387,7 +387,7 @@ fn a_bad_expiry_is_explained_and_blocks_sending() {
 fn production_asks_for_the_target_typed_out() {
     let mut app = loaded(Instant::now());
     app.context.production = true;
-    as_role(&mut app, crate::api::Role::Operator);
+    as_role(&mut app, protocol::Role::Operator);
     app.update(key(KeyCode::Char(':')));
     type_text(&mut app, "breaker openai@us-east pin");
     app.update(key(KeyCode::Enter));
@@ -408,7 +408,7 @@ fn production_asks_for_the_target_typed_out() {
 #[test]
 fn a_provider_cell_offers_breaker_commands_in_a_menu() {
     let mut app = loaded(Instant::now());
-    as_role(&mut app, crate::api::Role::Operator);
+    as_role(&mut app, protocol::Role::Operator);
     app.update(key(KeyCode::Down)); // eu-west
     app.update(key(KeyCode::Right)); // openai@eu-west
     app.update(key(KeyCode::Char('a')));
@@ -431,7 +431,7 @@ fn a_provider_cell_offers_breaker_commands_in_a_menu() {
 #[test]
 fn palette_commands_take_arguments() {
     let mut app = loaded(Instant::now());
-    as_role(&mut app, crate::api::Role::Operator);
+    as_role(&mut app, protocol::Role::Operator);
     app.update(key(KeyCode::Char(':')));
     type_text(&mut app, "degrade credit-decision human-only on 1h");
     app.update(key(KeyCode::Enter));
@@ -445,7 +445,7 @@ fn palette_commands_take_arguments() {
 #[test]
 fn results_and_conflicts_are_shown_for_what_they_are() {
     let mut app = loaded(Instant::now());
-    as_role(&mut app, crate::api::Role::Operator);
+    as_role(&mut app, protocol::Role::Operator);
     app.update(key(KeyCode::Char(':')));
     type_text(&mut app, "breaker openai@us-east pin");
     app.update(key(KeyCode::Enter));
@@ -476,7 +476,7 @@ fn results_and_conflicts_are_shown_for_what_they_are() {
 #[test]
 fn audit_events_fill_the_audit_view_once_each() {
     let mut app = loaded(Instant::now());
-    let entry = crate::api::commands::AuditEntry {
+    let entry = protocol::commands::AuditEntry {
         id: 3,
         at: crate::testing::fixture_wall(),
         actor: "alice".into(),
@@ -484,7 +484,7 @@ fn audit_events_fill_the_audit_view_once_each() {
         target: "us-east".into(),
         reason: "drill".into(),
         idempotency_key: Some("k-3".into()),
-        outcome: crate::api::commands::AuditOutcome::Accepted,
+        outcome: protocol::commands::AuditOutcome::Accepted,
         detail: None,
     };
     app.update(source(SourceEvent::Audit(entry.clone())));

@@ -4,12 +4,12 @@ use crossterm::event::{
 use ratatui::layout::Rect;
 
 use super::{App, Effect, Level, Msg, PaletteState, View};
-use crate::api::commands::OperationState;
 use crate::domain::fleet::Link;
 use crate::keymap::{self, Action, Layer};
-use crate::sanitize::clean;
 use crate::sources::{SourceEvent, SourceMsg};
 use crate::views::{self, Hit};
+use protocol::commands::OperationState;
+use protocol::sanitize::clean;
 
 /// Rows a page key moves.
 const PAGE: usize = 10;
@@ -548,7 +548,7 @@ impl App {
         Vec::new()
     }
 
-    fn log_notice(&mut self, source: &str, notice: crate::api::Notice) {
+    fn log_notice(&mut self, source: &str, notice: protocol::Notice) {
         let text = clean(&notice.text).into_owned();
         self.push_timeline(super::TimelineEntry {
             at: notice.at,

@@ -4,7 +4,7 @@
 use nucleo::pattern::{CaseMatching, Normalization, Pattern};
 
 use super::App;
-use crate::api::Provider;
+use protocol::Provider;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RegionRow {
@@ -114,7 +114,7 @@ impl App {
         sel.timeline_row = sel.timeline_row.min(self.timeline.len().saturating_sub(1));
     }
 
-    pub fn region_at(&self, row: RegionRow) -> &crate::api::Region {
+    pub fn region_at(&self, row: RegionRow) -> &protocol::Region {
         &self.sources[row.source]
             .snapshot
             .as_ref()
@@ -122,7 +122,7 @@ impl App {
             .regions[row.region]
     }
 
-    pub fn service_at(&self, row: ServiceRow) -> &crate::api::Service {
+    pub fn service_at(&self, row: ServiceRow) -> &protocol::Service {
         &self.sources[row.source]
             .snapshot
             .as_ref()

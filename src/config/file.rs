@@ -12,8 +12,8 @@ use super::{
     Config, ConfigProblem, ContextConfig, DesktopEscape, LAB_CONTEXT, NAME_RULE, NotifyConfig,
     NotifyMode, SourceConfig, SourceKind, is_valid_name,
 };
-use crate::api::escalations::Priority;
-use crate::sanitize::clean;
+use protocol::escalations::Priority;
+use protocol::sanitize::clean;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -253,7 +253,7 @@ fn looks_like_secret(key: &str) -> bool {
 fn located(path: &Path, text: &str, span: Option<Range<usize>>, reason: &str) -> ConfigProblem {
     let (line, column) = match span {
         Some(span) => {
-            let (line, column) = super::line_column(text, span.start);
+            let (line, column) = protocol::source_text::line_column(text, span.start);
             (Some(line), Some(column))
         }
         None => (None, None),

@@ -13,7 +13,7 @@ use crossterm::terminal;
 
 use super::secrets::{self, TOKEN_ENV};
 use super::{Config, SourceConfig};
-use crate::sanitize::clean;
+use protocol::sanitize::clean;
 
 /// Arguments of `switchboard login`. The context is the selected one (the global
 /// `--context` flag, `SWITCHBOARD_CONTEXT`, or `default_context` in the file).

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::api::escalations::Priority;
+use protocol::escalations::Priority;
 
 /// The embedded lab: present in every configuration, needs no sources, and is the
 /// default context when no user file says otherwise.
@@ -384,31 +384,3 @@ pub(crate) fn is_valid_name(name: &str) -> bool {
 /// What [`is_valid_name`] accepts, for error messages.
 pub(crate) const NAME_RULE: &str =
     "use 1-64 letters, digits, '-', '_' or '.', not starting with '.'";
-
-/// 1-based line and column (in characters) of byte `offset` in `text`.
-pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let mut offset = offset.min(text.len());
-    while !text.is_char_boundary(offset) {
-        offset -= 1;
-    }
-    let before = &text[..offset];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    let column = before[line_start..].chars().count() + 1;
-    (line, column)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn locates_offsets_by_line_and_column() {
-        let text = "a = 1\nbé = 2\n";
-        assert_eq!(line_column(text, 0), (1, 1));
-        assert_eq!(line_column(text, 6), (2, 1));
-        // 'é' is two bytes but one column.
-        assert_eq!(line_column(text, 9), (2, 3));
-        assert_eq!(line_column(text, 1000), (3, 1));
-    }
-}

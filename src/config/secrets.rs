@@ -271,6 +271,8 @@ fn classify(err: keyring_core::Error, context: &str, source: &str) -> SecretErro
 }
 
 #[cfg(target_os = "linux")]
+// The kernel keyring is reached through keyctl(2), which libc exposes only as a raw syscall.
+#[allow(unsafe_code)]
 mod platform {
     use std::cell::Cell;
     use std::ffi::CStr;

@@ -1,325 +1,24 @@
-//! The mutating actions an operator can take on the fleet, independent of how they are
-//! asked for (console keys, palette, CLI) and of how they travel (protocol v1 POSTs).
+//! The operator's side of commands: which fit a selection, and how the palette's words
+//! become one. The commands themselves, their endpoints and bodies are protocol v1's
+//! ([`protocol::command`]).
 
 use std::collections::BTreeMap;
-use std::fmt;
 
-use serde_json::{Value, json};
+use protocol::commands::{BreakerAction, WeightScope};
+use protocol::{DegradedModeKind, FleetSnapshot};
 
-use crate::api::commands::{BreakerAction, WeightScope};
-use crate::api::{DegradedModeKind, FleetSnapshot};
+pub use protocol::command::{Command, TargetKind, Verb};
+pub use protocol::duration::parse_duration_s;
 
-#[derive(Clone, Debug, PartialEq)]
-pub enum Command {
-    Promote {
-        service: String,
-        replica: String,
-    },
-    Drain {
-        region: String,
-        expires_in_s: Option<u64>,
-    },
-    Undrain {
-        region: String,
-    },
-    Breaker {
-        provider: String,
-        action: BreakerAction,
-        expires_in_s: Option<u64>,
-    },
-    Degrade {
-        service: String,
-        mode: DegradedModeKind,
-        enabled: bool,
-        expires_in_s: Option<u64>,
-    },
-    Weights {
-        service: String,
-        scope: WeightScope,
-        weights: BTreeMap<String, f64>,
-    },
-}
-
-/// The kind of object a command changes; its control revision goes in `If-Match`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TargetKind {
-    Region,
-    Provider,
-    Service,
-}
-
-impl Command {
-    /// Short name, as in the palette and the audit log's `action`.
-    pub fn verb(&self) -> String {
-        match self {
-            Command::Promote { .. } => "promote".into(),
-            Command::Drain { .. } => "drain".into(),
-            Command::Undrain { .. } => "undrain".into(),
-            Command::Breaker { action, .. } => format!("breaker {}", action.word()),
-            Command::Degrade { mode, enabled, .. } => {
-                format!(
-                    "degrade {} {}",
-                    mode.word(),
-                    if *enabled { "on" } else { "off" }
-                )
-            }
-            Command::Weights { .. } => "weights".into(),
-        }
-    }
-
-    pub fn target_kind(&self) -> TargetKind {
-        match self {
-            Command::Drain { .. } | Command::Undrain { .. } => TargetKind::Region,
-            Command::Breaker { .. } => TargetKind::Provider,
-            Command::Promote { .. } | Command::Degrade { .. } | Command::Weights { .. } => {
-                TargetKind::Service
-            }
-        }
-    }
-
-    /// Id of the object the command changes (the one `If-Match` guards).
-    pub fn target_id(&self) -> &str {
-        match self {
-            Command::Promote { service, .. }
-            | Command::Degrade { service, .. }
-            | Command::Weights { service, .. } => service,
-            Command::Drain { region, .. } | Command::Undrain { region } => region,
-            Command::Breaker { provider, .. } => provider,
-        }
-    }
-
-    /// What the audit log and the confirmation name as the target.
-    pub fn target_label(&self) -> String {
-        match self {
-            Command::Promote { service, replica } => format!("{service}/{replica}"),
-            Command::Weights {
-                service,
-                scope: WeightScope::Providers { region },
-                ..
-            } => format!("{service}@{region}"),
-            other => other.target_id().to_string(),
-        }
-    }
-
-    /// Whether the command moves traffic, so its preflight must check where it lands.
-    pub fn moves_traffic(&self) -> bool {
-        match self {
-            Command::Promote { .. } | Command::Drain { .. } | Command::Weights { .. } => true,
-            Command::Breaker { action, .. } => *action == BreakerAction::ForceOpen,
-            Command::Undrain { .. } | Command::Degrade { .. } => false,
-        }
-    }
-
-    pub fn expires_in_s(&self) -> Option<u64> {
-        match self {
-            Command::Drain { expires_in_s, .. }
-            | Command::Breaker { expires_in_s, .. }
-            | Command::Degrade { expires_in_s, .. } => *expires_in_s,
-            Command::Promote { .. } | Command::Undrain { .. } | Command::Weights { .. } => None,
-        }
-    }
-
-    /// Path of the protocol v1 endpoint, ids percent-encoded.
-    pub fn path(&self) -> String {
-        let id = encode(self.target_id());
-        match self {
-            Command::Promote { .. } => format!("/v1/services/{id}/promote"),
-            Command::Drain { .. } => format!("/v1/regions/{id}/drain"),
-            Command::Undrain { .. } => format!("/v1/regions/{id}/undrain"),
-            Command::Breaker { .. } => format!("/v1/providers/{id}/breaker"),
-            Command::Degrade { .. } => format!("/v1/services/{id}/degraded-modes"),
-            Command::Weights { .. } => format!("/v1/services/{id}/weights"),
-        }
-    }
-
-    /// JSON body of the request (see `api::commands`), with the operator's reason.
-    pub fn body(&self, reason: &str) -> Value {
-        let mut body = match self {
-            Command::Promote { replica, .. } => json!({ "replica": replica }),
-            Command::Drain { .. } | Command::Undrain { .. } => json!({}),
-            Command::Breaker { action, .. } => json!({ "action": action }),
-            Command::Degrade { mode, enabled, .. } => json!({ "mode": mode, "enabled": enabled }),
-            Command::Weights { scope, weights, .. } => {
-                json!({ "scope": scope, "weights": weights })
-            }
-        };
-        body["reason"] = json!(reason);
-        if let Some(expires) = self.expires_in_s() {
-            body["expires_in_s"] = json!(expires);
-        }
-        body
-    }
-
-    /// The target's control revision in `snapshot`, for `If-Match`; `None` when the target is unknown.
-    pub fn control_revision(&self, snapshot: &FleetSnapshot) -> Option<u64> {
-        let id = self.target_id();
-        match self.target_kind() {
-            TargetKind::Region => snapshot
-                .regions
-                .iter()
-                .find(|r| r.id == id)
-                .map(|r| r.control_revision),
-            TargetKind::Provider => snapshot
-                .providers
-                .iter()
-                .find(|p| p.id == id)
-                .map(|p| p.control_revision),
-            TargetKind::Service => snapshot
-                .services
-                .iter()
-                .find(|s| s.id == id)
-                .map(|s| s.control_revision),
-        }
-    }
-}
-
-impl fmt::Display for Command {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.verb(), self.target_label())?;
-        if let Command::Weights { weights, .. } = self {
-            let spread: Vec<String> = weights.iter().map(|(k, w)| format!("{k}={w}")).collect();
-            write!(f, " ({})", spread.join(", "))?;
-        }
-        if let Some(expires) = self.expires_in_s() {
-            write!(
-                f,
-                " for {}",
-                crate::views::format::age(std::time::Duration::from_secs(expires))
-            )?;
-        }
-        Ok(())
-    }
-}
-
-/// Percent-encodes a path segment (ids are `[A-Za-z0-9._@-]` in practice; anything else is escaped).
-fn encode(segment: &str) -> String {
-    let mut out = String::with_capacity(segment.len());
-    for byte in segment.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'@' => {
-                out.push(byte as char)
-            }
-            other => out.push_str(&format!("%{other:02X}")),
-        }
-    }
-    out
-}
-
-/// Parses a duration as operators type it: `90s`, `30m`, `2h`, `1h30m`, or plain seconds.
-pub fn parse_duration_s(text: &str) -> Result<u64, String> {
-    let text = text.trim();
-    if let Ok(seconds) = text.parse::<u64>() {
-        return Ok(seconds);
-    }
-    let mut total = 0u64;
-    let mut number = String::new();
-    for c in text.chars() {
-        if c.is_ascii_digit() {
-            number.push(c);
-            continue;
-        }
-        let unit = match c {
-            's' => 1,
-            'm' => 60,
-            'h' => 3600,
-            'd' => 86_400,
-            _ => {
-                return Err(format!(
-                    "{text:?} is not a duration (use e.g. 90s, 30m, 2h, 1h30m)"
-                ));
-            }
-        };
-        let value: u64 = number
-            .parse()
-            .map_err(|_| format!("{text:?} is not a duration (a number must come before {c:?})"))?;
-        total = total.saturating_add(value.saturating_mul(unit));
-        number.clear();
-    }
-    if !number.is_empty() || total == 0 {
-        return Err(format!(
-            "{text:?} is not a duration (use e.g. 90s, 30m, 2h, 1h30m)"
-        ));
-    }
-    Ok(total)
-}
-
-/// The kinds of command, as keys and the palette name them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Verb {
-    Promote,
-    Drain,
-    Undrain,
-    Breaker,
-    Degrade,
-    Weights,
-}
-
-impl Verb {
-    pub const ALL: [Verb; 6] = [
-        Verb::Promote,
-        Verb::Drain,
-        Verb::Undrain,
-        Verb::Breaker,
-        Verb::Degrade,
-        Verb::Weights,
-    ];
-
-    pub fn word(self) -> &'static str {
-        match self {
-            Verb::Promote => "promote",
-            Verb::Drain => "drain",
-            Verb::Undrain => "undrain",
-            Verb::Breaker => "breaker",
-            Verb::Degrade => "degrade",
-            Verb::Weights => "weights",
-        }
-    }
-
-    /// How the palette shows the arguments it takes.
-    pub fn usage(self) -> &'static str {
-        match self {
-            Verb::Promote => "promote SERVICE REPLICA",
-            Verb::Drain => "drain REGION [FOR]",
-            Verb::Undrain => "undrain REGION",
-            Verb::Breaker => "breaker PROVIDER force-open|close|pin|unpin [FOR]",
-            Verb::Degrade => "degrade SERVICE MODE on|off [FOR]",
-            Verb::Weights => "weights SERVICE KEY=W,KEY=W [REGION]",
-        }
-    }
-}
-
-impl Command {
-    pub fn kind(&self) -> Verb {
-        match self {
-            Command::Promote { .. } => Verb::Promote,
-            Command::Drain { .. } => Verb::Drain,
-            Command::Undrain { .. } => Verb::Undrain,
-            Command::Breaker { .. } => Verb::Breaker,
-            Command::Degrade { .. } => Verb::Degrade,
-            Command::Weights { .. } => Verb::Weights,
-        }
-    }
-
-    /// Whether the command can carry an expiry after which it reverts by itself.
-    pub fn can_expire(&self) -> bool {
-        match self {
-            Command::Drain { .. } => true,
-            Command::Breaker { action, .. } => {
-                matches!(action, BreakerAction::ForceOpen | BreakerAction::Pin)
-            }
-            Command::Degrade { enabled, .. } => *enabled,
-            Command::Promote { .. } | Command::Undrain { .. } | Command::Weights { .. } => false,
-        }
-    }
-
-    pub fn with_expiry(mut self, expires: Option<u64>) -> Command {
-        match &mut self {
-            Command::Drain { expires_in_s, .. }
-            | Command::Breaker { expires_in_s, .. }
-            | Command::Degrade { expires_in_s, .. } => *expires_in_s = expires,
-            Command::Promote { .. } | Command::Undrain { .. } | Command::Weights { .. } => {}
-        }
-        self
+/// How the palette shows the arguments a verb takes.
+pub fn usage(verb: Verb) -> &'static str {
+    match verb {
+        Verb::Promote => "promote SERVICE REPLICA",
+        Verb::Drain => "drain REGION [FOR]",
+        Verb::Undrain => "undrain REGION",
+        Verb::Breaker => "breaker PROVIDER force-open|close|pin|unpin [FOR]",
+        Verb::Degrade => "degrade SERVICE MODE on|off [FOR]",
+        Verb::Weights => "weights SERVICE KEY=W,KEY=W [REGION]",
     }
 }
 
@@ -387,7 +86,7 @@ pub fn commands_for(target: &Target, snapshot: &FleetSnapshot) -> Vec<Command> {
                 out.push(breaker(BreakerAction::ForceOpen));
             }
             if provider.quarantine.is_some()
-                || provider.breaker.state != crate::api::BreakerState::Closed
+                || provider.breaker.state != protocol::BreakerState::Closed
             {
                 out.push(breaker(BreakerAction::Close));
             }
@@ -440,7 +139,7 @@ const DEGRADED_MODES: [DegradedModeKind; 5] = [
 
 /// The service's region weights as they stand: the operator's, else what the fleet uses
 /// when no one has set any, each region's replica capacity (rps).
-pub fn region_weights(service: &crate::api::Service) -> BTreeMap<String, f64> {
+pub fn region_weights(service: &protocol::Service) -> BTreeMap<String, f64> {
     if !service.region_weights.is_empty() {
         return service.region_weights.clone();
     }
@@ -478,7 +177,7 @@ pub fn parse_weights(text: &str) -> Result<BTreeMap<String, f64>, String> {
 /// Parses a command typed in the palette (`drain eu-west 30m`); the selection fills in a
 /// missing target.
 pub fn parse(verb: Verb, args: &[&str], selected: Option<&Target>) -> Result<Command, String> {
-    let usage = || format!("usage: {}", verb.usage());
+    let usage = || format!("usage: {}", usage(verb));
     let selected_id =
         |want: fn(&Target) -> Option<&str>| selected.and_then(want).map(str::to_string);
     // The first argument is the target unless the selection provides it and the argument is not one.
@@ -582,6 +281,7 @@ pub fn parse(verb: Verb, args: &[&str], selected: Option<&Target>) -> Result<Com
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn paths_and_bodies_follow_the_protocol() {

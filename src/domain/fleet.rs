@@ -5,7 +5,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use crate::api::{FleetDelta, FleetSnapshot, Health, LabInfo, Operator, Provider, Region, WhoAmI};
+use protocol::{FleetDelta, FleetSnapshot, Health, LabInfo, Operator, Provider, Region, WhoAmI};
 
 /// Data older than this is marked stale on screen, even while the stream looks open.
 pub const STALE_AFTER: Duration = Duration::from_secs(5);
@@ -218,7 +218,7 @@ impl FleetSummary {
             summary.providers_open_breakers += snapshot
                 .providers
                 .iter()
-                .filter(|p| p.breaker.state != crate::api::BreakerState::Closed)
+                .filter(|p| p.breaker.state != protocol::BreakerState::Closed)
                 .count();
         }
         summary
@@ -248,7 +248,7 @@ impl FleetSummary {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::BreakerState;
+    use protocol::BreakerState;
 
     use crate::testing::small_fleet as snapshot;
 

@@ -15,11 +15,12 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
-use crate::api::commands::{BreakerAction, OperationState, WeightScope};
-use crate::api::{
+use crate::domain::command::Command;
+use protocol::commands::{BreakerAction, OperationState, WeightScope};
+use protocol::model::{MAX_STANDBY_LAG_S, ModeEffect, TakeoverTimes};
+use protocol::{
     BreakerState, DegradedModeKind, FleetSnapshot, Health, Provider, ReplicaRole, Service,
 };
-use crate::domain::command::Command;
 
 /// Headroom below this share of capacity is shown as low.
 pub const LOW_HEADROOM: f64 = 0.2;
@@ -27,8 +28,6 @@ pub const LOW_HEADROOM: f64 = 0.2;
 pub const MIN_SHIFT_RPS: f64 = 0.05;
 /// A provider failing more than this share of its requests is called failing.
 const FAILING_ERROR_RATE: f64 = 0.5;
-/// A standby further behind than this is not a safe failover target.
-pub const MAX_STANDBY_LAG_S: f64 = 30.0;
 
 /// How a target's headroom looks after the move.
 #[derive(Serialize, Clone, Copy, Debug, PartialEq, Eq)]
@@ -114,7 +113,7 @@ pub struct Takeover {
     pub role: ReplicaRole,
     pub ready: bool,
     pub replication_lag_s: f64,
-    /// How long until it serves, by its temperature and readiness (see [`expected_takeover_s`]).
+    /// How long until it serves, by its temperature and readiness (see [`TakeoverTimes::expected_s`]).
     pub expected_takeover_s: f64,
     /// The active replicas it replaces (they become hot standbys).
     pub replaces: Vec<String>,
@@ -228,64 +227,6 @@ impl Preflight {
 
 fn gains(before: f64, after: f64) -> bool {
     after - before > MIN_SHIFT_RPS
-}
-
-/// How long a promoted standby usually takes to serve (the lab's default failover policy): a
-/// hot standby takes over, a warm one warms up, a cold one starts and restores from backup;
-/// a standby that is not ready needs a cold start whatever its role.
-pub fn expected_takeover_s(role: ReplicaRole, ready: bool) -> f64 {
-    match role {
-        ReplicaRole::Active => 0.0,
-        _ if !ready => COLD_TAKEOVER_S,
-        ReplicaRole::HotStandby => HOT_TAKEOVER_S,
-        ReplicaRole::WarmStandby => WARM_TAKEOVER_S,
-        ReplicaRole::ColdStandby => COLD_TAKEOVER_S,
-    }
-}
-
-const HOT_TAKEOVER_S: f64 = 5.0;
-const WARM_TAKEOVER_S: f64 = 60.0;
-const COLD_TAKEOVER_S: f64 = 300.0;
-
-/// Under serve-cache, the cache answers this share of requests without a model call.
-pub const CACHE_HIT_SHARE: f64 = 0.4;
-/// Under queue-non-urgent, this share of demand waits in a queue.
-pub const NON_URGENT_SHARE: f64 = 0.3;
-/// Under read-only, writes (this share of requests) are refused.
-pub const WRITE_SHARE: f64 = 0.2;
-
-/// What a service's degraded modes do to its traffic, combined.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct ModeEffect {
-    /// Share of demand served now (the rest is queued, refused, or waits for people).
-    pub served: f64,
-    /// Share of served requests that still call a model (the rest hit the cache).
-    pub model_calls: f64,
-}
-
-impl ModeEffect {
-    pub fn of(modes: impl IntoIterator<Item = DegradedModeKind>) -> ModeEffect {
-        let mut effect = ModeEffect {
-            served: 1.0,
-            model_calls: 1.0,
-        };
-        for mode in modes {
-            match mode {
-                DegradedModeKind::ServeCache => effect.model_calls *= 1.0 - CACHE_HIT_SHARE,
-                DegradedModeKind::QueueNonUrgent => effect.served *= 1.0 - NON_URGENT_SHARE,
-                DegradedModeKind::ReadOnly => effect.served *= 1.0 - WRITE_SHARE,
-                // Every request waits for a person: nothing is served automatically.
-                DegradedModeKind::HumanOnly => effect.served = 0.0,
-                // A routing change: the fastest usable model takes the traffic.
-                DegradedModeKind::FallbackModel => {}
-            }
-        }
-        effect
-    }
-
-    fn of_service(service: &Service) -> ModeEffect {
-        ModeEffect::of(service.degraded_modes.iter().map(|m| m.mode))
-    }
 }
 
 /// Computes the preflight of `command` against `snapshot`.
@@ -610,7 +551,7 @@ impl<'a> Fleet<'a> {
                 .push(format!("{} has no replica in {region_id}", service.id));
             return;
         }
-        let routes: Vec<&crate::api::Route> = self
+        let routes: Vec<&protocol::Route> = self
             .snapshot
             .gateways
             .iter()
@@ -694,7 +635,7 @@ impl<'a> Fleet<'a> {
                 "replication lag {lag:.1}s: recent writes may be lost"
             ));
         }
-        let takeover_s = expected_takeover_s(target.role, target.ready);
+        let takeover_s = TakeoverTimes::default().expected_s(target.role, target.ready);
         if !target.ready {
             out.warnings.push(format!(
                 "{} is not ready: a cold start, about {takeover_s:.0}s before it serves",
@@ -1174,7 +1115,7 @@ fn route_weight_after(
     change: &Change,
     region: usize,
     service: usize,
-    route: &crate::api::Route,
+    route: &protocol::Route,
 ) -> f64 {
     match change.route_weights {
         Some((s, r, given)) if s == service && r == region => {
@@ -1225,8 +1166,8 @@ fn join<'s>(items: impl Iterator<Item = &'s str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::{Breaker, DegradedMode};
     use crate::testing::{default_fleet, small_fleet};
+    use protocol::{Breaker, DegradedMode};
 
     /// The fixture's loads are rounded to 0.1 rps: sums and splits of them drift by that much.
     const EPS: f64 = 0.05;
@@ -1576,7 +1517,7 @@ mod tests {
         let mut fleet = default_fleet();
         fleet.services[3].degraded_modes.push(DegradedMode {
             mode: DegradedModeKind::FallbackModel,
-            control: crate::api::commands::TimedControl {
+            control: protocol::commands::TimedControl {
                 set_by: "bob".into(),
                 reason: "slow".into(),
                 since: crate::testing::fixture_wall(),
@@ -1610,7 +1551,7 @@ mod tests {
         let mut fleet = default_fleet();
         fleet.services[2].degraded_modes.push(DegradedMode {
             mode: DegradedModeKind::ServeCache,
-            control: crate::api::commands::TimedControl {
+            control: protocol::commands::TimedControl {
                 set_by: "bob".into(),
                 reason: "slow".into(),
                 since: crate::testing::fixture_wall(),

@@ -247,7 +247,7 @@ fn same_source(client_url: &str, journaled: &str) -> bool {
 mod tests {
     use super::*;
     use crate::domain::command::Command;
-    use crate::lab::{LabOptions, LabServer};
+    use lab::{LabOptions, LabServer};
 
     /// A console that died after sending a command learns on restart what became of it.
     #[tokio::test]

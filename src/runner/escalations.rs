@@ -1,12 +1,12 @@
 //! Effects of the inbox: reading escalations, claiming and releasing them, and resolving
 //! them exactly once (journaled first, sent again with the same key when no answer comes).
 
-use crate::api::escalations::{EscalationState, ResolveRequest as WireResolve};
 use crate::app::{EscalationFailure, FailureKind, Msg, ResolveRequest};
 use crate::escalations_cli::resolution_entry;
 use crate::journal::Outcome;
 use crate::sources::delivery::{ATTEMPTS, deliver_with};
 use crate::sources::{ClientError, EscalationQuery};
+use protocol::escalations::{EscalationState, ResolveRequest as WireResolve};
 
 use super::commands::{Dispatcher, failure_kind, write_journal};
 
@@ -153,7 +153,7 @@ impl Dispatcher {
                 deliver_with(&key, ATTEMPTS, || client.resolve(&request.id, &wire, &key)).await;
             let outcome = match &result {
                 Ok(answer) => Outcome::Applied {
-                    detail: crate::sanitize::clean(&answer.consequence).into_owned(),
+                    detail: protocol::sanitize::clean(&answer.consequence).into_owned(),
                 },
                 Err(error) => Outcome::failed(error),
             };
@@ -183,7 +183,7 @@ fn failure_of(error: &ClientError) -> EscalationFailure {
         } => members
             .get(name)
             .and_then(|v| v.as_str())
-            .map(|v| crate::sanitize::clean(v).into_owned()),
+            .map(|v| protocol::sanitize::clean(v).into_owned()),
         _ => None,
     };
     EscalationFailure {

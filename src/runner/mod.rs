@@ -188,7 +188,7 @@ const NOTIFICATION_CHARS: usize = 200;
 /// the sources: it is sanitized, and stripped of the `;` that separates OSC 777's fields.
 fn notification(config: &NotifyConfig, title: &str, body: &str) -> Option<String> {
     let safe = |text: &str| {
-        crate::sanitize::truncate(&crate::sanitize::clean(text), NOTIFICATION_CHARS)
+        protocol::sanitize::truncate(&protocol::sanitize::clean(text), NOTIFICATION_CHARS)
             .replace(';', ",")
     };
     match (config.mode, config.escape) {

@@ -11,13 +11,13 @@ use serde::de::DeserializeOwned;
 
 use super::error::{ClientError, bounded, root_cause};
 use super::sse::{StreamEvent, parse_events};
-use crate::api::commands::{AuditPage, CommandAccepted, IDEMPOTENCY_KEY, IF_MATCH, Operation};
-use crate::api::escalations::{
+use crate::domain::command::Command;
+use protocol::commands::{AuditPage, CommandAccepted, IDEMPOTENCY_KEY, IF_MATCH, Operation};
+use protocol::escalations::{
     ClaimRequest, Escalation, EscalationPage, EscalationState, EscalationSummary, ReleaseRequest,
     ResolveOutcome, ResolveRequest,
 };
-use crate::api::{FleetSnapshot, Operator, PROBLEM_JSON, Problem, WhoAmI};
-use crate::domain::command::Command;
+use protocol::{FleetSnapshot, Operator, PROBLEM_JSON, Problem, WhoAmI};
 
 /// Largest JSON answer accepted, so a broken server cannot exhaust memory.
 pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
@@ -502,7 +502,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::api::commands::{AuditOutcome, OperationState};
+    use protocol::commands::{AuditOutcome, OperationState};
 
     /// What the scripted server saw of the last request.
     #[derive(Clone, Default)]

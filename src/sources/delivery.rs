@@ -10,8 +10,8 @@ use std::time::Duration;
 use super::backoff::{Backoff, BackoffPolicy};
 use super::client::Client;
 use super::error::ClientError;
-use crate::api::commands::CommandAccepted;
 use crate::domain::command::Command;
+use protocol::commands::CommandAccepted;
 
 /// Tries at most this many times before reporting the outcome as unknown.
 pub const ATTEMPTS: u32 = 5;

@@ -8,8 +8,8 @@ use std::error::Error as StdError;
 use std::io;
 use std::time::Duration;
 
-use crate::api::Problem;
-use crate::sanitize;
+use protocol::Problem;
+use protocol::sanitize;
 
 /// Longest text kept from outside in one error field.
 const MAX_FIELD_CHARS: usize = 200;

@@ -16,8 +16,8 @@ pub use error::ClientError;
 pub use sse::StreamEvent;
 pub use task::{SourceOptions, spawn_source, spawn_source_with};
 
-use crate::api::commands::AuditEntry;
-use crate::api::{FleetDelta, FleetSnapshot, Operator, WhoAmI};
+use protocol::commands::AuditEntry;
+use protocol::{FleetDelta, FleetSnapshot, Operator, WhoAmI};
 
 /// What the task of one source reports.
 #[derive(Clone, Debug)]
@@ -81,5 +81,5 @@ pub enum EscalationEventKind {
 #[derive(Clone, Debug, PartialEq)]
 pub struct EscalationEvent {
     pub kind: EscalationEventKind,
-    pub summary: crate::api::escalations::EscalationSummary,
+    pub summary: protocol::escalations::EscalationSummary,
 }

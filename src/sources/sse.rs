@@ -13,9 +13,9 @@ use serde::de::DeserializeOwned;
 
 use super::error::ClientError;
 use super::{EscalationEvent, EscalationEventKind};
-use crate::api::commands::AuditEntry;
-use crate::api::escalations;
-use crate::api::{FleetDelta, OperatorsChanged, Resnapshot, event_name};
+use protocol::commands::AuditEntry;
+use protocol::escalations;
+use protocol::{FleetDelta, OperatorsChanged, Resnapshot, event_name};
 
 /// Largest event accepted; a server that sends more without a blank line is broken or hostile,
 /// and the parser would otherwise buffer all of it.
@@ -191,9 +191,9 @@ impl EventSize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::FleetDelta;
     use chrono::{TimeZone, Utc};
     use futures::stream;
+    use protocol::FleetDelta;
 
     const IDLE: Duration = Duration::from_secs(30);
 
@@ -273,7 +273,7 @@ mod tests {
             [Ok(StreamEvent::Audit(entry))] => {
                 assert_eq!((entry.id, entry.actor.as_str()), (5, "bob"));
                 assert_eq!(entry.idempotency_key.as_deref(), Some("k-1"));
-                assert_eq!(entry.outcome, crate::api::commands::AuditOutcome::Accepted);
+                assert_eq!(entry.outcome, protocol::commands::AuditOutcome::Accepted);
             }
             other => panic!("expected one audit entry, got {other:?}"),
         }

@@ -180,7 +180,7 @@ async fn follow<M: From<SourceMsg>>(
             StreamEvent::Resnapshot(resnapshot) => {
                 tracing::info!(
                     source = %outbox.source,
-                    reason = %crate::sanitize::clean(&resnapshot.reason),
+                    reason = %protocol::sanitize::clean(&resnapshot.reason),
                     "server asked for a resnapshot"
                 );
                 held_revision = deliver_snapshot(client, outbox).await?;

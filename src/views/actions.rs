@@ -6,12 +6,12 @@ use ratatui::layout::{Constraint, Flex, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
-use super::format::{age, ms, pct, rps};
 use super::overlays::centered;
 use crate::app::{App, ConfirmState, MenuState};
 use crate::domain::preflight::{Preflight, Verdict};
-use crate::sanitize::clean;
+use crate::format::{age, ms, pct, rps};
 use crate::theme::Theme;
+use protocol::sanitize::clean;
 
 const CONFIRM_WIDTH: u16 = 76;
 

@@ -7,11 +7,11 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table};
 
-use super::format::plural;
-use crate::api::commands::AuditOutcome;
 use crate::app::{App, AuditRow, FailureKind, SentState};
-use crate::sanitize::clean;
+use crate::format::plural;
 use crate::theme::Theme;
+use protocol::commands::AuditOutcome;
+use protocol::sanitize::clean;
 
 /// Rows under the table for the selected entry.
 const DETAIL_ROWS: u16 = 3;

@@ -6,13 +6,13 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::format::age;
-use crate::api::commands::OperationState;
 use crate::app::{App, Level, View};
 use crate::domain::fleet::{Freshness, Link};
+use crate::format::age;
 use crate::keymap;
-use crate::sanitize::clean;
 use crate::theme::Theme;
+use protocol::commands::OperationState;
+use protocol::sanitize::clean;
 
 const BRAND: &str = " Switchboard ";
 /// Banners shown at most; the rest are counted on the last one.
@@ -124,7 +124,7 @@ pub fn banner_lines(app: &App) -> Vec<(Level, String)> {
                     "⧗ {} {}: {}{eta} — {}",
                     clean(&op.kind),
                     clean(&op.target),
-                    super::format::pct(op.progress),
+                    crate::format::pct(op.progress),
                     clean(&op.message)
                 ),
             ));

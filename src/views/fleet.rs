@@ -7,13 +7,13 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Sparkline, Table, Wrap};
 
-use super::format::{age, control, ms, pct, rps};
-use crate::api::{BreakerState, Health, Latency, Provider, Region};
 use crate::app::RegionRow;
 use crate::app::{App, ProviderCell};
 use crate::domain::fleet::{Freshness, history_key_provider, history_key_region, seen_health};
-use crate::sanitize::clean;
+use crate::format::{age, control, ms, pct, rps};
 use crate::theme::Theme;
+use protocol::sanitize::clean;
+use protocol::{BreakerState, Health, Latency, Provider, Region};
 
 /// Widths of the region's own columns: name, health, p95, errors, 429s, share, headroom.
 const REGION_COLUMNS: [u16; 7] = [9, 10, 6, 6, 6, 6, 6];

@@ -8,11 +8,11 @@ use ratatui::style::Style;
 use ratatui::text::Span;
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table};
 
-use super::format::{age, plural};
-use crate::api::escalations::{EscalationSummary, Priority};
 use crate::app::{App, InboxItem, SLA_WARNING};
-use crate::sanitize::{clean, truncate};
+use crate::format::{age, plural};
 use crate::theme::Theme;
+use protocol::escalations::{EscalationSummary, Priority};
+use protocol::sanitize::{clean, truncate};
 
 /// Rows above the first task: the table's header.
 const HEADER_ROWS: u16 = 1;

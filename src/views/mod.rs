@@ -4,7 +4,6 @@ mod actions;
 mod audit;
 mod chrome;
 mod fleet;
-pub mod format;
 pub mod inbox;
 mod overlays;
 mod resolve;

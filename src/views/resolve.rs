@@ -7,10 +7,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
 use super::overlays::centered;
-use crate::api::escalations::{Resolution, ResolutionKind};
 use crate::app::{App, Claim, EditorState, FormField, ResolveForm};
-use crate::sanitize::{clean, clean_multiline, truncate};
 use crate::theme::Theme;
+use protocol::escalations::{Resolution, ResolutionKind};
+use protocol::sanitize::{clean, clean_multiline, truncate};
 
 const FORM_WIDTH: u16 = 80;
 /// Choices shown at once; the list scrolls to keep the chosen one in view.

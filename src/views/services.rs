@@ -7,12 +7,12 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, Wrap};
 
 use super::fleet::{headroom_style, health_style};
-use super::format::{control, ms, pct, rps};
-use crate::api::{ReplicaRole, Service};
 use crate::app::App;
 use crate::domain::fleet::seen_health;
-use crate::sanitize::clean;
+use crate::format::{control, ms, pct, rps};
 use crate::theme::Theme;
+use protocol::sanitize::clean;
+use protocol::{ReplicaRole, Service};
 
 pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     let [list, detail] = Layout::vertical([

@@ -11,14 +11,14 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
-use super::format::{age, ms};
 use super::inbox::{Urgency, holder_text, sla_text};
-use crate::api::escalations::{
+use crate::app::{App, Claim, FailureKind, ResolutionState, TaskLoad, TaskPane, TaskState};
+use crate::format::{age, ms};
+use crate::theme::Theme;
+use protocol::escalations::{
     Attempt, AttemptOutcome, Escalation, HistoryAction, LineageStep, StepOutcome, ValidatorVerdict,
 };
-use crate::app::{App, Claim, FailureKind, ResolutionState, TaskLoad, TaskPane, TaskState};
-use crate::sanitize::{clean, clean_multiline};
-use crate::theme::Theme;
+use protocol::sanitize::{clean, clean_multiline};
 
 /// Rows above the panes: the SLA line, the claim line and the pane tabs.
 const HEAD_ROWS: u16 = 3;
@@ -638,7 +638,7 @@ fn lineage_tree(e: &Escalation, width: usize) -> Vec<Row> {
                 format!(
                     "  {step_word} · {} {}",
                     step.attempts.len(),
-                    super::format::plural(step.attempts.len(), "attempt", "attempts")
+                    crate::format::plural(step.attempts.len(), "attempt", "attempts")
                 ),
             ),
         ]);
@@ -750,7 +750,7 @@ fn timeline(e: &Escalation, width: usize) -> Vec<Row> {
         rows.push(vec![seg(Tone::Title, clean(&step.name).into_owned())]);
         for a in &step.attempts {
             let (tone, mark, _) = outcome_mark(a.outcome);
-            let label = crate::sanitize::truncate(
+            let label = protocol::sanitize::truncate(
                 &format!(" {mark} #{} {}", a.number, path(a)),
                 label_width,
             )

@@ -7,8 +7,8 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 
 use super::chrome::level_style;
 use crate::app::App;
-use crate::sanitize::clean;
 use crate::theme::Theme;
+use protocol::sanitize::clean;
 
 pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     let block = Block::default()

@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use eventsource_stream::{Event, Eventsource};
 use futures::{Stream, StreamExt};
+use lab::{LabOptions, LabServer};
+use protocol::{PROBLEM_JSON, Problem};
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, HeaderMap};
-use switchboard::api::{PROBLEM_JSON, Problem};
-use switchboard::lab::{LabOptions, LabServer};
 
 /// Bound on every wait, so that a broken lab fails the test instead of hanging it.
 pub const WAIT: Duration = Duration::from_secs(10);

@@ -24,13 +24,13 @@ use self::catalogue::Catalogue;
 use self::lineage::{Fault, Origin, RetriedPath};
 use self::source::FleetWatch;
 use super::topology::Topology;
-use crate::api::escalations::{
+use protocol::escalations::{
     AppliedResolution, EVENT_CLAIMED, EVENT_NEW, EVENT_RELEASED, EVENT_RESOLVED, Escalation,
     EscalationReason, EscalationState, EscalationSummary, HistoryAction, HistoryEntry, Lease,
     MAX_NOTE_BYTES, MAX_OUTPUT_BYTES, Priority, Resolution, ResolutionBrief, ResolveOutcome,
     ResolveRequest,
 };
-use crate::api::{FleetSnapshot, Notice, Role};
+use protocol::{FleetSnapshot, Notice, Role};
 
 /// Simulated seconds between an operator's retry and its result.
 const RETRY_DELAY_S: std::ops::Range<i64> = 20..60;
@@ -43,7 +43,7 @@ const ECHO_LIMIT: usize = 80;
 /// A change to publish on the event stream.
 #[derive(Clone, Debug, PartialEq)]
 pub struct QueueEvent {
-    /// One of the `EVENT_*` names of [`crate::api::escalations`].
+    /// One of the `EVENT_*` names of [`protocol::escalations`].
     pub name: &'static str,
     pub summary: EscalationSummary,
 }
@@ -841,10 +841,10 @@ fn echo(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::escalations::{AttemptOutcome, Candidate, StepOutcome};
-    use crate::api::{BreakerState, Health};
-    use crate::lab::feed::Feed;
-    use crate::lab::sim::Sim;
+    use crate::feed::Feed;
+    use crate::sim::Sim;
+    use protocol::escalations::{AttemptOutcome, Candidate, StepOutcome};
+    use protocol::{BreakerState, Health};
 
     fn total(queue: &EscalationQueue) -> u64 {
         queue
@@ -1359,7 +1359,7 @@ mod tests {
         }
     }
 
-    fn attempts_of(escalation: &Escalation) -> Vec<&crate::api::escalations::Attempt> {
+    fn attempts_of(escalation: &Escalation) -> Vec<&protocol::escalations::Attempt> {
         escalation
             .lineage
             .steps
@@ -1416,7 +1416,7 @@ mod tests {
         assert!(!summary.reason_text.is_empty() && !summary.input_preview.is_empty());
     }
 
-    fn escalated_step(escalation: &Escalation) -> &[crate::api::escalations::Attempt] {
+    fn escalated_step(escalation: &Escalation) -> &[protocol::escalations::Attempt] {
         &escalation.lineage.steps.last().unwrap().attempts
     }
 

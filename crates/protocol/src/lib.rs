@@ -1,10 +1,17 @@
-//! Wire types of protocol v1, shared by the client (`sources`) and the lab server.
+//! Protocol v1, shared by the console's client and the lab's server: the wire types, the
+//! endpoint table, the commands, and the rules of the fleet model both sides apply.
 //!
 //! The OpenAPI description of these types lives in `docs/openapi.yaml`; the lab's
-//! tests check that the server's answers keep to it.
+//! tests check that the server's answers and routes keep to it.
 
+pub mod command;
 pub mod commands;
+pub mod duration;
+pub mod endpoints;
 pub mod escalations;
+pub mod model;
+pub mod sanitize;
+pub mod source_text;
 
 use std::collections::BTreeMap;
 

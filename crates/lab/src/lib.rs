@@ -2,7 +2,7 @@
 //!
 //! [`LabServer::start`] loads a topology (the embedded default unless told otherwise) and
 //! optionally a scenario, then serves `/v1/fleet`, `/v1/events` (SSE), `/v1/whoami`,
-//! `/v1/operators` and `/v1/health`, the commands of [`crate::api::commands`] (see
+//! `/v1/operators` and `/v1/health`, the commands of [`protocol::commands`] (see
 //! [`commands`]), `/v1/operations/{id}` and `/v1/audit`, while a ticker advances the
 //! simulation. The simulation itself ([`sim::Sim`]) is pure and deterministic for a seed.
 
@@ -27,7 +27,7 @@ use std::path::PathBuf;
 pub use scenario::shipped_scenarios;
 pub use server::LabServer;
 
-use crate::api::Role;
+use protocol::Role;
 
 /// How to run a lab.
 #[derive(Clone, Debug, PartialEq)]

@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 
 use chrono::{DateTime, Utc};
 
-use crate::api::commands::{AuditEntry, AuditOutcome, AuditPage};
+use protocol::commands::{AuditEntry, AuditOutcome, AuditPage};
 
 /// Entries kept; older ones are dropped.
 pub const AUDIT_KEPT: usize = 10_000;

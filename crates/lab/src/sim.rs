@@ -20,13 +20,14 @@ use rand_chacha::ChaCha8Rng;
 use super::audit::AuditRecord;
 use super::scenario::{InjectKind, InjectTarget, Scenario, format_duration};
 use super::topology::{ProviderSpec, Topology};
-use crate::api::commands::Operation;
-use crate::api::{
+pub use control::{Applied, ControlTarget, Refusal};
+use control::{Control, ModeControl, Promotion};
+use protocol::commands::Operation;
+use protocol::model::MAX_STANDBY_LAG_S;
+use protocol::{
     Breaker, BreakerState, DegradedModeKind, Fallback, Gateway, Health, LabInfo, Latency, Notice,
     Provider, Region, Replica, ReplicaRole, Route, Service,
 };
-pub use control::{Applied, ControlTarget, Refusal};
-use control::{Control, ModeControl, Promotion};
 
 /// Longest simulated step. Longer ticks (fast drills) are split into steps of this size, so
 /// a drill plays out the same at any speed.
@@ -40,8 +41,6 @@ const DEGRADED_RATE: f64 = 0.05;
 const DOWN_RATE: f64 = 0.5;
 /// p95 latency above this multiple of the baseline counts as degraded.
 const SLOW_FACTOR: f64 = 2.0;
-/// A standby further behind than this would lose too much data if promoted.
-const MAX_STANDBY_LAG_S: f64 = 30.0;
 /// Seconds of replication lag a standby recovers per second once replication resumes.
 const CATCH_UP_RATE: f64 = 5.0;
 /// Usual replication lag of hot and warm standbys.

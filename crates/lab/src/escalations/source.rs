@@ -16,8 +16,8 @@ use rand_chacha::ChaCha8Rng;
 
 use super::catalogue::{Catalogue, Path};
 use super::lineage::{Fault, Origin, PathFault};
-use crate::api::escalations::EscalationReason;
-use crate::api::{BreakerState, FleetSnapshot, Health, ReplicaRole, Service};
+use protocol::escalations::EscalationReason;
+use protocol::{BreakerState, FleetSnapshot, Health, ReplicaRole, Service};
 
 /// Model calls a task makes on average (steps, tools, validators): tasks = demand / this.
 const CALLS_PER_TASK: f64 = 20.0;

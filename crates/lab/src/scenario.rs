@@ -11,29 +11,29 @@ use toml::Spanned;
 
 use super::config_error::{ConfigError, one_line, parse_toml, printable_lines};
 use super::topology::Topology;
-use crate::api::ReplicaRole;
+use protocol::ReplicaRole;
 
 /// Scenarios shipped inside the binary, by name.
 const SHIPPED: &[(&str, &str)] = &[
     (
         "provider-outage",
-        include_str!("../../fixtures/scenarios/provider-outage.toml"),
+        include_str!("../../../fixtures/scenarios/provider-outage.toml"),
     ),
     (
         "rate-limit-storm",
-        include_str!("../../fixtures/scenarios/rate-limit-storm.toml"),
+        include_str!("../../../fixtures/scenarios/rate-limit-storm.toml"),
     ),
     (
         "region-brownout",
-        include_str!("../../fixtures/scenarios/region-brownout.toml"),
+        include_str!("../../../fixtures/scenarios/region-brownout.toml"),
     ),
     (
         "region-down",
-        include_str!("../../fixtures/scenarios/region-down.toml"),
+        include_str!("../../../fixtures/scenarios/region-down.toml"),
     ),
     (
         "standby-not-warm",
-        include_str!("../../fixtures/scenarios/standby-not-warm.toml"),
+        include_str!("../../../fixtures/scenarios/standby-not-warm.toml"),
     ),
 ];
 

@@ -1,7 +1,7 @@
 //! The operators roster: who exists, and who is online (has an event stream open).
 
 use super::topology::OperatorSpec;
-use crate::api::Operator;
+use protocol::Operator;
 
 pub struct Roster {
     operators: Vec<Operator>,
@@ -60,7 +60,7 @@ impl Roster {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::Role;
+    use protocol::Role;
 
     #[test]
     fn online_while_any_stream_is_open() {

@@ -4,7 +4,7 @@ use std::ops::Range;
 
 use serde::de::DeserializeOwned;
 
-use crate::sanitize;
+use protocol::sanitize;
 
 /// A topology or scenario file that cannot be used, and where the problem is.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -19,7 +19,7 @@ pub struct ConfigError {
 impl ConfigError {
     /// An error about the text at byte offsets `span` of `text`.
     pub fn at(file: &str, text: &str, span: Range<usize>, reason: impl Into<String>) -> Self {
-        let (line, column) = crate::config::line_column(text, span.start);
+        let (line, column) = protocol::source_text::line_column(text, span.start);
         ConfigError {
             file: file.to_string(),
             line,

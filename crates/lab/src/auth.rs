@@ -16,7 +16,7 @@ use rand_chacha::ChaCha20Rng;
 use super::BuiltinOperator;
 use super::problem::ApiError;
 use super::topology::OperatorSpec;
-use crate::api::{Role, WhoAmI};
+use protocol::{Role, WhoAmI};
 
 const CHALLENGE_MISSING: &str = "Bearer realm=\"switchboard-lab\"";
 const CHALLENGE_INVALID: &str = "Bearer realm=\"switchboard-lab\", error=\"invalid_token\"";

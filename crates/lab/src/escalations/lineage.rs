@@ -12,7 +12,7 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
 
 use super::catalogue::{Catalogue, Path, ProviderRef, ServiceProfile, WorkflowTemplate};
-use crate::api::escalations::{
+use protocol::escalations::{
     Attempt, AttemptError, AttemptErrorKind, AttemptOutcome, Candidate, Checkpoint,
     EscalationReason, Lineage, LineageStep, Priority, StepOutcome, ValidatorVerdict,
 };

@@ -1,6 +1,6 @@
-//! Number and time formats shared by the views and the CLI.
+//! Number and time formats shared by the views and the CLIs.
 
-use std::time::Duration;
+pub use protocol::duration::age;
 
 /// A rate (0..1) as a percentage: one decimal below 10 %, none above.
 pub fn pct(rate: f64) -> String {
@@ -37,18 +37,6 @@ pub fn rps(value: f64) -> String {
     }
 }
 
-/// An age as people read it on a status line: `4s`, `3m04s`, `2h05m`.
-pub fn age(d: Duration) -> String {
-    let s = d.as_secs();
-    if s < 60 {
-        format!("{s}s")
-    } else if s < 3600 {
-        format!("{}m{:02}s", s / 60, s % 60)
-    } else {
-        format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
-    }
-}
-
 /// A manual control in words: `by bob: drill (reverts in 12m04s)`. `now` is the clock of the
 /// data (the snapshot's `generated_at`), so a lab running faster than real time counts right.
 pub fn control(
@@ -58,8 +46,8 @@ pub fn control(
     now: chrono::DateTime<chrono::Utc>,
 ) -> String {
     let (by, reason) = (
-        crate::sanitize::clean(set_by),
-        crate::sanitize::clean(reason),
+        protocol::sanitize::clean(set_by),
+        protocol::sanitize::clean(reason),
     );
     match expires_at {
         Some(at) => format!(
@@ -89,8 +77,5 @@ mod tests {
         assert_eq!(ms(1530.0), "1.5s");
         assert_eq!(ms(45_000.0), "45s");
         assert_eq!(rps(820.2), "820");
-        assert_eq!(age(Duration::from_secs(4)), "4s");
-        assert_eq!(age(Duration::from_secs(184)), "3m04s");
-        assert_eq!(age(Duration::from_secs(7500)), "2h05m");
     }
 }

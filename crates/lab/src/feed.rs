@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use super::sim::{FleetView, NOTICES_KEPT};
-use crate::api::{FleetDelta, FleetSnapshot, LabInfo, Notice};
+use protocol::{FleetDelta, FleetSnapshot, LabInfo, Notice};
 
 /// Events kept for resuming streams (about 8.5 minutes of real time at 4 revisions a second).
 pub const EVENTS_KEPT: usize = 2048;
@@ -195,7 +195,7 @@ fn snapshot_of(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::{Health, Latency, Region};
+    use protocol::{Health, Latency, Region};
 
     fn event(revision: u64) -> LoggedEvent {
         LoggedEvent {

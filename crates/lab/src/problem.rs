@@ -10,7 +10,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use futures::FutureExt;
 
-use crate::api::{PROBLEM_JSON, Problem};
+use protocol::{PROBLEM_JSON, Problem};
 
 /// Longest plain-text error body carried over into a problem's detail.
 const DETAIL_LIMIT: usize = 4096;

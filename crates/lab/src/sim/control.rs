@@ -10,16 +10,16 @@
 use std::collections::BTreeMap;
 
 use super::{BreakerMachine, LaneRoute, ServiceState, Sim, round, share_of};
-use crate::api::commands::{
+use crate::audit::{AuditRecord, SYSTEM_ACTOR};
+use crate::scenario::format_duration;
+use protocol::command::{Command, TargetKind};
+use protocol::commands::{
     AuditOutcome, BreakerAction, Operation, OperationState, TimedControl, WeightScope,
 };
-use crate::api::{
+use protocol::model::ModeEffect;
+use protocol::{
     BreakerState, DegradedMode, DegradedModeKind, Provider, Region, ReplicaRole, Service,
 };
-use crate::domain::command::{Command, TargetKind};
-use crate::domain::preflight::ModeEffect;
-use crate::lab::audit::{AuditRecord, SYSTEM_ACTOR};
-use crate::lab::scenario::format_duration;
 
 /// Longest a timed control may last: a week.
 pub const MAX_EXPIRY_S: u64 = 7 * 24 * 3600;
@@ -869,13 +869,13 @@ mod tests {
     use chrono::{DateTime, Utc};
 
     use super::*;
-    use crate::api::Health;
-    use crate::lab::scenario::Scenario;
-    use crate::lab::sim::FleetView;
-    use crate::lab::sim::tests::{
+    use crate::scenario::Scenario;
+    use crate::sim::FleetView;
+    use crate::sim::tests::{
         provider, region, route_share, run_to, service, share_sum, sim, sim_with,
     };
-    use crate::lab::topology::{DEFAULT_TOPOLOGY_TOML, Topology};
+    use crate::topology::{DEFAULT_TOPOLOGY_TOML, Topology};
+    use protocol::Health;
 
     fn drain(region: &str, expires_in_s: Option<u64>) -> Command {
         Command::Drain {
@@ -1413,7 +1413,7 @@ mod tests {
         let cached = sim.view();
         let ratio = provider(&cached, openai).load_rps / provider(&before, openai).load_rps;
         assert!(
-            (ratio - (1.0 - crate::domain::preflight::CACHE_HIT_SHARE)).abs() < 0.05,
+            (ratio - (1.0 - protocol::model::CACHE_HIT_SHARE)).abs() < 0.05,
             "{ratio}"
         );
         let served = |view: &FleetView| -> f64 {
@@ -1450,7 +1450,7 @@ mod tests {
         let queued = sim.view();
         let share = served(&queued) / service(&queued, risk).demand_rps;
         assert!(
-            (share - (1.0 - crate::domain::preflight::NON_URGENT_SHARE)).abs() < 0.01,
+            (share - (1.0 - protocol::model::NON_URGENT_SHARE)).abs() < 0.01,
             "{share}"
         );
         assert_eq!(
@@ -1518,7 +1518,7 @@ mod tests {
         let email = service(&read_only, "email-notifier");
         let share = email.replicas[0].load_rps / email.demand_rps;
         assert!(
-            (share - (1.0 - crate::domain::preflight::WRITE_SHARE)).abs() < 0.01,
+            (share - (1.0 - protocol::model::WRITE_SHARE)).abs() < 0.01,
             "{share}"
         );
     }

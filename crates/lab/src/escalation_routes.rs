@@ -1,5 +1,5 @@
 //! Protocol v1's escalation endpoints over HTTP (the contract is in
-//! [`crate::api::escalations`]): the inbox, a task's detail with its lineage, claims, releases
+//! [`protocol::escalations`]): the inbox, a task's detail with its lineage, claims, releases
 //! and resolutions.
 //!
 //! Every change happens under the lab's lock and is published at once, so its event takes a
@@ -27,14 +27,15 @@ use super::escalations::{AssigneeFilter, Cursor, ListQuery, QueueError};
 use super::idempotency::{Fingerprint, Lookup, StoredAnswer};
 use super::problem::ApiError;
 use super::server::{AppState, LabCore, LabShared, to_json};
-use crate::api::commands::{AuditOutcome, IDEMPOTENCY_KEY};
-use crate::api::escalations::{
+use protocol::commands::{AuditOutcome, IDEMPOTENCY_KEY};
+use protocol::endpoints;
+use protocol::escalations::{
     ClaimRequest, DEFAULT_LEASE_S, DEFAULT_PAGE_LIMIT, Escalation, EscalationPage,
     EscalationReason, EscalationState, EscalationSummary, IDEMPOTENT_REPLAYED, MAX_LEASE_S,
     MAX_NOTE_BYTES, MAX_OUTPUT_BYTES, MAX_PAGE_LIMIT, MIN_LEASE_S, Priority, ReleaseRequest,
     ResolveRequest,
 };
-use crate::api::{Role, WhoAmI};
+use protocol::{Role, WhoAmI};
 
 /// Largest body accepted: a submitted output and a note, with room for JSON escapes.
 const BODY_LIMIT: usize = 2 * (MAX_OUTPUT_BYTES + MAX_NOTE_BYTES);
@@ -45,11 +46,11 @@ const AUDIT_REASON_CHARS: usize = 500;
 /// commands.
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/v1/escalations", get(list))
-        .route("/v1/escalations/{id}", get(detail))
-        .route("/v1/escalations/{id}/claim", post(claim))
-        .route("/v1/escalations/{id}/release", post(release))
-        .route("/v1/escalations/{id}/resolve", post(resolve))
+        .route(endpoints::ESCALATIONS.path, get(list))
+        .route(endpoints::ESCALATION.path, get(detail))
+        .route(endpoints::CLAIM.path, post(claim))
+        .route(endpoints::RELEASE.path, post(release))
+        .route(endpoints::RESOLVE.path, post(resolve))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
 }
 

@@ -1,4 +1,4 @@
-//! Protocol v1's commands over HTTP (see [`crate::api::commands`] for the contract), the
+//! Protocol v1's commands over HTTP (see [`protocol::commands`] for the contract), the
 //! operations they start, and the audit log.
 //!
 //! A command is judged in this order, all under the lab's lock so that two commands never
@@ -18,7 +18,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 
 use super::audit::{AuditQuery, AuditRecord};
 use super::auth::{Caller, require_role};
@@ -26,14 +25,13 @@ use super::idempotency::{Fingerprint, Lookup, StoredAnswer};
 use super::problem::ApiError;
 use super::server::{AppState, LabCore, LabShared, LiveEvent, to_json};
 use super::sim::{ControlTarget, Refusal};
-use crate::api::commands::{
-    AuditEntry, AuditOutcome, AuditPage, BreakerRequest, CommandAccepted, DegradeRequest,
-    DrainRequest, IDEMPOTENCY_KEY, IF_MATCH, Operation, PromoteRequest, UndrainRequest,
-    WeightsRequest,
+use protocol::command::{Command, Verb};
+use protocol::commands::{
+    AuditEntry, AuditOutcome, AuditPage, CommandAccepted, IDEMPOTENCY_KEY, IF_MATCH, Operation,
 };
-use crate::api::{Role, WhoAmI};
-use crate::domain::command::Command;
-use crate::sanitize;
+use protocol::endpoints;
+use protocol::sanitize;
+use protocol::{Role, WhoAmI};
 
 /// Largest command body accepted.
 const BODY_LIMIT: usize = 16 * 1024;
@@ -44,22 +42,17 @@ const AUDIT_PAGE_MAX: usize = 500;
 
 /// The command endpoints, `GET /v1/operations/{id}` and `GET /v1/audit`.
 pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/services/{id}/promote", command(Endpoint::Promote))
-        .route("/v1/regions/{id}/drain", command(Endpoint::Drain))
-        .route("/v1/regions/{id}/undrain", command(Endpoint::Undrain))
-        .route("/v1/providers/{id}/breaker", command(Endpoint::Breaker))
-        .route(
-            "/v1/services/{id}/degraded-modes",
-            command(Endpoint::Degrade),
-        )
-        .route("/v1/services/{id}/weights", command(Endpoint::Weights))
+    let mut router = Router::new();
+    for verb in Verb::ALL {
+        router = router.route(verb.endpoint().path, command(verb));
+    }
+    router
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .route("/v1/operations/{id}", get(operation))
-        .route("/v1/audit", get(audit))
+        .route(endpoints::OPERATION.path, get(operation))
+        .route(endpoints::AUDIT.path, get(audit))
 }
 
-fn command(endpoint: Endpoint) -> MethodRouter<AppState> {
+fn command(verb: Verb) -> MethodRouter<AppState> {
     post(
         move |caller: Caller,
               State(state): State<AppState>,
@@ -67,7 +60,7 @@ fn command(endpoint: Endpoint) -> MethodRouter<AppState> {
               headers: HeaderMap,
               body: Bytes| async move {
             let request = CommandRequest {
-                endpoint,
+                verb,
                 caller: &caller.identity,
                 id: &id,
                 headers: &headers,
@@ -78,98 +71,9 @@ fn command(endpoint: Endpoint) -> MethodRouter<AppState> {
     )
 }
 
-#[derive(Clone, Copy, Debug)]
-enum Endpoint {
-    Promote,
-    Drain,
-    Undrain,
-    Breaker,
-    Degrade,
-    Weights,
-}
-
-impl Endpoint {
-    /// Names the endpoint in fingerprints, and in the audit log when the body is not a command.
-    fn name(self) -> &'static str {
-        match self {
-            Endpoint::Promote => "promote",
-            Endpoint::Drain => "drain",
-            Endpoint::Undrain => "undrain",
-            Endpoint::Breaker => "breaker",
-            Endpoint::Degrade => "degrade",
-            Endpoint::Weights => "weights",
-        }
-    }
-
-    /// The command a body asks for on target `id`, and its reason (not yet checked).
-    fn parse(self, id: &str, body: &[u8]) -> Result<(Command, String), String> {
-        fn read<T: DeserializeOwned>(endpoint: Endpoint, body: &[u8]) -> Result<T, String> {
-            serde_json::from_slice(body).map_err(|error| {
-                let error = error.to_string();
-                format!(
-                    "the body is not a valid {} request: {}",
-                    endpoint.name(),
-                    sanitize::truncate(&sanitize::clean(&error), 200)
-                )
-            })
-        }
-        let id = id.to_string();
-        Ok(match self {
-            Endpoint::Promote => {
-                let request: PromoteRequest = read(self, body)?;
-                let command = Command::Promote {
-                    service: id,
-                    replica: request.replica,
-                };
-                (command, request.reason)
-            }
-            Endpoint::Drain => {
-                let request: DrainRequest = read(self, body)?;
-                let command = Command::Drain {
-                    region: id,
-                    expires_in_s: request.expires_in_s,
-                };
-                (command, request.reason)
-            }
-            Endpoint::Undrain => {
-                let request: UndrainRequest = read(self, body)?;
-                (Command::Undrain { region: id }, request.reason)
-            }
-            Endpoint::Breaker => {
-                let request: BreakerRequest = read(self, body)?;
-                let command = Command::Breaker {
-                    provider: id,
-                    action: request.action,
-                    expires_in_s: request.expires_in_s,
-                };
-                (command, request.reason)
-            }
-            Endpoint::Degrade => {
-                let request: DegradeRequest = read(self, body)?;
-                let command = Command::Degrade {
-                    service: id,
-                    mode: request.mode,
-                    enabled: request.enabled,
-                    expires_in_s: request.expires_in_s,
-                };
-                (command, request.reason)
-            }
-            Endpoint::Weights => {
-                let request: WeightsRequest = read(self, body)?;
-                let command = Command::Weights {
-                    service: id,
-                    scope: request.scope,
-                    weights: request.weights,
-                };
-                (command, request.reason)
-            }
-        })
-    }
-}
-
 /// One command request as it arrived.
 struct CommandRequest<'a> {
-    endpoint: Endpoint,
+    verb: Verb,
     caller: &'a WhoAmI,
     id: &'a str,
     headers: &'a HeaderMap,
@@ -179,7 +83,7 @@ struct CommandRequest<'a> {
 impl CommandRequest<'_> {
     fn execute(&self, lab: &LabShared) -> Response {
         let mut core = lab.lock();
-        let parsed = self.endpoint.parse(self.id, self.body);
+        let parsed = Command::from_request(self.verb, self.id, self.body);
         let key = idempotency_key(self.headers);
         match self.decide(lab, &mut core, &parsed, &key) {
             Ok(answer) => answer_response(&answer),
@@ -188,7 +92,7 @@ impl CommandRequest<'_> {
                     Ok((command, reason)) => {
                         (command.verb(), command.target_label(), reason.as_str())
                     }
-                    Err(_) => (self.endpoint.name().to_string(), self.id.to_string(), ""),
+                    Err(_) => (self.verb.word().to_string(), self.id.to_string(), ""),
                 };
                 let record = AuditRecord {
                     at: core.sim.now(),
@@ -219,8 +123,7 @@ impl CommandRequest<'_> {
                 "commands need an {IDEMPOTENCY_KEY} header: a fresh unique value per action, the same one on a retry"
             ))
         })?;
-        let fingerprint =
-            Fingerprint::of(&format!("{} {}", self.endpoint.name(), self.id), self.body);
+        let fingerprint = Fingerprint::of(&format!("{} {}", self.verb.word(), self.id), self.body);
         match core
             .idempotency
             .lookup(&self.caller.name, &key, fingerprint)

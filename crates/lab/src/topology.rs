@@ -11,10 +11,11 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::config_error::{ConfigError, one_line, parse_toml};
-use crate::api::{Latency, RedundancyTier, ReplicaRole, Role};
+use protocol::model::TakeoverTimes;
+use protocol::{Latency, RedundancyTier, ReplicaRole, Role};
 
 /// The default topology, built into the binary so the lab runs without the fixtures dir.
-pub const DEFAULT_TOPOLOGY_TOML: &str = include_str!("../../fixtures/topologies/default.toml");
+pub const DEFAULT_TOPOLOGY_TOML: &str = include_str!("../../../fixtures/topologies/default.toml");
 const DEFAULT_TOPOLOGY_FILE: &str = "fixtures/topologies/default.toml (embedded)";
 
 #[derive(Debug, Clone, PartialEq)]
@@ -22,7 +23,7 @@ pub struct Topology {
     pub name: String,
     pub description: String,
     pub breaker: BreakerPolicy,
-    pub failover: FailoverPolicy,
+    pub failover: TakeoverTimes,
     pub regions: Vec<RegionSpec>,
     pub providers: Vec<ProviderSpec>,
     pub services: Vec<ServiceSpec>,
@@ -50,28 +51,6 @@ impl Default for BreakerPolicy {
             trip_after_s: 5.0,
             cooldown_s: 30.0,
             probe_s: 5.0,
-        }
-    }
-}
-
-/// How long a promoted standby takes to become active, by how warm it is.
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct FailoverPolicy {
-    /// Simulated seconds for a hot standby: it runs and replicates, it only takes the traffic.
-    pub hot_takeover_s: f64,
-    /// For a warm standby: it runs, but its caches and connections must warm up.
-    pub warm_takeover_s: f64,
-    /// For a cold standby (or one that is not ready): it must start and restore from a backup.
-    pub cold_takeover_s: f64,
-}
-
-impl Default for FailoverPolicy {
-    fn default() -> Self {
-        FailoverPolicy {
-            hot_takeover_s: 5.0,
-            warm_takeover_s: 60.0,
-            cold_takeover_s: 300.0,
         }
     }
 }
@@ -168,7 +147,7 @@ struct RawTopology {
     #[serde(default)]
     description: String,
     breaker: Option<Spanned<BreakerPolicy>>,
-    failover: Option<Spanned<FailoverPolicy>>,
+    failover: Option<Spanned<TakeoverTimes>>,
     #[serde(rename = "region")]
     regions: Spanned<Vec<RawRegion>>,
     #[serde(rename = "provider")]
@@ -329,7 +308,7 @@ impl Validator<'_> {
         };
         let failover = match &raw.failover {
             Some(policy) => self.failover(policy)?,
-            None => FailoverPolicy::default(),
+            None => TakeoverTimes::default(),
         };
         let regions = self.regions(&raw.regions)?;
         let providers = self.providers(&raw.providers, &regions)?;
@@ -362,7 +341,7 @@ impl Validator<'_> {
         }
     }
 
-    fn failover(&self, raw: &Spanned<FailoverPolicy>) -> Result<FailoverPolicy, ConfigError> {
+    fn failover(&self, raw: &Spanned<TakeoverTimes>) -> Result<TakeoverTimes, ConfigError> {
         let policy = *raw.get_ref();
         let times = [
             policy.hot_takeover_s,

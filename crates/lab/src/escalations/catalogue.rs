@@ -7,9 +7,9 @@ use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Value, json};
 
-use crate::api::Role;
-use crate::api::escalations::Priority;
-use crate::lab::topology::Topology;
+use crate::topology::Topology;
+use protocol::Role;
+use protocol::escalations::Priority;
 
 /// A model endpoint as the lineage names it.
 #[derive(Clone, Debug, PartialEq)]

@@ -35,7 +35,8 @@ use super::scenario::Scenario;
 use super::sim::Sim;
 use super::topology::Topology;
 use super::{BuiltinOperator, LabOptions};
-use crate::api::{Liveness, Operator, OperatorsChanged, Resnapshot, WhoAmI, event_name};
+use protocol::endpoints;
+use protocol::{Liveness, Operator, OperatorsChanged, Resnapshot, WhoAmI, event_name};
 
 /// Real time between ticks of the simulation.
 const TICK: Duration = Duration::from_millis(250);
@@ -168,7 +169,7 @@ pub(super) enum LiveEvent {
     Delta(LoggedEvent),
     /// Serialized [`OperatorsChanged`].
     Operators(Arc<str>),
-    /// Serialized [`crate::api::commands::AuditEntry`].
+    /// Serialized [`protocol::commands::AuditEntry`].
     Audit(Arc<str>),
 }
 
@@ -453,11 +454,11 @@ impl FromRef<AppState> for Arc<Credentials> {
 
 fn router(state: AppState) -> Router {
     Router::new()
-        .route("/v1/health", get(health))
-        .route("/v1/fleet", get(fleet))
-        .route("/v1/events", get(events))
-        .route("/v1/whoami", get(whoami))
-        .route("/v1/operators", get(operators))
+        .route(endpoints::HEALTH.path, get(health))
+        .route(endpoints::FLEET.path, get(fleet))
+        .route(endpoints::EVENTS.path, get(events))
+        .route(endpoints::WHOAMI.path, get(whoami))
+        .route(endpoints::OPERATORS.path, get(operators))
         .merge(super::commands::routes())
         .merge(super::escalation_routes::routes())
         .fallback(unknown_route)

@@ -1,0 +1,342 @@
+//! The mutating commands of protocol v1: what each changes, its endpoint and its body.
+//!
+//! The console builds a [`Command`] from keys, the palette or the CLI and sends it with
+//! [`Command::path`] and [`Command::body`]; the lab reads one back from a request with
+//! [`Command::from_request`]. Both sides take the route from [`Verb::endpoint`].
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use crate::commands::{
+    BreakerAction, BreakerRequest, DegradeRequest, DrainRequest, PromoteRequest, UndrainRequest,
+    WeightScope, WeightsRequest,
+};
+use crate::endpoints::{self, Endpoint};
+use crate::sanitize;
+use crate::{DegradedModeKind, FleetSnapshot};
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    Promote {
+        service: String,
+        replica: String,
+    },
+    Drain {
+        region: String,
+        expires_in_s: Option<u64>,
+    },
+    Undrain {
+        region: String,
+    },
+    Breaker {
+        provider: String,
+        action: BreakerAction,
+        expires_in_s: Option<u64>,
+    },
+    Degrade {
+        service: String,
+        mode: DegradedModeKind,
+        enabled: bool,
+        expires_in_s: Option<u64>,
+    },
+    Weights {
+        service: String,
+        scope: WeightScope,
+        weights: BTreeMap<String, f64>,
+    },
+}
+
+/// The kind of object a command changes; its control revision goes in `If-Match`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TargetKind {
+    Region,
+    Provider,
+    Service,
+}
+
+impl Command {
+    /// Short name, as in the palette and the audit log's `action`.
+    pub fn verb(&self) -> String {
+        match self {
+            Command::Promote { .. } => "promote".into(),
+            Command::Drain { .. } => "drain".into(),
+            Command::Undrain { .. } => "undrain".into(),
+            Command::Breaker { action, .. } => format!("breaker {}", action.word()),
+            Command::Degrade { mode, enabled, .. } => {
+                format!(
+                    "degrade {} {}",
+                    mode.word(),
+                    if *enabled { "on" } else { "off" }
+                )
+            }
+            Command::Weights { .. } => "weights".into(),
+        }
+    }
+
+    pub fn target_kind(&self) -> TargetKind {
+        match self {
+            Command::Drain { .. } | Command::Undrain { .. } => TargetKind::Region,
+            Command::Breaker { .. } => TargetKind::Provider,
+            Command::Promote { .. } | Command::Degrade { .. } | Command::Weights { .. } => {
+                TargetKind::Service
+            }
+        }
+    }
+
+    /// Id of the object the command changes (the one `If-Match` guards).
+    pub fn target_id(&self) -> &str {
+        match self {
+            Command::Promote { service, .. }
+            | Command::Degrade { service, .. }
+            | Command::Weights { service, .. } => service,
+            Command::Drain { region, .. } | Command::Undrain { region } => region,
+            Command::Breaker { provider, .. } => provider,
+        }
+    }
+
+    /// What the audit log and the confirmation name as the target.
+    pub fn target_label(&self) -> String {
+        match self {
+            Command::Promote { service, replica } => format!("{service}/{replica}"),
+            Command::Weights {
+                service,
+                scope: WeightScope::Providers { region },
+                ..
+            } => format!("{service}@{region}"),
+            other => other.target_id().to_string(),
+        }
+    }
+
+    /// Whether the command moves traffic, so its preflight must check where it lands.
+    pub fn moves_traffic(&self) -> bool {
+        match self {
+            Command::Promote { .. } | Command::Drain { .. } | Command::Weights { .. } => true,
+            Command::Breaker { action, .. } => *action == BreakerAction::ForceOpen,
+            Command::Undrain { .. } | Command::Degrade { .. } => false,
+        }
+    }
+
+    pub fn expires_in_s(&self) -> Option<u64> {
+        match self {
+            Command::Drain { expires_in_s, .. }
+            | Command::Breaker { expires_in_s, .. }
+            | Command::Degrade { expires_in_s, .. } => *expires_in_s,
+            Command::Promote { .. } | Command::Undrain { .. } | Command::Weights { .. } => None,
+        }
+    }
+
+    /// Path of the protocol v1 endpoint, the target's id percent-encoded.
+    pub fn path(&self) -> String {
+        self.kind().endpoint().path_for(self.target_id())
+    }
+
+    /// JSON body of the request (see `api::commands`), with the operator's reason.
+    pub fn body(&self, reason: &str) -> Value {
+        let mut body = match self {
+            Command::Promote { replica, .. } => json!({ "replica": replica }),
+            Command::Drain { .. } | Command::Undrain { .. } => json!({}),
+            Command::Breaker { action, .. } => json!({ "action": action }),
+            Command::Degrade { mode, enabled, .. } => json!({ "mode": mode, "enabled": enabled }),
+            Command::Weights { scope, weights, .. } => {
+                json!({ "scope": scope, "weights": weights })
+            }
+        };
+        body["reason"] = json!(reason);
+        if let Some(expires) = self.expires_in_s() {
+            body["expires_in_s"] = json!(expires);
+        }
+        body
+    }
+
+    /// The target's control revision in `snapshot`, for `If-Match`; `None` when the target is unknown.
+    pub fn control_revision(&self, snapshot: &FleetSnapshot) -> Option<u64> {
+        let id = self.target_id();
+        match self.target_kind() {
+            TargetKind::Region => snapshot
+                .regions
+                .iter()
+                .find(|r| r.id == id)
+                .map(|r| r.control_revision),
+            TargetKind::Provider => snapshot
+                .providers
+                .iter()
+                .find(|p| p.id == id)
+                .map(|p| p.control_revision),
+            TargetKind::Service => snapshot
+                .services
+                .iter()
+                .find(|s| s.id == id)
+                .map(|s| s.control_revision),
+        }
+    }
+}
+
+impl fmt::Display for Command {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.verb(), self.target_label())?;
+        if let Command::Weights { weights, .. } = self {
+            let spread: Vec<String> = weights.iter().map(|(k, w)| format!("{k}={w}")).collect();
+            write!(f, " ({})", spread.join(", "))?;
+        }
+        if let Some(expires) = self.expires_in_s() {
+            write!(
+                f,
+                " for {}",
+                crate::duration::age(std::time::Duration::from_secs(expires))
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// The kinds of command: one endpoint each, named so by keys, the palette and the audit log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Verb {
+    Promote,
+    Drain,
+    Undrain,
+    Breaker,
+    Degrade,
+    Weights,
+}
+
+impl Verb {
+    pub const ALL: [Verb; 6] = [
+        Verb::Promote,
+        Verb::Drain,
+        Verb::Undrain,
+        Verb::Breaker,
+        Verb::Degrade,
+        Verb::Weights,
+    ];
+
+    pub fn word(self) -> &'static str {
+        match self {
+            Verb::Promote => "promote",
+            Verb::Drain => "drain",
+            Verb::Undrain => "undrain",
+            Verb::Breaker => "breaker",
+            Verb::Degrade => "degrade",
+            Verb::Weights => "weights",
+        }
+    }
+}
+
+impl Verb {
+    /// The endpoint that carries this kind of command.
+    pub fn endpoint(self) -> Endpoint {
+        match self {
+            Verb::Promote => endpoints::PROMOTE,
+            Verb::Drain => endpoints::DRAIN,
+            Verb::Undrain => endpoints::UNDRAIN,
+            Verb::Breaker => endpoints::BREAKER,
+            Verb::Degrade => endpoints::DEGRADE,
+            Verb::Weights => endpoints::WEIGHTS,
+        }
+    }
+}
+
+impl Command {
+    /// The command a request body asks for on target `id`, and its reason (not yet checked).
+    pub fn from_request(verb: Verb, id: &str, body: &[u8]) -> Result<(Command, String), String> {
+        fn read<T: DeserializeOwned>(verb: Verb, body: &[u8]) -> Result<T, String> {
+            serde_json::from_slice(body).map_err(|error| {
+                let error = error.to_string();
+                format!(
+                    "the body is not a valid {} request: {}",
+                    verb.word(),
+                    sanitize::truncate(&sanitize::clean(&error), 200)
+                )
+            })
+        }
+        let id = id.to_string();
+        Ok(match verb {
+            Verb::Promote => {
+                let request: PromoteRequest = read(verb, body)?;
+                let command = Command::Promote {
+                    service: id,
+                    replica: request.replica,
+                };
+                (command, request.reason)
+            }
+            Verb::Drain => {
+                let request: DrainRequest = read(verb, body)?;
+                let command = Command::Drain {
+                    region: id,
+                    expires_in_s: request.expires_in_s,
+                };
+                (command, request.reason)
+            }
+            Verb::Undrain => {
+                let request: UndrainRequest = read(verb, body)?;
+                (Command::Undrain { region: id }, request.reason)
+            }
+            Verb::Breaker => {
+                let request: BreakerRequest = read(verb, body)?;
+                let command = Command::Breaker {
+                    provider: id,
+                    action: request.action,
+                    expires_in_s: request.expires_in_s,
+                };
+                (command, request.reason)
+            }
+            Verb::Degrade => {
+                let request: DegradeRequest = read(verb, body)?;
+                let command = Command::Degrade {
+                    service: id,
+                    mode: request.mode,
+                    enabled: request.enabled,
+                    expires_in_s: request.expires_in_s,
+                };
+                (command, request.reason)
+            }
+            Verb::Weights => {
+                let request: WeightsRequest = read(verb, body)?;
+                let command = Command::Weights {
+                    service: id,
+                    scope: request.scope,
+                    weights: request.weights,
+                };
+                (command, request.reason)
+            }
+        })
+    }
+}
+
+impl Command {
+    pub fn kind(&self) -> Verb {
+        match self {
+            Command::Promote { .. } => Verb::Promote,
+            Command::Drain { .. } => Verb::Drain,
+            Command::Undrain { .. } => Verb::Undrain,
+            Command::Breaker { .. } => Verb::Breaker,
+            Command::Degrade { .. } => Verb::Degrade,
+            Command::Weights { .. } => Verb::Weights,
+        }
+    }
+
+    /// Whether the command can carry an expiry after which it reverts by itself.
+    pub fn can_expire(&self) -> bool {
+        match self {
+            Command::Drain { .. } => true,
+            Command::Breaker { action, .. } => {
+                matches!(action, BreakerAction::ForceOpen | BreakerAction::Pin)
+            }
+            Command::Degrade { enabled, .. } => *enabled,
+            Command::Promote { .. } | Command::Undrain { .. } | Command::Weights { .. } => false,
+        }
+    }
+
+    pub fn with_expiry(mut self, expires: Option<u64>) -> Command {
+        match &mut self {
+            Command::Drain { expires_in_s, .. }
+            | Command::Breaker { expires_in_s, .. }
+            | Command::Degrade { expires_in_s, .. } => *expires_in_s = expires,
+            Command::Promote { .. } | Command::Undrain { .. } | Command::Weights { .. } => {}
+        }
+        self
+    }
+}

@@ -1,0 +1,128 @@
+//! The endpoint table of protocol v1: every method and path, written once.
+//!
+//! The client formats its requests from it and the lab registers its routes from it, so the
+//! two cannot drift apart; a test checks the table against `docs/openapi.yaml`.
+
+/// An HTTP method protocol v1 uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Method {
+    Get,
+    Post,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+        }
+    }
+}
+
+/// One endpoint: a method and a path template whose `{id}` stands for an object's id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Endpoint {
+    pub method: Method,
+    /// The path as routers write it, e.g. `/v1/regions/{id}/drain`.
+    pub path: &'static str,
+}
+
+impl Endpoint {
+    const fn get(path: &'static str) -> Endpoint {
+        Endpoint {
+            method: Method::Get,
+            path,
+        }
+    }
+
+    const fn post(path: &'static str) -> Endpoint {
+        Endpoint {
+            method: Method::Post,
+            path,
+        }
+    }
+
+    /// The path for the object `id`, percent-encoded (a path without `{id}` is returned as is).
+    pub fn path_for(&self, id: &str) -> String {
+        self.path.replace("{id}", &encode(id))
+    }
+}
+
+pub const HEALTH: Endpoint = Endpoint::get("/v1/health");
+pub const FLEET: Endpoint = Endpoint::get("/v1/fleet");
+pub const EVENTS: Endpoint = Endpoint::get("/v1/events");
+pub const WHOAMI: Endpoint = Endpoint::get("/v1/whoami");
+pub const OPERATORS: Endpoint = Endpoint::get("/v1/operators");
+pub const OPERATION: Endpoint = Endpoint::get("/v1/operations/{id}");
+pub const AUDIT: Endpoint = Endpoint::get("/v1/audit");
+
+pub const PROMOTE: Endpoint = Endpoint::post("/v1/services/{id}/promote");
+pub const DRAIN: Endpoint = Endpoint::post("/v1/regions/{id}/drain");
+pub const UNDRAIN: Endpoint = Endpoint::post("/v1/regions/{id}/undrain");
+pub const BREAKER: Endpoint = Endpoint::post("/v1/providers/{id}/breaker");
+pub const DEGRADE: Endpoint = Endpoint::post("/v1/services/{id}/degraded-modes");
+pub const WEIGHTS: Endpoint = Endpoint::post("/v1/services/{id}/weights");
+
+pub const ESCALATIONS: Endpoint = Endpoint::get("/v1/escalations");
+pub const ESCALATION: Endpoint = Endpoint::get("/v1/escalations/{id}");
+pub const CLAIM: Endpoint = Endpoint::post("/v1/escalations/{id}/claim");
+pub const RELEASE: Endpoint = Endpoint::post("/v1/escalations/{id}/release");
+pub const RESOLVE: Endpoint = Endpoint::post("/v1/escalations/{id}/resolve");
+
+/// Every endpoint of protocol v1.
+pub const ALL: [Endpoint; 18] = [
+    HEALTH,
+    FLEET,
+    EVENTS,
+    WHOAMI,
+    OPERATORS,
+    OPERATION,
+    AUDIT,
+    PROMOTE,
+    DRAIN,
+    UNDRAIN,
+    BREAKER,
+    DEGRADE,
+    WEIGHTS,
+    ESCALATIONS,
+    ESCALATION,
+    CLAIM,
+    RELEASE,
+    RESOLVE,
+];
+
+/// Percent-encodes a path segment (ids are `[A-Za-z0-9._@-]` in practice; anything else is escaped).
+fn encode(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for byte in segment.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'@' => {
+                out.push(byte as char)
+            }
+            other => out.push_str(&format!("%{other:02X}")),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_percent_encoded_into_the_template() {
+        assert_eq!(DRAIN.path_for("us-east"), "/v1/regions/us-east/drain");
+        assert_eq!(
+            BREAKER.path_for("openai@us-east"),
+            "/v1/providers/openai@us-east/breaker"
+        );
+        assert_eq!(UNDRAIN.path_for("a/b"), "/v1/regions/a%2Fb/undrain");
+        assert_eq!(FLEET.path_for("ignored"), "/v1/fleet");
+    }
+
+    #[test]
+    fn no_endpoint_is_listed_twice() {
+        let mut seen = std::collections::HashSet::new();
+        assert!(ALL.iter().all(|e| seen.insert((e.method, e.path))));
+    }
+}
