@@ -21,6 +21,8 @@ use serde_json::Value;
 use crate::domain::command::Command;
 use crate::sources::{Client, ClientError};
 use protocol::commands::{AuditEntry, AuditOutcome, CommandAccepted};
+use protocol::endpoints;
+use protocol::escalations::ResolveRequest;
 
 /// Name of the journal file in the state directory.
 pub const FILE_NAME: &str = "commands.jsonl";
@@ -119,6 +121,30 @@ impl Entry {
             idempotency_key: idempotency_key.to_string(),
             if_match,
         }
+    }
+
+    /// The record of a resolution of escalated task `id`: enough to tell an operator what was sent.
+    pub fn for_resolution(
+        context: &str,
+        source_url: &str,
+        id: &str,
+        request: &ResolveRequest,
+        idempotency_key: &str,
+    ) -> serde_json::Result<Entry> {
+        let sent = SentCommand {
+            verb: format!("resolve {}", request.resolution.kind().word()),
+            target: id.to_string(),
+            path: endpoints::RESOLVE.path_for(id),
+            body: serde_json::to_value(request)?,
+        };
+        Ok(Entry::for_request(
+            context,
+            source_url,
+            sent,
+            &request.note,
+            idempotency_key,
+            None,
+        ))
     }
 }
 

@@ -1,17 +1,15 @@
 //! Switchboard: a terminal console for on-call engineers who keep AI services up.
 
 pub mod app;
-pub mod command_cli;
+pub mod cli;
 pub mod config;
 pub mod domain;
-pub mod escalations_cli;
 pub mod format;
 pub mod journal;
 pub mod keymap;
 pub mod logging;
 pub mod runner;
 pub mod sources;
-pub mod status_cli;
 pub mod terminal;
 #[doc(hidden)]
 pub mod testing;

@@ -8,8 +8,9 @@ use clap::{Args, Parser, Subcommand};
 
 use lab::{LabOptions, LabServer};
 use switchboard::app::ContextInfo;
+use switchboard::cli;
+use switchboard::cli::escalations::{EscalationsArgs, run_escalations};
 use switchboard::config::{self, ConfigOverrides, LAB_CONTEXT};
-use switchboard::escalations_cli::{EscalationsArgs, run_escalations};
 use switchboard::runner::{ConsoleOptions, run_console};
 use switchboard::sources::SourceSpec;
 
@@ -89,7 +90,7 @@ enum Command {
     /// Print a one-shot fleet summary and exit: 0 all healthy, 1 degraded, 2 down or unreachable.
     Status {
         #[command(flatten)]
-        args: switchboard::status_cli::StatusArgs,
+        args: switchboard::cli::status::StatusArgs,
         #[command(flatten)]
         lab: EmbeddedLabArgs,
         #[command(flatten)]
@@ -97,7 +98,7 @@ enum Command {
     },
     /// Act on the fleet: promote, drain, undrain, breaker, degrade, weights.
     #[command(flatten)]
-    Act(switchboard::command_cli::CommandArgs),
+    Act(switchboard::cli::commands::CommandArgs),
     /// Escalated tasks: list, show (with lineage), resolve exactly once.
     Escalations {
         #[command(subcommand)]
@@ -106,7 +107,7 @@ enum Command {
     /// Store a source's token in the OS keyring (or delete it).
     Login {
         #[command(flatten)]
-        args: config::login::LoginArgs,
+        args: cli::login::LoginArgs,
         #[command(flatten)]
         config: ConfigArgs,
     },
@@ -152,7 +153,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         Some(Command::Login { args, config }) => {
             let loaded = config::load(&config.overrides());
             report_config_problems(&loaded);
-            config::login::run_login(args, &loaded.config)?;
+            cli::login::run_login(args, &loaded.config)?;
             Ok(0)
         }
         Some(Command::Act(args)) => {
@@ -175,7 +176,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             let loaded = config::load(&config.overrides());
             report_config_problems(&loaded);
             let target = Target::resolve(&lab, config.read_only, &loaded.config).await?;
-            let code = switchboard::status_cli::run_status(
+            let code = switchboard::cli::status::run_status(
                 target.sources.clone(),
                 args.json,
                 &mut std::io::stdout(),
@@ -241,12 +242,12 @@ fn confirm_on_terminal(question: &str) -> bool {
 }
 
 /// One command on the fleet from the command line.
-async fn act(args: switchboard::command_cli::CommandArgs, target: &Target) -> anyhow::Result<u8> {
+async fn act(args: switchboard::cli::commands::CommandArgs, target: &Target) -> anyhow::Result<u8> {
     let Some((source, mut journal)) = mutation_target(target)? else {
         return Ok(2);
     };
     let out = &mut std::io::stdout();
-    let code = switchboard::command_cli::run_command(
+    let code = switchboard::cli::commands::run_command(
         args,
         source,
         &target.context.name,

@@ -17,12 +17,12 @@ use chrono::Utc;
 use futures::StreamExt;
 use lab::{LabOptions, LabServer};
 use protocol::{FleetSnapshot, Health, PROBLEM_JSON, Problem, Role, WhoAmI};
+use switchboard::cli::status::run_status;
 use switchboard::sources::backoff::BackoffPolicy;
 use switchboard::sources::{
     Client, ClientError, SourceEvent, SourceMsg, SourceOptions, SourceSpec, StreamEvent, Timeouts,
     spawn_source_with,
 };
-use switchboard::status_cli::run_status;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::timeout;

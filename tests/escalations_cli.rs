@@ -2,7 +2,7 @@
 //! that happens exactly once even when two operators try.
 
 use lab::{LabOptions, LabServer};
-use switchboard::escalations_cli::{
+use switchboard::cli::escalations::{
     EXIT_CONFLICT, EXIT_RESOLVED, EscalationsArgs, run_escalations,
 };
 use switchboard::journal::Journal;

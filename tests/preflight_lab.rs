@@ -30,7 +30,7 @@ use lab::{LabOptions, LabServer};
 use protocol::commands::{AuditEntry, BreakerAction, OperationState, WeightScope};
 use protocol::{FleetSnapshot, Region};
 use serde_json::Value;
-use switchboard::command_cli::{CommandArgs, run_command};
+use switchboard::cli::commands::{CommandArgs, run_command};
 use switchboard::domain::command::Command;
 use switchboard::domain::preflight::{LOW_HEADROOM, Preflight, Verdict, preflight};
 use switchboard::journal::{Entry, Journal, Outcome, resolve_pending};

@@ -8,7 +8,6 @@
 //! ([`secrets`]) or come from `SWITCHBOARD_TOKEN`.
 
 mod file;
-pub mod login;
 pub mod secrets;
 
 use std::collections::BTreeMap;

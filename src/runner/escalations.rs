@@ -2,8 +2,7 @@
 //! them exactly once (journaled first, sent again with the same key when no answer comes).
 
 use crate::app::{EscalationFailure, FailureKind, Msg, ResolveRequest};
-use crate::escalations_cli::resolution_entry;
-use crate::journal::Outcome;
+use crate::journal::{Entry, Outcome};
 use crate::sources::delivery::{ATTEMPTS, deliver_with};
 use crate::sources::{ClientError, EscalationQuery};
 use protocol::escalations::{EscalationState, ResolveRequest as WireResolve};
@@ -113,17 +112,17 @@ impl Dispatcher {
                 note: request.note.clone(),
             };
             // Nothing is sent that the journal does not hold.
-            let journaled = match resolution_entry(&context, client.url(), &request.id, &wire, &key)
-            {
-                Ok(entry) => {
-                    let sent = entry.clone();
-                    write_journal(&journal, move |j| j.record_sent(&sent))
-                        .await
-                        .map(|()| entry)
-                        .map_err(|error| format!("the journal cannot be written ({error})"))
-                }
-                Err(error) => Err(error.to_string()),
-            };
+            let journaled =
+                match Entry::for_resolution(&context, client.url(), &request.id, &wire, &key) {
+                    Ok(entry) => {
+                        let sent = entry.clone();
+                        write_journal(&journal, move |j| j.record_sent(&sent))
+                            .await
+                            .map(|()| entry)
+                            .map_err(|error| format!("the journal cannot be written ({error})"))
+                    }
+                    Err(error) => Err(error.to_string()),
+                };
             let entry = match journaled {
                 Ok(entry) => entry,
                 Err(why) => {

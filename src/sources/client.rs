@@ -13,6 +13,7 @@ use super::error::{ClientError, bounded, root_cause};
 use super::sse::{StreamEvent, parse_events};
 use crate::domain::command::Command;
 use protocol::commands::{AuditPage, CommandAccepted, IDEMPOTENCY_KEY, IF_MATCH, Operation};
+use protocol::endpoints::{self, Endpoint};
 use protocol::escalations::{
     ClaimRequest, Escalation, EscalationPage, EscalationState, EscalationSummary, ReleaseRequest,
     ResolveOutcome, ResolveRequest,
@@ -136,17 +137,17 @@ impl Client {
 
     /// `GET /v1/fleet`
     pub async fn fleet(&self) -> Result<FleetSnapshot, ClientError> {
-        self.get_json("v1/fleet", "fleet snapshot").await
+        self.get_json(endpoints::FLEET, "fleet snapshot").await
     }
 
     /// `GET /v1/whoami`
     pub async fn whoami(&self) -> Result<WhoAmI, ClientError> {
-        self.get_json("v1/whoami", "identity").await
+        self.get_json(endpoints::WHOAMI, "identity").await
     }
 
     /// `GET /v1/operators`
     pub async fn operators(&self) -> Result<Vec<Operator>, ClientError> {
-        self.get_json("v1/operators", "operator roster").await
+        self.get_json(endpoints::OPERATORS, "operator roster").await
     }
 
     /// Sends `command` as `POST` with its reason, `Idempotency-Key` and `If-Match` (the
@@ -159,7 +160,7 @@ impl Client {
         idempotency_key: &str,
         if_match: u64,
     ) -> Result<CommandAccepted, ClientError> {
-        let url = self.endpoint(command.path().trim_start_matches('/'))?;
+        let url = self.join(&command.path())?;
         // An entity tag is quoted (RFC 9110); the server takes it bare too.
         let if_match = format!("\"{if_match}\"");
         let headers = [
@@ -176,7 +177,7 @@ impl Client {
         &self,
         query: &EscalationQuery<'_>,
     ) -> Result<EscalationPage, ClientError> {
-        let mut url = self.endpoint("v1/escalations")?;
+        let mut url = self.url_of(endpoints::ESCALATIONS, "")?;
         {
             let mut pairs = url.query_pairs_mut();
             if !query.states.is_empty() {
@@ -203,7 +204,7 @@ impl Client {
 
     /// `GET /v1/escalations/{id}`: context, candidates, checkpoint, lineage.
     pub async fn escalation(&self, id: &str) -> Result<Escalation, ClientError> {
-        self.get_url(self.escalation_url(id, None)?, "escalation")
+        self.get_url(self.url_of(endpoints::ESCALATION, id)?, "escalation")
             .await
     }
 
@@ -213,7 +214,7 @@ impl Client {
         id: &str,
         lease_s: Option<u64>,
     ) -> Result<EscalationSummary, ClientError> {
-        let url = self.escalation_url(id, Some("claim"))?;
+        let url = self.url_of(endpoints::CLAIM, id)?;
         let body = serde_json::to_value(ClaimRequest { lease_s })
             .map_err(|e| ClientError::malformed("claim", e))?;
         self.post_json(url, &body, &[], "claim answer")
@@ -227,7 +228,7 @@ impl Client {
         id: &str,
         note: Option<&str>,
     ) -> Result<EscalationSummary, ClientError> {
-        let url = self.escalation_url(id, Some("release"))?;
+        let url = self.url_of(endpoints::RELEASE, id)?;
         let body = serde_json::to_value(ReleaseRequest {
             note: note.map(str::to_string),
         })
@@ -245,7 +246,7 @@ impl Client {
         request: &ResolveRequest,
         idempotency_key: &str,
     ) -> Result<ResolveOutcome, ClientError> {
-        let url = self.escalation_url(id, Some("resolve"))?;
+        let url = self.url_of(endpoints::RESOLVE, id)?;
         let body =
             serde_json::to_value(request).map_err(|e| ClientError::malformed("resolution", e))?;
         self.post_json(
@@ -256,23 +257,6 @@ impl Client {
         )
         .await
         .map_err(|e| e.for_escalation(id))
-    }
-
-    fn escalation_url(&self, id: &str, action: Option<&str>) -> Result<Url, ClientError> {
-        let mut url = self.endpoint("v1/escalations")?;
-        {
-            let mut segments = url
-                .path_segments_mut()
-                .map_err(|()| ClientError::InvalidUrl {
-                    url: bounded(self.url()),
-                    reason: "cannot be a base".into(),
-                })?;
-            segments.push(id);
-            if let Some(action) = action {
-                segments.push(action);
-            }
-        }
-        Ok(url)
     }
 
     /// A JSON `POST` with extra headers, its answer parsed as `T`.
@@ -311,7 +295,7 @@ impl Client {
         before: Option<u64>,
         idempotency_key: Option<&str>,
     ) -> Result<AuditPage, ClientError> {
-        let mut url = self.endpoint("v1/audit")?;
+        let mut url = self.url_of(endpoints::AUDIT, "")?;
         {
             let mut query = url.query_pairs_mut();
             if let Some(limit) = limit {
@@ -329,13 +313,7 @@ impl Client {
 
     /// `GET /v1/operations/{id}`
     pub async fn operation(&self, id: &str) -> Result<Operation, ClientError> {
-        let mut url = self.endpoint("v1/operations")?;
-        url.path_segments_mut()
-            .map_err(|()| ClientError::InvalidUrl {
-                url: bounded(self.url()),
-                reason: "cannot be a base".into(),
-            })?
-            .push(id);
+        let url = self.url_of(endpoints::OPERATION, id)?;
         self.get_url(url, "operation").await
     }
 
@@ -355,7 +333,7 @@ impl Client {
         last_event_id: Option<u64>,
     ) -> Result<impl Stream<Item = Result<StreamEvent, ClientError>> + Send + 'static, ClientError>
     {
-        let url = self.endpoint("v1/events")?;
+        let url = self.url_of(endpoints::EVENTS, "")?;
         let mut request = self
             .authorized(self.http.get(url))
             .header(ACCEPT, "text/event-stream");
@@ -394,10 +372,10 @@ impl Client {
 
     async fn get_json<T: DeserializeOwned>(
         &self,
-        path: &str,
+        endpoint: Endpoint,
         what: &str,
     ) -> Result<T, ClientError> {
-        self.get_url(self.endpoint(path)?, what).await
+        self.get_url(self.url_of(endpoint, "")?, what).await
     }
 
     async fn get_url<T: DeserializeOwned>(&self, url: Url, what: &str) -> Result<T, ClientError> {
@@ -414,11 +392,19 @@ impl Client {
         serde_json::from_slice(&body).map_err(|e| ClientError::malformed(what, e))
     }
 
-    fn endpoint(&self, path: &str) -> Result<Url, ClientError> {
-        self.base.join(path).map_err(|e| ClientError::InvalidUrl {
-            url: bounded(self.base.as_str()),
-            reason: e.to_string(),
-        })
+    /// The URL of `endpoint` for object `id` (ignored by endpoints without one).
+    fn url_of(&self, endpoint: Endpoint, id: &str) -> Result<Url, ClientError> {
+        self.join(&endpoint.path_for(id))
+    }
+
+    /// `path` (absolute in protocol v1) below the source's base URL, which may have a prefix.
+    fn join(&self, path: &str) -> Result<Url, ClientError> {
+        self.base
+            .join(path.trim_start_matches('/'))
+            .map_err(|e| ClientError::InvalidUrl {
+                url: bounded(self.base.as_str()),
+                reason: e.to_string(),
+            })
     }
 
     fn authorized(&self, request: RequestBuilder) -> RequestBuilder {

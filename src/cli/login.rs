@@ -11,8 +11,8 @@ use anyhow::{Context as _, bail};
 use crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use crossterm::terminal;
 
-use super::secrets::{self, TOKEN_ENV};
-use super::{Config, SourceConfig};
+use crate::config::secrets::{self, TOKEN_ENV};
+use crate::config::{Config, SourceConfig};
 use protocol::sanitize::clean;
 
 /// Arguments of `switchboard login`. The context is the selected one (the global

@@ -6,7 +6,7 @@ use anyhow::Context as _;
 use chrono::Utc;
 
 use crate::format::{age, ms};
-use crate::journal::{Entry, Journal, Outcome, SentCommand};
+use crate::journal::{Entry, Journal, Outcome};
 use crate::sources::delivery::{ATTEMPTS, deliver_with};
 use crate::sources::{Client, ClientError, EscalationQuery, SourceSpec};
 use protocol::escalations::{
@@ -251,7 +251,7 @@ async fn resolve(
         return failed(out, &error);
     }
     let key = uuid::Uuid::new_v4().to_string();
-    let entry = resolution_entry(context, client.url(), id, &request, &key)?;
+    let entry = Entry::for_resolution(context, client.url(), id, &request, &key)?;
     journal
         .record_sent(&entry)
         .context("cannot write the journal: nothing was sent")?;
@@ -282,30 +282,6 @@ async fn resolve(
             failed(out, &error)
         }
     }
-}
-
-/// The journal's record of a resolution: enough to tell an operator what was sent.
-pub fn resolution_entry(
-    context: &str,
-    source_url: &str,
-    id: &str,
-    request: &ResolveRequest,
-    key: &str,
-) -> anyhow::Result<Entry> {
-    let sent = SentCommand {
-        verb: format!("resolve {}", request.resolution.kind().word()),
-        target: id.to_string(),
-        path: format!("/v1/escalations/{id}/resolve"),
-        body: serde_json::to_value(request)?,
-    };
-    Ok(Entry::for_request(
-        context,
-        source_url,
-        sent,
-        &request.note,
-        key,
-        None,
-    ))
 }
 
 fn failed(out: &mut impl Write, error: &ClientError) -> anyhow::Result<i32> {
