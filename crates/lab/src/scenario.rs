@@ -63,7 +63,7 @@ pub struct Inject {
     /// The target as written in the file, for notices.
     pub target_label: String,
     pub target: InjectTarget,
-    /// Strength, with the kind's default filled in; see [`InjectKind::default_magnitude`].
+    /// Strength, with the kind's default filled in; see `InjectKind::magnitude_rule`.
     pub magnitude: f64,
     pub narrative: String,
 }

@@ -7,7 +7,7 @@
 //! health is judged from those numbers.
 //!
 //! Operators' commands (drains, breakers, degraded modes, weights, promotions) and their
-//! expiries live in [`control`].
+//! expiries live in `control`.
 
 mod control;
 
