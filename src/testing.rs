@@ -41,7 +41,7 @@ pub fn lab_app(width: u16, height: u16, now: Instant) -> App {
     })
 }
 
-/// A report of the lab source, as its task would send it.
+/// A report of the lab source, as its worker would send it.
 pub fn from_source(event: SourceEvent) -> Msg {
     Msg::Source(SourceMsg {
         source: SOURCE.into(),

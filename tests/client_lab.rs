@@ -1,4 +1,4 @@
-//! The protocol-v1 client, the source task and `switchboard status`, over real HTTP on
+//! The protocol-v1 client, the source worker and `switchboard status`, over real HTTP on
 //! 127.0.0.1: first against small scripted servers (error answers, stream edge cases), then
 //! against the lab.
 
@@ -285,7 +285,7 @@ async fn a_silent_event_stream_is_treated_as_dropped() {
     );
 }
 
-// ---------------------------------------------------------------- source task against a script
+// ---------------------------------------------------------------- source worker against a script
 
 /// A protocol-v1 server whose answers are scripted per request: each `GET /v1/fleet` takes
 /// the next revision (the last one repeats), each `GET /v1/events` the next SSE body.
@@ -398,7 +398,7 @@ impl TaskUnderTest {
         let message = timeout(WAIT, self.rx.recv())
             .await
             .expect("no source message in time");
-        let message = message.expect("source task ended");
+        let message = message.expect("source worker ended");
         assert_eq!(message.source, "test");
         message.event
     }

@@ -271,7 +271,7 @@ fn approving_claims_first_then_sends_once_with_the_note() {
     assert!(app.update(key(KeyCode::Enter)).is_empty());
     assert!(app.resolve_form.as_ref().unwrap().waiting_for_claim);
     let effects = claimed(&mut app, &id);
-    let expected = ResolveRequest {
+    let expected = ConfirmedResolution {
         local_id: 1,
         source: SOURCE.into(),
         id: id.clone(),

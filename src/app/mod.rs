@@ -10,7 +10,7 @@ mod task;
 #[cfg(test)]
 mod tests;
 mod update;
-mod visible;
+mod visible_rows;
 
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -28,10 +28,10 @@ pub use inbox::{
 };
 pub use palette::PaletteState;
 pub use task::{
-    Choice, Claim, Draft, EditorState, EscalationFailure, FormField, ResolutionState, ResolveForm,
-    ResolveRequest, SentResolution, TaskLoad, TaskPane, TaskState, failure_text,
+    Choice, Claim, ConfirmedResolution, Draft, EditorState, EscalationFailure, FormField,
+    ResolutionState, ResolveForm, SentResolution, TaskLoad, TaskPane, TaskState, failure_text,
 };
-pub use visible::{ProviderCell, RegionRow, ServiceRow, Visible};
+pub use visible_rows::{ProviderCell, RegionRow, ServiceRow, VisibleRows};
 
 use crate::domain::fleet::SourceData;
 use crate::sources::SourceMsg;
@@ -137,7 +137,7 @@ pub enum Effect {
     },
     /// Journal (fsync) under a fresh idempotency key, send, retry with the same key when no
     /// answer comes.
-    Resolve(ResolveRequest),
+    Resolve(ConfirmedResolution),
     /// Tell the operator outside the console's screen: a bell or a desktop notification.
     Notify {
         title: String,
@@ -270,7 +270,7 @@ pub struct App {
     pub wall: DateTime<Utc>,
     pub area: Rect,
     /// Rows and columns that pass the filter, recomputed when data or filter change.
-    pub visible: Visible,
+    pub visible: VisibleRows,
     /// Something on screen changed since the last draw.
     pub dirty: bool,
     matcher: nucleo::Matcher,
@@ -325,7 +325,7 @@ impl App {
             now: init.now,
             wall: init.wall,
             area: init.area,
-            visible: Visible::default(),
+            visible: VisibleRows::default(),
             dirty: true,
             matcher: nucleo::Matcher::new(nucleo::Config::DEFAULT),
         };

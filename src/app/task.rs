@@ -31,9 +31,9 @@ pub struct EscalationFailure {
     pub resolved_by: Option<String>,
 }
 
-/// What the runner needs to journal and send a resolution.
+/// A resolution the operator confirmed: what the runner needs to journal and send it.
 #[derive(Clone, Debug, PartialEq)]
-pub struct ResolveRequest {
+pub struct ConfirmedResolution {
     pub local_id: u64,
     pub source: String,
     pub id: String,
@@ -966,7 +966,7 @@ impl App {
             Level::Info,
             format!("sending {} of {id}…", resolution.kind().word()),
         );
-        vec![Effect::Resolve(ResolveRequest {
+        vec![Effect::Resolve(ConfirmedResolution {
             local_id,
             source,
             id,

@@ -14,6 +14,8 @@ use crate::sources::{Client, ClientError, SourceSpec};
 /// Audit entries fetched when the audit view opens; later ones arrive as events.
 const AUDIT_PAGE: u32 = 200;
 
+/// Carries out the effects that reach the sources (commands here, escalations in
+/// `escalations.rs`): one client per source, the journal, and the channel results return by.
 pub struct Dispatcher {
     pub(super) context: String,
     clients: HashMap<String, Client>,

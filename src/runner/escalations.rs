@@ -1,7 +1,7 @@
 //! Effects of the inbox: reading escalations, claiming and releasing them, and resolving
 //! them exactly once (journaled first, sent again with the same key when no answer comes).
 
-use crate::app::{EscalationFailure, FailureKind, Msg, ResolveRequest};
+use crate::app::{ConfirmedResolution, EscalationFailure, FailureKind, Msg};
 use crate::journal::{Entry, Outcome};
 use crate::sources::delivery::{ATTEMPTS, deliver_with};
 use crate::sources::{ClientError, EscalationQuery};
@@ -100,7 +100,7 @@ impl Dispatcher {
         });
     }
 
-    pub fn resolve(&self, request: ResolveRequest) {
+    pub fn resolve(&self, request: ConfirmedResolution) {
         let Some(client) = self.client(&request.source) else {
             return;
         };

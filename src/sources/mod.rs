@@ -1,25 +1,25 @@
-//! Backends the console reads from. Each configured source runs in its own tokio task
+//! Backends the console reads from. Each configured source has its own worker, a tokio task
 //! (snapshot + live event stream, reconnect with backoff and jitter, resume with
-//! `Last-Event-ID`) and reports [`SourceMsg`]s to the app.
+//! `Last-Event-ID`) that reports [`SourceMsg`]s to the app.
 
 pub mod backoff;
 pub mod client;
 pub mod delivery;
 pub mod error;
 pub mod sse;
-pub mod task;
+pub mod worker;
 
 use std::time::Duration;
 
 pub use client::{Client, EscalationQuery, Timeouts};
 pub use error::ClientError;
 pub use sse::StreamEvent;
-pub use task::{SourceOptions, spawn_source, spawn_source_with};
+pub use worker::{SourceOptions, spawn_source, spawn_source_with};
 
 use protocol::commands::AuditEntry;
 use protocol::{FleetDelta, FleetSnapshot, Operator, WhoAmI};
 
-/// What the task of one source reports.
+/// What the worker of one source reports.
 #[derive(Clone, Debug)]
 pub enum SourceEvent {
     /// A connection attempt started (1 for the first, counting up while it fails).
@@ -35,7 +35,7 @@ pub enum SourceEvent {
     /// An escalation appeared or changed hands. Events may repeat after a resume: keep the
     /// summary with the highest `revision`.
     Escalation(EscalationEvent),
-    /// The connection failed or dropped; the task tries again after `retry_in`.
+    /// The connection failed or dropped; the worker tries again after `retry_in`.
     Down {
         error: String,
         retry_in: Duration,

@@ -1,48 +1,24 @@
 //! Inbox view: escalated tasks waiting for a person, soonest SLA deadline first. Only the
 //! rows on screen are formatted, so a queue of 100,000 tasks draws like one of ten.
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::Style;
 use ratatui::text::Span;
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table};
 
+use super::escalation_text::{Urgency, holder_text, sla_text};
 use crate::app::{App, InboxItem, SLA_WARNING};
 use crate::format::{age, plural};
 use crate::theme::Theme;
-use protocol::escalations::{EscalationSummary, Priority};
+use protocol::escalations::Priority;
 use protocol::sanitize::{clean, truncate};
 
 /// Rows above the first task: the table's header.
 const HEADER_ROWS: u16 = 1;
 /// Wide enough for the input preview column.
 const WIDE: u16 = 120;
-
-/// How close a task is to breaching its SLA.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Urgency {
-    Calm,
-    /// Under [`SLA_WARNING`] left.
-    Near,
-    Breached,
-}
-
-/// The SLA countdown as shown: the time left, `! 4m12s` when near, `BREACH+3m` when past.
-pub fn sla_text(deadline: DateTime<Utc>, now: DateTime<Utc>) -> (String, Urgency) {
-    let left = deadline - now;
-    if left <= TimeDelta::zero() {
-        let over = (-left).to_std().unwrap_or_default();
-        (format!("BREACH+{}", coarse(over)), Urgency::Breached)
-    } else if left <= SLA_WARNING {
-        (
-            format!("! {}", age(left.to_std().unwrap_or_default())),
-            Urgency::Near,
-        )
-    } else {
-        (age(left.to_std().unwrap_or_default()), Urgency::Calm)
-    }
-}
 
 /// An age in at most five characters: `45s`, `3m04s`, `57m`, `2h05m`, `4d05h`.
 fn short_age(d: std::time::Duration) -> String {
@@ -54,18 +30,7 @@ fn short_age(d: std::time::Duration) -> String {
     }
 }
 
-/// A duration in its largest unit only: `40s`, `59m`, `3h`, `2d`.
-fn coarse(d: std::time::Duration) -> String {
-    let s = d.as_secs();
-    match s {
-        0..60 => format!("{s}s"),
-        60..3600 => format!("{}m", s / 60),
-        3600..86400 => format!("{}h", s / 3600),
-        _ => format!("{}d", s / 86400),
-    }
-}
-
-pub fn urgency_style(theme: &Theme, urgency: Urgency) -> Style {
+fn urgency_style(theme: &Theme, urgency: Urgency) -> Style {
     match urgency {
         Urgency::Calm => theme.text,
         Urgency::Near => theme.warning,
@@ -73,7 +38,7 @@ pub fn urgency_style(theme: &Theme, urgency: Urgency) -> Style {
     }
 }
 
-pub fn priority_style(theme: &Theme, priority: Priority) -> Style {
+fn priority_style(theme: &Theme, priority: Priority) -> Style {
     match priority {
         Priority::P1 => theme.error,
         Priority::P2 => theme.warning,
@@ -81,26 +46,7 @@ pub fn priority_style(theme: &Theme, priority: Priority) -> Style {
     }
 }
 
-/// Who has the task: its claim holder, or the operator it was handed to.
-pub fn holder_text(summary: &EscalationSummary, me: Option<&str>) -> Option<String> {
-    if let Some(lease) = &summary.lease {
-        return Some(if Some(lease.holder.as_str()) == me {
-            "claimed by you".to_string()
-        } else {
-            format!("claimed by {}", clean(&lease.holder))
-        });
-    }
-    summary
-        .assignee
-        .as_ref()
-        .map(|a| format!("handed to {}", clean(a)))
-}
-
 pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
-    if app.task.is_some() {
-        super::task::draw(app, theme, frame, area);
-        return;
-    }
     let clocks = app.source_clocks();
     let rows = app.inbox.rows();
     let block = Block::default()

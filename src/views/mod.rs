@@ -3,8 +3,9 @@
 mod actions;
 mod audit;
 mod chrome;
+mod escalation_text;
 mod fleet;
-pub mod inbox;
+mod inbox;
 mod overlays;
 mod resolve;
 mod services;
@@ -56,6 +57,8 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame) {
         View::Services => services::draw(app, theme, frame, screen.body),
         View::Timeline => timeline::draw(app, theme, frame, screen.body),
         View::Audit => audit::draw(app, theme, frame, screen.body),
+        // An open task takes the inbox's place.
+        View::Inbox if app.task.is_some() => task::draw(app, theme, frame, screen.body),
         View::Inbox => inbox::draw(app, theme, frame, screen.body),
     }
     chrome::draw_hints(app, theme, frame, screen.hints);

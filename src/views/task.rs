@@ -11,7 +11,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
-use super::inbox::{Urgency, holder_text, sla_text};
+use super::escalation_text::{Urgency, holder_text, sla_text};
 use crate::app::{App, Claim, FailureKind, ResolutionState, TaskLoad, TaskPane, TaskState};
 use crate::format::{age, ms};
 use crate::theme::Theme;

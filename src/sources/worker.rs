@@ -1,4 +1,4 @@
-//! The task that keeps one source connected and reports what it learns.
+//! The worker (a tokio task) that keeps one source connected and reports what it learns.
 //!
 //! Each attempt fetches identity, snapshot and roster, then follows the event stream from the
 //! snapshot's revision. Any failure is reported as `Down` and retried after a jittered,
@@ -18,16 +18,16 @@ use super::error::ClientError;
 use super::sse::StreamEvent;
 use super::{SourceEvent, SourceMsg, SourceSpec};
 
-/// Timing of a source task; the defaults suit real use, tests shorten them.
+/// Timing of a source worker; the defaults suit real use, tests shorten them.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct SourceOptions {
     pub timeouts: Timeouts,
     pub backoff: BackoffPolicy,
 }
 
-/// Starts the task of one source with the default timing.
+/// Starts the worker of one source with the default timing.
 ///
-/// The task stops when `shutdown` turns true or its sender is dropped, or when `tx` is closed.
+/// The worker stops when `shutdown` turns true or its sender is dropped, or when `tx` is closed.
 /// Aborting the returned handle stops it at once too: it holds nothing that needs cleaning up.
 pub fn spawn_source<M>(
     spec: SourceSpec,
@@ -59,7 +59,7 @@ where
     })
 }
 
-/// The app stopped listening; the task has no reason to go on.
+/// The app stopped listening; the worker has no reason to go on.
 struct ReceiverGone;
 
 enum SessionEnd {

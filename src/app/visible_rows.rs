@@ -1,5 +1,5 @@
-//! Which rows and columns pass the filter. Recomputed in `update` when data or the filter
-//! change, so views only read it.
+//! The fleet's rows and columns that pass the filter (regions, provider vendors, services).
+//! Recomputed in `update` when data or the filter change, so views only read it.
 
 use nucleo::pattern::{CaseMatching, Normalization, Pattern};
 
@@ -18,8 +18,9 @@ pub struct ServiceRow {
     pub service: usize,
 }
 
+/// The fleet and services views' rows (and the matrix's columns) that pass the filter.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct Visible {
+pub struct VisibleRows {
     pub regions: Vec<RegionRow>,
     /// Provider vendors shown as matrix columns, in the order sources list them.
     pub vendors: Vec<String>,
@@ -85,7 +86,7 @@ impl App {
         // A query that names a region narrows rows, one that names a vendor narrows columns.
         let unmatched =
             pattern.is_some() && matching_regions.is_empty() && matching_vendors.is_empty();
-        self.visible = Visible {
+        self.visible = VisibleRows {
             regions: if matching_regions.is_empty() {
                 all_regions
             } else {
