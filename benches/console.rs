@@ -43,7 +43,9 @@ fn render(c: &mut Criterion) {
         c.bench_function(&format!("render fleet view {width}x{height}"), |b| {
             b.iter(|| {
                 terminal
-                    .draw(|frame| switchboard::views::draw(&app, &theme, frame))
+                    .draw(|frame| {
+                        switchboard::views::draw(&app, &theme, frame);
+                    })
                     .unwrap();
             })
         });

@@ -67,7 +67,9 @@ fn load_and_render(c: &mut Criterion) {
         c.bench_function(&format!("render inbox of 100k {width}x{height}"), |b| {
             b.iter(|| {
                 terminal
-                    .draw(|frame| switchboard::views::draw(&app, &theme, frame))
+                    .draw(|frame| {
+                        switchboard::views::draw(&app, &theme, frame);
+                    })
                     .unwrap();
             })
         });

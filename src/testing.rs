@@ -6,12 +6,14 @@ use std::time::Instant;
 use chrono::{DateTime, TimeZone, Utc};
 use ratatui::layout::Rect;
 
-use crate::app::{App, AppInit, ContextInfo, Msg};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use crate::app::{App, AppInit, ContextInfo, Effect, Msg};
 use crate::sources::{SourceEvent, SourceMsg};
 use lab::escalations::{EscalationQueue, ListQuery};
 use lab::topology::Topology;
 use protocol::FleetSnapshot;
-use protocol::escalations::EscalationSummary;
+use protocol::escalations::{Escalation, EscalationSummary};
 
 /// The name of the one source of [`lab_app`].
 pub const SOURCE: &str = "lab";
@@ -85,6 +87,42 @@ pub fn escalations_loaded(summaries: Vec<EscalationSummary>) -> Msg {
         result: Ok(summaries),
         done: true,
     }
+}
+
+/// Opens the first task of the inbox (in SLA order) whose detail in `queue` `want` accepts,
+/// and answers its read with that detail; returns its id.
+pub fn open_task_where(
+    app: &mut App,
+    queue: &EscalationQueue,
+    want: impl Fn(&Escalation) -> bool,
+) -> String {
+    let index = app
+        .inbox
+        .rows()
+        .iter()
+        .position(|k| want(&queue.detail(&app.inbox.item(k.slot).summary.id).unwrap()))
+        .expect("a task of that kind in the backlog");
+    app.inbox.select_index(index);
+    let id = app
+        .inbox
+        .item(app.inbox.selected_slot().unwrap())
+        .summary
+        .id
+        .clone();
+    let effects = app.update(Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)));
+    assert_eq!(
+        effects,
+        vec![Effect::FetchEscalation {
+            source: SOURCE.into(),
+            id: id.clone()
+        }]
+    );
+    app.update(Msg::EscalationLoaded {
+        source: SOURCE.into(),
+        id: id.clone(),
+        result: Ok(Box::new(queue.detail(&id).unwrap())),
+    });
+    id
 }
 
 /// Ticks `app` until its inbox filter has delivered every match (the matcher runs on threads).

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
@@ -13,11 +13,11 @@ use ratatui::style::Color;
 use lab::escalations::EscalationQueue;
 use protocol::escalations::{EscalationState, Lease};
 use protocol::{Role, WhoAmI};
-use switchboard::app::{App, Msg};
+use switchboard::app::{App, Msg, ScreenMap, TaskPane, View};
 use switchboard::sources::{EscalationEvent, EscalationEventKind, SourceEvent};
 use switchboard::testing::{
     escalation_queue, escalation_summaries, escalations_loaded, fixture_wall,
-    from_source as source, lab_app, small_fleet,
+    from_source as source, lab_app, open_task_where, small_fleet,
 };
 use switchboard::theme::{self, Theme};
 
@@ -42,11 +42,23 @@ fn dark() -> Theme {
 }
 
 fn render(app: &App, theme: &Theme) -> Buffer {
+    draw(app, theme).0
+}
+
+/// Draws `app` and hands it the frame's report, as the runner does.
+fn show(app: &mut App) -> Buffer {
+    let (buffer, map) = draw(app, &dark());
+    app.update(Msg::Drawn(map));
+    buffer
+}
+
+fn draw(app: &App, theme: &Theme) -> (Buffer, ScreenMap) {
     let mut terminal = Terminal::new(TestBackend::new(app.area.width, app.area.height)).unwrap();
+    let mut map = ScreenMap::default();
     terminal
-        .draw(|frame| switchboard::views::draw(app, theme, frame))
+        .draw(|frame| map = switchboard::views::draw(app, theme, frame))
         .unwrap();
-    terminal.backend().buffer().clone()
+    (terminal.backend().buffer().clone(), map)
 }
 
 fn text(buffer: &Buffer) -> String {
@@ -128,6 +140,32 @@ fn help_and_palette_at_80x24() {
     app.update(key(KeyCode::Char(':')));
     app.update(key(KeyCode::Char('t')));
     insta::assert_snapshot!("palette", text(&render(&app, &dark())));
+}
+
+#[test]
+fn clicking_a_tab_and_a_cell_selects_them() {
+    let now = Instant::now();
+    let mut app = app(80, 24, now);
+    let click = |column, row| {
+        Msg::Mouse(MouseEvent {
+            kind: MouseEventKind::Down(MouseButton::Left),
+            column,
+            row,
+            modifiers: KeyModifiers::NONE,
+        })
+    };
+    // Header: " Switchboard " is 13 wide, then " 1 Fleet " and " 2 Services ".
+    show(&mut app);
+    app.update(click(25, 0));
+    assert_eq!(app.view, View::Services);
+    show(&mut app);
+    app.update(click(15, 0));
+    assert_eq!(app.view, View::Fleet);
+    // Body starts on row 1 (no banners); matrix border, header, then region rows.
+    show(&mut app);
+    app.update(click(3, 4));
+    assert_eq!(app.selection.fleet_row, 1);
+    assert_eq!(app.selection.fleet_col, 0);
 }
 
 #[test]
@@ -239,32 +277,12 @@ fn inbox_app(width: u16, height: u16, count: usize) -> (App, EscalationQueue) {
 /// Opens the first task (in SLA order) whose lineage has a retry and a failover and whose
 /// step produced candidates.
 fn open_rich_task(app: &mut App, queue: &EscalationQueue) -> String {
-    let index = app
-        .inbox
-        .rows()
-        .iter()
-        .position(|k| {
-            let detail = queue.detail(&app.inbox.item(k.slot).summary.id).unwrap();
-            let attempts = detail.lineage.steps.iter().flat_map(|s| &s.attempts);
-            !detail.candidates.is_empty()
-                && attempts.clone().any(|a| a.retry_reason.is_some())
-                && attempts.clone().any(|a| a.failover_reason.is_some())
-        })
-        .expect("the backlog has such a task");
-    app.inbox.select_index(index);
-    let id = app
-        .inbox
-        .item(app.inbox.selected_slot().unwrap())
-        .summary
-        .id
-        .clone();
-    app.update(key(KeyCode::Enter));
-    app.update(Msg::EscalationLoaded {
-        source: switchboard::testing::SOURCE.into(),
-        id: id.clone(),
-        result: Ok(Box::new(queue.detail(&id).unwrap())),
-    });
-    id
+    open_task_where(app, queue, |detail| {
+        let attempts = detail.lineage.steps.iter().flat_map(|s| &s.attempts);
+        !detail.candidates.is_empty()
+            && attempts.clone().any(|a| a.retry_reason.is_some())
+            && attempts.clone().any(|a| a.failover_reason.is_some())
+    })
 }
 
 #[test]
@@ -323,4 +341,37 @@ fn resolve_confirmation_at_100x30() {
     let screen = text(&render(&app, &dark()));
     assert!(screen.contains("Resolve esc-"), "{screen}");
     insta::assert_snapshot!("resolve_confirmation", screen);
+}
+
+#[test]
+fn the_task_view_scrolls_within_its_content() {
+    let (mut app, queue) = inbox_app(100, 30, 40);
+    open_task_where(&mut app, &queue, |detail| {
+        detail
+            .lineage
+            .steps
+            .iter()
+            .map(|s| s.attempts.len())
+            .sum::<usize>()
+            > 8
+    });
+    app.update(key(KeyCode::Tab));
+    app.update(key(KeyCode::Tab));
+    app.update(key(KeyCode::Tab));
+    assert_eq!(app.task.as_ref().unwrap().pane, TaskPane::Lineage);
+    show(&mut app);
+    // The pane as drawn bounds the scroll keys that follow, before the next frame.
+    app.update(key(KeyCode::End));
+    let drawn = app.task.as_ref().unwrap().drawn_pane().expect("drawn");
+    let (rows, height) = (drawn.rows, drawn.height);
+    assert!(rows > height, "{rows} rows in {height}");
+    assert_eq!(
+        app.task.as_ref().unwrap().scroll(TaskPane::Lineage),
+        rows - height
+    );
+    app.update(key(KeyCode::Up));
+    assert_eq!(
+        app.task.as_ref().unwrap().scroll(TaskPane::Lineage),
+        rows - height - 1
+    );
 }

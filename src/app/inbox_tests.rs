@@ -9,7 +9,7 @@ use super::*;
 use crate::sources::{EscalationEvent, EscalationEventKind, SourceEvent};
 use crate::testing::{
     SOURCE, escalation_queue, escalation_summaries, escalations_loaded, from_source as source,
-    lab_app, settle_filter, small_fleet,
+    lab_app, open_task_where, settle_filter, small_fleet,
 };
 use lab::escalations::EscalationQueue;
 use protocol::escalations::{
@@ -56,41 +56,6 @@ fn inbox_app(count: usize) -> (App, EscalationQueue) {
     app.update(escalations_loaded(escalation_summaries(&queue)));
     app.update(key(KeyCode::Char('5')));
     (app, queue)
-}
-
-/// Opens the first task in SLA order that `want` accepts; returns its id.
-fn open_task_where(
-    app: &mut App,
-    queue: &EscalationQueue,
-    want: impl Fn(&Escalation) -> bool,
-) -> String {
-    let index = app
-        .inbox
-        .rows()
-        .iter()
-        .position(|k| want(&queue.detail(&app.inbox.item(k.slot).summary.id).unwrap()))
-        .expect("a task of that kind in the backlog");
-    app.inbox.select_index(index);
-    let id = app
-        .inbox
-        .item(app.inbox.selected_slot().unwrap())
-        .summary
-        .id
-        .clone();
-    let effects = app.update(key(KeyCode::Enter));
-    assert_eq!(
-        effects,
-        vec![Effect::FetchEscalation {
-            source: SOURCE.into(),
-            id: id.clone()
-        }]
-    );
-    app.update(Msg::EscalationLoaded {
-        source: SOURCE.into(),
-        id: id.clone(),
-        result: Ok(Box::new(queue.detail(&id).unwrap())),
-    });
-    id
 }
 
 fn with_candidates(e: &Escalation) -> bool {
@@ -686,35 +651,5 @@ fn urgent_new_tasks_are_notified_once_and_only_above_the_threshold() {
     assert!(
         app.update(event(EscalationEventKind::New, other))
             .is_empty()
-    );
-}
-
-#[test]
-fn the_task_view_scrolls_within_its_content() {
-    let (mut app, queue) = inbox_app(40);
-    open_task_where(&mut app, &queue, |e| {
-        e.lineage
-            .steps
-            .iter()
-            .map(|s| s.attempts.len())
-            .sum::<usize>()
-            > 8
-    });
-    app.update(key(KeyCode::Tab));
-    app.update(key(KeyCode::Tab));
-    app.update(key(KeyCode::Tab));
-    assert_eq!(app.task.as_ref().unwrap().pane, TaskPane::Lineage);
-    app.update(key(KeyCode::End));
-    let rows = crate::views::task_pane_rows(&app);
-    let height = crate::views::task_pane_height(&app);
-    assert!(rows > height, "{rows} rows in {height}");
-    assert_eq!(
-        app.task.as_ref().unwrap().scroll(TaskPane::Lineage),
-        rows - height
-    );
-    app.update(key(KeyCode::Up));
-    assert_eq!(
-        app.task.as_ref().unwrap().scroll(TaskPane::Lineage),
-        rows - height - 1
     );
 }

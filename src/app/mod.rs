@@ -6,6 +6,7 @@ mod inbox;
 #[cfg(test)]
 mod inbox_tests;
 mod palette;
+mod screen_map;
 mod task;
 #[cfg(test)]
 mod tests;
@@ -27,6 +28,7 @@ pub use inbox::{
     Inbox, InboxItem, MATCH_BUDGET_MS, OrderKey, SLA_WARNING, SourceLoad, Upserted, filter_text,
 };
 pub use palette::PaletteState;
+pub use screen_map::{Hit, ListMap, MatrixColumns, PaneExtent, ScreenMap};
 pub use task::{
     Choice, Claim, ConfirmedResolution, Draft, EditorState, EscalationFailure, FormField,
     ResolutionState, ResolveForm, SentResolution, TaskLoad, TaskPane, TaskState, failure_text,
@@ -46,6 +48,8 @@ pub enum Msg {
         width: u16,
         height: u16,
     },
+    /// The screen was drawn: where things landed, for the mouse and the task's scroll.
+    Drawn(ScreenMap),
     /// The clock moved; `now` drives ages, `wall` the displayed clock.
     Tick {
         now: Instant,
@@ -200,6 +204,8 @@ pub struct TimelineEntry {
     pub text: String,
 }
 
+/// Rows a page key moves in a list (an open task's pane pages by its height).
+const PAGE: usize = 10;
 /// Timeline entries kept; older ones scroll away.
 pub const TIMELINE_LEN: usize = 500;
 /// Audit entries kept in memory.
@@ -269,6 +275,8 @@ pub struct App {
     pub now: Instant,
     pub wall: DateTime<Utc>,
     pub area: Rect,
+    /// Where the last draw put things.
+    pub screen_map: ScreenMap,
     /// Rows and columns that pass the filter, recomputed when data or filter change.
     pub visible: VisibleRows,
     /// Something on screen changed since the last draw.
@@ -325,6 +333,7 @@ impl App {
             now: init.now,
             wall: init.wall,
             area: init.area,
+            screen_map: ScreenMap::default(),
             visible: VisibleRows::default(),
             dirty: true,
             matcher: nucleo::Matcher::new(nucleo::Config::DEFAULT),

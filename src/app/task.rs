@@ -11,7 +11,7 @@ use crossterm::event::KeyEvent;
 use ratatui_textarea::{CursorMove, TextArea, WrapMode};
 
 use super::inbox::Upserted;
-use super::{App, Effect, FailureKind, Level};
+use super::{App, Effect, FailureKind, Level, PAGE, PaneExtent};
 use crate::keymap::Action;
 use protocol::Role;
 use protocol::escalations::{
@@ -108,6 +108,8 @@ pub struct TaskState {
     pub pane: TaskPane,
     /// First row shown, by pane; views clamp it to the content.
     scroll: [usize; TaskPane::ALL.len()],
+    /// The pane as last drawn: its rows and height bound the scroll.
+    drawn: Option<PaneExtent>,
     /// The candidate output that `a` approves and `e` edits.
     pub candidate: usize,
     pub claim: Claim,
@@ -117,6 +119,29 @@ pub struct TaskState {
 impl TaskState {
     pub fn scroll(&self, pane: TaskPane) -> usize {
         self.scroll[pane.index()]
+    }
+
+    /// The current pane as last drawn, if it was.
+    pub fn drawn_pane(&self) -> Option<PaneExtent> {
+        self.drawn.filter(|d| d.pane == self.pane)
+    }
+
+    /// Rows a page key scrolls: the pane's height once drawn.
+    fn page(&self) -> usize {
+        self.drawn_pane().map_or(PAGE, |d| d.height.max(1))
+    }
+
+    /// Keeps the scroll of the current pane within its content as last drawn.
+    fn clamp_scroll(&mut self) {
+        if let Some(drawn) = self.drawn_pane() {
+            let scroll = &mut self.scroll[self.pane.index()];
+            *scroll = (*scroll).min(drawn.max_scroll());
+        }
+    }
+
+    pub(super) fn pane_drawn(&mut self, extent: PaneExtent) {
+        self.drawn = Some(extent);
+        self.clamp_scroll();
     }
 
     pub fn escalation(&self) -> Option<&Escalation> {
@@ -287,6 +312,7 @@ impl App {
             context_lines: Vec::new(),
             pane: TaskPane::Overview,
             scroll: [0; TaskPane::ALL.len()],
+            drawn: None,
             candidate: 0,
             claim: Claim::Unclaimed,
             draft: None,
@@ -407,10 +433,10 @@ impl App {
     }
 
     pub(super) fn perform_in_task(&mut self, action: Action) -> Vec<Effect> {
-        let page = self.task_page();
         let Some(task) = self.task.as_mut() else {
             return Vec::new();
         };
+        let page = task.page();
         let pane = task.pane.index();
         let count = TaskPane::ALL.len();
         match action {
@@ -437,25 +463,8 @@ impl App {
             | Action::HandOff => return self.start_resolution(action),
             _ => {}
         }
-        self.clamp_task_scroll();
+        task.clamp_scroll();
         Vec::new()
-    }
-
-    /// Rows a page key scrolls in the open task: its pane's height.
-    fn task_page(&self) -> usize {
-        crate::views::task_pane_height(self).max(1)
-    }
-
-    /// Keeps the scroll of the current pane within its content.
-    fn clamp_task_scroll(&mut self) {
-        let Some(pane) = self.task.as_ref().map(|t| t.pane) else {
-            return;
-        };
-        let max = crate::views::task_pane_rows(self).saturating_sub(self.task_page());
-        if let Some(task) = self.task.as_mut() {
-            let scroll = &mut task.scroll[pane.index()];
-            *scroll = (*scroll).min(max);
-        }
     }
 
     /// Why the open task cannot be resolved from here now, if it cannot.

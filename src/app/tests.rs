@@ -1,6 +1,6 @@
 use std::time::{Duration, Instant};
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::*;
 use crate::domain::fleet::{Freshness, Link};
@@ -189,28 +189,6 @@ fn theme_key_cycles_and_asks_the_runner_to_load() {
         vec![Effect::LoadTheme("light".into())]
     );
     assert_eq!(app.theme_name, "light");
-}
-
-#[test]
-fn clicking_a_tab_and_a_cell_selects_them() {
-    let mut app = loaded(Instant::now());
-    let click = |column, row| {
-        Msg::Mouse(MouseEvent {
-            kind: MouseEventKind::Down(MouseButton::Left),
-            column,
-            row,
-            modifiers: KeyModifiers::NONE,
-        })
-    };
-    // Header: " Switchboard " is 13 wide, then " 1 Fleet " and " 2 Services ".
-    app.update(click(25, 0));
-    assert_eq!(app.view, View::Services);
-    app.update(click(15, 0));
-    assert_eq!(app.view, View::Fleet);
-    // Body starts on row 1 (no banners); matrix border, header, then region rows.
-    app.update(click(3, 4));
-    assert_eq!(app.selection.fleet_row, 1);
-    assert_eq!(app.selection.fleet_col, 0);
 }
 
 #[test]

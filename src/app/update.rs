@@ -3,22 +3,22 @@ use crossterm::event::{
 };
 use ratatui::layout::Rect;
 
-use super::{App, Effect, Level, Msg, PaletteState, View};
+use super::{App, Effect, Hit, Level, Msg, PAGE, PaletteState, ScreenMap, View};
 use crate::domain::fleet::Link;
 use crate::keymap::{self, Action, Layer};
 use crate::sources::{SourceEvent, SourceMsg};
-use crate::views::{self, Hit};
 use protocol::commands::OperationState;
 use protocol::sanitize::clean;
-
-/// Rows a page key moves.
-const PAGE: usize = 10;
 
 impl App {
     pub fn update(&mut self, msg: Msg) -> Vec<Effect> {
         match msg {
             Msg::Key(key) => self.on_key(key),
             Msg::Mouse(mouse) => self.on_mouse(mouse),
+            Msg::Drawn(map) => {
+                self.drawn(map);
+                Vec::new()
+            }
             Msg::Resize { width, height } => {
                 self.area = Rect::new(0, 0, width, height);
                 self.dirty = true;
@@ -426,26 +426,46 @@ impl App {
     fn on_mouse(&mut self, mouse: MouseEvent) -> Vec<Effect> {
         let mut effects = Vec::new();
         match mouse.kind {
-            MouseEventKind::Down(MouseButton::Left) => {
-                match views::hit_test(self, mouse.column, mouse.row) {
-                    Some(Hit::Tab(view)) => effects = self.show(view),
-                    Some(Hit::FleetCell { row, col }) => {
-                        self.selection.fleet_row = row;
-                        self.selection.fleet_col = col;
-                    }
-                    Some(Hit::ServiceRow(row)) => self.selection.service_row = row,
-                    Some(Hit::TimelineRow(row)) => self.selection.timeline_row = row,
-                    Some(Hit::AuditRow(row)) => self.selection.audit_row = row,
-                    Some(Hit::InboxRow(row)) => self.inbox.select_index(row),
-                    None => return effects,
+            MouseEventKind::Down(MouseButton::Left) => match self.hit(mouse.column, mouse.row) {
+                Some(Hit::Tab(view)) => effects = self.show(view),
+                Some(Hit::FleetCell { row, col }) => {
+                    self.selection.fleet_row = row;
+                    self.selection.fleet_col = col;
                 }
-            }
+                Some(Hit::ServiceRow(row)) => self.selection.service_row = row,
+                Some(Hit::TimelineRow(row)) => self.selection.timeline_row = row,
+                Some(Hit::AuditRow(row)) => self.selection.audit_row = row,
+                Some(Hit::InboxRow(row)) => self.inbox.select_index(row),
+                None => return effects,
+            },
             MouseEventKind::ScrollDown => self.move_rows(1),
             MouseEventKind::ScrollUp => self.move_rows(-1),
             _ => return effects,
         }
         self.dirty = true;
         effects
+    }
+
+    /// What a click at `(x, y)` lands on in the last frame; nothing while a layer covers it.
+    fn hit(&self, x: u16, y: u16) -> Option<Hit> {
+        let covered = self.help_open
+            || self.palette.is_some()
+            || self.menu.is_some()
+            || self.confirm.is_some()
+            || self.resolve_form.is_some()
+            || self.editor.is_some();
+        if covered {
+            return None;
+        }
+        self.screen_map.hit(x, y)
+    }
+
+    /// Keeps what the draw reported; the open task's pane bounds its scroll from now on.
+    fn drawn(&mut self, mut map: ScreenMap) {
+        if let (Some(task), Some(extent)) = (self.task.as_mut(), map.task_pane.take()) {
+            task.pane_drawn(extent);
+        }
+        self.screen_map = map;
     }
 
     fn on_source(&mut self, msg: SourceMsg) -> Vec<Effect> {

@@ -14,7 +14,7 @@ use futures::StreamExt;
 use ratatui::layout::Rect;
 use tokio::sync::{mpsc, watch};
 
-use crate::app::{App, AppInit, ContextInfo, Effect, Msg};
+use crate::app::{App, AppInit, ContextInfo, Effect, Msg, ScreenMap};
 use crate::config::{DesktopEscape, NotifyConfig, NotifyMode};
 use crate::sources::{SourceSpec, spawn_source};
 use crate::theme;
@@ -152,8 +152,12 @@ pub async fn run_console(options: ConsoleOptions) -> anyhow::Result<()> {
             }
         }
         if app.dirty && Instant::now() >= next_draw {
-            guard.draw(|frame| crate::views::draw(&app, &current_theme, frame))?;
+            let mut map = ScreenMap::default();
+            guard.draw(|frame| map = crate::views::draw(&app, &current_theme, frame))?;
             app.dirty = false;
+            // Where the frame put things: the mouse and the task's scroll act on it.
+            let effects = app.update(Msg::Drawn(map));
+            debug_assert!(effects.is_empty(), "a frame's report asks for nothing");
             last_draw = Instant::now();
         }
     }

@@ -37,11 +37,12 @@ fn tab_label(index: usize, view: View) -> String {
     format!(" {} {} ", index + 1, view.title())
 }
 
-pub fn tab_at(x: u16) -> Option<View> {
+/// Each tab and the cells it covers in `header`, for the mouse.
+pub fn tab_areas(header: Rect) -> Vec<(View, Rect)> {
     tab_positions()
         .into_iter()
-        .find(|(_, start, end)| (*start..*end).contains(&x))
-        .map(|(v, _, _)| v)
+        .map(|(view, start, end)| (view, Rect::new(start, header.y, end - start, 1)))
+        .collect()
 }
 
 pub fn draw_header(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {

@@ -7,8 +7,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Sparkline, Table, Wrap};
 
-use crate::app::RegionRow;
-use crate::app::{App, ProviderCell};
+use crate::app::{App, ListMap, MatrixColumns, ProviderCell, RegionRow, View};
 use crate::domain::fleet::{Freshness, history_key_provider, history_key_region, seen_health};
 use crate::format::{age, control, ms, pct, rps};
 use crate::theme::Theme;
@@ -260,27 +259,28 @@ pub fn headroom_style(theme: &Theme, headroom: f64) -> Style {
     }
 }
 
-/// The matrix cell under a mouse position: `(visible row, column)`.
-pub fn cell_at(app: &App, body: Rect, x: u16, y: u16) -> Option<(usize, usize)> {
-    let matrix_height = matrix_height(app, body);
-    let first_row_y = body.y + 2;
-    if y < first_row_y || y >= body.y + matrix_height - 1 {
-        return None;
+/// The matrix's rows and columns as `draw` lays them out over `body`, for the mouse.
+pub fn matrix_map(app: &App, body: Rect) -> ListMap {
+    let height = matrix_height(app, body);
+    let vendors = app.visible.vendors.len();
+    let cols = columns(body.width, vendors);
+    ListMap {
+        columns: Some(MatrixColumns {
+            x: body.x + 1,
+            region_width: cols.region.iter().map(|&i| REGION_COLUMNS[i] + 1).sum(),
+            cell_width: cols.provider_width + 1,
+            vendors,
+        }),
+        // Under the border and the header row, above the bottom border.
+        ..super::list_map(
+            View::Fleet,
+            body,
+            body.y + 2,
+            height.saturating_sub(3),
+            app.selection.fleet_row,
+            app.visible.regions.len(),
+        )
     }
-    let visible_rows = matrix_height.saturating_sub(3) as usize;
-    let offset = super::scroll_offset(app.selection.fleet_row, visible_rows);
-    let row = offset + (y - first_row_y) as usize;
-    if row >= app.visible.regions.len() {
-        return None;
-    }
-    let cols = columns(body.width, app.visible.vendors.len());
-    let region_width: u16 = cols.region.iter().map(|&i| REGION_COLUMNS[i] + 1).sum();
-    let rel = x.checked_sub(body.x + 1)?;
-    if rel < region_width {
-        return Some((row, 0));
-    }
-    let col = 1 + ((rel - region_width) / (cols.provider_width + 1)) as usize;
-    (col <= app.visible.vendors.len()).then_some((row, col))
 }
 
 fn draw_detail(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {

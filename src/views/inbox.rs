@@ -1,5 +1,6 @@
 //! Inbox view: escalated tasks waiting for a person, soonest SLA deadline first. Only the
-//! rows on screen are formatted, so a queue of 100,000 tasks draws like one of ten.
+//! rows on screen are formatted, so a queue of 100,000 tasks draws like one of ten. A task
+//! opened from it is drawn by `task.rs` in its place.
 
 use chrono::{DateTime, Utc};
 use ratatui::Frame;
@@ -9,7 +10,7 @@ use ratatui::text::Span;
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table};
 
 use super::escalation_text::{Urgency, holder_text, sla_text};
-use crate::app::{App, InboxItem, SLA_WARNING};
+use crate::app::{App, InboxItem, ListMap, SLA_WARNING, View};
 use crate::format::{age, plural};
 use crate::theme::Theme;
 use protocol::escalations::Priority;
@@ -181,17 +182,14 @@ fn row<'a>(
     Row::new(cells)
 }
 
-/// The row under `y`, if it shows a task.
-pub fn row_at(app: &App, body: Rect, y: u16) -> Option<usize> {
-    if app.task.is_some() {
-        return None;
-    }
-    let first = body.y + 1 + HEADER_ROWS;
-    let height = body.height.saturating_sub(2 + HEADER_ROWS);
-    if y < first || y >= first + height {
-        return None;
-    }
-    let selected = app.inbox.selected_index().unwrap_or(0);
-    let row = super::scroll_offset(selected, height as usize) + (y - first) as usize;
-    (row < app.inbox.rows().len()).then_some(row)
+/// The table's task rows as `draw` lays them out over `body`, for the mouse.
+pub fn list_map(app: &App, body: Rect) -> ListMap {
+    super::list_map(
+        View::Inbox,
+        body,
+        body.y + 1 + HEADER_ROWS,
+        body.height.saturating_sub(2 + HEADER_ROWS),
+        app.inbox.selected_index().unwrap_or(0),
+        app.inbox.rows().len(),
+    )
 }

@@ -1,4 +1,5 @@
-//! Pure rendering: every function here reads `&App` and draws; none changes state.
+//! Pure rendering: every function here reads `&App` and draws; none changes state. What the
+//! mouse and scrolling need of the layout, `draw` returns as a [`ScreenMap`] for `update`.
 
 mod actions;
 mod audit;
@@ -12,24 +13,22 @@ mod services;
 mod task;
 mod timeline;
 
-pub use task::{pane_height as task_pane_height, pane_rows as task_pane_rows};
-
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 
-use crate::app::{App, View};
+use crate::app::{App, ListMap, ScreenMap, View};
 use crate::theme::Theme;
 
-/// Where the parts of the screen are, for drawing and for mouse hit tests alike.
-pub struct Screen {
-    pub header: Rect,
-    pub banners: Rect,
-    pub body: Rect,
-    pub hints: Rect,
-    pub status: Rect,
+/// Where the parts of the screen are.
+struct Screen {
+    header: Rect,
+    banners: Rect,
+    body: Rect,
+    hints: Rect,
+    status: Rect,
 }
 
-pub fn screen(app: &App) -> Screen {
+fn screen(app: &App) -> Screen {
     let banner_rows = chrome::banner_lines(app).len() as u16;
     let [header, banners, body, hints, status] = Layout::vertical([
         Constraint::Length(1),
@@ -48,18 +47,51 @@ pub fn screen(app: &App) -> Screen {
     }
 }
 
-pub fn draw(app: &App, theme: &Theme, frame: &mut Frame) {
+/// Draws the whole screen; returns where the mouse's targets and the task's pane landed.
+pub fn draw(app: &App, theme: &Theme, frame: &mut Frame) -> ScreenMap {
     let screen = screen(app);
+    let body = screen.body;
+    let mut map = ScreenMap {
+        tabs: chrome::tab_areas(screen.header),
+        ..ScreenMap::default()
+    };
     chrome::draw_header(app, theme, frame, screen.header);
     chrome::draw_banners(app, theme, frame, screen.banners);
-    match app.view {
-        View::Fleet => fleet::draw(app, theme, frame, screen.body),
-        View::Services => services::draw(app, theme, frame, screen.body),
-        View::Timeline => timeline::draw(app, theme, frame, screen.body),
-        View::Audit => audit::draw(app, theme, frame, screen.body),
+    match (app.view, &app.task) {
+        (View::Fleet, _) => {
+            fleet::draw(app, theme, frame, body);
+            map.list = Some(fleet::matrix_map(app, body));
+        }
+        (View::Services, _) => {
+            services::draw(app, theme, frame, body);
+            map.list = Some(services::list_map(app, body));
+        }
+        (View::Timeline, _) => {
+            timeline::draw(app, theme, frame, body);
+            map.list = Some(bordered_list_map(
+                View::Timeline,
+                body,
+                app.selection.timeline_row,
+                app.timeline.len(),
+            ));
+        }
+        (View::Audit, _) => {
+            audit::draw(app, theme, frame, body);
+            map.list = Some(bordered_list_map(
+                View::Audit,
+                body,
+                app.selection.audit_row,
+                app.audit_rows(),
+            ));
+        }
         // An open task takes the inbox's place.
-        View::Inbox if app.task.is_some() => task::draw(app, theme, frame, screen.body),
-        View::Inbox => inbox::draw(app, theme, frame, screen.body),
+        (View::Inbox, Some(task)) => {
+            map.task_pane = Some(task::draw(app, task, theme, frame, body))
+        }
+        (View::Inbox, None) => {
+            inbox::draw(app, theme, frame, body);
+            map.list = Some(inbox::list_map(app, body));
+        }
     }
     chrome::draw_hints(app, theme, frame, screen.hints);
     chrome::draw_status(app, theme, frame, screen.status);
@@ -81,66 +113,36 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame) {
     if let Some(editor) = &app.editor {
         resolve::draw_editor(app, editor, theme, frame, app.area);
     }
+    map
 }
 
-/// What a mouse click landed on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Hit {
-    Tab(View),
-    FleetCell { row: usize, col: usize },
-    ServiceRow(usize),
-    TimelineRow(usize),
-    AuditRow(usize),
-    InboxRow(usize),
-}
-
-pub fn hit_test(app: &App, x: u16, y: u16) -> Option<Hit> {
-    if app.help_open
-        || app.palette.is_some()
-        || app.menu.is_some()
-        || app.confirm.is_some()
-        || app.resolve_form.is_some()
-        || app.editor.is_some()
-    {
-        return None;
-    }
-    let screen = screen(app);
-    if y == screen.header.y {
-        return chrome::tab_at(x).map(Hit::Tab);
-    }
-    if !screen.body.contains((x, y).into()) {
-        return None;
-    }
-    match app.view {
-        View::Fleet => {
-            fleet::cell_at(app, screen.body, x, y).map(|(row, col)| Hit::FleetCell { row, col })
+/// A list over `body` whose items take the `height` rows from `top`, scrolled to keep
+/// `selected` in view.
+fn list_map(view: View, body: Rect, top: u16, height: u16, selected: usize, len: usize) -> ListMap {
+    ListMap {
+        view,
+        rows: Rect {
+            y: top,
+            height,
+            ..body
         }
-        View::Services => services::row_at(app, screen.body, y).map(Hit::ServiceRow),
-        View::Timeline => bordered_list_row_at(
-            screen.body,
-            y,
-            app.selection.timeline_row,
-            app.timeline.len(),
-        )
-        .map(Hit::TimelineRow),
-        View::Audit => {
-            bordered_list_row_at(screen.body, y, app.selection.audit_row, app.audit_rows())
-                .map(Hit::AuditRow)
-        }
-        View::Inbox => inbox::row_at(app, screen.body, y).map(Hit::InboxRow),
+        .intersection(body),
+        first: scroll_offset(selected, height as usize),
+        len,
+        columns: None,
     }
 }
 
-/// The row under `y` of a list drawn in a bordered block over `body`, scrolled to keep
-/// `selected` visible.
-fn bordered_list_row_at(body: Rect, y: u16, selected: usize, len: usize) -> Option<usize> {
-    let first = body.y + 1;
-    let height = body.height.saturating_sub(2);
-    if y < first || y >= first + height {
-        return None;
-    }
-    let row = scroll_offset(selected, height as usize) + (y - first) as usize;
-    (row < len).then_some(row)
+/// A list drawn in a bordered block over `body`.
+fn bordered_list_map(view: View, body: Rect, selected: usize, len: usize) -> ListMap {
+    list_map(
+        view,
+        body,
+        body.y + 1,
+        body.height.saturating_sub(2),
+        selected,
+        len,
+    )
 }
 
 /// First row to show so that `selected` is visible in a window of `height` rows.

@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, Wrap};
 
 use super::fleet::{headroom_style, health_style};
-use crate::app::App;
+use crate::app::{App, ListMap, View};
 use crate::domain::fleet::seen_health;
 use crate::format::{control, ms, pct, rps};
 use crate::theme::Theme;
@@ -147,21 +147,21 @@ fn modes_summary(service: &Service) -> String {
     }
 }
 
-pub fn row_at(app: &App, body: Rect, y: u16) -> Option<usize> {
-    let list_height = list_height(app, body);
-    let first = body.y + 2;
-    if y < first || y >= body.y + list_height - 1 {
-        return None;
-    }
-    let offset = super::scroll_offset(
+/// The list's rows as `draw` lays them out over `body`, for the mouse.
+pub fn list_map(app: &App, body: Rect) -> ListMap {
+    let list = Rect {
+        height: list_height(app, body),
+        ..body
+    };
+    // Under the border and the header row.
+    super::list_map(
+        View::Services,
+        body,
+        body.y + 2,
+        list_rows(list) as u16,
         app.selection.service_row,
-        list_rows(Rect {
-            height: list_height,
-            ..body
-        }),
-    );
-    let row = offset + (y - first) as usize;
-    (row < app.visible.services.len()).then_some(row)
+        app.visible.services.len(),
+    )
 }
 
 fn draw_detail(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {

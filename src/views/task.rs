@@ -12,7 +12,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
 use super::escalation_text::{Urgency, holder_text, sla_text};
-use crate::app::{App, Claim, FailureKind, ResolutionState, TaskLoad, TaskPane, TaskState};
+use crate::app::{
+    App, Claim, FailureKind, PaneExtent, ResolutionState, TaskLoad, TaskPane, TaskState,
+};
 use crate::format::{age, ms};
 use crate::theme::Theme;
 use protocol::escalations::{
@@ -23,8 +25,7 @@ use protocol::sanitize::{clean, clean_multiline};
 /// Rows above the panes: the SLA line, the claim line and the pane tabs.
 const HEAD_ROWS: u16 = 3;
 
-/// How a piece of text is styled, resolved against the theme when drawn (the row count of
-/// a pane, needed to clamp its scroll, does not depend on the theme).
+/// How a piece of text is styled, resolved against the theme when drawn.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Tone {
     Text,
@@ -118,24 +119,14 @@ fn areas(body: Rect) -> (Block<'static>, Areas) {
     (block, Areas { head, tabs, pane })
 }
 
-/// Rows of the open task's pane on screen.
-pub fn pane_height(app: &App) -> usize {
-    areas(super::screen(app).body).1.pane.height as usize
-}
-
-/// Rows the open task's current pane has, wrapped at the screen's width.
-pub fn pane_rows(app: &App) -> usize {
-    let Some(task) = &app.task else {
-        return 0;
-    };
-    let width = areas(super::screen(app).body).1.pane.width as usize;
-    pane_content(app, task, width).len()
-}
-
-pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
-    let Some(task) = &app.task else {
-        return;
-    };
+/// Draws the open task over `area`; returns its pane's extent, which bounds its scroll.
+pub fn draw(
+    app: &App,
+    task: &TaskState,
+    theme: &Theme,
+    frame: &mut Frame,
+    area: Rect,
+) -> PaneExtent {
     let (block, parts) = areas(area);
     let block = block
         .border_style(theme.border)
@@ -148,10 +139,13 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     frame.render_widget(Paragraph::new(head), parts.head);
 
     let rows = pane_content(app, task, parts.pane.width as usize);
-    let height = parts.pane.height as usize;
-    let scroll = task
-        .scroll(task.pane)
-        .min(rows.len().saturating_sub(height));
+    let extent = PaneExtent {
+        pane: task.pane,
+        rows: rows.len(),
+        height: parts.pane.height as usize,
+    };
+    let height = extent.height;
+    let scroll = task.scroll(task.pane).min(extent.max_scroll());
     frame.render_widget(
         Paragraph::new(line(theme, tabs(task, scroll, height, rows.len()))),
         parts.tabs,
@@ -163,6 +157,7 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         .map(|r| line(theme, r))
         .collect();
     frame.render_widget(Paragraph::new(shown), parts.pane);
+    extent
 }
 
 fn title(app: &App, task: &TaskState) -> String {
