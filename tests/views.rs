@@ -166,6 +166,11 @@ fn clicking_a_tab_and_a_cell_selects_them() {
     app.update(click(3, 4));
     assert_eq!(app.selection.fleet_row, 1);
     assert_eq!(app.selection.fleet_col, 0);
+    // Under an overlay, a click lands on nothing.
+    app.update(key(KeyCode::Char('?')));
+    show(&mut app);
+    app.update(click(25, 0));
+    assert_eq!(app.view, View::Fleet);
 }
 
 #[test]

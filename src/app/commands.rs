@@ -5,9 +5,10 @@ use chrono::{DateTime, Utc};
 use crossterm::event::KeyEvent;
 use ratatui_textarea::TextArea;
 
-use super::{App, Effect, Level, View};
+use super::{App, Effect, Level, Overlay, View};
 use crate::domain::command::{self, Command, Target, Verb};
 use crate::domain::preflight::{self, Preflight};
+use crate::keymap::Layer;
 use protocol::Role;
 use protocol::commands::{AuditEntry, CommandAccepted};
 
@@ -271,14 +272,12 @@ impl App {
                 self.flash(Level::Warning, format!("no {what} fits {label}"));
             }
             1 => self.open_confirm(source, commands.into_iter().next().expect("one command")),
-            _ => {
-                self.menu = Some(MenuState {
-                    source,
-                    title: label,
-                    commands,
-                    selected: 0,
-                })
-            }
+            _ => self.overlays.open(Overlay::Menu(MenuState {
+                source,
+                title: label,
+                commands,
+                selected: 0,
+            })),
         }
     }
 
@@ -341,7 +340,7 @@ impl App {
             fields.push(Field::new(FieldKind::TypeTarget, "", command.target_id()));
         }
         let preflight = preflight::preflight(&command, snapshot);
-        self.menu = None;
+        self.overlays.close(Layer::Menu);
         let mut confirm = ConfirmState {
             source,
             command,
@@ -351,24 +350,24 @@ impl App {
             problem: None,
         };
         confirm.offer_force();
-        self.confirm = Some(confirm);
+        self.overlays.open(Overlay::Confirm(Box::new(confirm)));
     }
 
     pub(super) fn confirm_input(&mut self, key: KeyEvent) {
-        let Some(confirm) = self.confirm.as_mut() else {
+        let Some(confirm) = self.overlays.confirm_mut() else {
             return;
         };
         let field = &mut confirm.fields[confirm.focus];
         if field.input.input(key) && matches!(field.kind, FieldKind::Expiry | FieldKind::Weights) {
             self.rebuild_confirmed_command();
         }
-        if let Some(confirm) = self.confirm.as_mut() {
+        if let Some(confirm) = self.overlays.confirm_mut() {
             confirm.problem = None;
         }
     }
 
     pub(super) fn move_confirm_focus(&mut self, forward: bool) {
-        if let Some(confirm) = self.confirm.as_mut() {
+        if let Some(confirm) = self.overlays.confirm_mut() {
             let n = confirm.fields.len();
             confirm.focus = if forward {
                 (confirm.focus + 1) % n
@@ -380,7 +379,7 @@ impl App {
 
     /// Applies the expiry and weights fields to the command and renews the preflight.
     fn rebuild_confirmed_command(&mut self) {
-        let Some(confirm) = self.confirm.as_mut() else {
+        let Some(confirm) = self.overlays.confirm_mut() else {
             return;
         };
         let Some(snapshot) = self.sources[confirm.source].snapshot.as_ref() else {
@@ -416,7 +415,7 @@ impl App {
 
     /// Renews an open confirmation's preflight when the fleet moves under it.
     pub(super) fn refresh_confirm(&mut self, source: usize) {
-        if self.confirm.as_ref().is_some_and(|c| c.source == source) {
+        if self.overlays.confirm().is_some_and(|c| c.source == source) {
             self.rebuild_confirmed_command();
         }
     }
@@ -424,7 +423,7 @@ impl App {
     /// Enter in the confirmation: send if everything holds, else say what is missing.
     pub(super) fn submit_confirm(&mut self) -> Vec<Effect> {
         self.rebuild_confirmed_command();
-        let Some(confirm) = self.confirm.as_mut() else {
+        let Some(confirm) = self.overlays.confirm_mut() else {
             return Vec::new();
         };
         if confirm.problem.is_some() {
@@ -470,7 +469,7 @@ impl App {
             confirm.problem = Some(format!("{} is no longer in the fleet", command.target_id()));
             return Vec::new();
         };
-        self.confirm = None;
+        self.overlays.close(Layer::Confirm);
         self.next_command_id += 1;
         let id = self.next_command_id;
         let source_name = self.sources[source].name.clone();

@@ -219,12 +219,12 @@ fn approving_claims_first_then_sends_once_with_the_note() {
             id: id.clone()
         }]
     );
-    assert!(app.resolve_form.is_some());
+    assert!(app.overlays.resolve_form().is_some());
     // Enter without a note sends nothing.
     assert!(app.update(key(KeyCode::Enter)).is_empty());
     assert!(
-        app.resolve_form
-            .as_ref()
+        app.overlays
+            .resolve_form()
             .unwrap()
             .problem
             .as_ref()
@@ -234,7 +234,7 @@ fn approving_claims_first_then_sends_once_with_the_note() {
     type_text(&mut app, "looks right");
     // The claim has not come back: the resolution waits for it.
     assert!(app.update(key(KeyCode::Enter)).is_empty());
-    assert!(app.resolve_form.as_ref().unwrap().waiting_for_claim);
+    assert!(app.overlays.resolve_form().unwrap().waiting_for_claim);
     let effects = claimed(&mut app, &id);
     let expected = ConfirmedResolution {
         local_id: 1,
@@ -246,7 +246,7 @@ fn approving_claims_first_then_sends_once_with_the_note() {
         note: "looks right".into(),
     };
     assert_eq!(effects, vec![Effect::Resolve(expected.clone())]);
-    assert!(app.resolve_form.is_none());
+    assert!(app.overlays.resolve_form().is_none());
 
     app.update(Msg::ResolveJournaled {
         local_id: 1,
@@ -298,8 +298,8 @@ fn every_resolution_needs_a_note_and_a_rejection_its_reason() {
 }
 
 fn app_problem(app: &App) -> String {
-    app.resolve_form
-        .as_ref()
+    app.overlays
+        .resolve_form()
         .and_then(|f| f.problem.clone())
         .unwrap_or_default()
 }
@@ -323,7 +323,7 @@ fn a_task_claimed_by_someone_else_is_refused_locally_with_their_name() {
     );
     for resolution_key in ['a', 'r', 'x', 't', 'h'] {
         assert!(app.update(key(KeyCode::Char(resolution_key))).is_empty());
-        assert!(app.resolve_form.is_none());
+        assert!(app.overlays.resolve_form().is_none());
         let flash = &app.flash.as_ref().unwrap().text;
         assert!(flash.contains("claimed by bob"), "{flash}");
     }
@@ -414,7 +414,7 @@ fn a_lost_answer_then_the_retrys_answer_make_one_resolution() {
     );
     // Meanwhile nothing else can be sent for it.
     assert!(app.update(key(KeyCode::Char('x'))).is_empty());
-    assert!(app.resolve_form.is_none());
+    assert!(app.overlays.resolve_form().is_none());
     assert!(
         app.flash
             .as_ref()
@@ -508,7 +508,7 @@ fn viewers_and_read_only_consoles_cannot_start_a_resolution() {
     as_user(&mut app, "victor", Role::Viewer);
     open_task_where(&mut app, &queue, with_candidates);
     assert!(app.update(key(KeyCode::Char('a'))).is_empty());
-    assert!(app.resolve_form.is_none());
+    assert!(app.overlays.resolve_form().is_none());
     assert!(
         !crate::keymap::hints(crate::keymap::Layer::Task, app.can_mutate())
             .iter()
@@ -545,7 +545,7 @@ fn retry_offers_the_fleets_paths_and_hand_off_the_roster_but_me() {
     let id = open_task_where(&mut app, &queue, |_| true);
     claimed(&mut app, &id);
     app.update(key(KeyCode::Char('t')));
-    let form = app.resolve_form.as_ref().unwrap();
+    let form = app.overlays.resolve_form().unwrap();
     assert_eq!(form.choices.len(), 1 + small_fleet().providers.len());
     app.update(key(KeyCode::Down));
     type_text(&mut app, "openai is back");
@@ -563,7 +563,7 @@ fn retry_offers_the_fleets_paths_and_hand_off_the_roster_but_me() {
     }
     // Its outcome is not known yet: a hand-off must wait.
     app.update(key(KeyCode::Char('h')));
-    assert!(app.resolve_form.is_none());
+    assert!(app.overlays.resolve_form().is_none());
     app.update(Msg::ResolveFinished {
         local_id: 1,
         result: Err(EscalationFailure {
@@ -575,8 +575,8 @@ fn retry_offers_the_fleets_paths_and_hand_off_the_roster_but_me() {
     });
     app.update(key(KeyCode::Char('h')));
     let names: Vec<_> = app
-        .resolve_form
-        .as_ref()
+        .overlays
+        .resolve_form()
         .unwrap()
         .choices
         .iter()
@@ -594,7 +594,7 @@ fn an_edited_candidate_is_submitted_with_what_it_was_based_on() {
     app.update(key(KeyCode::Char('e')));
     assert_eq!(app.top_layer(), crate::keymap::Layer::Editor);
     assert_eq!(
-        app.editor.as_ref().unwrap().input.lines().join("\n"),
+        app.overlays.editor().unwrap().input.lines().join("\n"),
         candidate.output.lines().collect::<Vec<_>>().join("\n")
     );
     app.update(key(KeyCode::End));

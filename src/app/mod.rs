@@ -5,6 +5,7 @@ mod commands;
 mod inbox;
 #[cfg(test)]
 mod inbox_tests;
+mod overlay;
 mod palette;
 mod screen_map;
 mod task;
@@ -27,6 +28,7 @@ pub use commands::{
 pub use inbox::{
     Inbox, InboxItem, MATCH_BUDGET_MS, OrderKey, SLA_WARNING, SourceLoad, Upserted, filter_text,
 };
+pub use overlay::{Overlay, Overlays};
 pub use palette::PaletteState;
 pub use screen_map::{Hit, ListMap, MatrixColumns, PaneExtent, ScreenMap};
 pub use task::{
@@ -237,7 +239,6 @@ pub struct Selection {
     pub service_row: usize,
     pub timeline_row: usize,
     pub audit_row: usize,
-    pub help_scroll: usize,
 }
 
 pub struct App {
@@ -246,10 +247,8 @@ pub struct App {
     pub view: View,
     pub selection: Selection,
     pub filter: FilterState,
-    pub palette: Option<PaletteState>,
-    pub help_open: bool,
-    pub menu: Option<MenuState>,
-    pub confirm: Option<ConfirmState>,
+    /// Help, palette, menus, confirmations and the editor, drawn over the views.
+    pub overlays: Overlays,
     /// Commands sent from this console, oldest first.
     pub sent: Vec<SentCommand>,
     next_command_id: u64,
@@ -260,8 +259,6 @@ pub struct App {
     pub inbox: Inbox,
     /// The escalated task open in the inbox view.
     pub task: Option<TaskState>,
-    pub resolve_form: Option<ResolveForm>,
-    pub editor: Option<EditorState>,
     /// Resolutions sent from this console, oldest first.
     pub resolutions: Vec<SentResolution>,
     next_resolution_id: u64,
@@ -310,10 +307,7 @@ impl App {
             view: View::Fleet,
             selection: Selection::default(),
             filter: FilterState::default(),
-            palette: None,
-            help_open: false,
-            menu: None,
-            confirm: None,
+            overlays: Overlays::default(),
             sent: Vec::new(),
             next_command_id: 0,
             audit: Vec::new(),
@@ -321,8 +315,6 @@ impl App {
             flash: None,
             inbox: Inbox::default(),
             task: None,
-            resolve_form: None,
-            editor: None,
             resolutions: Vec::new(),
             next_resolution_id: 0,
             notify_at: init.notify_at,

@@ -11,8 +11,8 @@ use crossterm::event::KeyEvent;
 use ratatui_textarea::{CursorMove, TextArea, WrapMode};
 
 use super::inbox::Upserted;
-use super::{App, Effect, FailureKind, Level, PAGE, PaneExtent};
-use crate::keymap::Action;
+use super::{App, Effect, FailureKind, Level, Overlay, PAGE, PaneExtent};
+use crate::keymap::{Action, Layer};
 use protocol::Role;
 use protocol::escalations::{
     AppliedResolution, Escalation, EscalationSummary, Lease, MAX_NOTE_BYTES, MAX_OUTPUT_BYTES,
@@ -322,8 +322,8 @@ impl App {
 
     /// Leaves the open task, releasing this console's claim on it.
     pub(super) fn close_task(&mut self) -> Vec<Effect> {
-        self.resolve_form = None;
-        self.editor = None;
+        self.overlays.close(Layer::Resolve);
+        self.overlays.close(Layer::Editor);
         let Some(task) = self.task.take() else {
             return Vec::new();
         };
@@ -563,11 +563,11 @@ impl App {
                 let mut input = TextArea::new(text.lines().map(str::to_string).collect());
                 input.set_wrap_mode(WrapMode::WordOrGlyph);
                 input.set_placeholder_text("the output the workflow resumes with");
-                self.editor = Some(EditorState {
+                self.overlays.open(Overlay::Editor(Box::new(EditorState {
                     input,
                     based_on,
                     problem: None,
-                });
+                })));
                 None
             }
             Action::Reject => {
@@ -614,7 +614,9 @@ impl App {
             }
             _ => return Vec::new(),
         };
-        self.resolve_form = form;
+        if let Some(form) = form {
+            self.overlays.open(Overlay::Resolve(Box::new(form)));
+        }
         self.claim_open_task()
     }
     /// Every provider of the source's fleet, after "let the gateway choose".
@@ -740,8 +742,8 @@ impl App {
                     renewing: false,
                 };
                 if self
-                    .resolve_form
-                    .as_ref()
+                    .overlays
+                    .resolve_form()
                     .is_some_and(|f| f.waiting_for_claim)
                 {
                     return self.submit_form();
@@ -751,7 +753,7 @@ impl App {
             Err(failure) => {
                 let text = failure_text(&failure);
                 task.claim = Claim::Failed(text.clone());
-                if let Some(form) = self.resolve_form.as_mut() {
+                if let Some(form) = self.overlays.resolve_form_mut() {
                     form.waiting_for_claim = false;
                     form.problem = Some(format!("cannot claim {id}: {text}"));
                 }
@@ -786,7 +788,7 @@ impl App {
     }
 
     pub(super) fn perform_in_editor(&mut self, action: Action) -> Vec<Effect> {
-        let Some(editor) = self.editor.as_mut() else {
+        let Some(editor) = self.overlays.editor_mut() else {
             return Vec::new();
         };
         let text = editor.input.lines().join("\n");
@@ -815,7 +817,7 @@ impl App {
                     editor.problem = problem;
                     return Vec::new();
                 }
-                self.editor = None;
+                self.overlays.close(Layer::Editor);
                 keep(self, text.clone());
                 let lines = text.lines().count();
                 let summary = match &based_on {
@@ -834,11 +836,11 @@ impl App {
                     }),
                     Vec::new(),
                 );
-                self.resolve_form = Some(form);
+                self.overlays.open(Overlay::Resolve(Box::new(form)));
             }
             _ => {
                 // Cancelled, not lost: `e` or `w` opens it again.
-                self.editor = None;
+                self.overlays.close(Layer::Editor);
                 keep(self, text);
             }
         }
@@ -846,16 +848,16 @@ impl App {
     }
 
     pub(super) fn editor_input(&mut self, key: KeyEvent) {
-        if let Some(editor) = self.editor.as_mut() {
+        if let Some(editor) = self.overlays.editor_mut() {
             editor.input.input(key);
             editor.problem = None;
         }
     }
 
     pub(super) fn editor_paste(&mut self, text: &str) {
-        if let Some(editor) = self.editor.as_mut() {
+        if let Some(editor) = self.overlays.editor_mut() {
             editor.input.insert_str(text);
-        } else if let Some(form) = self.resolve_form.as_mut() {
+        } else if let Some(form) = self.overlays.resolve_form_mut() {
             // One-line fields take a paste on one line.
             let line = clean(text);
             let field = match form.focus {
@@ -867,7 +869,7 @@ impl App {
     }
 
     pub(super) fn perform_in_form(&mut self, action: Action) -> Vec<Effect> {
-        let Some(form) = self.resolve_form.as_mut() else {
+        let Some(form) = self.overlays.resolve_form_mut() else {
             return Vec::new();
         };
         match action {
@@ -885,13 +887,13 @@ impl App {
                 }
             }
             // The claim stays while the task is open: another resolution may follow.
-            _ => self.resolve_form = None,
+            _ => self.overlays.close(Layer::Resolve),
         }
         Vec::new()
     }
 
     pub(super) fn form_input(&mut self, key: KeyEvent) {
-        if let Some(form) = self.resolve_form.as_mut() {
+        if let Some(form) = self.overlays.resolve_form_mut() {
             let field = match form.focus {
                 FormField::Reason => form.reason.as_mut().unwrap_or(&mut form.note),
                 FormField::Note => &mut form.note,
@@ -904,13 +906,13 @@ impl App {
     /// Enter in the resolution's confirmation: send it if everything holds, once claimed.
     fn submit_form(&mut self) -> Vec<Effect> {
         if let Some(refusal) = self.resolution_refusal() {
-            if let Some(form) = self.resolve_form.as_mut() {
+            if let Some(form) = self.overlays.resolve_form_mut() {
                 form.problem = Some(refusal);
                 form.waiting_for_claim = false;
             }
             return Vec::new();
         }
-        let Some(form) = self.resolve_form.as_mut() else {
+        let Some(form) = self.overlays.resolve_form_mut() else {
             return Vec::new();
         };
         let note = text_of(&form.note);
@@ -957,7 +959,7 @@ impl App {
                 return self.claim_open_task();
             }
         }
-        self.resolve_form = None;
+        self.overlays.close(Layer::Resolve);
         self.next_resolution_id += 1;
         let local_id = self.next_resolution_id;
         let (source, id) = (self.sources[task.source].name.clone(), task.id.clone());
@@ -1057,8 +1059,8 @@ impl App {
             if self.is_open_task(index, &id) {
                 // The resolution ended the claim: nothing to release.
                 self.task = None;
-                self.resolve_form = None;
-                self.editor = None;
+                self.overlays.close(Layer::Resolve);
+                self.overlays.close(Layer::Editor);
             }
         }
         self.flash(Level::Info, text);

@@ -161,7 +161,7 @@ fn palette_runs_the_best_match() {
         app.update(key(KeyCode::Char(c)));
     }
     app.update(key(KeyCode::Enter));
-    assert!(app.palette.is_none());
+    assert!(app.overlays.palette().is_none());
     assert_eq!(app.view, View::Services);
     app.update(key(KeyCode::Char(':')));
     for c in "quit".chars() {
@@ -174,10 +174,10 @@ fn palette_runs_the_best_match() {
 fn help_takes_keys_first() {
     let mut app = loaded(Instant::now());
     app.update(key(KeyCode::Char('?')));
-    assert!(app.help_open);
+    assert!(app.overlays.is_open(crate::keymap::Layer::Help));
     // 'q' closes help rather than quitting the console.
     assert!(app.update(key(KeyCode::Char('q'))).is_empty());
-    assert!(!app.help_open);
+    assert!(!app.overlays.is_open(crate::keymap::Layer::Help));
     assert_eq!(app.update(key(KeyCode::Char('q'))), vec![Effect::Quit]);
 }
 
@@ -232,7 +232,7 @@ fn a_viewer_gets_no_command_and_is_told_why() {
     let mut app = loaded(Instant::now());
     as_role(&mut app, protocol::Role::Viewer);
     assert!(app.update(key(KeyCode::Char('a'))).is_empty());
-    assert!(app.menu.is_none() && app.confirm.is_none());
+    assert!(app.overlays.menu().is_none() && app.overlays.confirm().is_none());
     let flash = app.flash.as_ref().expect("a refusal is shown");
     assert!(
         flash.text.contains("role viewer may not change the fleet"),
@@ -247,7 +247,7 @@ fn read_only_refuses_even_an_admin() {
     app.context.read_only = true;
     as_role(&mut app, protocol::Role::Admin);
     app.update(key(KeyCode::Char('d')));
-    assert!(app.confirm.is_none());
+    assert!(app.overlays.confirm().is_none());
     assert!(app.flash.as_ref().unwrap().text.starts_with("read-only"));
 }
 
@@ -257,14 +257,14 @@ fn an_overloading_drain_is_refused_by_its_preflight() {
     as_role(&mut app, protocol::Role::Operator);
     // us-east is selected; eu-west is already past capacity in the fixture.
     app.update(key(KeyCode::Char('d')));
-    let confirm = app.confirm.as_ref().expect("confirmation open");
+    let confirm = app.overlays.confirm().expect("confirmation open");
     assert_eq!(confirm.command.to_string(), "drain us-east");
     assert!(confirm.preflight.blocks());
     type_text(&mut app, "drill");
     assert!(app.update(key(KeyCode::Enter)).is_empty(), "nothing sent");
     assert!(
-        app.confirm
-            .as_ref()
+        app.overlays
+            .confirm()
             .unwrap()
             .problem
             .as_ref()
@@ -275,7 +275,7 @@ fn an_overloading_drain_is_refused_by_its_preflight() {
     app.update(key(KeyCode::Tab)); // expiry
     app.update(key(KeyCode::Tab)); // override
     assert_eq!(
-        app.confirm.as_ref().unwrap().fields[2].kind,
+        app.overlays.confirm().unwrap().fields[2].kind,
         FieldKind::Force
     );
     type_text(&mut app, "FORCE");
@@ -295,8 +295,8 @@ fn a_command_needs_a_reason_then_sends_with_the_targets_control_revision() {
     type_text(&mut app, "breaker openai@us-east pin");
     app.update(key(KeyCode::Enter));
     assert_eq!(
-        app.confirm
-            .as_ref()
+        app.overlays
+            .confirm()
             .expect("confirmation open")
             .command
             .to_string(),
@@ -307,8 +307,8 @@ fn a_command_needs_a_reason_then_sends_with_the_targets_control_revision() {
         "no reason, nothing sent"
     );
     assert!(
-        app.confirm
-            .as_ref()
+        app.overlays
+            .confirm()
             .unwrap()
             .problem
             .as_ref()
@@ -333,7 +333,7 @@ fn a_command_needs_a_reason_then_sends_with_the_targets_control_revision() {
             if_match: 7,
         })]
     );
-    assert!(app.confirm.is_none());
+    assert!(app.overlays.confirm().is_none());
     assert_eq!(app.sent[0].state, SentState::Sending);
     // The audit view shows it at once, before any server has logged it.
     assert_eq!(app.audit_rows(), 1);
@@ -351,8 +351,8 @@ fn a_bad_expiry_is_explained_and_blocks_sending() {
     type_text(&mut app, "soon");
     assert!(app.update(key(KeyCode::Enter)).is_empty());
     assert!(
-        app.confirm
-            .as_ref()
+        app.overlays
+            .confirm()
             .unwrap()
             .problem
             .as_ref()
@@ -374,7 +374,7 @@ fn production_asks_for_the_target_typed_out() {
     app.update(key(KeyCode::Tab)); // type the target
     type_text(&mut app, "openai@us-west");
     assert!(app.update(key(KeyCode::Enter)).is_empty());
-    let problem = app.confirm.as_ref().unwrap().problem.clone().unwrap();
+    let problem = app.overlays.confirm().unwrap().problem.clone().unwrap();
     assert!(problem.contains("type openai@us-east"), "{problem}");
     for _ in 0.."us-west".len() {
         app.update(key(KeyCode::Backspace));
@@ -390,7 +390,7 @@ fn a_provider_cell_offers_breaker_commands_in_a_menu() {
     app.update(key(KeyCode::Down)); // eu-west
     app.update(key(KeyCode::Right)); // openai@eu-west
     app.update(key(KeyCode::Char('a')));
-    let menu = app.menu.as_ref().expect("menu open");
+    let menu = app.overlays.menu().expect("menu open");
     let items: Vec<String> = menu.commands.iter().map(|c| c.verb()).collect();
     assert_eq!(
         items,
@@ -399,11 +399,14 @@ fn a_provider_cell_offers_breaker_commands_in_a_menu() {
     app.update(key(KeyCode::Down));
     app.update(key(KeyCode::Enter));
     assert_eq!(
-        app.confirm.as_ref().unwrap().command.verb(),
+        app.overlays.confirm().unwrap().command.verb(),
         "breaker close"
     );
     app.update(key(KeyCode::Esc));
-    assert!(app.confirm.is_none(), "esc cancels without sending");
+    assert!(
+        app.overlays.confirm().is_none(),
+        "esc cancels without sending"
+    );
 }
 
 #[test]
@@ -413,7 +416,7 @@ fn palette_commands_take_arguments() {
     app.update(key(KeyCode::Char(':')));
     type_text(&mut app, "degrade credit-decision human-only on 1h");
     app.update(key(KeyCode::Enter));
-    let confirm = app.confirm.as_ref().expect("confirmation open");
+    let confirm = app.overlays.confirm().expect("confirmation open");
     assert_eq!(
         confirm.command.to_string(),
         "degrade human-only on credit-decision for 1h00m"

@@ -3,7 +3,7 @@ use crossterm::event::{
 };
 use ratatui::layout::Rect;
 
-use super::{App, Effect, Hit, Level, Msg, PAGE, PaletteState, ScreenMap, View};
+use super::{App, Effect, Hit, Level, Msg, Overlay, PAGE, PaletteState, ScreenMap, View};
 use crate::domain::fleet::Link;
 use crate::keymap::{self, Action, Layer};
 use crate::sources::{SourceEvent, SourceMsg};
@@ -108,18 +108,8 @@ impl App {
 
     /// The layer that gets keys first.
     pub fn top_layer(&self) -> Layer {
-        if self.editor.is_some() {
-            Layer::Editor
-        } else if self.resolve_form.is_some() {
-            Layer::Resolve
-        } else if self.confirm.is_some() {
-            Layer::Confirm
-        } else if self.menu.is_some() {
-            Layer::Menu
-        } else if self.help_open {
-            Layer::Help
-        } else if self.palette.is_some() {
-            Layer::Palette
+        if let Some(overlay) = self.overlays.top() {
+            overlay.layer()
         } else if self.filter.editing {
             Layer::Filter
         } else if self.view == View::Inbox && self.task.is_some() {
@@ -172,7 +162,7 @@ impl App {
     fn edit_input(&mut self, layer: Layer, key: KeyEvent) {
         let mut inbox_query = self.inbox.query().to_string();
         let input = match layer {
-            Layer::Palette => match self.palette.as_mut() {
+            Layer::Palette => match self.overlays.palette_mut() {
                 Some(p) => &mut p.input,
                 None => return,
             },
@@ -196,7 +186,7 @@ impl App {
         self.dirty = true;
         match layer {
             Layer::Palette => {
-                if let Some(p) = self.palette.as_mut() {
+                if let Some(p) = self.overlays.palette_mut() {
                     p.selected = 0;
                     p.rematch(&mut self.matcher);
                 }
@@ -220,12 +210,12 @@ impl App {
                     Action::Accept => return self.submit_confirm(),
                     Action::NextField => self.move_confirm_focus(true),
                     Action::PrevField => self.move_confirm_focus(false),
-                    _ => self.confirm = None,
+                    _ => self.overlays.close(Layer::Confirm),
                 }
                 Vec::new()
             }
             Layer::Menu => {
-                let Some(menu) = self.menu.as_mut() else {
+                let Some(menu) = self.overlays.menu_mut() else {
                     return Vec::new();
                 };
                 match action {
@@ -238,17 +228,15 @@ impl App {
                         let (source, command) = (menu.source, menu.commands[menu.selected].clone());
                         self.open_confirm(source, command);
                     }
-                    _ => self.menu = None,
+                    _ => self.overlays.close(Layer::Menu),
                 }
                 Vec::new()
             }
             Layer::Help => {
-                match action {
-                    Action::Down => self.selection.help_scroll += 1,
-                    Action::Up => {
-                        self.selection.help_scroll = self.selection.help_scroll.saturating_sub(1)
-                    }
-                    _ => self.help_open = false,
+                match (action, self.overlays.help_scroll_mut()) {
+                    (Action::Down, Some(scroll)) => *scroll += 1,
+                    (Action::Up, Some(scroll)) => *scroll = scroll.saturating_sub(1),
+                    _ => self.overlays.close(Layer::Help),
                 }
                 Vec::new()
             }
@@ -265,7 +253,7 @@ impl App {
     }
 
     fn perform_in_palette(&mut self, action: Action) -> Vec<Effect> {
-        let Some(palette) = self.palette.as_mut() else {
+        let Some(palette) = self.overlays.palette_mut() else {
             return Vec::new();
         };
         match action {
@@ -277,7 +265,7 @@ impl App {
             Action::Accept => {
                 let chosen = palette.chosen();
                 let input = std::mem::take(&mut palette.input);
-                self.palette = None;
+                self.overlays.close(Layer::Palette);
                 let args: Vec<&str> = input.split_whitespace().skip(1).collect();
                 match chosen {
                     Some(Action::Run(verb)) if !args.is_empty() => {
@@ -290,7 +278,7 @@ impl App {
                     ),
                 }
             }
-            _ => self.palette = None,
+            _ => self.overlays.close(Layer::Palette),
         }
         Vec::new()
     }
@@ -299,13 +287,11 @@ impl App {
     fn run(&mut self, action: Action) -> Vec<Effect> {
         match action {
             Action::Quit => return self.quit(),
-            Action::Help => {
-                self.help_open = true;
-                self.selection.help_scroll = 0;
-            }
+            Action::Help => self.overlays.open(Overlay::Help { scroll: 0 }),
             Action::Palette => {
                 let can_mutate = self.can_mutate();
-                self.palette = Some(PaletteState::open(&mut self.matcher, can_mutate));
+                let palette = PaletteState::open(&mut self.matcher, can_mutate);
+                self.overlays.open(Overlay::Palette(palette));
             }
             Action::Filter => self.filter.editing = true,
             Action::ClearFilter => {
@@ -446,15 +432,9 @@ impl App {
         effects
     }
 
-    /// What a click at `(x, y)` lands on in the last frame; nothing while a layer covers it.
+    /// What a click at `(x, y)` lands on in the last frame; nothing while an overlay covers it.
     fn hit(&self, x: u16, y: u16) -> Option<Hit> {
-        let covered = self.help_open
-            || self.palette.is_some()
-            || self.menu.is_some()
-            || self.confirm.is_some()
-            || self.resolve_form.is_some()
-            || self.editor.is_some();
-        if covered {
+        if !self.overlays.is_empty() {
             return None;
         }
         self.screen_map.hit(x, y)

@@ -16,7 +16,7 @@ mod timeline;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 
-use crate::app::{App, ListMap, ScreenMap, View};
+use crate::app::{App, ListMap, Overlay, ScreenMap, View};
 use crate::theme::Theme;
 
 /// Where the parts of the screen are.
@@ -95,23 +95,17 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame) -> ScreenMap {
     }
     chrome::draw_hints(app, theme, frame, screen.hints);
     chrome::draw_status(app, theme, frame, screen.status);
-    if let Some(palette) = &app.palette {
-        overlays::draw_palette(palette, theme, frame, app.area);
-    }
-    if app.help_open {
-        overlays::draw_help(app, theme, frame, app.area);
-    }
-    if let Some(menu) = &app.menu {
-        actions::draw_menu(menu, theme, frame, app.area);
-    }
-    if let Some(confirm) = &app.confirm {
-        actions::draw_confirm(app, confirm, theme, frame, app.area);
-    }
-    if let Some(form) = &app.resolve_form {
-        resolve::draw_form(app, form, theme, frame, app.area);
-    }
-    if let Some(editor) = &app.editor {
-        resolve::draw_editor(app, editor, theme, frame, app.area);
+    for overlay in app.overlays.iter() {
+        match overlay {
+            Overlay::Palette(palette) => overlays::draw_palette(palette, theme, frame, app.area),
+            Overlay::Help { scroll } => overlays::draw_help(app, *scroll, theme, frame, app.area),
+            Overlay::Menu(menu) => actions::draw_menu(menu, theme, frame, app.area),
+            Overlay::Confirm(confirm) => {
+                actions::draw_confirm(app, confirm, theme, frame, app.area)
+            }
+            Overlay::Resolve(form) => resolve::draw_form(app, form, theme, frame, app.area),
+            Overlay::Editor(editor) => resolve::draw_editor(app, editor, theme, frame, app.area),
+        }
     }
     map
 }

@@ -1,4 +1,5 @@
-//! Layers drawn over the views: help and the command palette.
+//! Overlays drawn over the views: help and the command palette (the others are drawn by
+//! `actions.rs` and `resolve.rs`).
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
@@ -34,7 +35,7 @@ fn layer_title(layer: Layer) -> &'static str {
     }
 }
 
-pub fn draw_help(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
+pub fn draw_help(app: &App, scroll: usize, theme: &Theme, frame: &mut Frame, area: Rect) {
     let mut lines: Vec<Line> = Vec::new();
     let mut current: Option<Layer> = None;
     for (layer, keys, what) in keymap::help_rows(app.can_mutate()) {
@@ -65,10 +66,7 @@ pub fn draw_help(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     ));
     let popup = centered(area, 76, area.height.saturating_sub(2));
     let inner_height = popup.height.saturating_sub(2) as usize;
-    let scroll = app
-        .selection
-        .help_scroll
-        .min(lines.len().saturating_sub(inner_height));
+    let scroll = scroll.min(lines.len().saturating_sub(inner_height));
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(theme.accent)
