@@ -3,17 +3,17 @@
 
 use std::time::Instant;
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use ratatui::layout::Rect;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use crate::app::{App, AppInit, ContextInfo, Effect, Msg};
-use crate::sources::{SourceEvent, SourceMsg};
+use crate::sources::{EscalationEvent, EscalationEventKind, SourceEvent, SourceMsg};
 use lab::escalations::{EscalationQueue, ListQuery};
 use lab::topology::Topology;
-use protocol::FleetSnapshot;
-use protocol::escalations::{Escalation, EscalationSummary};
+use protocol::escalations::{Escalation, EscalationSummary, Lease};
+use protocol::{FleetSnapshot, Role, WhoAmI};
 
 /// The name of the one source of [`lab_app`].
 pub const SOURCE: &str = "lab";
@@ -89,6 +89,59 @@ pub fn escalations_loaded(summaries: Vec<EscalationSummary>) -> Msg {
     }
 }
 
+/// A key pressed without modifiers.
+pub fn key(code: KeyCode) -> Msg {
+    Msg::Key(KeyEvent::new(code, KeyModifiers::NONE))
+}
+
+/// Types `text` key by key; returns every effect.
+pub fn type_text(app: &mut App, text: &str) -> Vec<Effect> {
+    text.chars()
+        .flat_map(|c| app.update(key(KeyCode::Char(c))))
+        .collect()
+}
+
+/// An escalation event of the lab source.
+pub fn escalation_event(kind: EscalationEventKind, summary: EscalationSummary) -> Msg {
+    from_source(SourceEvent::Escalation(EscalationEvent { kind, summary }))
+}
+
+/// The lab source says who this console acts as.
+pub fn as_user(app: &mut App, name: &str, role: Role) {
+    app.update(from_source(SourceEvent::Identity(WhoAmI {
+        name: name.into(),
+        role,
+    })));
+}
+
+/// A five-minute claim of `holder` on a task of the lab source, from its clock's now.
+pub fn lease(holder: &str, app: &App) -> Lease {
+    Lease {
+        holder: holder.into(),
+        claimed_at: app.source_clock(0),
+        expires_at: app.source_clock(0) + TimeDelta::seconds(300),
+    }
+}
+
+/// A 100x30 console as alice (operator) on the small fleet, its inbox loaded with `count`
+/// tasks of the lab's backlog, showing the inbox.
+pub fn operator_inbox(count: usize) -> (App, EscalationQueue) {
+    let mut app = lab_app(100, 30, Instant::now());
+    as_user(&mut app, "alice", Role::Operator);
+    let effects = app.update(from_source(SourceEvent::Snapshot(small_fleet())));
+    assert_eq!(
+        effects,
+        vec![Effect::FetchEscalations {
+            source: SOURCE.into()
+        }],
+        "a snapshot asks for the escalation list"
+    );
+    let queue = escalation_queue(7, count);
+    app.update(escalations_loaded(escalation_summaries(&queue)));
+    app.update(key(KeyCode::Char('5')));
+    (app, queue)
+}
+
 /// Opens the first task of the inbox (in SLA order) whose detail in `queue` `want` accepts,
 /// and answers its read with that detail; returns its id.
 pub fn open_task_where(
@@ -109,7 +162,7 @@ pub fn open_task_where(
         .summary
         .id
         .clone();
-    let effects = app.update(Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)));
+    let effects = app.update(key(KeyCode::Enter));
     assert_eq!(
         effects,
         vec![Effect::FetchEscalation {
@@ -123,6 +176,15 @@ pub fn open_task_where(
         result: Ok(Box::new(queue.detail(&id).unwrap())),
     });
     id
+}
+
+/// The ids of the inbox's rows, in order.
+pub fn inbox_ids(app: &App) -> Vec<String> {
+    app.inbox
+        .rows()
+        .iter()
+        .map(|k| app.inbox.item(k.slot).summary.id.clone())
+        .collect()
 }
 
 /// Ticks `app` until its inbox filter has delivered every match (the matcher runs on threads).

@@ -556,3 +556,7 @@ fn notice_text(summary: &EscalationSummary) -> String {
         summary.reason.word()
     )
 }
+
+#[cfg(test)]
+#[path = "inbox_tests.rs"]
+mod tests;

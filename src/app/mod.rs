@@ -3,8 +3,6 @@
 
 mod commands;
 mod inbox;
-#[cfg(test)]
-mod inbox_tests;
 mod overlay;
 mod palette;
 mod screen_map;

@@ -14,6 +14,8 @@ mod claim;
 mod form;
 mod load;
 mod send;
+#[cfg(test)]
+mod tests;
 
 pub use form::{Choice, EditorState, FormField, ResolveForm};
 pub use send::{ConfirmedResolution, ResolutionState, SentResolution};

@@ -1,0 +1,87 @@
+//! The binding table: lookups, layers, hints and the palette it feeds.
+
+use super::*;
+use crossterm::event::KeyEventKind;
+
+fn key(code: KeyCode, modifiers: KeyModifiers) -> KeyEvent {
+    KeyEvent::new_with_kind(code, modifiers, KeyEventKind::Press)
+}
+
+#[test]
+fn shifted_characters_match_their_plain_binding() {
+    assert_eq!(
+        lookup(Layer::Global, &key(K::Char('?'), KeyModifiers::SHIFT)),
+        Some(A::Help)
+    );
+    assert_eq!(
+        lookup(Layer::Global, &key(K::Char('G'), KeyModifiers::SHIFT)),
+        Some(A::Bottom)
+    );
+}
+
+#[test]
+fn layers_bind_independently() {
+    assert_eq!(
+        lookup(Layer::Help, &key(K::Char('q'), KeyModifiers::NONE)),
+        Some(A::Close)
+    );
+    assert_eq!(
+        lookup(Layer::Global, &key(K::Char('q'), KeyModifiers::NONE)),
+        Some(A::Quit)
+    );
+    assert_eq!(
+        lookup(Layer::Palette, &key(K::Char('q'), KeyModifiers::NONE)),
+        None
+    );
+}
+
+#[test]
+fn hints_and_palette_come_from_the_table() {
+    let hints = hints(Layer::Global, true);
+    assert!(hints.contains(&("q".to_string(), "quit")));
+    assert!(hints.contains(&("?".to_string(), "help")));
+    assert!(super::hints(Layer::Palette, true).contains(&("↑/↓".to_string(), "move")));
+    let palette = palette_actions(true);
+    assert!(
+        palette
+            .iter()
+            .any(|(a, keys)| *a == A::ShowServices && keys == "2")
+    );
+    assert!(!palette.iter().any(|(a, _)| *a == A::Up));
+    assert_eq!(keys_for(Layer::Global, A::Up), "↑/k");
+}
+
+#[test]
+fn every_palette_name_is_unique() {
+    let palette = palette_actions(true);
+    for (i, (a, _)) in palette.iter().enumerate() {
+        for (b, _) in &palette[i + 1..] {
+            assert_ne!(a.command_name(), b.command_name());
+        }
+    }
+}
+
+#[test]
+fn mutating_actions_hide_when_the_user_may_not_mutate() {
+    assert!(
+        hints(Layer::Global, true)
+            .iter()
+            .any(|(_, what)| *what == "actions")
+    );
+    assert!(
+        !hints(Layer::Global, false)
+            .iter()
+            .any(|(_, what)| *what == "actions")
+    );
+    assert!(
+        palette_actions(true)
+            .iter()
+            .any(|(a, _)| *a == A::Run(Verb::Drain))
+    );
+    assert!(!palette_actions(false).iter().any(|(a, _)| a.is_mutating()));
+    assert!(
+        !help_rows(false)
+            .iter()
+            .any(|(_, _, what)| what.starts_with("Drain"))
+    );
+}
