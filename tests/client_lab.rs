@@ -371,13 +371,13 @@ async fn fake_events(State(server): State<FakeServer>, headers: HeaderMap) -> Re
     }
 }
 
-struct TaskUnderTest {
+struct WorkerUnderTest {
     rx: mpsc::Receiver<SourceMsg>,
     shutdown: watch::Sender<bool>,
     handle: JoinHandle<()>,
 }
 
-impl TaskUnderTest {
+impl WorkerUnderTest {
     fn start(url: &str, token: &str) -> Self {
         let (tx, rx) = mpsc::channel(256);
         let (shutdown, shutdown_rx) = watch::channel(false);
@@ -387,7 +387,7 @@ impl TaskUnderTest {
             token: Some(token.into()),
         };
         let handle = spawn_source_with(spec, tx, shutdown_rx, quick_options());
-        TaskUnderTest {
+        WorkerUnderTest {
             rx,
             shutdown,
             handle,
@@ -417,7 +417,7 @@ impl TaskUnderTest {
         self.shutdown.send(true).unwrap();
         timeout(WAIT, self.handle)
             .await
-            .expect("task did not stop")
+            .expect("worker did not stop")
             .unwrap();
     }
 }
@@ -443,16 +443,16 @@ fn describe(event: &SourceEvent) -> String {
     }
 }
 
-async fn describe_next(task: &mut TaskUnderTest, count: usize) -> Vec<String> {
+async fn describe_next(worker: &mut WorkerUnderTest, count: usize) -> Vec<String> {
     let mut seen = Vec::new();
     for _ in 0..count {
-        seen.push(describe(&task.next().await));
+        seen.push(describe(&worker.next().await));
     }
     seen
 }
 
 #[tokio::test]
-async fn task_reports_identity_snapshot_deltas_and_follows_resnapshots() {
+async fn worker_reports_identity_snapshot_deltas_and_follows_resnapshots() {
     let stream = format!(
         "{}{}event: resnapshot\ndata: {{\"revision\":20,\"reason\":\"history trimmed\"}}\n\n{}",
         delta_event(11),
@@ -460,9 +460,9 @@ async fn task_reports_identity_snapshot_deltas_and_follows_resnapshots() {
         delta_event(21),
     );
     let url = FakeServer::new(&[10, 20], &[stream]).start().await;
-    let mut task = TaskUnderTest::start(&url, "good-token");
+    let mut worker = WorkerUnderTest::start(&url, "good-token");
     assert_eq!(
-        describe_next(&mut task, 7).await,
+        describe_next(&mut worker, 7).await,
         vec![
             "connecting 1",
             "identity alice",
@@ -473,17 +473,17 @@ async fn task_reports_identity_snapshot_deltas_and_follows_resnapshots() {
             "delta 21",
         ]
     );
-    task.stop().await;
+    worker.stop().await;
 }
 
 #[tokio::test]
-async fn task_takes_a_lower_revision_after_the_server_restarted() {
+async fn worker_takes_a_lower_revision_after_the_server_restarted() {
     // The first connection ends (server gone); the next one finds a younger server, whose
     // deltas must not be mistaken for replays of the older one's.
     let url = FakeServer::new(&[100, 3], &[delta_event(101), delta_event(4)])
         .start()
         .await;
-    let mut task = TaskUnderTest::start(&url, "good-token");
+    let mut worker = WorkerUnderTest::start(&url, "good-token");
     let closed = format!("down: connection to {url} dropped: the server closed the event stream");
     let expected = [
         "connecting 1",
@@ -500,18 +500,20 @@ async fn task_takes_a_lower_revision_after_the_server_restarted() {
         &closed,
         "connecting 3",
     ];
-    assert_eq!(describe_next(&mut task, expected.len()).await, expected);
-    task.stop().await;
+    assert_eq!(describe_next(&mut worker, expected.len()).await, expected);
+    worker.stop().await;
 }
 
 #[tokio::test]
-async fn task_reports_a_malformed_delta_and_reconnects() {
+async fn worker_reports_a_malformed_delta_and_reconnects() {
     let broken = "event: fleet.delta\ndata: {\"revision\": \"soon\"}\n\n".to_string();
     let url = FakeServer::new(&[5, 6], &[broken, delta_event(7)])
         .start()
         .await;
-    let mut task = TaskUnderTest::start(&url, "good-token");
-    let down = task.until(|e| matches!(e, SourceEvent::Down { .. })).await;
+    let mut worker = WorkerUnderTest::start(&url, "good-token");
+    let down = worker
+        .until(|e| matches!(e, SourceEvent::Down { .. }))
+        .await;
     let SourceEvent::Down { error, .. } = down else {
         unreachable!()
     };
@@ -519,22 +521,22 @@ async fn task_reports_a_malformed_delta_and_reconnects() {
         error.starts_with("malformed fleet.delta event: "),
         "{error}"
     );
-    assert_eq!(describe(&task.next().await), "connecting 2");
-    let delta = task.until(|e| matches!(e, SourceEvent::Delta(_))).await;
+    assert_eq!(describe(&worker.next().await), "connecting 2");
+    let delta = worker.until(|e| matches!(e, SourceEvent::Delta(_))).await;
     assert_eq!(revision(&delta), Some(7));
-    task.stop().await;
+    worker.stop().await;
 }
 
 #[tokio::test]
-async fn task_with_a_rejected_token_keeps_retrying_at_the_cap() {
+async fn worker_with_a_rejected_token_keeps_retrying_at_the_cap() {
     let url = FakeServer::new(&[1], &[]).start().await;
-    let mut task = TaskUnderTest::start(&url, "wrong-token");
+    let mut worker = WorkerUnderTest::start(&url, "wrong-token");
     for attempt in 1..=2 {
         assert_eq!(
-            describe(&task.next().await),
+            describe(&worker.next().await),
             format!("connecting {attempt}")
         );
-        match task.next().await {
+        match worker.next().await {
             SourceEvent::Down { error, retry_in } => {
                 assert_eq!(error, "401: token not recognized — run `switchboard login`");
                 assert_eq!(retry_in, quick_options().backoff.cap);
@@ -542,17 +544,17 @@ async fn task_with_a_rejected_token_keeps_retrying_at_the_cap() {
             other => panic!("expected down, got {}", describe(&other)),
         }
     }
-    task.stop().await;
+    worker.stop().await;
 }
 
 #[tokio::test]
-async fn task_stops_when_its_receiver_is_dropped() {
+async fn worker_stops_when_its_receiver_is_dropped() {
     let url = closed_port_url().await;
-    let task = TaskUnderTest::start(&url, "good-token");
-    drop(task.rx);
-    timeout(WAIT, task.handle)
+    let worker = WorkerUnderTest::start(&url, "good-token");
+    drop(worker.rx);
+    timeout(WAIT, worker.handle)
         .await
-        .expect("task did not stop")
+        .expect("worker did not stop")
         .unwrap();
 }
 
@@ -574,24 +576,24 @@ fn lab_spec(lab: &LabServer, token: &str) -> SourceSpec {
 }
 
 #[tokio::test]
-async fn task_follows_the_lab_with_increasing_revisions() {
+async fn worker_follows_the_lab_with_increasing_revisions() {
     let lab = start_lab(LabOptions::default(), "127.0.0.1:0".parse().unwrap()).await;
     let token = lab.token_for("alice").unwrap().to_string();
-    let mut task = TaskUnderTest::start(&lab.url(), &token);
-    assert_eq!(describe(&task.next().await), "connecting 1");
-    match task.next().await {
+    let mut worker = WorkerUnderTest::start(&lab.url(), &token);
+    assert_eq!(describe(&worker.next().await), "connecting 1");
+    match worker.next().await {
         SourceEvent::Identity(who) => {
             assert_eq!((who.name.as_str(), who.role), ("alice", Role::Admin))
         }
         other => panic!("expected identity, got {}", describe(&other)),
     }
-    let snapshot = task.next().await;
+    let snapshot = worker.next().await;
     let mut last = revision(&snapshot).expect("a snapshot after the identity");
     assert!(
-        matches!(task.next().await, SourceEvent::Operators(operators) if !operators.is_empty())
+        matches!(worker.next().await, SourceEvent::Operators(operators) if !operators.is_empty())
     );
     for _ in 0..3 {
-        let delta = task
+        let delta = worker
             .until(|e| !matches!(e, SourceEvent::Operators(_)))
             .await;
         let SourceEvent::Delta(delta) = delta else {
@@ -604,21 +606,21 @@ async fn task_follows_the_lab_with_increasing_revisions() {
         );
         last = delta.revision;
     }
-    task.stop().await;
+    worker.stop().await;
     lab.shutdown().await;
 }
 
 #[tokio::test]
-async fn task_recovers_by_itself_when_the_lab_comes_back_on_the_same_port() {
+async fn worker_recovers_by_itself_when_the_lab_comes_back_on_the_same_port() {
     let lab = start_lab(LabOptions::default(), "127.0.0.1:0".parse().unwrap()).await;
     let addr = lab.addr;
     let token = lab.token_for("bob").unwrap().to_string();
-    let mut task = TaskUnderTest::start(&lab.url(), &token);
-    task.until(|e| matches!(e, SourceEvent::Delta(_))).await;
+    let mut worker = WorkerUnderTest::start(&lab.url(), &token);
+    worker.until(|e| matches!(e, SourceEvent::Delta(_))).await;
 
     lab.shutdown().await;
     let is_refused = |e: &SourceEvent| matches!(e, SourceEvent::Down { error, .. } if error.starts_with("cannot reach"));
-    let SourceEvent::Down { error, .. } = task.until(is_refused).await else {
+    let SourceEvent::Down { error, .. } = worker.until(is_refused).await else {
         unreachable!()
     };
     assert_eq!(
@@ -626,36 +628,39 @@ async fn task_recovers_by_itself_when_the_lab_comes_back_on_the_same_port() {
         format!("cannot reach http://{addr}: connection refused")
     );
     // Still trying: another attempt, refused again.
-    let SourceEvent::Connecting { attempt } = task
+    let SourceEvent::Connecting { attempt } = worker
         .until(|e| matches!(e, SourceEvent::Connecting { .. }))
         .await
     else {
         unreachable!()
     };
     assert!(attempt >= 2, "attempt {attempt}");
-    task.until(is_refused).await;
+    worker.until(is_refused).await;
 
-    // Same seed, same tokens: the task needs no help to get back.
+    // Same seed, same tokens: the worker needs no help to get back.
     let lab = start_lab(LabOptions::default(), addr).await;
-    task.until(|e| matches!(e, SourceEvent::Snapshot(_))).await;
-    task.until(|e| matches!(e, SourceEvent::Delta(_))).await;
-    task.stop().await;
+    worker
+        .until(|e| matches!(e, SourceEvent::Snapshot(_)))
+        .await;
+    worker.until(|e| matches!(e, SourceEvent::Delta(_))).await;
+    worker.stop().await;
     lab.shutdown().await;
 }
 
 #[tokio::test]
-async fn task_with_a_bad_token_reports_the_401() {
+async fn worker_with_a_bad_token_reports_the_401() {
     let lab = start_lab(LabOptions::default(), "127.0.0.1:0".parse().unwrap()).await;
-    let mut task = TaskUnderTest::start(&lab.url(), "not-a-lab-token");
-    let SourceEvent::Down { error, retry_in } =
-        task.until(|e| matches!(e, SourceEvent::Down { .. })).await
+    let mut worker = WorkerUnderTest::start(&lab.url(), "not-a-lab-token");
+    let SourceEvent::Down { error, retry_in } = worker
+        .until(|e| matches!(e, SourceEvent::Down { .. }))
+        .await
     else {
         unreachable!()
     };
     assert!(error.starts_with("401: "), "{error}");
     assert!(error.ends_with(" — run `switchboard login`"), "{error}");
     assert_eq!(retry_in, quick_options().backoff.cap);
-    task.stop().await;
+    worker.stop().await;
     lab.shutdown().await;
 }
 
