@@ -15,6 +15,7 @@ use protocol::commands::{
     AuditEntry, AuditOutcome, AuditPage, BreakerAction, CommandAccepted, IDEMPOTENCY_KEY, IF_MATCH,
     Operation, OperationState, WeightScope,
 };
+use protocol::escalations::IDEMPOTENT_REPLAYED;
 use protocol::{
     BreakerState, DegradedModeKind, FleetDelta, FleetSnapshot, Region, ReplicaRole, event_name,
 };
@@ -294,9 +295,11 @@ async fn a_replayed_command_returns_the_first_answer_and_acts_once() {
     let revision = command.control_revision(&fleet(&lab).await).unwrap();
     let key = fresh_key();
     let first = send_command(&lab, "bob", &command, Some(&key), Some(revision)).await;
+    assert!(first.headers().get(IDEMPOTENT_REPLAYED).is_none());
     let (answer, first_bytes) = accepted(first, &command, StatusCode::OK).await;
     // A retry (the answer was lost, say): same key, same request, now-stale If-Match.
     let replay = send_command(&lab, "bob", &command, Some(&key), Some(revision)).await;
+    assert_eq!(replay.headers()[IDEMPOTENT_REPLAYED], "true");
     let (_, replay_bytes) = accepted(replay, &command, StatusCode::OK).await;
     assert_eq!(first_bytes, replay_bytes, "the exact first answer");
 

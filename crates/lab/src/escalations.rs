@@ -841,7 +841,7 @@ fn echo(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::feed::Feed;
+    use crate::event_log::PublishedFleet;
     use crate::sim::Sim;
     use protocol::escalations::{AttemptOutcome, Candidate, StepOutcome};
     use protocol::{BreakerState, Health};
@@ -868,8 +868,8 @@ mod tests {
     /// The default fleet as published at its start.
     fn healthy_fleet() -> FleetSnapshot {
         let sim = Sim::new(Topology::embedded_default(), None, 42, epoch());
-        let feed = Feed::new(sim.view(), Vec::new(), sim.lab_info(1.0), sim.now());
-        FleetSnapshot::clone(&feed.snapshot())
+        let published = PublishedFleet::new(sim.view(), Vec::new(), sim.lab_info(1.0), sim.now());
+        FleetSnapshot::clone(&published.snapshot())
     }
 
     /// `fleet` with `region` down, as the simulation publishes it.
