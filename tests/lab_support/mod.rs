@@ -1,6 +1,6 @@
-//! Shared by the lab's HTTP test suites (`lab_http`, `lab_commands`): a lab on 127.0.0.1, a
-//! client, event streams, and a checker that holds every answer to `docs/openapi.yaml`.
-//! Each suite uses a different part of it.
+//! Shared by the lab's HTTP test suites (`lab_http`, `lab_commands`, `lab_escalations`,
+//! `openapi_routes`): a lab on 127.0.0.1, a client, event streams, and a checker that holds
+//! every answer to `docs/openapi.yaml`. Each suite uses a different part of it.
 #![allow(dead_code)]
 
 use std::net::SocketAddr;

@@ -1,8 +1,9 @@
-//! Idempotency keys of commands: the first accepted answer to a key is kept, so that a replay
-//! (a retry after a timeout, a double press) gets the same answer and acts only once.
+//! Idempotency keys of commands and resolutions: the first accepted answer to a key is kept,
+//! so that a replay (a retry after a timeout, a double press) gets the same answer and acts
+//! only once. The HTTP flow that uses it is in `http/idempotent.rs`.
 //!
 //! Keys are scoped to the caller: two operators may use the same key. Each caller keeps the
-//! most recent [`KEYS_KEPT_PER_CALLER`] keys. Rejected commands are not kept: they had no
+//! most recent [`KEYS_KEPT_PER_CALLER`] keys. Rejected requests are not kept: they had no
 //! effect, and a retry after fixing the cause (a fresh `If-Match`) must be judged again.
 
 use std::collections::hash_map::DefaultHasher;

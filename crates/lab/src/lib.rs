@@ -1,21 +1,29 @@
 //! The lab: a deterministic simulated AI fleet served over HTTP as protocol v1.
 //!
 //! [`LabServer::start`] loads a topology (the embedded default unless told otherwise) and
-//! optionally a scenario, then serves `/v1/fleet`, `/v1/events` (SSE), `/v1/whoami`,
-//! `/v1/operators` and `/v1/health`, the commands of [`protocol::commands`] (see
-//! [`commands`]), `/v1/operations/{id}` and `/v1/audit`, while a ticker advances the
-//! simulation. The simulation itself ([`sim::Sim`]) is pure and deterministic for a seed.
+//! optionally a scenario, serves every endpoint of [`protocol::endpoints`] while a ticker
+//! advances the simulation. The simulation itself ([`sim::Sim`]) is pure and deterministic
+//! for a seed.
+//!
+//! Module map, from the outside in:
+//! - [`cli`]: `switchboard lab serve`; [`server`]: [`LabServer`], start, ticker, shutdown.
+//! - [`http`]: the router and its routes (fleet and events, commands, escalations), the
+//!   state they share, authentication, problem documents, idempotent POSTs.
+//! - [`event_log`]: the published fleet and the log event streams resume from;
+//!   [`audit`]: the audit log; [`idempotency`]: the kept answers to idempotency keys;
+//!   [`roster`]: who is online.
+//! - [`sim`]: the simulated fleet and the operators' controls over it;
+//!   [`escalations`]: the queue of tasks waiting for a person, with their lineages.
+//! - [`topology`], [`scenario`]: what a lab simulates, from TOML; [`config_error`]: how
+//!   their mistakes are reported.
 
 pub mod audit;
-pub mod auth;
 pub mod cli;
-pub mod commands;
 pub mod config_error;
-mod escalation_routes;
 pub mod escalations;
-pub mod feed;
+pub mod event_log;
+pub mod http;
 pub mod idempotency;
-pub mod problem;
 pub mod roster;
 pub mod scenario;
 pub mod server;

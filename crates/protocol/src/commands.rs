@@ -2,7 +2,8 @@
 //!
 //! Every command is a `POST` that carries:
 //! - `Idempotency-Key: <opaque, 1-128 chars>`: a replay with the same key returns the first
-//!   answer and never acts twice; the same key with a different body is `422`.
+//!   answer (marked [`IDEMPOTENT_REPLAYED`](crate::escalations::IDEMPOTENT_REPLAYED)) and never
+//!   acts twice; the same key with a different body is `422`.
 //! - `If-Match: <control_revision>` of the object it changes (bare or quoted): when the object's
 //!   control state has changed since, the answer is `409` with the current object in the
 //!   problem's `current` member. Missing `If-Match` is `428`.

@@ -9,53 +9,36 @@
 //! (422). Resolutions from authenticated callers are audited, accepted or rejected; a replay
 //! is not, as it does nothing.
 
-use std::sync::Arc;
-
+use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Deserialize;
 
-use super::audit::AuditRecord;
 use super::auth::{Caller, min_role, require_role};
-use super::commands::{idempotency_key, plain};
-use super::escalations::{AssigneeFilter, Cursor, ListQuery, QueueError};
-use super::idempotency::{Fingerprint, Lookup, StoredAnswer};
-use super::problem::ApiError;
-use super::server::{AppState, LabCore, LabShared, to_json};
-use protocol::commands::{AuditOutcome, IDEMPOTENCY_KEY};
-use protocol::endpoints;
+use super::idempotent::{IdempotentPost, KeyWording, idempotency_key};
+use super::problem::{ApiError, plain};
+use super::state::{LabCore, LabShared, RouterState};
+use crate::audit::AuditRecord;
+use crate::escalations::{AssigneeFilter, Cursor, ListQuery, QueueError};
+use protocol::commands::AuditOutcome;
 use protocol::escalations::{
     ClaimRequest, DEFAULT_LEASE_S, DEFAULT_PAGE_LIMIT, Escalation, EscalationPage,
-    EscalationReason, EscalationState, EscalationSummary, IDEMPOTENT_REPLAYED, MAX_LEASE_S,
-    MAX_NOTE_BYTES, MAX_OUTPUT_BYTES, MAX_PAGE_LIMIT, MIN_LEASE_S, Priority, ReleaseRequest,
+    EscalationReason, EscalationState, EscalationSummary, MAX_LEASE_S, MAX_NOTE_BYTES,
+    MAX_OUTPUT_BYTES, MAX_PAGE_LIMIT, MIN_LEASE_S, Priority, ReleaseRequest, ResolveOutcome,
     ResolveRequest,
 };
 use protocol::{Role, WhoAmI};
 
 /// Largest body accepted: a submitted output and a note, with room for JSON escapes.
-const BODY_LIMIT: usize = 2 * (MAX_OUTPUT_BYTES + MAX_NOTE_BYTES);
+pub(super) const BODY_LIMIT: usize = 2 * (MAX_OUTPUT_BYTES + MAX_NOTE_BYTES);
 /// Audit reasons are kept to one bounded line.
 const AUDIT_REASON_CHARS: usize = 500;
 
-/// `GET /v1/escalations`, `GET /v1/escalations/{id}` and the claim, release and resolve
-/// commands.
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route(endpoints::ESCALATIONS.path, get(list))
-        .route(endpoints::ESCALATION.path, get(detail))
-        .route(endpoints::CLAIM.path, post(claim))
-        .route(endpoints::RELEASE.path, post(release))
-        .route(endpoints::RESOLVE.path, post(resolve))
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-}
-
 #[derive(Deserialize)]
-struct ListParams {
+pub(super) struct ListParams {
     state: Option<String>,
     priority: Option<String>,
     reason: Option<String>,
@@ -135,9 +118,9 @@ fn words<T: Copy>(
         .collect()
 }
 
-async fn list(
+pub(super) async fn list(
     _caller: Caller,
-    State(state): State<AppState>,
+    State(state): State<RouterState>,
     Query(params): Query<ListParams>,
 ) -> Result<Json<EscalationPage>, ApiError> {
     let query = params.query()?;
@@ -147,22 +130,22 @@ async fn list(
         items: listed.items,
         next_cursor: listed.next.map(Cursor::encode),
         total: listed.total,
-        revision: core.feed.revision(),
+        revision: core.published.revision(),
     }))
 }
 
-async fn detail(
+pub(super) async fn detail(
     _caller: Caller,
-    State(state): State<AppState>,
+    State(state): State<RouterState>,
     Path(id): Path<String>,
 ) -> Result<Json<Escalation>, ApiError> {
     let escalation = state.lab.lock().escalations.detail(&id);
     escalation.map(Json).ok_or_else(|| not_found(&id))
 }
 
-async fn claim(
+pub(super) async fn claim(
     caller: Caller<min_role::Operator>,
-    State(state): State<AppState>,
+    State(state): State<RouterState>,
     Path(id): Path<String>,
     request: Option<Json<ClaimRequest>>,
 ) -> Result<Json<EscalationSummary>, ApiError> {
@@ -181,9 +164,9 @@ async fn claim(
     .map(Json)
 }
 
-async fn release(
+pub(super) async fn release(
     caller: Caller<min_role::Operator>,
-    State(state): State<AppState>,
+    State(state): State<RouterState>,
     Path(id): Path<String>,
     request: Option<Json<ReleaseRequest>>,
 ) -> Result<Json<EscalationSummary>, ApiError> {
@@ -209,9 +192,9 @@ fn change<T>(
     result.map_err(|error| queue_error(id, error))
 }
 
-async fn resolve(
+pub(super) async fn resolve(
     caller: Caller,
-    State(state): State<AppState>,
+    State(state): State<RouterState>,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
@@ -221,7 +204,7 @@ async fn resolve(
     let request = parse_resolve(&body);
     let key = idempotency_key(&headers);
     match decide(lab, &mut core, &caller.identity, &id, &request, &key, &body) {
-        Ok((answer, replayed)) => answer_response(&answer, replayed),
+        Ok(response) => response,
         Err(error) => {
             let (action, note) = match &request {
                 Ok(request) => (
@@ -256,7 +239,7 @@ fn parse_resolve(body: &[u8]) -> Result<ResolveRequest, ApiError> {
     })
 }
 
-/// The answer to a resolve, and whether it replays an earlier one.
+/// The answer to a resolve: its outcome, or the replay of the first one.
 fn decide(
     lab: &LabShared,
     core: &mut LabCore,
@@ -265,31 +248,37 @@ fn decide(
     request: &Result<ResolveRequest, ApiError>,
     key: &Result<Option<String>, ApiError>,
     body: &[u8],
-) -> Result<(StoredAnswer, bool), ApiError> {
+) -> Result<Response, ApiError> {
     require_role(caller, Role::Operator)?;
-    let key = key.clone()?.ok_or_else(|| {
-        ApiError::bad_request(format!(
-            "resolving needs an {IDEMPOTENCY_KEY} header: a fresh unique value per decision, the same one on a retry"
-        ))
-    })?;
-    let fingerprint = Fingerprint::of(&format!("resolve {id}"), body);
-    match core.idempotency.lookup(&caller.name, &key, fingerprint) {
-        Lookup::Replay(answer) => return Ok((answer.clone(), true)),
-        Lookup::Mismatch => {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                format!(
-                    "{IDEMPOTENCY_KEY} {key:?} was used for a different request: use a new key for a new decision"
-                ),
-            ));
-        }
-        Lookup::New => {}
-    }
-    let request = request.clone()?;
+    let post = IdempotentPost {
+        caller: &caller.name,
+        key,
+        request: format!("resolve {id}"),
+        body,
+        wording: KeyWording {
+            needed_by: "resolving needs",
+            one_key_per: "decision",
+        },
+    };
+    post.answer(core, |core, key| {
+        let outcome = apply(lab, core, caller, id, request.clone()?, key)?;
+        Ok((StatusCode::OK, outcome))
+    })
+}
+
+/// Applies a resolution with a new key, publishes and audits it.
+fn apply(
+    lab: &LabShared,
+    core: &mut LabCore,
+    caller: &WhoAmI,
+    id: &str,
+    request: ResolveRequest,
+    key: &str,
+) -> Result<ResolveOutcome, ApiError> {
     let now = core.sim.now();
     let outcome = core
         .escalations
-        .resolve(id, &caller.name, &key, &request, now)
+        .resolve(id, &caller.name, key, &request, now)
         .map_err(|error| queue_error(id, error))?;
     lab.publish(core);
     lab.audit(
@@ -300,37 +289,12 @@ fn decide(
             action: format!("resolve {}", request.resolution.kind().word()),
             target: format!("{id} ({})", outcome.escalation.workflow_id),
             reason: plain(&outcome.applied.note, AUDIT_REASON_CHARS),
-            idempotency_key: Some(key.clone()),
+            idempotency_key: Some(key.to_string()),
             outcome: AuditOutcome::Accepted,
             detail: Some(outcome.consequence.clone()),
         },
     );
-    let answer = StoredAnswer {
-        status: StatusCode::OK.as_u16(),
-        body: Arc::from(to_json(&outcome).into_bytes()),
-    };
-    core.idempotency
-        .remember(&caller.name, &key, fingerprint, answer.clone());
-    Ok((answer, false))
-}
-
-fn answer_response(answer: &StoredAnswer, replayed: bool) -> Response {
-    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
-    let mut response = (
-        status,
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        Bytes::copy_from_slice(&answer.body),
-    )
-        .into_response();
-    if replayed {
-        response
-            .headers_mut()
-            .insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
-    }
-    response
+    Ok(outcome)
 }
 
 fn not_found(id: &str) -> ApiError {

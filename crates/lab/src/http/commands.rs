@@ -8,54 +8,36 @@
 //! from an authenticated caller, accepted or rejected, is audited; a replay is not, as it
 //! does nothing.
 
-use std::sync::Arc;
-
 use axum::Json;
-use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, get, post};
+use axum::routing::{MethodRouter, post};
 use serde::Deserialize;
 
-use super::audit::{AuditQuery, AuditRecord};
 use super::auth::{Caller, require_role};
-use super::idempotency::{Fingerprint, Lookup, StoredAnswer};
-use super::problem::ApiError;
-use super::server::{AppState, LabCore, LabShared, LiveEvent, to_json};
-use super::sim::{ControlTarget, Refusal};
+use super::idempotent::{IdempotentPost, KeyWording, idempotency_key};
+use super::problem::{ApiError, plain};
+use super::state::{LabCore, LabShared, RouterState};
+use crate::audit::{AuditQuery, AuditRecord};
+use crate::sim::{ControlTarget, Refusal};
 use protocol::command::{Command, Verb};
-use protocol::commands::{
-    AuditEntry, AuditOutcome, AuditPage, CommandAccepted, IDEMPOTENCY_KEY, IF_MATCH, Operation,
-};
-use protocol::endpoints;
+use protocol::commands::{AuditOutcome, AuditPage, CommandAccepted, IF_MATCH, Operation};
 use protocol::sanitize;
 use protocol::{Role, WhoAmI};
 
 /// Largest command body accepted.
-const BODY_LIMIT: usize = 16 * 1024;
+pub(super) const BODY_LIMIT: usize = 16 * 1024;
 const REASON_MAX_CHARS: usize = 500;
-const KEY_MAX_CHARS: usize = 128;
 const AUDIT_PAGE_DEFAULT: usize = 50;
 const AUDIT_PAGE_MAX: usize = 500;
 
-/// The command endpoints, `GET /v1/operations/{id}` and `GET /v1/audit`.
-pub(super) fn routes() -> Router<AppState> {
-    let mut router = Router::new();
-    for verb in Verb::ALL {
-        router = router.route(verb.endpoint().path, command(verb));
-    }
-    router
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .route(endpoints::OPERATION.path, get(operation))
-        .route(endpoints::AUDIT.path, get(audit))
-}
-
-fn command(verb: Verb) -> MethodRouter<AppState> {
+/// The handler of `verb`'s endpoint.
+pub(super) fn command(verb: Verb) -> MethodRouter<RouterState> {
     post(
         move |caller: Caller,
-              State(state): State<AppState>,
+              State(state): State<RouterState>,
               Path(id): Path<String>,
               headers: HeaderMap,
               body: Bytes| async move {
@@ -86,7 +68,7 @@ impl CommandRequest<'_> {
         let parsed = Command::from_request(self.verb, self.id, self.body);
         let key = idempotency_key(self.headers);
         match self.decide(lab, &mut core, &parsed, &key) {
-            Ok(answer) => answer_response(&answer),
+            Ok(response) => response,
             Err(error) => {
                 let (action, target, reason) = match &parsed {
                     Ok((command, reason)) => {
@@ -116,29 +98,29 @@ impl CommandRequest<'_> {
         core: &mut LabCore,
         parsed: &Result<(Command, String), String>,
         key: &Result<Option<String>, ApiError>,
-    ) -> Result<StoredAnswer, ApiError> {
+    ) -> Result<Response, ApiError> {
         require_role(self.caller, Role::Operator)?;
-        let key = key.clone()?.ok_or_else(|| {
-            ApiError::bad_request(format!(
-                "commands need an {IDEMPOTENCY_KEY} header: a fresh unique value per action, the same one on a retry"
-            ))
-        })?;
-        let fingerprint = Fingerprint::of(&format!("{} {}", self.verb.word(), self.id), self.body);
-        match core
-            .idempotency
-            .lookup(&self.caller.name, &key, fingerprint)
-        {
-            Lookup::Replay(answer) => return Ok(answer.clone()),
-            Lookup::Mismatch => {
-                return Err(ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    format!(
-                        "{IDEMPOTENCY_KEY} {key:?} was used for a different request: use a new key for a new action"
-                    ),
-                ));
-            }
-            Lookup::New => {}
-        }
+        let post = IdempotentPost {
+            caller: &self.caller.name,
+            key,
+            request: format!("{} {}", self.verb.word(), self.id),
+            body: self.body,
+            wording: KeyWording {
+                needed_by: "commands need",
+                one_key_per: "action",
+            },
+        };
+        post.answer(core, |core, key| self.apply(lab, core, parsed, key))
+    }
+
+    /// Judges and applies a command with a new key: what it did, as answered and audited.
+    fn apply(
+        &self,
+        lab: &LabShared,
+        core: &mut LabCore,
+        parsed: &Result<(Command, String), String>,
+        key: &str,
+    ) -> Result<(StatusCode, CommandAccepted), ApiError> {
         let (command, reason) = parsed.clone().map_err(ApiError::bad_request)?;
         let reason = checked_reason(&reason)?;
         let target = core
@@ -162,7 +144,7 @@ impl CommandRequest<'_> {
                 action: command.verb(),
                 target: command.target_label(),
                 reason,
-                idempotency_key: Some(key.clone()),
+                idempotency_key: Some(key.to_string()),
                 outcome: AuditOutcome::Accepted,
                 detail: (!notes.is_empty()).then(|| notes.join("; ")),
             },
@@ -174,66 +156,12 @@ impl CommandRequest<'_> {
         };
         let accepted = CommandAccepted {
             audit_id: entry.id,
-            revision: core.feed.revision(),
+            revision: core.published.revision(),
             control_revision: applied.control_revision,
             operation: applied.operation,
             warnings: applied.warnings,
         };
-        let answer = StoredAnswer {
-            status: status.as_u16(),
-            body: Arc::from(to_json(&accepted).into_bytes()),
-        };
-        core.idempotency
-            .remember(&self.caller.name, &key, fingerprint, answer.clone());
-        Ok(answer)
-    }
-}
-
-impl LabShared {
-    /// Appends to the audit log and tells every event stream.
-    pub(super) fn audit(&self, core: &mut LabCore, record: AuditRecord) -> AuditEntry {
-        let entry = core.audit.append(record);
-        // No subscribers is fine: nobody is watching.
-        let _ = self.live.send(LiveEvent::Audit(to_json(&entry).into()));
-        entry
-    }
-
-    /// Audits what the simulation did by itself: expiries, operations that ended.
-    pub(super) fn audit_automatic(&self, core: &mut LabCore) {
-        for record in core.sim.take_automatic_records() {
-            self.audit(core, record);
-        }
-    }
-}
-
-fn answer_response(answer: &StoredAnswer) -> Response {
-    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
-    (
-        status,
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        Bytes::copy_from_slice(&answer.body),
-    )
-        .into_response()
-}
-
-/// The `Idempotency-Key` header: absent, valid, or a 400.
-pub(super) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
-    let Some(value) = headers.get(IDEMPOTENCY_KEY) else {
-        return Ok(None);
-    };
-    match value.to_str() {
-        Ok(key)
-            if (1..=KEY_MAX_CHARS).contains(&key.len())
-                && key.bytes().all(|b| b.is_ascii_graphic()) =>
-        {
-            Ok(Some(key.to_string()))
-        }
-        _ => Err(ApiError::bad_request(format!(
-            "{IDEMPOTENCY_KEY} must be 1-{KEY_MAX_CHARS} visible ASCII characters"
-        ))),
+        Ok((status, accepted))
     }
 }
 
@@ -294,14 +222,9 @@ fn refusal_error(refusal: Refusal) -> ApiError {
     }
 }
 
-/// Untrusted text made fit for the audit log: one clean line, bounded.
-pub(super) fn plain(text: &str, max_chars: usize) -> String {
-    sanitize::truncate(&sanitize::clean(text), max_chars).into_owned()
-}
-
-async fn operation(
+pub(super) async fn operation(
     _caller: Caller,
-    State(state): State<AppState>,
+    State(state): State<RouterState>,
     Path(id): Path<String>,
 ) -> Result<Json<Operation>, ApiError> {
     state
@@ -322,15 +245,15 @@ async fn operation(
 }
 
 #[derive(Deserialize)]
-struct AuditParams {
+pub(super) struct AuditParams {
     limit: Option<usize>,
     before: Option<u64>,
     idempotency_key: Option<String>,
 }
 
-async fn audit(
+pub(super) async fn audit(
     _caller: Caller,
-    State(state): State<AppState>,
+    State(state): State<RouterState>,
     Query(params): Query<AuditParams>,
 ) -> Result<Json<AuditPage>, ApiError> {
     let limit = params.limit.unwrap_or(AUDIT_PAGE_DEFAULT);

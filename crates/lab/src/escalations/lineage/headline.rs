@@ -1,0 +1,180 @@
+//! The headline of an escalation, fixed when it is created: its workflow's identity, its
+//! priority, and the reason text the inbox shows.
+
+use rand::RngExt;
+
+use super::plan::{Plan, Planned, PlannedOutcome, plan};
+use super::{Fault, Origin, Stream, reason_of, stream};
+use crate::escalations::catalogue::{Catalogue, WorkflowTemplate};
+use protocol::escalations::{EscalationReason, Priority};
+
+/// The identity and headline of an escalation, fixed at creation.
+pub struct Headline {
+    pub workflow_id: String,
+    pub run_id: String,
+    pub priority: Priority,
+    pub reason: EscalationReason,
+    pub reason_text: String,
+    pub input_preview: String,
+    pub attempts: u32,
+}
+
+/// Identity, priority and headline of a new escalation.
+pub fn headline(catalogue: &Catalogue, chain: &[&Origin]) -> Headline {
+    let root = chain[0];
+    let profile = &catalogue.services[root.service as usize];
+    let workflow = profile.workflow;
+    let (workflow_id, run_id, base_priority) = identity(workflow, root.seed);
+    let plan = plan(catalogue, chain);
+    let reason = reason_of(chain);
+    let priority = if reason == EscalationReason::PathsExhausted {
+        base_priority.raised()
+    } else {
+        base_priority
+    };
+    let (_, input_preview) = workflow.input(&mut stream(root.seed, Stream::Input));
+    Headline {
+        workflow_id,
+        run_id,
+        priority,
+        reason,
+        reason_text: reason_text(catalogue, workflow, chain, &plan),
+        input_preview,
+        attempts: plan.attempts(),
+    }
+}
+
+pub(super) fn identity(workflow: &WorkflowTemplate, seed: u64) -> (String, String, Priority) {
+    let mut rng = stream(seed, Stream::Identity);
+    let workflow_id = format!("{}-{:010x}", workflow.id_prefix, rng.random::<u64>() >> 24);
+    let run_id = uuid::Builder::from_random_bytes(rng.random()).into_uuid();
+    // Some customers and amounts matter more than the workflow's usual priority.
+    let priority = match rng.random_range(0..100) {
+        0..15 => workflow.priority.raised(),
+        15..30 => lowered(workflow.priority),
+        _ => workflow.priority,
+    };
+    (workflow_id, run_id.to_string(), priority)
+}
+
+fn lowered(priority: Priority) -> Priority {
+    match priority {
+        Priority::P1 => Priority::P2,
+        Priority::P2 => Priority::P3,
+        Priority::P3 | Priority::P4 => Priority::P4,
+    }
+}
+
+fn reason_text(
+    catalogue: &Catalogue,
+    workflow: &WorkflowTemplate,
+    chain: &[&Origin],
+    plan: &Plan,
+) -> String {
+    let escalated: Vec<&Planned> = plan.attempts[plan.inherited..]
+        .iter()
+        .filter(|a| a.step == plan.steps_before)
+        .collect();
+    let provider = |p: Option<u16>| p.map_or("?", |p| catalogue.providers[p as usize].id.as_str());
+    if let Some(retry) = chain.last().and_then(|o| o.retry.as_deref()) {
+        let via = &catalogue.providers[retry.provider as usize].id;
+        return match retry.fault {
+            Some(fault) => format!("operator retry via {via} failed: {}", fault.word()),
+            None => format!(
+                "operator retry via {via} answered, but: {}",
+                why_escalated(workflow, chain[0].reason, &escalated, &provider)
+            ),
+        };
+    }
+    why_escalated(workflow, chain[0].reason, &escalated, &provider)
+}
+
+fn why_escalated<'a>(
+    workflow: &WorkflowTemplate,
+    reason: EscalationReason,
+    escalated: &[&Planned],
+    provider: &dyn Fn(Option<u16>) -> &'a str,
+) -> String {
+    match reason {
+        EscalationReason::PathsExhausted => {
+            let mut paths: Vec<(Option<u16>, Fault)> = Vec::new();
+            for attempt in escalated {
+                if let PlannedOutcome::Failed(fault) = attempt.outcome
+                    && paths.last().map(|p| p.0) != Some(attempt.provider)
+                {
+                    paths.push((attempt.provider, fault));
+                }
+            }
+            let named: Vec<String> = paths
+                .iter()
+                .take(3)
+                .map(|(p, fault)| format!("{} {}", provider(*p), fault.word()))
+                .collect();
+            let more = paths.len().saturating_sub(3);
+            let more = if more > 0 {
+                format!(", +{more} more")
+            } else {
+                String::new()
+            };
+            format!(
+                "all {} paths failed: {}{more}",
+                paths.len(),
+                named.join(", ")
+            )
+        }
+        EscalationReason::ValidatorFailed => {
+            let rejected: Vec<(u8, u8)> = escalated
+                .iter()
+                .filter_map(|a| match a.outcome {
+                    PlannedOutcome::Rejected {
+                        validator,
+                        rejection,
+                        ..
+                    } => Some((validator, rejection)),
+                    _ => None,
+                })
+                .collect();
+            let (validator, rejection) = rejected.last().copied().unwrap_or_default();
+            let validator = &workflow.validators[validator as usize];
+            format!(
+                "{} rejected {} output{}: {}",
+                validator.name,
+                rejected.len(),
+                if rejected.len() == 1 { "" } else { "s" },
+                validator.rejections[rejection as usize]
+            )
+        }
+        EscalationReason::LowConfidence => {
+            let confidences: Vec<f32> = escalated
+                .iter()
+                .filter_map(|a| match a.outcome {
+                    PlannedOutcome::Answered {
+                        confidence,
+                        candidate: true,
+                    } => Some(confidence),
+                    _ => None,
+                })
+                .collect();
+            let best = confidences.iter().copied().fold(0.0, f32::max);
+            format!(
+                "best confidence {best:.2} under the {:.2} threshold after {} answer{}",
+                workflow.confidence_threshold,
+                confidences.len(),
+                if confidences.len() == 1 { "" } else { "s" }
+            )
+        }
+        EscalationReason::Policy => {
+            let rule = escalated
+                .iter()
+                .find_map(|a| match a.outcome {
+                    PlannedOutcome::Policy { rule, .. } => Some(rule),
+                    _ => None,
+                })
+                .unwrap_or_default();
+            format!(
+                "{}: {}",
+                workflow.policy.0, workflow.policy.1[rule as usize]
+            )
+        }
+    }
+}

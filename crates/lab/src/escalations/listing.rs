@@ -1,0 +1,125 @@
+//! Reading the queue: pages of summaries in SLA order, filtered, with an opaque cursor, and
+//! the detail of one task (its lineage derived afresh from its origins).
+
+use super::{EscalationQueue, lineage};
+use protocol::escalations::{
+    Escalation, EscalationReason, EscalationState, EscalationSummary, Priority,
+};
+
+/// Filters and position of a list request.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ListQuery {
+    /// Empty: any.
+    pub states: Vec<EscalationState>,
+    pub priorities: Vec<Priority>,
+    pub reasons: Vec<EscalationReason>,
+    pub service: Option<String>,
+    pub assignee: Option<AssigneeFilter>,
+    /// Start after this position.
+    pub after: Option<Cursor>,
+    pub limit: usize,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum AssigneeFilter {
+    Nobody,
+    Named(String),
+}
+
+/// A position in the SLA order: opaque to clients.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Cursor {
+    deadline_ms: i64,
+    seq: u32,
+}
+
+impl Cursor {
+    pub fn encode(self) -> String {
+        format!("{:x}-{:x}", self.deadline_ms as u64, self.seq)
+    }
+
+    pub fn decode(text: &str) -> Option<Cursor> {
+        let (deadline, seq) = text.split_once('-')?;
+        Some(Cursor {
+            deadline_ms: u64::from_str_radix(deadline, 16).ok()? as i64,
+            seq: u32::from_str_radix(seq, 16).ok()?,
+        })
+    }
+}
+
+/// One page of a list: the items, where the next page starts, and how many match in all.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Listed {
+    pub items: Vec<EscalationSummary>,
+    pub next: Option<Cursor>,
+    pub total: u64,
+}
+
+impl EscalationQueue {
+    pub fn list(&self, query: &ListQuery) -> Listed {
+        let mut items = Vec::with_capacity(query.limit.min(self.records.len()));
+        let mut last_taken = None;
+        let mut more = false;
+        let mut total = 0;
+        let after = query.after.map(|c| (c.deadline_ms, c.seq));
+        for &position in &self.by_deadline {
+            let summary = &self.records[position.1 as usize].summary;
+            if !matches(summary, query) {
+                continue;
+            }
+            total += 1;
+            if after.is_some_and(|after| position <= after) {
+                continue;
+            }
+            if items.len() < query.limit {
+                items.push(summary.clone());
+                last_taken = Some(position);
+            } else {
+                more = true;
+            }
+        }
+        let next = last_taken
+            .filter(|_| more)
+            .map(|(deadline_ms, seq)| Cursor { deadline_ms, seq });
+        Listed { items, next, total }
+    }
+
+    pub fn detail(&self, id: &str) -> Option<Escalation> {
+        let seq = self.seq_of(id)?;
+        let record = &self.records[seq as usize];
+        let chain = self.chain(seq);
+        let detail = lineage::derive_detail(&self.catalogue, &chain);
+        Some(Escalation {
+            summary: record.summary.clone(),
+            context: detail.context,
+            candidates: detail.candidates,
+            confidence_threshold: detail.confidence_threshold,
+            checkpoint: detail.checkpoint,
+            idempotency_key: detail.idempotency_key,
+            lineage: detail.lineage,
+            follows: record
+                .origin
+                .retry
+                .as_ref()
+                .map(|r| self.records[r.follows as usize].summary.id.clone()),
+            history: record.history.clone(),
+            applied: record.applied.clone(),
+        })
+    }
+}
+
+fn matches(summary: &EscalationSummary, query: &ListQuery) -> bool {
+    (query.states.is_empty() || query.states.contains(&summary.state))
+        && (query.priorities.is_empty() || query.priorities.contains(&summary.priority))
+        && (query.reasons.is_empty() || query.reasons.contains(&summary.reason))
+        && query.service.as_ref().is_none_or(|s| &summary.service == s)
+        && match &query.assignee {
+            None => true,
+            Some(AssigneeFilter::Nobody) => summary.assignee.is_none(),
+            Some(AssigneeFilter::Named(name)) => summary.assignee.as_ref() == Some(name),
+        }
+}
+
+#[cfg(test)]
+#[path = "listing_tests.rs"]
+mod tests;

@@ -1,0 +1,223 @@
+//! The fleet's read side over HTTP: `GET /v1/health`, `/v1/fleet`, `/v1/whoami`,
+//! `/v1/operators`, and `/v1/events`, the server-sent event stream that first replays what a
+//! client missed (from its `Last-Event-ID`) and then follows the lab live.
+//!
+//! An open stream keeps its operator online in the roster; closing it may take them offline,
+//! and either change is an `operators` event for everyone.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures::Stream;
+use tokio::sync::{broadcast, watch};
+
+use super::auth::Caller;
+use super::problem::ApiError;
+use super::state::{LabShared, LiveEvent, RouterState, to_json};
+use crate::event_log::{EventLog, LoggedEvent, Resume};
+use protocol::{Liveness, Operator, Resnapshot, WhoAmI, event_name};
+
+const KEEP_ALIVE: Duration = Duration::from_secs(10);
+
+pub(super) async fn health() -> Json<Liveness> {
+    Json(Liveness {
+        status: "ok".to_string(),
+        protocol: 1,
+    })
+}
+
+pub(super) async fn fleet(_caller: Caller, State(state): State<RouterState>) -> Response {
+    let snapshot = state.lab.lock().published.snapshot();
+    // Serialized outside the lock: the snapshot is shared, not copied.
+    let body = to_json(&*snapshot);
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
+pub(super) async fn whoami(caller: Caller) -> Json<WhoAmI> {
+    Json(caller.identity)
+}
+
+pub(super) async fn operators(
+    _caller: Caller,
+    State(state): State<RouterState>,
+) -> Json<Vec<Operator>> {
+    Json(state.lab.lock().roster.operators().to_vec())
+}
+
+pub(super) async fn events(
+    caller: Caller,
+    State(state): State<RouterState>,
+    headers: HeaderMap,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let last_seen = last_event_id(&headers)?;
+    let stream = EventStream::open(&state.lab, &caller.identity.name, last_seen);
+    Ok(Sse::new(stream.into_stream()).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)))
+}
+
+fn last_event_id(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
+    let Some(value) = headers.get("last-event-id") else {
+        return Ok(None);
+    };
+    let text = value.to_str().unwrap_or_default().trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    text.parse()
+        .map(Some)
+        .map_err(|_| ApiError::bad_request("Last-Event-ID must be a revision number from this lab"))
+}
+
+fn resume_events(log: &EventLog, last_seen: u64) -> Vec<Event> {
+    match log.resume_after(last_seen) {
+        Resume::Replay(events) => events.iter().flat_map(revision_events).collect(),
+        Resume::Resnapshot { reason } => {
+            let head = log.head();
+            let data = to_json(&Resnapshot {
+                revision: head,
+                reason,
+            });
+            // The id moves the client's Last-Event-ID to the present.
+            vec![
+                Event::default()
+                    .id(head.to_string())
+                    .event(event_name::RESNAPSHOT)
+                    .data(data),
+            ]
+        }
+    }
+}
+
+/// The events of a revision: its other events without an id, then its delta with the id, so
+/// that a client's Last-Event-ID moves past a revision only once it has all of it.
+fn revision_events(event: &LoggedEvent) -> impl Iterator<Item = Event> + use<'_> {
+    let delta = Event::default()
+        .id(event.revision.to_string())
+        .event(event_name::FLEET_DELTA)
+        .data(&*event.data);
+    event
+        .before_delta
+        .iter()
+        .map(|named| Event::default().event(named.name).data(&*named.data))
+        .chain(std::iter::once(delta))
+}
+
+fn operators_event(data: &str) -> Event {
+    Event::default().event(event_name::OPERATORS).data(data)
+}
+
+/// Without an id: audit entries are not replayed on resume (`GET /v1/audit` has them).
+fn audit_event(data: &str) -> Event {
+    Event::default().event(event_name::AUDIT).data(data)
+}
+
+/// Keeps an operator online while their stream lives.
+struct Presence {
+    lab: Arc<LabShared>,
+    name: String,
+}
+
+impl Drop for Presence {
+    fn drop(&mut self) {
+        let mut core = self.lab.lock();
+        if core.roster.stream_closed(&self.name) {
+            let _ = self
+                .lab
+                .live
+                .send(LiveEvent::Operators(self.lab.operators_changed(&core)));
+        }
+    }
+}
+
+/// One client's `/v1/events` stream: first what it missed, then live events.
+struct EventStream {
+    queue: VecDeque<Event>,
+    live: broadcast::Receiver<LiveEvent>,
+    /// Revision of the last delta this stream has sent or skipped as known.
+    last_sent: u64,
+    stopped: watch::Receiver<bool>,
+    /// Keeps the operator online; also the way back to the lab.
+    presence: Presence,
+}
+
+impl EventStream {
+    /// Opens an event stream for `name`, resuming after `last_seen` when given.
+    fn open(lab: &Arc<LabShared>, name: &str, last_seen: Option<u64>) -> EventStream {
+        let mut core = lab.lock();
+        if core.roster.stream_opened(name) {
+            let _ = lab
+                .live
+                .send(LiveEvent::Operators(lab.operators_changed(&core)));
+        }
+        let live = lab.live.subscribe();
+        let head = core.log.head();
+        let mut queue = VecDeque::new();
+        if let Some(last_seen) = last_seen {
+            queue.extend(resume_events(&core.log, last_seen));
+        }
+        queue.push_back(operators_event(&lab.operators_changed(&core)));
+        drop(core);
+        EventStream {
+            queue,
+            live,
+            last_sent: head,
+            stopped: lab.stopped.clone(),
+            presence: Presence {
+                lab: Arc::clone(lab),
+                name: name.to_string(),
+            },
+        }
+    }
+
+    fn into_stream(self) -> impl Stream<Item = Result<Event, Infallible>> {
+        futures::stream::unfold(self, |mut stream| async move {
+            let event = stream.next_event().await?;
+            Some((Ok(event), stream))
+        })
+    }
+
+    async fn next_event(&mut self) -> Option<Event> {
+        loop {
+            if let Some(event) = self.queue.pop_front() {
+                return Some(event);
+            }
+            let received = tokio::select! {
+                _ = self.stopped.wait_for(|stop| *stop) => return None,
+                received = self.live.recv() => received,
+            };
+            match received {
+                Ok(LiveEvent::Delta(event)) if event.revision > self.last_sent => {
+                    self.last_sent = event.revision;
+                    self.queue.extend(revision_events(&event));
+                }
+                Ok(LiveEvent::Delta(_)) => {}
+                Ok(LiveEvent::Operators(data)) => return Some(operators_event(&data)),
+                Ok(LiveEvent::Audit(data)) => return Some(audit_event(&data)),
+                Err(broadcast::error::RecvError::Lagged(_)) => self.catch_up(),
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    }
+
+    /// Fell behind the live channel: resubscribe and fill the gap from the event log.
+    fn catch_up(&mut self) {
+        let lab = Arc::clone(&self.presence.lab);
+        let core = lab.lock();
+        self.live = lab.live.subscribe();
+        self.queue.extend(resume_events(&core.log, self.last_sent));
+        self.last_sent = core.log.head();
+    }
+}

@@ -1,0 +1,105 @@
+use super::*;
+
+#[test]
+fn embedded_default_is_valid_and_complete() {
+    let t = Topology::parse(DEFAULT_TOPOLOGY_FILE, DEFAULT_TOPOLOGY_TOML).unwrap();
+    let regions: Vec<_> = t.regions.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(regions, ["us-east", "us-west", "eu-west", "ap-south"]);
+    let vendors = ["openai", "anthropic", "google", "self-hosted"];
+    for vendor in vendors {
+        assert!(t.providers.iter().any(|p| p.vendor == vendor), "{vendor}");
+    }
+    assert!(
+        t.providers.len() < vendors.len() * regions.len(),
+        "not every vendor in every region"
+    );
+    let tiers: Vec<_> = t.services.iter().map(|s| (s.id.as_str(), s.tier)).collect();
+    assert_eq!(
+        tiers,
+        [
+            ("risk-scorer", RedundancyTier::ActiveActive),
+            ("credit-decision", RedundancyTier::ActivePassive),
+            ("feature-store", RedundancyTier::NPlusOne),
+            ("email-notifier", RedundancyTier::DegradedOnly),
+            ("log-aggregator", RedundancyTier::DegradedOnly),
+        ]
+    );
+    let operators: Vec<_> = t
+        .operators
+        .iter()
+        .map(|o| (o.name.as_str(), o.role, o.on_call))
+        .collect();
+    assert_eq!(
+        operators,
+        [
+            ("alice", Role::Admin, true),
+            ("bob", Role::Operator, true),
+            ("victor", Role::Viewer, false)
+        ]
+    );
+    assert_eq!(
+        t.providers[t.provider_index("openai@us-east").unwrap()].model,
+        "gpt-4o"
+    );
+}
+
+fn with_replaced(from: &str, to: &str) -> Result<Topology, ConfigError> {
+    assert!(
+        DEFAULT_TOPOLOGY_TOML.contains(from),
+        "fixture lacks {from:?}"
+    );
+    Topology::parse("t.toml", &DEFAULT_TOPOLOGY_TOML.replacen(from, to, 1))
+}
+
+fn line_of(text: &str, needle: &str) -> usize {
+    text[..text.find(needle).unwrap()].matches('\n').count() + 1
+}
+
+#[test]
+fn unknown_region_reference_names_its_line() {
+    let err = with_replaced(
+        "vendor = \"openai\"\nregion = \"us-west\"",
+        "vendor = \"openai\"\nregion = \"mars\"",
+    )
+    .unwrap_err();
+    assert_eq!(err.file, "t.toml");
+    assert_eq!(
+        err.line,
+        line_of(
+            DEFAULT_TOPOLOGY_TOML,
+            "vendor = \"openai\"\nregion = \"us-west\""
+        ) + 1
+    );
+    assert!(err.reason.contains("unknown region \"mars\""), "{err}");
+}
+
+#[test]
+fn rejects_invalid_values_with_reasons() {
+    let cases = [
+        ("capacity_rps = 260", "capacity_rps = -1", "positive"),
+        ("error_rate = 0.004", "error_rate = 1.5", "0..1"),
+        ("name = \"bob\"", "name = \"alice\"", "duplicate operator"),
+        ("role = \"viewer\"", "role = \"root\"", "unknown variant"),
+        (
+            "{ vendor = \"openai\", rank = 1, weight = 1.0 }",
+            "{ vendor = \"azure\", rank = 1, weight = 1.0 }",
+            "no provider of vendor",
+        ),
+        (
+            "role = \"hot-standby\"",
+            "role = \"active\"",
+            "exactly one active",
+        ),
+        ("p50 = 380, p95 = 900", "p50 = 980, p95 = 900", "p50 <= p95"),
+        (
+            "id = \"us-east\"",
+            "id = \"US East\"",
+            "must be 1-64 characters",
+        ),
+    ];
+    for (from, to, expected) in cases {
+        let err = with_replaced(from, to).unwrap_err();
+        assert!(err.reason.contains(expected), "{from} -> {to}: {err}");
+        assert!(err.line > 1, "{err}");
+    }
+}
