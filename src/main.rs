@@ -10,12 +10,32 @@ use clap::Parser;
 use switchboard::cli::args::{Cli, Command, LabCommand};
 use switchboard::cli::output::note;
 use switchboard::cli::target::{Target, load_config};
-use switchboard::cli::{commands, escalations, login, status};
+use switchboard::cli::{commands, escalations, generate, login, status};
 use switchboard::config;
 use switchboard::runner::{ConsoleOptions, run_console};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Completions and the man page need neither the runtime nor the log.
+    let printed = match cli.command {
+        Some(Command::Completions { shell }) => {
+            Some(generate::write_completions(shell, &mut std::io::stdout()))
+        }
+        Some(Command::Man) => Some(generate::write_man_page(&mut std::io::stdout())),
+        _ => None,
+    };
+    match printed {
+        Some(Ok(())) => return ExitCode::SUCCESS,
+        // A reader that stops early (`| head`) is no error.
+        Some(Err(error)) if error.kind() == std::io::ErrorKind::BrokenPipe => {
+            return ExitCode::SUCCESS;
+        }
+        Some(Err(error)) => {
+            note(format_args!("cannot write to stdout: {error}"));
+            return ExitCode::from(2);
+        }
+        None => {}
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -87,6 +107,9 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             .await;
             target.stop().await;
             result.map(|()| 0)
+        }
+        Some(Command::Completions { .. } | Command::Man) => {
+            unreachable!("printed in main before the runtime starts")
         }
     }
 }

@@ -108,6 +108,13 @@ pub enum Command {
         #[command(flatten)]
         config: ConfigArgs,
     },
+    /// Print the shell completion script for bash, zsh, fish, elvish or powershell.
+    Completions {
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff); read it with `switchboard man | man -l -`.
+    Man,
 }
 
 #[derive(Subcommand)]
