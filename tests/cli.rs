@@ -49,3 +49,55 @@ fn status_command_reports_an_unreachable_context_with_exit_code_2() {
         "{stdout}"
     );
 }
+
+/// Runs `switchboard` with `args` in an empty home; returns its stdout (it must succeed).
+fn stdout_of(args: &[&str]) -> String {
+    let home = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(args)
+        .env("HOME", home.path())
+        .env("XDG_CONFIG_HOME", home.path().join("config"))
+        .env("XDG_STATE_HOME", home.path().join("state"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn completion_scripts_name_the_subcommands() {
+    for shell in ["bash", "zsh", "fish"] {
+        let script = stdout_of(&["completions", shell]);
+        assert!(!script.trim().is_empty(), "{shell}: empty script");
+        for subcommand in ["status", "drain", "escalations", "promote", "login", "man"] {
+            assert!(
+                script.contains(subcommand),
+                "{shell} completions do not name {subcommand}"
+            );
+        }
+    }
+}
+
+#[test]
+fn man_page_is_roff_and_lists_the_subcommands() {
+    let page = stdout_of(&["man"]);
+    assert!(page.starts_with('.'), "roff requests first: {page:.80}");
+    assert!(
+        page.lines().any(|l| l.starts_with(".TH switchboard 1")),
+        "a .TH title line: {page:.200}"
+    );
+    let subcommands = page
+        .split(".SH SUBCOMMANDS")
+        .nth(1)
+        .expect("a SUBCOMMANDS section");
+    for subcommand in ["status", "drain", "escalations", "completions", "man"] {
+        assert!(
+            subcommands.contains(&format!("switchboard\\-{subcommand}(1)")),
+            "man page lists {subcommand}"
+        );
+    }
+}

@@ -5,6 +5,8 @@ use std::io::Write;
 use anyhow::Context as _;
 use chrono::Utc;
 
+use crate::cli::output::{confirm_on_terminal, exit_code_of, process_exit_code, write_json};
+use crate::cli::target::Target;
 use crate::format::{age, ms};
 use crate::journal::{Entry, Journal, Outcome};
 use crate::sources::delivery::{ATTEMPTS, deliver_with};
@@ -14,12 +16,11 @@ use protocol::escalations::{
 };
 use protocol::sanitize::{clean, clean_multiline, truncate};
 
-/// Exit codes of `escalations resolve` (list and show: 0, or 2 on error).
-pub const EXIT_RESOLVED: i32 = 0;
-pub const EXIT_NOT_CONFIRMED: i32 = 1;
-pub const EXIT_ERROR: i32 = 2;
-/// 409: someone else holds the task, or it was resolved already (the message says who).
-pub const EXIT_CONFLICT: i32 = 4;
+/// Exit codes of `escalations resolve` (list and show: 0, or 2 on error). [`EXIT_CONFLICT`]:
+/// someone else holds the task, or it was resolved already (the message says who).
+pub use crate::cli::output::{
+    EXIT_CONFLICT, EXIT_ERROR, EXIT_NOT_CONFIRMED, EXIT_OK as EXIT_RESOLVED,
+};
 
 #[derive(clap::Subcommand)]
 pub enum EscalationsArgs {
@@ -177,7 +178,7 @@ pub async fn run_escalations(
                 cursor: cursor.as_deref(),
             };
             match client.escalations(&query).await {
-                Ok(page) if json => writeln!(out, "{}", serde_json::to_string_pretty(&page)?)?,
+                Ok(page) if json => write_json(out, &page, "list")?,
                 Ok(page) => {
                     for item in &page.items {
                         writeln!(out, "{}", list_line(item))?;
@@ -193,7 +194,7 @@ pub async fn run_escalations(
         }
         EscalationsArgs::Show { id, json } => match client.escalation(&id).await {
             Ok(detail) if json => {
-                writeln!(out, "{}", serde_json::to_string_pretty(&detail)?)?;
+                write_json(out, &detail, "task")?;
                 Ok(0)
             }
             Ok(detail) => {
@@ -220,6 +221,24 @@ pub async fn run_escalations(
             .await
         }
     }
+}
+
+/// [`run_escalations`] from the shell, printing to stdout and asking on the terminal: reading
+/// needs no journal, resolving does (and sends nothing in a read-only context: exit 2).
+pub async fn run_from_shell(args: EscalationsArgs, target: &Target) -> anyhow::Result<u8> {
+    let out = &mut std::io::stdout();
+    let context = &target.context.name;
+    let code = if matches!(args, EscalationsArgs::Resolve { .. }) {
+        let Some((source, mut journal)) = target.for_mutation()? else {
+            return Ok(process_exit_code(EXIT_ERROR));
+        };
+        let journal = Some(&mut journal);
+        run_escalations(args, source, context, journal, out, confirm_on_terminal).await?
+    } else {
+        let source = target.first_source()?;
+        run_escalations(args, source, context, None, out, confirm_on_terminal).await?
+    };
+    Ok(process_exit_code(code))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -269,7 +288,7 @@ async fn resolve(
         Ok(answer) if json => {
             let report =
                 serde_json::json!({ "idempotency_key": key, "attempts": tries, "outcome": answer });
-            writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
+            write_json(out, &report, "outcome")?;
             Ok(EXIT_RESOLVED)
         }
         Ok(answer) => {
@@ -286,11 +305,7 @@ async fn resolve(
 
 fn failed(out: &mut impl Write, error: &ClientError) -> anyhow::Result<i32> {
     writeln!(out, "error: {error}")?;
-    Ok(if matches!(error, ClientError::Conflict { .. }) {
-        EXIT_CONFLICT
-    } else {
-        EXIT_ERROR
-    })
+    Ok(exit_code_of(error))
 }
 
 fn list_line(item: &EscalationSummary) -> String {

@@ -4,10 +4,12 @@
 use std::io::Write;
 use std::time::Instant;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::cli::output::{process_exit_code, write_json};
+use crate::cli::target::Target;
 use crate::domain::fleet::{FleetSummary, Link, SourceData, seen_health};
 use crate::sources::{Client, ClientError, SourceSpec};
 use protocol::sanitize::clean;
@@ -38,13 +40,18 @@ pub async fn run_status(
         .collect();
     let report = StatusReport::of(&data, now);
     if json {
-        serde_json::to_writer_pretty(&mut *out, &report).context("writing the JSON status")?;
-        writeln!(out)?;
+        write_json(out, &report, "status")?;
     } else {
         report.write_human(out)?;
     }
     out.flush()?;
     Ok(report.exit_code)
+}
+
+/// [`run_status`] from the shell: every source of the target, printed to stdout.
+pub async fn run_from_shell(args: StatusArgs, target: &Target) -> anyhow::Result<u8> {
+    let code = run_status(target.sources.clone(), args.json, &mut std::io::stdout()).await?;
+    Ok(process_exit_code(code))
 }
 
 async fn fetch(spec: &SourceSpec) -> Result<FleetSnapshot, ClientError> {

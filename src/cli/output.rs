@@ -1,0 +1,61 @@
+//! How every CLI answers: exit codes, JSON on stdout, notes on stderr, and the confirmation
+//! prompt.
+
+use std::fmt::Display;
+use std::io::Write;
+
+use anyhow::Context as _;
+use serde::Serialize;
+
+use crate::sources::ClientError;
+
+/// Exit codes of the verbs that change something (`status` has its own: 0 healthy,
+/// 1 degraded, 2 down or unreachable). The README lists them.
+pub const EXIT_OK: i32 = 0;
+/// Declined at the prompt, or no `--yes` where nobody can be asked.
+pub const EXIT_NOT_CONFIRMED: i32 = 1;
+pub const EXIT_ERROR: i32 = 2;
+/// The preflight refused the move (`--force` sends it anyway).
+pub const EXIT_REFUSED: i32 = 3;
+/// 409: the target changed, or someone else got there first.
+pub const EXIT_CONFLICT: i32 = 4;
+
+/// The exit code of a request the server (or the way to it) turned down.
+pub fn exit_code_of(error: &ClientError) -> i32 {
+    if matches!(error, ClientError::Conflict { .. }) {
+        EXIT_CONFLICT
+    } else {
+        EXIT_ERROR
+    }
+}
+
+/// An exit code as the process returns it; anything out of range is an error.
+pub fn process_exit_code(code: i32) -> u8 {
+    u8::try_from(code).unwrap_or(EXIT_ERROR as u8)
+}
+
+/// `value` as pretty JSON and a newline; `what` names it if writing fails.
+pub fn write_json(out: &mut impl Write, value: &impl Serialize, what: &str) -> anyhow::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, value)
+        .with_context(|| format!("writing the JSON {what}"))?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// A line on stderr for the person at the shell: stdout stays for results and JSON.
+pub fn note(message: impl Display) {
+    eprintln!("switchboard: {message}");
+}
+
+/// Asks on the terminal; without one, says to pass --yes and answers no.
+pub fn confirm_on_terminal(question: &str) -> bool {
+    if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        note(format_args!(
+            "{question} Not a terminal: pass --yes to go ahead without asking."
+        ));
+        return false;
+    }
+    eprint!("{question} [y/N] ");
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer).is_ok() && matches!(answer.trim(), "y" | "Y" | "yes")
+}

@@ -1,0 +1,146 @@
+//! What a run talks to: the selected context's sources (tokens from the keyring), or the
+//! embedded lab started on a loopback port; and the command journal that goes with it.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+
+use crate::app::ContextInfo;
+use crate::cli::args::{ConfigArgs, EmbeddedLabArgs};
+use crate::cli::output::note;
+use crate::config::{self, LAB_CONTEXT, LoadedConfig};
+use crate::journal::{self, Journal};
+use crate::sources::SourceSpec;
+use lab::{LabOptions, LabServer};
+
+/// Loads the configuration for a one-shot command: its problems go to stderr (the console
+/// shows them on screen instead) and the defaults stand in.
+pub fn load_config(args: &ConfigArgs) -> LoadedConfig {
+    let loaded = config::load(&args.overrides());
+    for problem in &loaded.problems {
+        note(format_args!("config {problem} (running on defaults)"));
+    }
+    loaded
+}
+
+/// The sources to use, and the embedded lab when there is one.
+pub struct Target {
+    pub context: ContextInfo,
+    pub sources: Vec<SourceSpec>,
+    lab: Option<LabServer>,
+}
+
+impl Target {
+    /// The target of a one-shot command: [`load_config`], then [`Target::resolve`].
+    pub async fn for_one_shot(
+        lab: &EmbeddedLabArgs,
+        config: &ConfigArgs,
+    ) -> anyhow::Result<Target> {
+        let loaded = load_config(config);
+        Target::resolve(lab, config.read_only, &loaded.config).await
+    }
+
+    /// The embedded lab when asked for (or when the config selects it), else the selected
+    /// context with each source's token.
+    pub async fn resolve(
+        args: &EmbeddedLabArgs,
+        read_only: bool,
+        config: &config::Config,
+    ) -> anyhow::Result<Target> {
+        if args.lab || config.is_lab() {
+            let options = LabOptions {
+                seed: args.seed.unwrap_or(LabOptions::default().seed),
+                speed: args.speed.unwrap_or(1.0),
+                topology: None,
+                scenario: args.scenario.clone(),
+                escalations: args.escalations,
+            };
+            let lab = LabServer::start(options, "127.0.0.1:0".parse()?)
+                .await
+                .context("cannot start the embedded lab")?;
+            let token = lab
+                .token_for(&args.operator)
+                .with_context(|| format!("the lab has no operator {:?}", args.operator))?
+                .to_string();
+            let sources = vec![SourceSpec {
+                name: "lab".to_string(),
+                url: lab.url(),
+                token: Some(token),
+            }];
+            let context = ContextInfo {
+                name: LAB_CONTEXT.to_string(),
+                lab: true,
+                read_only,
+                production: false,
+            };
+            return Ok(Target {
+                context,
+                sources,
+                lab: Some(lab),
+            });
+        }
+        let context = config.selected_context()?;
+        let mut sources = Vec::new();
+        for source in &context.sources {
+            let token = config::secrets::token_for(&context.name, &source.name)
+                .with_context(|| format!("cannot read the token of source {}", source.name))?;
+            sources.push(SourceSpec {
+                name: source.name.clone(),
+                url: source.url.clone(),
+                token,
+            });
+        }
+        let context = ContextInfo {
+            name: context.name.clone(),
+            lab: false,
+            read_only: read_only || context.read_only,
+            production: context.production,
+        };
+        Ok(Target {
+            context,
+            sources,
+            lab: None,
+        })
+    }
+
+    /// The source one-shot commands talk to: the context's first.
+    pub fn first_source(&self) -> anyhow::Result<SourceSpec> {
+        match self.sources.first() {
+            Some(source) => Ok(source.clone()),
+            None => anyhow::bail!("context {} has no source", self.context.name),
+        }
+    }
+
+    /// What a one-shot command that changes something needs: the first source and the
+    /// journal. A read-only context gets `None` (and says so).
+    pub fn for_mutation(&self) -> anyhow::Result<Option<(SourceSpec, Journal)>> {
+        if self.context.read_only {
+            note(format_args!(
+                "context {} is read-only: nothing was sent",
+                self.context.name
+            ));
+            return Ok(None);
+        }
+        let source = self.first_source()?;
+        let path = self.journal_path();
+        let journal = Journal::open(&path)
+            .with_context(|| format!("cannot open the command journal {}", path.display()))?;
+        Ok(Some((source, journal)))
+    }
+
+    /// The embedded lab's commands have a journal of their own (see [`journal::embedded_lab_path`]).
+    pub fn journal_path(&self) -> PathBuf {
+        if self.lab.is_some() {
+            journal::embedded_lab_path()
+        } else {
+            journal::default_path()
+        }
+    }
+
+    /// Stops the embedded lab, if any.
+    pub async fn stop(self) {
+        if let Some(lab) = self.lab {
+            lab.shutdown().await;
+        }
+    }
+}
