@@ -3,7 +3,7 @@ use std::time::{Duration, Instant};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::*;
-use crate::domain::fleet::{Freshness, Link};
+use crate::domain::fleet::{Connection, Freshness};
 use crate::sources::SourceEvent;
 use protocol::{FleetDelta, Health};
 
@@ -28,7 +28,7 @@ fn a_snapshot_fills_the_matrix_and_marks_the_source_live() {
         app.visible.vendors,
         vec!["openai".to_string(), "anthropic".to_string()]
     );
-    assert_eq!(app.sources[0].link, Link::Live);
+    assert_eq!(app.sources[0].connection, Connection::Live);
     assert_eq!(app.sources[0].freshness(now), Freshness::Fresh);
     // The snapshot's inject notice reaches the timeline.
     assert!(
@@ -75,9 +75,9 @@ fn a_lost_source_keeps_its_last_data_and_says_it_is_stale() {
         data.freshness(later),
         Freshness::Stale(Duration::from_secs(12))
     );
-    match &data.link {
+    match &data.connection {
         // Error text from outside is sanitized before it is stored for display.
-        Link::Down { error, .. } => assert_eq!(error, "cannot reach lab: refused"),
+        Connection::Down { error, .. } => assert_eq!(error, "cannot reach lab: refused"),
         other => panic!("expected down, got {other:?}"),
     }
     assert!(app.timeline.iter().any(|e| e.level == Level::Error));

@@ -4,7 +4,7 @@ use crossterm::event::{
 use ratatui::layout::Rect;
 
 use super::{App, Effect, Hit, Level, Msg, Overlay, PAGE, PaletteState, ScreenMap, View};
-use crate::domain::fleet::Link;
+use crate::domain::fleet::Connection;
 use crate::keymap::{self, Action, Layer};
 use crate::sources::{SourceEvent, SourceMsg};
 use protocol::commands::OperationState;
@@ -460,13 +460,13 @@ impl App {
             SourceEvent::Connecting { attempt } => {
                 let source = &mut self.sources[index];
                 // A source that was down stays down on screen until it answers.
-                if !matches!(source.link, Link::Down { .. }) {
-                    source.link = Link::Connecting { attempt };
+                if !matches!(source.connection, Connection::Down { .. }) {
+                    source.connection = Connection::Connecting { attempt };
                 }
             }
             SourceEvent::Identity(who) => self.sources[index].identity = Some(who),
             SourceEvent::Snapshot(snapshot) => {
-                let was_down = matches!(self.sources[index].link, Link::Down { .. });
+                let was_down = matches!(self.sources[index].connection, Connection::Down { .. });
                 let fresh_notices: Vec<_> = snapshot
                     .notices
                     .iter()
@@ -480,7 +480,7 @@ impl App {
                     .collect();
                 let source = &mut self.sources[index];
                 source.apply_snapshot(snapshot, now);
-                source.link = Link::Live;
+                source.connection = Connection::Live;
                 if was_down {
                     self.log(Some(&name), Level::Info, "connection restored".to_string());
                 }
@@ -503,7 +503,7 @@ impl App {
                     .collect();
                 let source = &mut self.sources[index];
                 if source.apply_delta(delta, now) {
-                    source.link = Link::Live;
+                    source.connection = Connection::Live;
                     for notice in notices {
                         self.log_notice(&name, notice);
                     }
@@ -535,8 +535,8 @@ impl App {
                 let error = clean(&error).into_owned();
                 let source = &mut self.sources[index];
                 let first_failure =
-                    !matches!(&source.link, Link::Down { error: e, .. } if *e == error);
-                source.link = Link::Down {
+                    !matches!(&source.connection, Connection::Down { error: e, .. } if *e == error);
+                source.connection = Connection::Down {
                     error: error.clone(),
                     retry_at: now + retry_in,
                 };

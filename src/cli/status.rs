@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::cli::output::{process_exit_code, write_json};
 use crate::cli::target::Target;
-use crate::domain::fleet::{FleetSummary, Link, SourceData, seen_health};
+use crate::domain::fleet::{Connection, FleetSummary, SourceData, seen_health};
 use crate::sources::{Client, ClientError, SourceSpec};
 use protocol::sanitize::clean;
 use protocol::{BreakerState, FleetSnapshot, Health};
@@ -67,10 +67,10 @@ fn source_data(
     match answer {
         Ok(snapshot) => {
             data.apply_snapshot(snapshot, now);
-            data.link = Link::Live;
+            data.connection = Connection::Live;
         }
         Err(error) => {
-            data.link = Link::Down {
+            data.connection = Connection::Down {
                 error: error.to_string(),
                 retry_at: now,
             };
@@ -143,7 +143,7 @@ impl StatusReport {
         let mut open_breakers = Vec::new();
         let mut unreachable = Vec::new();
         for source in sources {
-            if let Link::Down { error, .. } = &source.link {
+            if let Connection::Down { error, .. } = &source.connection {
                 unreachable.push(UnreachableSource {
                     source: text(&source.name),
                     url: text(&source.url),

@@ -1,17 +1,69 @@
 //! What a run talks to: the selected context's sources (tokens from the keyring), or the
-//! embedded lab started on a loopback port; and the command journal that goes with it.
+//! embedded lab started on a loopback port; the flags that choose it; and the command journal
+//! that goes with it.
 
 use std::path::PathBuf;
 
 use anyhow::Context as _;
+use clap::Args;
 
 use crate::app::ContextInfo;
-use crate::cli::args::{ConfigArgs, EmbeddedLabArgs};
 use crate::cli::output::note;
-use crate::config::{self, LAB_CONTEXT, LoadedConfig};
+use crate::config::{self, ConfigOverrides, LAB_CONTEXT, LoadedConfig};
 use crate::journal::{self, Journal};
 use crate::sources::SourceSpec;
 use lab::{LabOptions, LabServer};
+
+/// The embedded lab, used when no context is configured or with `--lab`.
+#[derive(Args)]
+pub struct EmbeddedLabArgs {
+    /// Run on the embedded lab (a simulated fleet on a loopback port), whatever the config says.
+    #[arg(long)]
+    pub lab: bool,
+    /// Seed of the embedded lab's simulation (same seed, same fleet).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Speed of the embedded lab's clock (10 = ten simulated seconds per second).
+    #[arg(long)]
+    pub speed: Option<f64>,
+    /// Scenario for the embedded lab: a shipped name (e.g. provider-outage) or a TOML file.
+    #[arg(long, value_name = "FILE|NAME")]
+    pub scenario: Option<PathBuf>,
+    /// Synthetic escalated tasks the embedded lab starts with (besides those its workflows raise).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub escalations: usize,
+    /// Built-in lab operator to act as in the embedded lab (alice, bob, victor).
+    #[arg(long = "as", value_name = "OPERATOR", default_value = "alice")]
+    pub operator: String,
+}
+
+/// Which configuration and context to use.
+#[derive(Args)]
+pub struct ConfigArgs {
+    /// Configuration file to read instead of the platform one.
+    #[arg(long, env = config::CONFIG_ENV, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Context (named set of sources) to connect to.
+    #[arg(long, env = config::CONTEXT_ENV, value_name = "NAME")]
+    pub context: Option<String>,
+    /// Colour theme: dark, light, high-contrast, or one from the user themes dir.
+    #[arg(long, env = config::THEME_ENV, value_name = "NAME")]
+    pub theme: Option<String>,
+    /// Hide and refuse every mutating action.
+    #[arg(long)]
+    pub read_only: bool,
+}
+
+impl ConfigArgs {
+    pub fn overrides(&self) -> ConfigOverrides {
+        ConfigOverrides {
+            config_file: self.config.clone(),
+            context: self.context.clone(),
+            theme: self.theme.clone(),
+            read_only: self.read_only,
+        }
+    }
+}
 
 /// Loads the configuration for a one-shot command: its problems go to stderr (the console
 /// shows them on screen instead) and the defaults stand in.

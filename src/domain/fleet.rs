@@ -12,14 +12,14 @@ pub const STALE_AFTER: Duration = Duration::from_secs(5);
 /// Samples kept per region and provider for sparklines.
 pub const HISTORY_LEN: usize = 120;
 
-/// How a source's connection stands, as last reported by its task.
+/// How a source's connection stands, as last reported by its worker.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Link {
+pub enum Connection {
     Connecting {
         attempt: u32,
     },
     Live,
-    /// The connection failed; the task retries at `retry_at`.
+    /// The connection failed; the worker retries at `retry_at`.
     Down {
         error: String,
         retry_at: Instant,
@@ -38,7 +38,7 @@ pub struct Sample {
 pub struct SourceData {
     pub name: String,
     pub url: String,
-    pub link: Link,
+    pub connection: Connection,
     pub snapshot: Option<FleetSnapshot>,
     /// When the last snapshot or delta arrived.
     pub received_at: Option<Instant>,
@@ -52,7 +52,7 @@ impl SourceData {
         SourceData {
             name: name.to_string(),
             url: url.to_string(),
-            link: Link::Connecting { attempt: 1 },
+            connection: Connection::Connecting { attempt: 1 },
             snapshot: None,
             received_at: None,
             identity: None,
@@ -67,9 +67,9 @@ impl SourceData {
 
     /// Whether the data on screen can be trusted as current.
     pub fn freshness(&self, now: Instant) -> Freshness {
-        match (&self.link, self.age(now)) {
+        match (&self.connection, self.age(now)) {
             (_, None) => Freshness::NoData,
-            (Link::Live, Some(age)) if age <= STALE_AFTER => Freshness::Fresh,
+            (Connection::Live, Some(age)) if age <= STALE_AFTER => Freshness::Fresh,
             (_, Some(age)) => Freshness::Stale(age),
         }
     }
@@ -255,7 +255,7 @@ mod tests {
     fn live_source(now: Instant) -> SourceData {
         let mut source = SourceData::new("lab", "http://127.0.0.1:7300");
         source.apply_snapshot(snapshot(), now);
-        source.link = Link::Live;
+        source.connection = Connection::Live;
         source
     }
 
@@ -335,7 +335,7 @@ mod tests {
             source.freshness(later),
             Freshness::Stale(STALE_AFTER + Duration::from_secs(1))
         );
-        source.link = Link::Down {
+        source.connection = Connection::Down {
             error: "refused".into(),
             retry_at: now,
         };

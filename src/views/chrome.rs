@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use crate::app::{App, Level, View};
-use crate::domain::fleet::{Freshness, Link};
+use crate::domain::fleet::{Connection, Freshness};
 use crate::format::age;
 use crate::keymap;
 use crate::theme::Theme;
@@ -81,8 +81,8 @@ pub fn banner_lines(app: &App) -> Vec<(Level, String)> {
             Freshness::Stale(a) => format!("data {} old", age(a)),
             Freshness::Fresh => continue,
         };
-        let line = match &source.link {
-            Link::Down { error, retry_at } => {
+        let line = match &source.connection {
+            Connection::Down { error, retry_at } => {
                 let retry = match retry_at.saturating_duration_since(app.now) {
                     wait if wait.is_zero() => "retrying now".to_string(),
                     wait => format!("retry in {}", age(wait)),
@@ -96,11 +96,11 @@ pub fn banner_lines(app: &App) -> Vec<(Level, String)> {
                     ),
                 )
             }
-            Link::Connecting { attempt } => (
+            Connection::Connecting { attempt } => (
                 Level::Warning,
                 format!("◌ {} connecting (attempt {attempt}), {data}", source.name),
             ),
-            Link::Live => (
+            Connection::Live => (
                 Level::Warning,
                 format!("? {} stale: no update, {data}", source.name),
             ),
@@ -198,8 +198,8 @@ pub fn draw_status(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     };
     spans.push(Span::styled(who, theme.status_bar));
     for source in &app.sources {
-        let (text, style) = match (&source.link, source.freshness(app.now)) {
-            (Link::Live, Freshness::Fresh) => (
+        let (text, style) = match (&source.connection, source.freshness(app.now)) {
+            (Connection::Live, Freshness::Fresh) => (
                 format!(
                     " ● {} live r{} ",
                     source.name,
@@ -207,12 +207,14 @@ pub fn draw_status(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
                 ),
                 theme.health_ok,
             ),
-            (Link::Down { .. }, _) => (format!(" ✖ {} down ", source.name), theme.health_down),
-            (Link::Connecting { .. }, _) => (
+            (Connection::Down { .. }, _) => {
+                (format!(" ✖ {} down ", source.name), theme.health_down)
+            }
+            (Connection::Connecting { .. }, _) => (
                 format!(" ◌ {} connecting ", source.name),
                 theme.health_unknown,
             ),
-            (Link::Live, _) => (format!(" ? {} stale ", source.name), theme.stale),
+            (Connection::Live, _) => (format!(" ? {} stale ", source.name), theme.stale),
         };
         spans.push(Span::styled(text, style));
     }

@@ -35,7 +35,7 @@ pub(super) enum PlannedOutcome {
 
 /// How an attempt follows its parent.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub(super) enum Link {
+pub(super) enum AttemptCause {
     First,
     Retry,
     Failover,
@@ -48,7 +48,7 @@ pub(super) struct Planned {
     pub(super) provider: Option<u16>,
     pub(super) number: u8,
     pub(super) outcome: PlannedOutcome,
-    pub(super) link: Link,
+    pub(super) cause: AttemptCause,
     /// Wait before the attempt (backoff, or workflow task time between steps).
     pub(super) wait_ms: u32,
     pub(super) duration_ms: u32,
@@ -142,7 +142,7 @@ impl Planner {
                 .flatten();
             let wait_ms = self.between_steps();
             let mut number = 1;
-            let mut link = Link::First;
+            let mut cause = AttemptCause::First;
             if provider.is_some() && self.rng.random_bool(0.15) {
                 let fault = if self.rng.random_bool(0.6) {
                     Fault::RateLimited
@@ -155,19 +155,19 @@ impl Planner {
                     provider,
                     number,
                     outcome: PlannedOutcome::Failed(fault),
-                    link,
+                    cause,
                     wait_ms,
                     duration_ms,
                 });
                 number += 1;
-                link = Link::Retry;
+                cause = AttemptCause::Retry;
             }
             let duration_ms = if provider.is_some() {
                 self.rng.random_range(400..3_000)
             } else {
                 self.rng.random_range(15..250)
             };
-            let wait_ms = if link == Link::Retry {
+            let wait_ms = if cause == AttemptCause::Retry {
                 backoff_ms(&mut self.rng, 1)
             } else {
                 wait_ms
@@ -180,7 +180,7 @@ impl Planner {
                     confidence: 0.0,
                     candidate: false,
                 },
-                link,
+                cause,
                 wait_ms,
                 duration_ms,
             });
@@ -199,10 +199,10 @@ impl Planner {
     }
 
     /// The first attempt of the escalated step, on a new path or not.
-    fn first_link(&self, step: u8) -> Link {
+    fn first_cause(&self, step: u8) -> AttemptCause {
         match self.attempts.last() {
-            Some(last) if last.step == step => Link::Failover,
-            _ => Link::First,
+            Some(last) if last.step == step => AttemptCause::Failover,
+            _ => AttemptCause::First,
         }
     }
 
@@ -215,13 +215,13 @@ impl Planner {
                 Fault::Slow => self.rng.random_range(1..=2),
             };
             for number in 1..=tries {
-                let link = if number > 1 {
-                    Link::Retry
+                let cause = if number > 1 {
+                    AttemptCause::Retry
                 } else {
-                    self.first_link(step)
+                    self.first_cause(step)
                 };
-                let wait_ms = match link {
-                    Link::Retry => backoff_ms(&mut self.rng, number - 1),
+                let wait_ms = match cause {
+                    AttemptCause::Retry => backoff_ms(&mut self.rng, number - 1),
                     _ => self.between_steps(),
                 };
                 let duration_ms = self.failure_duration(path.fault);
@@ -230,7 +230,7 @@ impl Planner {
                     provider: Some(path.provider),
                     number,
                     outcome: PlannedOutcome::Failed(path.fault),
-                    link,
+                    cause,
                     wait_ms,
                     duration_ms,
                 });
@@ -248,23 +248,27 @@ impl Planner {
                 provider: Some(path.provider),
                 number: 1,
                 outcome: PlannedOutcome::Failed(Fault::RateLimited),
-                link: self.first_link(step),
+                cause: self.first_cause(step),
                 wait_ms,
                 duration_ms,
             });
         }
     }
 
-    /// The link and attempt number of a call on `path` after whatever came before.
-    fn next_on(&mut self, step: u8, path: &Path) -> (Link, u8, u32) {
+    /// The cause and attempt number of a call on `path` after whatever came before.
+    fn next_on(&mut self, step: u8, path: &Path) -> (AttemptCause, u8, u32) {
         match self.attempts.last() {
             Some(last) if last.step == step && last.provider == Some(path.provider) => {
                 let number = last.number + 1;
-                (Link::Retry, number, backoff_ms(&mut self.rng, last.number))
+                (
+                    AttemptCause::Retry,
+                    number,
+                    backoff_ms(&mut self.rng, last.number),
+                )
             }
             _ => {
                 let wait = self.between_steps();
-                (self.first_link(step), 1, wait)
+                (self.first_cause(step), 1, wait)
             }
         }
     }
@@ -275,14 +279,14 @@ impl Planner {
 
     /// A call on `path` that got an answer (`outcome` says what kind).
     fn answer_on(&mut self, step: u8, path: &Path, outcome: PlannedOutcome) {
-        let (link, number, wait_ms) = self.next_on(step, path);
+        let (cause, number, wait_ms) = self.next_on(step, path);
         let duration_ms = self.answer_duration();
         self.push(Planned {
             step,
             provider: Some(path.provider),
             number,
             outcome,
-            link,
+            cause,
             wait_ms,
             duration_ms,
         });
@@ -385,7 +389,7 @@ impl Planner {
             provider: Some(retry.provider),
             number: 1,
             outcome,
-            link: Link::OperatorRetry,
+            cause: AttemptCause::OperatorRetry,
             wait_ms: 0,
             duration_ms,
         });

@@ -7,7 +7,7 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
 
 use super::headline::identity;
-use super::plan::{Link, Plan, Planned, PlannedOutcome, plan};
+use super::plan::{AttemptCause, Plan, Planned, PlannedOutcome, plan};
 use super::{Fault, Origin, RetriedPath, Stream, stream};
 use crate::escalations::catalogue::{Catalogue, ProviderRef, WorkflowTemplate};
 use protocol::escalations::{
@@ -45,9 +45,9 @@ pub fn derive_detail(catalogue: &Catalogue, chain: &[(&Origin, DateTime<Utc>)]) 
     let mut retries = origins[1..].iter().filter_map(|o| o.retry.as_deref());
     for (i, planned) in plan.attempts.iter().enumerate() {
         let id = format!("a{}", i + 1);
-        let parent = (i > 0 && planned.link != Link::First).then(|| format!("a{i}"));
+        let parent = (i > 0 && planned.cause != AttemptCause::First).then(|| format!("a{i}"));
         let previous = i.checked_sub(1).map(|p| &plan.attempts[p]);
-        let retry = (planned.link == Link::OperatorRetry)
+        let retry = (planned.cause == AttemptCause::OperatorRetry)
             .then(|| retries.next())
             .flatten();
         let attempt = text.attempt(id, parent, planned, previous, retry, times[i]);
@@ -227,7 +227,7 @@ impl AttemptWriter<'_> {
             }
         };
         let (retry_reason, failover_reason) =
-            self.link_reasons(planned, previous, provider.as_ref(), retry);
+            self.cause_reasons(planned, previous, provider.as_ref(), retry);
         Attempt {
             id,
             parent,
@@ -348,7 +348,7 @@ impl AttemptWriter<'_> {
     }
 
     /// Why an attempt followed its parent: a retry of the same path, or a failover.
-    fn link_reasons(
+    fn cause_reasons(
         &self,
         planned: &Planned,
         previous: Option<&Planned>,
@@ -356,8 +356,8 @@ impl AttemptWriter<'_> {
         retry: Option<&RetriedPath>,
     ) -> (Option<String>, Option<String>) {
         let to = provider.map_or("?", |p| p.id.as_str());
-        match (planned.link, previous) {
-            (Link::OperatorRetry, _) => {
+        match (planned.cause, previous) {
+            (AttemptCause::OperatorRetry, _) => {
                 let (by, note) =
                     retry.map_or(("an operator", ""), |r| (r.by.as_str(), r.note.as_str()));
                 (
@@ -365,7 +365,7 @@ impl AttemptWriter<'_> {
                     None,
                 )
             }
-            (Link::Retry, Some(previous)) => (
+            (AttemptCause::Retry, Some(previous)) => (
                 Some(format!(
                     "{}; retry {} after {} ms backoff",
                     outcome_words(previous.outcome),
@@ -374,7 +374,7 @@ impl AttemptWriter<'_> {
                 )),
                 None,
             ),
-            (Link::Failover, Some(previous)) => {
+            (AttemptCause::Failover, Some(previous)) => {
                 let from = self.provider(previous.provider);
                 let crossing = match (from, provider) {
                     (Some(from), Some(to)) if from.region != to.region => {
