@@ -245,6 +245,11 @@ pub struct Replica {
     pub replication_lag_s: f64,
     pub capacity_rps: f64,
     pub load_rps: f64,
+    /// Seconds until it would serve if promoted now, by the source's own failover policy;
+    /// absent when the source does not say (readers then assume [`model::TakeoverTimes`]'s
+    /// defaults and say so).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub takeover_s: Option<f64>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -385,7 +385,10 @@ impl<'a> FleetIndex<'a> {
                 "replication lag {lag:.1}s: recent writes may be lost"
             ));
         }
-        let takeover_s = TakeoverTimes::default().expected_s(target.role, target.ready);
+        // The source's own estimate; the protocol's defaults only when it gives none.
+        let takeover_s = target
+            .takeover_s
+            .unwrap_or_else(|| TakeoverTimes::default().expected_s(target.role, target.ready));
         if !target.ready {
             out.warnings.push(format!(
                 "{} is not ready: a cold start, about {takeover_s:.0}s before it serves",

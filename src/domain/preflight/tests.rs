@@ -287,6 +287,18 @@ fn provider_weights_move_traffic_within_one_gateway() {
 }
 
 #[test]
+fn a_promotion_takes_the_time_its_source_reports_not_a_default() {
+    let command = Command::Promote {
+        service: "credit-decision".into(),
+        replica: "credit-decision@us-west".into(),
+    };
+    let mut fleet = default_fleet();
+    fleet.services[1].replicas[1].takeover_s = Some(42.0);
+    let check = preflight(&command, &fleet);
+    assert_eq!(check.takeover.as_ref().unwrap().expected_takeover_s, 42.0);
+}
+
+#[test]
 fn promoting_the_hot_standby_moves_credit_decision_into_us_west() {
     let command = Command::Promote {
         service: "credit-decision".into(),

@@ -120,6 +120,7 @@ impl Sim {
                     replication_lag_s: round(st.replication_lag_s, 1),
                     capacity_rps: round(replica.capacity_rps, 1),
                     load_rps: round(st.load_rps, 1),
+                    takeover_s: Some(self.topology.failover.expected_s(st.role, st.ready)),
                 })
                 .collect(),
             degraded_modes: state

@@ -361,3 +361,24 @@ fn fresh_notices_are_handed_out_once() {
     assert!(sim.take_fresh_notices().is_empty());
     assert_eq!(sim.notices(), [started, fresh].concat().as_slice());
 }
+
+#[test]
+fn replicas_report_the_takeover_time_of_the_topologys_failover_policy() {
+    let mut topology = Topology::embedded_default();
+    topology.failover.hot_takeover_s = 12.0;
+    topology.failover.cold_takeover_s = 900.0;
+    let expected = topology.failover;
+    let mut sim = Sim::new(topology, None, 1, DateTime::<Utc>::UNIX_EPOCH);
+    let view = run_to(&mut sim, 1.0);
+    let replicas: Vec<&protocol::Replica> =
+        view.services.iter().flat_map(|s| &s.replicas).collect();
+    assert!(replicas.iter().any(|r| r.role == ReplicaRole::HotStandby));
+    for replica in replicas {
+        assert_eq!(
+            replica.takeover_s,
+            Some(expected.expected_s(replica.role, replica.ready)),
+            "{}",
+            replica.id
+        );
+    }
+}
