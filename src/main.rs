@@ -65,8 +65,8 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             lab::cli::run_serve(args).await?;
             Ok(0)
         }
-        Some(Command::Login { args, config }) => {
-            login::run_login(args, &load_config(&config).config)?;
+        Some(Command::Login { args }) => {
+            login::run_login(args, &load_config(&cli.config, &cli.lab)?)?;
             Ok(0)
         }
         Some(Command::Act(args)) => {
@@ -81,8 +81,8 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             target.stop().await;
             code
         }
-        Some(Command::Status { args, lab, config }) => {
-            let target = Target::for_one_shot(&lab, &config).await?;
+        Some(Command::Status { args }) => {
+            let target = Target::for_one_shot(&cli.lab, &cli.config).await?;
             let code = status::run_from_shell(args, &target).await;
             target.stop().await;
             code

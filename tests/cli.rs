@@ -101,3 +101,148 @@ fn man_page_is_roff_and_lists_the_subcommands() {
         );
     }
 }
+
+/// A config whose source has a key the file format does not know (line 7, column 1).
+const BAD_CONFIG: &str = "default_context = \"prod\"\n[contexts.prod]\nproduction = true\n\
+[[contexts.prod.sources]]\nname = \"gw\"\nurl = \"http://127.0.0.1:9\"\ntimeout = 5\n";
+/// The same context, valid: its only source is closed (port 9, discard), so a run that
+/// reaches it says so, and one that reaches the embedded lab instead would not.
+const DEAD_CONFIG: &str = "[contexts.prod]\nproduction = true\n\
+[[contexts.prod.sources]]\nname = \"gw\"\nurl = \"http://127.0.0.1:9\"\n";
+
+/// Runs `switchboard` with `args` (`CONFIG` stands for the config file holding `config`) in
+/// an empty home; returns the exit code, stdout and stderr.
+fn run_with_config(config: &str, args: &[&str]) -> (Option<i32>, String, String) {
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("sb.toml");
+    std::fs::write(&file, config).unwrap();
+    let args: Vec<std::ffi::OsString> = args
+        .iter()
+        .map(|arg| match *arg {
+            "CONFIG" => file.clone().into_os_string(),
+            other => other.into(),
+        })
+        .collect();
+    let out = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(&args)
+        .env("HOME", home.path())
+        .env("XDG_CONFIG_HOME", home.path().join("config"))
+        .env("XDG_STATE_HOME", home.path().join("state"))
+        .env("SWITCHBOARD_TOKEN", "sb_test_token")
+        .env_remove("SWITCHBOARD_CONFIG")
+        .env_remove("SWITCHBOARD_CONTEXT")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Every verb that reads or changes a fleet, with its own arguments.
+const VERBS: [&[&str]; 8] = [
+    &["status"],
+    &["drain", "eu-west", "--reason", "drill", "--yes"],
+    &["undrain", "eu-west", "--reason", "drill", "--yes"],
+    &["promote", "chat", "chat-b", "--reason", "drill", "--yes"],
+    &[
+        "breaker",
+        "openai@us-east",
+        "force-open",
+        "--reason",
+        "drill",
+        "--yes",
+    ],
+    &[
+        "degrade",
+        "chat",
+        "serve-cache",
+        "on",
+        "--reason",
+        "drill",
+        "--yes",
+    ],
+    &["weights", "chat", "us-east=1", "--reason", "drill", "--yes"],
+    &["escalations", "list"],
+];
+
+/// `flags` written before the verb, then after it.
+fn both_placements<'a>(verb: &[&'a str], flags: &[&'a str]) -> [Vec<&'a str>; 2] {
+    let before = flags.iter().chain(verb).copied().collect();
+    let after = verb.iter().chain(flags).copied().collect();
+    [before, after]
+}
+
+#[test]
+fn an_invalid_config_never_falls_back_to_the_embedded_lab() {
+    for verb in VERBS {
+        for flags in [
+            &["--config", "CONFIG", "--context", "prod"][..],
+            &["--config", "CONFIG"],
+        ] {
+            for args in both_placements(verb, flags) {
+                let (code, stdout, stderr) = run_with_config(BAD_CONFIG, &args);
+                assert_eq!(code, Some(2), "{args:?}: {stdout}{stderr}");
+                assert!(stderr.contains("sb.toml:7:1"), "{args:?}: {stderr}");
+                assert!(stderr.contains("timeout"), "{args:?}: {stderr}");
+                assert!(!stdout.contains("lab"), "{args:?}: {stdout}");
+            }
+        }
+    }
+}
+
+#[test]
+fn only_an_explicit_lab_flag_runs_on_the_embedded_lab_despite_a_bad_config() {
+    for args in both_placements(&["status", "--json"], &["--config", "CONFIG", "--lab"]) {
+        let (code, stdout, stderr) = run_with_config(BAD_CONFIG, &args);
+        assert_eq!(code, Some(0), "{args:?}: {stdout}{stderr}");
+        assert!(stdout.contains("\"source\": \"lab\""), "{args:?}: {stdout}");
+        assert!(stderr.contains("sb.toml:7:1"), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn a_config_with_contexts_but_none_chosen_is_refused_not_run_on_the_lab() {
+    for verb in VERBS {
+        for args in both_placements(verb, &["--config", "CONFIG"]) {
+            let (code, stdout, stderr) = run_with_config(DEAD_CONFIG, &args);
+            assert_eq!(code, Some(2), "{args:?}: {stdout}{stderr}");
+            assert!(stderr.contains("--context"), "{args:?}: {stderr}");
+            assert!(!stdout.contains("lab"), "{args:?}: {stdout}");
+        }
+    }
+}
+
+#[test]
+fn global_flags_mean_the_same_before_and_after_the_verb() {
+    for verb in VERBS {
+        for args in both_placements(verb, &["--config", "CONFIG", "--context", "prod"]) {
+            let (code, stdout, stderr) = run_with_config(DEAD_CONFIG, &args);
+            assert_eq!(code, Some(2), "{args:?}: {stdout}{stderr}");
+            let said = format!("{stdout}{stderr}");
+            assert!(
+                said.contains("127.0.0.1:9"),
+                "{args:?} must reach the context's source: {said}"
+            );
+        }
+        // --read-only, wherever written, refuses the mutating verbs before any network.
+        if verb.contains(&"--yes") {
+            for args in both_placements(
+                verb,
+                &["--config", "CONFIG", "--context", "prod", "--read-only"],
+            ) {
+                let (code, _, stderr) = run_with_config(DEAD_CONFIG, &args);
+                assert_eq!(code, Some(2), "{args:?}: {stderr}");
+                assert!(stderr.contains("read-only"), "{args:?}: {stderr}");
+            }
+        }
+    }
+    // The embedded lab's flags too: a seed before or after gives the same fleet.
+    let [before, after] = both_placements(&["status", "--json"], &["--lab", "--seed", "9"]);
+    let (_, first, _) = run_with_config("", &before);
+    let (_, second, _) = run_with_config("", &after);
+    assert!(first.contains("\"source\": \"lab\""), "{first}");
+    assert_eq!(first, second);
+}

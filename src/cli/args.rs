@@ -18,6 +18,7 @@ use crate::cli::target::{ConfigArgs, EmbeddedLabArgs};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
+    // The flags below are global: they mean the same before or after any verb.
     #[command(flatten)]
     pub lab: EmbeddedLabArgs,
     #[command(flatten)]
@@ -35,10 +36,6 @@ pub enum Command {
     Status {
         #[command(flatten)]
         args: StatusArgs,
-        #[command(flatten)]
-        lab: EmbeddedLabArgs,
-        #[command(flatten)]
-        config: ConfigArgs,
     },
     /// Act on the fleet: promote, drain, undrain, breaker, degrade, weights.
     #[command(flatten)]
@@ -52,8 +49,6 @@ pub enum Command {
     Login {
         #[command(flatten)]
         args: LoginArgs,
-        #[command(flatten)]
-        config: ConfigArgs,
     },
     /// Print the shell completion script for bash, zsh, fish, elvish or powershell.
     Completions {
@@ -68,4 +63,28 @@ pub enum Command {
 pub enum LabCommand {
     /// Serve protocol v1 from a simulated fleet.
     Serve(lab::cli::LabServeArgs),
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn lab_flags_before_lab_serve_reach_the_served_lab() {
+        let cli = Cli::try_parse_from(["switchboard", "--seed", "5", "lab", "serve"]).unwrap();
+        let Some(Command::Lab {
+            command: LabCommand::Serve(args),
+        }) = cli.command
+        else {
+            panic!("lab serve");
+        };
+        assert_eq!(args.seed, 5);
+    }
 }

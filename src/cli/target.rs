@@ -9,7 +9,7 @@ use clap::Args;
 
 use crate::app::ContextInfo;
 use crate::cli::output::note;
-use crate::config::{self, ConfigOverrides, LAB_CONTEXT, LoadedConfig};
+use crate::config::{self, Config, ConfigOverrides, LAB_CONTEXT};
 use crate::journal::{self, Journal};
 use crate::sources::SourceSpec;
 use lab::{LabOptions, LabServer};
@@ -18,22 +18,27 @@ use lab::{LabOptions, LabServer};
 #[derive(Args)]
 pub struct EmbeddedLabArgs {
     /// Run on the embedded lab (a simulated fleet on a loopback port), whatever the config says.
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub lab: bool,
     /// Seed of the embedded lab's simulation (same seed, same fleet).
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub seed: Option<u64>,
     /// Speed of the embedded lab's clock (10 = ten simulated seconds per second).
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub speed: Option<f64>,
     /// Scenario for the embedded lab: a shipped name (e.g. provider-outage) or a TOML file.
-    #[arg(long, value_name = "FILE|NAME")]
+    #[arg(long, global = true, value_name = "FILE|NAME")]
     pub scenario: Option<PathBuf>,
     /// Synthetic escalated tasks the embedded lab starts with (besides those its workflows raise).
-    #[arg(long, value_name = "N", default_value_t = 0)]
+    #[arg(long, global = true, value_name = "N", default_value_t = 0)]
     pub escalations: usize,
     /// Built-in lab operator to act as in the embedded lab (alice, bob, victor).
-    #[arg(long = "as", value_name = "OPERATOR", default_value = "alice")]
+    #[arg(
+        long = "as",
+        global = true,
+        value_name = "OPERATOR",
+        default_value = "alice"
+    )]
     pub operator: String,
 }
 
@@ -41,16 +46,16 @@ pub struct EmbeddedLabArgs {
 #[derive(Args)]
 pub struct ConfigArgs {
     /// Configuration file to read instead of the platform one.
-    #[arg(long, env = config::CONFIG_ENV, value_name = "FILE")]
+    #[arg(long, global = true, env = config::CONFIG_ENV, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Context (named set of sources) to connect to.
-    #[arg(long, env = config::CONTEXT_ENV, value_name = "NAME")]
+    #[arg(long, global = true, env = config::CONTEXT_ENV, value_name = "NAME")]
     pub context: Option<String>,
     /// Colour theme: dark, light, high-contrast, or one from the user themes dir.
-    #[arg(long, env = config::THEME_ENV, value_name = "NAME")]
+    #[arg(long, global = true, env = config::THEME_ENV, value_name = "NAME")]
     pub theme: Option<String>,
     /// Hide and refuse every mutating action.
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub read_only: bool,
 }
 
@@ -65,14 +70,19 @@ impl ConfigArgs {
     }
 }
 
-/// Loads the configuration for a one-shot command: its problems go to stderr (the console
-/// shows them on screen instead) and the defaults stand in.
-pub fn load_config(args: &ConfigArgs) -> LoadedConfig {
-    let loaded = config::load(&args.overrides());
-    for problem in &loaded.problems {
-        note(format_args!("config {problem} (running on defaults)"));
+/// Loads the configuration for a one-shot command, which must act on exactly the fleet it
+/// was pointed at: a file with problems, or with contexts of its own and none chosen, is an
+/// error (exit 2, each problem with its file:line:column). Only `--lab` runs regardless,
+/// the problems noted on stderr.
+pub fn load_config(config: &ConfigArgs, lab: &EmbeddedLabArgs) -> anyhow::Result<Config> {
+    let loaded = config::load(&config.overrides());
+    if lab.lab {
+        for problem in &loaded.problems {
+            note(format_args!("config {problem} (ignored with --lab)"));
+        }
+        return Ok(loaded.config);
     }
-    loaded
+    Ok(loaded.for_exact_fleet()?.clone())
 }
 
 /// The sources to use, and the embedded lab when there is one.
@@ -88,8 +98,8 @@ impl Target {
         lab: &EmbeddedLabArgs,
         config: &ConfigArgs,
     ) -> anyhow::Result<Target> {
-        let loaded = load_config(config);
-        Target::resolve(lab, config.read_only, &loaded.config).await
+        let loaded = load_config(config, lab)?;
+        Target::resolve(lab, config.read_only, &loaded).await
     }
 
     /// The embedded lab when asked for (or when the config selects it), else the selected

@@ -53,8 +53,16 @@ struct FileSource {
     kind: SourceKind,
 }
 
+/// A valid user file.
+#[derive(Debug)]
+pub(super) struct Parsed {
+    pub config: Config,
+    /// Whether the file sets `default_context` (else the lab stands in for it).
+    pub names_context: bool,
+}
+
 /// Parses and validates the user file; on any problem, returns all that were found.
-pub(super) fn parse(path: &Path, text: &str) -> Result<Config, Vec<ConfigProblem>> {
+pub(super) fn parse(path: &Path, text: &str) -> Result<Parsed, Vec<ConfigProblem>> {
     let problem = |span: Option<Range<usize>>, reason: &str| located(path, text, span, reason);
 
     // Secrets are looked for on the raw document first, so a token gets the keyring
@@ -79,6 +87,7 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<Config, Vec<ConfigProblem
 
     let mut problems = Vec::new();
     let mut config = Config::default();
+    let names_context = file.default_context.is_some();
     if let Some(theme) = file.theme {
         config.theme = theme;
     }
@@ -120,7 +129,10 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<Config, Vec<ConfigProblem
     }
 
     if problems.is_empty() {
-        Ok(config)
+        Ok(Parsed {
+            config,
+            names_context,
+        })
     } else {
         Err(problems)
     }
@@ -347,7 +359,9 @@ url = \"https://user:pw@api.example\"
 
     #[test]
     fn notify_takes_its_defaults_and_refuses_unknown_values_where_they_are() {
-        let config = parse(Path::new("c.toml"), "[notify]\nmin_priority = \"p1\"\n").unwrap();
+        let config = parse(Path::new("c.toml"), "[notify]\nmin_priority = \"p1\"\n")
+            .unwrap()
+            .config;
         assert_eq!(config.notify.mode, NotifyMode::Bell);
         assert_eq!(config.notify.min_priority, Priority::P1);
         assert_eq!(config.notify.threshold(), Some(Priority::P1));
@@ -355,9 +369,12 @@ url = \"https://user:pw@api.example\"
             Path::new("c.toml"),
             "[notify]\nmode = \"desktop\"\nescape = \"osc9\"\n",
         )
-        .unwrap();
+        .unwrap()
+        .config;
         assert_eq!(config.notify.escape, DesktopEscape::Osc9);
-        let off = parse(Path::new("c.toml"), "[notify]\nmode = \"off\"\n").unwrap();
+        let off = parse(Path::new("c.toml"), "[notify]\nmode = \"off\"\n")
+            .unwrap()
+            .config;
         assert_eq!(off.notify.threshold(), None);
         let text = "[notify]\nmode = \"loud\"\n";
         assert_eq!(positions(text), vec![(Some(2), Some(8))]);

@@ -2,7 +2,9 @@
 //!
 //! Loading never fails: a bad user file is reported as [`ConfigProblem`]s (file, line,
 //! column, reason) and the console runs on the defaults, so an on-call engineer with a
-//! broken file still gets a console, plus the message that says what to fix.
+//! broken file still gets a console, plus the message that says what to fix. The CLI verbs
+//! are stricter ([`LoadedConfig::for_exact_fleet`]): a script must never act on the lab
+//! because the file meant for production has a typo.
 //!
 //! Tokens are never part of the configuration: they live in the OS keyring
 //! ([`secrets`]) or come from `SWITCHBOARD_TOKEN`.
@@ -149,6 +151,58 @@ pub struct LoadedConfig {
     pub problems: Vec<ConfigProblem>,
     /// The user file that was read, if one exists.
     pub file: Option<PathBuf>,
+    /// Whether the context was named (by the file's `default_context`, the environment or a
+    /// flag) rather than left to the lab by default.
+    pub context_chosen: bool,
+}
+
+/// Why a run that must reach exactly the fleet it was pointed at (every CLI verb) cannot
+/// use the configuration: see [`LoadedConfig::for_exact_fleet`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum UnusableConfig {
+    #[error(
+        "the configuration has problems, so nothing was done (--lab runs on the embedded lab \
+         regardless):\n{}",
+        problem_lines(.0)
+    )]
+    Invalid(Vec<ConfigProblem>),
+    #[error(
+        "{} defines the contexts {} but chooses none: pass --context NAME (or set \
+         default_context, or pass --lab for the embedded lab)",
+        file.display(),
+        known.join(", ")
+    )]
+    NoContextChosen { file: PathBuf, known: Vec<String> },
+}
+
+fn problem_lines(problems: &[ConfigProblem]) -> String {
+    let lines: Vec<String> = problems.iter().map(|p| format!("  {p}")).collect();
+    lines.join("\n")
+}
+
+impl LoadedConfig {
+    /// The configuration for a run that acts on a fleet from a script or a shell, where the
+    /// wrong fleet is worse than none: every problem of the file refuses the run, and so does
+    /// a file with contexts of its own when none was chosen (the lab is no default there).
+    /// The console, which shows its problems on screen, uses [`LoadedConfig::config`] as is.
+    pub fn for_exact_fleet(&self) -> Result<&Config, UnusableConfig> {
+        if !self.problems.is_empty() {
+            return Err(UnusableConfig::Invalid(self.problems.clone()));
+        }
+        let own: Vec<String> = (self.config.contexts.keys())
+            .filter(|name| *name != LAB_CONTEXT)
+            .cloned()
+            .collect();
+        match &self.file {
+            Some(file) if !self.context_chosen && !own.is_empty() => {
+                Err(UnusableConfig::NoContextChosen {
+                    file: file.clone(),
+                    known: own,
+                })
+            }
+            _ => Ok(&self.config),
+        }
+    }
 }
 
 /// What is wrong with the user file, and where.
@@ -334,10 +388,14 @@ pub fn load_with_env(
     let mut config = Config::default();
     let mut problems = Vec::new();
     let mut file = None;
+    let mut context_chosen = false;
     match std::fs::read_to_string(&file_path) {
         Ok(text) => {
             match file::parse(&file_path, &text) {
-                Ok(from_file) => config = from_file,
+                Ok(parsed) => {
+                    config = parsed.config;
+                    context_chosen = parsed.names_context;
+                }
                 Err(found) => problems = found,
             }
             file = Some(file_path);
@@ -353,6 +411,7 @@ pub fn load_with_env(
 
     if let Some(context) = overrides.context.clone().or_else(|| env(CONTEXT_ENV)) {
         config.default_context = context;
+        context_chosen = true;
     }
     if let Some(theme) = overrides.theme.clone().or_else(|| env(THEME_ENV)) {
         config.theme = theme;
@@ -366,6 +425,7 @@ pub fn load_with_env(
         config,
         problems,
         file,
+        context_chosen,
     }
 }
 
