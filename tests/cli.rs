@@ -246,3 +246,58 @@ fn global_flags_mean_the_same_before_and_after_the_verb() {
     assert!(first.contains("\"source\": \"lab\""), "{first}");
     assert_eq!(first, second);
 }
+
+/// A run that sets up the log and exits at once (its config file does not exist).
+fn start_and_exit(state: &std::path::Path) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["status", "--config", "/nonexistent/switchboard.toml"])
+        .env("XDG_CONFIG_HOME", state.join("config"))
+        .env("XDG_STATE_HOME", state)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+#[cfg(unix)]
+#[test]
+fn the_log_is_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = tempfile::tempdir().unwrap();
+    let out = start_and_exit(home.path()).wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let logs = home.path().join("switchboard/logs");
+    let mode =
+        |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&logs), 0o700);
+    let files: Vec<_> = std::fs::read_dir(&logs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(files.iter().any(|f| f.is_file()), "{files:?}");
+    for file in files.iter().filter(|f| !f.is_symlink()) {
+        assert_eq!(mode(file), 0o600, "{}", file.display());
+    }
+}
+
+#[test]
+fn concurrent_starts_on_an_empty_log_folder_all_set_up_their_log() {
+    for _round in 0..20 {
+        let home = tempfile::tempdir().unwrap();
+        let runs: Vec<_> = (0..16).map(|_| start_and_exit(home.path())).collect();
+        for run in runs {
+            let out = run.wait_with_output().unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(!stderr.contains("log"), "{stderr}");
+            assert!(
+                stderr.contains("cannot read the configuration file"),
+                "{stderr}"
+            );
+        }
+        let link = home.path().join("switchboard/logs/switchboard.log");
+        assert!(
+            std::fs::metadata(&link).unwrap().is_file(),
+            "the latest-log link resolves"
+        );
+    }
+}
