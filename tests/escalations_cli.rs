@@ -101,3 +101,90 @@ async fn list_show_and_resolve_once() {
     assert!(said.contains("bob"), "{said}");
     lab.shutdown().await;
 }
+
+/// Hostile text: a C1 CSI, a bidi override, DEL.
+const HOSTILE: &str = "ok\u{9b}31m\u{202e}evil\u{7f}";
+
+/// `HOSTILE` appended to the free-text fields of a task (a summary, or the detail around one).
+fn poison(task: &mut serde_json::Value) {
+    for field in ["reason_text", "input_preview", "service", "step"] {
+        if let Some(serde_json::Value::String(text)) = task.get_mut(field) {
+            text.push_str(HOSTILE);
+        }
+    }
+}
+
+#[tokio::test]
+async fn json_output_carries_no_control_bidi_or_del_characters() {
+    use axum::routing::get;
+    let lab = LabServer::start(
+        LabOptions {
+            escalations: 3,
+            ..LabOptions::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let real =
+        switchboard::sources::Client::new(&lab.url(), lab.token_for("alice").map(str::to_string))
+            .unwrap();
+    let states = protocol::escalations::EscalationState::ALL;
+    let query = switchboard::sources::EscalationQuery {
+        states: &states,
+        priority: None,
+        service: None,
+        assignee: None,
+        limit: Some(3),
+        cursor: None,
+    };
+    let page = real.escalations(&query).await.unwrap();
+    let id = page.items[0].id.clone();
+    let detail = real.escalation(&id).await.unwrap();
+    // A server that answers with the lab's own tasks, hostile text in their free text.
+    let mut page_json = serde_json::to_value(&page).unwrap();
+    for item in page_json["items"].as_array_mut().unwrap() {
+        poison(item);
+    }
+    page_json["next_cursor"] = serde_json::Value::Null;
+    let mut detail_json = serde_json::to_value(&detail).unwrap();
+    poison(&mut detail_json);
+    poison(&mut detail_json["summary"]);
+    let app = axum::Router::new()
+        .route(
+            "/v1/escalations",
+            get(move || async move { axum::Json(page_json) }),
+        )
+        .route(
+            "/v1/escalations/{id}",
+            get(move || async move { axum::Json(detail_json) }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    for line in ["list --json".to_string(), format!("show {id} --json")] {
+        let args =
+            Cli::try_parse_from(std::iter::once("escalations").chain(line.split_whitespace()))
+                .unwrap()
+                .command;
+        let source = SourceSpec {
+            name: "hostile".into(),
+            url: url.clone(),
+            token: Some("t".into()),
+        };
+        let mut out = Vec::new();
+        let code = run_escalations(args, source, "drill", None, &mut out, |_| false)
+            .await
+            .unwrap();
+        let out = String::from_utf8(out).unwrap();
+        assert_eq!(code, 0, "{line}: {out}");
+        assert!(
+            out.contains("evil"),
+            "{line}: the hostile server was read: {out}"
+        );
+        for bad in ['\u{9b}', '\u{202e}', '\u{7f}'] {
+            assert!(!out.contains(bad), "{line}: {bad:?} printed raw");
+        }
+    }
+}

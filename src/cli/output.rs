@@ -6,8 +6,10 @@ use std::io::Write;
 
 use anyhow::Context as _;
 use serde::Serialize;
+use serde_json::Value;
 
 use crate::sources::ClientError;
+use protocol::sanitize::{clean, clean_multiline};
 
 /// Exit codes of the verbs that change something (`status` has its own: 0 healthy,
 /// 1 degraded, 2 down or unreachable). The README lists them.
@@ -34,12 +36,30 @@ pub fn process_exit_code(code: i32) -> u8 {
     u8::try_from(code).unwrap_or(EXIT_ERROR as u8)
 }
 
-/// `value` as pretty JSON and a newline; `what` names it if writing fails.
+/// `value` as pretty JSON and a newline, every string in it (keys too) made safe for a
+/// terminal: serde_json escapes C0 controls but prints C1 controls, DEL and bidi overrides
+/// as they are. Every `--json` output goes through here. `what` names it if writing fails.
 pub fn write_json(out: &mut impl Write, value: &impl Serialize, what: &str) -> anyhow::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, value)
+    let value = serde_json::to_value(value).with_context(|| format!("building the JSON {what}"))?;
+    serde_json::to_writer_pretty(&mut *out, &sanitized(value))
         .with_context(|| format!("writing the JSON {what}"))?;
     writeln!(out)?;
     Ok(())
+}
+
+/// Every string of `value` cleaned; newlines stay (JSON escapes them).
+fn sanitized(value: Value) -> Value {
+    match value {
+        Value::String(text) => Value::String(clean_multiline(&text).into_owned()),
+        Value::Array(items) => Value::Array(items.into_iter().map(sanitized).collect()),
+        Value::Object(fields) => Value::Object(
+            fields
+                .into_iter()
+                .map(|(k, v)| (clean(&k).into_owned(), sanitized(v)))
+                .collect(),
+        ),
+        other => other,
+    }
 }
 
 /// A line on stderr for the person at the shell: stdout stays for results and JSON.

@@ -17,9 +17,7 @@ mod text;
 use std::io::Write;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use serde::Serialize;
-use serde_json::Value;
 
 use crate::cli::output::{confirm_on_terminal, process_exit_code, write_json};
 use crate::cli::target::Target;
@@ -139,8 +137,7 @@ pub async fn run_command(
         report.finish("error", EXIT_ERROR, Some(message));
     }
     if common.json {
-        let value = sanitized(serde_json::to_value(&report).context("building the JSON report")?);
-        write_json(human.out, &value, "report")?;
+        write_json(human.out, &report, "report")?;
     } else {
         human.conclusion(&report)?;
     }
@@ -337,19 +334,4 @@ async fn follow_operation(
         (code != EXIT_APPLIED).then(|| format!("operation failed: {}", operation.message));
     report.operation = Some(operation);
     report.finish(outcome, code, message);
-}
-
-/// Every string in the report made safe for a terminal: server and snapshot text included.
-fn sanitized(value: Value) -> Value {
-    match value {
-        Value::String(text) => Value::String(clean(&text).into_owned()),
-        Value::Array(items) => Value::Array(items.into_iter().map(sanitized).collect()),
-        Value::Object(fields) => Value::Object(
-            fields
-                .into_iter()
-                .map(|(k, v)| (clean(&k).into_owned(), sanitized(v)))
-                .collect(),
-        ),
-        other => other,
-    }
 }
