@@ -392,27 +392,53 @@ fn sync_parent_dir(path: &Path) -> io::Result<()> {
 }
 
 /// Asks `client`'s audit log whether the pending `entry` reached the server, by its
-/// idempotency key: found, its outcome there; not found, it never arrived; no answer, still
-/// unknown. `client` must speak to the entry's source.
+/// idempotency key among the caller's own entries (another caller's entry with the same key
+/// says nothing of ours): found, its outcome there; not found, it never arrived; no answer,
+/// still unknown. `client` must speak to the entry's source.
 pub async fn resolve_pending(client: &Client, entry: &Entry) -> Outcome {
     let key = entry.idempotency_key.as_str();
-    match client
-        .audit(Some(AUDIT_LOOKUP_LIMIT), None, Some(key))
-        .await
-    {
-        Ok(page) => outcome_in_audit(&page.entries, key),
-        Err(error) => Outcome::Unknown {
-            message: format!("cannot ask {} about it: {error}", client.url()),
-        },
-    }
+    let asked = async {
+        let me = client.whoami().await?;
+        let page = client
+            .audit(Some(AUDIT_LOOKUP_LIMIT), None, Some(key))
+            .await?;
+        Ok::<_, ClientError>(outcome_in_audit(&page.entries, key, &me.name))
+    };
+    asked.await.unwrap_or_else(|error| Outcome::Unknown {
+        message: format!("cannot ask {} about it: {error}", client.url()),
+    })
 }
 
-/// The outcome of the command sent with `key`, from audit entries (any order). The first
-/// entry with the key is the command itself; later ones (an operation's end) follow from it.
-fn outcome_in_audit(entries: &[AuditEntry], key: &str) -> Outcome {
+/// Resolves every pending entry of `journal` sent to `client`'s source
+/// ([`resolve_pending`]) and journals what was learnt; returns each with its outcome (still
+/// unknown ones included). Every CLI run that changes something, and `switchboard journal`,
+/// does this first.
+pub async fn recover_pending(
+    journal: &mut Journal,
+    client: &Client,
+) -> io::Result<Vec<(Entry, Outcome)>> {
+    let url = client.url().trim_end_matches('/');
+    let mut recovered = Vec::new();
+    for entry in journal.pending() {
+        if entry.source.trim_end_matches('/') != url {
+            continue;
+        }
+        let outcome = resolve_pending(client, &entry).await;
+        if !outcome.is_unknown() {
+            journal.record_result(&entry.id, outcome.clone())?;
+        }
+        recovered.push((entry, outcome));
+    }
+    Ok(recovered)
+}
+
+/// The outcome of the command `caller` sent with `key`, from audit entries (any order). The
+/// first entry of `caller` with the key is the command itself; later ones (an operation's
+/// end, by `system`) follow from it.
+fn outcome_in_audit(entries: &[AuditEntry], key: &str, caller: &str) -> Outcome {
     let first = entries
         .iter()
-        .filter(|e| e.idempotency_key.as_deref() == Some(key))
+        .filter(|e| e.idempotency_key.as_deref() == Some(key) && e.actor == caller)
         .min_by_key(|e| e.id);
     let Some(found) = first else {
         return Outcome::NeverReceived;

@@ -141,7 +141,7 @@ fn audit(id: u64, key: Option<&str>, outcome: AuditOutcome, detail: Option<&str>
     AuditEntry {
         id,
         at: Utc::now(),
-        actor: "bob".into(),
+        actor: "alice".into(),
         action: "breaker force-open".into(),
         target: "openai@us-east".into(),
         reason: "503s".into(),
@@ -165,18 +165,32 @@ fn the_audit_log_tells_what_became_of_a_pending_command() {
         audit(9, None, AuditOutcome::Reverted, None),
     ];
     assert_eq!(
-        outcome_in_audit(&log, "k-1"),
+        outcome_in_audit(&log, "k-1", "alice"),
         Outcome::Accepted {
             audit_id: 10,
             operation_id: None
         }
     );
     assert_eq!(
-        outcome_in_audit(&log, "k-2"),
+        outcome_in_audit(&log, "k-2", "alice"),
         Outcome::Rejected {
             status: None,
             message: "stale revision".into()
         }
     );
-    assert_eq!(outcome_in_audit(&log, "k-3"), Outcome::NeverReceived);
+    assert_eq!(
+        outcome_in_audit(&log, "k-3", "alice"),
+        Outcome::NeverReceived
+    );
+    // Another caller's entry under the same key says nothing of ours.
+    let mut theirs = audit(13, Some("k-3"), AuditOutcome::Accepted, None);
+    theirs.actor = "mallory".into();
+    assert_eq!(
+        outcome_in_audit(&[theirs.clone()], "k-3", "alice"),
+        Outcome::NeverReceived
+    );
+    assert!(matches!(
+        outcome_in_audit(&[theirs], "k-3", "mallory"),
+        Outcome::Accepted { audit_id: 13, .. }
+    ));
 }

@@ -116,24 +116,14 @@ fn run_with_config(config: &str, args: &[&str]) -> (Option<i32>, String, String)
     let home = tempfile::tempdir().unwrap();
     let file = home.path().join("sb.toml");
     std::fs::write(&file, config).unwrap();
-    let args: Vec<std::ffi::OsString> = args
+    let args: Vec<&std::ffi::OsStr> = args
         .iter()
         .map(|arg| match *arg {
-            "CONFIG" => file.clone().into_os_string(),
-            other => other.into(),
+            "CONFIG" => file.as_os_str(),
+            other => std::ffi::OsStr::new(other),
         })
         .collect();
-    let out = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args(&args)
-        .env("HOME", home.path())
-        .env("XDG_CONFIG_HOME", home.path().join("config"))
-        .env("XDG_STATE_HOME", home.path().join("state"))
-        .env("SWITCHBOARD_TOKEN", "sb_test_token")
-        .env_remove("SWITCHBOARD_CONFIG")
-        .env_remove("SWITCHBOARD_CONTEXT")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
+    let out = run_in(home.path(), "sb_test_token", &args);
     (
         out.status.code(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -300,4 +290,118 @@ fn concurrent_starts_on_an_empty_log_folder_all_set_up_their_log() {
             "the latest-log link resolves"
         );
     }
+}
+
+/// A run that died after journalling two breaker pins: the first reached the lab (its audit log
+/// has it under alice's name), the second never left. Returns the lab, the home and the
+/// config file of a context on that lab.
+async fn crashed_run() -> (lab::LabServer, tempfile::TempDir, std::path::PathBuf) {
+    use switchboard::domain::command::Command as FleetCommand;
+    use switchboard::journal::{Entry, Journal};
+    let lab = lab::LabServer::start(lab::LabOptions::default(), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let config = home.path().join("sb.toml");
+    let url = lab.url();
+    std::fs::write(
+        &config,
+        format!("default_context = \"drill\"\n[contexts.drill]\n[[contexts.drill.sources]]\nname = \"gw\"\nurl = \"{url}\"\n"),
+    )
+    .unwrap();
+    let client =
+        switchboard::sources::Client::new(&url, lab.token_for("alice").map(str::to_string))
+            .unwrap();
+    let snapshot = client.fleet().await.unwrap();
+    let mut journal = Journal::open(&home.path().join("state/switchboard/commands.jsonl")).unwrap();
+    for (key, send) in [("key-sent", true), ("key-lost", false)] {
+        let command = FleetCommand::Breaker {
+            provider: snapshot.providers[0].id.clone(),
+            action: protocol::commands::BreakerAction::Pin,
+            expires_in_s: None,
+        };
+        let if_match = command.control_revision(&snapshot).unwrap();
+        journal
+            .record_sent(&Entry::new("drill", &url, &command, "drill", key, if_match))
+            .unwrap();
+        if send {
+            let (answer, _) = switchboard::sources::delivery::deliver(
+                &client, &command, "drill", key, if_match, 1,
+            )
+            .await;
+            answer.unwrap();
+        }
+    }
+    (lab, home, config)
+}
+
+/// Runs `switchboard` with `args` in `home` (config and state under it), with `token`.
+fn run_in(home: &std::path::Path, token: &str, args: &[&std::ffi::OsStr]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(args)
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_STATE_HOME", home.join("state"))
+        .env("SWITCHBOARD_TOKEN", token)
+        .env_remove("SWITCHBOARD_CONFIG")
+        .env_remove("SWITCHBOARD_CONTEXT")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
+}
+
+/// [`run_in`] with `--config config`, as lab operator `who`.
+fn run_on_lab_as(
+    lab: &lab::LabServer,
+    who: &str,
+    home: &std::path::Path,
+    config: &std::path::Path,
+    args: &[&str],
+) -> std::process::Output {
+    let mut all: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
+    all.extend([std::ffi::OsStr::new("--config"), config.as_os_str()]);
+    run_in(home, lab.token_for(who).unwrap(), &all)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn journal_verb_recovers_pending_commands_from_the_callers_audit() {
+    let (lab, home, config) = crashed_run().await;
+    let out = run_on_lab_as(&lab, "alice", home.path(), &config, &["journal", "--json"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["recovered"], 2, "{report}");
+    assert_eq!(report["still_unknown"], 0, "{report}");
+    let entries = report["entries"].as_array().unwrap();
+    assert_eq!(entries[0]["idempotency_key"], "key-sent");
+    assert_eq!(entries[0]["outcome"]["kind"], "accepted", "{report}");
+    assert_eq!(entries[1]["outcome"]["kind"], "never-received", "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_mutating_verb_recovers_pending_commands_first_and_only_its_callers() {
+    let (lab, home, config) = crashed_run().await;
+    // bob's run asks about the journal's commands among his own: neither is his.
+    let verb = [
+        "breaker",
+        "nowhere@nowhere",
+        "close",
+        "--reason",
+        "drill",
+        "--yes",
+    ];
+    let out = run_on_lab_as(&lab, "bob", home.path(), &config, &verb);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // Recovery ran before the verb (two lines), and took nothing of alice's as bob's.
+    assert_eq!(
+        stderr.matches("switchboard: journal: ").count(),
+        2,
+        "{stderr}"
+    );
+    assert!(!stderr.contains("journal: accepted"), "{stderr}");
 }

@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 
 use crate::cli::commands::CommandArgs;
 use crate::cli::escalations::EscalationsArgs;
+use crate::cli::journal::JournalArgs;
 use crate::cli::login::LoginArgs;
 use crate::cli::status::StatusArgs;
 use crate::cli::target::{ConfigArgs, EmbeddedLabArgs};
@@ -44,6 +45,12 @@ pub enum Command {
     Escalations {
         #[command(subcommand)]
         command: EscalationsArgs,
+    },
+    /// The latest commands of the local journal and their outcomes; pending ones are looked
+    /// up in the source's audit log first (exit 1 when a fate is still unknown).
+    Journal {
+        #[command(flatten)]
+        args: JournalArgs,
     },
     /// Store a source's token in the OS keyring (or delete it).
     Login {

@@ -229,7 +229,7 @@ pub async fn run_from_shell(args: EscalationsArgs, target: &Target) -> anyhow::R
     let out = &mut std::io::stdout();
     let context = &target.context.name;
     let code = if matches!(args, EscalationsArgs::Resolve { .. }) {
-        let Some((source, mut journal)) = target.for_mutation()? else {
+        let Some((source, mut journal)) = target.for_mutation().await? else {
             return Ok(process_exit_code(EXIT_ERROR));
         };
         let journal = Some(&mut journal);

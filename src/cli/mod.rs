@@ -1,4 +1,4 @@
-//! The scriptable verbs: `status`, the fleet commands, `escalations` and `login`. Each prints
+//! The scriptable verbs: `status`, the fleet commands, `escalations`, `journal` and `login`. Each prints
 //! for people or as JSON, and answers with an exit code scripts can rely on (see the README).
 //!
 //! [`args`] is the whole command line as clap parses it; [`target`] resolves what a run talks
@@ -11,6 +11,7 @@ pub mod args;
 pub mod commands;
 pub mod escalations;
 pub mod generate;
+pub mod journal;
 pub mod login;
 pub mod output;
 pub mod status;

@@ -10,9 +10,10 @@ use clap::Args;
 use crate::app::ContextInfo;
 use crate::cli::output::note;
 use crate::config::{self, Config, ConfigOverrides, LAB_CONTEXT};
-use crate::journal::{self, Journal};
-use crate::sources::SourceSpec;
+use crate::journal::{self, Entry, Journal, Outcome};
+use crate::sources::{Client, SourceSpec};
 use lab::{LabOptions, LabServer};
+use protocol::sanitize::clean;
 
 /// The embedded lab, used when no context is configured or with `--lab`.
 #[derive(Args)]
@@ -174,8 +175,9 @@ impl Target {
     }
 
     /// What a one-shot command that changes something needs: the first source and the
-    /// journal. A read-only context gets `None` (and says so).
-    pub fn for_mutation(&self) -> anyhow::Result<Option<(SourceSpec, Journal)>> {
+    /// journal, its pending entries for that source recovered first (each noted on stderr).
+    /// A read-only context gets `None` (and says so).
+    pub async fn for_mutation(&self) -> anyhow::Result<Option<(SourceSpec, Journal)>> {
         if self.context.read_only {
             note(format_args!(
                 "context {} is read-only: nothing was sent",
@@ -184,10 +186,33 @@ impl Target {
             return Ok(None);
         }
         let source = self.first_source()?;
-        let path = self.journal_path();
-        let journal = Journal::open(&path)
-            .with_context(|| format!("cannot open the command journal {}", path.display()))?;
+        let mut journal = self.open_journal()?;
+        for (entry, outcome) in self.recover(&mut journal, &source).await? {
+            note(format_args!(
+                "journal: {}",
+                describe_recovered(&entry, &outcome)
+            ));
+        }
         Ok(Some((source, journal)))
+    }
+
+    /// The journal of this target ([`Target::journal_path`]).
+    pub fn open_journal(&self) -> anyhow::Result<Journal> {
+        let path = self.journal_path();
+        Journal::open(&path)
+            .with_context(|| format!("cannot open the command journal {}", path.display()))
+    }
+
+    /// [`journal::recover_pending`] on `source`.
+    pub async fn recover(
+        &self,
+        journal: &mut Journal,
+        source: &SourceSpec,
+    ) -> anyhow::Result<Vec<(Entry, Outcome)>> {
+        let client = Client::new(&source.url, source.token.clone())?;
+        journal::recover_pending(journal, &client)
+            .await
+            .with_context(|| format!("cannot write the journal {}", journal.path().display()))
     }
 
     /// The embedded lab's commands have a journal of their own (see [`journal::embedded_lab_path`]).
@@ -205,4 +230,17 @@ impl Target {
             lab.shutdown().await;
         }
     }
+}
+
+/// One recovered journal entry for a person: outcome first, so a narrow terminal keeps it.
+pub fn describe_recovered(entry: &Entry, outcome: &Outcome) -> String {
+    clean(&format!(
+        "{}: {} {} sent {} (key {})",
+        outcome.describe(),
+        entry.command.verb,
+        entry.command.target,
+        entry.at.format("%Y-%m-%d %H:%M:%S UTC"),
+        entry.idempotency_key
+    ))
+    .into_owned()
 }

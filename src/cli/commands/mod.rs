@@ -148,7 +148,7 @@ pub async fn run_command(
 /// [`run_command`] from the shell: on the target's first source, with its journal, printing to
 /// stdout and asking on the terminal. A read-only context sends nothing (exit 2).
 pub async fn run_from_shell(args: CommandArgs, target: &Target) -> anyhow::Result<u8> {
-    let Some((source, mut journal)) = target.for_mutation()? else {
+    let Some((source, mut journal)) = target.for_mutation().await? else {
         return Ok(process_exit_code(EXIT_ERROR));
     };
     let code = run_command(
