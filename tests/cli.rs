@@ -132,7 +132,7 @@ fn run_with_config(config: &str, args: &[&str]) -> (Option<i32>, String, String)
 }
 
 /// Every verb that reads or changes a fleet, with its own arguments.
-const VERBS: [&[&str]; 8] = [
+const VERBS: [&[&str]; 9] = [
     &["status"],
     &["drain", "eu-west", "--reason", "drill", "--yes"],
     &["undrain", "eu-west", "--reason", "drill", "--yes"],
@@ -156,6 +156,7 @@ const VERBS: [&[&str]; 8] = [
     ],
     &["weights", "chat", "us-east=1", "--reason", "drill", "--yes"],
     &["escalations", "list"],
+    &["audit", "--since", "1h"],
 ];
 
 /// `flags` written before the verb, then after it.
@@ -404,4 +405,32 @@ async fn a_mutating_verb_recovers_pending_commands_first_and_only_its_callers() 
         "{stderr}"
     );
     assert!(!stderr.contains("journal: accepted"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn audit_verb_prints_the_sources_audit_log_since_a_time() {
+    let (lab, home, config) = crashed_run().await;
+    let audit = |since: &str, json: bool| {
+        let mut args = vec!["audit", "--since", since];
+        args.extend(json.then_some("--json"));
+        run_on_lab_as(&lab, "bob", home.path(), &config, &args)
+    };
+    let out = audit("10m", true);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let entries = report["entries"].as_array().unwrap();
+    assert!(
+        entries.iter().any(|e| e["idempotency_key"] == "key-sent"
+            && e["actor"] == "alice"
+            && e["reason"] == "drill"),
+        "{report}"
+    );
+    let out = audit("2000-01-01T00:00:00Z", false);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("alice accepted breaker pin") && text.contains("key key-sent"),
+        "{text}"
+    );
+    assert_eq!(audit("soon", false).status.code(), Some(2));
 }

@@ -3,6 +3,7 @@
 
 use clap::{Parser, Subcommand};
 
+use crate::cli::audit::AuditArgs;
 use crate::cli::commands::CommandArgs;
 use crate::cli::escalations::EscalationsArgs;
 use crate::cli::journal::JournalArgs;
@@ -45,6 +46,11 @@ pub enum Command {
     Escalations {
         #[command(subcommand)]
         command: EscalationsArgs,
+    },
+    /// The audit log of the context's source, oldest first: who did what, why, with which key.
+    Audit {
+        #[command(flatten)]
+        args: AuditArgs,
     },
     /// The latest commands of the local journal and their outcomes; pending ones are looked
     /// up in the source's audit log first (exit 1 when a fate is still unknown).

@@ -1,4 +1,5 @@
-//! The scriptable verbs: `status`, the fleet commands, `escalations`, `journal` and `login`. Each prints
+//! The scriptable verbs: `status`, the fleet commands, `escalations`, `audit`, `journal` and
+//! `login`. Each prints
 //! for people or as JSON, and answers with an exit code scripts can rely on (see the README).
 //!
 //! [`args`] is the whole command line as clap parses it; [`target`] resolves what a run talks
@@ -8,6 +9,7 @@
 //! shell completions and the man page from the same definitions.
 
 pub mod args;
+pub mod audit;
 pub mod commands;
 pub mod escalations;
 pub mod generate;
