@@ -322,9 +322,12 @@ impl App {
             "why? (required, goes to the audit log)",
         )];
         if command.can_expire() {
+            // A duration typed in the palette (`drain eu-west 30m`) starts the field: the
+            // command is rebuilt from the fields, so an empty one would make it indefinite.
+            let expiry = command.expires_in_s().map(command::duration_text);
             fields.push(Field::new(
                 FieldKind::Expiry,
-                "",
+                expiry.as_deref().unwrap_or_default(),
                 "e.g. 30m; empty: until undone",
             ));
         }
