@@ -16,7 +16,7 @@ use protocol::{Role, WhoAmI};
 use switchboard::app::{App, Msg, ScreenMap, TaskPane, View};
 use switchboard::sources::{EscalationEvent, EscalationEventKind, SourceEvent};
 use switchboard::testing::{
-    escalation_queue, escalation_summaries, escalations_loaded, fixture_wall,
+    default_fleet, escalation_queue, escalation_summaries, escalations_loaded, fixture_wall,
     from_source as source, lab_app, open_task_where, small_fleet,
 };
 use switchboard::theme::{self, Theme};
@@ -380,4 +380,27 @@ fn the_task_view_scrolls_within_its_content() {
         app.task.as_ref().unwrap().scroll(TaskPane::Lineage),
         rows - height - 1
     );
+}
+
+/// Issue 8 item 4: at 80x24 the reason a drain is blocked stays on screen above the fields
+/// (it was cut off); the details below it scroll with the keys the hint line names.
+#[test]
+fn blocked_drain_confirmation_at_80x24_shows_why() {
+    let now = Instant::now();
+    let mut app = app(80, 24, now);
+    app.update(source(SourceEvent::Snapshot(default_fleet())));
+    app.update(key(KeyCode::Char(':')));
+    type_text(&mut app, "drain ap-south");
+    app.update(key(KeyCode::Enter));
+    let screen = text(&render(&app, &dark()));
+    assert!(
+        screen.contains("no healthy path for log-aggregator"),
+        "{screen}"
+    );
+    assert!(screen.contains("pgup/pgdn scroll"), "{screen}");
+    insta::assert_snapshot!(screen);
+    app.update(key(KeyCode::PageDown));
+    let scrolled = text(&render(&app, &dark()));
+    assert!(scrolled.contains("no healthy path for log-aggregator"));
+    assert_ne!(scrolled, screen, "page down shows more of the details");
 }

@@ -31,6 +31,9 @@ pub enum FieldKind {
     Force,
 }
 
+/// Rows one page up/down moves the confirmation's preflight details.
+const CONFIRM_SCROLL_ROWS: u16 = 4;
+
 /// What the user types in the [`FieldKind::Force`] field to send against the preflight.
 pub const FORCE_WORD: &str = "FORCE";
 
@@ -73,6 +76,8 @@ pub struct ConfirmState {
     pub preflight: Preflight,
     /// Why the command cannot be sent yet (shown under the fields).
     pub problem: Option<String>,
+    /// First row of the preflight's details on screen (its blocking findings never scroll).
+    pub details_scroll: u16,
 }
 
 impl ConfirmState {
@@ -351,6 +356,7 @@ impl App {
             focus: 0,
             preflight,
             problem: None,
+            details_scroll: 0,
         };
         confirm.offer_force();
         self.overlays.open(Overlay::Confirm(Box::new(confirm)));
@@ -376,6 +382,18 @@ impl App {
                 (confirm.focus + 1) % n
             } else {
                 (confirm.focus + n - 1) % n
+            };
+        }
+    }
+
+    /// Page up/down in the confirmation: the preflight's details scroll; the view keeps the
+    /// offset within what there is to show.
+    pub(super) fn scroll_confirm(&mut self, down: bool) {
+        if let Some(confirm) = self.overlays.confirm_mut() {
+            confirm.details_scroll = if down {
+                confirm.details_scroll.saturating_add(CONFIRM_SCROLL_ROWS)
+            } else {
+                confirm.details_scroll.saturating_sub(CONFIRM_SCROLL_ROWS)
             };
         }
     }

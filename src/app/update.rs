@@ -210,6 +210,9 @@ impl App {
                     Action::Accept => return self.submit_confirm(),
                     Action::NextField => self.move_confirm_focus(true),
                     Action::PrevField => self.move_confirm_focus(false),
+                    Action::PageUp | Action::PageDown => {
+                        self.scroll_confirm(action == Action::PageDown)
+                    }
                     _ => self.overlays.close(Layer::Confirm),
                 }
                 Vec::new()
