@@ -404,3 +404,28 @@ fn blocked_drain_confirmation_at_80x24_shows_why() {
     assert!(scrolled.contains("no healthy path for log-aggregator"));
     assert_ne!(scrolled, screen, "page down shows more of the details");
 }
+
+/// Issue 8 item 1: banners wrap instead of losing their end (this also changed the
+/// unreachable-source snapshot: its error now shows in full). A console started on defaults because its config is invalid says so in full
+/// at 80 columns (the outcome was cut off), with the key that dismisses it in the hints; the
+/// banner stays through other keys and goes on that key.
+#[test]
+fn invalid_config_banner_at_80x24() {
+    let now = Instant::now();
+    let mut app = app(80, 24, now);
+    app.problems.push(
+        "config /home/oncall/.config/switchboard/config.toml:7:1: unknown field `timeout`, \
+         expected one of `url`, `kind`, `token_env` (running on defaults)"
+            .into(),
+    );
+    app.update(key(KeyCode::Char('2')));
+    app.update(key(KeyCode::Char('1')));
+    let screen = text(&render(&app, &dark()));
+    assert!(screen.contains("running on defaults"), "{screen}");
+    assert!(screen.contains("esc dismiss banner"), "{screen}");
+    insta::assert_snapshot!(screen);
+    app.update(key(KeyCode::Esc));
+    let screen = text(&render(&app, &dark()));
+    assert!(!screen.contains("running on defaults"), "{screen}");
+    assert!(!screen.contains("dismiss banner"), "{screen}");
+}

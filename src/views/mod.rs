@@ -29,7 +29,7 @@ struct Screen {
 }
 
 fn screen(app: &App) -> Screen {
-    let banner_rows = chrome::banner_lines(app).len() as u16;
+    let banner_rows = chrome::banner_rows(app, app.area.width);
     let [header, banners, body, hints, status] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(banner_rows),
