@@ -429,3 +429,54 @@ fn invalid_config_banner_at_80x24() {
     assert!(!screen.contains("running on defaults"), "{screen}");
     assert!(!screen.contains("dismiss banner"), "{screen}");
 }
+
+/// The default fleet with an overloaded region (eu-west at -15%), a provider near its rate
+/// limit (openai@us-east at 7.5%) and a healthy provider held open by hand (google@us-east).
+fn fleet_under_pressure() -> protocol::FleetSnapshot {
+    let mut fleet = default_fleet();
+    let eu = fleet
+        .regions
+        .iter_mut()
+        .find(|r| r.id == "eu-west")
+        .unwrap();
+    eu.load_rps = eu.capacity_rps * 1.15;
+    let openai = fleet
+        .providers
+        .iter_mut()
+        .find(|p| p.id == "openai@us-east")
+        .unwrap();
+    openai.rate_limit_headroom = 0.075;
+    let google = fleet
+        .providers
+        .iter_mut()
+        .find(|p| p.id == "google@us-east")
+        .unwrap();
+    google.breaker.state = protocol::BreakerState::Open;
+    google.quarantine = Some(protocol::commands::TimedControl {
+        set_by: "alice".into(),
+        reason: "drill".into(),
+        since: fixture_wall(),
+        expires_at: None,
+    });
+    fleet
+}
+
+/// Issue 8 item 10: overload, a near rate limit and a quarantine show at every width (at 80
+/// columns SHARE and ROOM were dropped and the provider read `● ok`).
+#[test]
+fn fleet_under_pressure_at_80x24_and_160x48() {
+    for (width, height) in [(80, 24), (160, 48)] {
+        let mut app = app(width, height, Instant::now());
+        app.update(source(SourceEvent::Snapshot(fleet_under_pressure())));
+        let screen = text(&render(&app, &dark()));
+        assert!(screen.contains("-15%"), "{screen}");
+        assert!(screen.contains("▲ limit"), "{screen}");
+        let quarantined = if width >= 160 {
+            "✖ quarantined"
+        } else {
+            "✖ held"
+        };
+        assert!(screen.contains(quarantined), "{screen}");
+        insta::assert_snapshot!(format!("fleet_under_pressure_{width}x{height}"), screen);
+    }
+}
