@@ -194,15 +194,21 @@ impl App {
         self.audit_view().len()
     }
 
-    /// Why the user may not change the fleet now, if they may not.
+    /// Why the user may not change the fleet (or, in the inbox, act on tasks) now, if they
+    /// may not.
     pub fn mutation_refusal(&self) -> Option<String> {
+        let change = if self.view == View::Inbox {
+            "act on tasks"
+        } else {
+            "change the fleet"
+        };
         if self.context.read_only {
-            return Some("read-only: this console does not change the fleet".into());
+            return Some(format!("read-only: this console does not {change}"));
         }
         match self.identity() {
             None => Some("identity unknown: waiting for the source to say who you are".into()),
             Some(who) if who.role < Role::Operator => {
-                Some(format!("role {} may not change the fleet", who.role.word()))
+                Some(format!("role {} may not {change}", who.role.word()))
             }
             Some(_) => None,
         }

@@ -357,6 +357,16 @@ fn viewers_and_read_only_consoles_cannot_start_a_resolution() {
     open_task_where(&mut app, &queue, with_candidates);
     assert!(app.update(key(KeyCode::Char('a'))).is_empty());
     assert!(app.overlays.resolve_form().is_none());
+    // Worded for tasks: the inbox changes no fleet.
+    let flash = app
+        .flash
+        .as_ref()
+        .map(|f| f.text.clone())
+        .unwrap_or_default();
+    assert!(
+        flash.contains("role viewer may not act on tasks"),
+        "{flash}"
+    );
     assert!(
         !crate::keymap::hints(crate::keymap::Layer::Task, app.can_mutate())
             .iter()
