@@ -346,6 +346,7 @@ fn resolve_confirmation_at_100x30() {
     type_text(&mut app, "matches the ledger");
     let screen = text(&render(&app, &dark()));
     assert!(screen.contains("Resolve esc-"), "{screen}");
+    // Issue 8 item 13: this candidate failed a validator, and the confirmation now says so.
     insta::assert_snapshot!("resolve_confirmation", screen);
 }
 

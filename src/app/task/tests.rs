@@ -475,3 +475,17 @@ fn an_edited_candidate_is_submitted_with_what_it_was_based_on() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn approving_a_candidate_that_failed_a_validator_says_so() {
+    let (mut app, queue) = inbox_app(200);
+    let failed_first = |e: &Escalation| {
+        e.candidates
+            .first()
+            .is_some_and(|c| c.verdicts.iter().any(|v| !v.passed))
+    };
+    open_task_where(&mut app, &queue, failed_first);
+    app.update(key(KeyCode::Char('a')));
+    let summary = &app.overlays.resolve_form().expect("form open").summary;
+    assert!(summary.contains("FAILED"), "{summary}");
+}
