@@ -481,3 +481,16 @@ fn fleet_under_pressure_at_80x24_and_160x48() {
         insta::assert_snapshot!(format!("fleet_under_pressure_{width}x{height}"), screen);
     }
 }
+
+/// Issue 8 item 14: help opens on the keys of where the operator is, not on "In a
+/// confirmation" (the keymap's first section).
+#[test]
+fn help_opens_on_the_current_view() {
+    let mut app = app(80, 24, Instant::now());
+    app.update(key(KeyCode::Char('?')));
+    let screen = text(&render(&app, &dark()));
+    let first = screen
+        .lines()
+        .find(|l| l.contains("Everywhere") || l.contains("In a"));
+    assert!(first.is_some_and(|l| l.contains("Everywhere")), "{screen}");
+}

@@ -189,6 +189,8 @@ fn theme_key_cycles_and_asks_the_runner_to_load() {
         vec![Effect::LoadTheme("light".into())]
     );
     assert_eq!(app.theme_name, "light");
+    let flash = &app.flash.as_ref().expect("the theme is named").text;
+    assert!(flash.contains("theme light"), "{flash}");
 }
 
 #[test]
