@@ -31,6 +31,9 @@ pub enum FieldKind {
     Force,
 }
 
+/// Rows one page up/down moves the confirmation's preflight details.
+const CONFIRM_SCROLL_ROWS: u16 = 4;
+
 /// What the user types in the [`FieldKind::Force`] field to send against the preflight.
 pub const FORCE_WORD: &str = "FORCE";
 
@@ -73,6 +76,8 @@ pub struct ConfirmState {
     pub preflight: Preflight,
     /// Why the command cannot be sent yet (shown under the fields).
     pub problem: Option<String>,
+    /// First row of the preflight's details on screen (its blocking findings never scroll).
+    pub details_scroll: u16,
 }
 
 impl ConfirmState {
@@ -189,15 +194,21 @@ impl App {
         self.audit_view().len()
     }
 
-    /// Why the user may not change the fleet now, if they may not.
+    /// Why the user may not change the fleet (or, in the inbox, act on tasks) now, if they
+    /// may not.
     pub fn mutation_refusal(&self) -> Option<String> {
+        let change = if self.view == View::Inbox {
+            "act on tasks"
+        } else {
+            "change the fleet"
+        };
         if self.context.read_only {
-            return Some("read-only: this console does not change the fleet".into());
+            return Some(format!("read-only: this console does not {change}"));
         }
         match self.identity() {
             None => Some("identity unknown: waiting for the source to say who you are".into()),
             Some(who) if who.role < Role::Operator => {
-                Some(format!("role {} may not change the fleet", who.role.word()))
+                Some(format!("role {} may not {change}", who.role.word()))
             }
             Some(_) => None,
         }
@@ -322,9 +333,12 @@ impl App {
             "why? (required, goes to the audit log)",
         )];
         if command.can_expire() {
+            // A duration typed in the palette (`drain eu-west 30m`) starts the field: the
+            // command is rebuilt from the fields, so an empty one would make it indefinite.
+            let expiry = command.expires_in_s().map(command::duration_text);
             fields.push(Field::new(
                 FieldKind::Expiry,
-                "",
+                expiry.as_deref().unwrap_or_default(),
                 "e.g. 30m; empty: until undone",
             ));
         }
@@ -348,6 +362,7 @@ impl App {
             focus: 0,
             preflight,
             problem: None,
+            details_scroll: 0,
         };
         confirm.offer_force();
         self.overlays.open(Overlay::Confirm(Box::new(confirm)));
@@ -373,6 +388,18 @@ impl App {
                 (confirm.focus + 1) % n
             } else {
                 (confirm.focus + n - 1) % n
+            };
+        }
+    }
+
+    /// Page up/down in the confirmation: the preflight's details scroll; the view keeps the
+    /// offset within what there is to show.
+    pub(super) fn scroll_confirm(&mut self, down: bool) {
+        if let Some(confirm) = self.overlays.confirm_mut() {
+            confirm.details_scroll = if down {
+                confirm.details_scroll.saturating_add(CONFIRM_SCROLL_ROWS)
+            } else {
+                confirm.details_scroll.saturating_sub(CONFIRM_SCROLL_ROWS)
             };
         }
     }

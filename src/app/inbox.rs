@@ -209,7 +209,7 @@ impl Inbox {
                 insert_sorted(&mut self.filter.rows, new);
             }
         }
-        self.keep_selection();
+        self.keep_selection(false);
     }
 
     fn load(&mut self, source: usize) -> &mut SourceLoad {
@@ -314,8 +314,10 @@ impl Inbox {
         self.select_index(index.saturating_add_signed(delta));
     }
 
-    /// When the selected task leaves the rows, the one that took its place is selected.
-    fn keep_selection(&mut self) {
+    /// When the selected task leaves the rows, the one that took its place is selected (a
+    /// task resolved under the cursor), or the top row when `filtered` (a new filter: the row
+    /// number means nothing in the new rows, and Enter must not open a task nobody chose).
+    fn keep_selection(&mut self, filtered: bool) {
         let rows = self.rows();
         let next = match self.selected {
             None => rows.first().map(|k| k.slot),
@@ -323,6 +325,7 @@ impl Inbox {
                 let item = &self.items[slot as usize];
                 match rows.binary_search(&key_of(slot, &item.summary)) {
                     Ok(_) => return,
+                    Err(_) if filtered => rows.first().map(|k| k.slot),
                     Err(at) => rows
                         .get(at.min(rows.len().saturating_sub(1)))
                         .map(|k| k.slot),
@@ -341,7 +344,7 @@ impl Inbox {
         self.filter.query = query.to_string();
         if query.is_empty() {
             self.filter.running = false;
-            self.keep_selection();
+            self.keep_selection(true);
             return;
         }
         if self.filter.matcher.is_none() {
@@ -404,7 +407,7 @@ impl Inbox {
             .filter(|k| matched[k.slot as usize])
             .copied()
             .collect();
-        self.keep_selection();
+        self.keep_selection(true);
         true
     }
 

@@ -138,3 +138,27 @@ fn urgent_new_tasks_are_notified_once_and_only_above_the_threshold() {
             .is_empty()
     );
 }
+
+#[test]
+fn a_filter_that_hides_the_selected_task_selects_the_top_row() {
+    let (mut app, _queue) = inbox_app(500);
+    // Select a task below the top that the filter will hide.
+    let hidden = (1..app.inbox.rows().len())
+        .rev()
+        .find(|&i| {
+            let slot = app.inbox.rows()[i].slot;
+            !crate::app::filter_text(&app.inbox.item(slot).summary).contains("validator")
+        })
+        .expect("a task that is not validator-failed");
+    app.inbox.select_index(hidden);
+    app.update(key(KeyCode::Char('/')));
+    type_text(&mut app, "'validator");
+    settle_filter(&mut app);
+    let rows = inbox_ids(&app);
+    assert!(rows.len() > 1);
+    assert_eq!(
+        app.inbox.selected_index(),
+        Some(0),
+        "Enter must open the top row, not whatever took the old row number"
+    );
+}

@@ -11,9 +11,10 @@ use crate::keymap::Layer;
 /// size of the others.
 pub enum Overlay {
     Palette(PaletteState),
-    /// The key help, scrolled by `scroll` rows.
+    /// The key help, scrolled by `scroll` rows, opened from layer `from` (its keys first).
     Help {
         scroll: usize,
+        from: Layer,
     },
     Menu(MenuState),
     Confirm(Box<ConfirmState>),
@@ -74,7 +75,7 @@ impl Overlays {
     /// The help's scroll, while it is open.
     pub(super) fn help_scroll_mut(&mut self) -> Option<&mut usize> {
         self.stack.iter_mut().rev().find_map(|o| match o {
-            Overlay::Help { scroll } => Some(scroll),
+            Overlay::Help { scroll, .. } => Some(scroll),
             _ => None,
         })
     }

@@ -189,6 +189,8 @@ fn theme_key_cycles_and_asks_the_runner_to_load() {
         vec![Effect::LoadTheme("light".into())]
     );
     assert_eq!(app.theme_name, "light");
+    let flash = &app.flash.as_ref().expect("the theme is named").text;
+    assert!(flash.contains("theme light"), "{flash}");
 }
 
 #[test]
@@ -483,4 +485,70 @@ fn audit_events_fill_the_audit_view_once_each() {
     );
     app.update(key(KeyCode::Char('1')));
     assert!(app.update(key(KeyCode::Char('4'))).is_empty());
+}
+
+/// Opens the palette, types `line` and returns the confirmation's revert-after text and the
+/// command as the confirmation would send it (after the fields are applied).
+fn typed_confirmation(app: &mut App, line: &str) -> (String, Option<u64>) {
+    app.update(key(KeyCode::Char(':')));
+    type_text(app, line);
+    app.update(key(KeyCode::Enter));
+    let confirm = app.overlays.confirm().expect("confirmation open");
+    let field = confirm
+        .fields
+        .iter()
+        .find(|f| f.kind == FieldKind::Expiry)
+        .expect("a revert-after field")
+        .text();
+    // A change of the fleet rebuilds the command from the fields: the expiry must survive it.
+    app.update(source(SourceEvent::Snapshot(small_snapshot())));
+    let command = &app.overlays.confirm().expect("still open").command;
+    (field, command.expires_in_s())
+}
+
+#[test]
+fn palette_durations_fill_revert_after_for_drain_breaker_and_degrade() {
+    let mut app = loaded(Instant::now());
+    as_role(&mut app, protocol::Role::Operator);
+    for (line, text, seconds) in [
+        ("drain eu-west 30m", "30m", 1800),
+        ("breaker openai@us-east force-open 15m", "15m", 900),
+        ("degrade credit-decision serve-cache on 1h", "1h", 3600),
+        ("drain eu-west 1h30m", "1h30m", 5400),
+        ("drain eu-west 90", "1m30s", 90),
+    ] {
+        let (field, expiry) = typed_confirmation(&mut app, line);
+        assert_eq!((field.as_str(), expiry), (text, Some(seconds)), "{line}");
+        app.update(key(KeyCode::Esc));
+    }
+}
+
+#[test]
+fn a_timed_palette_command_is_sent_with_its_expiry() {
+    let mut app = loaded(Instant::now());
+    as_role(&mut app, protocol::Role::Operator);
+    app.update(key(KeyCode::Char(':')));
+    type_text(&mut app, "breaker openai@us-east force-open 15m");
+    app.update(key(KeyCode::Enter));
+    type_text(&mut app, "drill");
+    let sent = app.update(key(KeyCode::Enter));
+    let [Effect::SendCommand(request)] = sent.as_slice() else {
+        panic!("one command sent: {sent:?}");
+    };
+    assert_eq!(request.command.expires_in_s(), Some(900));
+}
+
+#[test]
+fn every_confirmation_of_an_expiring_command_starts_with_its_expiry() {
+    // The menu and the single-command keys open confirmations through the same door.
+    let mut app = loaded(Instant::now());
+    as_role(&mut app, protocol::Role::Operator);
+    let command = crate::domain::command::Command::Drain {
+        region: "us-east".into(),
+        expires_in_s: Some(600),
+    };
+    app.open_confirm(0, command);
+    let confirm = app.overlays.confirm().expect("confirmation open");
+    let field = confirm.fields.iter().find(|f| f.kind == FieldKind::Expiry);
+    assert_eq!(field.map(|f| f.text()), Some("10m".to_string()));
 }

@@ -210,6 +210,9 @@ impl App {
                     Action::Accept => return self.submit_confirm(),
                     Action::NextField => self.move_confirm_focus(true),
                     Action::PrevField => self.move_confirm_focus(false),
+                    Action::PageUp | Action::PageDown => {
+                        self.scroll_confirm(action == Action::PageDown)
+                    }
                     _ => self.overlays.close(Layer::Confirm),
                 }
                 Vec::new()
@@ -287,7 +290,10 @@ impl App {
     fn run(&mut self, action: Action) -> Vec<Effect> {
         match action {
             Action::Quit => return self.quit(),
-            Action::Help => self.overlays.open(Overlay::Help { scroll: 0 }),
+            Action::Help => {
+                let from = self.top_layer();
+                self.overlays.open(Overlay::Help { scroll: 0, from })
+            }
             Action::Palette => {
                 let can_mutate = self.can_mutate();
                 let palette = PaletteState::open(&mut self.matcher, can_mutate);
@@ -313,6 +319,11 @@ impl App {
             Action::NextTheme => {
                 if let Some(pos) = self.themes.iter().position(|t| *t == self.theme_name) {
                     self.theme_name = self.themes[(pos + 1) % self.themes.len()].clone();
+                    let keys = crate::keymap::keys_for(Layer::Global, Action::NextTheme);
+                    self.flash(
+                        Level::Info,
+                        format!("theme {} ({keys}: next theme)", self.theme_name),
+                    );
                     return vec![Effect::LoadTheme(self.theme_name.clone())];
                 }
             }

@@ -10,6 +10,21 @@ use protocol::{DegradedModeKind, FleetSnapshot};
 pub use protocol::command::{Command, TargetKind, Verb};
 pub use protocol::duration::parse_duration_s;
 
+/// A duration written back as operators type it, exactly (`30m`, `1h30m`, `1m30s`), so that
+/// [`parse_duration_s`] reads the same number of seconds from it.
+pub fn duration_text(seconds: u64) -> String {
+    let units = [("d", 86_400), ("h", 3600), ("m", 60), ("s", 1)];
+    let mut rest = seconds;
+    let mut text = String::new();
+    for (unit, size) in units {
+        if rest >= size {
+            text.push_str(&format!("{}{unit}", rest / size));
+            rest %= size;
+        }
+    }
+    if text.is_empty() { "0s".into() } else { text }
+}
+
 /// How the palette shows the arguments a verb takes.
 pub fn usage(verb: Verb) -> &'static str {
     match verb {
@@ -356,6 +371,15 @@ mod tests {
         assert!(parse_duration_s("30x").is_err());
         assert!(parse_duration_s("0s").is_err());
         assert!(parse_duration_s("m").is_err());
+    }
+
+    #[test]
+    fn durations_are_written_back_as_they_are_read() {
+        for (seconds, text) in [(90, "1m30s"), (1800, "30m"), (3600, "1h"), (5400, "1h30m")] {
+            assert_eq!(duration_text(seconds), text);
+            assert_eq!(parse_duration_s(text), Ok(seconds));
+        }
+        assert_eq!(duration_text(90_061), "1d1h1m1s");
     }
 
     #[test]

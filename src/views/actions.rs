@@ -10,6 +10,7 @@ use super::overlays::centered;
 use crate::app::{App, ConfirmState, MenuState};
 use crate::domain::preflight::{Preflight, Verdict};
 use crate::format::{age, ms, pct, rps};
+use crate::keymap::{self, Action, Layer};
 use crate::theme::Theme;
 use protocol::sanitize::clean;
 
@@ -49,16 +50,19 @@ pub fn draw_confirm(
     frame: &mut Frame,
     area: Rect,
 ) {
-    let preflight = preflight_lines(&confirm.preflight, theme);
+    let Findings { blocking, details } = preflight_lines(&confirm.preflight, theme);
     let field_rows = confirm.fields.len() as u16;
     let popup_width = CONFIRM_WIDTH.min(area.width);
     // Long reasons wrap: count the rows they take at the popup's inner width.
     let inner_width = usize::from(popup_width.saturating_sub(2)).max(1);
-    let preflight_rows: usize = preflight
-        .iter()
-        .map(|l| l.width().max(1).div_ceil(inner_width))
-        .sum();
-    let height = (preflight_rows as u16 + field_rows + 6).min(area.height);
+    let rows_of = |lines: &[Line]| -> u16 {
+        lines
+            .iter()
+            .map(|l| l.width().max(1).div_ceil(inner_width))
+            .sum::<usize>() as u16
+    };
+    let (blocking_rows, detail_rows) = (rows_of(&blocking), rows_of(&details));
+    let height = (blocking_rows + detail_rows + field_rows + 6).min(area.height);
     let popup = centered(area, popup_width, height);
     let context = &app.context;
     let mut title = format!(" Confirm: {} ", clean(&confirm.command.to_string()));
@@ -77,8 +81,11 @@ pub fn draw_confirm(
     frame.render_widget(Clear, popup);
     frame.render_widget(block, popup);
 
-    let [head, checks, fields, problem, keys] = Layout::vertical([
+    // What blocks the command is drawn first and never scrolls away: the operator reads why
+    // before typing FORCE. The details below it scroll when the terminal is short.
+    let [head, blocking_area, details_area, fields, problem, keys] = Layout::vertical([
         Constraint::Length(1),
+        Constraint::Length(blocking_rows),
         Constraint::Fill(1),
         Constraint::Length(field_rows),
         Constraint::Length(1),
@@ -103,7 +110,41 @@ pub fn draw_confirm(
         ])),
         head,
     );
-    frame.render_widget(Paragraph::new(preflight).wrap(Wrap { trim: false }), checks);
+    frame.render_widget(
+        Paragraph::new(blocking).wrap(Wrap { trim: false }),
+        blocking_area,
+    );
+    // When the details do not fit, their last row says how many more there are and which
+    // keys show them.
+    let overflows = detail_rows > details_area.height;
+    let [details_area, more_area] = Layout::vertical([
+        Constraint::Fill(1),
+        Constraint::Length(u16::from(overflows)),
+    ])
+    .areas(details_area);
+    let hidden_rows = detail_rows.saturating_sub(details_area.height);
+    let scroll = confirm.details_scroll.min(hidden_rows);
+    frame.render_widget(
+        Paragraph::new(details)
+            .wrap(Wrap { trim: false })
+            .scroll((scroll, 0)),
+        details_area,
+    );
+    if overflows {
+        frame.render_widget(
+            Paragraph::new(Span::styled(
+                format!(
+                    "  ⋯ {} rows above, {} below · {}/{} scroll",
+                    scroll,
+                    hidden_rows - scroll,
+                    keymap::keys_for(Layer::Confirm, Action::PageUp),
+                    keymap::keys_for(Layer::Confirm, Action::PageDown),
+                ),
+                theme.accent,
+            )),
+            more_area,
+        );
+    }
 
     let rows = Layout::vertical(confirm.fields.iter().map(|_| Constraint::Length(1))).split(fields);
     for (i, (field, row)) in confirm.fields.iter().zip(rows.iter()).enumerate() {
@@ -141,16 +182,23 @@ pub fn draw_confirm(
     );
 }
 
-fn preflight_lines<'a>(preflight: &Preflight, theme: &Theme) -> Vec<Line<'a>> {
+/// The preflight in two parts: what blocks the command (with the summary), and the rest.
+struct Findings<'a> {
+    blocking: Vec<Line<'a>>,
+    details: Vec<Line<'a>>,
+}
+
+fn preflight_lines<'a>(preflight: &Preflight, theme: &Theme) -> Findings<'a> {
     let verdict_style = |verdict: Verdict| match verdict {
         Verdict::Ok => theme.headroom_ok,
         Verdict::Low => theme.headroom_low,
         Verdict::Overload => theme.headroom_overloaded,
     };
-    let mut lines = vec![Line::styled(
+    let mut blocking = vec![Line::styled(
         format!("preflight: {}", clean(&preflight.summary)),
         theme.dim,
     )];
+    let mut lines = Vec::new();
     // What takes more (or less) load, and the room it keeps.
     let room = |headroom: f64, verdict: Verdict| {
         Span::styled(
@@ -213,7 +261,7 @@ fn preflight_lines<'a>(preflight: &Preflight, theme: &Theme) -> Vec<Line<'a>> {
             .as_deref()
             .map(|r| format!(" at {}", clean(r)))
             .unwrap_or_default();
-        lines.push(Line::styled(
+        blocking.push(Line::styled(
             format!(
                 "  ✖ no healthy path for {}{at}: {}",
                 clean(&n.service),
@@ -223,13 +271,13 @@ fn preflight_lines<'a>(preflight: &Preflight, theme: &Theme) -> Vec<Line<'a>> {
         ));
     }
     for o in &preflight.overloads {
-        lines.push(Line::styled(
+        blocking.push(Line::styled(
             format!("  ✖ would overload {}", clean(o)),
             theme.headroom_overloaded,
         ));
     }
     for e in &preflight.errors {
-        lines.push(Line::styled(format!("  ✖ {}", clean(e)), theme.error));
+        blocking.push(Line::styled(format!("  ✖ {}", clean(e)), theme.error));
     }
     for w in &preflight.warnings {
         lines.push(Line::styled(format!("  ⚠ {}", clean(w)), theme.warning));
@@ -240,7 +288,10 @@ fn preflight_lines<'a>(preflight: &Preflight, theme: &Theme) -> Vec<Line<'a>> {
             theme.health_ok,
         ));
     }
-    lines
+    Findings {
+        blocking,
+        details: lines,
+    }
 }
 
 /// `  <what> load 700→280 of 1200 rps  room `

@@ -9,7 +9,7 @@ use ratatui::widgets::Paragraph;
 use crate::app::{App, Level, View};
 use crate::domain::fleet::{Connection, Freshness};
 use crate::format::age;
-use crate::keymap;
+use crate::keymap::{self, Action, Layer};
 use crate::theme::Theme;
 use protocol::commands::OperationState;
 use protocol::sanitize::clean;
@@ -131,10 +131,12 @@ pub fn banner_lines(app: &App) -> Vec<(Level, String)> {
             ));
         }
     }
+    // A problem banner (e.g. the console runs on defaults) wraps rather than losing its
+    // end; the hints name the key that dismisses it.
     lines.extend(
         app.problems
             .iter()
-            .map(|p| (Level::Warning, format!("⚠ {} (esc to dismiss)", clean(p)))),
+            .map(|p| (Level::Warning, format!("⚠ {}", clean(p)))),
     );
     if lines.len() > MAX_BANNERS {
         let hidden = lines.len() - (MAX_BANNERS - 1);
@@ -147,8 +149,30 @@ pub fn banner_lines(app: &App) -> Vec<(Level, String)> {
     lines
 }
 
+/// The banners cut into rows of `width` characters: a long one continues on the next row
+/// rather than losing its end.
+fn banner_rows_at(app: &App, width: u16) -> Vec<(Level, String)> {
+    let width = usize::from(width).max(1);
+    banner_lines(app)
+        .into_iter()
+        .flat_map(|(level, text)| {
+            let chars: Vec<char> = text.chars().collect();
+            let rows: Vec<(Level, String)> = chars
+                .chunks(width)
+                .map(|row| (level, row.iter().collect()))
+                .collect();
+            rows
+        })
+        .collect()
+}
+
+/// Rows the banners take at `width`.
+pub fn banner_rows(app: &App, width: u16) -> u16 {
+    banner_rows_at(app, width).len() as u16
+}
+
 pub fn draw_banners(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
-    let lines: Vec<Line> = banner_lines(app)
+    let lines: Vec<Line> = banner_rows_at(app, area.width)
         .into_iter()
         .map(|(level, text)| Line::styled(text, level_style(theme, level)))
         .collect();
@@ -173,7 +197,16 @@ pub fn draw_hints(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         frame.render_widget(Paragraph::new(line), area);
         return;
     }
-    for (keys, what) in keymap::hints(app.top_layer(), app.can_mutate()) {
+    let layer = app.top_layer();
+    // Esc reaches the global layer from the views that do not bind it themselves.
+    if !app.problems.is_empty() && matches!(layer, Layer::Global | Layer::Inbox) {
+        spans.push(Span::styled(
+            format!(" {}", keymap::keys_for(Layer::Global, Action::ClearFilter)),
+            theme.warning,
+        ));
+        spans.push(Span::styled(" dismiss banner ", theme.warning));
+    }
+    for (keys, what) in keymap::hints(layer, app.can_mutate()) {
         spans.push(Span::styled(format!(" {keys}"), theme.accent));
         spans.push(Span::styled(format!(" {what} "), theme.dim));
     }

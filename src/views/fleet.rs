@@ -17,9 +17,14 @@ use protocol::{BreakerState, Health, Latency, Provider, Region};
 /// Widths of the region's own columns: name, health, p95, errors, 429s, share, headroom.
 const REGION_COLUMNS: [u16; 7] = [9, 10, 6, 6, 6, 6, 6];
 const REGION_HEADERS: [&str; 7] = ["REGION", "HEALTH", "P95", "ERR", "429", "SHARE", "ROOM"];
-/// Columns dropped first when the screen is narrow (share, then headroom): the detail pane has them.
-const OPTIONAL_COLUMNS: [usize; 2] = [5, 6];
+/// Columns dropped first when the screen is narrow (share, then 429s): the detail pane has
+/// them. Headroom always stays: an overloaded region must show at every width.
+const OPTIONAL_COLUMNS: [usize; 2] = [5, 4];
 const MIN_PROVIDER_WIDTH: u16 = 7;
+/// Headroom under this is low (a region's capacity, a provider's rate limit).
+const LOW_HEADROOM: f64 = 0.2;
+/// A provider held open by hand, where the cell has room for the word ("✖ held" where not).
+const QUARANTINED: &str = "✖ quarantined";
 /// Provider cells this wide also show the provider's p95.
 const WIDE_PROVIDER_WIDTH: u16 = 16;
 
@@ -206,10 +211,27 @@ fn provider_summary(
     if freshness != Freshness::Fresh {
         return (format!("? {}?", short_state(p)), theme.stale);
     }
+    let quarantined = if width >= QUARANTINED.chars().count() as u16 {
+        QUARANTINED
+    } else {
+        "✖ held"
+    };
     let (symbol_word, style) = match p.breaker.state {
-        BreakerState::Open if p.quarantine.is_some() => ("✖ quar".to_string(), theme.breaker_open),
+        BreakerState::Open if p.quarantine.is_some() => {
+            (quarantined.to_string(), theme.breaker_open)
+        }
         BreakerState::Open => ("✖ open".to_string(), theme.breaker_open),
         BreakerState::HalfOpen => ("◐ half".to_string(), theme.breaker_half_open),
+        // Near its rate limit, a working provider is about to refuse traffic: say so in the
+        // cell, which shows at every width (the headroom is in the detail pane).
+        BreakerState::Closed
+            if p.health != Health::Down && p.rate_limit_headroom < LOW_HEADROOM =>
+        {
+            (
+                "▲ limit".to_string(),
+                headroom_style(theme, p.rate_limit_headroom),
+            )
+        }
         BreakerState::Closed => (
             format!("{} {}", p.health.symbol(), short_health(p.health)),
             health_style(theme, p.health),
@@ -252,7 +274,7 @@ pub fn health_style(theme: &Theme, h: Health) -> Style {
 pub fn headroom_style(theme: &Theme, headroom: f64) -> Style {
     if headroom < 0.0 {
         theme.headroom_overloaded
-    } else if headroom < 0.2 {
+    } else if headroom < LOW_HEADROOM {
         theme.headroom_low
     } else {
         theme.headroom_ok

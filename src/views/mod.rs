@@ -29,7 +29,7 @@ struct Screen {
 }
 
 fn screen(app: &App) -> Screen {
-    let banner_rows = chrome::banner_lines(app).len() as u16;
+    let banner_rows = chrome::banner_rows(app, app.area.width);
     let [header, banners, body, hints, status] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(banner_rows),
@@ -98,7 +98,9 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame) -> ScreenMap {
     for overlay in app.overlays.iter() {
         match overlay {
             Overlay::Palette(palette) => overlays::draw_palette(palette, theme, frame, app.area),
-            Overlay::Help { scroll } => overlays::draw_help(app, *scroll, theme, frame, app.area),
+            Overlay::Help { scroll, from } => {
+                overlays::draw_help(app, *scroll, *from, theme, frame, app.area)
+            }
             Overlay::Menu(menu) => actions::draw_menu(menu, theme, frame, app.area),
             Overlay::Confirm(confirm) => {
                 actions::draw_confirm(app, confirm, theme, frame, app.area)

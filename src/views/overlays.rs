@@ -35,10 +35,25 @@ fn layer_title(layer: Layer) -> &'static str {
     }
 }
 
-pub fn draw_help(app: &App, scroll: usize, theme: &Theme, frame: &mut Frame, area: Rect) {
+/// Help opens on the keys of where the operator was (`from`), then those that work
+/// everywhere, then the rest in the keymap's order.
+pub fn draw_help(
+    app: &App,
+    scroll: usize,
+    from: Layer,
+    theme: &Theme,
+    frame: &mut Frame,
+    area: Rect,
+) {
     let mut lines: Vec<Line> = Vec::new();
     let mut current: Option<Layer> = None;
-    for (layer, keys, what) in keymap::help_rows(app.can_mutate()) {
+    let mut rows = keymap::help_rows(app.can_mutate());
+    rows.sort_by_key(|(layer, _, _)| match layer {
+        l if *l == from => 0,
+        Layer::Global => 1,
+        _ => 2,
+    });
+    for (layer, keys, what) in rows {
         if current != Some(layer) {
             if current.is_some() {
                 lines.push(Line::raw(""));

@@ -150,10 +150,25 @@ impl App {
                     );
                     return Vec::new();
                 };
+                // Approving an output a validator refused must be a decision, not a surprise.
+                let failed: Vec<String> = c
+                    .verdicts
+                    .iter()
+                    .filter(|v| !v.passed)
+                    .map(|v| match &v.detail {
+                        Some(detail) => format!("{}: {}", clean(&v.validator), clean(detail)),
+                        None => clean(&v.validator).into_owned(),
+                    })
+                    .collect();
+                let warning = if failed.is_empty() {
+                    String::new()
+                } else {
+                    format!(". ✖ FAILED {}", failed.join("; "))
+                };
                 Some(ResolveForm::new(
                     ResolutionKind::Approve,
                     format!(
-                        "approve {} of {id}: {} on {}, confidence {:.2}",
+                        "approve {} of {id}: {} on {}, confidence {:.2}{warning}",
                         clean(&c.id),
                         clean(&c.model),
                         clean(&c.provider),

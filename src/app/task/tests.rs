@@ -357,6 +357,16 @@ fn viewers_and_read_only_consoles_cannot_start_a_resolution() {
     open_task_where(&mut app, &queue, with_candidates);
     assert!(app.update(key(KeyCode::Char('a'))).is_empty());
     assert!(app.overlays.resolve_form().is_none());
+    // Worded for tasks: the inbox changes no fleet.
+    let flash = app
+        .flash
+        .as_ref()
+        .map(|f| f.text.clone())
+        .unwrap_or_default();
+    assert!(
+        flash.contains("role viewer may not act on tasks"),
+        "{flash}"
+    );
     assert!(
         !crate::keymap::hints(crate::keymap::Layer::Task, app.can_mutate())
             .iter()
@@ -464,4 +474,18 @@ fn an_edited_candidate_is_submitted_with_what_it_was_based_on() {
         },
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn approving_a_candidate_that_failed_a_validator_says_so() {
+    let (mut app, queue) = inbox_app(200);
+    let failed_first = |e: &Escalation| {
+        e.candidates
+            .first()
+            .is_some_and(|c| c.verdicts.iter().any(|v| !v.passed))
+    };
+    open_task_where(&mut app, &queue, failed_first);
+    app.update(key(KeyCode::Char('a')));
+    let summary = &app.overlays.resolve_form().expect("form open").summary;
+    assert!(summary.contains("FAILED"), "{summary}");
 }
