@@ -494,3 +494,32 @@ fn help_opens_on_the_current_view() {
         .find(|l| l.contains("Everywhere") || l.contains("In a"));
     assert!(first.is_some_and(|l| l.contains("Everywhere")), "{screen}");
 }
+
+/// A hostile source names a region with a line separator and a zero-width space: the row keeps
+/// its cells aligned with its neighbours and no invisible character reaches a cell.
+#[test]
+fn a_line_separator_in_a_name_keeps_the_row_aligned() {
+    let now = Instant::now();
+    let mut app = lab_app(80, 24, now);
+    let mut fleet = small_fleet();
+    fleet.regions[0].id = "us\u{2028}east\u{200b}".into();
+    app.update(source(SourceEvent::Snapshot(fleet)));
+    let buffer = render(&app, &dark());
+    let area = buffer.area;
+    for y in 0..area.height {
+        for x in 0..area.width {
+            let symbol = buffer[(x, y)].symbol();
+            assert!(
+                !symbol.contains(['\u{2028}', '\u{2029}', '\u{200b}']),
+                "cell ({x}, {y}) holds {symbol:?}\n{}",
+                text(&buffer)
+            );
+        }
+    }
+    let hostile = find(&buffer, "us east").expect("the cleaned name is drawn");
+    let neighbour = find(&buffer, "eu-west").expect("the next row is drawn");
+    let ok = find(&buffer, "● ok").expect("health of the hostile row");
+    let degraded = find(&buffer, "▲ degraded").expect("health of the next row");
+    assert_eq!((hostile.0, ok.1), (neighbour.0, hostile.1));
+    assert_eq!(ok.0, degraded.0, "{}", text(&buffer));
+}

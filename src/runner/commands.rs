@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
+use tokio::task::AbortHandle;
 
 use crate::app::{CommandFailure, CommandRequest, FailureKind, Msg};
 use crate::journal::{Entry, Journal, Outcome, resolve_pending};
@@ -22,6 +23,8 @@ pub struct Dispatcher {
     /// Shared with the tasks that write to it; never touched by the UI.
     pub(super) journal: Arc<Mutex<Journal>>,
     pub(super) tx: mpsc::Sender<Msg>,
+    /// The inbox load running for each source: one slot per source.
+    pub(super) escalation_loads: HashMap<String, AbortHandle>,
 }
 
 impl Dispatcher {
@@ -46,6 +49,7 @@ impl Dispatcher {
             clients,
             journal: Arc::new(Mutex::new(journal)),
             tx,
+            escalation_loads: HashMap::new(),
         }
     }
 

@@ -3,52 +3,39 @@
 
 use crate::app::{ConfirmedResolution, EscalationFailure, FailureKind, Msg};
 use crate::journal::{Entry, Outcome};
+use crate::sources::ClientError;
 use crate::sources::delivery::{ATTEMPTS, deliver_with};
-use crate::sources::{ClientError, EscalationQuery};
-use protocol::escalations::{EscalationState, ResolveRequest as WireResolve};
+use crate::sources::paging::{self, Page};
+use futures::StreamExt;
+use protocol::escalations::ResolveRequest as WireResolve;
 
 use super::commands::{Dispatcher, failure_kind, write_journal};
 
-/// Escalations asked for per request while loading the inbox.
-const PAGE: u32 = 1000;
-
 impl Dispatcher {
-    /// Pages through the open escalations of `source`, one message a page.
-    pub fn fetch_escalations(&self, source: String) {
+    /// Pages through the open escalations of `source`, one message a page. A new load of a
+    /// source replaces the one still running, so a reconnecting source never has two.
+    pub fn fetch_escalations(&mut self, source: String) {
         let Some(client) = self.client(&source) else {
             return;
         };
         let tx = self.tx.clone();
-        tokio::spawn(async move {
-            let states = [EscalationState::Pending, EscalationState::Claimed];
-            let mut cursor: Option<String> = None;
-            loop {
-                let query = EscalationQuery {
-                    states: &states,
-                    limit: Some(PAGE),
-                    cursor: cursor.as_deref(),
-                    ..Default::default()
+        let slot = source.clone();
+        let load = tokio::spawn(async move {
+            let mut pages = std::pin::pin!(paging::open_escalations(client, paging::MAX_PAGES));
+            while let Some(Page { result, done }) = pages.next().await {
+                let loaded = Msg::EscalationsLoaded {
+                    source: source.clone(),
+                    result,
+                    done,
                 };
-                let (result, next) = match client.escalations(&query).await {
-                    Ok(page) => (Ok(page.items), page.next_cursor),
-                    Err(error) => (Err(error.to_string()), None),
-                };
-                let done = next.is_none();
-                if tx
-                    .send(Msg::EscalationsLoaded {
-                        source: source.clone(),
-                        result,
-                        done,
-                    })
-                    .await
-                    .is_err()
-                    || done
-                {
+                if tx.send(loaded).await.is_err() {
                     return;
                 }
-                cursor = next;
             }
         });
+        if let Some(previous) = self.escalation_loads.insert(slot, load.abort_handle()) {
+            previous.abort();
+        }
     }
 
     pub fn fetch_escalation(&self, source: String, id: String) {
@@ -190,5 +177,71 @@ fn failure_of(error: &ClientError) -> EscalationFailure {
         message: error.to_string(),
         holder: member("holder"),
         resolved_by: member("resolved_by"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use axum::Router;
+    use axum::routing::get;
+    use tokio::sync::mpsc;
+
+    use super::*;
+    use crate::journal::Journal;
+    use crate::sources::SourceSpec;
+
+    /// A source that hands out a new cursor forever, a little slowly, counting requests.
+    async fn endless_source() -> (String, Arc<AtomicUsize>) {
+        let requests = Arc::new(AtomicUsize::new(0));
+        let counter = requests.clone();
+        let router = Router::new().route(
+            "/v1/escalations",
+            get(move || {
+                let n = counter.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                    axum::Json(serde_json::json!({
+                        "items": [], "total": 0, "revision": 1, "next_cursor": format!("c{n}")
+                    }))
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        (url, requests)
+    }
+
+    #[tokio::test]
+    async fn a_new_load_replaces_the_running_one() {
+        let (url, requests) = endless_source().await;
+        let folder = tempfile::tempdir().unwrap();
+        let journal = Journal::open(&folder.path().join("journal.jsonl")).unwrap();
+        let (tx, mut rx) = mpsc::channel(4096);
+        let spec = SourceSpec {
+            name: "lab".into(),
+            url,
+            token: None,
+        };
+        let mut dispatcher = Dispatcher::new("test", &[spec], journal, tx);
+        // A reconnect storm: three loads asked for at once.
+        for _ in 0..3 {
+            dispatcher.fetch_escalations("lab".into());
+        }
+        let mut ends = 0;
+        while let Some(msg) = rx.recv().await {
+            if let Msg::EscalationsLoaded { done: true, .. } = msg {
+                ends += 1;
+                break;
+            }
+        }
+        drop(dispatcher);
+        // Only the last load ran to its end; each replaced one sent at most its first request.
+        assert_eq!(ends, 1);
+        let sent = requests.load(Ordering::SeqCst);
+        assert!(sent <= paging::MAX_PAGES + 2, "{sent} requests");
     }
 }

@@ -54,7 +54,7 @@ pub async fn run_console(options: ConsoleOptions) -> anyhow::Result<()> {
     let (tx, mut rx) = mpsc::channel::<Msg>(4096);
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
 
-    let dispatcher =
+    let mut dispatcher =
         commands::Dispatcher::new(&options.context.name, &options.sources, journal, tx.clone());
     let notify = options.notify;
     let mut app = App::new(AppInit {

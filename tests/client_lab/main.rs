@@ -77,4 +77,5 @@ fn delta_event(revision: u64) -> String {
 
 mod against_lab;
 mod scripted_client;
+mod scripted_paging;
 mod scripted_worker;

@@ -1,9 +1,15 @@
 //! Untrusted text (names, messages, payloads from backends) must never drive the terminal.
 //!
 //! `clean` removes escape sequences (CSI, OSC, DCS and friends, in their 7-bit and 8-bit
-//! forms), every other C0/C1 control character and bidirectional overrides (which can make
-//! text read differently from what it is). Text that needs no change is borrowed, so the
-//! common case costs one scan and no allocation.
+//! forms), every other C0/C1 control character and DEL, bidirectional controls (which can make
+//! text read differently from what it is), and every invisible character: format characters
+//! (Unicode category Cf: zero-width space and joiners, word joiner, BOM, soft hyphen, tags...),
+//! variation selectors and the other default-ignorable code points. Those occupy no terminal
+//! cell, or a cell the terminal and ratatui disagree about, and they make look-alike ids
+//! (`us-west` and `us-west\u{200b}`). The line and paragraph separators (U+2028, U+2029) are
+//! line breaks: a space in one line, a newline in multi-line text, never a character that
+//! shifts the rest of a row. Text that needs no change is borrowed, so the common case costs
+//! one scan and no allocation.
 
 use std::borrow::Cow;
 
@@ -29,8 +35,8 @@ fn sanitize(text: &str, keep_newlines: bool) -> Cow<'_, str> {
             // 8-bit introducers of CSI, OSC, DCS, SOS, PM, APC take a body like their 7-bit forms.
             '\u{9b}' => skip_csi_body(&mut chars),
             '\u{9d}' | '\u{90}' | '\u{98}' | '\u{9e}' | '\u{9f}' => skip_string_body(&mut chars),
-            '\n' if keep_newlines => out.push('\n'),
-            '\n' | '\t' => out.push(' '),
+            '\n' | LINE_SEPARATOR | PARAGRAPH_SEPARATOR if keep_newlines => out.push('\n'),
+            '\n' | LINE_SEPARATOR | PARAGRAPH_SEPARATOR | '\t' => out.push(' '),
             c if is_dropped(c) => {}
             c => out.push(c),
         }
@@ -38,20 +44,57 @@ fn sanitize(text: &str, keep_newlines: bool) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+const LINE_SEPARATOR: char = '\u{2028}';
+const PARAGRAPH_SEPARATOR: char = '\u{2029}';
+
 fn needs_work(c: char, keep_newlines: bool) -> bool {
     match c {
         '\n' => !keep_newlines,
-        '\t' => true,
+        '\t' | LINE_SEPARATOR | PARAGRAPH_SEPARATOR => true,
         c => is_dropped(c),
     }
 }
 
+/// Characters that never reach a terminal cell. `char::is_control` covers C0, DEL and C1.
 fn is_dropped(c: char) -> bool {
-    c.is_control() || is_bidi_control(c)
+    c.is_control() || is_bidi_control(c) || is_invisible(c)
 }
 
 fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{061c}')
+}
+
+/// Format characters (general category Cf, Unicode 16) and the other default-ignorable code
+/// points (variation selectors, Hangul fillers, combining grapheme joiner, unassigned
+/// ignorables): all render as nothing or as a blank that is not a space.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00ad}'
+            | '\u{034f}'
+            | '\u{0600}'..='\u{0605}'
+            | '\u{06dd}'
+            | '\u{070f}'
+            | '\u{0890}'..='\u{0891}'
+            | '\u{08e2}'
+            | '\u{115f}'..='\u{1160}'
+            | '\u{17b4}'..='\u{17b5}'
+            | '\u{180b}'..='\u{180f}'
+            | '\u{200b}'..='\u{200f}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2060}'..='\u{206f}'
+            | '\u{3164}'
+            | '\u{fe00}'..='\u{fe0f}'
+            | '\u{feff}'
+            | '\u{ffa0}'
+            | '\u{fff0}'..='\u{fffb}'
+            | '\u{110bd}'
+            | '\u{110cd}'
+            | '\u{13430}'..='\u{1343f}'
+            | '\u{1bca0}'..='\u{1bca3}'
+            | '\u{1d173}'..='\u{1d17a}'
+            | '\u{e0000}'..='\u{e0fff}'
+    )
 }
 
 type Chars<'a> = std::iter::Peekable<std::str::Chars<'a>>;
@@ -112,51 +155,5 @@ pub fn truncate(text: &str, max: usize) -> Cow<'_, str> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn plain_text_is_borrowed() {
-        assert!(matches!(clean("us-east ok"), Cow::Borrowed(_)));
-        assert!(matches!(clean_multiline("a\nb"), Cow::Borrowed(_)));
-    }
-
-    #[test]
-    fn csi_sequences_are_removed() {
-        assert_eq!(clean("\u{1b}[31mred\u{1b}[0m text"), "red text");
-        assert_eq!(clean("\u{1b}[2J\u{1b}[Hcleared"), "cleared");
-        assert_eq!(clean("a\u{9b}31mb"), "ab");
-    }
-
-    #[test]
-    fn osc_and_dcs_strings_are_removed_whatever_their_terminator() {
-        assert_eq!(clean("\u{1b}]0;pwned title\u{7}after"), "after");
-        assert_eq!(
-            clean("\u{1b}]8;;http://evil\u{1b}\\link\u{1b}]8;;\u{1b}\\"),
-            "link"
-        );
-        assert_eq!(clean("\u{1b}Pq#0;2;0;0;0\u{1b}\\x"), "x");
-        assert_eq!(clean("\u{9d}52;c;AAAA\u{9c}ok"), "ok");
-    }
-
-    #[test]
-    fn controls_and_bidi_overrides_are_dropped() {
-        assert_eq!(clean("a\u{7}b\u{8}c\rd\u{0}e"), "abcde");
-        assert_eq!(clean("abc\u{202e}fed"), "abcfed");
-        assert_eq!(clean("one\ntwo\tthree"), "one two three");
-        assert_eq!(clean_multiline("one\ntwo\tthree"), "one\ntwo three");
-    }
-
-    #[test]
-    fn an_unterminated_escape_swallows_only_its_own_tail() {
-        assert_eq!(clean("ok\u{1b}"), "ok");
-        assert_eq!(clean("ok\u{1b}[12"), "ok");
-        assert_eq!(clean("ok\u{1b}]title never ends"), "ok");
-    }
-
-    #[test]
-    fn truncation_marks_the_cut() {
-        assert_eq!(truncate("abcdef", 4), "abc…");
-        assert_eq!(truncate("abc", 4), "abc");
-    }
-}
+#[path = "sanitize_tests.rs"]
+mod tests;

@@ -1,0 +1,112 @@
+//! Reading a whole list that a source hands out in pages. A source decides the cursors, so a
+//! hostile or broken one could send the same cursor again, or a new one forever: the pages
+//! here end at the first repeated cursor and after [`MAX_PAGES`], each time with a message
+//! that says the list is partial, so a load always ends.
+
+use std::collections::HashSet;
+
+use futures::Stream;
+use protocol::escalations::{EscalationState, EscalationSummary};
+use protocol::sanitize::clean;
+
+use super::{Client, EscalationQuery};
+
+/// Escalations asked for per request while loading the inbox.
+pub const PAGE_SIZE: u32 = 1000;
+/// Pages one load reads at most (50,000 escalations at full pages): far beyond any real
+/// queue, small enough that a source sending cursors forever is stopped within seconds.
+pub const MAX_PAGES: usize = 50;
+
+/// One page of a load: its escalations, or why the load stopped. `done` is set on the last.
+#[derive(Debug)]
+pub struct Page {
+    pub result: Result<Vec<EscalationSummary>, String>,
+    pub done: bool,
+}
+
+struct Paging {
+    client: Client,
+    max_pages: usize,
+    cursor: Option<String>,
+    seen: HashSet<String>,
+    pages: usize,
+    items: usize,
+    /// Why the load stops after the page in hand (whose escalations are still delivered).
+    stop: Option<String>,
+    finished: bool,
+}
+
+/// The open (pending and claimed) escalations of a source, page by page, reading at most
+/// `max_pages` pages.
+pub fn open_escalations(client: Client, max_pages: usize) -> impl Stream<Item = Page> {
+    let paging = Paging {
+        client,
+        max_pages,
+        cursor: None,
+        seen: HashSet::new(),
+        pages: 0,
+        items: 0,
+        stop: None,
+        finished: false,
+    };
+    futures::stream::unfold(paging, |mut paging| async move {
+        if paging.finished {
+            return None;
+        }
+        let page = paging.next_page().await;
+        paging.finished = page.done;
+        Some((page, paging))
+    })
+}
+
+impl Paging {
+    async fn next_page(&mut self) -> Page {
+        if let Some(why) = self.stop.take() {
+            return stopped(why);
+        }
+        let states = [EscalationState::Pending, EscalationState::Claimed];
+        let query = EscalationQuery {
+            states: &states,
+            limit: Some(PAGE_SIZE),
+            cursor: self.cursor.as_deref(),
+            ..Default::default()
+        };
+        let page = match self.client.escalations(&query).await {
+            Ok(page) => page,
+            Err(error) => return stopped(error.to_string()),
+        };
+        self.pages += 1;
+        self.items += page.items.len();
+        let Some(next) = page.next_cursor else {
+            return Page {
+                result: Ok(page.items),
+                done: true,
+            };
+        };
+        if !self.seen.insert(next.clone()) {
+            self.stop = Some(format!(
+                "the source sent cursor {} twice after {} pages ({} escalations): the list is partial",
+                clean(&next),
+                self.pages,
+                self.items
+            ));
+        } else if self.pages >= self.max_pages {
+            self.stop = Some(format!(
+                "stopped after {} pages ({} escalations), the most one load reads: the list is partial",
+                self.pages, self.items
+            ));
+        }
+        self.cursor = Some(next);
+        Page {
+            result: Ok(page.items),
+            done: false,
+        }
+    }
+}
+
+fn stopped(why: String) -> Page {
+    Page {
+        result: Err(why),
+        done: true,
+    }
+}

@@ -1,0 +1,66 @@
+//! Inbox loads against sources whose cursors never end: every load ends, says it is partial,
+//! and the number of requests stays bounded.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use switchboard::sources::paging::{MAX_PAGES, Page, open_escalations};
+
+use super::*;
+
+/// A source that answers every page with one escalation-free page and a cursor: the same one
+/// every time when `same_cursor`, a new one forever otherwise. Counts the requests.
+async fn endless_source(same_cursor: bool) -> (String, Arc<AtomicUsize>) {
+    let requests = Arc::new(AtomicUsize::new(0));
+    let counter = requests.clone();
+    let router = Router::new().route(
+        "/v1/escalations",
+        get(move || {
+            let n = counter.fetch_add(1, Ordering::SeqCst);
+            let cursor = if same_cursor { 0 } else { n };
+            async move {
+                json(format!(
+                    r#"{{"items":[],"total":0,"revision":1,"next_cursor":"c{cursor}"}}"#
+                ))
+            }
+        }),
+    );
+    (serve(router).await, requests)
+}
+
+async fn load(url: &str) -> Vec<Page> {
+    let client = Client::new(url, None).unwrap();
+    timeout(
+        WAIT,
+        open_escalations(client, MAX_PAGES).collect::<Vec<_>>(),
+    )
+    .await
+    .expect("the load ends")
+}
+
+#[tokio::test]
+async fn a_repeated_cursor_ends_the_load_with_a_visible_error() {
+    let (url, requests) = endless_source(true).await;
+    let pages = load(&url).await;
+    let last = pages.last().expect("a page");
+    let why = last.result.as_ref().unwrap_err();
+    assert!(last.done);
+    assert!(
+        why.contains("cursor c0 twice") && why.contains("partial"),
+        "{why}"
+    );
+    assert_eq!(requests.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn a_source_with_endless_cursors_is_read_up_to_the_page_cap() {
+    let (url, requests) = endless_source(false).await;
+    let pages = load(&url).await;
+    let last = pages.last().expect("a page");
+    let why = last.result.as_ref().unwrap_err();
+    assert!(
+        why.contains(&format!("stopped after {MAX_PAGES} pages")) && why.contains("partial"),
+        "{why}"
+    );
+    assert_eq!(pages.iter().filter(|p| p.done).count(), 1);
+    assert_eq!(requests.load(Ordering::SeqCst), MAX_PAGES);
+}
