@@ -398,13 +398,24 @@ impl Client {
     }
 
     /// `path` (absolute in protocol v1) below the source's base URL, which may have a prefix.
+    ///
+    /// URL parsers collapse `%2E%2E` like `..`, so the joined URL must still end in `path`
+    /// as written: no id may turn a request into one for another endpoint.
     fn join(&self, path: &str) -> Result<Url, ClientError> {
-        self.base
+        let invalid = |url: &Url, reason: String| ClientError::InvalidUrl {
+            url: bounded(url.as_str()),
+            reason,
+        };
+        let url = self
+            .base
             .join(path.trim_start_matches('/'))
-            .map_err(|e| ClientError::InvalidUrl {
-                url: bounded(self.base.as_str()),
-                reason: e.to_string(),
-            })
+            .map_err(|e| invalid(&self.base, e.to_string()))?;
+        if url.path().ends_with(path) {
+            Ok(url)
+        } else {
+            let reason = format!("{:?} would change which endpoint it names", bounded(path));
+            Err(invalid(&url, reason))
+        }
     }
 
     fn authorized(&self, request: RequestBuilder) -> RequestBuilder {

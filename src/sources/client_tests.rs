@@ -189,6 +189,21 @@ async fn command_refusals_map_to_specific_errors() {
 }
 
 #[tokio::test]
+async fn no_id_sends_a_request_to_another_endpoint() {
+    let (client, seen) = scripted().await;
+    for id in [".", ".."] {
+        let error = client
+            .command(&drain_of(id), "r", "k", 3)
+            .await
+            .unwrap_err();
+        assert!(matches!(error, ClientError::InvalidUrl { .. }), "{error:?}");
+        let error = client.operation(id).await.unwrap_err();
+        assert!(matches!(error, ClientError::InvalidUrl { .. }), "{error:?}");
+    }
+    assert!(seen.lines().is_empty(), "{:?}", seen.lines());
+}
+
+#[tokio::test]
 async fn audit_and_operations_are_read_with_their_parameters() {
     let (client, seen) = scripted().await;
     let page = client

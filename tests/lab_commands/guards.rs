@@ -181,3 +181,81 @@ async fn guards_answer_with_problems_and_rejections_are_audited() {
     expect(anonymous, StatusCode::UNAUTHORIZED).await;
     lab.shutdown().await;
 }
+
+/// Sends `method path` over a raw connection, so that no URL parser normalises the path, and
+/// returns the status line and the head.
+async fn raw_request(lab: &LabServer, method: &str, path: &str, token: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = lab.url().trim_start_matches("http://").to_string();
+    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let body = r#"{"reason":"drill","action":"force-open","enabled":true,"mode":"serve-cache"}"#;
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nhost: {address}\r\nauthorization: Bearer {token}\r\n\
+         content-type: application/json\r\n{IDEMPOTENCY_KEY}: {}\r\n{IF_MATCH}: \"1\"\r\n\
+         content-length: {}\r\nconnection: close\r\n\r\n{body}",
+        fresh_key(),
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    tokio::time::timeout(WAIT, stream.read_to_string(&mut answer))
+        .await
+        .expect("answer in time")
+        .unwrap();
+    answer
+}
+
+#[tokio::test]
+async fn ids_that_are_dot_segments_or_hold_slashes_never_reach_another_endpoint() {
+    let lab = start_lab(SPEED, None).await;
+    let before = fleet(&lab).await;
+    let token = lab.token_for("alice").unwrap();
+    let with_id = protocol::endpoints::ALL
+        .into_iter()
+        .filter(|endpoint| endpoint.path.contains("{id}"));
+    for endpoint in with_id {
+        for id in [".", "..", "a/b", "%2e%2e"] {
+            let path = endpoint.path_for(id);
+            let method = endpoint.method.as_str();
+            let answer = raw_request(&lab, method, &path, token).await;
+            let status_line = answer.lines().next().unwrap_or_default();
+            assert!(
+                status_line.contains(" 404 ") || status_line.contains(" 400 "),
+                "{method} {path}: {status_line}"
+            );
+            assert!(
+                answer.to_lowercase().contains(PROBLEM_JSON),
+                "{method} {path}: {answer}"
+            );
+            // Through reqwest's URL parser too (which collapses `%2E%2E` like `..`).
+            let request = client()
+                .request(method.parse().unwrap(), format!("{}{path}", lab.url()))
+                .bearer_auth(token)
+                .header(CONTENT_TYPE, "application/json")
+                .header(IDEMPOTENCY_KEY, fresh_key())
+                .header(IF_MATCH, "\"1\"")
+                .body(r#"{"reason":"drill"}"#);
+            let response = send(request).await;
+            assert!(
+                response.status().is_client_error(),
+                "{method} {path}: {}",
+                response.status()
+            );
+            assert_eq!(response.headers()[CONTENT_TYPE], PROBLEM_JSON, "{path}");
+        }
+    }
+    let after = fleet(&lab).await;
+    for (was, is) in before.regions.iter().zip(&after.regions) {
+        assert_eq!(was.control_revision, is.control_revision, "{}", was.id);
+    }
+    let audited = audit_page(&lab, "").await;
+    assert!(
+        audited
+            .entries
+            .iter()
+            .all(|entry| entry.outcome != AuditOutcome::Accepted),
+        "{:?}",
+        audited.entries
+    );
+    lab.shutdown().await;
+}

@@ -15,6 +15,7 @@ use std::time::Duration;
 use eventsource_stream::Event;
 use futures::Stream;
 use lab::LabServer;
+use protocol::PROBLEM_JSON;
 use protocol::commands::{
     AuditEntry, AuditOutcome, AuditPage, BreakerAction, CommandAccepted, IDEMPOTENCY_KEY, IF_MATCH,
     Operation, OperationState, WeightScope,

@@ -257,9 +257,16 @@ impl Validator<'_> {
         }
     }
 
-    /// Ids end up in URLs, tokens and terminal cells: keep them plain.
+    /// Ids end up in URLs, tokens and terminal cells: keep them plain (and never a dot
+    /// segment, which URL normalisers remove).
     fn identifier(&self, value: &Spanned<String>, what: &str) -> Result<String, ConfigError> {
         let id = value.get_ref();
+        if protocol::endpoints::is_dot_segment(id) {
+            return self.error(
+                value.span(),
+                format!("{what} {id:?} must not be \".\" or \"..\" (a URL path would drop it)"),
+            );
+        }
         let plain = !id.is_empty()
             && id.len() <= 64
             && id.chars().all(|c| {

@@ -96,6 +96,17 @@ fn rejects_invalid_values_with_reasons() {
             "id = \"US East\"",
             "must be 1-64 characters",
         ),
+        // Dot segments would be collapsed out of the URL paths the id is written into.
+        (
+            "id = \"us-east\"",
+            "id = \"..\"",
+            "must not be \".\" or \"..\"",
+        ),
+        (
+            "id = \"risk-scorer\"",
+            "id = \".\"",
+            "must not be \".\" or \"..\"",
+        ),
     ];
     for (from, to, expected) in cases {
         let err = with_replaced(from, to).unwrap_err();

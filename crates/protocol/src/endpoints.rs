@@ -43,6 +43,9 @@ impl Endpoint {
     }
 
     /// The path for the object `id`, percent-encoded (a path without `{id}` is returned as is).
+    ///
+    /// No id can change which endpoint the path names: `/` is escaped, and so is every dot of
+    /// an id that is `.` or `..`, which path normalisers would otherwise collapse.
     pub fn path_for(&self, id: &str) -> String {
         self.path.replace("{id}", &encode(id))
     }
@@ -91,11 +94,19 @@ pub const ALL: [Endpoint; 18] = [
     RESOLVE,
 ];
 
-/// Percent-encodes a path segment (ids are `[A-Za-z0-9._@-]` in practice; anything else is escaped).
+/// Whether `segment` is a dot segment (`.` or `..`), which path normalisers remove.
+pub fn is_dot_segment(segment: &str) -> bool {
+    matches!(segment, "." | "..")
+}
+
+/// Percent-encodes a path segment (ids are `[A-Za-z0-9._@-]` in practice; anything else is
+/// escaped, and so are the dots of a dot segment).
 fn encode(segment: &str) -> String {
+    let dot_segment = is_dot_segment(segment);
     let mut out = String::with_capacity(segment.len());
     for byte in segment.bytes() {
         match byte {
+            b'.' if dot_segment => out.push_str("%2E"),
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'@' => {
                 out.push(byte as char)
             }
@@ -118,6 +129,25 @@ mod tests {
         );
         assert_eq!(UNDRAIN.path_for("a/b"), "/v1/regions/a%2Fb/undrain");
         assert_eq!(FLEET.path_for("ignored"), "/v1/fleet");
+    }
+
+    #[test]
+    fn dot_segment_ids_cannot_change_the_path() {
+        assert_eq!(DRAIN.path_for("."), "/v1/regions/%2E/drain");
+        assert_eq!(ESCALATION.path_for(".."), "/v1/escalations/%2E%2E");
+        assert_eq!(CLAIM.path_for("%2e%2e"), "/v1/escalations/%252e%252e/claim");
+        // Dots inside a longer id stay as they are: only whole dot segments are collapsed.
+        assert_eq!(DRAIN.path_for("..."), "/v1/regions/.../drain");
+        assert_eq!(DRAIN.path_for("a.b"), "/v1/regions/a.b/drain");
+        for id in [".", "..", "a/b", "%2e%2e", "./..", "../fleet"] {
+            for endpoint in ALL.iter().filter(|e| e.path.contains("{id}")) {
+                let path = endpoint.path_for(id);
+                let segments: Vec<&str> = path.split('/').collect();
+                let template: Vec<&str> = endpoint.path.split('/').collect();
+                assert_eq!(segments.len(), template.len(), "{id:?} changed {path}");
+                assert!(!segments.iter().any(|s| is_dot_segment(s)), "{path}");
+            }
+        }
     }
 
     #[test]
