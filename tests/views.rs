@@ -494,3 +494,17 @@ fn help_opens_on_the_current_view() {
         .find(|l| l.contains("Everywhere") || l.contains("In a"));
     assert!(first.is_some_and(|l| l.contains("Everywhere")), "{screen}");
 }
+
+/// Issue 8 item 12 (console side): a journal recovery banner, whose outcome comes after a
+/// 36-character key, is read to its end at 80 columns (banners wrap; they were cut).
+#[test]
+fn a_journal_recovery_banner_keeps_its_outcome_at_80_columns() {
+    let mut app = app(80, 24, Instant::now());
+    app.problems.push(
+        "journal: drain eu-west sent 2026-12-01 03:12:09 UTC \
+         (key 3f2c9a4e-8d1b-4c7a-9e2f-5b6d7a8c9e0f) accepted (audit #12)"
+            .into(),
+    );
+    let screen = text(&render(&app, &dark()));
+    assert!(screen.contains("accepted (audit #12)"), "{screen}");
+}
