@@ -111,10 +111,8 @@ fn services_at_80x24() {
     insta::assert_snapshot!(text(&render(&app, &dark())));
 }
 
-#[test]
-fn unreachable_source_at_80x24_keeps_last_state_with_its_age() {
-    let now = Instant::now();
-    let mut app = app(80, 24, now);
+/// The lab source went down at `now` and has been unreachable for 42 s.
+fn lab_down_for_42s(app: &mut App, now: Instant) {
     app.update(source(SourceEvent::Down {
         error: "cannot reach http://127.0.0.1:7300: connection refused".into(),
         retry_in: Duration::from_secs(8),
@@ -123,6 +121,13 @@ fn unreachable_source_at_80x24_keeps_last_state_with_its_age() {
         now: now + Duration::from_secs(42),
         wall: Utc.with_ymd_and_hms(2026, 11, 22, 14, 3, 42).unwrap(),
     });
+}
+
+#[test]
+fn unreachable_source_at_80x24_keeps_last_state_with_its_age() {
+    let now = Instant::now();
+    let mut app = app(80, 24, now);
+    lab_down_for_42s(&mut app, now);
     let buffer = render(&app, &dark());
     let screen = text(&buffer);
     assert!(screen.contains("lab unreachable"), "{screen}");
@@ -522,4 +527,29 @@ fn a_line_separator_in_a_name_keeps_the_row_aligned() {
     let degraded = find(&buffer, "▲ degraded").expect("health of the next row");
     assert_eq!((hostile.0, ok.1), (neighbour.0, hostile.1));
     assert_eq!(ok.0, degraded.0, "{}", text(&buffer));
+}
+
+/// Issue 8 item 12 (console side): a journal recovery banner, whose outcome comes after a
+/// 36-character key, is read to its end at 80 columns (banners wrap; they were cut).
+#[test]
+fn a_journal_recovery_banner_keeps_its_outcome_at_80_columns() {
+    let mut app = app(80, 24, Instant::now());
+    app.problems.push(
+        "journal: drain eu-west sent 2026-12-01 03:12:09 UTC \
+         (key 3f2c9a4e-8d1b-4c7a-9e2f-5b6d7a8c9e0f) accepted (audit #12)"
+            .into(),
+    );
+    let screen = text(&render(&app, &dark()));
+    assert!(screen.contains("accepted (audit #12)"), "{screen}");
+}
+
+/// Issue 8 item 13: during an outage the inbox's counts say they are the last known ones.
+#[test]
+fn inbox_counts_are_marked_stale_during_an_outage() {
+    let now = Instant::now();
+    let mut app = app(80, 24, now);
+    app.update(key(KeyCode::Char('5')));
+    lab_down_for_42s(&mut app, now);
+    let screen = text(&render(&app, &dark()));
+    assert!(screen.contains("? stale, as of 42s ago"), "{screen}");
 }

@@ -9,7 +9,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use super::overlays::centered;
 use crate::app::{App, ConfirmState, MenuState};
 use crate::domain::preflight::{Preflight, Verdict};
-use crate::format::{age, ms, pct, rps};
+use crate::format::{age, pct, rps};
 use crate::keymap::{self, Action, Layer};
 use crate::theme::Theme;
 use protocol::sanitize::clean;
@@ -251,7 +251,7 @@ fn preflight_lines<'a>(preflight: &Preflight, theme: &Theme) -> Findings<'a> {
             age(std::time::Duration::from_secs_f64(
                 t.expected_takeover_s.max(0.0)
             )),
-            ms(t.replication_lag_s * 1000.0),
+            super::lag_text(t.replication_lag_s),
             clean(&t.replaces.join(", "))
         )));
     }

@@ -395,7 +395,11 @@ fn draw_detail(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         .collect();
     let max_p95 = recent.iter().map(|s| s.p95_ms).fold(0.0, f64::max);
     let max_err = recent.iter().map(|s| s.error_rate).fold(0.0, f64::max);
-    let span = format!("last {} samples", recent.len());
+    let span = format!(
+        "last {} {}",
+        recent.len(),
+        crate::format::plural(recent.len(), "sample", "samples")
+    );
     draw_spark(
         frame,
         theme,

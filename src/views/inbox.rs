@@ -147,6 +147,18 @@ fn title<'a>(app: &App, clocks: &[DateTime<Utc>], theme: &Theme) -> Span<'a> {
     if (0..app.sources.len()).any(|i| app.inbox.source_load(i).loading) {
         text.push_str(" · loading…");
     }
+    // During an outage the counts are the last known ones: say how old.
+    let oldest = app
+        .sources
+        .iter()
+        .filter_map(|s| match s.freshness(app.now) {
+            crate::domain::fleet::Freshness::Stale(a) => Some(a),
+            _ => None,
+        })
+        .max();
+    if let Some(a) = oldest {
+        text.push_str(&format!(" · ? stale, as of {} ago", age(a)));
+    }
     text.push_str(" · by SLA ");
     Span::styled(text, if near > 0 { theme.error } else { theme.title })
 }

@@ -149,3 +149,22 @@ pub fn scroll_offset(selected: usize, height: usize) -> usize {
         selected.saturating_sub(height - 1)
     }
 }
+
+/// A replication lag as people read it: `250ms`, `4.2s`, and past a minute `35m58s` (never
+/// `2158s`).
+pub fn lag_text(seconds: f64) -> String {
+    if seconds < 60.0 {
+        crate::format::ms(seconds * 1000.0)
+    } else {
+        crate::format::age(std::time::Duration::from_secs_f64(seconds))
+    }
+}
+
+#[cfg(test)]
+mod lag_tests {
+    #[test]
+    fn long_lags_read_in_minutes() {
+        assert_eq!(super::lag_text(2158.0), "35m58s");
+        assert!(super::lag_text(0.25).ends_with("ms"));
+    }
+}

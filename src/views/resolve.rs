@@ -203,8 +203,9 @@ pub fn draw_editor(app: &App, editor: &EditorState, theme: &Theme, frame: &mut F
         Some(p) => Span::styled(clean(p).into_owned(), theme.error),
         None => Span::styled(
             format!(
-                "{} lines · {} bytes",
+                "{} {} · {} bytes",
                 editor.input.lines().len(),
+                crate::format::plural(editor.input.lines().len(), "line", "lines"),
                 editor
                     .input
                     .lines()

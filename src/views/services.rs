@@ -9,7 +9,7 @@ use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, Wrap};
 use super::fleet::{headroom_style, health_style};
 use crate::app::{App, ListMap, View};
 use crate::domain::fleet::seen_health;
-use crate::format::{control, ms, pct, rps};
+use crate::format::{control, pct, rps};
 use crate::theme::Theme;
 use protocol::sanitize::clean;
 use protocol::{ReplicaRole, Service};
@@ -201,7 +201,7 @@ fn draw_detail(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
             ),
             Span::raw(format!(
                 "  lag {:<6} {:>5}/{:<5}rps  room ",
-                ms(replica.replication_lag_s * 1000.0),
+                super::lag_text(replica.replication_lag_s),
                 rps(replica.load_rps),
                 rps(replica.capacity_rps)
             )),
