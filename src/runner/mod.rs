@@ -57,6 +57,7 @@ pub async fn run_console(options: ConsoleOptions) -> anyhow::Result<()> {
     let mut dispatcher =
         commands::Dispatcher::new(&options.context.name, &options.sources, journal, tx.clone());
     let notify = options.notify;
+    let mut notifier = Notifier::new(notify);
     let mut app = App::new(AppInit {
         context: options.context,
         sources: options
@@ -128,7 +129,7 @@ pub async fn run_console(options: ConsoleOptions) -> anyhow::Result<()> {
                         Effect::Release { source, id } => dispatcher.release(source, id),
                         Effect::Resolve(request) => dispatcher.resolve(request),
                         Effect::Notify { title, body } => {
-                            if let Some(escape) = notification(&notify, &title, &body) {
+                            if let Some(escape) = notifier.announce(Instant::now(), &title, &body) {
                                 let backend = guard.backend_mut();
                                 if let Err(error) = backend
                                     .write_all(escape.as_bytes())
@@ -182,6 +183,34 @@ async fn forward_terminal_events(tx: mpsc::Sender<Msg>) {
         if tx.send(msg).await.is_err() {
             break;
         }
+    }
+}
+
+/// Announcements ring at most once in this long: a burst of new escalations (a reconnect, an
+/// outage raising dozens) is one bell, not dozens; the inbox and the status bar count them all.
+const NOTIFY_EVERY: Duration = Duration::from_secs(10);
+
+/// Turns `Effect::Notify` into terminal bytes, at most one per [`NOTIFY_EVERY`].
+struct Notifier {
+    config: NotifyConfig,
+    last: Option<Instant>,
+}
+
+impl Notifier {
+    fn new(config: NotifyConfig) -> Notifier {
+        Notifier { config, last: None }
+    }
+
+    fn announce(&mut self, now: Instant, title: &str, body: &str) -> Option<String> {
+        if self
+            .last
+            .is_some_and(|last| now.saturating_duration_since(last) < NOTIFY_EVERY)
+        {
+            return None;
+        }
+        let escape = notification(&self.config, title, body)?;
+        self.last = Some(now);
+        Some(escape)
     }
 }
 
@@ -251,6 +280,21 @@ async fn forward_signals(tx: mpsc::Sender<Msg>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_burst_of_announcements_rings_once() {
+        let mut notifier = Notifier::new(config(NotifyMode::Bell, DesktopEscape::Osc777));
+        let start = Instant::now();
+        let rung = (0..50)
+            .filter(|i| {
+                let now = start + Duration::from_millis(i * 100);
+                notifier.announce(now, "new", "esc").is_some()
+            })
+            .count();
+        assert_eq!(rung, 1);
+        let later = start + NOTIFY_EVERY + Duration::from_secs(1);
+        assert!(notifier.announce(later, "new", "esc").is_some());
+    }
 
     fn config(mode: NotifyMode, escape: DesktopEscape) -> NotifyConfig {
         NotifyConfig {

@@ -205,6 +205,11 @@ impl ClientError {
                 url,
                 after: timeout,
             }
+        } else if answered_not_http(error) {
+            ClientError::Malformed {
+                what: format!("answer from {url}"),
+                reason: root_cause(error),
+            }
         } else if error.is_body() || error.is_decode() {
             ClientError::Dropped {
                 reason: root_cause(error),
@@ -217,6 +222,22 @@ impl ClientError {
             }
         }
     }
+}
+
+/// Whether the peer was reached and answered with bytes that are not an HTTP response: a
+/// different fault from a peer that cannot be reached, and named differently.
+fn answered_not_http(error: &reqwest::Error) -> bool {
+    let mut cause: Option<&(dyn StdError + 'static)> = Some(error);
+    while let Some(current) = cause {
+        if current
+            .downcast_ref::<hyper::Error>()
+            .is_some_and(|e| e.is_parse() || e.is_parse_status())
+        {
+            return true;
+        }
+        cause = current.source();
+    }
+    false
 }
 
 fn http_message(status: u16, problem: Option<&Problem>) -> String {

@@ -1,7 +1,9 @@
 //! Turns the bytes of `GET /v1/events` into protocol events.
 //!
-//! Liveness is judged on bytes, not events: the server's keep-alive comments count, so a
-//! quiet fleet is not mistaken for a dead connection, and a silent socket is.
+//! Liveness is judged on complete events, not bytes: an event or a keep-alive comment ended
+//! by its blank line resets the idle timer, so a quiet fleet is not mistaken for a dead
+//! connection, while a silent socket, or one that trickles a byte at a time without ever
+//! finishing an event, is.
 
 use std::fmt;
 use std::time::Duration;
@@ -39,7 +41,7 @@ pub enum StreamEvent {
 ///
 /// A payload that does not decode yields a `Malformed` error and parsing goes on; the caller
 /// decides whether it can live with the gap. The stream yields one error and ends when no
-/// byte arrives for `idle`, when the transport fails or when the bytes are not an event
+/// complete event (or keep-alive) arrives for `idle`, when the transport fails or when the bytes are not an event
 /// stream; it ends without an error when the server closes it. Unknown event names are
 /// skipped, so newer servers can add events.
 pub fn parse_events<S, B, E>(
@@ -127,39 +129,51 @@ enum ByteFault {
 impl fmt::Display for ByteFault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ByteFault::Idle => f.write_str("no bytes within the idle timeout"),
+            ByteFault::Idle => f.write_str("no complete event within the idle timeout"),
             ByteFault::Oversized => write!(f, "event larger than {MAX_EVENT_BYTES} bytes"),
             ByteFault::Dropped(reason) => f.write_str(reason),
         }
     }
 }
 
-/// Passes the bytes through, ending with a fault when they stall or one event grows too big.
+/// Passes the bytes through, ending with a fault when no event completes within `idle` or
+/// one event grows too big.
 fn guard_bytes<S, B, E>(bytes: S, idle: Duration) -> impl Stream<Item = Result<B, ByteFault>> + Send
 where
     S: Stream<Item = Result<B, E>> + Send + 'static,
     B: AsRef<[u8]> + Send + 'static,
     E: fmt::Display + Send + 'static,
 {
-    let start = Some((Box::pin(bytes), EventSize::default()));
+    let deadline = tokio::time::Instant::now() + idle;
+    let start = Some((Box::pin(bytes), EventSize::default(), deadline));
     futures::stream::unfold(start, move |state| async move {
-        let (mut bytes, mut size) = state?;
-        match tokio::time::timeout(idle, bytes.next()).await {
+        let (mut bytes, mut size, deadline) = state?;
+        match tokio::time::timeout_at(deadline, bytes.next()).await {
             Err(_) => Some((Err(ByteFault::Idle), None)),
             Ok(None) => None,
             Ok(Some(Err(error))) => Some((Err(ByteFault::Dropped(error.to_string())), None)),
-            Ok(Some(Ok(chunk))) if size.feed(chunk.as_ref()) > MAX_EVENT_BYTES => {
-                Some((Err(ByteFault::Oversized), None))
+            Ok(Some(Ok(chunk))) => {
+                let ended = size.events_ended;
+                if size.feed(chunk.as_ref()) > MAX_EVENT_BYTES {
+                    return Some((Err(ByteFault::Oversized), None));
+                }
+                let deadline = if size.events_ended > ended {
+                    tokio::time::Instant::now() + idle
+                } else {
+                    deadline
+                };
+                Some((Ok(chunk), Some((bytes, size, deadline))))
             }
-            Ok(Some(Ok(chunk))) => Some((Ok(chunk), Some((bytes, size)))),
         }
     })
 }
 
-/// Counts the bytes of the event being received, i.e. since the last blank line.
+/// Counts the bytes of the event being received, i.e. since the last blank line, and the
+/// events (keep-alive comments included) that a blank line ended.
 #[derive(Default)]
 struct EventSize {
     bytes: usize,
+    events_ended: u64,
     line_len: usize,
     last: u8,
 }
@@ -173,6 +187,10 @@ impl EventSize {
                 b'\n' if self.last == b'\r' => {}
                 b'\n' | b'\r' => {
                     if self.line_len == 0 {
+                        // Blank lines with nothing before them end no event.
+                        if self.bytes > 0 {
+                            self.events_ended += 1;
+                        }
                         self.bytes = 0;
                     }
                     self.line_len = 0;
@@ -350,6 +368,24 @@ mod tests {
             Err(ClientError::StreamIdle { after, .. }) => assert_eq!(*after, IDLE),
             other => panic!("expected idle, got {other:?}"),
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn bytes_trickling_without_a_complete_event_are_a_drop() {
+        // One byte a second of an event that never ends: bytes keep coming, events do not.
+        let bytes = stream::unfold((), |()| async {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            Some((Ok::<_, String>("x".to_string()), ()))
+        });
+        let start = tokio::time::Instant::now();
+        let items: Vec<_> = parse_events(bytes, "http://lab".into(), IDLE)
+            .collect()
+            .await;
+        assert!(
+            matches!(items.as_slice(), [Err(ClientError::StreamIdle { .. })]),
+            "{items:?}"
+        );
+        assert!(start.elapsed() <= IDLE + Duration::from_secs(1));
     }
 
     #[tokio::test]

@@ -209,3 +209,23 @@ async fn a_silent_event_stream_is_treated_as_dropped() {
         format!("event stream from {url} silent for 0.3 s: treated as dropped")
     );
 }
+
+#[tokio::test]
+async fn an_answer_that_is_not_http_is_malformed_not_unreachable() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut request = [0u8; 1024];
+            let _ = socket.read(&mut request).await;
+            let _ = socket.write_all(b"garbage, not HTTP\r\n\r\n").await;
+        }
+    });
+    let error = Client::new(&url, None).unwrap().fleet().await.unwrap_err();
+    let message = error.to_string();
+    assert!(
+        message.starts_with(&format!("malformed answer from {url}")),
+        "{message}"
+    );
+}

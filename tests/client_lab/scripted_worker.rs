@@ -11,6 +11,8 @@ struct FakeServer {
     token: &'static str,
     fleet_revisions: Arc<Mutex<VecDeque<u64>>>,
     streams: Arc<Mutex<VecDeque<String>>>,
+    /// Every stream sends one byte a second of an event that never ends.
+    trickle: bool,
 }
 
 impl FakeServer {
@@ -19,6 +21,7 @@ impl FakeServer {
             token: "good-token",
             fleet_revisions: Arc::new(Mutex::new(fleet_revisions.iter().copied().collect())),
             streams: Arc::new(Mutex::new(streams.iter().cloned().collect())),
+            trickle: false,
         }
     }
 
@@ -81,6 +84,9 @@ async fn fake_events(State(server): State<FakeServer>, headers: HeaderMap) -> Re
     if let Some(refused) = server.refusal(&headers) {
         return refused;
     }
+    if server.trickle {
+        return trickling_events();
+    }
     // Once the script is used up, the stream stays open and silent, like a quiet fleet.
     match server.streams.lock().unwrap().pop_front() {
         Some(body) => sse_response(body, false),
@@ -127,6 +133,14 @@ impl WorkerUnderTest {
             if wanted(&event) {
                 return event;
             }
+        }
+    }
+
+    /// Skips messages until the worker reports the source down, returning its error.
+    pub(crate) async fn down_error(&mut self) -> String {
+        match self.until(|e| matches!(e, SourceEvent::Down { .. })).await {
+            SourceEvent::Down { error, .. } => error,
+            _ => unreachable!(),
         }
     }
 
@@ -228,12 +242,7 @@ async fn worker_reports_a_malformed_delta_and_reconnects() {
         .start()
         .await;
     let mut worker = WorkerUnderTest::start(&url, "good-token");
-    let down = worker
-        .until(|e| matches!(e, SourceEvent::Down { .. }))
-        .await;
-    let SourceEvent::Down { error, .. } = down else {
-        unreachable!()
-    };
+    let error = worker.down_error().await;
     assert!(
         error.starts_with("malformed fleet.delta event: "),
         "{error}"
@@ -273,4 +282,35 @@ async fn worker_stops_when_its_receiver_is_dropped() {
         .await
         .expect("worker did not stop")
         .unwrap();
+}
+
+/// An event stream that sends one byte a second of an event that never ends.
+fn trickling_events() -> Response {
+    let bytes = futures::stream::unfold((), |()| async {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        Some((Ok::<_, std::io::Error>("x"), ()))
+    });
+    let body = Body::from_stream(futures::stream::once(async { Ok("data: ") }).chain(bytes));
+    ([(header::CONTENT_TYPE, "text/event-stream")], body).into_response()
+}
+
+#[tokio::test]
+async fn worker_reconnects_from_a_stream_that_trickles_bytes() {
+    let server = FakeServer {
+        trickle: true,
+        ..FakeServer::new(&[5], &[])
+    };
+    let url = server.start().await;
+    let mut worker = WorkerUnderTest::start(&url, "good-token");
+    let error = worker.down_error().await;
+    let idle = quick_options().timeouts.stream_idle;
+    assert_eq!(
+        error,
+        format!(
+            "event stream from {url} silent for {:.1} s: treated as dropped",
+            idle.as_secs_f64()
+        )
+    );
+    assert_eq!(describe(&worker.next().await), "connecting 2");
+    worker.stop().await;
 }
