@@ -143,3 +143,60 @@ async fn the_audit_log_pages_newest_first_and_filters_by_key() {
     expect_problem(bad, StatusCode::BAD_REQUEST).await;
     lab.shutdown().await;
 }
+
+/// Audit events a consumer that falls behind the lab must still get (more than the lab's
+/// live buffer of 256 events).
+const AUDITED_WHILE_BEHIND: usize = 600;
+
+#[tokio::test]
+async fn a_consumer_that_falls_far_behind_gets_every_audit_event_or_a_resnapshot() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let lab = start_lab(SPEED, None).await;
+    // A stream read by nobody for a while, through a small receive window. Loopback buffers
+    // may absorb it all; the lab's own test (`http::fleet::tests`) overtakes a stream for sure.
+    let address: std::net::SocketAddr = lab.url().trim_start_matches("http://").parse().unwrap();
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(2048).unwrap();
+    let mut stream = socket.connect(address).await.unwrap();
+    let token = lab.token_for("victor").unwrap();
+    let request = format!(
+        "GET /v1/events HTTP/1.1\r\nhost: {address}\r\nauthorization: Bearer {token}\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // Each refusal (a stale If-Match) is audited with its 500-character reason.
+    let command = drain("ap-south", Some(600));
+    let body = command.body(&"r".repeat(500));
+    for _ in 0..AUDITED_WHILE_BEHIND {
+        let refused = post(&lab, "bob", &command, &body, Some(&fresh_key()), Some(0)).await;
+        assert_eq!(refused.status(), StatusCode::CONFLICT);
+    }
+    let last_audit_id = audit_page(&lab, "?limit=1").await.entries[0].id;
+
+    // Now read it all: every audit entry arrives, in order, or a resnapshot says to refetch.
+    let mut text = String::new();
+    let mut buffer = vec![0; 64 * 1024];
+    let seen_all = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            let read = stream.read(&mut buffer).await.unwrap();
+            assert!(read > 0, "the stream stays open");
+            text.push_str(&String::from_utf8_lossy(&buffer[..read]));
+            if text.contains("event: resnapshot")
+                || text.contains(&format!("\"id\":{last_audit_id},"))
+            {
+                return;
+            }
+        }
+    })
+    .await;
+    let audited = text.matches("event: audit").count();
+    assert!(
+        seen_all.is_ok(),
+        "{audited} of {AUDITED_WHILE_BEHIND} audit events and no resnapshot"
+    );
+    if !text.contains("event: resnapshot") {
+        assert_eq!(audited, AUDITED_WHILE_BEHIND, "none lost, none twice");
+    }
+    lab.shutdown().await;
+}

@@ -71,6 +71,23 @@ impl AuditLog {
         entry
     }
 
+    /// The id of the latest entry (0 before the first).
+    pub fn last_id(&self) -> u64 {
+        self.next_id - 1
+    }
+
+    /// Every entry after `id`, oldest first; `None` when some of them are no longer kept.
+    pub fn after(&self, id: u64) -> Option<Vec<AuditEntry>> {
+        let oldest_kept = self.entries.front().map_or(self.next_id, |entry| entry.id);
+        (id + 1 >= oldest_kept).then(|| {
+            self.entries
+                .iter()
+                .filter(|entry| entry.id > id)
+                .cloned()
+                .collect()
+        })
+    }
+
     /// Matching entries, newest first, at most `limit`; `next_before` is set when older
     /// matching entries remain.
     pub fn page(&self, query: &AuditQuery) -> AuditPage {

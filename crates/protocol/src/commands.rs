@@ -41,6 +41,8 @@ pub struct TimedControl {
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+// The spec says `additionalProperties: false`: a misspelt field is refused, not ignored.
+#[serde(deny_unknown_fields)]
 pub struct PromoteRequest {
     /// Id of the standby replica to make active; the old active becomes a hot standby.
     pub replica: String,
@@ -48,6 +50,8 @@ pub struct PromoteRequest {
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+// The spec says `additionalProperties: false`: a misspelt field is refused, not ignored.
+#[serde(deny_unknown_fields)]
 pub struct DrainRequest {
     pub reason: String,
     /// The drain reverts by itself after this many seconds (simulated seconds in the lab).
@@ -56,6 +60,8 @@ pub struct DrainRequest {
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+// The spec says `additionalProperties: false`: a misspelt field is refused, not ignored.
+#[serde(deny_unknown_fields)]
 pub struct UndrainRequest {
     pub reason: String,
 }
@@ -92,6 +98,8 @@ impl BreakerAction {
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+// The spec says `additionalProperties: false`: a misspelt field is refused, not ignored.
+#[serde(deny_unknown_fields)]
 pub struct BreakerRequest {
     pub action: BreakerAction,
     pub reason: String,
@@ -101,6 +109,8 @@ pub struct BreakerRequest {
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+// The spec says `additionalProperties: false`: a misspelt field is refused, not ignored.
+#[serde(deny_unknown_fields)]
 pub struct DegradeRequest {
     pub mode: DegradedModeKind,
     /// true sets the mode, false clears it.
@@ -121,6 +131,8 @@ pub enum WeightScope {
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+// The spec says `additionalProperties: false`: a misspelt field is refused, not ignored.
+#[serde(deny_unknown_fields)]
 pub struct WeightsRequest {
     pub scope: WeightScope,
     /// Relative weights (>= 0, not all 0); a region or provider left out keeps its weight.

@@ -429,6 +429,7 @@ pub struct HistoryEntry {
 
 /// `POST /v1/escalations/{id}/claim`
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
 pub struct ClaimRequest {
     /// Lease length, [`MIN_LEASE_S`]..=[`MAX_LEASE_S`]; [`DEFAULT_LEASE_S`] when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -437,6 +438,7 @@ pub struct ClaimRequest {
 
 /// `POST /v1/escalations/{id}/release`
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
 pub struct ReleaseRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
@@ -511,6 +513,7 @@ impl Resolution {
 
 /// `POST /v1/escalations/{id}/resolve`, with an `Idempotency-Key` header.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
 pub struct ResolveRequest {
     pub resolution: Resolution,
     /// Required and non-empty: why, for the next person and the audit log.

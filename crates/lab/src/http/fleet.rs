@@ -84,21 +84,20 @@ fn last_event_id(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
 fn resume_events(log: &EventLog, last_seen: u64) -> Vec<Event> {
     match log.resume_after(last_seen) {
         Resume::Replay(events) => events.iter().flat_map(revision_events).collect(),
-        Resume::Resnapshot { reason } => {
-            let head = log.head();
-            let data = to_json(&Resnapshot {
-                revision: head,
-                reason,
-            });
-            // The id moves the client's Last-Event-ID to the present.
-            vec![
-                Event::default()
-                    .id(head.to_string())
-                    .event(event_name::RESNAPSHOT)
-                    .data(data),
-            ]
-        }
+        Resume::Resnapshot { reason } => vec![resnapshot_event(log.head(), reason)],
     }
+}
+
+/// Asks the client to fetch the snapshot again; the id moves its Last-Event-ID to `head`.
+fn resnapshot_event(head: u64, reason: String) -> Event {
+    let data = to_json(&Resnapshot {
+        revision: head,
+        reason,
+    });
+    Event::default()
+        .id(head.to_string())
+        .event(event_name::RESNAPSHOT)
+        .data(data)
 }
 
 /// The events of a revision: its other events without an id, then its delta with the id, so
@@ -119,7 +118,8 @@ fn operators_event(data: &str) -> Event {
     Event::default().event(event_name::OPERATORS).data(data)
 }
 
-/// Without an id: audit entries are not replayed on resume (`GET /v1/audit` has them).
+/// Without an id: audit entries are not replayed on resume (`GET /v1/audit` has them), only
+/// when a live stream falls behind ([`EventStream::catch_up`]).
 fn audit_event(data: &str) -> Event {
     Event::default().event(event_name::AUDIT).data(data)
 }
@@ -148,6 +148,8 @@ struct EventStream {
     live: broadcast::Receiver<LiveEvent>,
     /// Revision of the last delta this stream has sent or skipped as known.
     last_sent: u64,
+    /// Id of the last audit entry this stream has sent or skipped as known.
+    last_audit: u64,
     stopped: watch::Receiver<bool>,
     /// Keeps the operator online; also the way back to the lab.
     presence: Presence,
@@ -164,6 +166,7 @@ impl EventStream {
         }
         let live = lab.live.subscribe();
         let head = core.log.head();
+        let last_audit = core.audit.last_id();
         let mut queue = VecDeque::new();
         if let Some(last_seen) = last_seen {
             queue.extend(resume_events(&core.log, last_seen));
@@ -174,6 +177,7 @@ impl EventStream {
             queue,
             live,
             last_sent: head,
+            last_audit,
             stopped: lab.stopped.clone(),
             presence: Presence {
                 lab: Arc::clone(lab),
@@ -205,19 +209,42 @@ impl EventStream {
                 }
                 Ok(LiveEvent::Delta(_)) => {}
                 Ok(LiveEvent::Operators(data)) => return Some(operators_event(&data)),
-                Ok(LiveEvent::Audit(data)) => return Some(audit_event(&data)),
+                Ok(LiveEvent::Audit { id, data }) if id > self.last_audit => {
+                    self.last_audit = id;
+                    return Some(audit_event(&data));
+                }
+                Ok(LiveEvent::Audit { .. }) => {}
                 Err(broadcast::error::RecvError::Lagged(_)) => self.catch_up(),
                 Err(broadcast::error::RecvError::Closed) => return None,
             }
         }
     }
 
-    /// Fell behind the live channel: resubscribe and fill the gap from the event log.
+    /// Fell behind the live channel, which dropped events of every kind: resubscribe, fill
+    /// the gap from the event log and the audit log (or ask for a resnapshot when either no
+    /// longer holds it), and send the roster as it is now.
     fn catch_up(&mut self) {
         let lab = Arc::clone(&self.presence.lab);
         let core = lab.lock();
         self.live = lab.live.subscribe();
-        self.queue.extend(resume_events(&core.log, self.last_sent));
+        match core.audit.after(self.last_audit) {
+            Some(entries) => {
+                self.queue.extend(resume_events(&core.log, self.last_sent));
+                let audit = entries.iter().map(|entry| audit_event(&to_json(entry)));
+                self.queue.extend(audit);
+            }
+            None => self.queue.push_back(resnapshot_event(
+                core.log.head(),
+                "the stream fell behind further than the audit log reaches".into(),
+            )),
+        }
+        self.queue
+            .push_back(operators_event(&lab.operators_changed(&core)));
         self.last_sent = core.log.head();
+        self.last_audit = core.audit.last_id();
     }
 }
+
+#[cfg(test)]
+#[path = "fleet_tests.rs"]
+mod tests;

@@ -31,8 +31,11 @@ pub(super) enum LiveEvent {
     Delta(LoggedEvent),
     /// Serialized [`OperatorsChanged`].
     Operators(Arc<str>),
-    /// Serialized [`protocol::commands::AuditEntry`].
-    Audit(Arc<str>),
+    /// A [`protocol::commands::AuditEntry`]: its id, and itself serialized.
+    Audit {
+        id: u64,
+        data: Arc<str>,
+    },
 }
 
 /// The lab as the routes and the ticker share it.
@@ -142,7 +145,10 @@ impl LabShared {
     pub(super) fn audit(&self, core: &mut LabCore, record: AuditRecord) -> AuditEntry {
         let entry = core.audit.append(record);
         // No subscribers is fine: nobody is watching.
-        let _ = self.live.send(LiveEvent::Audit(to_json(&entry).into()));
+        let _ = self.live.send(LiveEvent::Audit {
+            id: entry.id,
+            data: to_json(&entry).into(),
+        });
         entry
     }
 
