@@ -461,6 +461,19 @@ fn outcome_in_audit(entries: &[AuditEntry], key: &str, caller: &str) -> Outcome 
     }
 }
 
+/// One recovered journal entry for a person: outcome first, so a narrow terminal keeps it.
+pub fn describe_recovered(entry: &Entry, outcome: &Outcome) -> String {
+    protocol::sanitize::clean(&format!(
+        "{}: {} {} sent {} (key {})",
+        outcome.describe(),
+        entry.command.verb,
+        entry.command.target,
+        entry.at.format("%Y-%m-%d %H:%M:%S UTC"),
+        entry.idempotency_key
+    ))
+    .into_owned()
+}
+
 #[cfg(test)]
 #[path = "journal_tests.rs"]
 mod tests;

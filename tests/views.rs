@@ -534,13 +534,36 @@ fn a_line_separator_in_a_name_keeps_the_row_aligned() {
 #[test]
 fn a_journal_recovery_banner_keeps_its_outcome_at_80_columns() {
     let mut app = app(80, 24, Instant::now());
-    app.problems.push(
-        "journal: drain eu-west sent 2026-12-01 03:12:09 UTC \
-         (key 3f2c9a4e-8d1b-4c7a-9e2f-5b6d7a8c9e0f) accepted (audit #12)"
-            .into(),
+    let sent = switchboard::journal::SentCommand {
+        verb: "drain".into(),
+        target: "eu-west".into(),
+        path: "/v1/regions/eu-west/drain".into(),
+        body: serde_json::json!({ "reason": "drill" }),
+    };
+    let entry = switchboard::journal::Entry::for_request(
+        "prod",
+        "http://127.0.0.1:7300",
+        sent,
+        "drill",
+        "3f2c9a4e-8d1b-4c7a-9e2f-5b6d7a8c9e0f",
+        Some(4),
     );
+    let outcome = switchboard::journal::Outcome::Accepted {
+        audit_id: 12,
+        operation_id: None,
+    };
+    // The console's own wording of a recovered command (the runner prefixes "journal: ").
+    let line = format!(
+        "journal: {}",
+        switchboard::journal::describe_recovered(&entry, &outcome)
+    );
+    app.problems.push(line);
     let screen = text(&render(&app, &dark()));
-    assert!(screen.contains("accepted (audit #12)"), "{screen}");
+    let first_row = screen
+        .lines()
+        .find(|l| l.contains("journal:"))
+        .expect("the banner");
+    assert!(first_row.contains("accepted (audit #12)"), "{screen}");
 }
 
 /// Issue 8 item 13: during an outage the inbox's counts say they are the last known ones.

@@ -6,8 +6,8 @@ use std::io::Write;
 use serde::Serialize;
 
 use crate::cli::output::{process_exit_code, write_json};
-use crate::cli::target::{Target, describe_recovered};
-use crate::journal::{Outcome, Record};
+use crate::cli::target::Target;
+use crate::journal::{Outcome, Record, describe_recovered};
 use protocol::sanitize::clean;
 
 /// Exit code when some command's fate is still unknown after asking (else 0).

@@ -10,10 +10,9 @@ use clap::Args;
 use crate::app::ContextInfo;
 use crate::cli::output::note;
 use crate::config::{self, Config, ConfigOverrides, LAB_CONTEXT};
-use crate::journal::{self, Entry, Journal, Outcome};
+use crate::journal::{self, Entry, Journal, Outcome, describe_recovered};
 use crate::sources::{Client, SourceSpec};
 use lab::{LabOptions, LabServer};
-use protocol::sanitize::clean;
 
 /// The embedded lab, used when no context is configured or with `--lab`.
 #[derive(Args)]
@@ -230,17 +229,4 @@ impl Target {
             lab.shutdown().await;
         }
     }
-}
-
-/// One recovered journal entry for a person: outcome first, so a narrow terminal keeps it.
-pub fn describe_recovered(entry: &Entry, outcome: &Outcome) -> String {
-    clean(&format!(
-        "{}: {} {} sent {} (key {})",
-        outcome.describe(),
-        entry.command.verb,
-        entry.command.target,
-        entry.at.format("%Y-%m-%d %H:%M:%S UTC"),
-        entry.idempotency_key
-    ))
-    .into_owned()
 }

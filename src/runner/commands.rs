@@ -8,7 +8,7 @@ use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 
 use crate::app::{CommandFailure, CommandRequest, FailureKind, Msg};
-use crate::journal::{Entry, Journal, Outcome, resolve_pending};
+use crate::journal::{Entry, Journal, Outcome, describe_recovered, resolve_pending};
 use crate::sources::delivery::{ATTEMPTS, deliver};
 use crate::sources::{Client, ClientError, SourceSpec};
 
@@ -171,14 +171,7 @@ impl Dispatcher {
                         ),
                     },
                 };
-                let text = format!(
-                    "journal: {} {} sent {} (key {}) {}",
-                    entry.command.verb,
-                    entry.command.target,
-                    entry.at.format("%Y-%m-%d %H:%M:%S UTC"),
-                    entry.idempotency_key,
-                    outcome.describe()
-                );
+                let text = format!("journal: {}", describe_recovered(&entry, &outcome));
                 if !outcome.is_unknown() {
                     let id = entry.id.clone();
                     if let Err(error) =
