@@ -434,3 +434,37 @@ async fn audit_verb_prints_the_sources_audit_log_since_a_time() {
     );
     assert_eq!(audit("soon", false).status.code(), Some(2));
 }
+
+/// The default lab fleet is N+1 for one region: a first drill can drain us-west and succeed
+/// (the others take its traffic with low headroom), while the regions that hold a service's
+/// only replica (eu-west, ap-south) or too much traffic (us-east) are refused, saying why.
+#[test]
+fn the_default_fleet_can_lose_us_west_but_not_a_region_it_cannot_spare() {
+    let drain = |region: &str| {
+        run_with_config(
+            "",
+            &["--lab", "drain", region, "--reason", "first drill", "--yes"],
+        )
+    };
+    let (code, out, err) = drain("us-west");
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("accepted"), "{out}");
+    for (region, why) in [
+        (
+            "eu-west",
+            "email-notifier: no replica would take its traffic",
+        ),
+        (
+            "ap-south",
+            "log-aggregator: no replica would take its traffic",
+        ),
+        ("us-east", "at 10"),
+    ] {
+        let (code, out, err) = drain(region);
+        assert_eq!(code, Some(3), "{region}: {out}{err}");
+        assert!(
+            out.contains(why) || err.contains(why),
+            "{region}: {out}{err}"
+        );
+    }
+}

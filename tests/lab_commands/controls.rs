@@ -235,7 +235,7 @@ async fn breaker_degraded_mode_and_weights_commands_take_effect() {
         .unwrap();
     assert_eq!(risk.region_weights["us-east"], 0.0);
     assert_eq!(
-        risk.region_weights["us-west"], 90.0,
+        risk.region_weights["us-west"], 99.0,
         "left out: its capacity"
     );
     assert_eq!(

@@ -316,10 +316,10 @@ fn region_weights_move_a_services_traffic_between_regions() {
     }
     // Regions left out keep their weight: their replica's capacity.
     let expected: BTreeMap<String, f64> = [
-        ("ap-south", 40.0),
-        ("eu-west", 80.0),
+        ("ap-south", 44.0),
+        ("eu-west", 88.0),
         ("us-east", 0.0),
-        ("us-west", 90.0),
+        ("us-west", 99.0),
     ]
     .iter()
     .map(|(k, w)| (k.to_string(), *w))
