@@ -576,3 +576,37 @@ fn inbox_counts_are_marked_stale_during_an_outage() {
     let screen = text(&render(&app, &dark()));
     assert!(screen.contains("? stale, as of 42s ago"), "{screen}");
 }
+
+/// Issue 8 item 5: a confirmation that sends traffic to a provider whose rate limit nobody
+/// knows says so, and never shows the check mark that every target keeps headroom.
+#[test]
+fn a_confirmation_never_calls_an_unknown_rate_limit_kept() {
+    use switchboard::domain::command::Command;
+    use switchboard::domain::preflight::preflight;
+    let fleet = default_fleet();
+    let (quarantined, idle) = fleet
+        .providers
+        .iter()
+        .find_map(|p| {
+            let command = Command::Breaker {
+                provider: p.id.clone(),
+                action: protocol::commands::BreakerAction::ForceOpen,
+                expires_in_s: None,
+            };
+            let check = preflight(&command, &fleet);
+            let idle = check.unjudged_providers().first()?.to_string();
+            Some((p.id.clone(), idle))
+        })
+        .expect("a failover onto an idle provider");
+    let mut app = app(160, 48, Instant::now());
+    app.update(source(SourceEvent::Snapshot(fleet)));
+    app.update(key(KeyCode::Char(':')));
+    type_text(&mut app, &format!("breaker {quarantined} force-open"));
+    app.update(key(KeyCode::Enter));
+    let screen = text(&render(&app, &dark()));
+    assert!(
+        screen.contains(&format!("? rate limit unknown for {idle}")),
+        "{screen}"
+    );
+    assert!(!screen.contains("every target keeps headroom"), "{screen}");
+}

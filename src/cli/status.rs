@@ -307,6 +307,7 @@ mod tests {
                 until: None,
             },
             rate_limit_headroom: 0.5,
+            rate_limit_rps: None,
             cost_tier: "standard".into(),
             load_rps: 10.0,
             traffic_share: 0.5,

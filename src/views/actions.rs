@@ -282,7 +282,16 @@ fn preflight_lines<'a>(preflight: &Preflight, theme: &Theme) -> Findings<'a> {
     for w in &preflight.warnings {
         lines.push(Line::styled(format!("  ⚠ {}", clean(w)), theme.warning));
     }
-    if !preflight.blocks() && preflight.moves_traffic {
+    let unjudged = preflight.unjudged_providers();
+    if !unjudged.is_empty() {
+        lines.push(Line::styled(
+            format!(
+                "  ? rate limit unknown for {}: its headroom cannot be judged",
+                clean(&unjudged.join(", "))
+            ),
+            theme.warning,
+        ));
+    } else if !preflight.blocks() && preflight.moves_traffic {
         lines.push(Line::styled(
             "  ✓ every target keeps headroom and a healthy path",
             theme.health_ok,

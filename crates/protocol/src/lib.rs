@@ -146,6 +146,10 @@ pub struct Provider {
     pub breaker: Breaker,
     /// Share of the provider's rate limit still unused (0..1).
     pub rate_limit_headroom: f64,
+    /// The rate limit in force (rps), when the source knows it; without it a client can
+    /// only infer the limit from load and headroom, and not at all while the provider idles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit_rps: Option<f64>,
     pub cost_tier: String,
     pub load_rps: f64,
     /// Share of its region's traffic this provider serves (0..1).

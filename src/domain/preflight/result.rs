@@ -132,6 +132,16 @@ pub struct Preflight {
 }
 
 impl Preflight {
+    /// Providers the command sends more traffic to whose rate limit nobody knows: their
+    /// headroom cannot be judged, so the preflight must not call it kept.
+    pub fn unjudged_providers(&self) -> Vec<&str> {
+        self.providers
+            .iter()
+            .filter(|p| p.verdict.is_none() && p.load_after_rps > p.load_before_rps + MIN_SHIFT_RPS)
+            .map(|p| p.provider.as_str())
+            .collect()
+    }
+
     /// Whether the command should not be sent without an explicit override: it does not fit
     /// the fleet, or it moves traffic onto something it would overload or leaves traffic
     /// with no healthy path. Commands that do not move traffic never block on what they do.

@@ -490,3 +490,34 @@ fn unknown_targets_are_errors_not_panics() {
         assert!(check.blocks());
     }
 }
+
+/// An idle provider reveals no rate limit through its load: traffic sent to it cannot be
+/// judged, and the preflight never calls its headroom kept; once the source reports the
+/// limit on the wire, it is judged.
+#[test]
+fn traffic_to_a_provider_of_unknown_rate_limit_is_never_judged_ok() {
+    let fleet = default_fleet();
+    let unjudged = fleet.providers.iter().find_map(|quarantined| {
+        let command = Command::Breaker {
+            provider: quarantined.id.clone(),
+            action: BreakerAction::ForceOpen,
+            expires_in_s: None,
+        };
+        let check = preflight(&command, &fleet);
+        let idle = check.unjudged_providers().first()?.to_string();
+        Some((command, idle, check))
+    });
+    let (command, idle, check) = unjudged.expect("a failover onto an idle provider");
+    let shift = check.providers.iter().find(|p| p.provider == idle).unwrap();
+    assert_eq!((shift.rate_limit_rps, shift.verdict), (None, None));
+    assert!(shift.load_after_rps > shift.load_before_rps);
+
+    let mut known = fleet.clone();
+    let provider = known.providers.iter_mut().find(|p| p.id == idle).unwrap();
+    provider.rate_limit_rps = Some(10_000.0);
+    let check = preflight(&command, &known);
+    let shift = check.providers.iter().find(|p| p.provider == idle).unwrap();
+    assert_eq!(shift.rate_limit_rps, Some(10_000.0));
+    assert_eq!(shift.verdict, Some(Verdict::Ok));
+    assert!(!check.unjudged_providers().contains(&idle.as_str()));
+}

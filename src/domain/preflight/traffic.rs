@@ -410,7 +410,9 @@ impl<'f, 'a, 'c> Prediction<'f, 'a, 'c> {
                 continue;
             }
             let after = (provider.load_rps + provider_delta[p]).max(0.0);
-            let limit = revealed_rate_limit(provider);
+            let limit = provider
+                .rate_limit_rps
+                .or_else(|| revealed_rate_limit(provider));
             let headroom_after = limit.map(|limit| headroom(after, limit));
             out.providers.push(ProviderShift {
                 provider: provider.id.clone(),

@@ -28,6 +28,7 @@ impl Sim {
         for (p, spec) in self.topology.providers.iter().enumerate() {
             let (a, b): (f64, f64) = (self.rng.random(), self.rng.random());
             let state = &mut self.providers[p];
+            state.rate_limit_rps = spec.rate_limit_rps * fx.rate_limit_factor[p];
             state.latency_noise = memory * state.latency_noise + fresh * (2.0 * a - 1.0);
             state.error_noise = memory * state.error_noise + fresh * (2.0 * b - 1.0);
             if self.regions[spec.region_index].down {
@@ -40,7 +41,6 @@ impl Sim {
             state.measure(
                 spec,
                 fx.latency_factor[p],
-                fx.rate_limit_factor[p],
                 fx.outage_error[p],
                 fx.extra_error[p],
             );
@@ -302,7 +302,7 @@ impl Sim {
 }
 
 impl ProviderState {
-    pub(super) fn new() -> Self {
+    pub(super) fn new(rate_limit_rps: f64) -> Self {
         ProviderState {
             breaker: BreakerMachine::closed(),
             latency_noise: 0.0,
@@ -312,6 +312,7 @@ impl ProviderState {
             error_rate: 0.0,
             rate_limited_rate: 0.0,
             rate_limit_headroom: 1.0,
+            rate_limit_rps,
             traffic_share: 0.0,
             health: Health::Unknown,
             quarantine: None,
@@ -322,14 +323,7 @@ impl ProviderState {
 
     /// Latency grows with utilisation (the tail faster), 429s with load past the rate
     /// limit, errors with injects and with load past capacity.
-    fn measure(
-        &mut self,
-        spec: &ProviderSpec,
-        slow: f64,
-        rate_limit_factor: f64,
-        outage_error: f64,
-        extra_error: f64,
-    ) {
+    fn measure(&mut self, spec: &ProviderSpec, slow: f64, outage_error: f64, extra_error: f64) {
         let utilisation = self.load_rps / spec.capacity_rps;
         let queue = queueing_factor(utilisation, 0.6);
         let jitter = 1.0 + 0.06 * self.latency_noise;
@@ -342,7 +336,7 @@ impl ProviderState {
             p95_ms: p95,
             p99_ms: p99,
         };
-        let limit = spec.rate_limit_rps * rate_limit_factor;
+        let limit = self.rate_limit_rps;
         self.rate_limited_rate = if self.load_rps > limit {
             1.0 - limit / self.load_rps
         } else {

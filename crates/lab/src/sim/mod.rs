@@ -109,6 +109,8 @@ struct ProviderState {
     error_rate: f64,
     rate_limited_rate: f64,
     rate_limit_headroom: f64,
+    /// The rate limit in force now (a scenario may cut it).
+    rate_limit_rps: f64,
     traffic_share: f64,
     health: Health,
     /// Held open by hand.
@@ -214,7 +216,7 @@ impl Sim {
         let providers = topology
             .providers
             .iter()
-            .map(|_| ProviderState::new())
+            .map(|spec| ProviderState::new(spec.rate_limit_rps))
             .collect();
         let (gateways, lane_of) = build_gateways(&topology);
         let services = topology

@@ -52,6 +52,7 @@ impl Sim {
                 until: state.breaker.until_s.map(|s| self.time_at(s)),
             },
             rate_limit_headroom: round(state.rate_limit_headroom, 4),
+            rate_limit_rps: Some(round(state.rate_limit_rps, 1)),
             cost_tier: spec.cost_tier.clone(),
             load_rps: round(state.load_rps, 1),
             traffic_share: round(state.traffic_share, 4),
