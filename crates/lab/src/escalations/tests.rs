@@ -208,6 +208,12 @@ fn every_reason_has_the_lineage_that_explains_it() {
                         .iter()
                         .any(|v| v.validator.starts_with("policy:") && !v.passed)
                 );
+                // The console prefixes the reason's word: the text must not say it again.
+                assert!(
+                    !summary.reason_text.starts_with("policy"),
+                    "{}",
+                    summary.reason_text
+                );
             }
         }
     }

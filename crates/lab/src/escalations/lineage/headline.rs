@@ -171,10 +171,9 @@ fn why_escalated<'a>(
                     _ => None,
                 })
                 .unwrap_or_default();
-            format!(
-                "{}: {}",
-                workflow.policy.0, workflow.policy.1[rule as usize]
-            )
+            // The validator is named `policy:NAME`; the console already says "policy".
+            let name = workflow.policy.0.trim_start_matches("policy:");
+            format!("{name}: {}", workflow.policy.1[rule as usize])
         }
     }
 }
