@@ -13,7 +13,7 @@ fn key(code: KeyCode) -> Msg {
     Msg::Key(KeyEvent::new(code, KeyModifiers::NONE))
 }
 
-fn loaded(now: Instant) -> App {
+pub(super) fn loaded(now: Instant) -> App {
     let mut app = lab_app(80, 24, now);
     app.update(source(SourceEvent::Snapshot(small_snapshot())));
     app
@@ -454,95 +454,6 @@ fn results_and_conflicts_are_shown_for_what_they_are() {
         flash.text
     );
     assert!(app.timeline.iter().any(|e| e.text.contains("409")));
-}
-
-#[test]
-fn audit_events_fill_the_audit_view_once_each() {
-    let mut app = loaded(Instant::now());
-    let entry = protocol::commands::AuditEntry {
-        id: 3,
-        at: crate::testing::fixture_wall(),
-        actor: "alice".into(),
-        action: "drain".into(),
-        target: "us-east".into(),
-        reason: "drill".into(),
-        idempotency_key: Some("k-3".into()),
-        outcome: protocol::commands::AuditOutcome::Accepted,
-        detail: None,
-    };
-    app.update(source(SourceEvent::Audit(entry.clone())));
-    app.update(Msg::AuditLoaded {
-        source: "lab".into(),
-        result: Ok(vec![entry]),
-    });
-    assert_eq!(app.audit.len(), 1);
-    // Opening the audit view the first time asks each source for its log.
-    assert_eq!(
-        app.update(key(KeyCode::Char('4'))),
-        vec![Effect::FetchAudit {
-            source: "lab".into(),
-            newer_than: None,
-        }]
-    );
-    app.update(key(KeyCode::Char('1')));
-    assert!(app.update(key(KeyCode::Char('4'))).is_empty());
-}
-
-fn audit_entry(id: u64) -> protocol::commands::AuditEntry {
-    protocol::commands::AuditEntry {
-        id,
-        at: crate::testing::fixture_wall() + chrono::Duration::seconds(id as i64),
-        actor: "alice".into(),
-        action: "drain".into(),
-        target: "us-east".into(),
-        reason: "drill".into(),
-        idempotency_key: Some(format!("k-{id}")),
-        outcome: protocol::commands::AuditOutcome::Accepted,
-        detail: None,
-    }
-}
-
-#[test]
-fn a_reconnection_refetches_the_audit_log_since_the_newest_entry_held() {
-    let mut app = loaded(Instant::now());
-    app.update(key(KeyCode::Char('4')));
-    app.update(Msg::AuditLoaded {
-        source: "lab".into(),
-        result: Ok(vec![audit_entry(5), audit_entry(4)]),
-    });
-    app.update(source(SourceEvent::Down {
-        error: "cannot reach lab: refused".into(),
-        retry_in: Duration::from_secs(1),
-    }));
-    // Commands made while the stream was down are not replayed as events: the new
-    // connection asks the log for everything after entry 5.
-    let effects = app.update(source(SourceEvent::Snapshot(small_snapshot())));
-    assert!(
-        effects.contains(&Effect::FetchAudit {
-            source: "lab".into(),
-            newer_than: Some(5),
-        }),
-        "{effects:?}"
-    );
-    // The catch-up overlaps what is held: each entry is kept once, newest first.
-    app.update(Msg::AuditLoaded {
-        source: "lab".into(),
-        result: Ok(vec![audit_entry(7), audit_entry(6), audit_entry(5)]),
-    });
-    let ids: Vec<u64> = app.audit.iter().map(|a| a.entry.id).collect();
-    assert_eq!(ids, vec![7, 6, 5, 4]);
-}
-
-#[test]
-fn a_snapshot_before_the_audit_view_was_opened_fetches_no_audit() {
-    let mut app = loaded(Instant::now());
-    let effects = app.update(source(SourceEvent::Snapshot(small_snapshot())));
-    assert!(
-        !effects
-            .iter()
-            .any(|e| matches!(e, Effect::FetchAudit { .. })),
-        "{effects:?}"
-    );
 }
 
 /// Opens the palette, types `line` and returns the confirmation's revert-after text and the
