@@ -258,7 +258,42 @@ fn menu_and_audit_view_at_80x24() {
     type_text(&mut app, "eu-west brownout, cut load");
     app.update(key(KeyCode::Enter));
     app.update(key(KeyCode::Char('4')));
+    // Issue 8 item 7: the detail pane gained the full target line (snapshot changed for it).
     insta::assert_snapshot!("audit", text(&render(&app, &dark())));
+}
+
+/// Issue 8 item 7: the table cuts targets at 20 columns; the pane spells out target, key, reason.
+#[test]
+fn the_audit_detail_pane_shows_the_full_target_reason_and_key_at_80x24() {
+    let mut app = app(80, 24, Instant::now());
+    let target = "credit-decision/openai@eu-west-primary";
+    let reason = "eu-west brownout since 02:40, fallback keeps decisions in SLO until the \
+                  provider recovers";
+    let entry = protocol::commands::AuditEntry {
+        id: 41,
+        at: Utc.with_ymd_and_hms(2026, 11, 22, 14, 2, 0).unwrap(),
+        actor: "bob".into(),
+        action: "pin".into(),
+        target: target.into(),
+        reason: reason.into(),
+        idempotency_key: Some("0b7e6a52-6f1d-4c1e-9a43-8f2d7c3e5b10".into()),
+        outcome: protocol::commands::AuditOutcome::Accepted,
+        detail: None,
+    };
+    app.update(key(KeyCode::Char('4')));
+    app.update(Msg::AuditLoaded {
+        source: "lab".into(),
+        result: Ok(vec![entry]),
+    });
+    let screen = text(&render(&app, &dark()));
+    for whole in [
+        target,
+        "provider recovers",
+        "0b7e6a52-6f1d-4c1e-9a43-8f2d7c3e5b10",
+    ] {
+        assert!(screen.contains(whole), "{whole} cut off:\n{screen}");
+    }
+    insta::assert_snapshot!(screen);
 }
 
 /// alice's console with the lab's backlog of `count` tasks, one of them claimed by bob,

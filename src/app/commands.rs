@@ -573,26 +573,4 @@ impl App {
         };
         self.flash(level, text);
     }
-
-    pub(super) fn add_audit(&mut self, source: &str, entries: Vec<AuditEntry>) {
-        for entry in entries {
-            if !self
-                .audit
-                .iter()
-                .any(|a| a.source == source && a.entry.id == entry.id)
-            {
-                self.audit.push(SourcedAudit {
-                    source: source.to_string(),
-                    entry,
-                });
-            }
-        }
-        self.audit.sort_by(|a, b| {
-            b.entry
-                .at
-                .cmp(&a.entry.at)
-                .then(b.entry.id.cmp(&a.entry.id))
-        });
-        self.audit.truncate(super::AUDIT_KEPT);
-    }
 }

@@ -1,6 +1,7 @@
 //! The one owner of console state. `App::update` is the only mutator: messages in,
 //! effects out, no I/O, so every behaviour is testable without a terminal or network.
 
+mod audit;
 mod commands;
 mod inbox;
 mod overlay;
@@ -120,8 +121,11 @@ pub enum Effect {
     LoadTheme(String),
     /// Journal (fsync) then send; retried with the same idempotency key when no answer comes.
     SendCommand(CommandRequest),
+    /// Read the source's audit log, newest first: one page, or every page back to the entry
+    /// `newer_than` when given (the newest already held, after a reconnection).
     FetchAudit {
         source: String,
+        newer_than: Option<u64>,
     },
     /// Page through the source's pending and claimed escalations (one message per page).
     FetchEscalations {

@@ -13,7 +13,7 @@ fn key(code: KeyCode) -> Msg {
     Msg::Key(KeyEvent::new(code, KeyModifiers::NONE))
 }
 
-fn loaded(now: Instant) -> App {
+pub(super) fn loaded(now: Instant) -> App {
     let mut app = lab_app(80, 24, now);
     app.update(source(SourceEvent::Snapshot(small_snapshot())));
     app
@@ -454,37 +454,6 @@ fn results_and_conflicts_are_shown_for_what_they_are() {
         flash.text
     );
     assert!(app.timeline.iter().any(|e| e.text.contains("409")));
-}
-
-#[test]
-fn audit_events_fill_the_audit_view_once_each() {
-    let mut app = loaded(Instant::now());
-    let entry = protocol::commands::AuditEntry {
-        id: 3,
-        at: crate::testing::fixture_wall(),
-        actor: "alice".into(),
-        action: "drain".into(),
-        target: "us-east".into(),
-        reason: "drill".into(),
-        idempotency_key: Some("k-3".into()),
-        outcome: protocol::commands::AuditOutcome::Accepted,
-        detail: None,
-    };
-    app.update(source(SourceEvent::Audit(entry.clone())));
-    app.update(Msg::AuditLoaded {
-        source: "lab".into(),
-        result: Ok(vec![entry]),
-    });
-    assert_eq!(app.audit.len(), 1);
-    // Opening the audit view the first time asks each source for its log.
-    assert_eq!(
-        app.update(key(KeyCode::Char('4'))),
-        vec![Effect::FetchAudit {
-            source: "lab".into()
-        }]
-    );
-    app.update(key(KeyCode::Char('1')));
-    assert!(app.update(key(KeyCode::Char('4'))).is_empty());
 }
 
 /// Opens the palette, types `line` and returns the confirmation's revert-after text and the

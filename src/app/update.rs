@@ -363,7 +363,8 @@ impl App {
         }
     }
 
-    /// Switches view; the audit log is fetched the first time it is shown, then kept live by events.
+    /// Switches view; the audit log is fetched the first time it is shown, then kept live by
+    /// events and refetched after every (re)connection.
     fn show(&mut self, view: View) -> Vec<Effect> {
         self.view = view;
         if view == View::Audit && !self.audit_requested {
@@ -373,6 +374,7 @@ impl App {
                 .iter()
                 .map(|s| Effect::FetchAudit {
                     source: s.name.clone(),
+                    newer_than: None,
                 })
                 .collect();
         }
@@ -501,8 +503,10 @@ impl App {
                 self.refresh_visible();
                 self.refresh_confirm(index);
                 // Each (re)connection starts the stream at this snapshot: what the tasks
-                // did before it comes from the list.
-                return self.fetch_escalations(index);
+                // did before it comes from the list, and the commands from the audit log.
+                let mut effects = self.fetch_escalations(index);
+                effects.extend(self.refetch_audit(&name));
+                return effects;
             }
             SourceEvent::Delta(delta) => {
                 let notices = delta.notices.clone();

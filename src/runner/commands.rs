@@ -12,8 +12,11 @@ use crate::journal::{Entry, Journal, Outcome, describe_recovered, resolve_pendin
 use crate::sources::delivery::{ATTEMPTS, deliver};
 use crate::sources::{Client, ClientError, SourceSpec};
 
-/// Audit entries fetched when the audit view opens; later ones arrive as events.
+/// Audit entries asked for per page; later ones arrive as events.
 const AUDIT_PAGE: u32 = 200;
+/// Pages read to catch up after a reconnection: as many as the console keeps, so a server
+/// that always answers with another page cannot keep the fetch going.
+const AUDIT_CATCH_UP_PAGES: usize = crate::app::AUDIT_KEPT / AUDIT_PAGE as usize;
 
 /// Carries out the effects that reach the sources (commands here, escalations in
 /// `escalations.rs`): one client per source, the journal, and the channel results return by.
@@ -187,20 +190,44 @@ impl Dispatcher {
         });
     }
 
-    pub fn fetch_audit(&self, source: String) {
+    /// Reads the newest page of the audit log or, given the newest entry already held, every
+    /// page back to it.
+    pub fn fetch_audit(&self, source: String, newer_than: Option<u64>) {
         let Some(client) = self.client(&source) else {
             return;
         };
         let tx = self.tx.clone();
         tokio::spawn(async move {
-            let result = client
-                .audit(Some(AUDIT_PAGE), None, None)
+            let result = audit_since(&client, newer_than)
                 .await
-                .map(|page| page.entries)
                 .map_err(|e| e.to_string());
             let _ = tx.send(Msg::AuditLoaded { source, result }).await;
         });
     }
+}
+
+/// The newest audit entries, back to `newer_than` (one page without it), page by page; stops
+/// at the page cap and when `next_before` does not point past the page's oldest entry.
+async fn audit_since(
+    client: &Client,
+    newer_than: Option<u64>,
+) -> Result<Vec<protocol::commands::AuditEntry>, ClientError> {
+    let mut entries = Vec::new();
+    let mut before = None;
+    for _ in 0..AUDIT_CATCH_UP_PAGES {
+        let page = client.audit(Some(AUDIT_PAGE), before, None).await?;
+        let reached = match newer_than {
+            Some(known) => page.entries.iter().any(|e| e.id <= known),
+            None => true,
+        };
+        let oldest = page.entries.iter().map(|e| e.id).min();
+        entries.extend(page.entries);
+        match page.next_before {
+            Some(next) if !reached && oldest.is_some_and(|o| next <= o) => before = Some(next),
+            _ => break,
+        }
+    }
+    Ok(entries)
 }
 
 /// fsync can take a while on a busy disk: it runs off the async workers.
@@ -311,5 +338,58 @@ mod tests {
         drop(dispatcher);
         assert!(Journal::open(&path).unwrap().pending().is_empty());
         lab.shutdown().await;
+    }
+
+    /// A log of ids 1..=1000 served 200 a page, newest first; `loop_cursor` makes every page
+    /// point back at the same cursor, as a broken server might. Counts the requests.
+    async fn audit_server(loop_cursor: bool) -> (Client, Arc<Mutex<u32>>) {
+        use axum::extract::{Query, State};
+        let requests = Arc::new(Mutex::new(0));
+        let counted = requests.clone();
+        let page = move |State(requests): State<Arc<Mutex<u32>>>,
+                         Query(query): Query<HashMap<String, u64>>| async move {
+            *requests.lock().unwrap() += 1;
+            let top = query.get("before").copied().unwrap_or(1001);
+            let ids = (top.saturating_sub(200).max(1)..top).rev();
+            let entries: Vec<_> = ids
+                .map(|id| {
+                    serde_json::json!({"id": id, "at": "2026-11-22T14:03:00Z", "actor": "bob",
+                        "action": "drain", "target": "us-east", "reason": "r",
+                        "outcome": "accepted"})
+                })
+                .collect();
+            let next = if loop_cursor {
+                1001
+            } else {
+                top.saturating_sub(200)
+            };
+            axum::Json(serde_json::json!({"entries": entries, "next_before": next}))
+        };
+        let router = axum::Router::new()
+            .route("/v1/audit", axum::routing::get(page))
+            .with_state(counted);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        (Client::new(&url, None).unwrap(), requests)
+    }
+
+    #[tokio::test]
+    async fn the_audit_catch_up_pages_back_to_the_newest_entry_held_and_no_further() {
+        let (client, requests) = audit_server(false).await;
+        let entries = audit_since(&client, Some(500)).await.unwrap();
+        // Pages 1000..801, 800..601, 600..401: the third holds entry 500.
+        assert_eq!(*requests.lock().unwrap(), 3);
+        assert!(entries.iter().any(|e| e.id == 501));
+        // Without a known entry, only the newest page is read.
+        assert_eq!(audit_since(&client, None).await.unwrap().len(), 200);
+        assert_eq!(*requests.lock().unwrap(), 4);
+    }
+
+    #[tokio::test]
+    async fn a_cursor_that_does_not_go_back_ends_the_audit_catch_up() {
+        let (client, requests) = audit_server(true).await;
+        audit_since(&client, Some(1)).await.unwrap();
+        assert_eq!(*requests.lock().unwrap(), 1);
     }
 }

@@ -120,7 +120,9 @@ pub async fn run_console(options: ConsoleOptions) -> anyhow::Result<()> {
                     match effect {
                         Effect::Quit => break 'main,
                         Effect::SendCommand(request) => dispatcher.send_command(request),
-                        Effect::FetchAudit { source } => dispatcher.fetch_audit(source),
+                        Effect::FetchAudit { source, newer_than } => {
+                            dispatcher.fetch_audit(source, newer_than)
+                        }
                         Effect::FetchEscalations { source } => dispatcher.fetch_escalations(source),
                         Effect::FetchEscalation { source, id } => {
                             dispatcher.fetch_escalation(source, id)

@@ -1,11 +1,11 @@
 //! Audit view: every command, who sent it, why, with which idempotency key, and how it went;
 //! this console's own commands show from the moment they are sent. The selected entry's
-//! reason, full key and detail are spelled out under the table.
+//! full target, full key, reason and detail are spelled out under the table, wrapped.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table};
+use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, Wrap};
 
 use crate::app::{App, AuditRow, FailureKind, SentState};
 use crate::format::plural;
@@ -13,8 +13,9 @@ use crate::theme::Theme;
 use protocol::commands::AuditOutcome;
 use protocol::sanitize::clean;
 
-/// Rows under the table for the selected entry.
-const DETAIL_ROWS: u16 = 3;
+/// Rows under the table for the selected entry: target, key, detail and a reason of up to
+/// two rows (the table cuts targets; a reason is a sentence).
+const DETAIL_ROWS: u16 = 5;
 
 /// One audit row as the view shows it.
 struct Shown {
@@ -111,19 +112,26 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         let shown = shown(app, selected);
         let lines = vec![
             Line::from(vec![
-                Span::styled("reason ", theme.dim),
-                Span::raw(shown.reason),
+                Span::styled("target ", theme.dim),
+                Span::raw(shown.target),
             ]),
             Line::from(vec![
                 Span::styled("key    ", theme.dim),
                 Span::raw(shown.key),
             ]),
             Line::from(vec![
+                Span::styled("reason ", theme.dim),
+                Span::raw(shown.reason),
+            ]),
+            Line::from(vec![
                 Span::styled("detail ", theme.dim),
                 Span::raw(shown.detail),
             ]),
         ];
-        frame.render_widget(Paragraph::new(lines), detail_area);
+        frame.render_widget(
+            Paragraph::new(lines).wrap(Wrap { trim: false }),
+            detail_area,
+        );
     }
 }
 
@@ -194,11 +202,10 @@ fn shown(app: &App, row: &AuditRow) -> Shown {
                     .map(|k| clean(k).into_owned())
                     .unwrap_or_else(|| "—".into()),
                 reason: clean(&entry.reason).into_owned(),
-                detail: format!(
-                    "{} (source {})",
-                    entry.detail.as_deref().map(clean).unwrap_or_default(),
-                    audited.source
-                ),
+                detail: match entry.detail.as_deref() {
+                    Some(detail) => format!("{} (source {})", clean(detail), audited.source),
+                    None => format!("source {}", audited.source),
+                },
             }
         }
     }
