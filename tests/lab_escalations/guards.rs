@@ -70,3 +70,46 @@ async fn notes_reasons_and_outputs_with_control_characters_are_refused_not_store
     assert_eq!(response.status(), StatusCode::OK);
     lab.shutdown().await;
 }
+
+#[tokio::test]
+async fn bodies_of_the_wrong_shape_or_type_are_400_problems_on_every_route() {
+    let lab = lab(20, 1.0, None).await;
+    let id = first_claimed_by(&lab, "bob").await;
+    let cases = [
+        // The spec says integer: null is not "absent".
+        ("claim", r#"{"lease_s": null}"#),
+        ("claim", r#"{"lease_s": "60"}"#),
+        ("claim", r#"{"lease_s": -5}"#),
+        ("claim", "[]"),
+        ("release", r#"{"note": null}"#),
+        ("release", r#"{"note": 5}"#),
+        ("release", "not json"),
+        (
+            "resolve",
+            r#"{"resolution": {"kind": "retry", "model": null}, "note": "again"}"#,
+        ),
+        (
+            "resolve",
+            r#"{"resolution": {"kind": "submit", "output": "x", "based_on": null}, "note": "n"}"#,
+        ),
+        ("resolve", r#"{"resolution": {"kind": "abort"}, "note": 7}"#),
+    ];
+    for (action, body) in cases {
+        let response = post_raw(&lab, &id, action, "bob", body).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::BAD_REQUEST,
+            "{action} {body}"
+        );
+        let (problem, _) = expect_problem(response, StatusCode::BAD_REQUEST).await;
+        assert!(problem.detail.unwrap().contains("body"), "{action} {body}");
+    }
+    assert_eq!(
+        detail(&lab, &id).await.summary.state,
+        EscalationState::Claimed
+    );
+    // An empty body is still "no body": the defaults apply.
+    let response = post_raw(&lab, &id, "release", "bob", "").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    lab.shutdown().await;
+}
