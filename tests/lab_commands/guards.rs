@@ -136,6 +136,19 @@ async fn guards_answer_with_problems_and_rejections_are_audited() {
             StatusCode::BAD_REQUEST,
             "unknown field `expire_in_s`",
         ),
+        // The spec gives `expires_in_s` a type and no null: null must not mean "no expiry".
+        (
+            drain("us-west", None),
+            json!({"reason": "drill", "expires_in_s": null}),
+            StatusCode::BAD_REQUEST,
+            "not a valid drain request",
+        ),
+        (
+            drain("us-west", None),
+            json!(["drill"]),
+            StatusCode::BAD_REQUEST,
+            "a JSON object is expected",
+        ),
         (
             Command::Promote {
                 service: "credit-decision".into(),

@@ -4,6 +4,7 @@
 //! Every request body and answer is checked against `docs/openapi.yaml`.
 
 mod claims;
+mod guards;
 mod inbox;
 #[path = "../lab_support/mod.rs"]
 mod lab_support;
@@ -97,6 +98,17 @@ async fn claim(lab: &LabServer, id: &str, who: &str, body: Option<Value>) -> req
         None,
     )
     .await
+}
+
+/// The id of the first escalation of the inbox, once `who` has claimed it.
+async fn first_claimed_by(lab: &LabServer, who: &str) -> String {
+    let id = page(lab, "limit=1").await.items.remove(0).id;
+    ok_json::<EscalationSummary>(
+        claim(lab, &id, who, None).await,
+        "/v1/escalations/{id}/claim",
+    )
+    .await;
+    id
 }
 
 async fn release(lab: &LabServer, id: &str, who: &str) -> reqwest::Response {

@@ -110,12 +110,7 @@ async fn a_resolution_happens_once_replays_answer_the_same_and_the_loser_learns_
 #[tokio::test]
 async fn a_task_claimed_by_someone_else_cannot_be_resolved_but_can_be_handed_off_by_its_holder() {
     let lab = lab(20, 1.0, None).await;
-    let id = page(&lab, "limit=1").await.items.remove(0).id;
-    ok_json::<EscalationSummary>(
-        claim(&lab, &id, "bob", None).await,
-        "/v1/escalations/{id}/claim",
-    )
-    .await;
+    let id = first_claimed_by(&lab, "bob").await;
     let reject =
         json!({"resolution": {"kind": "reject", "reason": "duplicate"}, "note": "seen it"});
     let (problem, _) = expect_problem(

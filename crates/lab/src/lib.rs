@@ -15,13 +15,14 @@
 //! - [`sim`]: the simulated fleet and the operators' controls over it;
 //!   [`escalations`]: the queue of tasks waiting for a person, with their lineages.
 //! - [`topology`], [`scenario`]: what a lab simulates, from TOML; [`config_error`]: how
-//!   their mistakes are reported.
+//!   their mistakes are reported; [`free_text`]: the rule for text callers send.
 
 pub mod audit;
 pub mod cli;
 pub mod config_error;
 pub mod escalations;
 pub mod event_log;
+pub mod free_text;
 pub mod http;
 pub mod idempotency;
 pub mod roster;

@@ -15,7 +15,7 @@ use crate::commands::{
     WeightScope, WeightsRequest,
 };
 use crate::endpoints::{self, Endpoint};
-use crate::sanitize;
+use crate::request_body;
 use crate::{DegradedModeKind, FleetSnapshot};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -243,14 +243,7 @@ impl Command {
     /// The command a request body asks for on target `id`, and its reason (not yet checked).
     pub fn from_request(verb: Verb, id: &str, body: &[u8]) -> Result<(Command, String), String> {
         fn read<T: DeserializeOwned>(verb: Verb, body: &[u8]) -> Result<T, String> {
-            serde_json::from_slice(body).map_err(|error| {
-                let error = error.to_string();
-                format!(
-                    "the body is not a valid {} request: {}",
-                    verb.word(),
-                    sanitize::truncate(&sanitize::clean(&error), 200)
-                )
-            })
+            request_body::parse(&format!("{} request", verb.word()), body)
         }
         let id = id.to_string();
         Ok(match verb {

@@ -24,6 +24,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::request_body::present;
+
 use super::DegradedModeKind;
 
 /// Headers of a command.
@@ -55,7 +57,11 @@ pub struct PromoteRequest {
 pub struct DrainRequest {
     pub reason: String,
     /// The drain reverts by itself after this many seconds (simulated seconds in the lab).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expires_in_s: Option<u64>,
 }
 
@@ -104,7 +110,11 @@ pub struct BreakerRequest {
     pub action: BreakerAction,
     pub reason: String,
     /// For `force-open` and `pin`: revert by itself after this many seconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expires_in_s: Option<u64>,
 }
 
@@ -116,7 +126,11 @@ pub struct DegradeRequest {
     /// true sets the mode, false clears it.
     pub enabled: bool,
     pub reason: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expires_in_s: Option<u64>,
 }
 

@@ -34,6 +34,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::request_body::present;
+
 /// SSE event: a task escalated (or re-escalated after a retry failed).
 pub const EVENT_NEW: &str = "escalation.new";
 /// SSE event: a task was claimed, or its lease renewed.
@@ -432,7 +434,11 @@ pub struct HistoryEntry {
 #[serde(deny_unknown_fields)]
 pub struct ClaimRequest {
     /// Lease length, [`MIN_LEASE_S`]..=[`MAX_LEASE_S`]; [`DEFAULT_LEASE_S`] when absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub lease_s: Option<u64>,
 }
 
@@ -440,7 +446,11 @@ pub struct ClaimRequest {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
 #[serde(deny_unknown_fields)]
 pub struct ReleaseRequest {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub note: Option<String>,
 }
 
@@ -477,7 +487,11 @@ pub enum Resolution {
     /// Use this output instead (edited from a candidate, or written from scratch).
     Submit {
         output: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(
+            default,
+            deserialize_with = "present",
+            skip_serializing_if = "Option::is_none"
+        )]
         based_on: Option<String>,
     },
     /// Refuse the task's outputs; the workflow takes its rejection path.
@@ -487,11 +501,23 @@ pub enum Resolution {
     /// Run the step again through this path; unset parts are left to the gateway.
     /// `provider` is a vendor (`anthropic`) or a provider id (`anthropic@us-west`).
     Retry {
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(
+            default,
+            deserialize_with = "present",
+            skip_serializing_if = "Option::is_none"
+        )]
         model: Option<String>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(
+            default,
+            deserialize_with = "present",
+            skip_serializing_if = "Option::is_none"
+        )]
         provider: Option<String>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(
+            default,
+            deserialize_with = "present",
+            skip_serializing_if = "Option::is_none"
+        )]
         region: Option<String>,
     },
     /// Give the task to another operator of the roster; it stays pending, assigned to them.

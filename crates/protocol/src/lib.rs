@@ -10,6 +10,7 @@ pub mod duration;
 pub mod endpoints;
 pub mod escalations;
 pub mod model;
+pub mod request_body;
 pub mod sanitize;
 pub mod source_text;
 

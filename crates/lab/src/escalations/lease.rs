@@ -4,6 +4,7 @@
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::{EscalationQueue, QueueError};
+use crate::free_text::{Lines, check_printable};
 use protocol::escalations::{
     EVENT_CLAIMED, EVENT_RELEASED, EscalationState, EscalationSummary, HistoryAction, HistoryEntry,
     Lease, MAX_NOTE_BYTES,
@@ -93,6 +94,9 @@ impl EscalationQueue {
             return Err(QueueError::Incomplete(format!(
                 "the note is longer than {MAX_NOTE_BYTES} bytes"
             )));
+        }
+        if let Some(note) = &note {
+            check_printable("note", note, Lines::One).map_err(QueueError::Incomplete)?;
         }
         let seq = self.open_seq(id)?;
         let record = &mut self.records[seq as usize];

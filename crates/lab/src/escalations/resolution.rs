@@ -7,6 +7,7 @@ use rand::RngExt;
 
 use super::lineage::{self, Fault, Origin, RetriedPath};
 use super::{EscalationQueue, PendingRetry, QueueError, echo, source};
+use crate::free_text::{Lines, check_printable};
 use protocol::escalations::{
     AppliedResolution, EVENT_RELEASED, EVENT_RESOLVED, EscalationReason, EscalationState,
     HistoryAction, HistoryEntry, MAX_NOTE_BYTES, MAX_OUTPUT_BYTES, Resolution, ResolutionBrief,
@@ -42,6 +43,7 @@ impl EscalationQueue {
                 "the note is longer than {MAX_NOTE_BYTES} bytes"
             )));
         }
+        check_printable("note", &note, Lines::One).map_err(QueueError::Incomplete)?;
         self.expire_leases(now);
         let seq = self.open_seq(id)?;
         if let Some(lease) = &self.records[seq as usize].summary.lease
@@ -81,6 +83,14 @@ impl EscalationQueue {
                 .iter()
                 .any(|c| c.id == candidate)
         };
+        let free_text = match resolution {
+            Resolution::Submit { output, .. } => Some(("submitted output", output, Lines::Many)),
+            Resolution::Reject { reason } => Some(("reason", reason, Lines::One)),
+            _ => None,
+        };
+        if let Some((field, text, lines)) = free_text {
+            check_printable(field, text.trim(), lines).map_err(QueueError::Incomplete)?;
+        }
         match resolution {
             Resolution::Approve { candidate } if !candidate_exists(candidate) => Err(
                 QueueError::Unprocessable(format!("no candidate {} to approve", echo(candidate))),

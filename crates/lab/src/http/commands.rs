@@ -21,10 +21,10 @@ use super::idempotent::{IdempotentPost, KeyWording, idempotency_key};
 use super::problem::{ApiError, plain};
 use super::state::{LabCore, LabShared, RouterState};
 use crate::audit::{AuditQuery, AuditRecord};
+use crate::free_text::{Lines, check_printable};
 use crate::sim::{ControlTarget, Refusal};
 use protocol::command::{Command, Verb};
 use protocol::commands::{AuditOutcome, AuditPage, CommandAccepted, IF_MATCH, Operation};
-use protocol::sanitize;
 use protocol::{Role, WhoAmI};
 
 /// Largest command body accepted.
@@ -173,9 +173,10 @@ fn checked_reason(reason: &str) -> Result<String, ApiError> {
             "a reason is required: say why, for the audit log and the other operators",
         ));
     }
-    if reason.chars().count() > REASON_MAX_CHARS || sanitize::clean(reason) != reason {
+    check_printable("reason", reason, Lines::One).map_err(ApiError::bad_request)?;
+    if reason.chars().count() > REASON_MAX_CHARS {
         return Err(ApiError::bad_request(format!(
-            "the reason must be one line of at most {REASON_MAX_CHARS} printable characters"
+            "the reason must be at most {REASON_MAX_CHARS} characters"
         )));
     }
     Ok(reason.to_string())

@@ -30,7 +30,7 @@ use protocol::escalations::{
     MAX_OUTPUT_BYTES, MAX_PAGE_LIMIT, MIN_LEASE_S, Priority, ReleaseRequest, ResolveOutcome,
     ResolveRequest,
 };
-use protocol::{Role, WhoAmI};
+use protocol::{Role, WhoAmI, request_body};
 
 /// Largest body accepted: a submitted output and a note, with room for JSON escapes.
 pub(super) const BODY_LIMIT: usize = 2 * (MAX_OUTPUT_BYTES + MAX_NOTE_BYTES);
@@ -147,9 +147,10 @@ pub(super) async fn claim(
     caller: Caller<min_role::Operator>,
     State(state): State<RouterState>,
     Path(id): Path<String>,
-    request: Option<Json<ClaimRequest>>,
+    body: Bytes,
 ) -> Result<Json<EscalationSummary>, ApiError> {
-    let request = request.map(|Json(r)| r).unwrap_or_default();
+    let request: ClaimRequest =
+        request_body::parse_optional("claim request", &body).map_err(ApiError::bad_request)?;
     let lease_s = request.lease_s.unwrap_or(DEFAULT_LEASE_S);
     if !(MIN_LEASE_S..=MAX_LEASE_S).contains(&lease_s) {
         return Err(ApiError::bad_request(format!(
@@ -168,9 +169,11 @@ pub(super) async fn release(
     caller: Caller<min_role::Operator>,
     State(state): State<RouterState>,
     Path(id): Path<String>,
-    request: Option<Json<ReleaseRequest>>,
+    body: Bytes,
 ) -> Result<Json<EscalationSummary>, ApiError> {
-    let note = request.and_then(|Json(r)| r.note);
+    let request: ReleaseRequest =
+        request_body::parse_optional("release request", &body).map_err(ApiError::bad_request)?;
+    let note = request.note;
     change(&state.lab, &id, |core| {
         let now = core.sim.now();
         core.escalations
@@ -201,7 +204,8 @@ pub(super) async fn resolve(
 ) -> Response {
     let lab = &state.lab;
     let mut core = lab.lock();
-    let request = parse_resolve(&body);
+    let request: Result<ResolveRequest, ApiError> =
+        request_body::parse("resolve request", &body).map_err(ApiError::bad_request);
     let key = idempotency_key(&headers);
     match decide(lab, &mut core, &caller.identity, &id, &request, &key, &body) {
         Ok(response) => response,
@@ -228,15 +232,6 @@ pub(super) async fn resolve(
             error.into_response()
         }
     }
-}
-
-fn parse_resolve(body: &[u8]) -> Result<ResolveRequest, ApiError> {
-    serde_json::from_slice(body).map_err(|error| {
-        ApiError::bad_request(format!(
-            "the body is not a valid resolve request: {}",
-            plain(&error.to_string(), 200)
-        ))
-    })
 }
 
 /// The answer to a resolve: its outcome, or the replay of the first one.
