@@ -123,6 +123,11 @@ impl Entry {
         }
     }
 
+    /// Whether this entry went to the source at `url` (a trailing slash aside).
+    pub fn was_sent_to(&self, url: &str) -> bool {
+        self.source.trim_end_matches('/') == url.trim_end_matches('/')
+    }
+
     /// The record of a resolution of escalated task `id`: enough to tell an operator what was sent.
     pub fn for_resolution(
         context: &str,
@@ -417,10 +422,9 @@ pub async fn recover_pending(
     journal: &mut Journal,
     client: &Client,
 ) -> io::Result<Vec<(Entry, Outcome)>> {
-    let url = client.url().trim_end_matches('/');
     let mut recovered = Vec::new();
     for entry in journal.pending() {
-        if entry.source.trim_end_matches('/') != url {
+        if !entry.was_sent_to(client.url()) {
             continue;
         }
         let outcome = resolve_pending(client, &entry).await;

@@ -163,7 +163,7 @@ impl Dispatcher {
             for entry in pending {
                 let client = by_url
                     .iter()
-                    .find(|(url, _)| same_source(url, &entry.source))
+                    .find(|(url, _)| entry.was_sent_to(url))
                     .map(|(_, c)| c);
                 let outcome = match client {
                     Some(client) => resolve_pending(client, &entry).await,
@@ -265,10 +265,6 @@ pub(super) fn failure_kind(error: &ClientError) -> FailureKind {
 }
 
 /// Whether a journal entry's source URL is this client's (the journal drops query and fragment).
-fn same_source(client_url: &str, journaled: &str) -> bool {
-    client_url.trim_end_matches('/') == journaled.trim_end_matches('/')
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -112,27 +112,31 @@ fn write_preflight(
     for r in &check.regions {
         writeln!(
             out,
-            "  region    {:<14} share {:>4} -> {:>4}  load {:>5.0} -> {:>5.0} rps ({:+.0})  of {:.0}  headroom {}",
+            "  region    {:<14} share {:>4} -> {:>4}  {}",
             clean(&r.region),
             percent(r.share_before),
             percent(r.share_after),
-            r.load_before_rps,
-            r.load_after_rps,
-            r.load_after_rps - r.load_before_rps,
-            r.capacity_rps,
-            verdict(r.headroom_after, r.verdict),
+            load_shift(
+                r.load_before_rps,
+                r.load_after_rps,
+                r.capacity_rps,
+                r.headroom_after,
+                r.verdict
+            ),
         )?;
     }
     for r in &check.replicas {
         writeln!(
             out,
-            "  replica   {:<28} load {:>5.0} -> {:>5.0} rps ({:+.0})  of {:.0}  headroom {}",
+            "  replica   {:<28} {}",
             clean(&r.replica),
-            r.load_before_rps,
-            r.load_after_rps,
-            r.load_after_rps - r.load_before_rps,
-            r.capacity_rps,
-            verdict(r.headroom_after, r.verdict),
+            load_shift(
+                r.load_before_rps,
+                r.load_after_rps,
+                r.capacity_rps,
+                r.headroom_after,
+                r.verdict
+            ),
         )?;
     }
     for p in &check.providers {
@@ -188,6 +192,15 @@ fn write_preflight(
 /// A share (0..1) as a whole percentage.
 fn percent(share: f64) -> String {
     format!("{:.0}%", share * 100.0)
+}
+
+/// `load   204 ->     0 rps (-204)  of 260  headroom 100%`: one way for regions and replicas.
+fn load_shift(before: f64, after: f64, capacity: f64, headroom: f64, v: Verdict) -> String {
+    format!(
+        "load {before:>5.0} -> {after:>5.0} rps ({:+.0})  of {capacity:.0}  headroom {}",
+        after - before,
+        verdict(headroom, v)
+    )
 }
 
 fn verdict(headroom: f64, verdict: Verdict) -> String {

@@ -227,62 +227,50 @@ impl Sim {
         })
     }
 
-    /// Regions and replicas over capacity now, in that order.
-    fn overloaded(&self) -> Vec<bool> {
-        let regions = self
-            .topology
-            .regions
-            .iter()
-            .zip(&self.regions)
-            .map(|(spec, state)| state.load_rps > spec.capacity_rps);
-        let replicas =
-            self.topology
-                .services
-                .iter()
-                .zip(&self.services)
-                .flat_map(|(spec, state)| {
-                    spec.replicas
-                        .iter()
-                        .zip(&state.replicas)
-                        .map(|(replica, st)| st.load_rps > replica.capacity_rps)
-                });
-        regions.chain(replicas).collect()
-    }
-
-    fn new_overloads(&self, before: &[bool]) -> Vec<String> {
+    /// Every region and replica with its load and capacity (rps), regions first.
+    fn capacities(&self) -> impl Iterator<Item = (CapacityHolder<'_>, f64, f64)> + '_ {
         let regions = self
             .topology
             .regions
             .iter()
             .zip(&self.regions)
             .map(|(spec, state)| {
-                format!(
-                    "{} is over capacity ({:.0} rps for {:.0}): it sheds the excess with 429s",
-                    spec.id, state.load_rps, spec.capacity_rps
-                )
+                let holder = CapacityHolder::Region(&spec.id);
+                (holder, state.load_rps, spec.capacity_rps)
             });
-        let replicas =
-            self.topology
-                .services
-                .iter()
-                .zip(&self.services)
-                .flat_map(|(spec, state)| {
-                    spec.replicas
-                        .iter()
-                        .zip(&state.replicas)
-                        .map(|(replica, st)| {
-                            format!(
-                                "{} gets {:.0} rps for {:.0} rps of capacity",
-                                replica.id, st.load_rps, replica.capacity_rps
-                            )
-                        })
-                });
-        regions
-            .chain(replicas)
-            .zip(self.overloaded())
+        let replicas = self
+            .topology
+            .services
+            .iter()
+            .zip(&self.services)
+            .flat_map(|(spec, state)| spec.replicas.iter().zip(&state.replicas))
+            .map(|(replica, st)| {
+                let holder = CapacityHolder::Replica(&replica.id);
+                (holder, st.load_rps, replica.capacity_rps)
+            });
+        regions.chain(replicas)
+    }
+
+    /// Regions and replicas over capacity now, in the order of [`Sim::capacities`].
+    fn overloaded(&self) -> Vec<bool> {
+        self.capacities()
+            .map(|(_, load, capacity)| load > capacity)
+            .collect()
+    }
+
+    /// Warnings for what is over capacity now and was not `before` (see [`Sim::overloaded`]).
+    fn new_overloads(&self, before: &[bool]) -> Vec<String> {
+        self.capacities()
             .zip(before)
-            .filter(|((_, now), before)| *now && !**before)
-            .map(|((text, _), _)| text)
+            .filter(|((_, load, capacity), was)| load > capacity && !**was)
+            .map(|((holder, load, capacity), _)| match holder {
+                CapacityHolder::Region(id) => format!(
+                    "{id} is over capacity ({load:.0} rps for {capacity:.0}): it sheds the excess with 429s"
+                ),
+                CapacityHolder::Replica(id) => {
+                    format!("{id} gets {load:.0} rps for {capacity:.0} rps of capacity")
+                }
+            })
             .collect()
     }
 
@@ -312,6 +300,12 @@ impl Sim {
             })
             .collect()
     }
+}
+
+/// What has a capacity that a command's traffic can overload.
+enum CapacityHolder<'a> {
+    Region(&'a str),
+    Replica(&'a str),
 }
 
 #[cfg(test)]
