@@ -14,6 +14,7 @@ use lab::escalations::EscalationQueue;
 use protocol::escalations::{EscalationState, Lease};
 use protocol::{Role, WhoAmI};
 use switchboard::app::{App, Msg, ScreenMap, TaskPane, View};
+use switchboard::domain::fleet::DownKind;
 use switchboard::sources::{EscalationEvent, EscalationEventKind, SourceEvent};
 use switchboard::testing::{
     default_fleet, escalation_queue, escalation_summaries, escalations_loaded, fixture_wall,
@@ -115,6 +116,7 @@ fn services_at_80x24() {
 fn lab_down_for_42s(app: &mut App, now: Instant) {
     app.update(source(SourceEvent::Down {
         error: "cannot reach http://127.0.0.1:7300: connection refused".into(),
+        kind: DownKind::Unreachable,
         retry_in: Duration::from_secs(8),
     }));
     app.update(Msg::Tick {

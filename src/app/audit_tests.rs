@@ -7,6 +7,7 @@ use crossterm::event::KeyCode;
 
 use crate::app::tests::loaded;
 use crate::app::*;
+use crate::domain::fleet::DownKind;
 use crate::sources::SourceEvent;
 use crate::testing::{from_source as source, key, small_fleet as small_snapshot};
 
@@ -72,6 +73,7 @@ fn a_reconnection_refetches_the_audit_log_since_the_newest_entry_held() {
     let mut app = showing_audit(&[5, 4]);
     app.update(source(SourceEvent::Down {
         error: "cannot reach lab: refused".into(),
+        kind: DownKind::Unreachable,
         retry_in: Duration::from_secs(1),
     }));
     // Commands made while the stream was down are not replayed as events: the new

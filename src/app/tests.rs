@@ -3,7 +3,7 @@ use std::time::{Duration, Instant};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::*;
-use crate::domain::fleet::{Connection, Freshness};
+use crate::domain::fleet::{Connection, DownKind, Freshness};
 use crate::sources::SourceEvent;
 use protocol::{FleetDelta, Health};
 
@@ -62,6 +62,7 @@ fn a_lost_source_keeps_its_last_data_and_says_it_is_stale() {
     let mut app = loaded(now);
     app.update(source(SourceEvent::Down {
         error: "cannot reach lab: \u{1b}[31mrefused".into(),
+        kind: DownKind::Unreachable,
         retry_in: Duration::from_secs(4),
     }));
     let later = now + Duration::from_secs(12);
@@ -92,6 +93,7 @@ fn repeated_failures_are_logged_once() {
     for _ in 0..5 {
         app.update(source(SourceEvent::Down {
             error: "refused".into(),
+            kind: DownKind::Unreachable,
             retry_in: Duration::from_secs(1),
         }));
     }

@@ -546,13 +546,18 @@ impl App {
             SourceEvent::Operators(operators) => self.sources[index].operators = operators,
             SourceEvent::Audit(entry) => self.add_audit(&name, vec![entry]),
             SourceEvent::Escalation(event) => return self.on_escalation_event(index, event),
-            SourceEvent::Down { error, retry_in } => {
+            SourceEvent::Down {
+                error,
+                kind,
+                retry_in,
+            } => {
                 let error = clean(&error).into_owned();
                 let source = &mut self.sources[index];
                 let first_failure =
                     !matches!(&source.connection, Connection::Down { error: e, .. } if *e == error);
                 source.connection = Connection::Down {
                     error: error.clone(),
+                    kind,
                     retry_at: now + retry_in,
                 };
                 if first_failure {

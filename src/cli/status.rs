@@ -71,6 +71,7 @@ fn source_data(
         }
         Err(error) => {
             data.connection = Connection::Down {
+                kind: error.down_kind(),
                 error: error.to_string(),
                 retry_at: now,
             };

@@ -22,8 +22,73 @@ pub enum Connection {
     /// The connection failed; the worker retries at `retry_at`.
     Down {
         error: String,
+        kind: DownKind,
         retry_at: Instant,
     },
+}
+
+/// Why a source is down, in the classes an on-call engineer acts on differently: a source
+/// that refuses the login needs `switchboard login`, one that cannot be reached needs the
+/// network checked, one that answers garbage needs its owner called.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DownKind {
+    /// Nothing answered at the address (refused, no route, DNS).
+    Unreachable,
+    /// A request got no answer in time.
+    TimedOut,
+    /// The event stream sent no complete event for too long.
+    StreamSilent,
+    /// The connection broke in the middle of an answer.
+    Dropped,
+    /// 401: the token was refused.
+    Unauthorized,
+    /// 403: the identity may not read this.
+    Forbidden,
+    /// The peer answered with something that is not protocol v1.
+    Malformed,
+    /// A 5xx answer.
+    ServerError { status: u16 },
+    /// Another error status (404, 409, ...).
+    Refused { status: u16 },
+    /// The configured URL cannot be used at all.
+    InvalidUrl,
+}
+
+impl DownKind {
+    /// What happened, for the banner: specific enough to know what to do next.
+    pub fn headline(self) -> String {
+        match self {
+            DownKind::Unreachable => "unreachable".into(),
+            DownKind::TimedOut => "not answering (timed out)".into(),
+            DownKind::StreamSilent => "event stream went silent".into(),
+            DownKind::Dropped => "connection dropped".into(),
+            DownKind::Unauthorized => "login refused (401) — run `switchboard login`".into(),
+            DownKind::Forbidden => {
+                "access forbidden (403) — ask for a role that may read it".into()
+            }
+            DownKind::Malformed => "malformed answer (not protocol v1)".into(),
+            DownKind::ServerError { status } => format!("server error ({status})"),
+            DownKind::Refused { status } => format!("request refused ({status})"),
+            DownKind::InvalidUrl => "invalid URL in the config".into(),
+        }
+    }
+
+    /// The same in a word or two, for a cell of the status bar.
+    pub fn short(self) -> String {
+        match self {
+            DownKind::Unreachable => "unreachable".into(),
+            DownKind::TimedOut => "timed out".into(),
+            DownKind::StreamSilent => "silent".into(),
+            DownKind::Dropped => "dropped".into(),
+            DownKind::Unauthorized => "login refused".into(),
+            DownKind::Forbidden => "forbidden".into(),
+            DownKind::Malformed => "malformed".into(),
+            DownKind::ServerError { status } | DownKind::Refused { status } => {
+                format!("error {status}")
+            }
+            DownKind::InvalidUrl => "bad URL".into(),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Default)]
@@ -337,6 +402,7 @@ mod tests {
         );
         source.connection = Connection::Down {
             error: "refused".into(),
+            kind: DownKind::Unreachable,
             retry_at: now,
         };
         assert_eq!(source.freshness(now), Freshness::Stale(Duration::ZERO));

@@ -8,6 +8,7 @@ use std::error::Error as StdError;
 use std::io;
 use std::time::Duration;
 
+use crate::domain::fleet::DownKind;
 use protocol::Problem;
 use protocol::sanitize;
 
@@ -75,6 +76,29 @@ impl ClientError {
             // A proxy in front of the server could not get (or pass on) an answer.
             ClientError::Http { status, .. } => matches!(status, 502..=504),
             _ => false,
+        }
+    }
+
+    /// The class of failure, for a banner that names what to do about it.
+    pub fn down_kind(&self) -> DownKind {
+        match self {
+            ClientError::InvalidUrl { .. } => DownKind::InvalidUrl,
+            ClientError::Unreachable { .. } => DownKind::Unreachable,
+            ClientError::Timeout { .. } => DownKind::TimedOut,
+            ClientError::StreamIdle { .. } => DownKind::StreamSilent,
+            ClientError::Dropped { .. } => DownKind::Dropped,
+            ClientError::Unauthorized { .. } => DownKind::Unauthorized,
+            ClientError::Forbidden { .. } => DownKind::Forbidden,
+            ClientError::Malformed { .. } => DownKind::Malformed,
+            ClientError::Http { status, .. } if *status >= 500 => {
+                DownKind::ServerError { status: *status }
+            }
+            ClientError::Http { status, .. } => DownKind::Refused { status: *status },
+            ClientError::Conflict { .. }
+            | ClientError::PreconditionRequired { .. }
+            | ClientError::Unprocessable { .. } => DownKind::Refused {
+                status: self.status().unwrap_or_default(),
+            },
         }
     }
 

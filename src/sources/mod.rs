@@ -17,6 +17,7 @@ pub use error::ClientError;
 pub use sse::StreamEvent;
 pub use worker::{SourceOptions, spawn_source, spawn_source_with};
 
+use crate::domain::fleet::DownKind;
 use protocol::commands::AuditEntry;
 use protocol::{FleetDelta, FleetSnapshot, Operator, WhoAmI};
 
@@ -39,6 +40,7 @@ pub enum SourceEvent {
     /// The connection failed or dropped; the worker tries again after `retry_in`.
     Down {
         error: String,
+        kind: DownKind,
         retry_in: Duration,
     },
 }

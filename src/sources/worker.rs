@@ -133,6 +133,7 @@ async fn run<M: From<SourceMsg>>(spec: SourceSpec, tx: mpsc::Sender<M>, options:
         );
         let down = SourceEvent::Down {
             error: error.to_string(),
+            kind: error.down_kind(),
             retry_in,
         };
         if outbox.send(down).await.is_err() {

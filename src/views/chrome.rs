@@ -82,16 +82,22 @@ pub fn banner_lines(app: &App) -> Vec<(Level, String)> {
             Freshness::Fresh => continue,
         };
         let line = match &source.connection {
-            Connection::Down { error, retry_at } => {
+            Connection::Down {
+                error,
+                kind,
+                retry_at,
+            } => {
                 let retry = match retry_at.saturating_duration_since(app.now) {
                     wait if wait.is_zero() => "retrying now".to_string(),
                     wait => format!("retry in {}", age(wait)),
                 };
+                // What kind of failure comes first: a refused login is not a lost network.
                 (
                     Level::Error,
                     format!(
-                        "✖ {} unreachable, {data}, {retry}: {}",
+                        "✖ {}: {}, {data}, {retry}: {}",
                         source.name,
+                        kind.headline(),
                         clean(error)
                     ),
                 )
@@ -240,9 +246,10 @@ pub fn draw_status(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
                 ),
                 theme.health_ok,
             ),
-            (Connection::Down { .. }, _) => {
-                (format!(" ✖ {} down ", source.name), theme.health_down)
-            }
+            (Connection::Down { kind, .. }, _) => (
+                format!(" ✖ {} {} ", source.name, kind.short()),
+                theme.health_down,
+            ),
             (Connection::Connecting { .. }, _) => (
                 format!(" ◌ {} connecting ", source.name),
                 theme.health_unknown,

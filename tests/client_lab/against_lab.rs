@@ -95,13 +95,18 @@ async fn worker_recovers_by_itself_when_the_lab_comes_back_on_the_same_port() {
 async fn worker_with_a_bad_token_reports_the_401() {
     let lab = start_lab(LabOptions::default(), "127.0.0.1:0".parse().unwrap()).await;
     let mut worker = WorkerUnderTest::start(&lab.url(), "not-a-lab-token");
-    let SourceEvent::Down { error, retry_in } = worker
+    let SourceEvent::Down {
+        error,
+        kind,
+        retry_in,
+    } = worker
         .until(|e| matches!(e, SourceEvent::Down { .. }))
         .await
     else {
         unreachable!()
     };
     assert!(error.starts_with("401: "), "{error}");
+    assert_eq!(kind, switchboard::domain::fleet::DownKind::Unauthorized);
     assert!(error.ends_with(" — run `switchboard login`"), "{error}");
     assert_eq!(retry_in, quick_options().backoff.cap);
     worker.stop().await;

@@ -263,8 +263,13 @@ async fn worker_with_a_rejected_token_keeps_retrying_at_the_cap() {
             format!("connecting {attempt}")
         );
         match worker.next().await {
-            SourceEvent::Down { error, retry_in } => {
+            SourceEvent::Down {
+                error,
+                kind,
+                retry_in,
+            } => {
                 assert_eq!(error, "401: token not recognized — run `switchboard login`");
+                assert_eq!(kind, switchboard::domain::fleet::DownKind::Unauthorized);
                 assert_eq!(retry_in, quick_options().backoff.cap);
             }
             other => panic!("expected down, got {}", describe(&other)),
@@ -313,4 +318,47 @@ async fn worker_reconnects_from_a_stream_that_trickles_bytes() {
     );
     assert_eq!(describe(&worker.next().await), "connecting 2");
     worker.stop().await;
+}
+
+/// Issue 8 item 19: the worker reports the kind of each failure with its text, so the
+/// console can say "login refused" or "malformed answer" rather than "unreachable".
+#[tokio::test]
+async fn worker_reports_the_kind_of_each_failure() {
+    use switchboard::domain::fleet::DownKind;
+    let answers = Router::new()
+        .route(
+            "/forbidden/v1/whoami",
+            get(|| async { problem(StatusCode::FORBIDDEN, "Forbidden", "not yours") }),
+        )
+        .route(
+            "/failing/v1/whoami",
+            get(|| async { (StatusCode::SERVICE_UNAVAILABLE, "busy").into_response() }),
+        )
+        .route(
+            "/garbled/v1/whoami",
+            get(|| async { json("{\"name\": ".into()) }),
+        );
+    let base = serve(answers).await;
+    let refused = FakeServer::new(&[1], &[]).start().await;
+    let cases = [
+        (format!("{base}/forbidden"), DownKind::Forbidden),
+        (
+            format!("{base}/failing"),
+            DownKind::ServerError { status: 503 },
+        ),
+        (format!("{base}/garbled"), DownKind::Malformed),
+        (refused, DownKind::Unauthorized),
+        (closed_port_url().await, DownKind::Unreachable),
+    ];
+    for (url, expected) in cases {
+        let mut worker = WorkerUnderTest::start(&url, "wrong-token");
+        let SourceEvent::Down { kind, error, .. } = worker
+            .until(|e| matches!(e, SourceEvent::Down { .. }))
+            .await
+        else {
+            unreachable!()
+        };
+        assert_eq!(kind, expected, "{url}: {error}");
+        worker.stop().await;
+    }
 }

@@ -127,3 +127,60 @@ fn a_confirmation_never_calls_an_unknown_rate_limit_kept() {
     );
     assert!(!screen.contains("every target keeps headroom"), "{screen}");
 }
+
+/// Issue 8 item 19: a source that is down says why in its own words: a refused login, a
+/// forbidden read, a malformed answer and a server error are not "unreachable".
+#[test]
+fn a_down_source_banner_names_the_kind_of_failure() {
+    let cases = [
+        (
+            DownKind::Unauthorized,
+            "401: token expired — run `switchboard login`",
+            "✖ lab: login refused (401) — run `switchboard login`",
+        ),
+        (
+            DownKind::Forbidden,
+            "403: role viewer may not read the fleet",
+            "✖ lab: access forbidden (403)",
+        ),
+        (
+            DownKind::Malformed,
+            "malformed fleet snapshot: EOF while parsing",
+            "✖ lab: malformed answer",
+        ),
+        (
+            DownKind::ServerError { status: 503 },
+            "503 Service Unavailable",
+            "✖ lab: server error (503)",
+        ),
+        (
+            DownKind::TimedOut,
+            "no answer from http://127.0.0.1:7300 within 10.0 s",
+            "✖ lab: not answering (timed out)",
+        ),
+        (
+            DownKind::Unreachable,
+            "cannot reach http://127.0.0.1:7300: connection refused",
+            "✖ lab: unreachable",
+        ),
+    ];
+    for (kind, error, banner) in cases {
+        let now = Instant::now();
+        let mut app = app(80, 24, now);
+        app.update(source(SourceEvent::Down {
+            error: error.into(),
+            kind,
+            retry_in: Duration::from_secs(8),
+        }));
+        let screen = text(&render(&app, &dark()));
+        let joined = screen.lines().collect::<String>();
+        assert!(joined.contains(banner), "{kind:?}: {screen}");
+        if kind != DownKind::Unreachable {
+            assert!(!screen.contains("unreachable"), "{kind:?}: {screen}");
+        }
+        assert!(
+            screen.contains(&format!("✖ lab {}", kind.short())),
+            "status bar cell for {kind:?}: {screen}"
+        );
+    }
+}
