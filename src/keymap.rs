@@ -395,6 +395,8 @@ pub const BINDINGS: &[Binding] = &[
     bind(L::Resolve, Chord::plain(K::BackTab), A::PrevField, false),
     bind(L::Resolve, Chord::plain(K::Up), A::Up, true),
     bind(L::Resolve, Chord::plain(K::Down), A::Down, true),
+    bind(L::Resolve, Chord::plain(K::PageUp), A::PageUp, false),
+    bind(L::Resolve, Chord::plain(K::PageDown), A::PageDown, false),
     bind(L::Editor, Chord::ctrl('s'), A::Accept, true),
     bind(L::Editor, Chord::plain(K::Esc), A::Close, true),
 ];
@@ -468,7 +470,7 @@ fn short(layer: Layer, action: Action) -> &'static str {
         (Layer::Resolve, Action::Accept) => "send",
         (_, Action::Accept) => "run",
         (Layer::Resolve, Action::Up | Action::Down) => "choose",
-        (Layer::Confirm, Action::PageUp | Action::PageDown) => "scroll",
+        (Layer::Confirm | Layer::Resolve, Action::PageUp | Action::PageDown) => "scroll",
         (_, Action::Up | Action::Down) => "move",
         (_, Action::ActionMenu) => "actions",
         (_, Action::NextField) => "next field",

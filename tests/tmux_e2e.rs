@@ -313,7 +313,7 @@ fn approving_a_candidate_from_the_inbox_takes_the_task_out_of_it() {
     tmux.wait_for("a note is required", WAIT);
     tmux.send(&["-l", "checked against the ledger"]);
     tmux.send(&["Enter"]);
-    let screen = tmux.wait_for(&format!("✓ approve {id}"), WAIT);
+    let screen = tmux.wait_for(&format!("✓ approve of {id}: accepted"), WAIT);
     // Back in the inbox, and the task is not in it.
     assert!(screen.contains("Inbox ·"), "{screen}");
     let rows: Vec<&str> = screen

@@ -32,7 +32,7 @@ pub enum FieldKind {
 }
 
 /// Rows one page up/down moves the confirmation's preflight details.
-const CONFIRM_SCROLL_ROWS: u16 = 4;
+pub(in crate::app) const CONFIRM_SCROLL_ROWS: u16 = 4;
 
 /// What the user types in the [`FieldKind::Force`] field to send against the preflight.
 pub const FORCE_WORD: &str = "FORCE";

@@ -528,8 +528,12 @@ impl App {
     ) -> Vec<Effect> {
         let notable = event.kind == EscalationEventKind::New && self.is_notable(&event.summary);
         let brief = notable.then(|| notice_text(&event.summary));
+        let new = (event.kind == EscalationEventKind::New).then(|| event.summary.clone());
         let id = event.summary.id.clone();
         let upserted = self.inbox.upsert(source, event.summary);
+        if let (Upserted::New, Some(summary)) = (upserted, new) {
+            self.retry_escalated_again(source, &summary);
+        }
         let mut effects = self.escalation_changed(source, &id, upserted);
         // A replayed `new` after a resume is not news.
         if let (Upserted::New | Upserted::Newer, Some(body)) = (upserted, brief) {

@@ -3,3 +3,4 @@
 pub mod command;
 pub mod fleet;
 pub mod preflight;
+pub mod retry;

@@ -7,10 +7,11 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
 use super::overlays::centered;
+use super::scrolling::{draw_scrolling, wrapped_rows};
 use crate::app::{App, ConfirmState, MenuState};
 use crate::domain::preflight::{Preflight, Verdict};
 use crate::format::{age, pct, rps};
-use crate::keymap::{self, Action, Layer};
+use crate::keymap::Layer;
 use crate::theme::Theme;
 use protocol::sanitize::clean;
 
@@ -54,14 +55,11 @@ pub fn draw_confirm(
     let field_rows = confirm.fields.len() as u16;
     let popup_width = CONFIRM_WIDTH.min(area.width);
     // Long reasons wrap: count the rows they take at the popup's inner width.
-    let inner_width = usize::from(popup_width.saturating_sub(2)).max(1);
-    let rows_of = |lines: &[Line]| -> u16 {
-        lines
-            .iter()
-            .map(|l| l.width().max(1).div_ceil(inner_width))
-            .sum::<usize>() as u16
-    };
-    let (blocking_rows, detail_rows) = (rows_of(&blocking), rows_of(&details));
+    let inner_width = popup_width.saturating_sub(2);
+    let (blocking_rows, detail_rows) = (
+        wrapped_rows(&blocking, inner_width),
+        wrapped_rows(&details, inner_width),
+    );
     let height = (blocking_rows + detail_rows + field_rows + 6).min(area.height);
     let popup = centered(area, popup_width, height);
     let context = &app.context;
@@ -116,35 +114,15 @@ pub fn draw_confirm(
     );
     // When the details do not fit, their last row says how many more there are and which
     // keys show them.
-    let overflows = detail_rows > details_area.height;
-    let [details_area, more_area] = Layout::vertical([
-        Constraint::Fill(1),
-        Constraint::Length(u16::from(overflows)),
-    ])
-    .areas(details_area);
-    let hidden_rows = detail_rows.saturating_sub(details_area.height);
-    let scroll = confirm.details_scroll.min(hidden_rows);
-    frame.render_widget(
-        Paragraph::new(details)
-            .wrap(Wrap { trim: false })
-            .scroll((scroll, 0)),
+    draw_scrolling(
+        details,
+        detail_rows,
+        confirm.details_scroll,
+        Layer::Confirm,
+        theme,
+        frame,
         details_area,
     );
-    if overflows {
-        frame.render_widget(
-            Paragraph::new(Span::styled(
-                format!(
-                    "  ⋯ {} rows above, {} below · {}/{} scroll",
-                    scroll,
-                    hidden_rows - scroll,
-                    keymap::keys_for(Layer::Confirm, Action::PageUp),
-                    keymap::keys_for(Layer::Confirm, Action::PageDown),
-                ),
-                theme.accent,
-            )),
-            more_area,
-        );
-    }
 
     let rows = Layout::vertical(confirm.fields.iter().map(|_| Constraint::Length(1))).split(fields);
     for (i, (field, row)) in confirm.fields.iter().zip(rows.iter()).enumerate() {

@@ -9,6 +9,7 @@ mod fleet;
 mod inbox;
 mod overlays;
 mod resolve;
+mod scrolling;
 mod services;
 mod task;
 mod timeline;

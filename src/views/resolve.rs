@@ -4,39 +4,46 @@
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 
 use super::overlays::centered;
+use super::scrolling::{draw_scrolling, hard_wrapped};
 use crate::app::{App, Claim, EditorState, FormField, ResolveForm};
+use crate::keymap::Layer;
 use crate::theme::Theme;
-use protocol::escalations::{Resolution, ResolutionKind};
-use protocol::sanitize::{clean, clean_multiline, truncate};
+use protocol::sanitize::{clean, clean_multiline};
 
 const FORM_WIDTH: u16 = 80;
-/// Choices shown at once; the list scrolls to keep the chosen one in view.
+/// Rows of choices shown at once; the list scrolls to keep the chosen one in view.
 const CHOICE_ROWS: usize = 8;
-/// Lines of a submitted output previewed in its confirmation.
-const PREVIEW_ROWS: usize = 4;
 
 pub fn draw_form(app: &App, form: &ResolveForm, theme: &Theme, frame: &mut Frame, area: Rect) {
-    let preview = match (&form.kind, output_of(form)) {
-        (ResolutionKind::Submit, Some(output)) => clean_multiline(output)
-            .lines()
-            .take(PREVIEW_ROWS)
-            .map(str::to_string)
-            .collect(),
-        _ => Vec::new(),
-    };
-    let choice_rows = form.choices.len().min(CHOICE_ROWS);
-    let field_rows = 1 + usize::from(form.reason.is_some());
     let width = FORM_WIDTH.min(area.width);
-    let inner_width = usize::from(width.saturating_sub(2)).max(1);
-    let summary_rows = clean(&form.summary)
-        .chars()
-        .count()
-        .div_ceil(inner_width)
+    let inner_width = width.saturating_sub(2);
+    // What will be done to which task stays in view; the details (a whole edited output, the
+    // validators' words) scroll under it, so nothing is cut.
+    let summary = hard_wrapped(&clean(&form.summary), inner_width);
+    let details: Vec<Line> = form
+        .details
+        .iter()
+        .flat_map(|text| hard_wrapped(&clean_multiline(text), inner_width.saturating_sub(4)))
+        .map(|row| Line::styled(format!("  │ {row}"), theme.dim))
+        .collect();
+    let detail_rows = details.len() as u16;
+    let rows_per_choice = form
+        .choices
+        .iter()
+        .map(|c| c.label.lines().count())
+        .max()
+        .unwrap_or(1)
         .max(1);
-    let height = (2 + 1 + summary_rows + preview.len() + choice_rows + field_rows + 2) as u16;
+    let choices_shown = (CHOICE_ROWS / rows_per_choice)
+        .max(1)
+        .min(form.choices.len());
+    let choice_rows = (choices_shown * rows_per_choice) as u16;
+    let field_rows = 1 + u16::from(form.reason.is_some());
+    let summary_rows = summary.len() as u16;
+    let height = 2 + 1 + summary_rows + detail_rows + choice_rows + field_rows + 2;
     let popup = centered(area, width, height.min(area.height));
     let block = Block::default()
         .borders(Borders::ALL)
@@ -52,48 +59,58 @@ pub fn draw_form(app: &App, form: &ResolveForm, theme: &Theme, frame: &mut Frame
     let inner = block.inner(popup);
     frame.render_widget(Clear, popup);
     frame.render_widget(block, popup);
-    let [head, summary, preview_area, choices, fields, problem, keys] = Layout::vertical([
+    let [
+        head,
+        summary_area,
+        details_area,
+        choices,
+        fields,
+        problem,
+        keys,
+    ] = Layout::vertical([
         Constraint::Length(1),
-        Constraint::Length(summary_rows as u16),
-        Constraint::Length(preview.len() as u16),
-        Constraint::Length(choice_rows as u16),
-        Constraint::Length(field_rows as u16),
+        Constraint::Length(summary_rows),
+        Constraint::Fill(1),
+        Constraint::Length(choice_rows),
+        Constraint::Length(field_rows),
         Constraint::Length(1),
         Constraint::Length(1),
     ])
     .areas(inner);
 
     frame.render_widget(Paragraph::new(claim_line(app, theme)), head);
-    frame.render_widget(
-        Paragraph::new(Span::styled(clean(&form.summary).into_owned(), theme.text))
-            .wrap(Wrap { trim: false }),
-        summary,
-    );
-    let preview: Vec<Line> = preview
+    let summary: Vec<Line> = summary
         .into_iter()
-        .map(|l| {
-            Line::styled(
-                format!("  │ {}", truncate(&l, inner_width.saturating_sub(4))),
-                theme.dim,
-            )
-        })
+        .map(|row| Line::styled(row, theme.text))
         .collect();
-    frame.render_widget(Paragraph::new(preview), preview_area);
+    frame.render_widget(Paragraph::new(summary), summary_area);
+    draw_scrolling(
+        details,
+        detail_rows,
+        form.details_scroll,
+        Layer::Resolve,
+        theme,
+        frame,
+        details_area,
+    );
 
-    let offset = super::scroll_offset(form.chosen, CHOICE_ROWS);
+    let offset = super::scroll_offset(form.chosen, choices_shown);
     let lines: Vec<Line> = form
         .choices
         .iter()
         .enumerate()
         .skip(offset)
-        .take(CHOICE_ROWS)
-        .map(|(i, choice)| {
+        .take(choices_shown)
+        .flat_map(|(i, choice)| {
             let (marker, style) = if i == form.chosen {
                 ("▶ ", theme.selection)
             } else {
                 ("  ", theme.text)
             };
-            Line::styled(format!("{marker}{}", choice.label), style)
+            choice.label.lines().enumerate().map(move |(row, text)| {
+                let marker = if row == 0 { marker } else { "  " };
+                Line::styled(format!("{marker}{text}"), style)
+            })
         })
         .collect();
     frame.render_widget(Paragraph::new(lines), choices);
@@ -137,13 +154,6 @@ pub fn draw_form(app: &App, form: &ResolveForm, theme: &Theme, frame: &mut Frame
     }
     help.push_str(" · esc cancel");
     frame.render_widget(Paragraph::new(Span::styled(help, theme.dim)), keys);
-}
-
-fn output_of(form: &ResolveForm) -> Option<&str> {
-    match &form.resolution {
-        Some(Resolution::Submit { output, .. }) => Some(output),
-        _ => None,
-    }
 }
 
 /// Who acts, and where the claim stands.

@@ -184,3 +184,5 @@ fn a_down_source_banner_names_the_kind_of_failure() {
         );
     }
 }
+
+mod confirmations;

@@ -5,10 +5,14 @@ use crossterm::event::KeyEvent;
 use ratatui_textarea::{CursorMove, TextArea, WrapMode};
 
 use super::Draft;
+use crate::app::commands::CONFIRM_SCROLL_ROWS;
 use crate::app::{App, Effect, Level, Overlay};
+use crate::domain::fleet::Freshness;
+use crate::domain::retry::{self, Room};
+use crate::format::pct;
 use crate::keymap::{Action, Layer};
 use protocol::Role;
-use protocol::escalations::{MAX_OUTPUT_BYTES, Resolution, ResolutionKind};
+use protocol::escalations::{Escalation, MAX_OUTPUT_BYTES, Resolution, ResolutionKind};
 use protocol::sanitize::{clean, clean_multiline};
 
 /// The multi-line editor of an output to submit.
@@ -35,8 +39,12 @@ pub struct Choice {
 /// The confirmation of a resolution: what will be done, a choice where there is one, a note.
 pub struct ResolveForm {
     pub kind: ResolutionKind,
-    /// What will be done, in words.
+    /// What will be done, to which task, and what must not be missed: always in view.
     pub summary: String,
+    /// The rest (the whole output to submit, the validators' words): scrolls under the summary.
+    pub details: Vec<String>,
+    /// First row of the details shown; the view clamps it to the content.
+    pub details_scroll: u16,
     /// The resolution when nothing is left to choose (approve, submit, abort).
     pub resolution: Option<Resolution>,
     pub choices: Vec<Choice>,
@@ -60,6 +68,8 @@ impl ResolveForm {
         ResolveForm {
             kind,
             summary,
+            details: Vec::new(),
+            details_scroll: 0,
             resolution,
             choices,
             chosen: 0,
@@ -150,22 +160,16 @@ impl App {
                     );
                     return Vec::new();
                 };
-                // Approving an output a validator refused must be a decision, not a surprise.
-                let failed: Vec<String> = c
-                    .verdicts
-                    .iter()
-                    .filter(|v| !v.passed)
-                    .map(|v| match &v.detail {
-                        Some(detail) => format!("{}: {}", clean(&v.validator), clean(detail)),
-                        None => clean(&v.validator).into_owned(),
-                    })
-                    .collect();
+                // Approving an output a validator refused must be a decision, not a surprise:
+                // which ones failed stays in view, their words scroll below.
+                let failed: Vec<_> = c.verdicts.iter().filter(|v| !v.passed).collect();
                 let warning = if failed.is_empty() {
                     String::new()
                 } else {
-                    format!(". ✖ FAILED {}", failed.join("; "))
+                    let names: Vec<_> = failed.iter().map(|v| clean(&v.validator)).collect();
+                    format!(". ✖ FAILED {}", names.join(", "))
                 };
-                Some(ResolveForm::new(
+                let mut form = ResolveForm::new(
                     ResolutionKind::Approve,
                     format!(
                         "approve {} of {id}: {} on {}, confidence {:.2}{warning}",
@@ -178,7 +182,15 @@ impl App {
                         candidate: c.id.clone(),
                     }),
                     Vec::new(),
-                ))
+                );
+                form.details = failed
+                    .iter()
+                    .filter_map(|v| {
+                        let detail = v.detail.as_ref()?;
+                        Some(format!("✖ {}: {}", clean(&v.validator), clean(detail)))
+                    })
+                    .collect();
+                Some(form)
             }
             Action::EditOutput | Action::WriteOutput => {
                 let based_on = candidate
@@ -220,7 +232,7 @@ impl App {
                 Vec::new(),
             )),
             Action::RetryPath => {
-                let choices = self.retry_choices(task.source);
+                let choices = self.retry_choices(task.source, escalation);
                 Some(ResolveForm::new(
                     ResolutionKind::Retry,
                     format!("retry {id}'s step through:"),
@@ -252,8 +264,10 @@ impl App {
         self.claim_open_task()
     }
 
-    /// Every provider of the source's fleet, after "let the gateway choose".
-    pub(super) fn retry_choices(&self, source: usize) -> Vec<Choice> {
+    /// Every provider of the source's fleet, after "let the gateway choose", each with how
+    /// often it already failed for this task and the room it has now (unknown while the
+    /// fleet's data is stale, or the limit unpublished and unrevealed).
+    pub(super) fn retry_choices(&self, source: usize, escalation: &Escalation) -> Vec<Choice> {
         let mut choices = vec![Choice {
             label: "any path: the gateway chooses".to_string(),
             resolution: Resolution::Retry {
@@ -262,24 +276,37 @@ impl App {
                 region: None,
             },
         }];
-        let providers = self.sources[source]
-            .snapshot
-            .iter()
-            .flat_map(|s| &s.providers);
-        choices.extend(providers.map(|p| Choice {
-            label: format!(
-                "{:<20} {:<18} {} {:<8} breaker {}",
-                clean(&p.id),
-                clean(&p.model),
-                p.health.symbol(),
-                p.health.word(),
-                p.breaker.state.word()
-            ),
-            resolution: Resolution::Retry {
-                model: Some(p.model.clone()),
-                provider: Some(p.id.clone()),
-                region: Some(p.region.clone()),
-            },
+        let data = &self.sources[source];
+        let fresh = data.freshness(self.now) == Freshness::Fresh;
+        let Some(snapshot) = data.snapshot.as_ref() else {
+            return choices;
+        };
+        let room_text = |room: Option<Room>| match room.filter(|_| fresh) {
+            Some(room) => format!("{} {}", pct(room.share), room.verdict.word()),
+            None if fresh => "? unknown".to_string(),
+            None => "? stale".to_string(),
+        };
+        choices.extend(snapshot.providers.iter().map(|p| {
+            let failed = retry::failures_on(escalation, &p.id)
+                .mark()
+                .unwrap_or_else(|| "not tried for this task".to_string());
+            Choice {
+                label: format!(
+                    "{:<20} {:<18} {} {:<8} breaker {}\n    limit room {} · region room {} · {failed}",
+                    clean(&p.id),
+                    clean(&p.model),
+                    p.health.symbol(),
+                    p.health.word(),
+                    p.breaker.state.word(),
+                    room_text(retry::rate_limit_room(p)),
+                    room_text(retry::region_room(snapshot, p)),
+                ),
+                resolution: Resolution::Retry {
+                    model: Some(p.model.clone()),
+                    provider: Some(p.id.clone()),
+                    region: Some(p.region.clone()),
+                },
+            }
         }));
         choices
     }
@@ -348,15 +375,17 @@ impl App {
                     ),
                     None => format!("submit a written output ({lines} lines)"),
                 };
-                let form = ResolveForm::new(
+                let mut form = ResolveForm::new(
                     ResolutionKind::Submit,
                     summary,
                     Some(Resolution::Submit {
-                        output: text,
+                        output: text.clone(),
                         based_on,
                     }),
                     Vec::new(),
                 );
+                // The whole text that will be sent, never a preview of it.
+                form.details = vec![text];
                 self.overlays.open(Overlay::Resolve(Box::new(form)));
             }
             _ => {
@@ -398,6 +427,12 @@ impl App {
             Action::Up => form.chosen = form.chosen.saturating_sub(1),
             Action::Down => {
                 form.chosen = (form.chosen + 1).min(form.choices.len().saturating_sub(1))
+            }
+            Action::PageUp => {
+                form.details_scroll = form.details_scroll.saturating_sub(CONFIRM_SCROLL_ROWS)
+            }
+            Action::PageDown => {
+                form.details_scroll = form.details_scroll.saturating_add(CONFIRM_SCROLL_ROWS)
             }
             Action::NextField | Action::PrevField => {
                 if form.reason.is_some() {

@@ -56,7 +56,50 @@ impl SentResolution {
     }
 }
 
+/// `retry of esc-7 via openai@us-east`, `approve of esc-7`: what was sent, in words.
+fn described(resolution: &Resolution, id: &str) -> String {
+    let kind = resolution.kind().word();
+    match resolution {
+        Resolution::Retry {
+            provider, region, ..
+        } => {
+            let path = match (provider, region) {
+                (Some(provider), _) => clean(provider).into_owned(),
+                (None, Some(region)) => format!("any provider in {}", clean(region)),
+                (None, None) => "any path".to_string(),
+            };
+            format!("{kind} of {} via {path}", clean(id))
+        }
+        _ => format!("{kind} of {}", clean(id)),
+    }
+}
+
 impl App {
+    /// A task of `workflow_id` escalated again: a retry this console sent for the same
+    /// workflow did not settle it, and the operator who sent it hears so.
+    pub(in crate::app) fn retry_escalated_again(
+        &mut self,
+        source: usize,
+        summary: &protocol::escalations::EscalationSummary,
+    ) {
+        let name = &self.sources[source].name;
+        let retried = self.resolutions.iter().rev().find(|r| {
+            &r.source == name
+                && r.id != summary.id
+                && matches!(r.resolution, Resolution::Retry { .. })
+                && matches!(&r.state, ResolutionState::Done(done) if done.escalation.workflow_id == summary.workflow_id)
+        });
+        if let Some(retried) = retried {
+            let text = format!(
+                "✖ {}: escalated again as {} ({})",
+                described(&retried.resolution, &retried.id),
+                clean(&summary.id),
+                clean(&summary.reason_text)
+            );
+            self.flash(Level::Warning, text);
+        }
+    }
+
     /// Enter in the resolution's confirmation: send it if everything holds, once claimed.
     pub(super) fn submit_form(&mut self) -> Vec<Effect> {
         if let Some(refusal) = self.resolution_refusal() {
@@ -129,7 +172,7 @@ impl App {
         });
         self.flash(
             Level::Info,
-            format!("sending {} of {id}…", resolution.kind().word()),
+            format!("sending {}…", described(&resolution, &id)),
         );
         vec![Effect::Resolve(ConfirmedResolution {
             local_id,
@@ -159,7 +202,7 @@ impl App {
         if matches!(sent.state, ResolutionState::Done(_)) {
             return Vec::new();
         }
-        let (source, id, kind) = (sent.source.clone(), sent.id.clone(), sent.resolution.kind());
+        let (source, id) = (sent.source.clone(), sent.id.clone());
         let index = self.source_index(&source);
         match result {
             Ok(outcome) => {
@@ -176,13 +219,10 @@ impl App {
                     FailureKind::Conflict => (Level::Error, "✖ not applied"),
                     FailureKind::Rejected => (Level::Error, "✖ refused"),
                 };
+                let what = described(&self.resolutions[position].resolution, &id);
                 self.flash(
                     level,
-                    format!(
-                        "{verdict}: {} {id}: {}",
-                        kind.word(),
-                        failure_text(&failure)
-                    ),
+                    format!("{verdict}: {what}: {}", failure_text(&failure)),
                 );
                 // Someone else's resolution: show theirs. No answer: read the task, which
                 // tells whether this one was applied (see `settle_unknown`).
@@ -201,9 +241,13 @@ impl App {
     pub(super) fn resolution_applied(&mut self, position: usize, outcome: ResolveOutcome) {
         let sent = &mut self.resolutions[position];
         let (source, id) = (sent.source.clone(), sent.id.clone());
+        let accepted = match sent.resolution {
+            Resolution::Retry { .. } => "accepted → new attempt to run",
+            _ => "accepted",
+        };
         let text = format!(
-            "✓ {} {id}: {}",
-            sent.resolution.kind().word(),
+            "✓ {}: {accepted}: {}",
+            described(&sent.resolution, &id),
             clean(&outcome.consequence)
         );
         let summary = outcome.escalation.clone();

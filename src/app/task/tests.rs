@@ -489,3 +489,70 @@ fn approving_a_candidate_that_failed_a_validator_says_so() {
     let summary = &app.overlays.resolve_form().expect("form open").summary;
     assert!(summary.contains("FAILED"), "{summary}");
 }
+
+/// Issue 8 item 13: a retry's outcome names the path it took, when accepted or refused, and a
+/// new escalation of the same workflow afterwards says the retry escalated again.
+#[test]
+fn a_retrys_outcome_names_its_path_and_a_new_escalation_of_its_workflow_is_told() {
+    let (mut app, queue) = inbox_app(40);
+    let id = open_task_where(&mut app, &queue, |_| true);
+    claimed(&mut app, &id);
+    let provider = small_fleet().providers[0].clone();
+    let retry = Resolution::Retry {
+        model: Some(provider.model.clone()),
+        provider: Some(provider.id.clone()),
+        region: Some(provider.region.clone()),
+    };
+    let flash = |app: &App| {
+        app.flash
+            .as_ref()
+            .map(|f| f.text.clone())
+            .unwrap_or_default()
+    };
+    let send = |app: &mut App| {
+        app.update(key(KeyCode::Char('t')));
+        app.update(key(KeyCode::Down));
+        type_text(app, "openai is back");
+        app.update(key(KeyCode::Enter))
+    };
+    assert_eq!(send(&mut app).len(), 1);
+    app.update(Msg::ResolveFinished {
+        local_id: 1,
+        result: Err(EscalationFailure {
+            kind: FailureKind::Conflict,
+            message: "changed since you looked".into(),
+            holder: None,
+            resolved_by: None,
+        }),
+    });
+    let refused = flash(&app);
+    assert!(
+        refused.contains(&format!("retry of {id} via {}", provider.id)),
+        "{refused}"
+    );
+    assert_eq!(send(&mut app).len(), 1);
+    app.update(Msg::ResolveFinished {
+        local_id: 2,
+        result: Ok(outcome(&queue, &id, retry, "k-2")),
+    });
+    let accepted = flash(&app);
+    assert!(
+        accepted.contains(&format!(
+            "retry of {id} via {}: accepted → new attempt to run",
+            provider.id
+        )),
+        "{accepted}"
+    );
+    // The workflow escalates again: a new task of the same workflow arrives.
+    let mut again = queue.detail(&id).unwrap().summary;
+    again.id = format!("{id}-again");
+    app.update(event(EscalationEventKind::New, again.clone()));
+    let told = flash(&app);
+    assert!(
+        told.contains(&format!(
+            "retry of {id} via {}: escalated again as {}",
+            provider.id, again.id
+        )),
+        "{told}"
+    );
+}

@@ -29,6 +29,14 @@ use protocol::FleetSnapshot;
 use protocol::commands::{BreakerAction, WeightScope};
 use traffic::Prediction;
 
+/// A provider's rate limit (rps): as published, or as its load and headroom reveal it;
+/// unknown while it idles without a published limit.
+pub fn rate_limit_of(provider: &protocol::Provider) -> Option<f64> {
+    provider
+        .rate_limit_rps
+        .or_else(|| traffic::revealed_rate_limit(provider))
+}
+
 /// Computes the preflight of `command` against `snapshot`.
 pub fn preflight(command: &Command, snapshot: &FleetSnapshot) -> Preflight {
     let fleet = FleetIndex::new(snapshot);

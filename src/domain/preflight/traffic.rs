@@ -410,9 +410,7 @@ impl<'f, 'a, 'c> Prediction<'f, 'a, 'c> {
                 continue;
             }
             let after = (provider.load_rps + provider_delta[p]).max(0.0);
-            let limit = provider
-                .rate_limit_rps
-                .or_else(|| revealed_rate_limit(provider));
+            let limit = super::rate_limit_of(provider);
             let headroom_after = limit.map(|limit| headroom(after, limit));
             out.providers.push(ProviderShift {
                 provider: provider.id.clone(),
@@ -464,7 +462,7 @@ fn admitted(load: f64, capacity: f64) -> f64 {
 /// A provider's rate limit, from what its load and headroom reveal: below the limit the
 /// headroom is 1 - load / limit; past it, the share of 429s is 1 - limit / load. An idle
 /// provider reveals nothing.
-fn revealed_rate_limit(provider: &Provider) -> Option<f64> {
+pub(super) fn revealed_rate_limit(provider: &Provider) -> Option<f64> {
     let load = provider.load_rps;
     let headroom = provider.rate_limit_headroom;
     if load <= 0.0 || headroom >= 1.0 {
