@@ -130,6 +130,11 @@ struct BreakerLine {
 struct UnreachableSource {
     source: String,
     url: String,
+    /// Why, in a word or two (`unreachable`, `login refused`, `malformed`, `error 503`).
+    kind: String,
+    /// What to read first: the kind of failure and what to do about it.
+    #[serde(skip)]
+    headline: String,
     error: String,
 }
 
@@ -144,10 +149,12 @@ impl StatusReport {
         let mut open_breakers = Vec::new();
         let mut unreachable = Vec::new();
         for source in sources {
-            if let Connection::Down { error, .. } = &source.connection {
+            if let Connection::Down { error, kind, .. } = &source.connection {
                 unreachable.push(UnreachableSource {
                     source: text(&source.name),
                     url: text(&source.url),
+                    kind: kind.short(),
+                    headline: kind.headline(),
                     error: text(error),
                 });
             }
@@ -251,13 +258,13 @@ impl StatusReport {
             writeln!(out)?;
         }
         if !self.unreachable.is_empty() {
-            writeln!(out, "unreachable:")?;
+            writeln!(out, "sources down:")?;
         }
         for source in &self.unreachable {
             writeln!(
                 out,
-                "  {} ({}): {}",
-                source.source, source.url, source.error
+                "  {} ({}): {}: {}",
+                source.source, source.url, source.headline, source.error
             )?;
         }
         Ok(())
@@ -391,7 +398,24 @@ mod tests {
         assert_eq!(report.exit_code, 2);
         assert_eq!(report.verdict, "down or unreachable");
         let human = render(&report);
-        assert!(human.contains("unreachable:\n  prod (http://prod.test): cannot reach http://prod.test/: connection refused\n"), "{human}");
+        assert!(human.contains("sources down:\n  prod (http://prod.test): unreachable: cannot reach http://prod.test/: connection refused\n"), "{human}");
+    }
+
+    /// Issue 8 item 19: a source that refuses the login is down, not unreachable.
+    #[test]
+    fn a_source_that_refuses_the_login_says_so_not_unreachable() {
+        let now = Instant::now();
+        let refused = ClientError::from_status(401, None);
+        let data = vec![source_data(&spec("prod"), Err(refused), now)];
+        let report = StatusReport::of(&data, now);
+        let human = render(&report);
+        assert!(
+            human.contains("  prod (http://prod.test): login refused (401) — run `switchboard login`: 401: token rejected"),
+            "{human}"
+        );
+        assert!(!human.contains("\nunreachable:"), "{human}");
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["unreachable"][0]["kind"], "login refused");
     }
 
     #[test]

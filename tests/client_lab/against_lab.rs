@@ -210,6 +210,7 @@ async fn status_counts_an_unreachable_source_as_exit_two() {
         serde_json::json!([{
             "source": "gone",
             "url": url,
+            "kind": "unreachable",
             "error": format!("cannot reach {url}: connection refused"),
         }])
     );
