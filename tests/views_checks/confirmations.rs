@@ -156,3 +156,25 @@ fn retry_paths_say_how_they_failed_for_this_task_and_their_room_now() {
     assert!(idle_rows.contains("limit room ? unknown"), "{idle_rows}");
     assert!(idle_rows.contains("not tried for this task"), "{idle_rows}");
 }
+
+/// Issue 8 item 4 (the task's siblings): every confirmation of a task at 80x24, with a long
+/// reason typed, keeps what it will do, to which task, and the keys that send or cancel it.
+#[test]
+fn every_task_confirmation_keeps_its_essentials_at_80x24_with_long_input() {
+    let what = |key: char, id: &str| match key {
+        'a' => format!("of {id}: "),
+        'r' => format!("reject {id}: "),
+        'x' => format!("abort {id}: "),
+        _ => format!("retry {id}'s step"),
+    };
+    for resolution in ['a', 'r', 'x', 't'] {
+        let (mut app, queue) = inbox_app(80, 24, 200);
+        let id = open_task_where(&mut app, &queue, |d| !d.candidates.is_empty());
+        app.update(key(KeyCode::Char(resolution)));
+        type_text(&mut app, &"the ledger and the model disagree ".repeat(12));
+        let screen = text(&render(&app, &dark()));
+        assert!(screen.contains(&what(resolution, &id)), "{screen}");
+        assert!(screen.contains("enter send"), "{screen}");
+        assert!(screen.contains("esc cancel"), "{screen}");
+    }
+}
