@@ -392,6 +392,15 @@ fn resolve_confirmation_at_100x30() {
     insta::assert_snapshot!("resolve_confirmation", screen);
 }
 
+/// Issue 8 item 13: each retry path with how it fared for this task and its room now.
+#[test]
+fn retry_confirmation_at_80x24() {
+    let (mut app, queue) = inbox_app(80, 24, 200);
+    open_rich_task(&mut app, &queue);
+    app.update(key(KeyCode::Char('t')));
+    insta::assert_snapshot!(text(&render(&app, &dark())));
+}
+
 #[test]
 fn the_task_view_scrolls_within_its_content() {
     let (mut app, queue) = inbox_app(100, 30, 40);

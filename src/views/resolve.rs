@@ -30,17 +30,29 @@ pub fn draw_form(app: &App, form: &ResolveForm, theme: &Theme, frame: &mut Frame
         .map(|row| Line::styled(format!("  │ {row}"), theme.dim))
         .collect();
     let detail_rows = details.len() as u16;
-    let rows_per_choice = form
+    // A choice's label may run past the frame (a path's failures): its rows wrap, none is cut,
+    // and the list shows as many whole choices as fit, the chosen one among them.
+    let wrapped: Vec<Vec<String>> = form
         .choices
         .iter()
-        .map(|c| c.label.lines().count())
-        .max()
-        .unwrap_or(1)
-        .max(1);
-    let choices_shown = (CHOICE_ROWS / rows_per_choice)
-        .max(1)
-        .min(form.choices.len());
-    let choice_rows = (choices_shown * rows_per_choice) as u16;
+        .map(|c| hard_wrapped(&c.label, inner_width.saturating_sub(2)))
+        .collect();
+    let rows_from =
+        |first: usize, last: usize| -> usize { wrapped[first..=last].iter().map(Vec::len).sum() };
+    let mut first = 0;
+    while first < form.chosen && rows_from(first, form.chosen) > CHOICE_ROWS {
+        first += 1;
+    }
+    let mut shown = 0;
+    while first + shown < wrapped.len() && rows_from(first, first + shown) <= CHOICE_ROWS {
+        shown += 1;
+    }
+    let shown = shown.max(usize::from(!wrapped.is_empty()));
+    let choice_rows = if shown == 0 {
+        0
+    } else {
+        rows_from(first, first + shown - 1) as u16
+    };
     let field_rows = 1 + u16::from(form.reason.is_some());
     let summary_rows = summary.len() as u16;
     let height = 2 + 1 + summary_rows + detail_rows + choice_rows + field_rows + 2;
@@ -94,20 +106,18 @@ pub fn draw_form(app: &App, form: &ResolveForm, theme: &Theme, frame: &mut Frame
         details_area,
     );
 
-    let offset = super::scroll_offset(form.chosen, choices_shown);
-    let lines: Vec<Line> = form
-        .choices
-        .iter()
+    let lines: Vec<Line> = wrapped
+        .into_iter()
         .enumerate()
-        .skip(offset)
-        .take(choices_shown)
-        .flat_map(|(i, choice)| {
+        .skip(first)
+        .take(shown)
+        .flat_map(|(i, rows)| {
             let (marker, style) = if i == form.chosen {
                 ("▶ ", theme.selection)
             } else {
                 ("  ", theme.text)
             };
-            choice.label.lines().enumerate().map(move |(row, text)| {
+            rows.into_iter().enumerate().map(move |(row, text)| {
                 let marker = if row == 0 { marker } else { "  " };
                 Line::styled(format!("{marker}{text}"), style)
             })
