@@ -108,7 +108,7 @@ impl Action {
             Action::PrevView => "Previous view",
             Action::ShowFleet => "Fleet view: region x provider health",
             Action::ShowServices => "Services view: replicas, standbys, degraded modes",
-            Action::ShowTimeline => "Timeline view: injects and connection events",
+            Action::ShowTimeline => "Timeline view: events, the selected one in full below",
             Action::Close => "Close",
             Action::Accept => "Accept",
             Action::NextTheme => "Switch to the next colour theme",

@@ -245,6 +245,16 @@ fn confirmation_in_production_at_80x24() {
     insta::assert_snapshot!(text(&render(&app, &dark())));
 }
 
+/// On the selected service: `m`, the second mode, a reason, Enter; then the audit view.
+fn send_a_degraded_mode(app: &mut App) {
+    app.update(key(KeyCode::Char('m')));
+    app.update(key(KeyCode::Down));
+    app.update(key(KeyCode::Enter));
+    type_text(app, "eu-west brownout, cut load");
+    app.update(key(KeyCode::Enter));
+    app.update(key(KeyCode::Char('4')));
+}
+
 #[test]
 fn menu_and_audit_view_at_80x24() {
     let now = Instant::now();
@@ -254,12 +264,7 @@ fn menu_and_audit_view_at_80x24() {
     app.update(key(KeyCode::Char('a')));
     insta::assert_snapshot!("menu", text(&render(&app, &dark())));
     app.update(key(KeyCode::Esc));
-    app.update(key(KeyCode::Char('m')));
-    app.update(key(KeyCode::Down));
-    app.update(key(KeyCode::Enter));
-    type_text(&mut app, "eu-west brownout, cut load");
-    app.update(key(KeyCode::Enter));
-    app.update(key(KeyCode::Char('4')));
+    send_a_degraded_mode(&mut app);
     // Issue 8 item 7: the detail pane gained the full target line (snapshot changed for it).
     insta::assert_snapshot!("audit", text(&render(&app, &dark())));
 }
@@ -536,3 +541,7 @@ fn fleet_under_pressure_at_80x24_and_160x48() {
 // Checks of what is on screen without a snapshot; in their own file to keep this one short.
 #[path = "views_checks/mod.rs"]
 mod checks;
+
+// The history charts and the clocks; in their own file to keep this one short.
+#[path = "views_time/mod.rs"]
+mod time;

@@ -138,6 +138,7 @@ pub struct SentCommand {
     pub source: String,
     pub command: Command,
     pub reason: String,
+    /// When it was sent, on its source's clock.
     pub at: DateTime<Utc>,
     /// Known once the journal has it, before it is sent.
     pub key: Option<String>,
@@ -505,7 +506,8 @@ impl App {
             source: source_name.clone(),
             command: command.clone(),
             reason: reason.clone(),
-            at: self.wall,
+            // On the source's clock, like the audit entries it will sit among.
+            at: self.source_clock(source),
             key: None,
             state: SentState::Sending,
         });

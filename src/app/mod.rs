@@ -202,6 +202,7 @@ pub enum Level {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct TimelineEntry {
+    /// On the clock of `source`; the console's own entries on the wall's (UTC).
     pub at: DateTime<Utc>,
     pub source: String,
     pub level: Level,
@@ -339,8 +340,12 @@ impl App {
         app
     }
 
+    /// Logs on the clock of the source it concerns (the console's own news on the wall's),
+    /// so that it reads in order with the source's notices around it.
     fn log(&mut self, source: Option<&str>, level: Level, text: String) {
-        let at = self.wall;
+        let at = source
+            .and_then(|name| self.source_index(name))
+            .map_or(self.wall, |index| self.source_clock(index));
         self.push_timeline(TimelineEntry {
             at,
             source: source.unwrap_or("console").to_string(),

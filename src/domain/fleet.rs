@@ -5,11 +5,12 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
 use protocol::{FleetDelta, FleetSnapshot, Health, LabInfo, Operator, Provider, Region, WhoAmI};
 
 /// Data older than this is marked stale on screen, even while the stream looks open.
 pub const STALE_AFTER: Duration = Duration::from_secs(5);
-/// Samples kept per region and provider for sparklines.
+/// Samples kept per region and provider for the history charts.
 pub const HISTORY_LEN: usize = 120;
 
 /// How a source's connection stands, as last reported by its worker.
@@ -91,8 +92,11 @@ impl DownKind {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Default)]
+/// One reading of a region or provider, taken when the source reported it changed.
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Sample {
+    /// On the source's clock (the snapshot's or delta's `generated_at`).
+    pub at: DateTime<Utc>,
     pub p95_ms: f64,
     pub error_rate: f64,
     pub rate_limited_rate: f64,
@@ -148,7 +152,11 @@ impl SourceData {
     }
 
     pub fn apply_snapshot(&mut self, snapshot: FleetSnapshot, now: Instant) {
-        self.record_history(&snapshot.regions, &snapshot.providers);
+        self.record_history(
+            snapshot.generated_at,
+            &snapshot.regions,
+            &snapshot.providers,
+        );
         self.snapshot = Some(snapshot);
         self.received_at = Some(now);
     }
@@ -177,23 +185,33 @@ impl SourceData {
             snapshot.lab = delta.lab.clone();
         }
         self.received_at = Some(now);
-        self.record_history(&delta.regions, &delta.providers);
+        self.record_history(delta.generated_at, &delta.regions, &delta.providers);
         true
     }
 
-    fn record_history(&mut self, regions: &[Region], providers: &[Provider]) {
+    fn record_history(&mut self, at: DateTime<Utc>, regions: &[Region], providers: &[Provider]) {
         let samples = regions
             .iter()
             .map(|r| {
                 (
                     history_key_region(&r.id),
-                    sample(r.latency.p95_ms, r.error_rate, r.rate_limited_rate),
+                    Sample {
+                        at,
+                        p95_ms: r.latency.p95_ms,
+                        error_rate: r.error_rate,
+                        rate_limited_rate: r.rate_limited_rate,
+                    },
                 )
             })
             .chain(providers.iter().map(|p| {
                 (
                     history_key_provider(&p.id),
-                    sample(p.latency.p95_ms, p.error_rate, p.rate_limited_rate),
+                    Sample {
+                        at,
+                        p95_ms: p.latency.p95_ms,
+                        error_rate: p.error_rate,
+                        rate_limited_rate: p.rate_limited_rate,
+                    },
                 )
             }));
         for (key, s) in samples {
@@ -207,14 +225,6 @@ impl SourceData {
 }
 
 const NOTICES_KEPT: usize = 50;
-
-fn sample(p95_ms: f64, error_rate: f64, rate_limited_rate: f64) -> Sample {
-    Sample {
-        p95_ms,
-        error_rate,
-        rate_limited_rate,
-    }
-}
 
 pub fn history_key_region(id: &str) -> String {
     format!("region:{id}")

@@ -6,6 +6,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
+use super::clock;
 use crate::app::{App, Level, View};
 use crate::domain::fleet::{Connection, Freshness};
 use crate::format::age;
@@ -266,19 +267,57 @@ pub fn draw_status(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
             spans.push(Span::styled(format!(" ! {near} P1 "), theme.error));
         }
     }
-    if let Some(lab) = app.sources.iter().find_map(|s| s.lab()) {
-        spans.push(Span::styled(
-            format!(" seed {} ×{} ", lab.seed, lab.speed),
-            theme.dim,
-        ));
+    let lab_seed = app
+        .sources
+        .iter()
+        .find_map(|s| s.lab())
+        .map(|lab| format!(" seed {} ", lab.seed));
+    let (source_clocks, utc) = clocks(app);
+    // The clocks of the sources outrank the wall clock, and that the seed, when the bar is short.
+    let used: usize = spans.iter().map(|s| s.width()).sum::<usize>() + width(&source_clocks);
+    let mut optional = [Some(utc), lab_seed];
+    for last in (0..optional.len()).rev() {
+        if used + optional_width(&optional) <= usize::from(area.width) {
+            break;
+        }
+        optional[last] = None;
     }
-    let clock = format!(" {} UTC ", app.wall.format("%H:%M:%S"));
-    let used: usize = spans.iter().map(|s| s.width()).sum();
-    let pad = (area.width as usize).saturating_sub(used + clock.len());
+    let [utc, lab_seed] = optional;
+    if let Some(seed) = lab_seed {
+        spans.push(Span::styled(seed, theme.dim));
+    }
+    let right: Vec<String> = source_clocks.into_iter().chain(utc).collect();
+    let used: usize = spans.iter().map(|s| s.width()).sum::<usize>() + width(&right);
+    let pad = usize::from(area.width).saturating_sub(used);
     spans.push(Span::styled(" ".repeat(pad), theme.status_bar));
-    spans.push(Span::styled(clock, theme.status_bar));
+    spans.extend(right.into_iter().map(|c| Span::styled(c, theme.status_bar)));
     frame.render_widget(
         Paragraph::new(Line::from(spans)).style(theme.status_bar),
         area,
     );
+}
+
+/// The clock of each source that runs its own time (a lab faster or slower than real time),
+/// labelled with its name and speed, and the wall clock in UTC: the clock of the sources on
+/// real time and of the console's own news.
+fn clocks(app: &App) -> (Vec<String>, String) {
+    let simulated = (0..app.sources.len())
+        .filter(|&i| clock::runs_own_time(app, i))
+        .map(|i| {
+            format!(
+                " {} {} ",
+                clock::label(app, i),
+                clock::time(app.source_clock(i))
+            )
+        })
+        .collect();
+    (simulated, format!(" {} UTC ", clock::time(app.wall)))
+}
+
+fn width(texts: &[String]) -> usize {
+    texts.iter().map(|t| t.chars().count()).sum()
+}
+
+fn optional_width(texts: &[Option<String>]) -> usize {
+    texts.iter().flatten().map(|t| t.chars().count()).sum()
 }

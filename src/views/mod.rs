@@ -4,6 +4,7 @@
 mod actions;
 mod audit;
 mod chrome;
+mod clock;
 mod escalation_text;
 mod fleet;
 mod inbox;

@@ -104,7 +104,7 @@ fn deltas_carry_only_changed_objects_and_bump_the_revision() {
     // A notice alone is news.
     let notice = Notice {
         at,
-        text: "00:00:00 inject".into(),
+        text: "inject".into(),
     };
     let delta = published
         .publish(

@@ -258,10 +258,7 @@ impl EscalationQueue {
     }
 
     fn notice(&mut self, at: DateTime<Utc>, text: String) {
-        self.notices.push(Notice {
-            at,
-            text: format!("{} {text}", at.format("%H:%M:%S")),
-        });
+        self.notices.push(Notice { at, text });
     }
 }
 

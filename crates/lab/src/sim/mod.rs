@@ -341,10 +341,8 @@ impl Sim {
 
     fn notice(&mut self, at_s: f64, text: String) {
         let at = self.time_at(at_s);
-        let notice = Notice {
-            at,
-            text: format!("{} {text}", at.format("%H:%M:%S")),
-        };
+        // The time is in `at`: the console shows it in its own column, on this lab's clock.
+        let notice = Notice { at, text };
         if self.notices.len() == NOTICES_KEPT {
             self.notices.remove(0);
         }
