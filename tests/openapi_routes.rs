@@ -1,7 +1,8 @@
 //! The routes the lab serves are exactly the paths of `docs/openapi.yaml`, and exactly
 //! protocol v1's endpoint table: nothing missing either way. And every one of them is really
 //! routed: a started lab answers each with something other than its unknown-route `404` or
-//! wrong-method `405`.
+//! wrong-method `405`. The spec's header patterns are what the lab accepts, and its model of
+//! the event stream is what the lab sends.
 
 mod lab_support;
 
@@ -10,7 +11,7 @@ use std::collections::BTreeSet;
 use protocol::endpoints::{self, Endpoint, Method};
 use reqwest::StatusCode;
 
-use lab_support::{client, send, start_lab};
+use lab_support::{SPEC, client, next_event, open_events, send, start_lab};
 
 /// The methods an OpenAPI path item may hold; its other members (`parameters`, ...) are not
 /// operations.
@@ -84,6 +85,131 @@ async fn every_served_route_is_routed() {
             endpoint.method.as_str(),
             endpoint.path
         );
+    }
+    lab.shutdown().await;
+}
+
+/// Sends `request` with alice's token and a fresh key; the answer must be a success.
+async fn act(lab: &lab::LabServer, request: reqwest::RequestBuilder) {
+    let response = send(
+        request
+            .bearer_auth(lab.token_for("alice").unwrap())
+            .header("idempotency-key", uuid::Uuid::new_v4().to_string())
+            .header("content-type", "application/json"),
+    )
+    .await;
+    assert!(response.status().is_success(), "{}", response.status());
+}
+
+#[tokio::test]
+async fn every_event_the_lab_sends_keeps_to_the_spec_model_of_its_name() {
+    let spec_names: BTreeSet<String> = SPEC.events().into_keys().collect();
+    let table: BTreeSet<String> = protocol::event_name::ALL.map(String::from).into();
+    assert_eq!(
+        spec_names, table,
+        "the spec models every event name, no other"
+    );
+
+    // At 60x the region-down inject escalates tasks within a second or two.
+    let lab = start_lab(60.0, Some("region-down")).await;
+    let token = lab.token_for("alice").unwrap().to_string();
+    let mut seen = BTreeSet::new();
+    let check = |event: &eventsource_stream::Event| {
+        let data: serde_json::Value = serde_json::from_str(&event.data).unwrap();
+        SPEC.assert_valid_event(&event.event, &event.id, &data);
+        event.event.clone()
+    };
+    // Far ahead of the lab: the stream must start over with a resnapshot.
+    let mut ahead = open_events(&lab, &token, Some("999999".into())).await;
+    seen.insert(check(&next_event(&mut ahead).await));
+    drop(ahead);
+
+    let mut events = open_events(&lab, &token, Some("1".into())).await;
+    let escalated = loop {
+        let event = next_event(&mut events).await;
+        seen.insert(check(&event));
+        if event.event == protocol::escalations::EVENT_NEW {
+            let data: serde_json::Value = serde_json::from_str(&event.data).unwrap();
+            break data["id"].as_str().unwrap().to_string();
+        }
+    };
+    let url = |action: &str| format!("{}/v1/escalations/{escalated}/{action}", lab.url());
+    act(&lab, client().post(url("claim"))).await;
+    act(&lab, client().post(url("release"))).await;
+    act(&lab, client().post(url("claim"))).await;
+    let abort = serde_json::json!({"resolution": {"kind": "abort"}, "note": "drill"});
+    act(&lab, client().post(url("resolve")).body(abort.to_string())).await;
+    while seen != spec_names {
+        seen.insert(check(&next_event(&mut events).await));
+    }
+    lab.shutdown().await;
+}
+
+/// Values of each header parameter of the spec, valid and not: the spec's pattern and the
+/// lab must agree on every one.
+fn header_samples(name: &str) -> Vec<String> {
+    let common = ["", " ", "é", "+3", "3x", "-1", "a b"].map(String::from);
+    let specific: Vec<String> = match name {
+        "Idempotency-Key" => vec!["k-1".into(), "x".repeat(128), "x".repeat(129)],
+        "If-Match" => vec![
+            "3".into(),
+            "\"3\"".into(),
+            "W/\"3\"".into(),
+            "\"3".into(),
+            "9".repeat(19),
+            "9".repeat(20),
+        ],
+        "Last-Event-ID" => vec!["1".into(), "9".repeat(19), "9".repeat(20)],
+        other => panic!("no samples for the header {other}: add some"),
+    };
+    common.into_iter().chain(specific).collect()
+}
+
+/// Whether the lab takes `value` for the header `name`: anything but a 400 naming it.
+async fn lab_accepts(lab: &lab::LabServer, name: &str, value: &str) -> bool {
+    let token = lab.token_for("alice").unwrap();
+    let mut request = match name {
+        "Last-Event-ID" => client().get(format!("{}/v1/events", lab.url())),
+        _ => client()
+            .post(format!("{}/v1/regions/us-east/drain", lab.url()))
+            .header("content-type", "application/json")
+            .body(r#"{"reason": "drill", "expires_in_s": 60}"#),
+    };
+    if name != "Idempotency-Key" {
+        request = request.header("idempotency-key", uuid::Uuid::new_v4().to_string());
+    }
+    if name != "If-Match" {
+        request = request.header("if-match", "999");
+    }
+    let value = reqwest::header::HeaderValue::from_bytes(value.as_bytes()).unwrap();
+    let response = send(request.bearer_auth(token).header(name, value)).await;
+    if response.status() != StatusCode::BAD_REQUEST {
+        return true;
+    }
+    let problem: protocol::Problem =
+        serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    let detail = problem.detail.unwrap_or_default();
+    assert!(detail.contains(name), "a 400 names the header: {detail}");
+    false
+}
+
+#[tokio::test]
+async fn header_patterns_of_the_spec_are_what_the_lab_accepts() {
+    let lab = start_lab(1.0, None).await;
+    let headers = SPEC.header_parameters();
+    assert!(headers.contains_key("Idempotency-Key") && headers.contains_key("If-Match"));
+    for (name, schema) in &headers {
+        assert!(schema.get("pattern").is_some(), "{name} has a pattern");
+        let pattern = regex::Regex::new(schema["pattern"].as_str().unwrap()).unwrap();
+        for value in header_samples(name) {
+            // Header values lose surrounding spaces on the wire.
+            let sent = value.trim();
+            assert_eq!(
+                lab_accepts(&lab, name, &value).await,
+                pattern.is_match(sent),
+                "{name}: {value:?}"
+            );
+        }
     }
     lab.shutdown().await;
 }

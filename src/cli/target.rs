@@ -116,6 +116,7 @@ impl Target {
                 topology: None,
                 scenario: args.scenario.clone(),
                 escalations: args.escalations,
+                ..LabOptions::default()
             };
             let lab = LabServer::start(options, "127.0.0.1:0".parse()?)
                 .await

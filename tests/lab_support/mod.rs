@@ -65,6 +65,75 @@ pub mod openapi {
             schema
         }
 
+        /// Every header parameter of the spec, by name, with its schema (one per name).
+        pub fn header_parameters(&self) -> std::collections::BTreeMap<String, Value> {
+            let mut headers = std::collections::BTreeMap::new();
+            let operations = self.0["paths"]
+                .as_object()
+                .unwrap()
+                .values()
+                .flat_map(|item| {
+                    item.as_object()
+                        .unwrap()
+                        .values()
+                        .filter(|op| op.is_object())
+                });
+            for operation in operations {
+                let parameters = operation["parameters"].as_array().into_iter().flatten();
+                for parameter in parameters.map(|p| self.resolve(p)) {
+                    if parameter["in"] != "header" {
+                        continue;
+                    }
+                    let name = parameter["name"].as_str().unwrap().to_string();
+                    let schema = parameter["schema"].clone();
+                    let earlier = headers.insert(name.clone(), schema.clone());
+                    assert!(
+                        earlier.is_none_or(|earlier| earlier == schema),
+                        "{name} has two schemas"
+                    );
+                }
+            }
+            headers
+        }
+
+        /// The item schemas of the `/v1/events` stream, by event name.
+        pub fn events(&self) -> std::collections::BTreeMap<String, &Value> {
+            let stream = &self.0["paths"]["/v1/events"]["get"]["responses"]["200"]["content"]["text/event-stream"];
+            let items = stream["x-item-schema"]["oneOf"]
+                .as_array()
+                .expect("the spec models the events");
+            items
+                .iter()
+                .map(|item| {
+                    let item = self.resolve(item);
+                    let name = item["properties"]["event"]["const"].as_str().unwrap();
+                    (name.to_string(), item)
+                })
+                .collect()
+        }
+
+        /// Checks one server-sent event against the spec's item schema of its name.
+        pub fn assert_valid_event(&self, name: &str, id: &str, data: &Value) {
+            let events = self.events();
+            let item = events
+                .get(name)
+                .unwrap_or_else(|| panic!("the spec has no event {name:?}"));
+            // A client keeps the last id it saw for the events without one (the SSE rule), so
+            // only an event that must have an id is checked for it.
+            let required = item["required"].as_array().unwrap();
+            if required.contains(&Value::from("id")) {
+                let id_schema = &item["properties"]["id"];
+                self.assert_valid(id_schema, &Value::from(id), &format!("event {name} id"));
+            }
+            let data_schema = &item["properties"]["data"];
+            assert_eq!(data_schema["contentMediaType"], "application/json");
+            self.assert_valid(
+                &data_schema["contentSchema"],
+                data,
+                &format!("event {name} data"),
+            );
+        }
+
         pub fn schema(&self, name: &str) -> &Value {
             let schema = &self.0["components"]["schemas"][name];
             assert!(schema.is_object(), "the spec has no schema {name}");
@@ -154,6 +223,15 @@ pub mod openapi {
                         };
                         if !ok {
                             errors.push(format!("{at}: length {length} breaks {keyword} {bound}"));
+                        }
+                    }
+                    "pattern" => {
+                        let Some(text) = value.as_str() else {
+                            continue;
+                        };
+                        let pattern = regex::Regex::new(rule.as_str().unwrap()).unwrap();
+                        if !pattern.is_match(text) {
+                            errors.push(format!("{at}: {value} does not match {rule}"));
                         }
                     }
                     "format" => {
@@ -291,10 +369,12 @@ pub async fn get_json<T: serde::de::DeserializeOwned>(
     get_json_as(lab, path, path, token).await
 }
 
-/// Parses an event's data after checking it against the spec's schema `name`.
+/// Parses an event's data after checking it against the spec's schema `name`, and the event
+/// against the spec's model of its event name.
 pub fn event_data<T: serde::de::DeserializeOwned>(event: &Event, name: &str) -> T {
     let data: serde_json::Value = serde_json::from_str(&event.data).unwrap();
     SPEC.assert_valid(SPEC.schema(name), &data, &format!("event {}", event.event));
+    SPEC.assert_valid_event(&event.event, &event.id, &data);
     serde_json::from_value(data).unwrap()
 }
 

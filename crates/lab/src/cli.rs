@@ -2,8 +2,9 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
-use super::{LabOptions, LabServer, shipped_scenarios};
+use super::{LabOptions, LabServer, ServeLimits, shipped_scenarios};
 
 #[derive(clap::Args, Clone, Debug, PartialEq)]
 pub struct LabServeArgs {
@@ -25,6 +26,16 @@ pub struct LabServeArgs {
     /// Load this many synthetic pending escalations at start (scale tests of the inbox).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub escalations: usize,
+    /// Seconds a client may take to send a request head; also how long an idle keep-alive
+    /// connection stays open.
+    #[arg(long, value_name = "SECONDS", default_value_t = ServeLimits::default().header_timeout.as_secs())]
+    pub header_timeout: u64,
+    /// Seconds a client may take to send a request body (a slower one is answered 408).
+    #[arg(long, value_name = "SECONDS", default_value_t = ServeLimits::default().body_timeout.as_secs())]
+    pub body_timeout: u64,
+    /// Connections served at once; more are answered 503 and closed.
+    #[arg(long, value_name = "N", default_value_t = ServeLimits::default().max_connections)]
+    pub max_connections: usize,
 }
 
 /// Starts the lab, prints where it listens and each built-in operator's token, and runs
@@ -36,6 +47,11 @@ pub async fn run_serve(args: LabServeArgs) -> anyhow::Result<()> {
         topology: args.topology,
         scenario: args.scenario,
         escalations: args.escalations,
+        limits: ServeLimits {
+            header_timeout: Duration::from_secs(args.header_timeout.max(1)),
+            body_timeout: Duration::from_secs(args.body_timeout.max(1)),
+            max_connections: args.max_connections.max(1),
+        },
     };
     let scenario = options
         .scenario
@@ -89,6 +105,10 @@ mod tests {
         let args = Cli::parse_from(["lab"]).serve;
         assert_eq!(args.listen, "127.0.0.1:7300".parse().unwrap());
         assert_eq!((args.seed, args.speed), (42, 1.0));
+        assert_eq!(
+            (args.header_timeout, args.body_timeout, args.max_connections),
+            (10, 10, 1024)
+        );
         let args = Cli::parse_from([
             "lab",
             "--speed",

@@ -6,7 +6,8 @@
 //! for a seed.
 //!
 //! Module map, from the outside in:
-//! - [`cli`]: `switchboard lab serve`; [`server`]: [`LabServer`], start, ticker, shutdown.
+//! - [`cli`]: `switchboard lab serve`; [`server`]: [`LabServer`], start, ticker, shutdown;
+//!   [`listener`]: accepting connections within deadlines and a limit.
 //! - [`http`]: the router and its routes (fleet and events, commands, escalations), the
 //!   state they share, authentication, problem documents, idempotent POSTs.
 //! - [`event_log`]: the published fleet and the log event streams resume from;
@@ -25,6 +26,7 @@ pub mod event_log;
 pub mod free_text;
 pub mod http;
 pub mod idempotency;
+pub mod listener;
 pub mod roster;
 pub mod scenario;
 pub mod server;
@@ -33,6 +35,7 @@ pub mod topology;
 
 use std::path::PathBuf;
 
+pub use listener::ServeLimits;
 pub use scenario::shipped_scenarios;
 pub use server::LabServer;
 
@@ -51,6 +54,8 @@ pub struct LabOptions {
     pub scenario: Option<PathBuf>,
     /// Synthetic pending escalations loaded at start, for scale tests.
     pub escalations: usize,
+    /// Deadlines and the connection limit of the HTTP server.
+    pub limits: ServeLimits,
 }
 
 impl Default for LabOptions {
@@ -61,6 +66,7 @@ impl Default for LabOptions {
             topology: None,
             scenario: None,
             escalations: 0,
+            limits: ServeLimits::default(),
         }
     }
 }

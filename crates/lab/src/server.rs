@@ -14,6 +14,7 @@ use tokio::time::MissedTickBehavior;
 use crate::escalations::EscalationQueue;
 use crate::http::auth::Credentials;
 use crate::http::{self, LabShared, RouterState};
+use crate::listener;
 use crate::scenario::Scenario;
 use crate::sim::Sim;
 use crate::topology::Topology;
@@ -72,20 +73,11 @@ impl LabServer {
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
         let addr = listener.local_addr()?;
-        let app = http::router(RouterState::new(Arc::clone(&lab), Arc::clone(&credentials)));
-        let mut server_stopped = stopped.clone();
-        let server = tokio::spawn(async move {
-            let shutdown = async move {
-                // An error means the LabServer is gone: stop as well.
-                let _ = server_stopped.wait_for(|stop| *stop).await;
-            };
-            if let Err(error) = axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown)
-                .await
-            {
-                tracing::warn!(%error, "lab server stopped");
-            }
-        });
+        let app = http::router(
+            RouterState::new(Arc::clone(&lab), Arc::clone(&credentials)),
+            opts.limits.body_timeout,
+        );
+        let server = tokio::spawn(listener::serve(listener, app, opts.limits, stopped.clone()));
         let ticker = tokio::spawn(run_ticker(lab, stopped));
         Ok(LabServer {
             addr,

@@ -419,6 +419,19 @@ pub mod event_name {
     pub const OPERATORS: &str = "operators";
     /// Data: [`super::commands::AuditEntry`], each new entry of the audit log.
     pub const AUDIT: &str = "audit";
+
+    /// Every event name of `/v1/events`, the escalations' included (docs/openapi.yaml
+    /// models each; a test holds the two together).
+    pub const ALL: [&str; 8] = [
+        FLEET_DELTA,
+        RESNAPSHOT,
+        OPERATORS,
+        AUDIT,
+        crate::escalations::EVENT_NEW,
+        crate::escalations::EVENT_CLAIMED,
+        crate::escalations::EVENT_RELEASED,
+        crate::escalations::EVENT_RESOLVED,
+    ];
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]

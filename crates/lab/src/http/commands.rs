@@ -197,7 +197,7 @@ fn check_revision(headers: &HeaderMap, id: &str, target: &ControlTarget) -> Resu
         .strip_prefix('"')
         .and_then(|t| t.strip_suffix('"'))
         .unwrap_or(text);
-    let expected: u64 = bare.parse().map_err(|_| {
+    let expected = super::revision_number(bare).ok_or_else(|| {
         ApiError::bad_request(format!(
             "{IF_MATCH} must be the target's control_revision, e.g. {IF_MATCH}: 3"
         ))

@@ -72,13 +72,12 @@ fn last_event_id(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
     let Some(value) = headers.get("last-event-id") else {
         return Ok(None);
     };
-    let text = value.to_str().unwrap_or_default().trim();
+    let refusal = || ApiError::bad_request("Last-Event-ID must be a revision number from this lab");
+    let text = value.to_str().map_err(|_| refusal())?.trim();
     if text.is_empty() {
         return Ok(None);
     }
-    text.parse()
-        .map(Some)
-        .map_err(|_| ApiError::bad_request("Last-Event-ID must be a revision number from this lab"))
+    super::revision_number(text).map(Some).ok_or_else(refusal)
 }
 
 fn resume_events(log: &EventLog, last_seen: u64) -> Vec<Event> {

@@ -12,7 +12,10 @@ mod escalations;
 mod fleet;
 mod idempotent;
 pub mod problem;
+mod request_limits;
 mod state;
+
+use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{MethodRouter, get, post};
@@ -21,7 +24,15 @@ use axum::{Router, middleware};
 use protocol::command::Verb;
 use protocol::endpoints::{self, Endpoint};
 
+pub use request_limits::{HEAD_LIMIT, MAX_HEADERS, URI_LIMIT};
 pub(crate) use state::{LabShared, RouterState};
+
+/// The largest body any endpoint reads: larger ones are refused before routing.
+const MAX_BODY: usize = if commands::BODY_LIMIT > escalations::BODY_LIMIT {
+    commands::BODY_LIMIT
+} else {
+    escalations::BODY_LIMIT
+};
 
 /// The endpoints the lab serves: protocol v1's, read from the table the router is built from.
 pub fn served_endpoints() -> Vec<Endpoint> {
@@ -32,16 +43,32 @@ pub fn served_endpoints() -> Vec<Endpoint> {
 }
 
 /// The router of a lab: every endpoint of the table, and problem documents for every error
-/// (unknown routes and wrong methods included).
-pub(crate) fn router(state: RouterState) -> Router {
+/// (unknown routes, wrong methods and requests beyond [`request_limits`] included). A body
+/// must arrive within `body_timeout`.
+pub(crate) fn router(state: RouterState, body_timeout: Duration) -> Router {
+    let body_rules = request_limits::BodyRules {
+        max_bytes: MAX_BODY,
+        timeout: body_timeout,
+    };
     route_table()
         .into_iter()
         .fold(Router::new(), |router, (endpoint, handler)| {
             router.route(endpoint.path, handler)
         })
         .fallback(problem::unknown_route)
+        .layer(middleware::from_fn_with_state(
+            body_rules,
+            request_limits::within_limits,
+        ))
         .layer(middleware::from_fn(problem::problem_json_errors))
         .with_state(state)
+}
+
+/// A revision number as headers carry it (`If-Match`, `Last-Event-ID`): 1 to 19 ASCII
+/// digits, as the spec's patterns say (no sign, no spaces inside).
+fn revision_number(text: &str) -> Option<u64> {
+    let digits = (1..=19).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit());
+    digits.then(|| text.parse().ok()).flatten()
 }
 
 /// Every endpoint the lab serves, with its handler (and the largest body it reads).
