@@ -468,3 +468,29 @@ fn the_default_fleet_can_lose_us_west_but_not_a_region_it_cannot_spare() {
         );
     }
 }
+
+/// Issue 8 item 9, the CLI's side: a lab at x60 runs its own clock, so its deadlines are
+/// printed with its name, not as UTC (time left is counted on it: escalations::tests).
+#[test]
+fn a_lab_running_its_own_time_labels_every_time_the_cli_prints() {
+    let lab = ["--lab", "--speed", "60", "--escalations", "5"];
+    let run = |verb: &[&str]| {
+        let args: Vec<&str> = lab.iter().chain(verb).copied().collect();
+        run_with_config("", &args)
+    };
+    let (code, list, err) = run(&["escalations", "list"]);
+    assert_eq!(code, Some(0), "{list}{err}");
+    let id = list.split_whitespace().next().unwrap().to_string();
+    let (code, show, err) = run(&["escalations", "show", &id]);
+    assert_eq!(code, Some(0), "{show}{err}");
+    let deadline = show
+        .lines()
+        .find(|l| l.starts_with("SLA deadline"))
+        .unwrap();
+    assert!(deadline.contains(" lab ×60 "), "{deadline}");
+    assert!(!deadline.contains("UTC"), "{deadline}");
+    let (code, audit, err) = run(&["audit", "--json"]);
+    assert_eq!(code, Some(0), "{audit}{err}");
+    let report: serde_json::Value = serde_json::from_str(&audit).unwrap();
+    assert_eq!(report["clock"], "lab ×60", "{report}");
+}

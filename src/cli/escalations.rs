@@ -3,8 +3,8 @@
 use std::io::Write;
 
 use anyhow::Context as _;
-use chrono::Utc;
 
+use crate::cli::clock::SourceClock;
 use crate::cli::output::{confirm_on_terminal, exit_code_of, process_exit_code, write_json};
 use crate::cli::target::Target;
 use crate::format::{age, ms};
@@ -159,6 +159,13 @@ pub async fn run_escalations(
     confirm: impl FnMut(&str) -> bool,
 ) -> anyhow::Result<i32> {
     let client = Client::new(&source.url, source.token.clone())?;
+    // Deadlines are on the source's clock; only the readable output shows them.
+    let clock = match &args {
+        EscalationsArgs::List { json: false, .. } | EscalationsArgs::Show { json: false, .. } => {
+            SourceClock::of(&client).await
+        }
+        _ => SourceClock::utc(),
+    };
     match args {
         EscalationsArgs::List {
             state,
@@ -181,7 +188,7 @@ pub async fn run_escalations(
                 Ok(page) if json => write_json(out, &page, "list")?,
                 Ok(page) => {
                     for item in &page.items {
-                        writeln!(out, "{}", list_line(item))?;
+                        writeln!(out, "{}", list_line(item, &clock))?;
                     }
                     writeln!(out, "{} of {} matching", page.items.len(), page.total)?;
                     if let Some(next) = page.next_cursor {
@@ -198,7 +205,7 @@ pub async fn run_escalations(
                 Ok(0)
             }
             Ok(detail) => {
-                write_detail(out, &detail)?;
+                write_detail(out, &detail, &clock)?;
                 Ok(0)
             }
             Err(error) => failed(out, &error),
@@ -308,8 +315,8 @@ fn failed(out: &mut impl Write, error: &ClientError) -> anyhow::Result<i32> {
     Ok(exit_code_of(error))
 }
 
-fn list_line(item: &EscalationSummary) -> String {
-    let left = item.sla_deadline - Utc::now();
+fn list_line(item: &EscalationSummary, clock: &SourceClock) -> String {
+    let left = item.sla_deadline - clock.now();
     let sla = match left.to_std() {
         Ok(left) => age(left),
         Err(_) => "BREACH".to_string(),
@@ -332,7 +339,11 @@ fn list_line(item: &EscalationSummary) -> String {
     )
 }
 
-fn write_detail(out: &mut impl Write, detail: &Escalation) -> anyhow::Result<()> {
+fn write_detail(
+    out: &mut impl Write,
+    detail: &Escalation,
+    clock: &SourceClock,
+) -> anyhow::Result<()> {
     let s = &detail.summary;
     writeln!(
         out,
@@ -353,7 +364,7 @@ fn write_detail(out: &mut impl Write, detail: &Escalation) -> anyhow::Result<()>
     writeln!(
         out,
         "SLA deadline {}  idempotency key {}",
-        s.sla_deadline.format("%Y-%m-%d %H:%M:%S UTC"),
+        clock.stamp(s.sla_deadline),
         clean(&detail.idempotency_key)
     )?;
     writeln!(out, "why: {}", clean(&s.reason_text))?;
@@ -450,4 +461,28 @@ fn write_outcome(
     )?;
     writeln!(out, "  idempotency key {key}, {tries} attempt(s)")?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{escalation_queue, escalation_summaries, small_fleet};
+    use protocol::LabInfo;
+
+    /// A lab at x10 whose clock reads four minutes before the task's deadline: the list says
+    /// 4m left, whatever the wall's clock says.
+    #[test]
+    fn time_left_is_counted_on_the_sources_clock() {
+        let task = escalation_summaries(&escalation_queue(7, 1)).remove(0);
+        let mut snapshot = small_fleet();
+        snapshot.generated_at = task.sla_deadline - chrono::TimeDelta::minutes(4);
+        snapshot.lab = Some(LabInfo {
+            seed: 7,
+            speed: 10.0,
+            scenario: None,
+            sim_elapsed_s: 0.0,
+        });
+        let line = list_line(&task, &SourceClock::of_snapshot(&snapshot));
+        assert!(line.contains(" 4m"), "{line}");
+    }
 }

@@ -10,6 +10,7 @@
 
 pub mod args;
 pub mod audit;
+pub mod clock;
 pub mod commands;
 pub mod escalations;
 pub mod generate;

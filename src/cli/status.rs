@@ -8,6 +8,7 @@ use anyhow::bail;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::cli::clock::SourceClock;
 use crate::cli::output::{process_exit_code, write_json};
 use crate::cli::target::Target;
 use crate::domain::fleet::{Connection, FleetSummary, SourceData, seen_health};
@@ -124,6 +125,8 @@ struct BreakerLine {
     reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     until: Option<DateTime<Utc>>,
+    /// The clock `until` is on: `UTC`, or a lab's own (`lab ×10`).
+    clock: String,
 }
 
 #[derive(Serialize, Debug)]
@@ -162,6 +165,7 @@ impl StatusReport {
                 continue;
             };
             let freshness = source.freshness(now);
+            let clock = SourceClock::of_snapshot(snapshot);
             regions.extend(snapshot.regions.iter().map(|region| RegionLine {
                 source: text(&source.name),
                 region: text(&region.id),
@@ -183,6 +187,7 @@ impl StatusReport {
                 state: provider.breaker.state,
                 reason: provider.breaker.reason.as_deref().map(text),
                 until: provider.breaker.until,
+                clock: clock.name().to_string(),
             }));
         }
         StatusReport {
@@ -206,7 +211,7 @@ impl StatusReport {
         let counts = &self.summary;
         writeln!(
             out,
-            "fleet {}: regions {} ok, {} degraded, {} down, {} unknown; {} open {}; {} unreachable {}",
+            "fleet {}: regions {} ok, {} degraded, {} down, {} unknown; {} open {}; {} {} down",
             self.verdict,
             counts.regions_ok,
             counts.regions_degraded,
@@ -250,7 +255,7 @@ impl StatusReport {
                 breaker.state.word()
             )?;
             if let Some(until) = breaker.until {
-                write!(out, " until {}", until.format("%H:%M:%SZ"))?;
+                write!(out, " until {} {}", until.format("%H:%M:%S"), breaker.clock)?;
             }
             if let Some(reason) = &breaker.reason {
                 write!(out, " — {reason}")?;
@@ -370,7 +375,7 @@ mod tests {
         let report = StatusReport::of(&data, now);
         assert_eq!(report.exit_code, 1);
         let human = render(&report);
-        assert!(human.starts_with("fleet degraded: regions 1 ok, 1 degraded, 0 down, 0 unknown; 1 open breaker; 0 unreachable sources\n"), "{human}");
+        assert!(human.starts_with("fleet degraded: regions 1 ok, 1 degraded, 0 down, 0 unknown; 1 open breaker; 0 sources down\n"), "{human}");
         assert!(human.contains("  lab  ▲ eu-west  degraded  p95    180 ms  err   0.4%  429  12.0%  share  45%  headroom   32%\n"), "{human}");
         assert!(
             human.contains("  lab  openai@eu-west  open — 5xx storm\n"),

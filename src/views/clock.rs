@@ -6,11 +6,12 @@
 use chrono::{DateTime, Utc};
 
 use crate::app::App;
+use protocol::LabInfo;
 
 /// Whether a source runs its own time: a lab faster or slower than real time. Every other
 /// source's clock is the wall's, in UTC.
 pub fn runs_own_time(app: &App, source: usize) -> bool {
-    app.source(source).lab().is_some_and(|lab| lab.speed != 1.0)
+    app.source(source).lab().is_some_and(LabInfo::runs_own_time)
 }
 
 /// The name of a source's clock: the source's name, with its speed when it runs its own

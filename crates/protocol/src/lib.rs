@@ -359,6 +359,14 @@ pub struct LabInfo {
     pub sim_elapsed_s: f64,
 }
 
+impl LabInfo {
+    /// A lab faster or slower than real time runs its own clock: its times (events,
+    /// deadlines, audit entries) are simulated, not UTC.
+    pub fn runs_own_time(&self) -> bool {
+        self.speed != 1.0
+    }
+}
+
 /// `GET /v1/fleet`
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct FleetSnapshot {
