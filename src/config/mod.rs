@@ -429,6 +429,14 @@ pub fn load_with_env(
     }
 }
 
+/// Parses and validates the text of a user file named `path` (only used in the problems),
+/// as [`load`] does with the file it reads: the configuration it defines, or every problem
+/// found, each at its line and column. Public so that the fuzz targets (`fuzz/`) reach the
+/// parser without a file.
+pub fn parse_file(path: &Path, text: &str) -> Result<Config, Vec<ConfigProblem>> {
+    file::parse(path, text).map(|parsed| parsed.config)
+}
+
 /// Names of contexts, sources and themes: they end up in keyring entries, file
 /// names and the screen, so they are kept to a plain, unambiguous alphabet.
 pub(crate) fn is_valid_name(name: &str) -> bool {

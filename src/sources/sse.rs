@@ -8,7 +8,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use eventsource_stream::{Event, EventStreamError, Eventsource};
+use eventsource_stream::{EventStreamError, Eventsource};
 use futures::future::ready;
 use futures::{Stream, StreamExt};
 use serde::de::DeserializeOwned;
@@ -62,7 +62,7 @@ where
                 None
             } else {
                 match item {
-                    Ok(event) => Some(decode(&event)),
+                    Ok(event) => Some(decode_event(&event.event, &event.data)),
                     Err(error) => {
                         *failed = true;
                         Some(Err(stream_error(error, &url, idle)))
@@ -74,31 +74,38 @@ where
         .filter_map(|decoded| ready(decoded.transpose()))
 }
 
-fn decode(event: &Event) -> Result<Option<StreamEvent>, ClientError> {
-    let decoded = match event.event.as_str() {
-        event_name::FLEET_DELTA => StreamEvent::Delta(payload(event)?),
-        event_name::RESNAPSHOT => StreamEvent::Resnapshot(payload(event)?),
-        event_name::OPERATORS => StreamEvent::Operators(payload(event)?),
-        event_name::AUDIT => StreamEvent::Audit(payload(event)?),
-        escalations::EVENT_NEW => escalation(EscalationEventKind::New, event)?,
-        escalations::EVENT_CLAIMED => escalation(EscalationEventKind::Claimed, event)?,
-        escalations::EVENT_RELEASED => escalation(EscalationEventKind::Released, event)?,
-        escalations::EVENT_RESOLVED => escalation(EscalationEventKind::Resolved, event)?,
+/// Decodes one event of the stream from its name and data, as [`parse_events`] does for each
+/// event it frames: `Ok(None)` for an event name this console does not know, an error when
+/// the data does not decode. Public so that the fuzz targets (`fuzz/`) reach it directly.
+pub fn decode_event(name: &str, data: &str) -> Result<Option<StreamEvent>, ClientError> {
+    let decoded = match name {
+        event_name::FLEET_DELTA => StreamEvent::Delta(payload(name, data)?),
+        event_name::RESNAPSHOT => StreamEvent::Resnapshot(payload(name, data)?),
+        event_name::OPERATORS => StreamEvent::Operators(payload(name, data)?),
+        event_name::AUDIT => StreamEvent::Audit(payload(name, data)?),
+        escalations::EVENT_NEW => escalation(EscalationEventKind::New, name, data)?,
+        escalations::EVENT_CLAIMED => escalation(EscalationEventKind::Claimed, name, data)?,
+        escalations::EVENT_RELEASED => escalation(EscalationEventKind::Released, name, data)?,
+        escalations::EVENT_RESOLVED => escalation(EscalationEventKind::Resolved, name, data)?,
         _ => return Ok(None),
     };
     Ok(Some(decoded))
 }
 
-fn escalation(kind: EscalationEventKind, event: &Event) -> Result<StreamEvent, ClientError> {
+fn escalation(
+    kind: EscalationEventKind,
+    name: &str,
+    data: &str,
+) -> Result<StreamEvent, ClientError> {
     Ok(StreamEvent::Escalation(EscalationEvent {
         kind,
-        summary: payload(event)?,
+        summary: payload(name, data)?,
     }))
 }
 
-fn payload<T: DeserializeOwned>(event: &Event) -> Result<T, ClientError> {
-    serde_json::from_str(&event.data)
-        .map_err(|error| ClientError::malformed(&format!("{} event", event.event), error))
+fn payload<T: DeserializeOwned>(name: &str, data: &str) -> Result<T, ClientError> {
+    serde_json::from_str(data)
+        .map_err(|error| ClientError::malformed(&format!("{name} event"), error))
 }
 
 fn stream_error(error: EventStreamError<ByteFault>, url: &str, idle: Duration) -> ClientError {
@@ -110,8 +117,8 @@ fn stream_error(error: EventStreamError<ByteFault>, url: &str, idle: Duration) -
         EventStreamError::Transport(ByteFault::Dropped(reason)) => {
             ClientError::dropped(url, &reason)
         }
-        EventStreamError::Transport(oversized @ ByteFault::Oversized) => {
-            ClientError::malformed("event stream", oversized)
+        EventStreamError::Transport(fault @ (ByteFault::Oversized | ByteFault::NotUtf8)) => {
+            ClientError::malformed("event stream", fault)
         }
         EventStreamError::Utf8(_) => ClientError::malformed("event stream", "not UTF-8"),
         EventStreamError::Parser(error) => ClientError::malformed("event stream", error),
@@ -123,6 +130,7 @@ fn stream_error(error: EventStreamError<ByteFault>, url: &str, idle: Duration) -
 enum ByteFault {
     Idle,
     Oversized,
+    NotUtf8,
     Dropped(String),
 }
 
@@ -131,41 +139,122 @@ impl fmt::Display for ByteFault {
         match self {
             ByteFault::Idle => f.write_str("no complete event within the idle timeout"),
             ByteFault::Oversized => write!(f, "event larger than {MAX_EVENT_BYTES} bytes"),
+            ByteFault::NotUtf8 => f.write_str("not UTF-8"),
             ByteFault::Dropped(reason) => f.write_str(reason),
         }
     }
 }
 
-/// Passes the bytes through, ending with a fault when no event completes within `idle` or
-/// one event grows too big.
-fn guard_bytes<S, B, E>(bytes: S, idle: Duration) -> impl Stream<Item = Result<B, ByteFault>> + Send
+/// Passes the bytes through with every line ending made LF, ending with a fault when no event
+/// completes within `idle`, one event grows too big, or a byte is not UTF-8 (after the bytes
+/// before it, so the events they complete are delivered first).
+fn guard_bytes<S, B, E>(
+    bytes: S,
+    idle: Duration,
+) -> impl Stream<Item = Result<Vec<u8>, ByteFault>> + Send
 where
     S: Stream<Item = Result<B, E>> + Send + 'static,
     B: AsRef<[u8]> + Send + 'static,
     E: fmt::Display + Send + 'static,
 {
-    let deadline = tokio::time::Instant::now() + idle;
-    let start = Some((Box::pin(bytes), EventSize::default(), deadline));
-    futures::stream::unfold(start, move |state| async move {
-        let (mut bytes, mut size, deadline) = state?;
-        match tokio::time::timeout_at(deadline, bytes.next()).await {
+    let start = Guard {
+        bytes: Box::pin(bytes),
+        size: EventSize::default(),
+        text: TextCheck::default(),
+        deadline: tokio::time::Instant::now() + idle,
+        fault: None,
+    };
+    futures::stream::unfold(Some(start), move |state| async move {
+        let mut guard = state?;
+        if let Some(fault) = guard.fault.take() {
+            return Some((Err(fault), None));
+        }
+        match tokio::time::timeout_at(guard.deadline, guard.bytes.next()).await {
             Err(_) => Some((Err(ByteFault::Idle), None)),
-            Ok(None) => None,
+            // A character the stream cut off at its end is not UTF-8 either.
+            Ok(None) if guard.text.partial.is_empty() => None,
+            Ok(None) => Some((Err(ByteFault::NotUtf8), None)),
             Ok(Some(Err(error))) => Some((Err(ByteFault::Dropped(error.to_string())), None)),
             Ok(Some(Ok(chunk))) => {
-                let ended = size.events_ended;
-                if size.feed(chunk.as_ref()) > MAX_EVENT_BYTES {
+                let ended = guard.size.events_ended;
+                if guard.size.feed(chunk.as_ref()) > MAX_EVENT_BYTES {
                     return Some((Err(ByteFault::Oversized), None));
                 }
-                let deadline = if size.events_ended > ended {
-                    tokio::time::Instant::now() + idle
-                } else {
-                    deadline
-                };
-                Some((Ok(chunk), Some((bytes, size, deadline))))
+                if guard.size.events_ended > ended {
+                    guard.deadline = tokio::time::Instant::now() + idle;
+                }
+                let (text, utf8) = guard.text.feed(chunk.as_ref());
+                if utf8.is_err() {
+                    guard.fault = Some(ByteFault::NotUtf8);
+                }
+                Some((Ok(text), Some(guard)))
             }
         }
     })
+}
+
+/// The state of [`guard_bytes`] between chunks.
+struct Guard<S> {
+    bytes: std::pin::Pin<Box<S>>,
+    size: EventSize,
+    text: TextCheck,
+    deadline: tokio::time::Instant,
+    /// A fault found in the last chunk, reported after the bytes before it.
+    fault: Option<ByteFault>,
+}
+
+/// What the bytes need remembered between chunks to reach the parser as whole UTF-8
+/// characters with LF line endings and no byte order mark. The parser (eventsource-stream)
+/// would otherwise hold a CR until the next byte (in case it is a CRLF's LF), buffer everything
+/// after a byte that is not UTF-8 until the connection closes, and panic on a leading BOM
+/// (it cuts the BOM's first byte of three).
+#[derive(Default)]
+struct TextCheck {
+    /// The start of a character that the next chunk should finish.
+    partial: Vec<u8>,
+    started: bool,
+    after_cr: bool,
+}
+
+impl TextCheck {
+    /// The text of `chunk` for the parser; `Err` when a byte is not UTF-8, the text then
+    /// being what came before it.
+    fn feed(&mut self, chunk: &[u8]) -> (Vec<u8>, Result<(), ()>) {
+        let mut bytes = std::mem::take(&mut self.partial);
+        bytes.extend_from_slice(chunk);
+        let utf8 = match std::str::from_utf8(&bytes) {
+            Ok(_) => Ok(()),
+            Err(error) => {
+                let rest = bytes.split_off(error.valid_up_to());
+                match error.error_len() {
+                    None => {
+                        self.partial = rest;
+                        Ok(())
+                    }
+                    Some(_) => Err(()),
+                }
+            }
+        };
+        let mut text = Vec::with_capacity(bytes.len() + 1);
+        let mut bytes = bytes.as_slice();
+        if !self.started && !bytes.is_empty() {
+            self.started = true;
+            bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
+            // A blank line before any field is a no-op for the standard, and keeps a second
+            // BOM (data, by then) away from the parser's BOM check.
+            text.push(b'\n');
+        }
+        for &byte in bytes {
+            match byte {
+                b'\n' if self.after_cr => {}
+                // A CR always ends a line: no value holds one.
+                b'\r' => text.push(b'\n'),
+                _ => text.push(byte),
+            }
+            self.after_cr = byte == b'\r';
+        }
+        (text, utf8)
+    }
 }
 
 /// Counts the bytes of the event being received, i.e. since the last blank line, and the
@@ -399,6 +488,87 @@ mod tests {
             message.starts_with("malformed event stream: event larger than"),
             "{message}"
         );
+    }
+
+    /// What the parser delivers from `chunks` while the connection stays open after them.
+    async fn parse_open(chunks: Vec<&'static [u8]>) -> Vec<Result<StreamEvent, ClientError>> {
+        let bytes = stream::iter(chunks.into_iter().map(Ok::<_, String>)).chain(stream::pending());
+        let mut events = std::pin::pin!(parse_events(bytes, "http://lab".into(), IDLE));
+        let mut items = Vec::new();
+        while let Ok(Some(item)) = tokio::time::timeout(IDLE / 2, events.next()).await {
+            items.push(item);
+        }
+        items
+    }
+
+    fn resnapshot(revision: u64) -> Result<StreamEvent, ClientError> {
+        Ok(StreamEvent::Resnapshot(Resnapshot {
+            revision,
+            reason: "r".into(),
+        }))
+    }
+
+    /// Found by fuzz/ (sse_framing): the parser waited for the byte after a CR, in case it
+    /// was the LF of a CRLF, so the last event of a stream with CR line endings was held
+    /// until the next event (or lost when the stream ended).
+    #[tokio::test(start_paused = true)]
+    async fn an_event_ended_by_cr_line_endings_is_delivered_at_once() {
+        let items = parse_open(vec![
+            b"event: resnapshot\rdata: {\"revision\":3,\"reason\":\"r\"}\r",
+            b"\r",
+        ])
+        .await;
+        assert_eq!(items, vec![resnapshot(3)]);
+        // A CRLF cut between its two bytes is still one line end.
+        let items = parse_open(vec![
+            b"event: resnapshot\r",
+            b"\ndata: {\"revision\":4,\"reason\":\"r\"}\r\n\r",
+            b"\n",
+        ])
+        .await;
+        assert_eq!(items, vec![resnapshot(4)]);
+    }
+
+    /// Found by fuzz/ (sse_framing): a byte that is not UTF-8 was buffered with everything
+    /// after it until the connection closed, so the stream went silent instead of failing.
+    #[tokio::test(start_paused = true)]
+    async fn bytes_that_are_not_utf8_end_the_stream_at_once() {
+        let items = parse_open(vec![
+            b"event: resnapshot\ndata: {\"revision\":5,\"reason\":\"r\"}\n\n\xff",
+            b"event: resnapshot\ndata: {\"revision\":6,\"reason\":\"r\"}\n\n",
+        ])
+        .await;
+        assert_eq!(
+            items,
+            vec![
+                resnapshot(5),
+                Err(ClientError::malformed("event stream", "not UTF-8"))
+            ]
+        );
+        // A character cut between two chunks is not an error.
+        let items = parse_open(vec![
+            b"event: resnapshot\ndata: {\"revision\":7,\"reason\":\"\xc3",
+            b"\xa9\"}\n\n",
+        ])
+        .await;
+        assert_eq!(
+            items,
+            vec![Ok(StreamEvent::Resnapshot(Resnapshot {
+                revision: 7,
+                reason: "é".into(),
+            }))]
+        );
+    }
+
+    /// Found by fuzz/ (sse_framing): eventsource-stream cut one byte of the three of a
+    /// leading byte order mark, and the worker panicked on the first chunk.
+    #[tokio::test(start_paused = true)]
+    async fn a_stream_that_starts_with_a_byte_order_mark_is_read() {
+        let items = parse_open(vec![
+            b"\xef\xbb\xbfevent: resnapshot\ndata: {\"revision\":8,\"reason\":\"r\"}\n\n",
+        ])
+        .await;
+        assert_eq!(items, vec![resnapshot(8)]);
     }
 
     #[test]

@@ -17,14 +17,15 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    /// An error about the text at byte offsets `span` of `text`.
+    /// An error about the text at byte offsets `span` of `text`. The reason often quotes the
+    /// file's text, so it is made one safe line here, for every caller.
     pub fn at(file: &str, text: &str, span: Range<usize>, reason: impl Into<String>) -> Self {
         let (line, column) = protocol::source_text::line_column(text, span.start);
         ConfigError {
             file: file.to_string(),
             line,
             column,
-            reason: reason.into(),
+            reason: one_line(&reason.into()),
         }
     }
 }
@@ -34,8 +35,7 @@ pub fn parse_toml<T: DeserializeOwned>(file: &str, text: &str) -> Result<T, Conf
     toml::from_str(text).map_err(|err| {
         let span = err.span().unwrap_or(0..0);
         // The message may span lines; the location is carried separately.
-        let reason = err.message().trim().replace('\n', " ");
-        ConfigError::at(file, text, span, reason)
+        ConfigError::at(file, text, span, err.message())
     })
 }
 
@@ -68,6 +68,25 @@ mod tests {
         assert_eq!(err.file, "x.toml");
         assert_eq!(err.line, 2);
         assert!(err.to_string().starts_with("x.toml:2:"), "{err}");
+    }
+
+    /// Found by fuzz/ (scenario, topology): toml's messages quote the file's text, so an
+    /// unknown value holding a tab or an escape sequence reached the terminal as it was.
+    #[test]
+    fn errors_quoting_the_file_carry_no_control_characters() {
+        // Only ever deserialized: a value the file must name exactly.
+        #[allow(dead_code)]
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(rename_all = "kebab-case")]
+        enum Kind {
+            RateLimitStorm,
+        }
+        type File = std::collections::BTreeMap<String, Kind>;
+        let err = parse_toml::<File>("x.toml", "kind = \"rat\te-\\u001b[2Jlimit\"\n").unwrap_err();
+        assert!(!err.reason.contains(['\t', '\u{1b}']), "{:?}", err.reason);
+        assert!(err.reason.contains("`rat e-limit`"), "{:?}", err.reason);
+        let err = ConfigError::at("x.toml", "a", 0..1, "bad\u{202e}\tvalue");
+        assert_eq!(err.reason, "bad value");
     }
 
     #[test]
