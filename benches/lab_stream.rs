@@ -4,6 +4,10 @@
 //! process's resident memory (lab and reader together).
 //!
 //! Run: `cargo bench --bench lab_stream`; `LAB_STREAM_SECONDS=30` reads longer per case.
+//!
+//! Issue 9 on the 2-core machine (release, 10 s per case), bytes per second per console:
+//! default steady 32,325 -> 96, default provider-outage x10 33,283 -> 2,012, 8x12 steady
+//! 186,359 -> 67, 8x12 provider-outage x10 183,515 -> 4,095 (load 9.2 before, 7.0 after).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
