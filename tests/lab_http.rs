@@ -133,6 +133,42 @@ async fn events_resume_after_a_reconnect_with_nothing_lost_or_repeated() {
     lab.shutdown().await;
 }
 
+/// A steady fleet is news only where a metric leaves its band: the stream carries far less
+/// than the fleet each tick (it carried all of it, 4 times a second), yet a revision at least
+/// every 2 seconds (the clock-only heartbeat), so a console never sees the source go stale.
+#[tokio::test]
+async fn a_steady_lab_streams_small_deltas_and_a_revision_every_two_seconds() {
+    let lab = start_lab(None).await;
+    let token = lab.token_for("bob").unwrap();
+    let snapshot: FleetSnapshot = get_json(&lab, "/v1/fleet", token).await;
+    let fleet_bytes = serde_json::to_string(&snapshot).unwrap().len();
+    let mut events = open_events(&lab, token, Some(snapshot.revision.to_string())).await;
+    let span = Duration::from_secs(5);
+    let started = tokio::time::Instant::now();
+    let (mut last, mut longest_gap, mut bytes, mut deltas) = (started, Duration::ZERO, 0, 0);
+    while let Ok(Some(event)) = tokio::time::timeout_at(started + span, events.next()).await {
+        if event.event == event_name::FLEET_DELTA {
+            let _: FleetDelta = event_data(&event, "FleetDelta");
+            longest_gap = longest_gap.max(last.elapsed());
+            last = tokio::time::Instant::now();
+            bytes += event.data.len();
+            deltas += 1;
+        }
+    }
+    longest_gap = longest_gap.max(last.elapsed());
+    assert!(deltas >= 2, "{deltas} deltas in {span:?}");
+    assert!(
+        longest_gap <= Duration::from_millis(2600),
+        "{longest_gap:?}"
+    );
+    // 20 ticks sent 20 fleets before.
+    assert!(
+        bytes < fleet_bytes,
+        "{bytes} B of deltas vs a {fleet_bytes} B fleet"
+    );
+    lab.shutdown().await;
+}
+
 #[tokio::test]
 async fn a_too_old_or_future_last_event_id_gets_a_resnapshot() {
     let lab = start_lab(None).await;

@@ -362,6 +362,33 @@ mod tests {
         );
     }
 
+    /// The lab publishes only news, and after 2 quiet seconds a revision with nothing but its
+    /// clock: that keeps the source fresh and its clock right, and changes nothing else.
+    #[test]
+    fn a_clock_only_delta_keeps_the_source_fresh_and_the_fleet_as_it_was() {
+        let start = Instant::now();
+        let mut source = live_source(start);
+        let before = source.snapshot.clone().unwrap();
+        let later = start + STALE_AFTER + Duration::from_secs(1);
+        assert!(matches!(source.freshness(later), Freshness::Stale(_)));
+        let generated_at = before.generated_at + chrono::TimeDelta::seconds(60);
+        assert!(source.apply_delta(
+            FleetDelta {
+                revision: before.revision + 1,
+                generated_at,
+                ..FleetDelta::default()
+            },
+            later,
+        ));
+        assert_eq!(source.freshness(later), Freshness::Fresh);
+        let after = source.snapshot.as_ref().unwrap();
+        assert_eq!(after.generated_at, generated_at);
+        assert_eq!(
+            (&after.regions, &after.providers, &after.services),
+            (&before.regions, &before.providers, &before.services)
+        );
+    }
+
     #[test]
     fn new_objects_in_a_delta_are_added() {
         let now = Instant::now();

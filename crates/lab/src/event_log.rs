@@ -6,11 +6,24 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
+use super::deadband::settle_all;
 use super::sim::{FleetView, NOTICES_KEPT};
 use protocol::{FleetDelta, FleetSnapshot, LabInfo, Notice};
 
-/// Events kept for resuming streams (about 8.5 minutes of real time at 4 revisions a second).
-pub const EVENTS_KEPT: usize = 2048;
+/// Serialized events kept for resuming streams. Bounded in bytes, not events: an event is as
+/// large as what changed, from a few hundred bytes to the whole fleet.
+pub const EVENT_LOG_BYTES: usize = 1024 * 1024;
+
+/// How a publication treats measurements.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Metrics {
+    /// Moves within their band ([`crate::deadband`]) keep the published value: the
+    /// simulation's wobble is no news, so a steady fleet publishes nothing. For ticks.
+    WithinBands,
+    /// As they are: after a command, whose effect the caller reads at once (and compares
+    /// with its preflight).
+    Exact,
+}
 
 /// The fleet as last published, with its revision.
 pub struct PublishedFleet {
@@ -40,14 +53,22 @@ impl PublishedFleet {
 
     /// Publishes the fleet as it is now. When any object changed or notices were raised,
     /// that is the next revision and its delta (the changed objects, whole) is returned.
+    /// The lab clock alone is no change.
     pub fn publish(
         &mut self,
-        view: FleetView,
+        mut view: FleetView,
         fresh_notices: Vec<Notice>,
         lab: LabInfo,
         at: DateTime<Utc>,
+        metrics: Metrics,
     ) -> Option<FleetDelta> {
         let old = &self.snapshot;
+        if metrics == Metrics::WithinBands {
+            settle_all(&mut view.regions, &old.regions, |r| &r.id);
+            settle_all(&mut view.providers, &old.providers, |p| &p.id);
+            settle_all(&mut view.gateways, &old.gateways, |g| &g.id);
+            settle_all(&mut view.services, &old.services, |s| &s.id);
+        }
         let delta = FleetDelta {
             revision: old.revision + 1,
             generated_at: at,
@@ -124,30 +145,52 @@ pub enum Resume {
     Resnapshot { reason: String },
 }
 
-/// The most recent events, contiguous by revision, up to the current revision.
+impl LoggedEvent {
+    /// The bytes of its data, counted against the log's bound.
+    pub fn size(&self) -> usize {
+        self.data.len()
+            + self
+                .before_delta
+                .iter()
+                .map(|named| named.name.len() + named.data.len())
+                .sum::<usize>()
+    }
+}
+
+/// The most recent events, contiguous by revision, up to the current revision, within a
+/// bound in bytes (the newest event is kept whatever its size).
 pub struct EventLog {
-    capacity: usize,
+    max_bytes: usize,
+    bytes: usize,
     events: VecDeque<LoggedEvent>,
     head: u64,
 }
 
 impl EventLog {
-    pub fn new(capacity: usize, head: u64) -> EventLog {
+    pub fn new(max_bytes: usize, head: u64) -> EventLog {
         EventLog {
-            capacity: capacity.max(1),
-            events: VecDeque::with_capacity(capacity),
+            max_bytes,
+            bytes: 0,
+            events: VecDeque::new(),
             head,
         }
     }
 
-    /// Appends the event of the next revision.
+    /// Appends the event of the next revision, forgetting the oldest beyond the bound.
     pub fn push(&mut self, event: LoggedEvent) {
         debug_assert_eq!(event.revision, self.head + 1, "revisions are contiguous");
         self.head = event.revision;
-        if self.events.len() == self.capacity {
-            self.events.pop_front();
-        }
+        self.bytes += event.size();
         self.events.push_back(event);
+        while self.bytes > self.max_bytes && self.events.len() > 1 {
+            let oldest = self.events.pop_front().expect("more than one event");
+            self.bytes -= oldest.size();
+        }
+    }
+
+    /// Bytes of the events kept.
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 
     pub fn head(&self) -> u64 {

@@ -18,7 +18,8 @@ fn revisions(resume: Resume) -> Vec<u64> {
 
 #[test]
 fn replays_exactly_the_events_after_the_revision_seen() {
-    let mut log = EventLog::new(4, 1);
+    // Room for four events of the same size.
+    let mut log = EventLog::new(4 * event(2).size(), 1);
     assert_eq!(revisions(log.resume_after(1)), Vec::<u64>::new());
     for revision in 2..=7 {
         log.push(event(revision));
@@ -33,6 +34,32 @@ fn replays_exactly_the_events_after_the_revision_seen() {
         panic!("a revision from the future cannot be resumed")
     };
     assert!(reason.contains("ahead"), "{reason}");
+}
+
+#[test]
+fn the_log_stays_within_its_bytes_and_asks_for_a_resnapshot_beyond_them() {
+    let small = |revision| LoggedEvent {
+        data: Arc::from("x".repeat(100)),
+        ..event(revision)
+    };
+    let mut log = EventLog::new(1000, 1);
+    for revision in 2..=30 {
+        log.push(small(revision));
+        assert!(log.bytes() <= 1000, "{} bytes kept", log.bytes());
+    }
+    assert_eq!(log.bytes(), 1000);
+    assert_eq!(
+        revisions(log.resume_after(20)),
+        (21..=30).collect::<Vec<_>>()
+    );
+    assert!(matches!(log.resume_after(19), Resume::Resnapshot { .. }));
+    // An event larger than the bound is still kept alone: the newest can always be resumed.
+    log.push(LoggedEvent {
+        data: Arc::from("x".repeat(5000)),
+        ..event(31)
+    });
+    assert_eq!(revisions(log.resume_after(30)), [31]);
+    assert!(matches!(log.resume_after(29), Resume::Resnapshot { .. }));
 }
 
 fn region(id: &str, load: f64) -> Region {
@@ -81,22 +108,24 @@ fn deltas_carry_only_changed_objects_and_bump_the_revision() {
     assert_eq!(published.revision(), 1);
     let delta = published
         .publish(
-            view(vec![region("a", 1.0), region("b", 2.0)]),
+            view(vec![region("a", 1.0), region("b", 50.0)]),
             Vec::new(),
             lab(1.0),
             at,
+            Metrics::WithinBands,
         )
         .unwrap();
     assert_eq!(delta.revision, 2);
-    assert_eq!(delta.regions, [region("b", 2.0)]);
-    assert_eq!(published.snapshot().regions[1].load_rps, 2.0);
+    assert_eq!(delta.regions, [region("b", 50.0)]);
+    assert_eq!(published.snapshot().regions[1].load_rps, 50.0);
     // Nothing changed but the clock: no revision.
     assert_eq!(
         published.publish(
-            view(vec![region("a", 1.0), region("b", 2.0)]),
+            view(vec![region("a", 1.0), region("b", 50.0)]),
             Vec::new(),
             lab(2.0),
-            at
+            at,
+            Metrics::Exact
         ),
         None
     );
@@ -108,12 +137,51 @@ fn deltas_carry_only_changed_objects_and_bump_the_revision() {
     };
     let delta = published
         .publish(
-            view(vec![region("a", 1.0), region("b", 2.0)]),
+            view(vec![region("a", 1.0), region("b", 50.0)]),
             vec![notice.clone()],
             lab(3.0),
             at,
+            Metrics::WithinBands,
         )
         .unwrap();
     assert_eq!((delta.revision, delta.notices), (3, vec![notice.clone()]));
     assert_eq!(published.snapshot().notices, [notice]);
+}
+
+fn published_steps(
+    sim: &mut crate::sim::Sim,
+    published: &mut PublishedFleet,
+    steps: usize,
+) -> usize {
+    (0..steps)
+        .filter(|_| {
+            sim.tick(0.25);
+            let notices = sim.take_fresh_notices();
+            published
+                .publish(
+                    sim.view(),
+                    notices,
+                    sim.lab_info(1.0),
+                    sim.now(),
+                    Metrics::WithinBands,
+                )
+                .is_some()
+        })
+        .count()
+}
+
+#[test]
+fn a_steady_fleet_publishes_only_moves_beyond_the_metric_bands() {
+    let topology = crate::topology::Topology::embedded_default();
+    let mut sim = crate::sim::Sim::new(topology, None, 42, DateTime::<Utc>::UNIX_EPOCH);
+    sim.take_fresh_notices();
+    let mut published = PublishedFleet::new(sim.view(), Vec::new(), sim.lab_info(1.0), sim.now());
+    // The first minute lets the fleet reach its steady state. In the next, the wobble of
+    // every tick is no news (it was 240 revisions of the whole fleet); only the slow drift
+    // of a metric out of its band is.
+    published_steps(&mut sim, &mut published, 240);
+    let revision = published.revision();
+    let news = published_steps(&mut sim, &mut published, 240);
+    assert!(news <= 6, "{news} revisions in a steady minute");
+    assert_eq!(published.revision(), revision + news as u64);
 }

@@ -10,7 +10,8 @@
 //!   [`listener`]: accepting connections within deadlines and a limit.
 //! - [`http`]: the router and its routes (fleet and events, commands, escalations), the
 //!   state they share, authentication, problem documents, idempotent POSTs.
-//! - [`event_log`]: the published fleet and the log event streams resume from;
+//! - [`event_log`]: the published fleet and the log event streams resume from, bounded in
+//!   bytes; [`deadband`]: which metric moves are news;
 //!   [`audit`]: the audit log; [`idempotency`]: the kept answers to idempotency keys;
 //!   [`roster`]: who is online.
 //! - [`sim`]: the simulated fleet and the operators' controls over it;
@@ -21,6 +22,7 @@
 pub mod audit;
 pub mod cli;
 pub mod config_error;
+pub mod deadband;
 pub mod escalations;
 pub mod event_log;
 pub mod free_text;

@@ -69,3 +69,35 @@ async fn a_stream_that_falls_behind_the_live_channel_loses_no_audit_event() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_steady_fleet_streams_little_but_a_clock_revision_every_two_seconds() {
+    let (lab, _running) = lab();
+    // Two simulated minutes to settle, then watch one more at 4 ticks a second.
+    for _ in 0..480 {
+        lab.tick(Duration::from_millis(250));
+    }
+    let mut stream = EventStream::open(&lab, "victor", None);
+    let operators = stream.next_event().await.expect("the roster first");
+    assert!(format!("{operators:?}").contains("event: operators"));
+    for _ in 0..240 {
+        lab.tick(Duration::from_millis(250));
+    }
+    let mut deltas = Vec::new();
+    while let Ok(Some(event)) =
+        tokio::time::timeout(Duration::from_millis(50), stream.next_event()).await
+    {
+        let text = format!("{event:?}");
+        assert!(text.contains("event: fleet.delta"), "{text}");
+        deltas.push(text);
+    }
+    let sections = ["regions", "providers", "gateways", "services", "operations"];
+    let (news, clock): (Vec<_>, Vec<_>) = deltas
+        .iter()
+        .partition(|delta| sections.iter().any(|s| delta.contains(s)));
+    // Was: 240 deltas of the whole fleet. Now a few moves out of their bands, and between
+    // them a clock-only revision after every 8 quiet ticks.
+    assert!(news.len() <= 6, "{news:#?}");
+    assert!((25..=30).contains(&clock.len()), "{clock:#?}");
+    assert!(clock.iter().all(|delta| delta.len() < 300), "{clock:#?}");
+}

@@ -15,15 +15,20 @@ use tokio::sync::{broadcast, watch};
 use super::auth::Credentials;
 use crate::audit::{AUDIT_KEPT, AuditLog, AuditRecord};
 use crate::escalations::EscalationQueue;
-use crate::event_log::{EVENTS_KEPT, EventLog, LoggedEvent, NamedEvent, PublishedFleet};
+use crate::event_log::{
+    EVENT_LOG_BYTES, EventLog, LoggedEvent, Metrics, NamedEvent, PublishedFleet,
+};
 use crate::idempotency::{IdempotencyStore, KEYS_KEPT_PER_CALLER};
 use crate::roster::Roster;
 use crate::sim::Sim;
-use protocol::OperatorsChanged;
 use protocol::commands::AuditEntry;
+use protocol::{FleetDelta, OperatorsChanged};
 
 /// Events a slow stream may fall behind before it catches up from the event log.
 const LIVE_BUFFER: usize = 256;
+/// Ticks (of 250 ms) without news after which a revision carrying only the lab clock is
+/// published: clients judge a source stale after 5 s without a delta.
+const HEARTBEAT_TICKS: u32 = 8;
 
 /// What every stream receives live.
 #[derive(Clone, Debug)]
@@ -56,6 +61,8 @@ pub(super) struct LabCore {
     pub(super) audit: AuditLog,
     pub(super) idempotency: IdempotencyStore,
     pub(super) escalations: EscalationQueue,
+    /// Ticks since the last revision was published.
+    quiet_ticks: u32,
 }
 
 impl LabShared {
@@ -73,7 +80,7 @@ impl LabShared {
             sim.lab_info(speed),
             sim.now(),
         );
-        let log = EventLog::new(EVENTS_KEPT, published.revision());
+        let log = EventLog::new(EVENT_LOG_BYTES, published.revision());
         let roster = Roster::new(&sim.topology().operators);
         LabShared {
             core: Mutex::new(LabCore {
@@ -84,6 +91,7 @@ impl LabShared {
                 audit: AuditLog::new(AUDIT_KEPT),
                 idempotency: IdempotencyStore::new(KEYS_KEPT_PER_CALLER),
                 escalations,
+                quiet_ticks: 0,
             }),
             live: broadcast::channel(LIVE_BUFFER).0,
             speed,
@@ -103,14 +111,29 @@ impl LabShared {
         // The queue sees the fleet as last published, as a console would.
         let (fleet, now) = (core.published.snapshot(), core.sim.now());
         core.escalations.advance(&fleet, now);
-        self.publish(&mut core);
+        let head = core.log.head();
+        self.publish_with(&mut core, Metrics::WithinBands);
+        if core.log.head() != head {
+            core.quiet_ticks = 0;
+        } else if core.quiet_ticks + 1 >= HEARTBEAT_TICKS {
+            let lab = core.sim.lab_info(self.speed);
+            let heartbeat = core.published.publish_unchanged(lab, now);
+            self.log_and_send(&mut core, &heartbeat, Arc::new([]));
+            core.quiet_ticks = 0;
+        } else {
+            core.quiet_ticks += 1;
+        }
         self.audit_automatic(&mut core);
     }
 
-    /// Publishes the simulation's current state and the escalation queue's events as the
-    /// next revision, if anything changed: after each tick, and after anything else that
-    /// changes the simulation or the queue.
+    /// Publishes the simulation's current state, its measurements exact, and the escalation
+    /// queue's events as the next revision, if anything changed: after anything that changes
+    /// the simulation or the queue (ticks leave measurements within their bands).
     pub(super) fn publish(&self, core: &mut LabCore) {
+        self.publish_with(core, Metrics::Exact);
+    }
+
+    fn publish_with(&self, core: &mut LabCore, metrics: Metrics) {
         let view = core.sim.view();
         let mut notices = core.sim.take_fresh_notices();
         notices.extend(core.escalations.take_notices());
@@ -125,20 +148,28 @@ impl LabShared {
                 data: to_json(&event.summary).into(),
             })
             .collect();
-        let delta = match core.published.publish(view, notices, lab.clone(), at) {
+        let delta = match core
+            .published
+            .publish(view, notices, lab.clone(), at, metrics)
+        {
             None if !before_delta.is_empty() => Some(core.published.publish_unchanged(lab, at)),
             delta => delta,
         };
         if let Some(delta) = delta {
-            let event = LoggedEvent {
-                revision: delta.revision,
-                data: to_json(&delta).into(),
-                before_delta,
-            };
-            core.log.push(event.clone());
-            // No subscribers is fine: nobody is watching.
-            let _ = self.live.send(LiveEvent::Delta(event));
+            self.log_and_send(core, &delta, before_delta);
         }
+    }
+
+    /// Logs a revision's events for resuming streams and sends them to the live ones.
+    fn log_and_send(&self, core: &mut LabCore, delta: &FleetDelta, before: Arc<[NamedEvent]>) {
+        let event = LoggedEvent {
+            revision: delta.revision,
+            data: to_json(delta).into(),
+            before_delta: before,
+        };
+        core.log.push(event.clone());
+        // No subscribers is fine: nobody is watching.
+        let _ = self.live.send(LiveEvent::Delta(event));
     }
 
     /// Appends to the audit log and tells every event stream.
