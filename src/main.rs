@@ -58,6 +58,10 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<u8> {
     let _log_guard = switchboard::logging::init().context("cannot set up the log file")?;
     switchboard::terminal::install_panic_hook();
+    // benches/binary.rs checks with it that a release build's panics still say file:line.
+    if std::env::var_os("SWITCHBOARD_TEST_PANIC").is_some() {
+        panic!("panic asked for by SWITCHBOARD_TEST_PANIC");
+    }
     match cli.command {
         Some(Command::Lab {
             command: LabCommand::Serve(args),

@@ -1,6 +1,10 @@
 //! Terminal safety: the terminal is always given back as it was found (on return, on
 //! error, on panic, on SIGTERM/SIGHUP). Untrusted text is cleaned by [`protocol::sanitize`].
 
+mod frame;
+
+pub use frame::FrameBackend;
+
 use std::io::{self, Stdout};
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,10 +17,9 @@ use crossterm::terminal::{
 };
 use crossterm::{cursor, execute};
 use ratatui::Terminal;
-use ratatui::backend::CrosstermBackend;
 
-/// The ratatui terminal the console draws on.
-pub type Tui = Terminal<CrosstermBackend<Stdout>>;
+/// The ratatui terminal the console draws on: each frame is one write to stdout.
+pub type Tui = Terminal<FrameBackend<Stdout>>;
 
 /// Whether the terminal is (possibly partly) in the console's modes; shared by the
 /// guard, the panic hook and signal handling so the work is done exactly once.
@@ -47,7 +50,7 @@ impl TerminalGuard {
                     EnableBracketedPaste
                 )
             })
-            .and_then(|()| Terminal::new(CrosstermBackend::new(io::stdout())));
+            .and_then(|()| Terminal::new(FrameBackend::new(io::stdout())));
         match entered {
             Ok(terminal) => Ok(TerminalGuard { terminal }),
             Err(err) => {
