@@ -153,15 +153,14 @@ pub fn open_task_where(
         .inbox
         .rows()
         .iter()
-        .position(|k| want(&queue.detail(&app.inbox.item(k.slot).summary.id).unwrap()))
+        .position(|k| want(&queue.detail(app.inbox.item(k.slot).id()).unwrap()))
         .expect("a task of that kind in the backlog");
     app.inbox.select_index(index);
     let id = app
         .inbox
         .item(app.inbox.selected_slot().unwrap())
-        .summary
-        .id
-        .clone();
+        .id()
+        .to_string();
     let effects = app.update(key(KeyCode::Enter));
     assert_eq!(
         effects,
@@ -183,7 +182,7 @@ pub fn inbox_ids(app: &App) -> Vec<String> {
     app.inbox
         .rows()
         .iter()
-        .map(|k| app.inbox.item(k.slot).summary.id.clone())
+        .map(|k| app.inbox.item(k.slot).id().to_string())
         .collect()
 }
 

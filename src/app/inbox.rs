@@ -8,12 +8,15 @@
 //! screen.
 
 use std::collections::HashMap;
+use std::collections::hash_map::{DefaultHasher, Entry};
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::inbox_filter::{Job, Polled, Query, narrows};
+use super::inbox_row::{CompactSummary, Names};
 use super::{App, Effect, Level};
 use crate::sources::{EscalationEvent, EscalationEventKind};
 use protocol::escalations::{EscalationSummary, Priority};
@@ -23,11 +26,10 @@ use protocol::sanitize::clean;
 pub const SLA_WARNING: TimeDelta = TimeDelta::minutes(5);
 
 /// One task of the inbox, open or not (a closed one stays for its detail view).
-#[derive(Clone, Debug, PartialEq)]
 pub struct InboxItem {
     /// Index of its source in [`App::sources`].
     pub source: usize,
-    pub summary: EscalationSummary,
+    task: CompactSummary,
     /// The load of its source that last confirmed it (see [`Inbox::begin_load`]).
     seen: u32,
     /// In the inbox: open, and not dropped by a reload that no longer lists it.
@@ -36,11 +38,21 @@ pub struct InboxItem {
 
 impl InboxItem {
     pub fn is_open(&self) -> bool {
-        self.listed && !self.summary.state.is_closed()
+        self.listed && !self.task.state.is_closed()
     }
 
-    fn summary_text(&self) -> Arc<str> {
-        filter_text(&self.summary).into()
+    pub fn id(&self) -> &str {
+        self.task.id()
+    }
+
+    /// The task as its source sent it last (built on demand: the inbox keeps it compact).
+    pub fn summary(&self) -> EscalationSummary {
+        self.task.expand()
+    }
+
+    fn filter_text(&self) -> &str {
+        let (text, end) = self.task.filter_text();
+        &text[..end]
     }
 }
 
@@ -81,9 +93,6 @@ struct Filter {
     query: String,
     /// `query` parsed; `None` while it is empty.
     parsed: Option<Arc<Query>>,
-    /// By slot: the text the filter searches ([`filter_text`]), shared with the matching
-    /// threads.
-    texts: Vec<Arc<str>>,
     /// By slot: matches `query` (once `job` is done; before, the previous query's answer).
     matched: Vec<bool>,
     /// Open and matched, in SLA order; while `job` runs, the previous query's rows when the
@@ -102,11 +111,11 @@ struct Filter {
 impl Filter {
     /// Matches one task's text on this thread (a task that arrives or changes while
     /// filtering); false without a query.
-    fn admits(&mut self, slot: u32) -> bool {
+    fn admits(&mut self, slot: u32, item: &InboxItem) -> bool {
         let Some(parsed) = &self.parsed else {
             return false;
         };
-        let admitted = parsed.matches(&self.texts[slot as usize], &mut self.matcher);
+        let admitted = parsed.matches(item.filter_text(), &mut self.matcher);
         self.matched[slot as usize] = admitted;
         if self.job.is_some() {
             self.touched.push(slot);
@@ -118,7 +127,11 @@ impl Filter {
 #[derive(Default)]
 pub struct Inbox {
     items: Vec<InboxItem>,
-    by_id: HashMap<(usize, String), u32>,
+    /// Slot by a hash of source and id (the id itself is in the item).
+    by_id: HashMap<u64, u32>,
+    /// The rare task whose hash another one had first.
+    by_colliding_id: HashMap<(usize, String), u32>,
+    names: Names,
     /// Open tasks in SLA order.
     order: Vec<OrderKey>,
     /// By source: its open P1 tasks by deadline, for the near-breach count of every frame.
@@ -129,7 +142,7 @@ pub struct Inbox {
     loads: Vec<SourceLoad>,
 }
 
-fn key_of(slot: u32, summary: &EscalationSummary) -> OrderKey {
+fn key_of(slot: u32, summary: &CompactSummary) -> OrderKey {
     OrderKey {
         deadline_ms: summary.sla_deadline.timestamp_millis(),
         priority: summary.priority,
@@ -149,6 +162,12 @@ pub fn filter_text(summary: &EscalationSummary) -> String {
     )
 }
 
+fn id_hash(source: usize, id: &str) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    (source, id).hash(&mut hasher);
+    hasher.finish()
+}
+
 fn insert_sorted(keys: &mut Vec<OrderKey>, key: OrderKey) {
     if let Err(at) = keys.binary_search(&key) {
         keys.insert(at, key);
@@ -165,26 +184,30 @@ impl Inbox {
     /// Keeps `summary` unless a newer revision of it is already known.
     pub fn upsert(&mut self, source: usize, summary: EscalationSummary) -> Upserted {
         let generation = self.load(source).generation;
-        let id = (source, summary.id.clone());
-        let Some(&slot) = self.by_id.get(&id) else {
+        let Some(slot) = self.slot_of(source, &summary.id) else {
             let slot = self.items.len() as u32;
-            self.by_id.insert(id, slot);
+            match self.by_id.entry(id_hash(source, &summary.id)) {
+                Entry::Vacant(entry) => {
+                    entry.insert(slot);
+                }
+                Entry::Occupied(_) => {
+                    self.by_colliding_id
+                        .insert((source, summary.id.clone()), slot);
+                }
+            }
             self.items.push(InboxItem {
                 source,
-                summary,
+                task: CompactSummary::new(summary, &mut self.names),
                 seen: generation,
                 listed: true,
             });
-            self.filter
-                .texts
-                .push(self.items[slot as usize].summary_text());
             self.filter.matched.push(false);
             self.place(slot, None, true);
             return Upserted::New;
         };
         let item = &mut self.items[slot as usize];
         item.seen = generation;
-        if item.summary.revision >= summary.revision {
+        if item.task.revision >= summary.revision {
             if !item.listed {
                 // Listed again by a reload: it was only missing from an earlier one.
                 let before = self.open_key(slot);
@@ -194,21 +217,18 @@ impl Inbox {
             return Upserted::Known;
         }
         let before = self.open_key(slot);
+        let task = CompactSummary::new(summary, &mut self.names);
         let item = &mut self.items[slot as usize];
-        item.summary = summary;
+        let retext = task.filter_text() != item.task.filter_text();
+        item.task = task;
         item.listed = true;
-        let text = item.summary_text();
-        let retext = *self.filter.texts[slot as usize] != *text;
-        if retext {
-            self.filter.texts[slot as usize] = text;
-        }
         self.place(slot, before, retext);
         Upserted::Newer
     }
 
     fn open_key(&self, slot: u32) -> Option<OrderKey> {
         let item = &self.items[slot as usize];
-        item.is_open().then(|| key_of(slot, &item.summary))
+        item.is_open().then(|| key_of(slot, &item.task))
     }
 
     /// Moves a changed task to where it belongs now; `before` is its key before the change,
@@ -232,7 +252,7 @@ impl Inbox {
             if new.priority == Priority::P1 {
                 insert_sorted(&mut self.p1_order[source], new);
             }
-            if self.filter.admits(slot) {
+            if self.filter.admits(slot, &self.items[slot as usize]) {
                 insert_sorted(&mut self.filter.rows, new);
             }
         }
@@ -280,10 +300,18 @@ impl Inbox {
         }
     }
 
+    fn slot_of(&self, source: usize, id: &str) -> Option<u32> {
+        let slot = *self.by_id.get(&id_hash(source, id))?;
+        let item = &self.items[slot as usize];
+        if item.source == source && item.id() == id {
+            return Some(slot);
+        }
+        self.by_colliding_id.get(&(source, id.to_string())).copied()
+    }
+
     pub fn get(&self, source: usize, id: &str) -> Option<&InboxItem> {
-        self.by_id
-            .get(&(source, id.to_string()))
-            .map(|&slot| &self.items[slot as usize])
+        self.slot_of(source, id)
+            .map(|slot| &self.items[slot as usize])
     }
 
     pub fn item(&self, slot: u32) -> &InboxItem {
@@ -336,7 +364,7 @@ impl Inbox {
     pub fn selected_index(&self) -> Option<usize> {
         let slot = self.selected?;
         let item = &self.items[slot as usize];
-        self.rows().binary_search(&key_of(slot, &item.summary)).ok()
+        self.rows().binary_search(&key_of(slot, &item.task)).ok()
     }
 
     pub fn select_index(&mut self, index: usize) {
@@ -360,7 +388,7 @@ impl Inbox {
             None => rows.first().map(|k| k.slot),
             Some(slot) => {
                 let item = &self.items[slot as usize];
-                match rows.binary_search(&key_of(slot, &item.summary)) {
+                match rows.binary_search(&key_of(slot, &item.task)) {
                     Ok(_) => return,
                     Err(_) if filtered => rows.first().map(|k| k.slot),
                     Err(at) => rows
@@ -398,10 +426,13 @@ impl Inbox {
         } else {
             &self.order
         };
-        let texts = &self.filter.texts;
+        let items = &self.items;
         let candidates = candidates
             .iter()
-            .map(|k| (k.slot, texts[k.slot as usize].clone()))
+            .map(|k| {
+                let (text, end) = items[k.slot as usize].task.filter_text();
+                (k.slot, text.clone(), end)
+            })
             .collect::<Vec<_>>();
         self.filter.checked = candidates.len();
         self.filter.job = Some(Job::start(parsed, candidates));
@@ -440,7 +471,7 @@ impl Inbox {
         }
         // Tasks that changed while matching were matched on their own, with their new text.
         for slot in std::mem::take(&mut self.filter.touched) {
-            self.filter.admits(slot);
+            self.filter.admits(slot, &self.items[slot as usize]);
         }
         let matched = &self.filter.matched;
         self.filter.rows = self
@@ -468,7 +499,7 @@ impl Inbox {
                 let within = keys[before..]
                     .iter()
                     .take_while(|k| k.deadline_ms == horizon_ms)
-                    .filter(|k| self.items[k.slot as usize].summary.sla_deadline <= horizon)
+                    .filter(|k| self.items[k.slot as usize].task.sla_deadline <= horizon)
                     .count();
                 before + within
             })

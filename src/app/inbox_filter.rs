@@ -145,9 +145,10 @@ pub enum Polled {
 }
 
 impl Job {
-    /// Matches `query` over `rows` (slot and text, in SLA order) on as many threads as there
+    /// Matches `query` over `rows` (slot, and a text whose first bytes are searched, in SLA
+    /// order) on as many threads as there
     /// are cores, off the caller's thread.
-    pub fn start(query: Arc<Query>, rows: Vec<(u32, Arc<str>)>) -> Job {
+    pub fn start(query: Arc<Query>, rows: Vec<(u32, Arc<str>, usize)>) -> Job {
         let cancelled = Arc::new(AtomicBool::new(false));
         let (sender, results) = channel();
         let flag = cancelled.clone();
@@ -187,7 +188,7 @@ impl Drop for Job {
 /// The matching slots of `rows` in their order, or `None` once cancelled.
 fn match_in_parallel(
     query: &Query,
-    rows: &[(u32, Arc<str>)],
+    rows: &[(u32, Arc<str>, usize)],
     cancelled: &AtomicBool,
 ) -> Option<Vec<u32>> {
     let threads = thread::available_parallelism().map_or(1, usize::from);
@@ -209,7 +210,11 @@ fn match_in_parallel(
     Some(matched)
 }
 
-fn match_part(query: &Query, rows: &[(u32, Arc<str>)], cancelled: &AtomicBool) -> Option<Vec<u32>> {
+fn match_part(
+    query: &Query,
+    rows: &[(u32, Arc<str>, usize)],
+    cancelled: &AtomicBool,
+) -> Option<Vec<u32>> {
     let mut matcher = None;
     let mut matched = Vec::new();
     for block in rows.chunks(CANCEL_CHECK_ROWS) {
@@ -219,8 +224,8 @@ fn match_part(query: &Query, rows: &[(u32, Arc<str>)], cancelled: &AtomicBool) -
         matched.extend(
             block
                 .iter()
-                .filter(|(_, text)| query.matches(text, &mut matcher))
-                .map(|(slot, _)| *slot),
+                .filter(|(_, text, end)| query.matches(&text[..*end], &mut matcher))
+                .map(|(slot, _, _)| *slot),
         );
     }
     Some(matched)
@@ -312,10 +317,10 @@ mod tests {
 
     #[test]
     fn a_cancelled_match_stops_without_a_result() {
-        let rows: Vec<(u32, Arc<str>)> = texts()
+        let rows: Vec<(u32, Arc<str>, usize)> = texts()
             .into_iter()
             .enumerate()
-            .map(|(slot, text)| (slot as u32, text.into()))
+            .map(|(slot, text)| (slot as u32, Arc::from(text.as_str()), text.len()))
             .collect();
         let query = Query::parse("gbp");
         let cancelled = AtomicBool::new(true);

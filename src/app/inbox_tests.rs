@@ -18,7 +18,7 @@ fn the_inbox_is_in_sla_order_and_keeps_the_newest_revision_of_each_task() {
         .inbox
         .rows()
         .iter()
-        .map(|k| app.inbox.item(k.slot).summary.sla_deadline)
+        .map(|k| app.inbox.item(k.slot).summary().sla_deadline)
         .collect();
     assert!(deadlines.windows(2).all(|w| w[0] <= w[1]));
 
@@ -31,10 +31,10 @@ fn the_inbox_is_in_sla_order_and_keeps_the_newest_revision_of_each_task() {
     // A replay of an older revision after a resume changes nothing.
     app.update(event(EscalationEventKind::New, first.clone()));
     let item = app.inbox.get(0, &first.id).unwrap();
-    assert_eq!(item.summary.revision, 5);
-    assert_eq!(item.summary.lease.as_ref().unwrap().holder, "bob");
+    assert_eq!(item.summary().revision, 5);
+    assert_eq!(item.summary().lease.as_ref().unwrap().holder, "bob");
 
-    let mut resolved = item.summary.clone();
+    let mut resolved = item.summary();
     resolved.revision = 6;
     resolved.state = EscalationState::Resolved;
     resolved.lease = None;
@@ -87,7 +87,7 @@ fn the_filter_matches_id_service_reason_and_input_with_nucleo() {
         .inbox
         .rows()
         .iter()
-        .map(|k| app.inbox.item(k.slot).summary.sla_deadline)
+        .map(|k| app.inbox.item(k.slot).summary().sla_deadline)
         .collect();
     assert!(deadlines.windows(2).all(|w| w[0] <= w[1]));
 
@@ -147,7 +147,7 @@ fn a_filter_that_hides_the_selected_task_selects_the_top_row() {
         .rev()
         .find(|&i| {
             let slot = app.inbox.rows()[i].slot;
-            !crate::app::filter_text(&app.inbox.item(slot).summary).contains("validator")
+            !crate::app::filter_text(&app.inbox.item(slot).summary()).contains("validator")
         })
         .expect("a task that is not validator-failed");
     app.inbox.select_index(hidden);
@@ -170,14 +170,14 @@ fn nucleo_ids(app: &App, query: &str) -> Vec<String> {
     let mut matcher = nucleo::Matcher::default();
     let mut all = app.inbox.open_rows().to_vec();
     all.retain(|k| {
-        let text = crate::app::filter_text(&app.inbox.item(k.slot).summary);
+        let text = crate::app::filter_text(&app.inbox.item(k.slot).summary());
         let mut buffer = Vec::new();
         pattern
             .score(nucleo::Utf32Str::new(&text, &mut buffer), &mut matcher)
             .is_some()
     });
     all.iter()
-        .map(|k| app.inbox.item(k.slot).summary.id.clone())
+        .map(|k| app.inbox.item(k.slot).summary().id.clone())
         .collect()
 }
 
@@ -240,7 +240,7 @@ fn the_p1_near_breach_count_follows_changes_and_each_sources_clock() {
         app.inbox
             .rows()
             .iter()
-            .map(|k| &app.inbox.item(k.slot).summary)
+            .map(|k| app.inbox.item(k.slot).summary())
             .filter(|s| s.priority == Priority::P1 && s.sla_deadline - now <= SLA_WARNING)
             .count()
     };

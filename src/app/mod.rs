@@ -5,6 +5,7 @@ mod audit;
 mod commands;
 mod inbox;
 mod inbox_filter;
+mod inbox_row;
 mod overlay;
 mod palette;
 mod screen_map;

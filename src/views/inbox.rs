@@ -172,7 +172,7 @@ fn row<'a>(
     theme: &Theme,
     wide: bool,
 ) -> Row<'a> {
-    let summary = &item.summary;
+    let summary = &item.summary();
     let now = clocks.get(item.source).copied().unwrap_or(app.wall);
     let (sla, urgency) = sla_text(summary.sla_deadline, now);
     let waited = (now - summary.created_at).to_std().unwrap_or_default();
