@@ -52,7 +52,7 @@ impl InboxItem {
 
     fn filter_text(&self) -> &str {
         let (text, end) = self.task.filter_text();
-        &text[..end]
+        &text[..end as usize]
     }
 }
 

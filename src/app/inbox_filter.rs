@@ -148,7 +148,7 @@ impl Job {
     /// Matches `query` over `rows` (slot, and a text whose first bytes are searched, in SLA
     /// order) on as many threads as there
     /// are cores, off the caller's thread.
-    pub fn start(query: Arc<Query>, rows: Vec<(u32, Arc<str>, usize)>) -> Job {
+    pub fn start(query: Arc<Query>, rows: Vec<(u32, Arc<str>, u32)>) -> Job {
         let cancelled = Arc::new(AtomicBool::new(false));
         let (sender, results) = channel();
         let flag = cancelled.clone();
@@ -188,7 +188,7 @@ impl Drop for Job {
 /// The matching slots of `rows` in their order, or `None` once cancelled.
 fn match_in_parallel(
     query: &Query,
-    rows: &[(u32, Arc<str>, usize)],
+    rows: &[(u32, Arc<str>, u32)],
     cancelled: &AtomicBool,
 ) -> Option<Vec<u32>> {
     let threads = thread::available_parallelism().map_or(1, usize::from);
@@ -212,7 +212,7 @@ fn match_in_parallel(
 
 fn match_part(
     query: &Query,
-    rows: &[(u32, Arc<str>, usize)],
+    rows: &[(u32, Arc<str>, u32)],
     cancelled: &AtomicBool,
 ) -> Option<Vec<u32>> {
     let mut matcher = None;
@@ -224,7 +224,7 @@ fn match_part(
         matched.extend(
             block
                 .iter()
-                .filter(|(_, text, end)| query.matches(&text[..*end], &mut matcher))
+                .filter(|(_, text, end)| query.matches(&text[..*end as usize], &mut matcher))
                 .map(|(slot, _, _)| *slot),
         );
     }
@@ -317,10 +317,10 @@ mod tests {
 
     #[test]
     fn a_cancelled_match_stops_without_a_result() {
-        let rows: Vec<(u32, Arc<str>, usize)> = texts()
+        let rows: Vec<(u32, Arc<str>, u32)> = texts()
             .into_iter()
             .enumerate()
-            .map(|(slot, text)| (slot as u32, Arc::from(text.as_str()), text.len()))
+            .map(|(slot, text)| (slot as u32, Arc::from(text.as_str()), text.len() as u32))
             .collect();
         let query = Query::parse("gbp");
         let cancelled = AtomicBool::new(true);

@@ -34,6 +34,13 @@ struct CompactLease {
     expires_at: DateTime<Utc>,
 }
 
+/// Who has or had a task: most tasks in a backlog have none of it.
+struct Hands {
+    lease: Option<CompactLease>,
+    resolution: Option<ResolutionBrief>,
+    assignee: Option<Arc<str>>,
+}
+
 /// An [`EscalationSummary`] as the inbox keeps it; [`CompactSummary::expand`] gives it back.
 pub struct CompactSummary {
     /// `id service reason reason_text input_preview` (the filter's text, see
@@ -44,8 +51,9 @@ pub struct CompactSummary {
     reason_text_end: u32,
     filter_end: u32,
     workflow_id_end: u32,
-    workflow_type: Arc<str>,
-    step: Arc<str>,
+    /// The workflow type, then the step, interned together (few pairs repeat in a backlog).
+    workflow_step: Arc<str>,
+    workflow_type_end: u32,
     pub priority: Priority,
     pub reason: EscalationReason,
     pub state: EscalationState,
@@ -53,9 +61,7 @@ pub struct CompactSummary {
     pub created_at: DateTime<Utc>,
     pub attempts: u32,
     pub revision: u64,
-    lease: Option<Box<CompactLease>>,
-    resolution: Option<Box<ResolutionBrief>>,
-    assignee: Option<Arc<str>>,
+    hands: Option<Box<Hands>>,
 }
 
 fn end(text: &str) -> u32 {
@@ -89,6 +95,22 @@ impl CompactSummary {
         text.push_str(&summary.workflow_id);
         let workflow_id_end = end(&text);
         text.push_str(&summary.run_id);
+        let lease = summary.lease.map(|lease| CompactLease {
+            holder: names.intern(&lease.holder),
+            claimed_at: lease.claimed_at,
+            expires_at: lease.expires_at,
+        });
+        let assignee = summary.assignee.map(|name| names.intern(&name));
+        let hands =
+            (lease.is_some() || summary.resolution.is_some() || assignee.is_some()).then(|| {
+                Box::new(Hands {
+                    lease,
+                    resolution: summary.resolution,
+                    assignee,
+                })
+            });
+        let workflow_type_end = end(&summary.workflow_type);
+        let workflow_step = names.intern(&(summary.workflow_type + &summary.step));
         CompactSummary {
             text: text.into(),
             id_end,
@@ -96,8 +118,8 @@ impl CompactSummary {
             reason_text_end,
             filter_end,
             workflow_id_end,
-            workflow_type: names.intern(&summary.workflow_type),
-            step: names.intern(&summary.step),
+            workflow_step,
+            workflow_type_end,
             priority: summary.priority,
             reason: summary.reason,
             state: summary.state,
@@ -105,15 +127,7 @@ impl CompactSummary {
             created_at: summary.created_at,
             attempts: summary.attempts,
             revision: summary.revision,
-            lease: summary.lease.map(|lease| {
-                Box::new(CompactLease {
-                    holder: names.intern(&lease.holder),
-                    claimed_at: lease.claimed_at,
-                    expires_at: lease.expires_at,
-                })
-            }),
-            resolution: summary.resolution.map(Box::new),
-            assignee: summary.assignee.map(|name| names.intern(&name)),
+            hands,
         }
     }
 
@@ -126,19 +140,21 @@ impl CompactSummary {
     }
 
     /// What the filter searches, and the allocation that holds it (for the matching threads).
-    pub fn filter_text(&self) -> (&Arc<str>, usize) {
-        (&self.text, self.filter_end as usize)
+    pub fn filter_text(&self) -> (&Arc<str>, u32) {
+        (&self.text, self.filter_end)
     }
 
     /// The summary as the source sent it.
     pub fn expand(&self) -> EscalationSummary {
         let reason_text_start = self.service_end + 1 + self.reason.word().len() as u32 + 1;
+        let type_end = self.workflow_type_end as usize;
+        let hands = self.hands.as_deref();
         EscalationSummary {
             id: self.id().to_string(),
             workflow_id: self.slice(self.filter_end, self.workflow_id_end).into(),
             run_id: self.slice(self.workflow_id_end, end(&self.text)).into(),
-            workflow_type: self.workflow_type.to_string(),
-            step: self.step.to_string(),
+            workflow_type: self.workflow_step[..type_end].to_string(),
+            step: self.workflow_step[type_end..].to_string(),
             service: self.slice(self.id_end + 1, self.service_end).into(),
             priority: self.priority,
             sla_deadline: self.sla_deadline,
@@ -146,13 +162,15 @@ impl CompactSummary {
             reason_text: self.slice(reason_text_start, self.reason_text_end).into(),
             input_preview: self.slice(self.reason_text_end + 1, self.filter_end).into(),
             state: self.state,
-            lease: self.lease.as_ref().map(|lease| Lease {
+            lease: hands.and_then(|h| h.lease.as_ref()).map(|lease| Lease {
                 holder: lease.holder.to_string(),
                 claimed_at: lease.claimed_at,
                 expires_at: lease.expires_at,
             }),
-            resolution: self.resolution.as_deref().cloned(),
-            assignee: self.assignee.as_deref().map(str::to_string),
+            resolution: hands.and_then(|h| h.resolution.clone()),
+            assignee: hands
+                .and_then(|h| h.assignee.as_deref())
+                .map(str::to_string),
             created_at: self.created_at,
             attempts: self.attempts,
             revision: self.revision,
@@ -196,15 +214,23 @@ mod tests {
             assert_eq!(&compact.expand(), summary);
             assert_eq!(compact.id(), summary.id);
             let (text, filter_end) = compact.filter_text();
-            assert_eq!(&text[..filter_end], filter_text(summary));
+            assert_eq!(&text[..filter_end as usize], filter_text(summary));
         }
-        let types: HashSet<&str> = all.iter().map(|s| s.workflow_type.as_str()).collect();
-        assert!(types.len() < all.len() / 10, "workflow types repeat");
+        let pairs: HashSet<(&str, &str)> = all
+            .iter()
+            .map(|s| (s.workflow_type.as_str(), s.step.as_str()))
+            .collect();
         assert!(
-            compact
-                .windows(2)
-                .filter(|w| all[0].workflow_type == *w[0].workflow_type)
-                .all(|w| Arc::ptr_eq(&w[0].workflow_type, &compact[0].workflow_type)),
+            pairs.len() < all.len() / 10,
+            "workflow types and steps repeat"
+        );
+        let mut shared = all
+            .iter()
+            .zip(&compact)
+            .filter(|(s, _)| (&s.workflow_type, &s.step) == (&all[0].workflow_type, &all[0].step));
+        assert!(
+            shared.clone().count() > 1
+                && shared.all(|(_, c)| Arc::ptr_eq(&c.workflow_step, &compact[0].workflow_step)),
             "one shared copy of each"
         );
     }
