@@ -461,7 +461,8 @@ impl Inbox {
         let matches = match polled {
             Polled::Running => return false,
             Polled::Done(matches) => matches,
-            // Not expected; the rows keep what they showed, and the next keystroke retries.
+            // Not expected (a matching thread failed): no row rather than a wrong one; the
+            // next keystroke matches again.
             Polled::Lost => Vec::new(),
         };
         self.filter.job = None;
