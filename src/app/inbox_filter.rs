@@ -15,6 +15,9 @@ use nucleo::{Matcher, Utf32Str};
 /// Rows matched between two looks at the cancel flag: a cancelled job stops within microseconds.
 const CANCEL_CHECK_ROWS: usize = 1024;
 
+/// Stands for a char that stays outside ASCII once folded: equal to no needle byte.
+const NOT_ASCII: u8 = 0xFF;
+
 /// One word of a query, with what the fast byte-wise test needs.
 struct Word {
     atom: Atom,
@@ -67,6 +70,28 @@ impl Word {
             }
             (Some(needle), AtomKind::Substring) if text.is_ascii() => {
                 Some(contains(needle, text.as_bytes(), self.ignore_case))
+            }
+            // A Unicode text: folded as nucleo folds it (a grapheme is its first char,
+            // accents dropped, case lowered); what is still not ASCII matches no ASCII needle.
+            (Some(needle), AtomKind::Fuzzy | AtomKind::Substring) => {
+                let folded: Vec<u8> = nucleo::chars::graphemes(text)
+                    .map(|c| {
+                        let c = nucleo::chars::normalize(c);
+                        let c = if self.ignore_case {
+                            nucleo::chars::to_lower_case(c)
+                        } else {
+                            c
+                        };
+                        u8::try_from(c)
+                            .ok()
+                            .filter(u8::is_ascii)
+                            .unwrap_or(NOT_ASCII)
+                    })
+                    .collect();
+                Some(match self.atom.kind {
+                    AtomKind::Fuzzy => is_subsequence(needle, &folded, self.ignore_case),
+                    _ => contains(needle, &folded, self.ignore_case),
+                })
             }
             _ => None,
         };
@@ -267,6 +292,9 @@ mod tests {
             "^esc-900002 input$",
             "'gbp !credit",
             "zurich",
+            "Zurich",
+            "'rich-pay",
+            "garcia",
             "zürich",
             "GRÖSSE",
             "größe",
