@@ -1,6 +1,9 @@
-//! The inbox at scale: 100,000 escalated tasks loaded, drawn and filtered, and the same
-//! filter run by fzf on the same lines in the same run for comparison.
+//! The inbox at scale: 100,000 escalated tasks loaded, drawn (and 1,000 for comparison) and
+//! filtered until every match is known, the same filter run by fzf on the same lines in the
+//! same run for comparison, and the latency of each typed key of a filter (from the key to
+//! the drawn frame that shows it) while matching runs in the background.
 //! Run: `cargo bench --bench inbox` (fzf on PATH for the comparison; skipped without it).
+//! Memory: `benches/inbox_memory.rs`.
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -10,8 +13,9 @@ use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use protocol::escalations::EscalationSummary;
-use switchboard::app::{App, filter_text};
+use switchboard::app::{App, Msg, filter_text};
 use switchboard::sources::SourceEvent;
 use switchboard::testing::{
     escalation_queue, escalation_summaries, escalations_loaded, from_source as source, lab_app,
@@ -43,9 +47,9 @@ fn inbox_app(width: u16, height: u16, summaries: &[EscalationSummary]) -> App {
     let mut app = lab_app(width, height, Instant::now());
     app.update(source(SourceEvent::Snapshot(small_fleet())));
     app.update(escalations_loaded(summaries.to_vec()));
-    app.update(switchboard::app::Msg::Key(crossterm::event::KeyEvent::new(
-        crossterm::event::KeyCode::Char('5'),
-        crossterm::event::KeyModifiers::NONE,
+    app.update(Msg::Key(KeyEvent::new(
+        KeyCode::Char('5'),
+        KeyModifiers::NONE,
     )));
     app
 }
@@ -60,11 +64,12 @@ fn load_and_render(c: &mut Criterion) {
         )
     });
     let (theme, _) = switchboard::theme::load("dark", false);
-    for (width, height) in [(80u16, 24u16), (160, 48)] {
-        let app = inbox_app(width, height, &summaries);
-        assert_eq!(app.inbox.open_count(), TASKS);
+    for (tasks, width, height) in [(TASKS, 80u16, 24u16), (TASKS, 160, 48), (1_000, 160, 48)] {
+        let app = inbox_app(width, height, &summaries[..tasks]);
+        assert_eq!(app.inbox.open_count(), tasks);
         let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
-        c.bench_function(&format!("render inbox of 100k {width}x{height}"), |b| {
+        let name = format!("render inbox of {}k {width}x{height}", tasks / 1000);
+        c.bench_function(&name, |b| {
             b.iter(|| {
                 terminal
                     .draw(|frame| {
@@ -129,12 +134,60 @@ fn filter(c: &mut Criterion) {
     }
 }
 
+/// Types each query at 120 ms a key, as an operator does, with the console's loop between
+/// keys (a tick and a frame every 16 ms while matching); measures from each key to the end
+/// of the frame that shows it.
+fn keystroke_latency(_: &mut Criterion) {
+    let summaries = tasks();
+    let mut app = inbox_app(160, 48, &summaries);
+    let (theme, _) = switchboard::theme::load("dark", false);
+    let mut terminal = Terminal::new(TestBackend::new(160, 48)).unwrap();
+    let mut draw = |app: &App| {
+        terminal
+            .draw(|frame| {
+                switchboard::views::draw(app, &theme, frame);
+            })
+            .unwrap();
+    };
+    let key = |code| Msg::Key(KeyEvent::new(code, KeyModifiers::NONE));
+    let mut latencies = Vec::new();
+    for _ in 0..2 {
+        for query in QUERIES {
+            app.update(key(KeyCode::Char('/')));
+            for c in query.chars() {
+                let pressed = Instant::now();
+                app.update(key(KeyCode::Char(c)));
+                draw(&app);
+                latencies.push(pressed.elapsed());
+                assert!(app.filter_query().ends_with(c));
+                while pressed.elapsed() < Duration::from_millis(120) {
+                    std::thread::sleep(Duration::from_millis(16));
+                    let (now, wall) = (Instant::now(), app.wall);
+                    app.update(Msg::Tick { now, wall });
+                    draw(&app);
+                }
+            }
+            app.update(key(KeyCode::Esc));
+        }
+    }
+    latencies.sort();
+    let at = |p: f64| latencies[((latencies.len() - 1) as f64 * p).round() as usize];
+    eprintln!(
+        "key to frame while filtering 100k ({} keys, 120 ms apart): p50 {:?} p90 {:?} p99 {:?} max {:?}",
+        latencies.len(),
+        at(0.5),
+        at(0.9),
+        at(0.99),
+        latencies[latencies.len() - 1]
+    );
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .sample_size(20)
         .measurement_time(Duration::from_secs(4))
         .warm_up_time(Duration::from_secs(1));
-    targets = load_and_render, filter
+    targets = load_and_render, filter, keystroke_latency
 }
 criterion_main!(benches);

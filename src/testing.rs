@@ -153,15 +153,14 @@ pub fn open_task_where(
         .inbox
         .rows()
         .iter()
-        .position(|k| want(&queue.detail(&app.inbox.item(k.slot).summary.id).unwrap()))
+        .position(|k| want(&queue.detail(app.inbox.item(k.slot).id()).unwrap()))
         .expect("a task of that kind in the backlog");
     app.inbox.select_index(index);
     let id = app
         .inbox
         .item(app.inbox.selected_slot().unwrap())
-        .summary
-        .id
-        .clone();
+        .id()
+        .to_string();
     let effects = app.update(key(KeyCode::Enter));
     assert_eq!(
         effects,
@@ -183,14 +182,18 @@ pub fn inbox_ids(app: &App) -> Vec<String> {
     app.inbox
         .rows()
         .iter()
-        .map(|k| app.inbox.item(k.slot).summary.id.clone())
+        .map(|k| app.inbox.item(k.slot).id().to_string())
         .collect()
 }
 
-/// Ticks `app` until its inbox filter has delivered every match (the matcher runs on threads).
+/// Waits until the inbox filter has delivered every match (it matches on threads).
 pub fn settle_filter(app: &mut App) {
-    while app.inbox.matching() {
-        let (now, wall) = (app.now, app.wall);
-        app.update(Msg::Tick { now, wall });
+    if app.inbox.matching() {
+        assert!(
+            app.inbox
+                .wait_for_matches(std::time::Duration::from_secs(60)),
+            "the filter's matches arrive"
+        );
+        app.dirty = true;
     }
 }

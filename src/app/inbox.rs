@@ -2,17 +2,21 @@
 //! revision of each kept (events may repeat after a stream resumes), the open ones in SLA
 //! order, narrowed by a fuzzy filter.
 //!
-//! Built for a queue of 100,000 tasks: the SLA order is kept incrementally (a binary search
-//! per change), the filter runs on nucleo's worker threads and is ticked within a frame
-//! budget, and views format only the rows on screen.
+//! Built for a queue of 100,000 tasks: the SLA order and the P1 deadlines are kept
+//! incrementally (a binary search per change), the filter matches on background threads
+//! (see `inbox_filter`) while the console keeps drawing, and views format only the rows on
+//! screen.
 
 use std::collections::HashMap;
+use std::collections::hash_map::{DefaultHasher, Entry};
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use nucleo::pattern::{CaseMatching, Normalization};
-use nucleo::{Nucleo, Utf32String};
 
+use super::inbox_filter::{Job, Polled, Query, narrows};
+use super::inbox_row::{CompactSummary, Names};
 use super::{App, Effect, Level};
 use crate::sources::{EscalationEvent, EscalationEventKind};
 use protocol::escalations::{EscalationSummary, Priority};
@@ -20,15 +24,12 @@ use protocol::sanitize::clean;
 
 /// Under this much time left, an SLA countdown turns red and gets its `!`.
 pub const SLA_WARNING: TimeDelta = TimeDelta::minutes(5);
-/// How long one matcher tick may block `update`: well within a 16 ms frame.
-pub const MATCH_BUDGET_MS: u64 = 8;
 
 /// One task of the inbox, open or not (a closed one stays for its detail view).
-#[derive(Clone, Debug, PartialEq)]
 pub struct InboxItem {
     /// Index of its source in [`App::sources`].
     pub source: usize,
-    pub summary: EscalationSummary,
+    task: CompactSummary,
     /// The load of its source that last confirmed it (see [`Inbox::begin_load`]).
     seen: u32,
     /// In the inbox: open, and not dropped by a reload that no longer lists it.
@@ -37,7 +38,21 @@ pub struct InboxItem {
 
 impl InboxItem {
     pub fn is_open(&self) -> bool {
-        self.listed && !self.summary.state.is_closed()
+        self.listed && !self.task.state.is_closed()
+    }
+
+    pub fn id(&self) -> &str {
+        self.task.id()
+    }
+
+    /// The task as its source sent it last (built on demand: the inbox keeps it compact).
+    pub fn summary(&self) -> EscalationSummary {
+        self.task.expand()
+    }
+
+    fn filter_text(&self) -> &str {
+        let (text, end) = self.task.filter_text();
+        &text[..end as usize]
     }
 }
 
@@ -72,53 +87,62 @@ pub struct SourceLoad {
     pub error: Option<String>,
 }
 
-/// The fuzzy filter: nucleo's matcher over "id service reason input" of every task.
+/// The filter: nucleo's query syntax over "id service reason input" of every task.
+#[derive(Default)]
 struct Filter {
     query: String,
-    /// Started on the first query: a console that never filters runs no matcher threads.
-    matcher: Option<Nucleo<u32>>,
-    /// Slots handed to the matcher so far (slots are handed over in order).
-    injected: usize,
-    /// By slot: matched by the matcher's latest results.
+    /// `query` parsed; `None` while it is empty.
+    parsed: Option<Arc<Query>>,
+    /// By slot: matches `query` (once `job` is done; before, the previous query's answer).
     matched: Vec<bool>,
-    /// Open and matched, in SLA order.
+    /// Open and matched, in SLA order; while `job` runs, the previous query's rows when the
+    /// query narrowed them, or nothing.
     rows: Vec<OrderKey>,
-    /// The matcher has work the results do not show yet.
-    running: bool,
+    /// The match of `query` running in the background.
+    job: Option<Job>,
+    /// Slots changed while `job` runs: matched again when its result arrives.
+    touched: Vec<u32>,
+    /// How many rows the latest match looked at (a narrowing query, only the previous ones).
+    checked: usize,
+    /// For the texts the byte-wise test leaves to nucleo, on this thread.
+    matcher: Option<nucleo::Matcher>,
 }
 
+impl Filter {
+    /// Matches one task's text on this thread (a task that arrives or changes while
+    /// filtering); false without a query.
+    fn admits(&mut self, slot: u32, item: &InboxItem) -> bool {
+        let Some(parsed) = &self.parsed else {
+            return false;
+        };
+        let admitted = parsed.matches(item.filter_text(), &mut self.matcher);
+        self.matched[slot as usize] = admitted;
+        if self.job.is_some() {
+            self.touched.push(slot);
+        }
+        admitted
+    }
+}
+
+#[derive(Default)]
 pub struct Inbox {
     items: Vec<InboxItem>,
-    by_id: HashMap<(usize, String), u32>,
+    /// Slot by a hash of source and id (the id itself is in the item).
+    by_id: HashMap<u64, u32>,
+    /// The rare task whose hash another one had first.
+    by_colliding_id: HashMap<(usize, String), u32>,
+    names: Names,
     /// Open tasks in SLA order.
     order: Vec<OrderKey>,
+    /// By source: its open P1 tasks by deadline, for the near-breach count of every frame.
+    p1_order: Vec<Vec<OrderKey>>,
     filter: Filter,
     /// The selected task, by slot, so that it stays selected while rows come and go.
     selected: Option<u32>,
     loads: Vec<SourceLoad>,
 }
 
-impl Default for Inbox {
-    fn default() -> Self {
-        Inbox {
-            items: Vec::new(),
-            by_id: HashMap::new(),
-            order: Vec::new(),
-            filter: Filter {
-                query: String::new(),
-                matcher: None,
-                injected: 0,
-                matched: Vec::new(),
-                rows: Vec::new(),
-                running: false,
-            },
-            selected: None,
-            loads: Vec::new(),
-        }
-    }
-}
-
-fn key_of(slot: u32, summary: &EscalationSummary) -> OrderKey {
+fn key_of(slot: u32, summary: &CompactSummary) -> OrderKey {
     OrderKey {
         deadline_ms: summary.sla_deadline.timestamp_millis(),
         priority: summary.priority,
@@ -138,6 +162,12 @@ pub fn filter_text(summary: &EscalationSummary) -> String {
     )
 }
 
+fn id_hash(source: usize, id: &str) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    (source, id).hash(&mut hasher);
+    hasher.finish()
+}
+
 fn insert_sorted(keys: &mut Vec<OrderKey>, key: OrderKey) {
     if let Err(at) = keys.binary_search(&key) {
         keys.insert(at, key);
@@ -154,58 +184,75 @@ impl Inbox {
     /// Keeps `summary` unless a newer revision of it is already known.
     pub fn upsert(&mut self, source: usize, summary: EscalationSummary) -> Upserted {
         let generation = self.load(source).generation;
-        let id = (source, summary.id.clone());
-        let Some(&slot) = self.by_id.get(&id) else {
+        let Some(slot) = self.slot_of(source, &summary.id) else {
             let slot = self.items.len() as u32;
-            self.by_id.insert(id, slot);
+            match self.by_id.entry(id_hash(source, &summary.id)) {
+                Entry::Vacant(entry) => {
+                    entry.insert(slot);
+                }
+                Entry::Occupied(_) => {
+                    self.by_colliding_id
+                        .insert((source, summary.id.clone()), slot);
+                }
+            }
             self.items.push(InboxItem {
                 source,
-                summary,
+                task: CompactSummary::new(summary, &mut self.names),
                 seen: generation,
                 listed: true,
             });
             self.filter.matched.push(false);
-            self.inject_new();
-            self.place(slot, None);
+            self.place(slot, None, true);
             return Upserted::New;
         };
         let item = &mut self.items[slot as usize];
         item.seen = generation;
-        if item.summary.revision >= summary.revision {
+        if item.task.revision >= summary.revision {
             if !item.listed {
                 // Listed again by a reload: it was only missing from an earlier one.
                 let before = self.open_key(slot);
                 self.items[slot as usize].listed = true;
-                self.place(slot, before);
+                self.place(slot, before, false);
             }
             return Upserted::Known;
         }
         let before = self.open_key(slot);
+        let task = CompactSummary::new(summary, &mut self.names);
         let item = &mut self.items[slot as usize];
-        item.summary = summary;
+        let retext = task.filter_text() != item.task.filter_text();
+        item.task = task;
         item.listed = true;
-        self.place(slot, before);
+        self.place(slot, before, retext);
         Upserted::Newer
     }
 
     fn open_key(&self, slot: u32) -> Option<OrderKey> {
         let item = &self.items[slot as usize];
-        item.is_open().then(|| key_of(slot, &item.summary))
+        item.is_open().then(|| key_of(slot, &item.task))
     }
 
-    /// Moves a changed task to where it belongs now; `before` is its key before the change.
-    fn place(&mut self, slot: u32, before: Option<OrderKey>) {
+    /// Moves a changed task to where it belongs now; `before` is its key before the change,
+    /// `retext` says its filter text changed.
+    fn place(&mut self, slot: u32, before: Option<OrderKey>, retext: bool) {
         let after = self.open_key(slot);
-        if before == after {
+        if before == after && !retext {
             return;
+        }
+        let source = self.items[slot as usize].source;
+        if self.p1_order.len() <= source {
+            self.p1_order.resize(source + 1, Vec::new());
         }
         if let Some(old) = before {
             remove_sorted(&mut self.order, old);
             remove_sorted(&mut self.filter.rows, old);
+            remove_sorted(&mut self.p1_order[source], old);
         }
         if let Some(new) = after {
             insert_sorted(&mut self.order, new);
-            if self.filter.matched[slot as usize] {
+            if new.priority == Priority::P1 {
+                insert_sorted(&mut self.p1_order[source], new);
+            }
+            if self.filter.admits(slot, &self.items[slot as usize]) {
                 insert_sorted(&mut self.filter.rows, new);
             }
         }
@@ -249,14 +296,22 @@ impl Inbox {
         for slot in unseen {
             let before = self.open_key(slot);
             self.items[slot as usize].listed = false;
-            self.place(slot, before);
+            self.place(slot, before, false);
         }
     }
 
+    fn slot_of(&self, source: usize, id: &str) -> Option<u32> {
+        let slot = *self.by_id.get(&id_hash(source, id))?;
+        let item = &self.items[slot as usize];
+        if item.source == source && item.id() == id {
+            return Some(slot);
+        }
+        self.by_colliding_id.get(&(source, id.to_string())).copied()
+    }
+
     pub fn get(&self, source: usize, id: &str) -> Option<&InboxItem> {
-        self.by_id
-            .get(&(source, id.to_string()))
-            .map(|&slot| &self.items[slot as usize])
+        self.slot_of(source, id)
+            .map(|slot| &self.items[slot as usize])
     }
 
     pub fn item(&self, slot: u32) -> &InboxItem {
@@ -273,6 +328,11 @@ impl Inbox {
         self.items.len()
     }
 
+    /// Open tasks in SLA order, whatever the filter.
+    pub fn open_rows(&self) -> &[OrderKey] {
+        &self.order
+    }
+
     /// The rows shown: open tasks that pass the filter, in SLA order.
     pub fn rows(&self) -> &[OrderKey] {
         if self.filter.query.is_empty() {
@@ -286,9 +346,14 @@ impl Inbox {
         &self.filter.query
     }
 
-    /// The matcher has results to deliver: keep ticking.
+    /// How many rows the filter's latest match looked at: narrowing looks at fewer.
+    pub fn filter_checked(&self) -> usize {
+        self.filter.checked
+    }
+
+    /// The filter's matches are not all known yet: keep ticking.
     pub fn matching(&self) -> bool {
-        !self.filter.query.is_empty() && self.filter.running
+        self.filter.job.is_some()
     }
 
     pub fn selected_slot(&self) -> Option<u32> {
@@ -299,7 +364,7 @@ impl Inbox {
     pub fn selected_index(&self) -> Option<usize> {
         let slot = self.selected?;
         let item = &self.items[slot as usize];
-        self.rows().binary_search(&key_of(slot, &item.summary)).ok()
+        self.rows().binary_search(&key_of(slot, &item.task)).ok()
     }
 
     pub fn select_index(&mut self, index: usize) {
@@ -323,7 +388,7 @@ impl Inbox {
             None => rows.first().map(|k| k.slot),
             Some(slot) => {
                 let item = &self.items[slot as usize];
-                match rows.binary_search(&key_of(slot, &item.summary)) {
+                match rows.binary_search(&key_of(slot, &item.task)) {
                     Ok(_) => return,
                     Err(_) if filtered => rows.first().map(|k| k.slot),
                     Err(at) => rows
@@ -335,70 +400,79 @@ impl Inbox {
         self.selected = next;
     }
 
-    /// A new filter text. Typing more of the same query narrows the previous matches only.
+    /// A new filter text: shown at once, matched in the background (see [`Inbox::tick`]).
+    /// Typing more of the same query re-checks only the previous matches.
     pub fn set_query(&mut self, query: &str) {
         if query == self.filter.query {
             return;
         }
-        let append = !self.filter.query.is_empty() && query.starts_with(&self.filter.query);
+        // The previous match is outdated: dropping it cancels it.
+        let finished = self.filter.job.take().is_none();
+        let narrowing = finished && narrows(&self.filter.query, query);
         self.filter.query = query.to_string();
+        self.filter.touched.clear();
         if query.is_empty() {
-            self.filter.running = false;
+            self.filter.parsed = None;
             self.keep_selection(true);
             return;
         }
-        if self.filter.matcher.is_none() {
-            self.filter.matcher = Some(Nucleo::new(
-                nucleo::Config::DEFAULT,
-                // The console ticks the matcher at frame rate while it runs; no wake-up needed.
-                Arc::new(|| {}),
-                None,
-                1,
-            ));
-            self.inject_new();
+        let parsed = Arc::new(Query::parse(query));
+        self.filter.parsed = Some(parsed.clone());
+        if !narrowing {
+            self.filter.rows.clear();
         }
-        if let Some(matcher) = self.filter.matcher.as_mut() {
-            matcher
-                .pattern
-                .reparse(0, query, CaseMatching::Smart, Normalization::Smart, append);
-        }
-        self.filter.running = true;
-        self.tick(MATCH_BUDGET_MS);
+        let candidates = if narrowing {
+            &self.filter.rows
+        } else {
+            &self.order
+        };
+        let items = &self.items;
+        let candidates = candidates
+            .iter()
+            .map(|k| {
+                let (text, end) = items[k.slot as usize].task.filter_text();
+                (k.slot, text.clone(), end)
+            })
+            .collect::<Vec<_>>();
+        self.filter.checked = candidates.len();
+        self.filter.job = Some(Job::start(parsed, candidates));
+        self.keep_selection(true);
     }
 
-    /// Hands the tasks the matcher has not seen yet to it.
-    fn inject_new(&mut self) {
-        let Some(matcher) = self.filter.matcher.as_ref() else {
-            return;
+    /// Takes the filter's matches if they have arrived; returns whether the rows changed.
+    pub fn tick(&mut self) -> bool {
+        let polled = match &self.filter.job {
+            Some(job) => job.poll(),
+            None => return false,
         };
-        let injector = matcher.injector();
-        for slot in self.filter.injected..self.items.len() {
-            let text = filter_text(&self.items[slot].summary);
-            injector.push(slot as u32, |_, columns| {
-                columns[0] = Utf32String::from(text.as_str())
-            });
-        }
-        self.filter.injected = self.items.len();
-        self.filter.running = true;
+        self.take_matches(polled)
     }
 
-    /// Lets the matcher work for at most `budget_ms`; returns whether the rows changed.
-    pub fn tick(&mut self, budget_ms: u64) -> bool {
-        if self.filter.query.is_empty() {
-            return false;
-        }
-        let Some(matcher) = self.filter.matcher.as_mut() else {
-            return false;
+    /// Blocks until the filter's matches are known, at most `timeout` (tests and benches).
+    pub fn wait_for_matches(&mut self, timeout: Duration) -> bool {
+        let polled = match &self.filter.job {
+            Some(job) => job.wait(timeout),
+            None => return false,
         };
-        let status = matcher.tick(budget_ms);
-        self.filter.running = status.running;
-        if !status.changed {
-            return false;
-        }
-        let snapshot = matcher.snapshot();
+        self.take_matches(polled)
+    }
+
+    fn take_matches(&mut self, polled: Polled) -> bool {
+        let matches = match polled {
+            Polled::Running => return false,
+            Polled::Done(matches) => matches,
+            // Not expected (a matching thread failed): no row rather than a wrong one; the
+            // next keystroke matches again.
+            Polled::Lost => Vec::new(),
+        };
+        self.filter.job = None;
         self.filter.matched.fill(false);
-        for item in snapshot.matched_items(..) {
-            self.filter.matched[*item.data as usize] = true;
+        for slot in matches {
+            self.filter.matched[slot as usize] = true;
+        }
+        // Tasks that changed while matching were matched on their own, with their new text.
+        for slot in std::mem::take(&mut self.filter.touched) {
+            self.filter.admits(slot, &self.items[slot as usize]);
         }
         let matched = &self.filter.matched;
         self.filter.rows = self
@@ -414,22 +488,23 @@ impl Inbox {
     /// How many open P1 tasks breach their SLA within [`SLA_WARNING`] (or already did), each
     /// judged by the clock of its source.
     pub fn p1_near_breach(&self, clocks: &[DateTime<Utc>]) -> usize {
-        let Some(latest) = clocks.iter().max() else {
-            return 0;
-        };
-        let horizon = (*latest + SLA_WARNING).timestamp_millis();
-        // The order is by deadline: only its head can be near a breach.
-        self.order
+        // Each source's P1 tasks are by deadline: a binary search finds where "near" ends.
+        self.p1_order
             .iter()
-            .take_while(|k| k.deadline_ms <= horizon)
-            .filter(|k| {
-                let item = &self.items[k.slot as usize];
-                k.priority == Priority::P1
-                    && clocks
-                        .get(item.source)
-                        .is_some_and(|now| item.summary.sla_deadline - *now <= SLA_WARNING)
+            .zip(clocks)
+            .map(|(keys, now)| {
+                let horizon = *now + SLA_WARNING;
+                let horizon_ms = horizon.timestamp_millis();
+                let before = keys.partition_point(|k| k.deadline_ms < horizon_ms);
+                // Within the horizon's millisecond, the exact deadline decides.
+                let within = keys[before..]
+                    .iter()
+                    .take_while(|k| k.deadline_ms == horizon_ms)
+                    .filter(|k| self.items[k.slot as usize].task.sla_deadline <= horizon)
+                    .count();
+                before + within
             })
-            .count()
+            .sum()
     }
 }
 

@@ -18,7 +18,7 @@ fn the_inbox_is_in_sla_order_and_keeps_the_newest_revision_of_each_task() {
         .inbox
         .rows()
         .iter()
-        .map(|k| app.inbox.item(k.slot).summary.sla_deadline)
+        .map(|k| app.inbox.item(k.slot).summary().sla_deadline)
         .collect();
     assert!(deadlines.windows(2).all(|w| w[0] <= w[1]));
 
@@ -31,10 +31,10 @@ fn the_inbox_is_in_sla_order_and_keeps_the_newest_revision_of_each_task() {
     // A replay of an older revision after a resume changes nothing.
     app.update(event(EscalationEventKind::New, first.clone()));
     let item = app.inbox.get(0, &first.id).unwrap();
-    assert_eq!(item.summary.revision, 5);
-    assert_eq!(item.summary.lease.as_ref().unwrap().holder, "bob");
+    assert_eq!(item.summary().revision, 5);
+    assert_eq!(item.summary().lease.as_ref().unwrap().holder, "bob");
 
-    let mut resolved = item.summary.clone();
+    let mut resolved = item.summary();
     resolved.revision = 6;
     resolved.state = EscalationState::Resolved;
     resolved.lease = None;
@@ -87,7 +87,7 @@ fn the_filter_matches_id_service_reason_and_input_with_nucleo() {
         .inbox
         .rows()
         .iter()
-        .map(|k| app.inbox.item(k.slot).summary.sla_deadline)
+        .map(|k| app.inbox.item(k.slot).summary().sla_deadline)
         .collect();
     assert!(deadlines.windows(2).all(|w| w[0] <= w[1]));
 
@@ -147,7 +147,7 @@ fn a_filter_that_hides_the_selected_task_selects_the_top_row() {
         .rev()
         .find(|&i| {
             let slot = app.inbox.rows()[i].slot;
-            !crate::app::filter_text(&app.inbox.item(slot).summary).contains("validator")
+            !crate::app::filter_text(&app.inbox.item(slot).summary()).contains("validator")
         })
         .expect("a task that is not validator-failed");
     app.inbox.select_index(hidden);
@@ -160,5 +160,117 @@ fn a_filter_that_hides_the_selected_task_selects_the_top_row() {
         app.inbox.selected_index(),
         Some(0),
         "Enter must open the top row, not whatever took the old row number"
+    );
+}
+
+/// The open tasks, in SLA order, whose filter text nucleo's own pattern matches.
+fn nucleo_ids(app: &App, query: &str) -> Vec<String> {
+    use nucleo::pattern::{CaseMatching, Normalization, Pattern};
+    let pattern = Pattern::parse(query, CaseMatching::Smart, Normalization::Smart);
+    let mut matcher = nucleo::Matcher::default();
+    let mut all = app.inbox.open_rows().to_vec();
+    all.retain(|k| {
+        let text = crate::app::filter_text(&app.inbox.item(k.slot).summary());
+        let mut buffer = Vec::new();
+        pattern
+            .score(nucleo::Utf32Str::new(&text, &mut buffer), &mut matcher)
+            .is_some()
+    });
+    all.iter()
+        .map(|k| app.inbox.item(k.slot).summary().id.clone())
+        .collect()
+}
+
+#[test]
+fn a_growing_query_checks_only_the_previous_matches_and_a_shorter_one_all_tasks_again() {
+    let (mut app, _queue) = inbox_app(2_000);
+    app.update(key(KeyCode::Char('/')));
+    let query = "val gbp";
+    let mut previous_rows = None;
+    for (at, c) in query.char_indices() {
+        type_text(&mut app, &c.to_string());
+        settle_filter(&mut app);
+        let typed = &query[..at + c.len_utf8()];
+        assert_eq!(inbox_ids(&app), nucleo_ids(&app, typed), "{typed:?}");
+        let expected_checked = previous_rows.unwrap_or(2_000);
+        assert_eq!(app.inbox.filter_checked(), expected_checked, "{typed:?}");
+        previous_rows = Some(app.inbox.rows().len());
+    }
+    assert!(app.inbox.rows().len() < 2_000 && !app.inbox.rows().is_empty());
+    for shorter in ["val gb", "val g", "val ", "val"] {
+        app.update(key(KeyCode::Backspace));
+        settle_filter(&mut app);
+        assert_eq!(app.filter_query(), shorter);
+        assert_eq!(inbox_ids(&app), nucleo_ids(&app, shorter), "{shorter:?}");
+        assert_eq!(
+            app.inbox.filter_checked(),
+            2_000,
+            "a shorter query may match more"
+        );
+    }
+}
+
+#[test]
+fn each_keystroke_shows_at_once_and_cancels_the_match_before_it() {
+    let (mut app, queue) = inbox_app(2_000);
+    app.update(key(KeyCode::Char('/')));
+    // No settling between keys: each one replaces the match still running.
+    type_text(&mut app, "credit");
+    assert_eq!(
+        app.filter_query(),
+        "credit",
+        "the field shows what was typed"
+    );
+    assert!(app.inbox.matching(), "the list says it is matching");
+    // A task that arrives while the match runs is matched on its own.
+    let mut new = escalation_summaries(&queue)[0].clone();
+    new.id = "esc-credit-999".into();
+    app.update(event(EscalationEventKind::New, new));
+    settle_filter(&mut app);
+    assert!(!app.inbox.matching());
+    let rows = inbox_ids(&app);
+    assert_eq!(rows, nucleo_ids(&app, "credit"));
+    assert!(rows.contains(&"esc-credit-999".to_string()));
+}
+
+#[test]
+fn the_p1_near_breach_count_follows_changes_and_each_sources_clock() {
+    let (mut app, queue) = inbox_app(1_000);
+    let brute = |app: &App, now: chrono::DateTime<chrono::Utc>| {
+        app.inbox
+            .rows()
+            .iter()
+            .map(|k| app.inbox.item(k.slot).summary())
+            .filter(|s| s.priority == Priority::P1 && s.sla_deadline - now <= SLA_WARNING)
+            .count()
+    };
+    let all = escalation_summaries(&queue);
+    let start = all[0].sla_deadline - chrono::TimeDelta::minutes(30);
+    // Resolve the first P1 task and raise a P3 to P1: both move the count.
+    let next_revision = |priority| {
+        let mut task = all.iter().find(|s| s.priority == priority).unwrap().clone();
+        task.revision += 1;
+        task
+    };
+    let mut p1 = next_revision(Priority::P1);
+    p1.state = EscalationState::Resolved;
+    app.update(event(EscalationEventKind::Resolved, p1));
+    let mut raised = next_revision(Priority::P3);
+    raised.priority = Priority::P1;
+    app.update(event(EscalationEventKind::Claimed, raised));
+    for minutes in [0, 10, 30, 60, 240, 2_000] {
+        let now = start + chrono::TimeDelta::minutes(minutes);
+        let counted = app.inbox.p1_near_breach(&[now]);
+        assert_eq!(counted, brute(&app, now), "at +{minutes}m");
+    }
+    assert!(
+        app.inbox
+            .p1_near_breach(&[start + chrono::TimeDelta::days(30)])
+            > 0
+    );
+    assert_eq!(
+        app.inbox.p1_near_breach(&[]),
+        0,
+        "a source without a clock counts nothing"
     );
 }

@@ -4,6 +4,8 @@
 mod audit;
 mod commands;
 mod inbox;
+mod inbox_filter;
+mod inbox_row;
 mod overlay;
 mod palette;
 mod screen_map;
@@ -24,9 +26,7 @@ pub use commands::{
     AuditRow, CommandFailure, CommandRequest, ConfirmState, FailureKind, Field, FieldKind,
     MenuState, SentCommand, SentState, SourcedAudit,
 };
-pub use inbox::{
-    Inbox, InboxItem, MATCH_BUDGET_MS, OrderKey, SLA_WARNING, SourceLoad, Upserted, filter_text,
-};
+pub use inbox::{Inbox, InboxItem, OrderKey, SLA_WARNING, SourceLoad, Upserted, filter_text};
 pub use overlay::{Overlay, Overlays};
 pub use palette::PaletteState;
 pub use screen_map::{Hit, ListMap, MatrixColumns, PaneExtent, ScreenMap};

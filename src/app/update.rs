@@ -35,7 +35,7 @@ impl App {
                     self.flash = None;
                     self.dirty = true;
                 }
-                if self.inbox.tick(super::MATCH_BUDGET_MS) {
+                if self.inbox.tick() {
                     self.dirty = true;
                 }
                 self.renew_claim()

@@ -63,7 +63,9 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
                 .as_ref()
                 .map(|e| format!("{}: cannot list escalations: {e}", source.name))
         });
-        let (text, style) = if app.inbox.open_count() > 0 {
+        let (text, style) = if app.inbox.matching() {
+            ("Matching…".to_string(), theme.dim)
+        } else if app.inbox.open_count() > 0 {
             (
                 "No open task matches the filter (esc clears it).".to_string(),
                 theme.dim,
@@ -170,7 +172,7 @@ fn row<'a>(
     theme: &Theme,
     wide: bool,
 ) -> Row<'a> {
-    let summary = &item.summary;
+    let summary = &item.summary();
     let now = clocks.get(item.source).copied().unwrap_or(app.wall);
     let (sla, urgency) = sla_text(summary.sla_deadline, now);
     let waited = (now - summary.created_at).to_std().unwrap_or_default();

@@ -170,12 +170,12 @@ impl App {
     }
 
     /// The newest summary of the open task (events keep the inbox's copy current).
-    pub fn task_summary(&self) -> Option<&EscalationSummary> {
+    pub fn task_summary(&self) -> Option<EscalationSummary> {
         let task = self.task.as_ref()?;
         self.inbox
             .get(task.source, &task.id)
-            .map(|item| &item.summary)
-            .or_else(|| task.escalation().map(|e| &e.summary))
+            .map(|item| item.summary())
+            .or_else(|| task.escalation().map(|e| e.summary.clone()))
     }
 
     /// The latest resolution this console sent for a task.
@@ -188,7 +188,7 @@ impl App {
 
     pub(super) fn open_task(&mut self, slot: u32) -> Vec<Effect> {
         let item = self.inbox.item(slot);
-        let (source, id) = (item.source, item.summary.id.clone());
+        let (source, id) = (item.source, item.id().to_string());
         let mut effects = self.close_task();
         effects.push(Effect::FetchEscalation {
             source: self.sources[source].name.clone(),

@@ -214,7 +214,7 @@ fn head_rows(app: &App, task: &TaskState) -> Vec<Row> {
         }
         _ => None,
     };
-    let mut claim_row = match (&summary.resolution, our_lease, holder_text(summary, me)) {
+    let mut claim_row = match (&summary.resolution, our_lease, holder_text(&summary, me)) {
         (Some(r), _, _) => vec![seg(
             Tone::Warn,
             format!(
