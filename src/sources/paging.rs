@@ -1,7 +1,8 @@
 //! Reading a whole list that a source hands out in pages. A source decides the cursors, so a
 //! hostile or broken one could send the same cursor again, or a new one forever: the pages
-//! here end at the first repeated cursor and after [`MAX_PAGES`], each time with a message
-//! that says the list is partial, so a load always ends.
+//! here end at the first repeated cursor and after as many pages as the list's `total` needs
+//! (at least [`MAX_PAGES`], never more than [`PAGES_CEILING`]), each time with a message that
+//! says the list is partial, so a load always ends.
 
 use std::collections::HashSet;
 
@@ -13,9 +14,12 @@ use super::{Client, EscalationQuery};
 
 /// Escalations asked for per request while loading the inbox.
 pub const PAGE_SIZE: u32 = 1000;
-/// Pages one load reads at most (50,000 escalations at full pages): far beyond any real
-/// queue, small enough that a source sending cursors forever is stopped within seconds.
+/// Pages one load reads at most unless the source's `total` calls for more (50,000
+/// escalations at full pages): a source sending cursors forever is stopped within seconds.
 pub const MAX_PAGES: usize = 50;
+/// Pages one load reads at most whatever `total` claims (1,000,000 escalations at full
+/// pages): a queue of 100,000 loads whole, a source claiming billions is still stopped.
+pub const PAGES_CEILING: usize = 1000;
 
 /// One page of a load: its escalations, or why the load stopped. `done` is set on the last.
 #[derive(Debug)]
@@ -77,6 +81,11 @@ impl Paging {
         };
         self.pages += 1;
         self.items += page.items.len();
+        if self.pages == 1 {
+            // The list may grow while it is read: two pages of slack.
+            let needed = (page.total as usize).div_ceil(PAGE_SIZE as usize) + 2;
+            self.max_pages = needed.clamp(self.max_pages, PAGES_CEILING.max(self.max_pages));
+        }
         let Some(next) = page.next_cursor else {
             return Page {
                 result: Ok(page.items),

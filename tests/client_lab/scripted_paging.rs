@@ -3,13 +3,14 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use switchboard::sources::paging::{MAX_PAGES, Page, open_escalations};
+use switchboard::sources::paging::{MAX_PAGES, PAGES_CEILING, Page, open_escalations};
 
 use super::*;
 
 /// A source that answers every page with one escalation-free page and a cursor: the same one
-/// every time when `same_cursor`, a new one forever otherwise. Counts the requests.
-async fn endless_source(same_cursor: bool) -> (String, Arc<AtomicUsize>) {
+/// every time when `same_cursor`, a new one forever otherwise, each saying the list holds
+/// `total` escalations. Counts the requests.
+async fn endless_source(same_cursor: bool, total: u64) -> (String, Arc<AtomicUsize>) {
     let requests = Arc::new(AtomicUsize::new(0));
     let counter = requests.clone();
     let router = Router::new().route(
@@ -19,7 +20,7 @@ async fn endless_source(same_cursor: bool) -> (String, Arc<AtomicUsize>) {
             let cursor = if same_cursor { 0 } else { n };
             async move {
                 json(format!(
-                    r#"{{"items":[],"total":0,"revision":1,"next_cursor":"c{cursor}"}}"#
+                    r#"{{"items":[],"total":{total},"revision":1,"next_cursor":"c{cursor}"}}"#
                 ))
             }
         }),
@@ -39,7 +40,7 @@ async fn load(url: &str) -> Vec<Page> {
 
 #[tokio::test]
 async fn a_repeated_cursor_ends_the_load_with_a_visible_error() {
-    let (url, requests) = endless_source(true).await;
+    let (url, requests) = endless_source(true, 0).await;
     let pages = load(&url).await;
     let last = pages.last().expect("a page");
     let why = last.result.as_ref().unwrap_err();
@@ -53,7 +54,7 @@ async fn a_repeated_cursor_ends_the_load_with_a_visible_error() {
 
 #[tokio::test]
 async fn a_source_with_endless_cursors_is_read_up_to_the_page_cap() {
-    let (url, requests) = endless_source(false).await;
+    let (url, requests) = endless_source(false, 0).await;
     let pages = load(&url).await;
     let last = pages.last().expect("a page");
     let why = last.result.as_ref().unwrap_err();
@@ -63,4 +64,20 @@ async fn a_source_with_endless_cursors_is_read_up_to_the_page_cap() {
     );
     assert_eq!(pages.iter().filter(|p| p.done).count(), 1);
     assert_eq!(requests.load(Ordering::SeqCst), MAX_PAGES);
+}
+
+/// A list of 120,000 is read to its end (it needs 120 pages, more than the cap for a list
+/// that says nothing of its size); one claiming a trillion stops at the ceiling.
+#[tokio::test]
+async fn the_page_cap_follows_the_lists_total_up_to_a_ceiling() {
+    for (total, pages_read) in [(120_000, 122), (1_000_000_000_000, PAGES_CEILING)] {
+        let (url, requests) = endless_source(false, total).await;
+        let pages = load(&url).await;
+        let why = pages.last().unwrap().result.as_ref().unwrap_err();
+        assert!(
+            why.contains(&format!("stopped after {pages_read} pages")),
+            "{total}: {why}"
+        );
+        assert_eq!(requests.load(Ordering::SeqCst), pages_read, "{total}");
+    }
 }
