@@ -197,3 +197,33 @@ pub fn settle_filter(app: &mut App) {
         app.dirty = true;
     }
 }
+
+/// A source on 127.0.0.1 whose escalation list never ends: every page is empty, says the
+/// list holds `total`, and carries a cursor — the same one every time when `same_cursor`, a
+/// new one forever otherwise — after `delay`. Returns its URL and the count of requests.
+pub async fn endless_escalation_source(
+    total: u64,
+    same_cursor: bool,
+    delay: std::time::Duration,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let requests = std::sync::Arc::new(AtomicUsize::new(0));
+    let counter = requests.clone();
+    let router = axum::Router::new().route(
+        "/v1/escalations",
+        axum::routing::get(move || {
+            let n = counter.fetch_add(1, Ordering::SeqCst);
+            let cursor = if same_cursor { 0 } else { n };
+            async move {
+                tokio::time::sleep(delay).await;
+                axum::Json(serde_json::json!({
+                    "items": [], "total": total, "revision": 1, "next_cursor": format!("c{cursor}")
+                }))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (url, requests)
+}

@@ -274,3 +274,36 @@ fn the_p1_near_breach_count_follows_changes_and_each_sources_clock() {
         "a source without a clock counts nothing"
     );
 }
+
+/// Enter pressed while the filter is still matching is not lost: the top match opens as soon
+/// as the matches are known (tmux_e2e pressed Enter during '(matching…)' and nothing opened).
+#[test]
+fn enter_during_matching_opens_the_top_match_once_known() {
+    let (mut app, _queue) = inbox_app(500);
+    app.update(key(KeyCode::Char('/')));
+    type_text(&mut app, "'validator");
+    app.update(key(KeyCode::Enter));
+    assert!(app.inbox.matching(), "the match is still running");
+    app.update(key(KeyCode::Enter));
+    assert!(app.task.is_none(), "nothing to open yet");
+    let mut effects = Vec::new();
+    while app.task.is_none() {
+        assert!(
+            app.inbox.matching() || app.task.is_some(),
+            "the open was lost"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        effects = app.update(Msg::Tick {
+            now: app.now,
+            wall: app.wall,
+        });
+    }
+    let top = app.inbox.rows()[0].slot;
+    let opened = app.task.as_ref().unwrap();
+    assert_eq!(opened.id, app.inbox.item(top).id());
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::FetchEscalation { id, .. } if *id == opened.id))
+    );
+}

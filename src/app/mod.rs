@@ -281,6 +281,9 @@ pub struct App {
     pub visible: VisibleRows,
     /// Something on screen changed since the last draw.
     pub dirty: bool,
+    /// Enter was pressed in the inbox while the filter was still matching: the top match is
+    /// opened when the matches are known (a new query cancels it).
+    open_when_matched: bool,
     matcher: nucleo::Matcher,
 }
 
@@ -331,6 +334,7 @@ impl App {
             screen_map: ScreenMap::default(),
             visible: VisibleRows::default(),
             dirty: true,
+            open_when_matched: false,
             matcher: nucleo::Matcher::new(nucleo::Config::DEFAULT),
         };
         for problem in app.problems.clone() {

@@ -35,10 +35,17 @@ impl App {
                     self.flash = None;
                     self.dirty = true;
                 }
+                let mut effects = Vec::new();
                 if self.inbox.tick() {
                     self.dirty = true;
+                    if std::mem::take(&mut self.open_when_matched)
+                        && let Some(slot) = self.inbox.selected_slot()
+                    {
+                        effects = self.open_task(slot);
+                    }
                 }
-                self.renew_claim()
+                effects.extend(self.renew_claim());
+                effects
             }
             Msg::CommandJournaled { id, key } => {
                 self.command_journaled(id, key);
@@ -191,7 +198,10 @@ impl App {
                     p.rematch(&mut self.matcher);
                 }
             }
-            _ if self.view == View::Inbox => self.inbox.set_query(&inbox_query),
+            _ if self.view == View::Inbox => {
+                self.open_when_matched = false;
+                self.inbox.set_query(&inbox_query);
+            }
             _ => self.refresh_visible(),
         }
     }
@@ -202,6 +212,10 @@ impl App {
             Layer::Resolve => self.perform_in_form(action),
             Layer::Task => self.perform_in_task(action),
             Layer::Inbox => match (action, self.inbox.selected_slot()) {
+                (Action::OpenTask, _) if self.inbox.matching() => {
+                    self.open_when_matched = true;
+                    Vec::new()
+                }
                 (Action::OpenTask, Some(slot)) => self.open_task(slot),
                 _ => Vec::new(),
             },

@@ -182,42 +182,19 @@ fn failure_of(error: &ClientError) -> EscalationFailure {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::Ordering;
 
-    use axum::Router;
-    use axum::routing::get;
     use tokio::sync::mpsc;
 
     use super::*;
     use crate::journal::Journal;
     use crate::sources::SourceSpec;
-
-    /// A source that hands out a new cursor forever, a little slowly, counting requests.
-    async fn endless_source() -> (String, Arc<AtomicUsize>) {
-        let requests = Arc::new(AtomicUsize::new(0));
-        let counter = requests.clone();
-        let router = Router::new().route(
-            "/v1/escalations",
-            get(move || {
-                let n = counter.fetch_add(1, Ordering::SeqCst);
-                async move {
-                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-                    axum::Json(serde_json::json!({
-                        "items": [], "total": 0, "revision": 1, "next_cursor": format!("c{n}")
-                    }))
-                }
-            }),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, router).await });
-        (url, requests)
-    }
+    use crate::testing::endless_escalation_source;
 
     #[tokio::test]
     async fn a_new_load_replaces_the_running_one() {
-        let (url, requests) = endless_source().await;
+        let (url, requests) =
+            endless_escalation_source(0, false, std::time::Duration::from_millis(5)).await;
         let folder = tempfile::tempdir().unwrap();
         let journal = Journal::open(&folder.path().join("journal.jsonl")).unwrap();
         let (tx, mut rx) = mpsc::channel(4096);

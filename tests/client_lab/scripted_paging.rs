@@ -4,28 +4,13 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use switchboard::sources::paging::{MAX_PAGES, PAGES_CEILING, Page, open_escalations};
+use switchboard::testing::endless_escalation_source;
 
 use super::*;
 
-/// A source that answers every page with one escalation-free page and a cursor: the same one
-/// every time when `same_cursor`, a new one forever otherwise, each saying the list holds
-/// `total` escalations. Counts the requests.
+/// An endless source answering at once.
 async fn endless_source(same_cursor: bool, total: u64) -> (String, Arc<AtomicUsize>) {
-    let requests = Arc::new(AtomicUsize::new(0));
-    let counter = requests.clone();
-    let router = Router::new().route(
-        "/v1/escalations",
-        get(move || {
-            let n = counter.fetch_add(1, Ordering::SeqCst);
-            let cursor = if same_cursor { 0 } else { n };
-            async move {
-                json(format!(
-                    r#"{{"items":[],"total":{total},"revision":1,"next_cursor":"c{cursor}"}}"#
-                ))
-            }
-        }),
-    );
-    (serve(router).await, requests)
+    endless_escalation_source(total, same_cursor, Duration::ZERO).await
 }
 
 async fn load(url: &str) -> Vec<Page> {
