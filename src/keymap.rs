@@ -420,6 +420,22 @@ pub fn dispatch(layer: Layer, key: &KeyEvent) -> Option<(Layer, Action)> {
     })
 }
 
+/// Esc and the key typed right after it can reach the console in one read (a slow SSH link, a
+/// busy machine), which the terminal reports as that key with Alt. No binding uses Alt, so on a
+/// layer without a text editor (whose Alt keys move by words) it is split back into the two keys
+/// the user typed.
+pub fn split_coalesced_escape(layer: Layer, key: &KeyEvent) -> Option<[KeyEvent; 2]> {
+    let text_editor = matches!(layer, Layer::Confirm | Layer::Editor | Layer::Resolve);
+    let alt_char = key.modifiers - KeyModifiers::SHIFT == KeyModifiers::ALT
+        && matches!(key.code, KeyCode::Char(_));
+    (alt_char && !text_editor && dispatch(layer, key).is_none()).then(|| {
+        [
+            KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE),
+            KeyEvent::new(key.code, key.modifiers - KeyModifiers::ALT),
+        ]
+    })
+}
+
 /// The bindings a user may use now: mutating ones only when `can_mutate`.
 fn usable(layer: Layer, can_mutate: bool) -> impl Iterator<Item = &'static Binding> {
     BINDINGS

@@ -85,3 +85,23 @@ fn mutating_actions_hide_when_the_user_may_not_mutate() {
             .any(|(_, _, what)| what.starts_with("Drain"))
     );
 }
+
+#[test]
+fn esc_coalesced_with_the_next_key_is_split_back_outside_text_editors() {
+    let alt_q = key(K::Char('q'), KeyModifiers::ALT);
+    let [esc, q] = split_coalesced_escape(Layer::Help, &alt_q).expect("split on the help layer");
+    assert_eq!((esc.code, esc.modifiers), (K::Esc, KeyModifiers::NONE));
+    assert_eq!((q.code, q.modifiers), (K::Char('q'), KeyModifiers::NONE));
+    let alt_shift_g = key(K::Char('G'), KeyModifiers::ALT | KeyModifiers::SHIFT);
+    let [_, g] = split_coalesced_escape(Layer::Global, &alt_shift_g).expect("shift kept");
+    assert_eq!(g.modifiers, KeyModifiers::SHIFT);
+    // Alt moves by words in a text editor; Ctrl+Alt and plain keys are not an Esc.
+    for layer in [Layer::Confirm, Layer::Editor, Layer::Resolve] {
+        assert!(split_coalesced_escape(layer, &alt_q).is_none(), "{layer:?}");
+    }
+    let ctrl_alt_q = key(K::Char('q'), KeyModifiers::ALT | KeyModifiers::CONTROL);
+    assert!(split_coalesced_escape(Layer::Global, &ctrl_alt_q).is_none());
+    assert!(
+        split_coalesced_escape(Layer::Global, &key(K::Char('q'), KeyModifiers::NONE)).is_none()
+    );
+}

@@ -184,6 +184,17 @@ fn help_takes_keys_first() {
 }
 
 #[test]
+fn esc_and_q_read_together_close_help_then_quit() {
+    // tmux_e2e typed Esc then q; under load both arrived in one read as Alt+q and the console
+    // stayed open: Alt+q is bound nowhere.
+    let mut app = loaded(Instant::now());
+    app.update(key(KeyCode::Char('?')));
+    let alt_q = Msg::Key(KeyEvent::new(KeyCode::Char('q'), KeyModifiers::ALT));
+    assert_eq!(app.update(alt_q), vec![Effect::Quit]);
+    assert!(!app.overlays.is_open(crate::keymap::Layer::Help));
+}
+
+#[test]
 fn theme_key_cycles_and_asks_the_runner_to_load() {
     let mut app = loaded(Instant::now());
     assert_eq!(

@@ -133,6 +133,9 @@ impl App {
             return Vec::new();
         }
         let layer = self.top_layer();
+        if let Some(keys) = keymap::split_coalesced_escape(layer, &key) {
+            return keys.into_iter().flat_map(|k| self.on_key(k)).collect();
+        }
         if let Some((bound_in, action)) = keymap::dispatch(layer, &key) {
             self.dirty = true;
             return self.perform(bound_in, action);
