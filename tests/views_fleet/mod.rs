@@ -258,3 +258,53 @@ fn a_long_service_name_ends_in_an_ellipsis() {
     let screen = text(&render(&app, &dark()));
     assert!(screen.contains("│payments-author… "), "{screen}");
 }
+
+/// Issue 9: on a live fleet whose metrics stay within their deadbands the lab sends only a
+/// clock-only delta every 2 s. It tells the operator nothing the screen does not already say
+/// (the source is live), so nothing but the wall clock is redrawn: the status bar's revision
+/// counter, the detail pane's "updated 1s ago" and the charts' time axis moved with it.
+#[test]
+fn a_clock_only_delta_redraws_nothing_but_the_clock() {
+    let start = Instant::now();
+    let (width, height) = (120, 40);
+    let mut app = app(width, height, start);
+    let fleet = small_fleet();
+    let at = |app: &mut App, seconds: u64| {
+        app.update(Msg::Tick {
+            now: start + Duration::from_secs(seconds),
+            wall: fixture_wall() + Duration::from_secs(seconds),
+        })
+    };
+    let delta = |seconds: u64, regions: Vec<protocol::Region>| {
+        source(SourceEvent::Delta(protocol::FleetDelta {
+            revision: fleet.revision + seconds,
+            generated_at: fleet.generated_at + Duration::from_secs(seconds),
+            regions,
+            ..protocol::FleetDelta::default()
+        }))
+    };
+    for i in 1..=6 {
+        let mut region = fleet.regions[0].clone();
+        region.latency.p95_ms += 40.0 * i as f64;
+        at(&mut app, 2 * i);
+        app.update(delta(2 * i, vec![region]));
+    }
+    at(&mut app, 13);
+    let before = render(&app, &dark());
+    at(&mut app, 14);
+    app.update(delta(14, Vec::new()));
+    let after = render(&app, &dark());
+    let clock = find(&after, "14:03:14 UTC").expect("the wall clock");
+    for y in 0..height {
+        for x in 0..width {
+            let changed = before[(x, y)] != after[(x, y)];
+            let in_clock = y == clock.1 && x >= clock.0;
+            assert!(
+                !changed || in_clock,
+                "({x}, {y}) changed:\n{}\n{}",
+                text(&before),
+                text(&after)
+            );
+        }
+    }
+}

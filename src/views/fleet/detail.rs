@@ -8,7 +8,9 @@ use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
 use super::{headroom_style, health_style, history};
 use crate::app::{App, ProviderCell, RegionRow};
-use crate::domain::fleet::{Freshness, history_key_provider, history_key_region, seen_health};
+use crate::domain::fleet::{
+    Freshness, STALE_AFTER, history_key_provider, history_key_region, seen_health,
+};
 use crate::format::{age, control, ms, pct, rps};
 use crate::theme::Theme;
 use protocol::sanitize::clean;
@@ -48,8 +50,14 @@ pub(super) fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         ),
     };
     let provenance = match (freshness, source.age(app.now)) {
-        (Freshness::Fresh, Some(a)) => Span::styled(
-            format!("source {} · updated {} ago", source.name, age(a)),
+        // Fresh data is at most STALE_AFTER old: a count of seconds below that would only
+        // flicker with each event.
+        (Freshness::Fresh, Some(_)) => Span::styled(
+            format!(
+                "source {} · live, updated within {}",
+                source.name,
+                age(STALE_AFTER)
+            ),
             theme.dim,
         ),
         (_, Some(a)) => Span::styled(
