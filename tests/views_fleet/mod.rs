@@ -308,3 +308,35 @@ fn a_clock_only_delta_redraws_nothing_but_the_clock() {
         }
     }
 }
+
+/// The detail pane of a provider with much to say (a quarantine, a pin, a long breaker
+/// reason) under the 8x12 matrix at 80x24: facts that do not fit are counted on its last
+/// row, not cut silently.
+#[test]
+fn detail_facts_that_do_not_fit_are_counted() {
+    let mut fleet = wide_fleet_under_pressure();
+    let held = fleet
+        .providers
+        .iter_mut()
+        .find(|p| p.id == "anthropic@us-east")
+        .unwrap();
+    held.breaker.reason = Some("error rate 71% > 50% for 3 checks; probes failing ".repeat(3));
+    held.pinned = held
+        .quarantine
+        .clone()
+        .or(Some(protocol::commands::TimedControl {
+            set_by: "bob".into(),
+            reason: "keep it until the vendor answers the ticket".into(),
+            since: fixture_wall(),
+            expires_at: None,
+        }));
+    let mut app = fleet_app(fleet, 80, 24);
+    app.update(key(KeyCode::Right));
+    app.update(key(KeyCode::Right));
+    let screen = text(&render(&app, &dark()));
+    assert!(screen.contains("anthropic@us-east"), "{screen}");
+    assert!(
+        screen.contains("more rows: a taller window shows them"),
+        "{screen}"
+    );
+}

@@ -97,8 +97,28 @@ pub(super) fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
             Layout::vertical([Constraint::Length(facts_rows), Constraint::Fill(1)]).areas(inner);
         (facts_area, history_area)
     };
-    frame.render_widget(facts, facts_area);
+    draw_facts(facts, theme, frame, facts_area);
     history.draw(theme, frame, history_area, inner.width >= WIDE_DETAIL);
+}
+
+/// The facts in `area`; when they do not fit, the last row says how many are out of sight
+/// rather than cutting them silently.
+fn draw_facts(facts: Paragraph, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let rows = facts.line_count(area.width) as u16;
+    if rows <= area.height || area.height == 0 {
+        frame.render_widget(facts, area);
+        return;
+    }
+    let [shown, more] = Layout::vertical([Constraint::Fill(1), Constraint::Length(1)]).areas(area);
+    frame.render_widget(facts, shown);
+    let hidden = rows - shown.height;
+    frame.render_widget(
+        Paragraph::new(Span::styled(
+            format!("⋯ {hidden} more rows: a taller window shows them"),
+            theme.accent,
+        )),
+        more,
+    );
 }
 
 /// Latency percentiles and failure rates, alike for regions and providers.
