@@ -28,9 +28,7 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(15);
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let wide = dir.path().join("8x12.toml");
-    std::fs::write(&wide, wide_topology()).expect("write the 8x12 topology");
+    let wide = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/topologies/8x12.toml");
     let cases = [
         Case {
             name: "default, steady, x1",
@@ -133,71 +131,4 @@ fn rss_kb() -> String {
         .lines()
         .find_map(|line| line.strip_prefix("VmRSS:"))
         .map_or("?".into(), |v| v.trim().trim_end_matches(" kB").to_string())
-}
-
-/// Eight regions, twelve vendors in each, eight services routed over four vendors each.
-fn wide_topology() -> String {
-    const REGIONS: [&str; 8] = [
-        "us-east",
-        "us-west",
-        "eu-west",
-        "ap-south",
-        "eu-central",
-        "sa-east",
-        "ap-northeast",
-        "ca-central",
-    ];
-    const VENDORS: [&str; 12] = [
-        "openai",
-        "anthropic",
-        "google",
-        "self-hosted",
-        "mistral",
-        "cohere",
-        "meta",
-        "xai",
-        "deepseek",
-        "ai21",
-        "amazon",
-        "azure",
-    ];
-    let mut text = String::from(
-        "name = \"8x12\"\ndescription = \"Eight regions, twelve vendors.\"\n\
-         [breaker]\nerror_threshold = 0.5\ntrip_after_s = 5.0\ncooldown_s = 30.0\nprobe_s = 5.0\n\
-         [failover]\nhot_takeover_s = 5.0\nwarm_takeover_s = 60.0\ncold_takeover_s = 300.0\n",
-    );
-    for region in REGIONS {
-        text += &format!("[[region]]\nid = \"{region}\"\ncapacity_rps = 400\n");
-        for vendor in VENDORS {
-            text += &format!(
-                "[[provider]]\nvendor = \"{vendor}\"\nregion = \"{region}\"\nmodel = \"m\"\n\
-                 latency_ms = {{ p50 = 300, p95 = 800, p99 = 1500 }}\nerror_rate = 0.004\n\
-                 rate_limit_rps = 200\ncapacity_rps = 240\ncost_tier = \"standard\"\n"
-            );
-        }
-    }
-    for service in 0..8 {
-        let routes: Vec<String> = (0..4)
-            .map(|rank| {
-                let vendor = VENDORS[(service + rank) % VENDORS.len()];
-                format!(
-                    "{{ vendor = \"{vendor}\", rank = {}, weight = 1.0 }}",
-                    rank + 1
-                )
-            })
-            .collect();
-        let replicas: Vec<String> = REGIONS
-            .iter()
-            .map(|region| {
-                format!("{{ region = \"{region}\", role = \"active\", capacity_rps = 20 }}")
-            })
-            .collect();
-        text += &format!(
-            "[[service]]\nid = \"service-{service}\"\ntier = \"active-active\"\ndemand_rps = 100\n\
-             routes = [{}]\nreplicas = [{}]\n",
-            routes.join(", "),
-            replicas.join(", ")
-        );
-    }
-    text + "[[operator]]\nname = \"alice\"\nrole = \"admin\"\non_call = true\n"
 }

@@ -63,6 +63,30 @@ pub fn default_fleet() -> FleetSnapshot {
         .expect("fixture parses")
 }
 
+/// `fixtures/topologies/8x12.toml` (eight regions, twelve vendors in each) as the lab
+/// simulates it ten seconds after [`fixture_wall`]: the fleet of issue 9's scale tests.
+pub fn wide_fleet() -> FleetSnapshot {
+    let topology = Topology::parse(
+        "fixtures/topologies/8x12.toml",
+        include_str!("../fixtures/topologies/8x12.toml"),
+    )
+    .expect("the 8x12 topology is valid");
+    let mut sim = lab::sim::Sim::new(topology, None, 42, fixture_wall());
+    sim.tick(10.0);
+    let view = sim.view();
+    FleetSnapshot {
+        revision: 40,
+        generated_at: sim.now(),
+        regions: view.regions,
+        providers: view.providers,
+        gateways: view.gateways,
+        services: view.services,
+        notices: Vec::new(),
+        operations: view.operations,
+        lab: Some(sim.lab_info(1.0)),
+    }
+}
+
 /// The lab's escalation queue for the default topology, holding a synthetic backlog of
 /// `count` tasks (the generator of `lab serve --escalations`) as of [`fixture_wall`]. Its
 /// `detail` gives each task's context, candidates and lineage.

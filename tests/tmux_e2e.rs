@@ -132,8 +132,9 @@ fn console_on_the_embedded_lab_navigates_and_restores_the_terminal() {
     );
 }
 
-/// `switchboard lab serve` as its own process; returns it with alice's token.
-fn serve_lab(port: u16) -> (Child, String) {
+/// `switchboard lab serve` as its own process (with `extra` arguments); returns it with
+/// alice's token.
+fn serve_lab(port: u16, extra: &[&str]) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
         .args([
             "lab",
@@ -143,6 +144,7 @@ fn serve_lab(port: u16) -> (Child, String) {
             "--listen",
             &format!("127.0.0.1:{port}"),
         ])
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -170,23 +172,60 @@ fn free_port() -> u16 {
         .port()
 }
 
-#[test]
-fn console_survives_its_lab_dying_and_reconnects_when_it_returns() {
-    let home = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let (mut lab, token) = serve_lab(port);
-    let config = home.path().join("drill.toml");
+/// Types the command that runs the console on the lab at `port` (a context named drill, its
+/// source named fleet) and echoes `END-42 exit=<code>` when it ends.
+fn run_console_on(tmux: &Tmux, home: &Path, port: u16, token: &str) {
+    let config = home.join("drill.toml");
     std::fs::write(
         &config,
         format!("default_context = \"drill\"\n[contexts.drill]\n[[contexts.drill.sources]]\nname = \"fleet\"\nurl = \"http://127.0.0.1:{port}\"\n"),
     )
     .unwrap();
-    let tmux = Tmux::start(100, 30, home.path());
     let bin = env!("CARGO_BIN_EXE_switchboard");
     tmux.type_line(&format!(
         "SWITCHBOARD_TOKEN={token} {bin} --config {}; echo \"END-$((40+2)) exit=$?\"",
         config.display()
     ));
+}
+
+/// Quits the console (it must exit 0), then stops the lab it ran on.
+fn quit_and_stop(tmux: &Tmux, mut lab: Child) {
+    tmux.send(&["q"]);
+    let screen = tmux.wait_for("END-42", WAIT);
+    assert!(screen.contains("END-42 exit=0"), "{screen}");
+    lab.kill().unwrap();
+    lab.wait().unwrap();
+}
+
+/// Issue 9: eight regions x twelve vendors at 120x40 in a real terminal. Every region column
+/// is drawn, the providers that do not fit are counted in the border, and → scrolls the last
+/// vendor into view with the ones passed counted on the left.
+#[test]
+fn a_wide_fleet_scrolls_its_provider_columns() {
+    let home = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let topology = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/topologies/8x12.toml");
+    let (lab, token) = serve_lab(port, &["--topology", topology]);
+    let tmux = Tmux::start(120, 40, home.path());
+    run_console_on(&tmux, home.path(), port, &token);
+    tmux.wait_for("fleet live", WAIT);
+    let screen = tmux.wait_for("more ▶", WAIT);
+    for column in ["SHARE", "ROOM", "ap-northeast", "ANTHRO…"] {
+        assert!(screen.contains(column), "{column}:\n{screen}");
+    }
+    tmux.send(&["Right"; 12]);
+    let screen = tmux.wait_for("azure@us-east", WAIT);
+    assert!(screen.contains("◀") && screen.contains("AZURE"), "{screen}");
+    quit_and_stop(&tmux, lab);
+}
+
+#[test]
+fn console_survives_its_lab_dying_and_reconnects_when_it_returns() {
+    let home = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let (mut lab, token) = serve_lab(port, &[]);
+    let tmux = Tmux::start(100, 30, home.path());
+    run_console_on(&tmux, home.path(), port, &token);
     tmux.wait_for("fleet live", WAIT);
     let screen = tmux.wait_for("us-east", WAIT);
     assert!(
@@ -204,15 +243,11 @@ fn console_survives_its_lab_dying_and_reconnects_when_it_returns() {
     // The first report is the dropped stream; the retries find the port closed.
     tmux.wait_for("cannot reach", WAIT);
 
-    let (mut lab, _) = serve_lab(port);
+    let (lab, _) = serve_lab(port, &[]);
     tmux.wait_for("fleet live", WAIT);
     tmux.send(&["3"]);
     tmux.wait_for("connection restored", WAIT);
-    tmux.send(&["q"]);
-    let screen = tmux.wait_for("END-42", WAIT);
-    assert!(screen.contains("END-42 exit=0"), "{screen}");
-    lab.kill().unwrap();
-    lab.wait().unwrap();
+    quit_and_stop(&tmux, lab);
 }
 
 #[test]

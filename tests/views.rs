@@ -545,3 +545,7 @@ mod checks;
 // The history charts and the clocks; in their own file to keep this one short.
 #[path = "views_time/mod.rs"]
 mod time;
+
+// The fleet matrix at scale and at every width; in its own file to keep this one short.
+#[path = "views_fleet/mod.rs"]
+mod fleet;

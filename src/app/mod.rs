@@ -29,7 +29,7 @@ pub use commands::{
 pub use inbox::{Inbox, InboxItem, OrderKey, SLA_WARNING, SourceLoad, Upserted, filter_text};
 pub use overlay::{Overlay, Overlays};
 pub use palette::PaletteState;
-pub use screen_map::{Hit, ListMap, MatrixColumns, PaneExtent, ScreenMap};
+pub use screen_map::{Hit, ListMap, MatrixColumns, PaneExtent, ScreenMap, first_vendor_shown};
 pub use task::{
     Choice, Claim, ConfirmedResolution, Draft, EditorState, EscalationFailure, FormField,
     ResolutionState, ResolveForm, SentResolution, TaskLoad, TaskPane, TaskState, failure_text,
@@ -239,6 +239,8 @@ pub struct Selection {
     pub fleet_row: usize,
     /// Column in the fleet matrix: 0 is the region itself, 1.. the visible vendors.
     pub fleet_col: usize,
+    /// The first vendor column the matrix draws when not all fit: it scrolls with `fleet_col`.
+    pub fleet_first_vendor: usize,
     pub service_row: usize,
     pub timeline_row: usize,
     pub audit_row: usize,

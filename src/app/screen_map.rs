@@ -45,7 +45,7 @@ pub struct ListMap {
     pub columns: Option<MatrixColumns>,
 }
 
-/// The columns of the fleet matrix: the region's own, then one cell per vendor.
+/// The columns of the fleet matrix: the region's own, then one cell per vendor drawn.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MatrixColumns {
     /// Where the region's columns start.
@@ -54,7 +54,27 @@ pub struct MatrixColumns {
     pub region_width: u16,
     /// Width of each vendor's cell, with its gap.
     pub cell_width: u16,
-    pub vendors: usize,
+    /// The first vendor drawn (the columns scrolled past it are hidden) and how many are.
+    pub first_vendor: usize,
+    pub shown: usize,
+}
+
+/// The first vendor column to draw when `shown` of `vendors` fit: the operator's `scroll`,
+/// moved just enough to keep the selected column (`0` the region, `1..` the vendors) in view,
+/// and never so far right that the window has room left.
+pub fn first_vendor_shown(
+    scroll: usize,
+    selected_col: usize,
+    shown: usize,
+    vendors: usize,
+) -> usize {
+    let shown = shown.max(1);
+    let first = scroll.min(vendors.saturating_sub(shown));
+    match selected_col.checked_sub(1) {
+        Some(vendor) if vendor < first => vendor,
+        Some(vendor) if vendor >= first + shown => vendor + 1 - shown,
+        _ => first,
+    }
 }
 
 /// The open task's pane as drawn: its content's rows (wrapped at its width) and its height.
@@ -98,13 +118,13 @@ impl ScreenMap {
 }
 
 impl MatrixColumns {
-    /// 0 for the region's columns, 1.. for the vendors' cells.
+    /// 0 for the region's columns, 1.. for the vendors' cells (counting those scrolled past).
     fn column_at(&self, x: u16) -> Option<usize> {
         let rel = x.checked_sub(self.x)?;
         if rel < self.region_width {
             return Some(0);
         }
-        let col = 1 + usize::from((rel - self.region_width) / self.cell_width.max(1));
-        (col <= self.vendors).then_some(col)
+        let drawn = usize::from((rel - self.region_width) / self.cell_width.max(1));
+        (drawn < self.shown).then_some(1 + self.first_vendor + drawn)
     }
 }

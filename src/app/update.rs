@@ -3,7 +3,9 @@ use crossterm::event::{
 };
 use ratatui::layout::Rect;
 
-use super::{App, Effect, Hit, Level, Msg, Overlay, PAGE, PaletteState, ScreenMap, View};
+use super::{
+    App, Effect, Hit, Level, Msg, Overlay, PAGE, PaletteState, ScreenMap, View, first_vendor_shown,
+};
 use crate::domain::fleet::Connection;
 use crate::keymap::{self, Action, Layer};
 use crate::sources::{SourceEvent, SourceMsg};
@@ -432,10 +434,14 @@ impl App {
 
     fn move_cols(&mut self, delta: isize) {
         if self.view == View::Fleet {
-            let col = &mut self.selection.fleet_col;
-            *col = col
-                .saturating_add_signed(delta)
-                .min(self.visible.vendors.len());
+            let vendors = self.visible.vendors.len();
+            let sel = &mut self.selection;
+            sel.fleet_col = sel.fleet_col.saturating_add_signed(delta).min(vendors);
+            // The provider columns scroll to keep the selection in the window last drawn.
+            if let Some(drawn) = self.screen_map.list.as_ref().and_then(|l| l.columns) {
+                sel.fleet_first_vendor =
+                    first_vendor_shown(sel.fleet_first_vendor, sel.fleet_col, drawn.shown, vendors);
+            }
         }
     }
 

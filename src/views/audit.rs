@@ -70,7 +70,19 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         Outcome::Bad => theme.error,
         Outcome::Pending => theme.warning,
     };
-    // Only the rows on screen are formatted.
+    let widths = super::column_widths(
+        &[
+            Constraint::Length(8),
+            Constraint::Length(8),
+            Constraint::Length(25),
+            Constraint::Length(20),
+            Constraint::Fill(1),
+        ],
+        table_area.width,
+    );
+    let fit = |text: &str, column: usize| super::fit(text, widths[column]);
+    // Only the rows on screen are formatted; what does not fit ends in `…` (the pane below
+    // has the selected entry in full).
     let table_rows: Vec<Row> = rows
         .iter()
         .enumerate()
@@ -84,25 +96,18 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
                 theme.text
             };
             Row::new(vec![
-                Cell::from(shown.at),
-                Cell::from(shown.who),
-                Cell::from(shown.what),
-                Cell::from(shown.target),
-                Cell::from(shown.result).style(style_of(shown.outcome)),
+                Cell::from(fit(&shown.at, 0)),
+                Cell::from(fit(&shown.who, 1)),
+                Cell::from(fit(&shown.what, 2)),
+                Cell::from(fit(&shown.target, 3)),
+                Cell::from(fit(&shown.result, 4)).style(style_of(shown.outcome)),
             ])
             .style(style)
         })
         .collect();
-    let widths = [
-        Constraint::Length(8),
-        Constraint::Length(8),
-        Constraint::Length(25),
-        Constraint::Length(20),
-        Constraint::Fill(1),
-    ];
     let header = Row::new(["TIME", "WHO", "WHAT", "TARGET", "RESULT"]).style(theme.dim);
     frame.render_widget(
-        Table::new(table_rows, widths)
+        Table::new(table_rows, super::lengths(&widths))
             .header(header)
             .column_spacing(1),
         table_area,

@@ -239,14 +239,11 @@ pub fn draw_status(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     spans.push(Span::styled(who, theme.status_bar));
     for source in &app.sources {
         let (text, style) = match (&source.connection, source.freshness(app.now)) {
-            (Connection::Live, Freshness::Fresh) => (
-                format!(
-                    " ● {} live r{} ",
-                    source.name,
-                    source.revision().unwrap_or(0)
-                ),
-                theme.health_ok,
-            ),
+            // No revision number: it moves with every event, also the clock-only ones of a
+            // quiet fleet, and tells the operator nothing "live" does not.
+            (Connection::Live, Freshness::Fresh) => {
+                (format!(" ● {} live ", source.name), theme.health_ok)
+            }
             (Connection::Down { kind, .. }, _) => (
                 format!(" ✖ {} {} ", source.name, kind.short()),
                 theme.health_down,

@@ -14,7 +14,7 @@ use crate::app::{App, InboxItem, ListMap, SLA_WARNING, View};
 use crate::format::{age, plural};
 use crate::theme::Theme;
 use protocol::escalations::Priority;
-use protocol::sanitize::{clean, truncate};
+use protocol::sanitize::clean;
 
 /// Rows above the first task: the table's header.
 const HEADER_ROWS: u16 = 1;
@@ -92,6 +92,23 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     let offset = super::scroll_offset(selected, height);
     let wide = inner.width >= WIDE;
     let end = (offset + height).min(rows.len());
+    let mut constraints = vec![
+        Constraint::Length(3),
+        Constraint::Length(10),
+        Constraint::Length(10),
+        Constraint::Length(14),
+        Constraint::Length(16),
+        Constraint::Length(5),
+        Constraint::Length(18),
+    ];
+    let mut header = vec!["PRI", "SLA", "ID", "SERVICE", "REASON", "AGE", "ASSIGNEE"];
+    if wide {
+        constraints.push(Constraint::Fill(1));
+        header.push("INPUT");
+    } else {
+        constraints[6] = Constraint::Fill(1);
+    }
+    let widths = super::column_widths(&constraints, inner.width);
     // Only the rows on screen are formatted.
     let table_rows: Vec<Row> = rows[offset..end]
         .iter()
@@ -103,27 +120,11 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
             } else {
                 theme.text
             };
-            row(app, item, &clocks, theme, wide).style(style)
+            row(app, item, &clocks, theme, &widths).style(style)
         })
         .collect();
-    let mut widths = vec![
-        Constraint::Length(3),
-        Constraint::Length(10),
-        Constraint::Length(10),
-        Constraint::Length(14),
-        Constraint::Length(16),
-        Constraint::Length(5),
-        Constraint::Length(18),
-    ];
-    let mut header = vec!["PRI", "SLA", "ID", "SERVICE", "REASON", "AGE", "ASSIGNEE"];
-    if wide {
-        widths.push(Constraint::Fill(1));
-        header.push("INPUT");
-    } else {
-        widths[6] = Constraint::Fill(1);
-    }
     frame.render_widget(
-        Table::new(table_rows, widths)
+        Table::new(table_rows, super::lengths(&widths))
             .header(Row::new(header).style(theme.dim))
             .column_spacing(1),
         inner,
@@ -165,33 +166,35 @@ fn title<'a>(app: &App, clocks: &[DateTime<Utc>], theme: &Theme) -> Span<'a> {
     Span::styled(text, if near > 0 { theme.error } else { theme.title })
 }
 
+/// A task's row; texts that do not fit their column (`widths`) end in `…`.
 fn row<'a>(
     app: &App,
     item: &InboxItem,
     clocks: &[DateTime<Utc>],
     theme: &Theme,
-    wide: bool,
+    widths: &[u16],
 ) -> Row<'a> {
     let summary = &item.summary();
     let now = clocks.get(item.source).copied().unwrap_or(app.wall);
     let (sla, urgency) = sla_text(summary.sla_deadline, now);
     let waited = (now - summary.created_at).to_std().unwrap_or_default();
     let holder = holder_text(summary, app.my_name(item.source));
+    let fit = |text: &str, column: usize| super::fit(text, widths[column]);
     let mut cells = vec![
         Cell::from(summary.priority.word().to_uppercase())
             .style(priority_style(theme, summary.priority)),
-        Cell::from(sla).style(urgency_style(theme, urgency)),
-        Cell::from(clean(&summary.id).into_owned()),
-        Cell::from(truncate(&clean(&summary.service), 14).into_owned()),
-        Cell::from(summary.reason.word()),
-        Cell::from(short_age(waited)),
+        Cell::from(fit(&sla, 1)).style(urgency_style(theme, urgency)),
+        Cell::from(fit(&clean(&summary.id), 2)),
+        Cell::from(fit(&clean(&summary.service), 3)),
+        Cell::from(fit(summary.reason.word(), 4)),
+        Cell::from(fit(&short_age(waited), 5)),
         match holder {
-            Some(text) => Cell::from(text),
+            Some(text) => Cell::from(fit(&text, 6)),
             None => Cell::from("—").style(theme.dim),
         },
     ];
-    if wide {
-        cells.push(Cell::from(clean(&summary.input_preview).into_owned()).style(theme.dim));
+    if let Some(&input) = widths.get(7) {
+        cells.push(Cell::from(super::fit(&clean(&summary.input_preview), input)).style(theme.dim));
     }
     Row::new(cells)
 }

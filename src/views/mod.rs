@@ -143,6 +143,28 @@ fn bordered_list_map(view: View, body: Rect, selected: usize, len: usize) -> Lis
     )
 }
 
+/// `text` in at most `width` characters, ending in `…` when cut: a table cell is never
+/// silently cut at its column's edge.
+pub fn fit(text: &str, width: u16) -> String {
+    protocol::sanitize::truncate(text, usize::from(width)).into_owned()
+}
+
+/// The width of each column `constraints` give a table `width` wide with one column between
+/// cells; the table is then given these widths, so its cells can be fitted to them.
+pub fn column_widths(constraints: &[Constraint], width: u16) -> Vec<u16> {
+    Layout::horizontal(constraints.iter().copied())
+        .spacing(1)
+        .split(Rect::new(0, 0, width, 1))
+        .iter()
+        .map(|column| column.width)
+        .collect()
+}
+
+/// Length constraints of `widths`, for the table they were computed for.
+pub fn lengths(widths: &[u16]) -> Vec<Constraint> {
+    widths.iter().map(|&w| Constraint::Length(w)).collect()
+}
+
 /// First row to show so that `selected` is visible in a window of `height` rows.
 pub fn scroll_offset(selected: usize, height: usize) -> usize {
     if height == 0 {

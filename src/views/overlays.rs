@@ -9,6 +9,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 use crate::app::{App, PaletteState};
 use crate::keymap::{self, Layer};
 use crate::theme::Theme;
+use protocol::sanitize::truncate;
 
 pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
     let [row] = Layout::vertical([Constraint::Length(height.min(area.height))])
@@ -33,6 +34,34 @@ fn layer_title(layer: Layer) -> &'static str {
         Layer::Task => "In an open task (inbox, 5)",
         Layer::Inbox => "In the inbox (5)",
     }
+}
+
+const HELP_WIDTH: u16 = 76;
+
+/// `text` in rows of at most `width` characters, broken between words (a word longer than a
+/// row is cut into rows).
+fn word_rows(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut rows = vec![String::new()];
+    for word in text.split(' ') {
+        let last = rows.last_mut().expect("at least one row");
+        let used = last.chars().count();
+        if used > 0 && used + 1 + word.chars().count() > width {
+            rows.push(String::new());
+        } else if used > 0 {
+            last.push(' ');
+        }
+        let mut word: Vec<char> = word.chars().collect();
+        while word.len() > width {
+            let rest = word.split_off(width);
+            let row = rows.last_mut().expect("at least one row");
+            row.extend(word);
+            rows.push(String::new());
+            word = rest;
+        }
+        rows.last_mut().expect("at least one row").extend(word);
+    }
+    rows
 }
 
 /// Help opens on the keys of where the operator was (`from`), then those that work
@@ -61,25 +90,55 @@ pub fn draw_help(
             lines.push(Line::styled(layer_title(layer), theme.title));
             current = Some(layer);
         }
-        lines.push(Line::from(vec![
-            Span::styled(format!("  {keys:<14}"), theme.accent),
-            Span::raw(what),
-        ]));
+        // A description longer than the popup continues under itself, never cut at its edge.
+        let key_column = format!("  {keys:<14}");
+        let indent = key_column.chars().count();
+        for (i, row) in word_rows(what, usize::from(HELP_WIDTH - 2).saturating_sub(indent))
+            .into_iter()
+            .enumerate()
+        {
+            let keys = if i == 0 {
+                key_column.clone()
+            } else {
+                " ".repeat(indent)
+            };
+            lines.push(Line::from(vec![
+                Span::styled(keys, theme.accent),
+                Span::raw(row),
+            ]));
+        }
     }
+    let mut prose = |text: &str, style| {
+        lines.extend(
+            word_rows(text, usize::from(HELP_WIDTH - 2))
+                .into_iter()
+                .map(|row| Line::styled(row, style)),
+        );
+    };
     if let Some(refusal) = app.mutation_refusal() {
-        lines.push(Line::raw(""));
-        lines.push(Line::styled(
-            format!("Commands that change the fleet are hidden: {refusal}."),
+        prose("", theme.text);
+        prose(
+            &format!("Commands that change the fleet are hidden: {refusal}."),
             theme.warning,
-        ));
+        );
     }
-    lines.push(Line::raw(""));
-    lines.push(Line::styled("Symbols: ● ok  ▲ degraded  ✖ down / breaker open  ◐ half-open  ? unknown or stale  — absent", theme.dim));
-    lines.push(Line::styled(
+    prose("", theme.text);
+    prose(
+        "Symbols: ● ok  ▲ degraded  ✖ down / breaker open  ◐ half-open  ? unknown or stale  — absent",
+        theme.dim,
+    );
+    prose(
+        "Fleet matrix: short words in narrow cells are spelled out in its bottom border \
+         (degr degraded, unkn unknown, half half-open, held quarantined, drain drained); \
+         provider columns that do not fit are counted in its top border (◀ 2 more · 3 more ▶, \
+         with how many of their cells are not ok) and scroll into view as ← → move the selection.",
+        theme.dim,
+    );
+    prose(
         "Mouse: click a tab, a cell or a row to select it; wheel scrolls.",
         theme.dim,
-    ));
-    let popup = centered(area, 76, area.height.saturating_sub(2));
+    );
+    let popup = centered(area, HELP_WIDTH, area.height.saturating_sub(2));
     let inner_height = popup.height.saturating_sub(2) as usize;
     let scroll = scroll.min(lines.len().saturating_sub(inner_height));
     let block = Block::default()
@@ -128,9 +187,12 @@ pub fn draw_palette(palette: &PaletteState, theme: &Theme, frame: &mut Frame, ar
             theme.text
         };
         let name = entry.action.command_name();
-        let describe = entry.action.describe();
+        // The keys stay whole; a description that does not fit before them ends in `…`.
+        let room = usize::from(popup.width.saturating_sub(2))
+            .saturating_sub(14 + 1 + entry.keys.chars().count());
+        let describe = truncate(entry.action.describe(), room);
         lines.push(Line::from(vec![
-            Span::styled(format!("{name:<14}{describe:<40}"), style),
+            Span::styled(format!("{name:<14}{describe:<room$}"), style),
             Span::styled(format!(" {}", entry.keys), theme.dim),
         ]));
     }

@@ -54,6 +54,18 @@ fn draw_list(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     }
     let height = list_rows(area);
     let offset = super::scroll_offset(app.selection.service_row, height);
+    let widths = super::column_widths(
+        &[
+            Constraint::Length(16),
+            Constraint::Length(14),
+            Constraint::Length(10),
+            Constraint::Min(24),
+            Constraint::Fill(1),
+        ],
+        area.width.saturating_sub(2),
+    );
+    // What does not fit its column ends in `…`; the pane below has the service in full.
+    let fit = |text: &str, column: usize| super::fit(text, widths[column]);
     let rows: Vec<Row> = app
         .visible
         .services
@@ -70,26 +82,19 @@ fn draw_list(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
                 theme.text
             };
             Row::new(vec![
-                Cell::from(clean(&service.id).into_owned()),
-                Cell::from(service.tier.word()),
-                Cell::from(format!("{} {}", health.symbol(), health.word()))
+                Cell::from(fit(&clean(&service.id), 0)),
+                Cell::from(fit(service.tier.word(), 1)),
+                Cell::from(fit(&format!("{} {}", health.symbol(), health.word()), 2))
                     .style(health_style(theme, health)),
-                Cell::from(readiness_summary(service)),
-                Cell::from(modes_summary(service)),
+                Cell::from(fit(&readiness_summary(service), 3)),
+                Cell::from(fit(&modes_summary(service), 4)),
             ])
             .style(row_style)
         })
         .collect();
-    let widths = [
-        Constraint::Length(16),
-        Constraint::Length(14),
-        Constraint::Length(10),
-        Constraint::Min(24),
-        Constraint::Fill(1),
-    ];
     let header = Row::new(["SERVICE", "TIER", "HEALTH", "REPLICAS", "MODES"]).style(theme.dim);
     frame.render_widget(
-        Table::new(rows, widths)
+        Table::new(rows, super::lengths(&widths))
             .header(header)
             .block(block)
             .column_spacing(1),

@@ -8,7 +8,9 @@ use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
 use super::{headroom_style, health_style, history};
 use crate::app::{App, ProviderCell, RegionRow};
-use crate::domain::fleet::{Freshness, history_key_provider, history_key_region, seen_health};
+use crate::domain::fleet::{
+    Freshness, STALE_AFTER, history_key_provider, history_key_region, seen_health,
+};
 use crate::format::{age, control, ms, pct, rps};
 use crate::theme::Theme;
 use protocol::sanitize::clean;
@@ -48,8 +50,14 @@ pub(super) fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         ),
     };
     let provenance = match (freshness, source.age(app.now)) {
-        (Freshness::Fresh, Some(a)) => Span::styled(
-            format!("source {} · updated {} ago", source.name, age(a)),
+        // Fresh data is at most STALE_AFTER old: a count of seconds below that would only
+        // flicker with each event.
+        (Freshness::Fresh, Some(_)) => Span::styled(
+            format!(
+                "source {} · live, updated within {}",
+                source.name,
+                age(STALE_AFTER)
+            ),
             theme.dim,
         ),
         (_, Some(a)) => Span::styled(
@@ -89,8 +97,28 @@ pub(super) fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
             Layout::vertical([Constraint::Length(facts_rows), Constraint::Fill(1)]).areas(inner);
         (facts_area, history_area)
     };
-    frame.render_widget(facts, facts_area);
+    draw_facts(facts, theme, frame, facts_area);
     history.draw(theme, frame, history_area, inner.width >= WIDE_DETAIL);
+}
+
+/// The facts in `area`; when they do not fit, the last row says how many are out of sight
+/// rather than cutting them silently.
+fn draw_facts(facts: Paragraph, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let rows = facts.line_count(area.width) as u16;
+    if rows <= area.height || area.height == 0 {
+        frame.render_widget(facts, area);
+        return;
+    }
+    let [shown, more] = Layout::vertical([Constraint::Fill(1), Constraint::Length(1)]).areas(area);
+    frame.render_widget(facts, shown);
+    let hidden = rows - shown.height;
+    frame.render_widget(
+        Paragraph::new(Span::styled(
+            format!("⋯ {hidden} more rows: a taller window shows them"),
+            theme.accent,
+        )),
+        more,
+    );
 }
 
 /// Latency percentiles and failure rates, alike for regions and providers.

@@ -12,7 +12,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, Paragraph, Wrap};
 
 use crate::app::App;
-use crate::domain::fleet::{Freshness, Sample};
+use crate::domain::fleet::Sample;
 use crate::format::{age, ms, pct};
 use crate::theme::Theme;
 use crate::views::clock;
@@ -25,7 +25,7 @@ const MAX_CHART_ROWS: u16 = 12;
 /// Columns between charts side by side.
 const CHART_GAP: u16 = 3;
 
-/// A series of `(seconds before the newest data, value)` points.
+/// A series of `(seconds before the last change, value)` points.
 type Points = Vec<(f64, f64)>;
 
 /// What the pane knows of the past of one region or provider.
@@ -37,7 +37,7 @@ pub(super) enum History {
 
 pub(super) struct Series {
     samples: usize,
-    /// Seconds from the first sample to the newest data of the source.
+    /// Seconds from the first sample to the last.
     span_s: f64,
     latency: Points,
     /// In percent, like their axis.
@@ -46,13 +46,11 @@ pub(super) struct Series {
     /// The source's clock as the status bar names it, when it runs its own time; the time
     /// axis counts on it.
     own_clock: Option<String>,
-    /// Whether the right edge of the time axis is now (else: the last update, data is stale).
-    fresh: bool,
 }
 
 impl History {
-    /// The history of `samples` from `source`, on that source's clock; the last value holds
-    /// until the newest data (a source reports an object only when it changes).
+    /// The history of `samples` from `source`, on that source's clock, up to its last change
+    /// (a source reports an object only when it changes).
     pub(super) fn of(app: &App, source: usize, samples: Option<&VecDeque<Sample>>) -> History {
         let samples = samples.map(|s| s.iter().copied().collect::<Vec<_>>());
         let (first, last) = match samples.as_deref() {
@@ -61,19 +59,15 @@ impl History {
             Some([first, .., last]) => (*first, *last),
         };
         let samples = samples.unwrap_or_default();
-        let newest = app
-            .source(source)
-            .snapshot
-            .as_ref()
-            .map_or(last.at, |s| s.generated_at)
-            .max(last.at);
+        // The time axis ends at the last change, not at the source's newest event: a quiet
+        // source's clock-only events would otherwise redraw the whole chart to extend a flat
+        // line (whether the data is live, the pane's first line says).
         let seconds_before =
-            |at: DateTime<Utc>| -((newest - at).num_milliseconds() as f64) / 1000.0;
+            |at: DateTime<Utc>| -((last.at - at).num_milliseconds() as f64) / 1000.0;
         let points = |value: fn(&Sample) -> f64| -> Points {
             let mut points: Points = samples
                 .iter()
                 .map(|s| (seconds_before(s.at), value(s)))
-                .chain(std::iter::once((0.0, value(&last))))
                 .filter(|(_, v)| v.is_finite())
                 .collect();
             points.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
@@ -86,7 +80,6 @@ impl History {
             errors: points(|s| s.error_rate * 100.0),
             limited: points(|s| s.rate_limited_rate * 100.0),
             own_clock: clock::runs_own_time(app, source).then(|| clock::label(app, source)),
-            fresh: app.source(source).freshness(app.now) == Freshness::Fresh,
         })
     }
 
@@ -179,7 +172,6 @@ impl Series {
             .collect();
         let [low, high] = value_bounds(lines.iter().flat_map(|(_, _, p)| p.iter().map(|p| p.1)));
         let span = self.span_s.max(1.0);
-        let right = if self.fresh { "now" } else { "last update" };
         Chart::new(datasets)
             .block(Block::new().title(title))
             .legend_position(None)
@@ -189,7 +181,7 @@ impl Series {
                     .bounds([-span, 0.0])
                     .labels([
                         format!("-{}", age(std::time::Duration::from_secs_f64(span))),
-                        right.to_string(),
+                        "last change".to_string(),
                     ]),
             )
             .y_axis(

@@ -1,29 +1,26 @@
 //! Fleet view: region x provider health matrix, and the detail of the selected cell with
 //! its recent history (`detail`, `history`).
 
+mod columns;
 mod detail;
 mod history;
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
-use ratatui::text::Span;
+use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table};
 
+use super::fit;
 use crate::app::{App, ListMap, MatrixColumns, ProviderCell, RegionRow, View};
 use crate::domain::fleet::{Freshness, seen_health};
 use crate::format::{ms, pct};
+use crate::keymap::{self, Action, Layer};
 use crate::theme::Theme;
+use columns::{Columns, REGION_HEADERS};
 use protocol::sanitize::clean;
 use protocol::{BreakerState, Health, Provider};
 
-/// Widths of the region's own columns: name, health, p95, errors, 429s, share, headroom.
-const REGION_COLUMNS: [u16; 7] = [9, 10, 6, 6, 6, 6, 6];
-const REGION_HEADERS: [&str; 7] = ["REGION", "HEALTH", "P95", "ERR", "429", "SHARE", "ROOM"];
-/// Columns dropped first when the screen is narrow (share, then 429s): the detail pane has
-/// them. Headroom always stays: an overloaded region must show at every width.
-const OPTIONAL_COLUMNS: [usize; 2] = [5, 4];
-const MIN_PROVIDER_WIDTH: u16 = 7;
 /// Headroom under this is low (a region's capacity, a provider's rate limit).
 const LOW_HEADROOM: f64 = 0.2;
 /// A provider held open by hand, where the cell has room for the word ("✖ held" where not).
@@ -48,92 +45,162 @@ fn matrix_height(app: &App, body: Rect) -> u16 {
         .min(body.height.saturating_sub(6).max(4))
 }
 
-struct Columns {
-    /// Indices into REGION_COLUMNS that fit.
-    region: Vec<usize>,
-    provider_width: u16,
+/// The matrix's columns over `width`: the provider window scrolled as the selection asks.
+fn matrix_columns(app: &App, width: u16) -> Columns {
+    let longest_name = app
+        .visible
+        .regions
+        .iter()
+        .map(|&row| clean(&app.region_at(row).id).chars().count())
+        .max()
+        .unwrap_or(0);
+    Columns::new(
+        width.saturating_sub(2),
+        longest_name,
+        app.visible.vendors.len(),
+        app.selection.fleet_first_vendor,
+        app.selection.fleet_col,
+    )
 }
 
-fn columns(width: u16, vendors: usize) -> Columns {
-    let inner = width.saturating_sub(2);
-    let mut region: Vec<usize> = (0..REGION_COLUMNS.len()).collect();
-    let needed = |region: &[usize]| -> u16 {
-        region.iter().map(|&i| REGION_COLUMNS[i] + 1).sum::<u16>()
-            + vendors as u16 * (MIN_PROVIDER_WIDTH + 1)
-    };
-    for optional in OPTIONAL_COLUMNS {
-        if needed(&region) > inner {
-            region.retain(|&i| i != optional);
+/// The short words the matrix drew, spelled out in its bottom border.
+#[derive(Default)]
+struct Legend(Vec<(&'static str, &'static str)>);
+
+impl Legend {
+    /// Uses `short` for `word`, and says so in the legend.
+    fn short(&mut self, short: &'static str, word: &'static str) -> &'static str {
+        if !self.0.iter().any(|(s, _)| *s == short) {
+            self.0.push((short, word));
         }
+        short
     }
-    let used: u16 = region.iter().map(|&i| REGION_COLUMNS[i] + 1).sum();
-    let provider_width = if vendors == 0 {
-        0
-    } else {
-        (inner.saturating_sub(used) / vendors as u16)
-            .saturating_sub(1)
-            .clamp(MIN_PROVIDER_WIDTH, 24)
+
+    fn text(mut self) -> Option<String> {
+        self.0.sort_unstable();
+        let entries: Vec<String> = self.0.iter().map(|(s, w)| format!("{s} {w}")).collect();
+        (!entries.is_empty()).then(|| format!(" {} ", entries.join(" · ")))
+    }
+}
+
+/// How many provider columns are hidden on each side, how many of their cells need a look,
+/// and the keys that bring them in view, for the matrix's border:
+/// ` ◀ 2 more · ←/h →/l scroll · (1 not ok) 3 more ▶ `.
+fn scroll_indicator(app: &App, cols: &Columns) -> Option<(String, bool)> {
+    let (left, right) = (cols.hidden_left(), cols.hidden_right());
+    if left + right == 0 {
+        return None;
+    }
+    let vendors = &app.visible.vendors;
+    let not_ok = |hidden: &[String]| match trouble(app, hidden) {
+        0 => String::new(),
+        n => format!("({n} not ok)"),
     };
-    Columns {
-        region,
-        provider_width,
+    let (left_trouble, right_trouble) = (
+        not_ok(&vendors[..cols.first_vendor]),
+        not_ok(&vendors[cols.drawn().end..]),
+    );
+    let warn = !(left_trouble.is_empty() && right_trouble.is_empty());
+    let mut parts = Vec::new();
+    if left > 0 {
+        parts.push(
+            format!("◀ {left} more {left_trouble}")
+                .trim_end()
+                .to_string(),
+        );
     }
+    parts.push(format!(
+        "{} {} scroll",
+        keymap::keys_for(Layer::Global, Action::Left),
+        keymap::keys_for(Layer::Global, Action::Right)
+    ));
+    if right > 0 {
+        parts.push(
+            format!("{right_trouble} {right} more ▶")
+                .trim_start()
+                .to_string(),
+        );
+    }
+    Some((format!(" {} ", parts.join(" · ")), warn))
+}
+
+/// Cells of these vendors, over every region shown, whose provider is not plainly working:
+/// a breaker not closed, a health not ok, or near its rate limit. Stale cells are not
+/// counted: the banner already says the source is stale.
+fn trouble(app: &App, vendors: &[String]) -> usize {
+    app.visible
+        .regions
+        .iter()
+        .filter(|&&row| app.source(row.source).freshness(app.now) == Freshness::Fresh)
+        .map(|&row| {
+            vendors
+                .iter()
+                .filter(|vendor| match app.provider_cell(row, vendor) {
+                    ProviderCell::Present(p) => {
+                        p.breaker.state != BreakerState::Closed
+                            || p.health != Health::Ok
+                            || p.rate_limit_headroom < LOW_HEADROOM
+                    }
+                    ProviderCell::Absent => false,
+                })
+                .count()
+        })
+        .sum()
 }
 
 fn draw_matrix(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .border_style(theme.border)
-        .title(Span::styled(" Regions × providers ", theme.title));
+    let title = Span::styled(" Regions × providers ", theme.title);
     if app.visible.regions.is_empty() {
         let text = if app.sources.iter().any(|s| s.snapshot.is_some()) {
             "No region matches the filter."
         } else {
             "Waiting for the first snapshot…"
         };
+        let block = Block::default()
+            .borders(Borders::ALL)
+            .border_style(theme.border)
+            .title(title);
         frame.render_widget(
             Paragraph::new(Span::styled(text, theme.dim)).block(block),
             area,
         );
         return;
     }
-    let cols = columns(area.width, app.visible.vendors.len());
-    let mut widths: Vec<Constraint> = cols
-        .region
-        .iter()
-        .map(|&i| Constraint::Length(REGION_COLUMNS[i]))
-        .collect();
-    widths.extend(
-        app.visible
-            .vendors
-            .iter()
-            .map(|_| Constraint::Length(cols.provider_width)),
-    );
-
-    let mut header: Vec<Cell> = cols
-        .region
-        .iter()
-        .map(|&i| Cell::from(REGION_HEADERS[i]))
-        .collect();
+    let cols = matrix_columns(app, area.width);
+    let vendors = &app.visible.vendors[cols.drawn()];
+    let mut header: Vec<Cell> = REGION_HEADERS.iter().map(|h| Cell::from(*h)).collect();
     header.extend(
-        app.visible
-            .vendors
+        vendors
             .iter()
-            .map(|v| Cell::from(clean(v).to_uppercase())),
+            .map(|v| Cell::from(fit(&clean(v).to_uppercase(), cols.provider_width))),
     );
 
     let visible_rows = area.height.saturating_sub(3) as usize;
     let offset = super::scroll_offset(app.selection.fleet_row, visible_rows);
-    let rows: Vec<Row> = app
+    let mut legend = Legend::default();
+    let mut rows: Vec<Row> = Vec::new();
+    for (index, &row) in app
         .visible
         .regions
         .iter()
         .enumerate()
         .skip(offset)
         .take(visible_rows)
-        .map(|(index, &row)| matrix_row(app, theme, &cols, index, row))
-        .collect();
-    let table = Table::new(rows, widths)
+    {
+        rows.push(matrix_row(app, theme, &cols, &mut legend, index, row));
+    }
+    let mut block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.border)
+        .title(title);
+    if let Some((more, warn)) = scroll_indicator(app, &cols) {
+        let style = if warn { theme.warning } else { theme.accent };
+        block = block.title_top(Line::styled(more, style).right_aligned());
+    }
+    if let Some(legend) = legend.text() {
+        block = block.title_bottom(Line::styled(legend, theme.dim).right_aligned());
+    }
+    let table = Table::new(rows, cols.constraints())
         .header(Row::new(header).style(theme.dim))
         .block(block)
         .column_spacing(1);
@@ -144,6 +211,7 @@ fn matrix_row<'a>(
     app: &'a App,
     theme: &Theme,
     cols: &Columns,
+    legend: &mut Legend,
     index: usize,
     row: RegionRow,
 ) -> Row<'a> {
@@ -158,36 +226,45 @@ fn matrix_row<'a>(
         }
     };
     let fresh = freshness == Freshness::Fresh;
-    let num = |text: String| Cell::from(text).style(if fresh { theme.text } else { theme.stale });
-    let mut cells: Vec<Cell> = Vec::new();
-    for &i in &cols.region {
-        cells.push(match i {
-            0 => Cell::from(clean(&region.id).into_owned()).style(select(theme.text, 0)),
-            // A drained region serves nothing by choice: that says more than its health.
-            1 if region.drain.is_some() && freshness == Freshness::Fresh => {
-                Cell::from("⇣ drained").style(select(theme.warning, 0))
-            }
-            1 => health_cell(region.health, freshness).style(select(
-                health_style(theme, seen_health(region.health, freshness)),
-                0,
-            )),
-            2 => num(ms(region.latency.p95_ms)),
-            3 => num(pct(region.error_rate)),
-            4 => num(pct(region.rate_limited_rate)),
-            5 => num(pct(region.traffic_share)),
-            _ => Cell::from(pct(region.headroom())).style(if fresh {
-                headroom_style(theme, region.headroom())
-            } else {
-                theme.stale
-            }),
-        });
-    }
-    for (v, vendor) in app.visible.vendors.iter().enumerate() {
+    let widths = cols.region_widths();
+    let num = |text: String, col: usize| {
+        Cell::from(fit(&text, widths[col])).style(if fresh { theme.text } else { theme.stale })
+    };
+    // A drained region serves nothing by choice: that says more than its health.
+    let health = if region.drain.is_some() && fresh {
+        let word = if cols.health_words {
+            "drained"
+        } else {
+            legend.short("drain", "drained")
+        };
+        Cell::from(format!("⇣ {word}")).style(select(theme.warning, 0))
+    } else {
+        health_cell(region.health, freshness, cols.health_words, legend).style(select(
+            health_style(theme, seen_health(region.health, freshness)),
+            0,
+        ))
+    };
+    let mut cells = vec![
+        Cell::from(fit(&clean(&region.id), widths[0])).style(select(theme.text, 0)),
+        health,
+        num(ms(region.latency.p95_ms), 2),
+        num(pct(region.error_rate), 3),
+        num(pct(region.rate_limited_rate), 4),
+        num(pct(region.traffic_share), 5),
+        Cell::from(fit(&pct(region.headroom()), widths[6])).style(if fresh {
+            headroom_style(theme, region.headroom())
+        } else {
+            theme.stale
+        }),
+    ];
+    for v in cols.drawn() {
+        let vendor = &app.visible.vendors[v];
         let cell = match app.provider_cell(row, vendor) {
             ProviderCell::Absent => Cell::from("—").style(select(theme.dim, v + 1)),
             ProviderCell::Present(p) => {
-                let (text, style) = provider_summary(theme, p, freshness, cols.provider_width);
-                Cell::from(text).style(select(style, v + 1))
+                let (text, style) =
+                    provider_summary(theme, p, freshness, cols.provider_width, legend);
+                Cell::from(fit(&text, cols.provider_width)).style(select(style, v + 1))
             }
         };
         cells.push(cell);
@@ -195,11 +272,24 @@ fn matrix_row<'a>(
     Row::new(cells)
 }
 
-fn health_cell(reported: Health, freshness: Freshness) -> Cell<'static> {
+fn health_cell(
+    reported: Health,
+    freshness: Freshness,
+    words: bool,
+    legend: &mut Legend,
+) -> Cell<'static> {
     match freshness {
-        Freshness::Fresh => Cell::from(format!("{} {}", reported.symbol(), reported.word())),
-        Freshness::Stale(_) => Cell::from(format!("? {}?", short_health(reported))),
-        Freshness::NoData => Cell::from("? unknown"),
+        Freshness::Fresh if words => {
+            Cell::from(format!("{} {}", reported.symbol(), reported.word()))
+        }
+        Freshness::Fresh => Cell::from(format!(
+            "{} {}",
+            reported.symbol(),
+            short_health(reported, legend)
+        )),
+        Freshness::Stale(_) => Cell::from(format!("? {}?", short_health(reported, legend))),
+        Freshness::NoData if words => Cell::from("? unknown"),
+        Freshness::NoData => Cell::from(format!("? {}", short_health(Health::Unknown, legend))),
     }
 }
 
@@ -210,21 +300,25 @@ fn provider_summary(
     p: &Provider,
     freshness: Freshness,
     width: u16,
+    legend: &mut Legend,
 ) -> (String, Style) {
     if freshness != Freshness::Fresh {
-        return (format!("? {}?", short_state(p)), theme.stale);
+        return (format!("? {}?", short_state(p, legend)), theme.stale);
     }
-    let quarantined = if width >= QUARANTINED.chars().count() as u16 {
-        QUARANTINED
-    } else {
-        "✖ held"
-    };
     let (symbol_word, style) = match p.breaker.state {
         BreakerState::Open if p.quarantine.is_some() => {
-            (quarantined.to_string(), theme.breaker_open)
+            let text = if width >= QUARANTINED.chars().count() as u16 {
+                QUARANTINED.to_string()
+            } else {
+                format!("✖ {}", legend.short("held", "quarantined"))
+            };
+            (text, theme.breaker_open)
         }
         BreakerState::Open => ("✖ open".to_string(), theme.breaker_open),
-        BreakerState::HalfOpen => ("◐ half".to_string(), theme.breaker_half_open),
+        BreakerState::HalfOpen => (
+            format!("◐ {}", legend.short("half", "half-open")),
+            theme.breaker_half_open,
+        ),
         // Near its rate limit, a working provider is about to refuse traffic: say so in the
         // cell, which shows at every width (the headroom is in the detail pane).
         BreakerState::Closed
@@ -236,7 +330,7 @@ fn provider_summary(
             )
         }
         BreakerState::Closed => (
-            format!("{} {}", p.health.symbol(), short_health(p.health)),
+            format!("{} {}", p.health.symbol(), short_health(p.health, legend)),
             health_style(theme, p.health),
         ),
     };
@@ -247,21 +341,21 @@ fn provider_summary(
     }
 }
 
-fn short_state(p: &Provider) -> &'static str {
+fn short_state(p: &Provider, legend: &mut Legend) -> &'static str {
     match p.breaker.state {
         BreakerState::Open => "open",
-        BreakerState::HalfOpen => "half",
-        BreakerState::Closed => short_health(p.health),
+        BreakerState::HalfOpen => legend.short("half", "half-open"),
+        BreakerState::Closed => short_health(p.health, legend),
     }
 }
 
-/// Words short enough for a matrix cell; the legend and detail pane use the full ones.
-fn short_health(h: Health) -> &'static str {
+/// Words short enough for a matrix cell; the legend and the detail pane spell them out.
+fn short_health(h: Health, legend: &mut Legend) -> &'static str {
     match h {
         Health::Ok => "ok",
-        Health::Degraded => "degr",
+        Health::Degraded => legend.short("degr", "degraded"),
         Health::Down => "down",
-        Health::Unknown => "unkn",
+        Health::Unknown => legend.short("unkn", "unknown"),
     }
 }
 
@@ -287,14 +381,14 @@ pub fn headroom_style(theme: &Theme, headroom: f64) -> Style {
 /// The matrix's rows and columns as `draw` lays them out over `body`, for the mouse.
 pub fn matrix_map(app: &App, body: Rect) -> ListMap {
     let height = matrix_height(app, body);
-    let vendors = app.visible.vendors.len();
-    let cols = columns(body.width, vendors);
+    let cols = matrix_columns(app, body.width);
     ListMap {
         columns: Some(MatrixColumns {
             x: body.x + 1,
-            region_width: cols.region.iter().map(|&i| REGION_COLUMNS[i] + 1).sum(),
+            region_width: cols.region_span(),
             cell_width: cols.provider_width + 1,
-            vendors,
+            first_vendor: cols.first_vendor,
+            shown: cols.shown,
         }),
         // Under the border and the header row, above the bottom border.
         ..super::list_map(
