@@ -20,6 +20,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 
 use crate::app::{App, ListMap, Overlay, ScreenMap, View};
 use crate::theme::Theme;
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 /// Where the parts of the screen are.
 struct Screen {
@@ -143,10 +144,24 @@ fn bordered_list_map(view: View, body: Rect, selected: usize, len: usize) -> Lis
     )
 }
 
-/// `text` in at most `width` characters, ending in `…` when cut: a table cell is never
-/// silently cut at its column's edge.
+/// `text` in at most `width` terminal columns, ending in `…` when cut: a table cell is never
+/// silently cut at its column's edge. Columns, not characters: a CJK name takes two per glyph.
 pub fn fit(text: &str, width: u16) -> String {
-    protocol::sanitize::truncate(text, usize::from(width)).into_owned()
+    let width = usize::from(width);
+    if text.width() <= width {
+        return text.to_string();
+    }
+    let room = width.saturating_sub(1);
+    let mut used = 0;
+    let mut out: String = text
+        .chars()
+        .take_while(|c| {
+            used += c.width().unwrap_or(0);
+            used <= room
+        })
+        .collect();
+    out.push('…');
+    out
 }
 
 /// The width of each column `constraints` give a table `width` wide with one column between
@@ -181,6 +196,23 @@ pub fn lag_text(seconds: f64) -> String {
         crate::format::ms(seconds * 1000.0)
     } else {
         crate::format::age(std::time::Duration::from_secs_f64(seconds))
+    }
+}
+
+#[cfg(test)]
+mod fit_tests {
+    use unicode_width::UnicodeWidthStr;
+
+    #[test]
+    fn a_cut_cell_ends_in_an_ellipsis_within_its_columns() {
+        assert_eq!(super::fit("anthropic", 9), "anthropic");
+        assert_eq!(super::fit("anthropic", 7), "anthro…");
+        // Double-width glyphs: counted as characters, '東京リージョン' in 7 "characters" took 13 columns.
+        let cut = super::fit("東京リージョン", 7);
+        assert_eq!(cut, "東京リ…");
+        assert!(cut.width() <= 7, "{cut:?} is {} columns", cut.width());
+        assert_eq!(super::fit("東京", 3), "東…");
+        assert_eq!(super::fit("anything", 1), "…");
     }
 }
 
