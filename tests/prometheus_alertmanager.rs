@@ -13,7 +13,8 @@ use switchboard::sources::Timeouts;
 use switchboard::sources::prometheus::config::FactKind;
 use switchboard::sources::prometheus::silences::{SilenceState, matchers_for};
 use switchboard::sources::prometheus::{
-    FiringAlert, PromError, PrometheusSettings, PrometheusSource, SilenceExpired, SilenceRequest,
+    FiringAlert, Matcher, PromError, PrometheusSettings, PrometheusSource, SilenceExpired,
+    SilenceRequest,
 };
 
 /// Polls `check` every 250 ms until it gives a value; panics naming `what` after [`WAIT`].
@@ -268,4 +269,40 @@ async fn a_stopped_prometheus_is_reported_unreachable() {
         error.to_string().starts_with("Prometheus: cannot reach"),
         "{error}"
     );
+}
+
+/// Alertmanager takes no idempotency key: two consoles (or a retry racing its first try)
+/// creating with one key may both post; the loser expires its own, so one silence remains.
+#[tokio::test]
+async fn racing_creates_with_one_key_leave_one_silence() {
+    let Some(stack) = prometheus_support::shared() else {
+        return;
+    };
+    let source = source_of(stack);
+    let alertmanager = source.alertmanager().unwrap();
+    let request = SilenceRequest {
+        matchers: vec![Matcher::equals("region", "race-1")],
+        duration: Duration::from_secs(600),
+        reason: "maintenance of race-1".into(),
+        operator: "bob".into(),
+        idempotency_key: uuid::Uuid::new_v4().to_string(),
+    };
+    let (first, second) = tokio::join!(
+        alertmanager.create_silence(&request),
+        alertmanager.create_silence(&request)
+    );
+    let (first, second) = (first.unwrap(), second.unwrap());
+    assert_eq!(first.id, second.id, "both answers name the one silence");
+    let active: Vec<_> = alertmanager
+        .silences()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|s| {
+            s.key.as_deref() == Some(request.idempotency_key.as_str())
+                && s.state != SilenceState::Expired
+        })
+        .collect();
+    assert_eq!(active.len(), 1, "{active:?}");
+    assert_eq!(active[0].id, first.id);
 }
