@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 
 use prometheus_support::{Stack, Traffic, WAIT};
 use protocol::Health;
+use switchboard::domain::fleet::DownKind;
 use switchboard::sources::Timeouts;
-use switchboard::sources::prometheus::config::FactKind;
+use switchboard::sources::prometheus::config::{FactKind, FactQueries};
 use switchboard::sources::prometheus::silences::{SilenceState, matchers_for};
 use switchboard::sources::prometheus::{
     FiringAlert, Matcher, PromError, PrometheusSettings, PrometheusSource, SilenceExpired,
@@ -260,11 +261,7 @@ async fn a_stopped_prometheus_is_reported_unreachable() {
         .expect("Prometheus answers while it runs");
     stack.stop_prometheus();
     let error = source.facts().await.unwrap_err();
-    assert_eq!(
-        error.down_kind(),
-        switchboard::domain::fleet::DownKind::Unreachable,
-        "{error}"
-    );
+    assert_eq!(error.down_kind(), DownKind::Unreachable, "{error}");
     assert!(
         error.to_string().starts_with("Prometheus: cannot reach"),
         "{error}"
@@ -305,4 +302,59 @@ async fn racing_creates_with_one_key_leave_one_silence() {
         .collect();
     assert_eq!(active.len(), 1, "{active:?}");
     assert_eq!(active[0].id, first.id);
+}
+
+/// Each way of failing is told apart: something that is not Prometheus answering, an
+/// Alertmanager that cannot be reached, a refusal in Alertmanager's own words.
+#[tokio::test]
+async fn failures_are_classified_and_specific() {
+    let Some(stack) = prometheus_support::shared() else {
+        return;
+    };
+    // The exporter answers every path with metrics text: HTTP 200, but not Prometheus's API.
+    let mut settings = PrometheusSettings {
+        alertmanager_url: Some("http://127.0.0.1:9".into()),
+        ..PrometheusSettings::default()
+    };
+    settings.region = FactQueries::default();
+    settings.provider = FactQueries {
+        load_rps: Some("up".into()),
+        ..FactQueries::default()
+    };
+    let impostor = format!("http://{}", stack.exporter.target());
+    let source =
+        PrometheusSource::new("metrics", &impostor, settings, Timeouts::default()).unwrap();
+    let error = source.facts().await.unwrap_err();
+    assert_eq!(error.down_kind(), DownKind::Malformed, "{error}");
+    assert!(
+        error
+            .to_string()
+            .starts_with("malformed answer from Prometheus to query provider.load_rps"),
+        "{error}"
+    );
+
+    let error = source.alertmanager().unwrap().firing().await.unwrap_err();
+    assert_eq!(error.down_kind(), DownKind::Unreachable, "{error}");
+    assert!(
+        error.to_string().starts_with("Alertmanager: cannot reach"),
+        "{error}"
+    );
+
+    let real = source_of(stack);
+    let unknown = uuid::Uuid::new_v4().to_string();
+    let error = real
+        .alertmanager()
+        .unwrap()
+        .expire_silence(&unknown)
+        .await
+        .unwrap_err();
+    let PromError::Refused {
+        status: 404,
+        message,
+        ..
+    } = &error
+    else {
+        panic!("a 404 refusal: {error:?}")
+    };
+    assert!(!message.is_empty(), "Alertmanager's words: {error}");
 }
