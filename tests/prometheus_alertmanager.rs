@@ -247,6 +247,15 @@ async fn a_bad_query_is_named_and_the_other_facts_still_come() {
         message.contains("parse error"),
         "Prometheus's words: {message}"
     );
+
+    // A bad charted query leaves its charts without points; the others still come.
+    source.settings.provider.p95_ms = Some("rate(".into());
+    let history = source.history(chrono::Utc::now()).await.unwrap();
+    assert!(
+        history.contains_key("region:badq-1"),
+        "the region's charts still come: {:?}",
+        history.keys().collect::<Vec<_>>()
+    );
 }
 
 #[tokio::test]

@@ -92,7 +92,8 @@ pub async fn read_facts(
 }
 
 /// Reads the history of p95 latency, error and 429 rates of every region and provider over
-/// the configured span, keyed like the console's other histories.
+/// the configured span, keyed like the console's other histories. Fails only when
+/// Prometheus itself is out of reach.
 pub async fn read_history(
     client: &PrometheusClient,
     settings: &PrometheusSettings,
@@ -121,7 +122,13 @@ pub async fn read_history(
     // key -> time -> the charted facts at that time
     let mut points: HashMap<String, BTreeMap<DateTime<Utc>, Facts>> = HashMap::new();
     for (scope, kind, answer) in answers {
-        for series in answer? {
+        // A bad query leaves its charts empty (reading the facts names it); the others stay.
+        let series = match answer {
+            Ok(series) => series,
+            Err(error) if error.is_source_down() => return Err(error),
+            Err(_) => continue,
+        };
+        for series in series {
             let Some(key) = history_key(scope, &series, &settings.labels) else {
                 continue;
             };

@@ -145,7 +145,7 @@ impl AlertmanagerClient {
             });
         }
         let now = Utc::now();
-        let ends_at = now + chrono::TimeDelta::from_std(request.duration).unwrap_or_default();
+        let ends_at = ends_at(now, request.duration)?;
         let body = PostSilence {
             matchers: &request.matchers,
             starts_at: now,
@@ -204,6 +204,23 @@ impl AlertmanagerClient {
         silences.sort_by(|a, b| (a.starts_at, &a.id).cmp(&(b.starts_at, &b.id)));
         Ok(silences.into_iter().next())
     }
+}
+
+/// Longest silence the console creates: a forgotten silence hides the next outage.
+pub const MAX_SILENCE: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// When a silence of `duration` from `now` ends; refused when it is empty or too long.
+fn ends_at(now: DateTime<Utc>, duration: Duration) -> Result<DateTime<Utc>, PromError> {
+    if duration.is_zero() || duration > MAX_SILENCE {
+        return Err(PromError::NotSendable(format!(
+            "a silence lasts from 1 second to {} days, not {} s",
+            MAX_SILENCE.as_secs() / 86_400,
+            duration.as_secs()
+        )));
+    }
+    let length =
+        chrono::TimeDelta::from_std(duration).map_err(|e| PromError::NotSendable(e.to_string()))?;
+    Ok(now + length)
 }
 
 /// Keys go into a comment and are read back from it: letters, digits, '-' and '_' only.
@@ -344,6 +361,19 @@ mod tests {
             error.to_string().contains("would mute everything"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn a_silence_is_neither_empty_nor_endless() {
+        let now = Utc::now();
+        let hour = Duration::from_secs(3600);
+        assert_eq!(
+            ends_at(now, hour).unwrap(),
+            now + chrono::TimeDelta::hours(1)
+        );
+        assert!(ends_at(now, Duration::ZERO).is_err());
+        let error = ends_at(now, MAX_SILENCE + hour).unwrap_err();
+        assert!(error.to_string().contains("to 7 days"), "{error}");
     }
 
     #[test]
