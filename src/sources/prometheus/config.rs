@@ -20,9 +20,12 @@ pub struct PrometheusSettings {
     pub labels: LabelNames,
     /// The rate window substituted for `$window`, e.g. `5m`.
     pub window: String,
-    /// Queries whose series are grouped by the region label.
+    /// Queries whose series are grouped by the region label. A query left out keeps its
+    /// default; an empty one is not read.
+    #[serde(deserialize_with = "region_queries")]
     pub region: FactQueries,
-    /// Queries whose series are grouped by the region and provider labels.
+    /// Queries whose series are grouped by the region and provider labels; as `region`.
+    #[serde(deserialize_with = "provider_queries")]
     pub provider: FactQueries,
     pub health: HealthThresholds,
     pub history: HistorySettings,
@@ -34,12 +37,23 @@ impl Default for PrometheusSettings {
             alertmanager_url: None,
             labels: LabelNames::default(),
             window: "5m".into(),
-            region: FactQueries::litellm(&["$region"]),
-            provider: FactQueries::litellm(&["$region", "$provider"]),
+            region: FactQueries::litellm(REGION_GROUPING),
+            provider: FactQueries::litellm(PROVIDER_GROUPING),
             health: HealthThresholds::default(),
             history: HistorySettings::default(),
         }
     }
+}
+
+const REGION_GROUPING: &[&str] = &["$region"];
+const PROVIDER_GROUPING: &[&str] = &["$region", "$provider"];
+
+fn region_queries<'de, D: serde::Deserializer<'de>>(d: D) -> Result<FactQueries, D::Error> {
+    Ok(FactQueries::deserialize(d)?.over(FactQueries::litellm(REGION_GROUPING)))
+}
+
+fn provider_queries<'de, D: serde::Deserializer<'de>>(d: D) -> Result<FactQueries, D::Error> {
+    Ok(FactQueries::deserialize(d)?.over(FactQueries::litellm(PROVIDER_GROUPING)))
 }
 
 /// Which labels name what, in both the metrics and the alerts.
@@ -128,6 +142,25 @@ impl FactQueries {
             FactKind::RateLimitedRate => self.rate_limited_rate.as_deref(),
             FactKind::TrafficShare => self.traffic_share.as_deref(),
             FactKind::LoadRps => self.load_rps.as_deref(),
+        }
+    }
+
+    /// These queries over `defaults`: one left out keeps the default, an empty one (`""`)
+    /// turns that fact off.
+    fn over(self, defaults: FactQueries) -> FactQueries {
+        let pick = |mine: Option<String>, default: Option<String>| match mine {
+            Some(query) if query.trim().is_empty() => None,
+            Some(query) => Some(query),
+            None => default,
+        };
+        FactQueries {
+            p50_ms: pick(self.p50_ms, defaults.p50_ms),
+            p95_ms: pick(self.p95_ms, defaults.p95_ms),
+            p99_ms: pick(self.p99_ms, defaults.p99_ms),
+            error_rate: pick(self.error_rate, defaults.error_rate),
+            rate_limited_rate: pick(self.rate_limited_rate, defaults.rate_limited_rate),
+            traffic_share: pick(self.traffic_share, defaults.traffic_share),
+            load_rps: pick(self.load_rps, defaults.load_rps),
         }
     }
 
@@ -222,5 +255,40 @@ impl PrometheusSettings {
             .replace("$window", &self.window)
             .replace("$region", &self.labels.region)
             .replace("$provider", &self.labels.provider)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The example users adapt reads as the defaults it says it writes out.
+    #[test]
+    fn the_example_settings_are_the_defaults_with_an_alertmanager() {
+        let text = include_str!("../../../fixtures/sources/prometheus-litellm.toml");
+        let example: PrometheusSettings = toml::from_str(text).unwrap();
+        let expected = PrometheusSettings {
+            alertmanager_url: Some("http://127.0.0.1:9093".into()),
+            ..PrometheusSettings::default()
+        };
+        assert_eq!(example, expected);
+    }
+
+    #[test]
+    fn a_query_left_out_keeps_its_default_and_an_empty_one_reads_nothing() {
+        let settings: PrometheusSettings =
+            toml::from_str("[provider]\np95_ms = \"my_p95\"\np99_ms = \"\"\n").unwrap();
+        let defaults = PrometheusSettings::default();
+        assert_eq!(settings.provider.p95_ms.as_deref(), Some("my_p95"));
+        assert_eq!(settings.provider.p99_ms, None);
+        assert_eq!(settings.provider.error_rate, defaults.provider.error_rate);
+        assert_eq!(settings.region, defaults.region);
+    }
+
+    #[test]
+    fn a_misspelt_field_is_refused() {
+        let error =
+            toml::from_str::<PrometheusSettings>("[labels]\nregoin = \"zone\"\n").unwrap_err();
+        assert!(error.to_string().contains("regoin"), "{error}");
     }
 }
