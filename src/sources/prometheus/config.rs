@@ -283,6 +283,16 @@ mod tests {
         assert_eq!(settings.provider.p99_ms, None);
         assert_eq!(settings.provider.error_rate, defaults.provider.error_rate);
         assert_eq!(settings.region, defaults.region);
+
+        // The same for the other tables: a field left out keeps its default.
+        let text =
+            "[labels]\nregion = \"zone\"\n[health]\ndown_error_rate = 0.3\n[history]\nstep = 5\n";
+        let settings: PrometheusSettings = toml::from_str(text).unwrap();
+        assert_eq!(settings.labels.region, "zone");
+        assert_eq!(settings.labels.provider, defaults.labels.provider);
+        assert_eq!(settings.health.degraded_error_rate, 0.05);
+        assert_eq!(settings.history.span, defaults.history.span);
+        assert_eq!(settings.history.step, Duration::from_secs(5));
     }
 
     #[test]
