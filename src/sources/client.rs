@@ -88,40 +88,7 @@ impl Client {
         token: Option<String>,
         timeouts: Timeouts,
     ) -> Result<Self, ClientError> {
-        let invalid = |url: &str, reason: &str| ClientError::InvalidUrl {
-            url: bounded(url),
-            reason: reason.to_string(),
-        };
-        let mut base = Url::parse(base_url).map_err(|e| invalid(base_url, &e.to_string()))?;
-        if !matches!(base.scheme(), "http" | "https") {
-            return Err(invalid(base_url, "the scheme must be http or https"));
-        }
-        let Some(host) = base.host_str() else {
-            return Err(invalid(base_url, "no host"));
-        };
-        if !base.username().is_empty() || base.password().is_some() {
-            // Credentials in a URL end up in logs and messages: tokens belong in the keyring.
-            let shown = format!("{}://{host}", base.scheme());
-            return Err(invalid(
-                &shown,
-                "credentials in the URL are not accepted; use a token",
-            ));
-        }
-        let loopback = is_loopback(host);
-        // Paths are joined relative to the base, which must end with '/' to keep its last segment.
-        if !base.path().ends_with('/') {
-            let path = format!("{}/", base.path());
-            base.set_path(&path);
-        }
-        let mut builder = reqwest::Client::builder().connect_timeout(timeouts.connect);
-        if loopback {
-            // A system-wide HTTP_PROXY must not carry traffic meant for this machine elsewhere.
-            builder = builder.no_proxy();
-        }
-        let http = builder.build().map_err(|e| ClientError::Unreachable {
-            url: bounded(base_url),
-            reason: format!("cannot set up HTTP client: {}", root_cause(&e)),
-        })?;
+        let (http, base) = http_for(base_url, timeouts)?;
         Ok(Client {
             http,
             base,
@@ -449,26 +416,81 @@ impl Client {
 
     async fn read_body(
         &self,
-        mut response: Response,
+        response: Response,
         limit: usize,
         what: &str,
     ) -> Result<Vec<u8>, ClientError> {
-        let mut body = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| ClientError::from_transport(self.url(), &e, self.timeouts.request))?
-        {
-            if body.len() + chunk.len() > limit {
-                return Err(ClientError::malformed(
-                    what,
-                    format!("larger than {limit} bytes"),
-                ));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(body)
+        read_bounded(response, limit, what, self.url(), self.timeouts.request).await
     }
+}
+
+/// The HTTP client and base URL of a source at `base_url`, shared by every kind of source:
+/// http(s) only, no credentials in the URL, no proxy for loopback, a base path ending in '/'.
+pub(crate) fn http_for(
+    base_url: &str,
+    timeouts: Timeouts,
+) -> Result<(reqwest::Client, Url), ClientError> {
+    let invalid = |url: &str, reason: &str| ClientError::InvalidUrl {
+        url: bounded(url),
+        reason: reason.to_string(),
+    };
+    let mut base = Url::parse(base_url).map_err(|e| invalid(base_url, &e.to_string()))?;
+    if !matches!(base.scheme(), "http" | "https") {
+        return Err(invalid(base_url, "the scheme must be http or https"));
+    }
+    let Some(host) = base.host_str() else {
+        return Err(invalid(base_url, "no host"));
+    };
+    if !base.username().is_empty() || base.password().is_some() {
+        // Credentials in a URL end up in logs and messages: tokens belong in the keyring.
+        let shown = format!("{}://{host}", base.scheme());
+        return Err(invalid(
+            &shown,
+            "credentials in the URL are not accepted; use a token",
+        ));
+    }
+    let loopback = is_loopback(host);
+    // Paths are joined relative to the base, which must end with '/' to keep its last segment.
+    if !base.path().ends_with('/') {
+        let path = format!("{}/", base.path());
+        base.set_path(&path);
+    }
+    let mut builder = reqwest::Client::builder().connect_timeout(timeouts.connect);
+    if loopback {
+        // A system-wide HTTP_PROXY must not carry traffic meant for this machine elsewhere.
+        builder = builder.no_proxy();
+    }
+    let http = builder.build().map_err(|e| ClientError::Unreachable {
+        url: bounded(base_url),
+        reason: format!("cannot set up HTTP client: {}", root_cause(&e)),
+    })?;
+    Ok((http, base))
+}
+
+/// Reads a whole answer, refusing more than `limit` bytes; `url` and `timeout` name a
+/// transport failure.
+pub(crate) async fn read_bounded(
+    mut response: Response,
+    limit: usize,
+    what: &str,
+    url: &str,
+    timeout: Duration,
+) -> Result<Vec<u8>, ClientError> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| ClientError::from_transport(url, &e, timeout))?
+    {
+        if body.len() + chunk.len() > limit {
+            return Err(ClientError::malformed(
+                what,
+                format!("larger than {limit} bytes"),
+            ));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 fn header_str<'a>(response: &'a Response, name: &str) -> &'a str {

@@ -1,0 +1,80 @@
+//! A Prometheus source with its Alertmanager: region and provider facts from the PromQL
+//! queries named in the config (each with the time it was read), chart history from range
+//! queries, firing alerts as timeline notices attached to what their labels name, and
+//! silences created and expired as idempotent commands.
+
+pub mod alerts;
+pub mod client;
+pub mod config;
+pub mod error;
+pub mod facts;
+mod http;
+pub mod silences;
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+
+pub use alerts::{AlertTarget, AlertmanagerClient, FiringAlert};
+pub use client::PrometheusClient;
+pub use config::PrometheusSettings;
+pub use error::{PromError, System};
+pub use facts::{Fact, FleetFacts, ProviderFacts, RegionFacts};
+pub use silences::{Matcher, Silence, SilenceCreated, SilenceExpired, SilenceRequest};
+
+use crate::domain::fleet::Sample;
+use crate::sources::client::Timeouts;
+
+/// One configured Prometheus source and, when configured, its Alertmanager.
+#[derive(Clone, Debug)]
+pub struct PrometheusSource {
+    /// The source's configured name: every fact it gives carries it.
+    pub name: String,
+    pub prometheus: PrometheusClient,
+    pub alertmanager: Option<AlertmanagerClient>,
+    pub settings: PrometheusSettings,
+}
+
+impl PrometheusSource {
+    pub fn new(
+        name: &str,
+        url: &str,
+        settings: PrometheusSettings,
+        timeouts: Timeouts,
+    ) -> Result<Self, PromError> {
+        let alertmanager = settings
+            .alertmanager_url
+            .as_deref()
+            .map(|url| AlertmanagerClient::new(url, settings.labels.clone(), timeouts))
+            .transpose()?;
+        Ok(PrometheusSource {
+            name: name.to_string(),
+            prometheus: PrometheusClient::new(url, timeouts)?,
+            alertmanager,
+            settings,
+        })
+    }
+
+    /// The facts of every region and provider the queries give, read now.
+    pub async fn facts(&self) -> Result<FleetFacts, PromError> {
+        facts::read_facts(&self.prometheus, &self.name, &self.settings).await
+    }
+
+    /// The charted history up to `now`, by the console's history keys.
+    pub async fn history(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<HashMap<String, Vec<Sample>>, PromError> {
+        facts::read_history(&self.prometheus, &self.settings, now).await
+    }
+
+    /// The Alertmanager, or why there is none to silence with.
+    pub fn alertmanager(&self) -> Result<&AlertmanagerClient, PromError> {
+        self.alertmanager.as_ref().ok_or_else(|| {
+            PromError::NotSendable(format!(
+                "source {} has no alertmanager_url in the config",
+                self.name
+            ))
+        })
+    }
+}
