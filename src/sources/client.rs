@@ -449,26 +449,38 @@ impl Client {
 
     async fn read_body(
         &self,
-        mut response: Response,
+        response: Response,
         limit: usize,
         what: &str,
     ) -> Result<Vec<u8>, ClientError> {
-        let mut body = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| ClientError::from_transport(self.url(), &e, self.timeouts.request))?
-        {
-            if body.len() + chunk.len() > limit {
-                return Err(ClientError::malformed(
-                    what,
-                    format!("larger than {limit} bytes"),
-                ));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(body)
+        read_limited(response, limit, what, self.url(), self.timeouts.request).await
     }
+}
+
+/// An answer's body, refused past `limit` bytes so that a broken server cannot exhaust
+/// memory; `url` and `timeout` name a transport failure while reading.
+pub(crate) async fn read_limited(
+    mut response: Response,
+    limit: usize,
+    what: &str,
+    url: &str,
+    timeout: Duration,
+) -> Result<Vec<u8>, ClientError> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| ClientError::from_transport(url, &e, timeout))?
+    {
+        if body.len() + chunk.len() > limit {
+            return Err(ClientError::malformed(
+                what,
+                format!("larger than {limit} bytes"),
+            ));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 fn header_str<'a>(response: &'a Response, name: &str) -> &'a str {
@@ -479,7 +491,7 @@ fn header_str<'a>(response: &'a Response, name: &str) -> &'a str {
         .unwrap_or("")
 }
 
-fn is_loopback(host: &str) -> bool {
+pub(crate) fn is_loopback(host: &str) -> bool {
     let unbracketed = host.trim_start_matches('[').trim_end_matches(']');
     host.eq_ignore_ascii_case("localhost")
         || unbracketed

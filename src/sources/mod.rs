@@ -8,6 +8,7 @@ pub mod delivery;
 pub mod error;
 pub mod paging;
 pub mod sse;
+pub mod temporal;
 pub mod worker;
 
 use std::time::Duration;
