@@ -3,12 +3,17 @@
 
 mod temporal_support;
 
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use tokio::io::AsyncReadExt;
+use tokio::net::{TcpListener, TcpStream};
+
 use protocol::escalations::{
-    AttemptErrorKind, AttemptOutcome, ClaimRequest, EscalationState, EscalationSummary, Resolution,
-    ResolutionKind, ResolveRequest, StepOutcome,
+    AttemptErrorKind, AttemptOutcome, ClaimRequest, EscalationState, EscalationSummary,
+    HistoryAction, ReleaseRequest, Resolution, ResolutionKind, ResolveRequest, StepOutcome,
 };
+use switchboard::domain::fleet::DownKind;
 use switchboard::sources::Timeouts;
 use switchboard::sources::temporal::{Names, TemporalClient, TemporalError, TemporalSpec};
 use temporal_support::{TemporalDev, WAIT};
@@ -22,9 +27,13 @@ const FAILING_PATHS: &str = r#"[
 ]"#;
 
 fn client_with(dev: &TemporalDev, timeouts: Timeouts) -> TemporalClient {
+    client_at(dev.http_url(), timeouts)
+}
+
+fn client_at(url: String, timeouts: Timeouts) -> TemporalClient {
     let spec = TemporalSpec {
         name: "temporal".into(),
-        url: dev.http_url(),
+        url,
         namespace: "default".into(),
         api_key: None,
         names: Names::default(),
@@ -51,6 +60,35 @@ async fn wait_listed(client: &TemporalClient, ids: &[String]) -> Vec<EscalationS
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// A proxy to `upstream` that passes the first request on and hangs up as its answer starts
+/// to come back (the answer "is dropped" on the way); later connections pass through.
+async fn answer_dropping_proxy(upstream: SocketAddr) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut first = true;
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            let mut outbound = TcpStream::connect(upstream).await.unwrap();
+            if !std::mem::take(&mut first) {
+                tokio::spawn(async move {
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                });
+                continue;
+            }
+            tokio::spawn(async move {
+                let (mut from_client, _to_client) = inbound.split();
+                let (mut from_server, mut to_server) = outbound.split();
+                let mut answer = [0u8; 1];
+                tokio::select! {
+                    _ = tokio::io::copy(&mut from_client, &mut to_server) => {}
+                    _ = from_server.read_exact(&mut answer) => {}
+                }
+            });
+        }
+    });
+    format!("http://{address}")
 }
 
 fn one_failing(dev: &TemporalDev, prefix: &str) -> String {
@@ -232,11 +270,31 @@ async fn a_resolve_retried_with_the_same_key_resolves_once_and_the_workflow_comp
         },
         note: "checked the limit by hand".into(),
     };
-    let first = client
+    let upstream = dev
+        .http_url()
+        .trim_start_matches("http://")
+        .parse()
+        .unwrap();
+    let flaky = client_at(answer_dropping_proxy(upstream).await, Timeouts::default());
+    let lost = flaky
+        .resolve(&id, "alice", "key-1", &request)
+        .await
+        .unwrap_err();
+    assert!(lost.outcome_unknown(), "{lost:?}");
+    let accepted = |events: &[switchboard::sources::temporal::wire::Event]| {
+        events
+            .iter()
+            .filter(|e| e.kind() == "WORKFLOW_EXECUTION_UPDATE_ACCEPTED")
+            .filter(|e| e.attributes()["acceptedRequest"]["input"]["name"] == "switchboard_resolve")
+            .count()
+    };
+    let seen = client.history(&id, "").await.unwrap();
+    assert_eq!(accepted(&seen), 1, "the lost answer's resolve took effect");
+    // The console sends the same key again: the first outcome, acted on once.
+    let first = flaky
         .resolve(&id, "alice", "key-1", &request)
         .await
         .unwrap();
-    // The answer "was dropped": the console sends the same key again.
     let again = client
         .resolve(&id, "alice", "key-1", &request)
         .await
@@ -271,12 +329,7 @@ async fn a_resolve_retried_with_the_same_key_resolves_once_and_the_workflow_comp
         assert!(started.elapsed() < WAIT, "the workflow did not complete");
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    let resolves = events
-        .iter()
-        .filter(|e| e.kind() == "WORKFLOW_EXECUTION_UPDATE_ACCEPTED")
-        .filter(|e| e.attributes()["acceptedRequest"]["input"]["name"] == "switchboard_resolve")
-        .count();
-    assert_eq!(resolves, 1, "resolved once");
+    assert_eq!(accepted(&events), 1, "resolved once");
     let result = &events.last().unwrap().attributes()["result"][0];
     assert_eq!(
         result["output"],
@@ -352,4 +405,96 @@ async fn a_workflow_that_does_not_exist_is_gone() {
             .starts_with("workflow no-such-workflow is gone"),
         "{error}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_the_server_stopped_the_list_is_unreachable_then_recovers() {
+    let Some(mut dev) = TemporalDev::start() else {
+        return;
+    };
+    let client = client(&dev);
+    let ids = dev.start_workflows("restart", 2, &[]);
+    wait_listed(&client, &ids).await;
+    dev.stop_server();
+    let error = client.escalations(&[]).await.unwrap_err();
+    match &error {
+        TemporalError::Client(inner) => {
+            assert_eq!(inner.down_kind(), DownKind::Unreachable, "{error}")
+        }
+        other => panic!("a stopped server is unreachable: {other:?}"),
+    }
+    assert!(error.to_string().contains("connection refused"), "{error}");
+    // Started again on the same ports and database: the same escalations, from the same client.
+    dev.start_server();
+    let rows = wait_listed(&client, &ids).await;
+    assert_eq!(rows.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn only_the_holder_releases_and_a_handoff_keeps_the_task_open_for_its_assignee() {
+    let Some(dev) = TemporalDev::start() else {
+        return;
+    };
+    let client = client(&dev);
+    let id = one_failing(&dev, "handoff");
+    wait_listed(&client, std::slice::from_ref(&id)).await;
+    client
+        .claim(&id, "alice", "claim-1", &ClaimRequest::default())
+        .await
+        .unwrap();
+    let release = ReleaseRequest {
+        note: Some("not mine".into()),
+    };
+    let refused = client
+        .release(&id, "bob", "release-bob", &release)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&refused, TemporalError::Held { holder, .. } if holder == "alice"),
+        "{refused:?}"
+    );
+    let released = client
+        .release(&id, "alice", "release-alice", &release)
+        .await
+        .unwrap();
+    assert_eq!(
+        (released.state, released.lease),
+        (EscalationState::Pending, None)
+    );
+    let handoff = ResolveRequest {
+        resolution: Resolution::Handoff { to: "bob".into() },
+        note: "bob owns payments".into(),
+    };
+    let outcome = client
+        .resolve(&id, "alice", "handoff-1", &handoff)
+        .await
+        .unwrap();
+    assert_eq!(outcome.escalation.state, EscalationState::Pending);
+    assert_eq!(outcome.escalation.assignee.as_deref(), Some("bob"));
+    let no_note = ResolveRequest {
+        note: " ".into(),
+        ..handoff
+    };
+    let refused = client
+        .resolve(&id, "bob", "handoff-2", &no_note)
+        .await
+        .unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .starts_with("refused by the workflow: a note is required"),
+        "{refused}"
+    );
+    let detail = client.escalation(&id).await.unwrap();
+    let actions: Vec<_> = detail.history.iter().map(|h| h.action).collect();
+    assert_eq!(
+        actions,
+        [
+            HistoryAction::Claimed,
+            HistoryAction::Released,
+            HistoryAction::HandedOff
+        ]
+    );
+    let listed = client.escalations(&[]).await.unwrap();
+    assert_eq!(listed[0].assignee.as_deref(), Some("bob"));
 }
