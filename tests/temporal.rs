@@ -498,3 +498,49 @@ async fn only_the_holder_releases_and_a_handoff_keeps_the_task_open_for_its_assi
     let listed = client.escalations(&[]).await.unwrap();
     assert_eq!(listed[0].assignee.as_deref(), Some("bob"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_expired_lease_returns_the_task_to_pending_on_a_workflow_timer() {
+    let Some(dev) = TemporalDev::start() else {
+        return;
+    };
+    let client = client(&dev);
+    let id = one_failing(&dev, "lease");
+    wait_listed(&client, std::slice::from_ref(&id)).await;
+    let shortest = ClaimRequest {
+        lease_s: Some(protocol::escalations::MIN_LEASE_S),
+    };
+    let claimed = client
+        .claim(&id, "alice", "claim-1", &shortest)
+        .await
+        .unwrap();
+    let expires = claimed.lease.unwrap().expires_at;
+    let started = Instant::now();
+    let row = loop {
+        let rows = client.escalations(&[]).await.unwrap();
+        let row = rows.into_iter().find(|r| r.id == id).unwrap();
+        if row.state == EscalationState::Pending {
+            break row;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(MIN_LEASE_WAIT_S),
+            "the lease ending {expires} did not expire"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert_eq!(row.lease, None);
+    let history = client.escalation(&id).await.unwrap().history;
+    let last = history.last().unwrap();
+    assert_eq!(
+        (last.action, last.actor.as_str()),
+        (HistoryAction::LeaseExpired, "system")
+    );
+    let bob = client
+        .claim(&id, "bob", "claim-2", &shortest)
+        .await
+        .unwrap();
+    assert_eq!(bob.lease.unwrap().holder, "bob");
+}
+
+/// The shortest lease (30 s) plus room for a loaded machine.
+const MIN_LEASE_WAIT_S: u64 = 60;
