@@ -5,6 +5,10 @@ Each gets paths that fail in a mix of ways (429, 5xx, timeout, validator rejecti
 priority and an SLA. `--paths` replaces the mix with a JSON list of paths for every workflow
 (`[{"model": ..., "provider": ..., "region": ..., "simulate": "429"|"5xx"|"timeout"|"reject"|"ok"}]`).
 Prints the started workflow ids, one a line.
+
+`--listing-only` starts them already escalated, on a task queue no worker polls: the search
+attributes and memo of docs/temporal.md are set at start. They can be listed (benchmarks of
+the list), not queried or resolved.
 """
 
 from __future__ import annotations
@@ -17,7 +21,10 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from datetime import datetime, timedelta, timezone  # noqa: E402
+
 from temporalio.client import Client  # noqa: E402
+from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes  # noqa: E402
 
 from example_agent import TASK_QUEUE  # noqa: E402
 
@@ -36,6 +43,30 @@ def mixed_paths(n: int) -> list[dict[str, str]]:
     ]
 
 
+def escalated_at_start(workflow_id: str, request: dict) -> dict:
+    """The search attributes and memo an escalated AgentTask would have upserted."""
+    now = datetime.now(timezone.utc)
+    deadline = now + timedelta(minutes=request["sla_minutes"])
+    stamp = lambda at: at.isoformat().replace("+00:00", "Z")  # noqa: E731
+    keyword = SearchAttributeKey.for_keyword
+    summary = {
+        "id": workflow_id, "workflow_id": workflow_id, "run_id": "", "workflow_type": "AgentTask",
+        "step": "draft-answer", "service": request["service"], "priority": request["priority"],
+        "sla_deadline": stamp(deadline), "reason": "paths-exhausted",
+        "reason_text": "all paths failed (started escalated, for listing only)",
+        "input_preview": request["task"], "state": "pending", "lease": None, "resolution": None,
+        "assignee": None, "created_at": stamp(now), "attempts": 0, "revision": 1,
+    }
+    attributes = TypedSearchAttributes([
+        SearchAttributePair(keyword("SwitchboardState"), "pending"),
+        SearchAttributePair(keyword("SwitchboardPriority"), request["priority"]),
+        SearchAttributePair(SearchAttributeKey.for_datetime("SwitchboardDeadline"), deadline),
+        SearchAttributePair(keyword("SwitchboardService"), request["service"]),
+        SearchAttributePair(keyword("SwitchboardReason"), "paths-exhausted"),
+    ])
+    return {"search_attributes": attributes, "memo": {"switchboard": summary}}
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--address", default="127.0.0.1:7233")
@@ -46,6 +77,7 @@ async def main() -> None:
     parser.add_argument("--paths", help="JSON list of paths for every workflow")
     parser.add_argument("--max-attempts", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--listing-only", action="store_true")
     args = parser.parse_args()
     client = await Client.connect(args.address, namespace=args.namespace)
     fixed = json.loads(args.paths) if args.paths else None
@@ -61,9 +93,17 @@ async def main() -> None:
             "paths": fixed or mixed_paths(n),
             "max_attempts": args.max_attempts,
         }
+        workflow_id = f"{args.prefix}-{n}"
+        extra: dict = {}
+        if args.listing_only:
+            extra = escalated_at_start(workflow_id, request)
         async with gate:
             handle = await client.start_workflow(
-                "AgentTask", request, id=f"{args.prefix}-{n}", task_queue=args.task_queue
+                "AgentTask",
+                request,
+                id=workflow_id,
+                task_queue="switchboard-unpolled" if args.listing_only else args.task_queue,
+                **extra,
             )
         return handle.id
 
