@@ -446,7 +446,7 @@ pub(crate) fn http_for(
         let shown = format!("{}://{host}", base.scheme());
         return Err(invalid(
             &shown,
-            "credentials in the URL are not accepted; use a token",
+            "credentials in the URL are not accepted; use a token or API key (kept in the keyring)",
         ));
     }
     let loopback = is_loopback(host);

@@ -9,6 +9,7 @@ pub mod error;
 pub mod paging;
 pub mod prometheus;
 pub mod sse;
+pub mod temporal;
 pub mod worker;
 
 use std::time::Duration;

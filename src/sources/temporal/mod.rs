@@ -1,0 +1,151 @@
+//! Escalations from Temporal workflows, over Temporal's HTTP API (the frontend's grpc-gateway
+//! JSON; no gRPC stack). The contract a workflow follows is docs/temporal.md: search
+//! attributes and a memo for the list, a Query for the detail, Updates for claim, release and
+//! resolve (the Update id is the idempotency key), the event history for the lineage.
+//!
+//! Everything read from Temporal is untrusted: strings are cleaned with
+//! [`protocol::sanitize`] as they are decoded, errors are bounded to one line.
+
+pub mod client;
+pub mod error;
+pub mod lineage;
+pub mod wire;
+
+pub use client::TemporalClient;
+pub use error::TemporalError;
+
+/// The contract's names (docs/temporal.md); each may be changed if the workflows change it too.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Names {
+    /// Keyword search attribute: pending, claimed, resolved, aborted.
+    pub state: String,
+    /// Keyword search attribute: p1..p4.
+    pub priority: String,
+    /// Datetime search attribute: the SLA deadline.
+    pub deadline: String,
+    /// Keyword search attribute: the service of the escalated step.
+    pub service: String,
+    /// Keyword search attribute: why the workflow escalated.
+    pub reason: String,
+    /// Keyword search attribute: the operator a task was handed to.
+    pub assignee: String,
+    /// Memo key holding the inbox row (protocol v1's `EscalationSummary`).
+    pub memo: String,
+    /// Query answering the escalation's detail.
+    pub query: String,
+    pub claim: String,
+    pub release: String,
+    pub resolve: String,
+}
+
+impl Default for Names {
+    fn default() -> Self {
+        Names {
+            state: "SwitchboardState".into(),
+            priority: "SwitchboardPriority".into(),
+            deadline: "SwitchboardDeadline".into(),
+            service: "SwitchboardService".into(),
+            reason: "SwitchboardReason".into(),
+            assignee: "SwitchboardAssignee".into(),
+            memo: "switchboard".into(),
+            query: "switchboard_escalation".into(),
+            claim: "switchboard_claim".into(),
+            release: "switchboard_release".into(),
+            resolve: "switchboard_resolve".into(),
+        }
+    }
+}
+
+impl Names {
+    /// Every name, with what it names, for checks and messages.
+    pub fn all(&self) -> [(&'static str, &str); 11] {
+        [
+            ("state", &self.state),
+            ("priority", &self.priority),
+            ("deadline", &self.deadline),
+            ("service", &self.service),
+            ("reason", &self.reason),
+            ("assignee", &self.assignee),
+            ("memo", &self.memo),
+            ("query", &self.query),
+            ("claim", &self.claim),
+            ("release", &self.release),
+            ("resolve", &self.resolve),
+        ]
+    }
+
+    /// Names go into visibility queries and URL paths as they are: letters, digits, `_`,
+    /// `-` and `.` only, so that none can change what a query or a request means.
+    pub fn check(&self) -> Result<(), String> {
+        for (what, name) in self.all() {
+            let fine = !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+            if !fine {
+                return Err(format!(
+                    "the {what} name {name:?} may hold only letters, digits, '_', '-' and '.'"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How to reach one Temporal namespace.
+#[derive(Clone, PartialEq)]
+pub struct TemporalSpec {
+    /// The source's configured name.
+    pub name: String,
+    /// The frontend's HTTP API, e.g. `http://127.0.0.1:7243`.
+    pub url: String,
+    pub namespace: String,
+    /// Sent as `Authorization: Bearer`; never logged.
+    pub api_key: Option<String>,
+    pub names: Names,
+}
+
+/// The API key never reaches a log or a panic message.
+impl std::fmt::Debug for TemporalSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TemporalSpec")
+            .field("name", &self.name)
+            .field("url", &self.url)
+            .field("namespace", &self.namespace)
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("names", &self.names)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_that_could_change_a_query_are_refused() {
+        assert_eq!(Names::default().check(), Ok(()));
+        for bad in ["", "State' OR 'x'='x", "a b", "a/b", "a\u{1b}[31m"] {
+            let names = Names {
+                state: bad.into(),
+                ..Names::default()
+            };
+            let error = names.check().unwrap_err();
+            assert!(error.starts_with("the state name"), "{error}");
+        }
+    }
+
+    #[test]
+    fn the_api_key_is_not_in_debug_output() {
+        let spec = TemporalSpec {
+            name: "prod".into(),
+            url: "https://temporal.example:7243".into(),
+            namespace: "agents".into(),
+            api_key: Some("secret-key".into()),
+            names: Names::default(),
+        };
+        let shown = format!("{spec:?}");
+        assert!(!shown.contains("secret-key"), "{shown}");
+        assert!(shown.contains("<redacted>"));
+    }
+}
