@@ -7,16 +7,18 @@
 //! (see `inbox_filter`) while the console keeps drawing, and views format only the rows on
 //! screen.
 
-use std::collections::HashMap;
 use std::collections::hash_map::{DefaultHasher, Entry};
+use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::inbox_filter::{Job, Polled, Query, narrows};
+use super::inbox_filter::{Candidate, Haystack, Job, Polled, Wake, narrows};
+use super::inbox_query::{Query, Scratch};
 use super::inbox_row::{CompactSummary, Names};
+use super::shared_vec::SharedVec;
 use super::{App, Effect, Level};
 use crate::sources::{EscalationEvent, EscalationEventKind};
 use protocol::escalations::{EscalationSummary, Priority};
@@ -26,6 +28,7 @@ use protocol::sanitize::clean;
 pub const SLA_WARNING: TimeDelta = TimeDelta::minutes(5);
 
 /// One task of the inbox, open or not (a closed one stays for its detail view).
+#[derive(Clone)]
 pub struct InboxItem {
     /// Index of its source in [`App::sources`].
     pub source: usize,
@@ -49,10 +52,18 @@ impl InboxItem {
     pub fn summary(&self) -> EscalationSummary {
         self.task.expand()
     }
+}
 
+impl Haystack for InboxItem {
     fn filter_text(&self) -> &str {
         let (text, end) = self.task.filter_text();
         &text[..end as usize]
+    }
+}
+
+impl Candidate for OrderKey {
+    fn slot(&self) -> usize {
+        self.slot as usize
     }
 }
 
@@ -93,19 +104,19 @@ struct Filter {
     query: String,
     /// `query` parsed; `None` while it is empty.
     parsed: Option<Arc<Query>>,
-    /// By slot: matches `query` (once `job` is done; before, the previous query's answer).
-    matched: Vec<bool>,
     /// Open and matched, in SLA order; while `job` runs, the previous query's rows when the
-    /// query narrowed them, or nothing.
-    rows: Vec<OrderKey>,
+    /// query narrowed them, or nothing. Shared with the job that narrows them.
+    rows: Arc<Vec<OrderKey>>,
     /// The match of `query` running in the background.
-    job: Option<Job>,
+    job: Option<Job<OrderKey>>,
     /// Slots changed while `job` runs: matched again when its result arrives.
     touched: Vec<u32>,
     /// How many rows the latest match looked at (a narrowing query, only the previous ones).
     checked: usize,
-    /// For the texts the byte-wise test leaves to nucleo, on this thread.
-    matcher: Option<nucleo::Matcher>,
+    /// For matching a changed task on this thread.
+    scratch: Scratch,
+    /// Tells the console that a match is done (see [`Inbox::wake_on_matches`]).
+    wake: Option<Wake>,
 }
 
 impl Filter {
@@ -115,25 +126,25 @@ impl Filter {
         let Some(parsed) = &self.parsed else {
             return false;
         };
-        let admitted = parsed.matches(item.filter_text(), &mut self.matcher);
-        self.matched[slot as usize] = admitted;
         if self.job.is_some() {
             self.touched.push(slot);
         }
-        admitted
+        parsed.matches(item.filter_text(), &mut self.scratch)
     }
 }
 
 #[derive(Default)]
 pub struct Inbox {
-    items: Vec<InboxItem>,
+    /// Shared with the filter's matching threads.
+    items: SharedVec<InboxItem>,
     /// Slot by a hash of source and id (the id itself is in the item).
     by_id: HashMap<u64, u32>,
     /// The rare task whose hash another one had first.
     by_colliding_id: HashMap<(usize, String), u32>,
     names: Names,
-    /// Open tasks in SLA order.
-    order: Vec<OrderKey>,
+    /// Open tasks in SLA order, shared with the filter's matching threads (a change while
+    /// they read it copies it).
+    order: Arc<Vec<OrderKey>>,
     /// By source: its open P1 tasks by deadline, for the near-breach count of every frame.
     p1_order: Vec<Vec<OrderKey>>,
     filter: Filter,
@@ -201,24 +212,23 @@ impl Inbox {
                 seen: generation,
                 listed: true,
             });
-            self.filter.matched.push(false);
             self.place(slot, None, true);
             return Upserted::New;
         };
-        let item = &mut self.items[slot as usize];
+        let item = self.items.get_mut(slot as usize);
         item.seen = generation;
         if item.task.revision >= summary.revision {
             if !item.listed {
                 // Listed again by a reload: it was only missing from an earlier one.
                 let before = self.open_key(slot);
-                self.items[slot as usize].listed = true;
+                self.items.get_mut(slot as usize).listed = true;
                 self.place(slot, before, false);
             }
             return Upserted::Known;
         }
         let before = self.open_key(slot);
         let task = CompactSummary::new(summary, &mut self.names);
-        let item = &mut self.items[slot as usize];
+        let item = self.items.get_mut(slot as usize);
         let retext = task.filter_text() != item.task.filter_text();
         item.task = task;
         item.listed = true;
@@ -243,17 +253,17 @@ impl Inbox {
             self.p1_order.resize(source + 1, Vec::new());
         }
         if let Some(old) = before {
-            remove_sorted(&mut self.order, old);
-            remove_sorted(&mut self.filter.rows, old);
+            remove_sorted(Arc::make_mut(&mut self.order), old);
+            remove_sorted(Arc::make_mut(&mut self.filter.rows), old);
             remove_sorted(&mut self.p1_order[source], old);
         }
         if let Some(new) = after {
-            insert_sorted(&mut self.order, new);
+            insert_sorted(Arc::make_mut(&mut self.order), new);
             if new.priority == Priority::P1 {
                 insert_sorted(&mut self.p1_order[source], new);
             }
             if self.filter.admits(slot, &self.items[slot as usize]) {
-                insert_sorted(&mut self.filter.rows, new);
+                insert_sorted(Arc::make_mut(&mut self.filter.rows), new);
             }
         }
         self.keep_selection(false);
@@ -295,7 +305,7 @@ impl Inbox {
             .collect();
         for slot in unseen {
             let before = self.open_key(slot);
-            self.items[slot as usize].listed = false;
+            self.items.get_mut(slot as usize).listed = false;
             self.place(slot, before, false);
         }
     }
@@ -418,25 +428,33 @@ impl Inbox {
         }
         let parsed = Arc::new(Query::parse(query));
         self.filter.parsed = Some(parsed.clone());
-        if !narrowing {
-            self.filter.rows.clear();
-        }
+        // The job reads the inbox's own rows and tasks: nothing is copied per keystroke.
         let candidates = if narrowing {
-            &self.filter.rows
+            self.filter.rows.clone()
         } else {
-            &self.order
+            self.filter.rows = Arc::default();
+            self.order.clone()
         };
-        let items = &self.items;
-        let candidates = candidates
-            .iter()
-            .map(|k| {
-                let (text, end) = items[k.slot as usize].task.filter_text();
-                (k.slot, text.clone(), end)
-            })
-            .collect::<Vec<_>>();
         self.filter.checked = candidates.len();
-        self.filter.job = Some(Job::start(parsed, candidates));
+        self.filter.job = Some(Job::start(
+            parsed,
+            self.items.clone(),
+            candidates,
+            self.filter.wake.clone(),
+        ));
         self.keep_selection(true);
+    }
+
+    /// The tasks and SLA order a match reads (tests).
+    #[cfg(test)]
+    pub(super) fn shared_rows(&self) -> (SharedVec<InboxItem>, Arc<Vec<OrderKey>>) {
+        (self.items.clone(), self.order.clone())
+    }
+
+    /// `wake` is called (on a matching thread) each time a match is done, so the console
+    /// takes the matches at once ([`crate::app::Msg::FilterMatched`]) instead of on its tick.
+    pub fn wake_on_matches(&mut self, wake: Wake) {
+        self.filter.wake = Some(wake);
     }
 
     /// Takes the filter's matches if they have arrived; returns whether the rows changed.
@@ -457,7 +475,7 @@ impl Inbox {
         self.take_matches(polled)
     }
 
-    fn take_matches(&mut self, polled: Polled) -> bool {
+    fn take_matches(&mut self, polled: Polled<OrderKey>) -> bool {
         let matches = match polled {
             Polled::Running => return false,
             Polled::Done(matches) => matches,
@@ -466,21 +484,22 @@ impl Inbox {
             Polled::Lost => Vec::new(),
         };
         self.filter.job = None;
-        self.filter.matched.fill(false);
-        for slot in matches {
-            self.filter.matched[slot as usize] = true;
-        }
-        // Tasks that changed while matching were matched on their own, with their new text.
-        for slot in std::mem::take(&mut self.filter.touched) {
-            self.filter.admits(slot, &self.items[slot as usize]);
-        }
-        let matched = &self.filter.matched;
-        self.filter.rows = self
-            .order
-            .iter()
-            .filter(|k| matched[k.slot as usize])
-            .copied()
+        let mut rows = matches;
+        // Tasks that changed while matching were matched as they were: match them as they are.
+        let touched: HashSet<u32> = std::mem::take(&mut self.filter.touched)
+            .into_iter()
             .collect();
+        if !touched.is_empty() {
+            rows.retain(|k| !touched.contains(&k.slot));
+            for slot in touched {
+                if let Some(key) = self.open_key(slot)
+                    && self.filter.admits(slot, &self.items[slot as usize])
+                {
+                    insert_sorted(&mut rows, key);
+                }
+            }
+        }
+        self.filter.rows = Arc::new(rows);
         self.keep_selection(true);
         true
     }
@@ -528,6 +547,20 @@ impl App {
         (0..self.sources.len())
             .map(|i| self.source_clock(i))
             .collect()
+    }
+
+    /// Shows the filter's matches once they are known, and opens the top one if Enter was
+    /// pressed while matching.
+    pub(super) fn take_filter_matches(&mut self) -> Vec<Effect> {
+        if !self.inbox.tick() {
+            return Vec::new();
+        }
+        self.dirty = true;
+        let open = std::mem::take(&mut self.open_when_matched);
+        match self.inbox.selected_slot() {
+            Some(slot) if open => self.open_task(slot),
+            _ => Vec::new(),
+        }
     }
 
     pub(super) fn source_index(&self, name: &str) -> Option<usize> {

@@ -28,6 +28,7 @@ impl Names {
     }
 }
 
+#[derive(Clone)]
 struct CompactLease {
     holder: Arc<str>,
     claimed_at: DateTime<Utc>,
@@ -35,6 +36,7 @@ struct CompactLease {
 }
 
 /// Who has or had a task: most tasks in a backlog have none of it.
+#[derive(Clone)]
 struct Hands {
     lease: Option<CompactLease>,
     resolution: Option<ResolutionBrief>,
@@ -42,6 +44,7 @@ struct Hands {
 }
 
 /// An [`EscalationSummary`] as the inbox keeps it; [`CompactSummary::expand`] gives it back.
+#[derive(Clone)]
 pub struct CompactSummary {
     /// `id service reason reason_text input_preview` (the filter's text, see
     /// [`super::filter_text`]), then `workflow_id` and `run_id`.

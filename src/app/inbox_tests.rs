@@ -307,3 +307,61 @@ fn enter_during_matching_opens_the_top_match_once_known() {
             .any(|e| matches!(e, Effect::FetchEscalation { id, .. } if *id == opened.id))
     );
 }
+
+/// The console does not poll for the filter's rows: the matching thread wakes it with a
+/// message, which shows them (the rows used to wait for the next frame tick).
+#[test]
+fn a_finished_match_wakes_the_console_with_a_message_that_shows_its_rows() {
+    let (mut app, _queue) = inbox_app(2_000);
+    let (woken, wakes) = std::sync::mpsc::channel();
+    app.inbox.wake_on_matches(std::sync::Arc::new(move || {
+        // The test may be over while a cancelled match still ends.
+        let _ = woken.send(Msg::FilterMatched);
+    }));
+    app.update(key(KeyCode::Char('/')));
+    type_text(&mut app, "gbp");
+    assert!(app.inbox.matching());
+    // The matches of "g" or "gb" may have woken it before the next key cancelled them.
+    while app.inbox.matching() {
+        let msg = wakes
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("the match wakes the console");
+        app.dirty = false;
+        app.update(msg);
+    }
+    assert!(app.dirty, "the rows are drawn");
+    assert_eq!(inbox_ids(&app), nucleo_ids(&app, "gbp"));
+}
+
+/// A task whose text changes while the filter matches is matched as it is now, whether the
+/// match saw its old text (the match reads the inbox's rows as they were when it started).
+#[test]
+fn a_task_changed_while_matching_is_matched_with_its_new_text() {
+    let (mut app, queue) = inbox_app(2_000);
+    app.update(key(KeyCode::Char('/')));
+    type_text(&mut app, "'validator");
+    assert!(app.inbox.matching());
+    let all = escalation_summaries(&queue);
+    let mut was_in = all
+        .iter()
+        .find(|s| crate::app::filter_text(s).contains("validator"))
+        .unwrap()
+        .clone();
+    let mut now_in = all
+        .iter()
+        .find(|s| !crate::app::filter_text(s).contains("validator"))
+        .unwrap()
+        .clone();
+    was_in.revision += 1;
+    was_in.reason = EscalationReason::LowConfidence;
+    was_in.reason_text = "retyped".into();
+    was_in.input_preview = "retyped".into();
+    now_in.revision += 1;
+    now_in.input_preview = "validator says no".into();
+    app.update(event(EscalationEventKind::Claimed, was_in.clone()));
+    app.update(event(EscalationEventKind::Claimed, now_in.clone()));
+    settle_filter(&mut app);
+    let rows = inbox_ids(&app);
+    assert_eq!(rows, nucleo_ids(&app, "'validator"));
+    assert!(rows.contains(&now_in.id) && !rows.contains(&was_in.id));
+}

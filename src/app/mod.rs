@@ -5,10 +5,12 @@ mod audit;
 mod commands;
 mod inbox;
 mod inbox_filter;
+mod inbox_query;
 mod inbox_row;
 mod overlay;
 mod palette;
 mod screen_map;
+mod shared_vec;
 mod task;
 #[cfg(test)]
 mod tests;
@@ -57,6 +59,8 @@ pub enum Msg {
         wall: DateTime<Utc>,
     },
     Source(SourceMsg),
+    /// The inbox filter's background match is done: its rows can be shown.
+    FilterMatched,
     /// A problem found outside `update` (e.g. a theme file that does not parse).
     Problem(String),
     /// The process was asked to stop (SIGTERM, SIGHUP when the SSH link drops).

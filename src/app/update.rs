@@ -37,18 +37,12 @@ impl App {
                     self.flash = None;
                     self.dirty = true;
                 }
-                let mut effects = Vec::new();
-                if self.inbox.tick() {
-                    self.dirty = true;
-                    if std::mem::take(&mut self.open_when_matched)
-                        && let Some(slot) = self.inbox.selected_slot()
-                    {
-                        effects = self.open_task(slot);
-                    }
-                }
+                // A fallback: the match's own message normally takes its rows first.
+                let mut effects = self.take_filter_matches();
                 effects.extend(self.renew_claim());
                 effects
             }
+            Msg::FilterMatched => self.take_filter_matches(),
             Msg::CommandJournaled { id, key } => {
                 self.command_journaled(id, key);
                 self.dirty = true;

@@ -77,6 +77,13 @@ pub async fn run_console(options: ConsoleOptions) -> anyhow::Result<()> {
         notify_at: notify.threshold(),
     });
 
+    // The filter's matching threads wake the loop when their rows are ready.
+    let matched_tx = tx.clone();
+    app.inbox.wake_on_matches(std::sync::Arc::new(move || {
+        // Off the runtime, on a matching thread; an error means the console is closing.
+        let _ = matched_tx.blocking_send(Msg::FilterMatched);
+    }));
+
     // The embedded lab is born with this process: nothing an earlier run sent can be its.
     if !app.context.lab {
         dispatcher.recover_pending();
@@ -91,21 +98,13 @@ pub async fn run_console(options: ConsoleOptions) -> anyhow::Result<()> {
     let mut last_draw = Instant::now() - FRAME_BUDGET;
     'main: loop {
         let next_draw = last_draw + FRAME_BUDGET;
-        let msg = if app.dirty || app.inbox.matching() {
+        let msg = if app.dirty {
             tokio::select! {
                 msg = rx.recv() => msg,
                 _ = tokio::time::sleep_until(next_draw.into()) => None,
             }
         } else {
             rx.recv().await
-        };
-        // The filter's matcher works between messages: tick it at frame rate until it is done.
-        let msg = match msg {
-            None if app.inbox.matching() => Some(Msg::Tick {
-                now: Instant::now(),
-                wall: chrono::Utc::now(),
-            }),
-            msg => msg,
         };
         if let Some(msg) = msg {
             let mut batch = vec![msg];
