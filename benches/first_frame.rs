@@ -1,17 +1,22 @@
 //! How soon the console shows its first frame, with and without a backlog of escalations in
-//! the embedded lab, and when the backlog is in view (the status bar's `✉ N`). Runs the
-//! release binary in tmux (needed) at 120x40. Run: `cargo bench --bench first_frame`.
+//! the embedded lab; when the backlog is in view (the status bar's `✉ N`); whether its
+//! loading showed progress on the way; and the resident memory of the one process (embedded
+//! lab and console) once it is all loaded. Runs the release binary in tmux (needed) at
+//! 120x40. Run: `cargo bench --bench first_frame`; `SWITCHBOARD_BIN=path` measures another
+//! build of the binary (an older one, to compare).
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use switchboard::sources::paging::{MAX_PAGES, PAGE_SIZE};
-
 const BACKLOG: usize = 100_000;
 const RUNS: usize = 3;
 const GIVE_UP: Duration = Duration::from_secs(30);
+/// Once the backlog is in view, memory is read after this (what loading freed is returned).
+const SETTLE: Duration = Duration::from_secs(1);
 /// Its own tmux server, so the bench never touches the user's sessions.
 const SOCKET: &str = "switchboard-first-frame";
+/// What the status bar says while the inbox loads.
+const PROGRESS: &str = " loading ";
 
 fn tmux(args: &[&str]) -> String {
     let out = Command::new("tmux")
@@ -28,45 +33,77 @@ fn open_tasks(screen: &str) -> Option<usize> {
     after.split_whitespace().next()?.parse().ok()
 }
 
-/// Seconds to the first frame, and to `backlog` tasks in view when asked for.
-fn run(args: &[&str], backlog: Option<usize>) -> (f64, Option<f64>) {
+/// A line of /proc/PID/status in MB, e.g. `VmRSS`.
+fn proc_status_mb(pid: &str, field: &str) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024.0 / 1_000_000.0)
+}
+
+#[derive(Default)]
+struct Run {
+    first: f64,
+    in_view: Option<f64>,
+    /// Distinct progress texts seen before the backlog was in view.
+    progress_frames: usize,
+    /// RSS and peak RSS once loaded.
+    rss_mb: Option<(f64, f64)>,
+}
+
+/// One start of the console: seconds to the first frame, and to `backlog` tasks in view.
+fn run(binary: &str, args: &[&str], backlog: Option<usize>) -> Run {
     let home = tempfile::tempdir().unwrap();
     let session = format!("first-frame-{}", std::process::id());
+    // `exec`: the pane's process is the console itself, whose memory is read.
     let command = format!(
-        "HOME={} {} {}",
+        "HOME={} exec {binary} {}",
         home.path().display(),
-        env!("CARGO_BIN_EXE_switchboard"),
         args.join(" ")
     );
     let start = Instant::now();
-    tmux(&[
-        "new-session",
-        "-d",
-        "-s",
-        &session,
-        "-x",
-        "120",
-        "-y",
-        "40",
-        &command,
-    ]);
-    let (mut first, mut in_view) = (None, None);
-    while start.elapsed() < GIVE_UP && (first.is_none() || (backlog.is_some() && in_view.is_none()))
+    let created = Command::new("tmux")
+        .args(["-L", SOCKET, "new-session", "-d", "-s", &session])
+        .args(["-x", "120", "-y", "40", command.as_str()])
+        .output()
+        .expect("tmux is installed");
+    assert!(
+        created.status.success(),
+        "tmux new-session: {}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let pid = tmux(&["display-message", "-p", "-t", &session, "#{pane_pid}"])
+        .trim()
+        .to_string();
+    let mut result = Run::default();
+    let (mut first, mut last_progress) = (None, String::new());
+    while start.elapsed() < GIVE_UP
+        && (first.is_none() || (backlog.is_some() && result.in_view.is_none()))
     {
         let screen = tmux(&["capture-pane", "-p", "-t", &session]);
         let at = start.elapsed().as_secs_f64();
         if first.is_none() && screen.contains("Switchboard") {
             first = Some(at);
         }
+        if let Some(line) = screen.lines().find(|l| l.contains(PROGRESS))
+            && line != last_progress
+        {
+            result.progress_frames += 1;
+            last_progress = line.to_string();
+        }
         if backlog.is_some_and(|wanted| open_tasks(&screen).is_some_and(|n| n >= wanted)) {
-            in_view = Some(at);
+            result.in_view = Some(at);
         }
         std::thread::sleep(Duration::from_millis(5));
     }
+    if result.in_view.is_some() {
+        std::thread::sleep(SETTLE);
+        result.rss_mb = proc_status_mb(&pid, "VmRSS:").zip(proc_status_mb(&pid, "VmHWM:"));
+    }
     let last = tmux(&["capture-pane", "-p", "-t", &session]);
     tmux(&["kill-session", "-t", &session]);
-    let first = first.unwrap_or_else(|| panic!("no frame in {GIVE_UP:?}; screen:\n{last}"));
-    (first, in_view)
+    result.first = first.unwrap_or_else(|| panic!("no frame in {GIVE_UP:?}; screen:\n{last}"));
+    result
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
@@ -74,28 +111,49 @@ fn median(mut values: Vec<f64>) -> f64 {
     values[values.len() / 2]
 }
 
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
 fn main() {
-    let empty = median((0..RUNS).map(|_| run(&["--lab"], None).0).collect());
+    let binary = std::env::var("SWITCHBOARD_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_switchboard").into());
+    println!("{binary}; load average {}", load_average());
+    let empty = median(
+        (0..RUNS)
+            .map(|_| run(&binary, &["--lab"], None).first)
+            .collect(),
+    );
     println!("first frame, no backlog: {empty:.3} s (median of {RUNS})");
-    // One load reads at most this many: what "the backlog in view" can mean today.
-    let loadable = BACKLOG.min(MAX_PAGES * PAGE_SIZE as usize);
     let count = BACKLOG.to_string();
-    let runs: Vec<(f64, Option<f64>)> = (0..RUNS)
-        .map(|_| run(&["--lab", "--escalations", &count], Some(loadable)))
+    let runs: Vec<Run> = (0..RUNS)
+        .map(|_| run(&binary, &["--lab", "--escalations", &count], Some(BACKLOG)))
         .collect();
-    let first = median(runs.iter().map(|r| r.0).collect());
+    let first = median(runs.iter().map(|r| r.first).collect());
     println!(
-        "first frame, --escalations {BACKLOG}: {first:.3} s ({:.1}x without; goal <= 1.2x)",
+        "first frame, --escalations {BACKLOG}: {first:.3} s ({:.2}x without; goal <= 1.2x)",
         first / empty
     );
-    match runs.iter().map(|r| r.1).collect::<Option<Vec<f64>>>() {
+    match runs.iter().map(|r| r.in_view).collect::<Option<Vec<f64>>>() {
         Some(times) => {
             let in_view = median(times);
             println!(
-                "backlog in view ({loadable} tasks): {in_view:.3} s after start, {:.3} s after the first frame",
+                "backlog in view ({BACKLOG} tasks): {in_view:.3} s after start, {:.3} s after the first frame (goal <= 0.5 s)",
                 in_view - first
             );
         }
         None => println!("backlog not in view within {} s", GIVE_UP.as_secs()),
     }
+    let progress: Vec<usize> = runs.iter().map(|r| r.progress_frames).collect();
+    println!("progress texts seen while loading, per run: {progress:?}");
+    if let Some(memory) = runs.iter().map(|r| r.rss_mb).collect::<Option<Vec<_>>>() {
+        let rss = median(memory.iter().map(|m| m.0).collect());
+        let peak = median(memory.iter().map(|m| m.1).collect());
+        println!(
+            "embedded lab + console with {BACKLOG} loaded: RSS {rss:.1} MB, peak {peak:.1} MB (goal <= 120 MB)"
+        );
+    }
+    println!("load average {}", load_average());
 }

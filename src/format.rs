@@ -63,9 +63,31 @@ pub fn plural(count: usize, one: &'static str, many: &'static str) -> &'static s
     if count == 1 { one } else { many }
 }
 
+/// A count with thousands separated, e.g. `34,000`.
+pub fn thousands(count: u64) -> String {
+    let digits = count.to_string();
+    let mut text = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            text.push(',');
+        }
+        text.push(digit);
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_have_their_thousands_separated() {
+        let cases = [(0, "0"), (999, "999"), (1000, "1,000"), (34_000, "34,000")];
+        for (count, text) in cases {
+            assert_eq!(thousands(count), text);
+        }
+        assert_eq!(thousands(1_234_567), "1,234,567");
+    }
 
     #[test]
     fn formats_read_naturally() {

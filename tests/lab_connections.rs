@@ -23,6 +23,7 @@ async fn start(max_connections: usize) -> LabServer {
             header_timeout: SHORT,
             body_timeout: SHORT,
             max_connections,
+            ..ServeLimits::default()
         },
         ..LabOptions::default()
     };

@@ -349,6 +349,28 @@ fn inbox_at_80x24_and_160x48() {
     insta::assert_snapshot!("inbox_160x48", text(&render(&app, &dark())));
 }
 
+/// A backlog still loading: the status bar says how far, the inbox shows what arrived, in
+/// SLA order (a new screen: loading used to say nothing of its progress).
+#[test]
+fn a_loading_backlog_shows_its_progress_and_what_arrived_at_80x24() {
+    let mut app = app(80, 24, Instant::now());
+    let queue = escalation_queue(7, 40);
+    let summaries = escalation_summaries(&queue);
+    app.update(Msg::EscalationsCounted {
+        source: "lab".into(),
+        total: 34_000,
+    });
+    app.update(Msg::EscalationsLoaded {
+        source: "lab".into(),
+        result: Ok(summaries),
+        done: false,
+    });
+    app.update(key(KeyCode::Char('5')));
+    let screen = text(&render(&app, &dark()));
+    assert!(screen.contains("loading 40/34,000"), "{screen}");
+    insta::assert_snapshot!("inbox_loading_at_80x24", screen);
+}
+
 #[test]
 fn breached_and_near_slas_are_red_and_marked_in_words() {
     let (app, _) = inbox_app(160, 48, 200);

@@ -96,6 +96,10 @@ pub struct SourceLoad {
     pub loaded: bool,
     /// Why the last load stopped short (sanitized).
     pub error: Option<String>,
+    /// Open escalations the source's list holds, as it said while loading.
+    pub expected: Option<u64>,
+    /// Escalations received in the current load.
+    pub received: u64,
 }
 
 /// The filter: nucleo's query syntax over "id service reason input" of every task.
@@ -287,6 +291,8 @@ impl Inbox {
         load.generation += 1;
         load.loading = true;
         load.error = None;
+        load.expected = None;
+        load.received = 0;
     }
 
     pub fn end_load(&mut self, source: usize) {
@@ -576,6 +582,12 @@ impl App {
         }]
     }
 
+    pub(super) fn escalations_counted(&mut self, source: &str, total: u64) {
+        if let Some(index) = self.source_index(source) {
+            self.inbox.load(index).expected = Some(total);
+        }
+    }
+
     pub(super) fn escalations_loaded(
         &mut self,
         source: &str,
@@ -589,6 +601,7 @@ impl App {
         let mut effects = Vec::new();
         match result {
             Ok(page) => {
+                self.inbox.load(index).received += page.len() as u64;
                 let mut urgent = Vec::new();
                 for summary in page {
                     let notable = reload && self.is_notable(&summary);

@@ -57,6 +57,39 @@ fn a_reload_drops_what_the_source_no_longer_lists() {
 }
 
 #[test]
+fn a_loading_list_counts_what_arrived_against_its_total_and_a_reload_starts_over() {
+    let (mut app, queue) = inbox_app(30);
+    let all = escalation_summaries(&queue);
+    app.update(source(SourceEvent::Snapshot(small_fleet())));
+    let counted = |total| Msg::EscalationsCounted {
+        source: crate::testing::SOURCE.into(),
+        total,
+    };
+    let page = |items: &[protocol::escalations::EscalationSummary], done| Msg::EscalationsLoaded {
+        source: crate::testing::SOURCE.into(),
+        result: Ok(items.to_vec()),
+        done,
+    };
+    assert_eq!(app.inbox.source_load(0).expected, None);
+    app.update(counted(30));
+    app.update(page(&all[..10], false));
+    let load = app.inbox.source_load(0);
+    assert!(load.loading);
+    assert_eq!((load.received, load.expected), (10, Some(30)));
+    app.update(page(&all[10..], true));
+    let load = app.inbox.source_load(0);
+    assert!(!load.loading);
+    assert_eq!((load.received, load.expected), (30, Some(30)));
+    // A reconnect loads again from nothing.
+    app.update(source(SourceEvent::Snapshot(small_fleet())));
+    let load = app.inbox.source_load(0);
+    assert_eq!(
+        (load.loading, load.received, load.expected),
+        (true, 0, None)
+    );
+}
+
+#[test]
 fn the_filter_matches_id_service_reason_and_input_with_nucleo() {
     let (mut app, queue) = inbox_app(500);
     let all = escalation_summaries(&queue);

@@ -80,6 +80,11 @@ pub enum Msg {
     },
     /// Text pasted into the terminal (bracketed paste).
     Paste(String),
+    /// How many open escalations the source's list holds, as its load goes (progress).
+    EscalationsCounted {
+        source: String,
+        total: u64,
+    },
     /// One page of a source's open escalations; `done` on the last one.
     EscalationsLoaded {
         source: String,

@@ -70,6 +70,11 @@ impl App {
                 self.dirty = true;
                 Vec::new()
             }
+            Msg::EscalationsCounted { source, total } => {
+                self.dirty = true;
+                self.escalations_counted(&source, total);
+                Vec::new()
+            }
             Msg::EscalationsLoaded {
                 source,
                 result,

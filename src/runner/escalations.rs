@@ -22,7 +22,26 @@ impl Dispatcher {
         let slot = source.clone();
         let load = tokio::spawn(async move {
             let mut pages = std::pin::pin!(paging::open_escalations(client, paging::MAX_PAGES));
-            while let Some(Page { result, done }) = pages.next().await {
+            let mut counted = None;
+            while let Some(Page {
+                result,
+                done,
+                total,
+            }) = pages.next().await
+            {
+                // The progress on screen: told when the list says how long it is.
+                if let Some(total) = total
+                    && counted != Some(total)
+                {
+                    counted = Some(total);
+                    let counted = Msg::EscalationsCounted {
+                        source: source.clone(),
+                        total,
+                    };
+                    if tx.send(counted).await.is_err() {
+                        return;
+                    }
+                }
                 let loaded = Msg::EscalationsLoaded {
                     source: source.clone(),
                     result,

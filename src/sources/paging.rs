@@ -26,6 +26,8 @@ pub const PAGES_CEILING: usize = 1000;
 pub struct Page {
     pub result: Result<Vec<EscalationSummary>, String>,
     pub done: bool,
+    /// How many the whole list holds, as the source said with this page.
+    pub total: Option<u64>,
 }
 
 struct Paging {
@@ -86,10 +88,12 @@ impl Paging {
             let needed = (page.total as usize).div_ceil(PAGE_SIZE as usize) + 2;
             self.max_pages = needed.clamp(self.max_pages, PAGES_CEILING.max(self.max_pages));
         }
+        let total = Some(page.total);
         let Some(next) = page.next_cursor else {
             return Page {
                 result: Ok(page.items),
                 done: true,
+                total,
             };
         };
         if !self.seen.insert(next.clone()) {
@@ -109,6 +113,7 @@ impl Paging {
         Page {
             result: Ok(page.items),
             done: false,
+            total,
         }
     }
 }
@@ -117,5 +122,6 @@ fn stopped(why: String) -> Page {
     Page {
         result: Err(why),
         done: true,
+        total: None,
     }
 }

@@ -9,7 +9,7 @@ use ratatui::widgets::Paragraph;
 use super::clock;
 use crate::app::{App, Level, View};
 use crate::domain::fleet::{Connection, Freshness};
-use crate::format::age;
+use crate::format::{age, thousands};
 use crate::keymap::{self, Action, Layer};
 use crate::theme::Theme;
 use protocol::commands::OperationState;
@@ -264,6 +264,9 @@ pub fn draw_status(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
             spans.push(Span::styled(format!(" ! {near} P1 "), theme.error));
         }
     }
+    if let Some(progress) = load_progress(app) {
+        spans.push(Span::styled(progress, theme.status_bar));
+    }
     let lab_seed = app
         .sources
         .iter()
@@ -292,6 +295,30 @@ pub fn draw_status(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         Paragraph::new(Line::from(spans)).style(theme.status_bar),
         area,
     );
+}
+
+/// How far the inbox loads are, e.g. ` loading 34,000/100,000 ` (escalations), once known.
+fn load_progress(app: &App) -> Option<String> {
+    let loads: Vec<_> = (0..app.sources.len())
+        .map(|i| app.inbox.source_load(i))
+        .filter(|load| load.loading)
+        .collect();
+    if loads.is_empty() {
+        return None;
+    }
+    let received: u64 = loads.iter().map(|load| load.received).sum();
+    // Said once every loading source has told how long its list is (with its first page);
+    // until then the inbox says it is loading.
+    let expected: u64 = loads
+        .iter()
+        .map(|load| load.expected)
+        .sum::<Option<u64>>()?;
+    // Short: on an 80-column bar it follows the identity, the sources and the open count.
+    Some(format!(
+        " loading {}/{} ",
+        thousands(received),
+        thousands(expected.max(received))
+    ))
 }
 
 /// The clock of each source that runs its own time (a lab faster or slower than real time),

@@ -51,6 +51,7 @@ pub async fn run_serve(args: LabServeArgs) -> anyhow::Result<()> {
             header_timeout: Duration::from_secs(args.header_timeout.max(1)),
             body_timeout: Duration::from_secs(args.body_timeout.max(1)),
             max_connections: args.max_connections.max(1),
+            ..ServeLimits::default()
         },
     };
     let scenario = options

@@ -38,6 +38,9 @@ pub struct ServeLimits {
     pub body_timeout: Duration,
     /// Connections served at once; more are answered `503` and closed.
     pub max_connections: usize,
+    /// Longest an escalation request waits for the synthetic backlog still being built
+    /// before it is answered `503` with `Retry-After`: below a client's request timeout.
+    pub backlog_wait: Duration,
 }
 
 impl Default for ServeLimits {
@@ -46,6 +49,7 @@ impl Default for ServeLimits {
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(10),
             max_connections: 1024,
+            backlog_wait: Duration::from_secs(8),
         }
     }
 }

@@ -40,7 +40,24 @@ pub struct LabServer {
 impl LabServer {
     /// Loads the topology and scenario, binds `listen` (port 0 picks a free port), and
     /// spawns the HTTP server and the simulation ticker on the current tokio runtime.
+    ///
+    /// It answers at once: a synthetic backlog (`opts.escalations`) is built on a blocking
+    /// thread meanwhile; the escalation routes wait for it and the simulation starts ticking
+    /// when it is in, as if the lab had started then.
     pub async fn start(opts: LabOptions, listen: SocketAddr) -> anyhow::Result<LabServer> {
+        let (seed, backlog) = (opts.seed, opts.escalations);
+        LabServer::start_with(opts, listen, move |topology, epoch| {
+            EscalationQueue::new(topology, seed, backlog, epoch)
+        })
+        .await
+    }
+
+    /// [`LabServer::start`] with the queue built by `build_queue` (tests hold it back).
+    pub(crate) async fn start_with(
+        opts: LabOptions,
+        listen: SocketAddr,
+        build_queue: impl FnOnce(&Topology, DateTime<Utc>) -> EscalationQueue + Send + 'static,
+    ) -> anyhow::Result<LabServer> {
         if !(opts.speed.is_finite() && opts.speed > 0.0 && opts.speed <= MAX_SPEED) {
             bail!(
                 "speed must be above 0 and at most {MAX_SPEED}, not {}",
@@ -62,13 +79,17 @@ impl LabServer {
         let credentials = Arc::new(Credentials::new(opts.seed, &topology.operators));
         let epoch = DateTime::<Utc>::from_timestamp(Utc::now().timestamp(), 0).unwrap_or_default();
         let (stop, stopped) = watch::channel(false);
-        let escalations = EscalationQueue::new(&topology, opts.seed, opts.escalations, epoch);
-        let lab = Arc::new(LabShared::new(
-            Sim::new(topology, scenario, opts.seed, epoch),
-            escalations,
-            opts.speed,
-            stopped.clone(),
-        ));
+        let stand_in = EscalationQueue::new(&topology, opts.seed, 0, epoch);
+        let queue_topology = topology.clone();
+        let lab = Arc::new(
+            LabShared::new(
+                Sim::new(topology, scenario, opts.seed, epoch),
+                stand_in,
+                opts.speed,
+                stopped.clone(),
+            )
+            .with_backlog_building(opts.escalations, opts.limits.backlog_wait),
+        );
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
@@ -78,7 +99,8 @@ impl LabServer {
             opts.limits.body_timeout,
         );
         let server = tokio::spawn(listener::serve(listener, app, opts.limits, stopped.clone()));
-        let ticker = tokio::spawn(run_ticker(lab, stopped));
+        let build = move || build_queue(&queue_topology, epoch);
+        let ticker = tokio::spawn(fill_queue_then_tick(lab, build, stopped));
         Ok(LabServer {
             addr,
             operators: credentials.builtin_operators(),
@@ -130,6 +152,22 @@ impl Drop for LabServer {
     }
 }
 
+/// Builds the escalation queue on a blocking thread, puts it in, then ticks.
+async fn fill_queue_then_tick(
+    lab: Arc<LabShared>,
+    build: impl FnOnce() -> EscalationQueue + Send + 'static,
+    stopped: watch::Receiver<bool>,
+) {
+    match tokio::task::spawn_blocking(build).await {
+        Ok(queue) => lab.install_backlog(queue),
+        Err(error) => {
+            tracing::error!(%error, "the lab could not build its escalation backlog");
+            lab.backlog_failed();
+        }
+    }
+    run_ticker(lab, stopped).await
+}
+
 async fn run_ticker(lab: Arc<LabShared>, mut stopped: watch::Receiver<bool>) {
     let mut interval = tokio::time::interval(TICK);
     // After a stall, keep the cadence rather than bursting: simulated time follows ticks.
@@ -142,3 +180,7 @@ async fn run_ticker(lab: Arc<LabShared>, mut stopped: watch::Receiver<bool>) {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "server_tests.rs"]
+mod tests;

@@ -1,6 +1,9 @@
 //! Reading the queue: pages of summaries in SLA order, filtered, with an opaque cursor, and
 //! the detail of one task (its lineage derived afresh from its origins).
 
+use std::ops::Bound;
+use std::sync::{Mutex, PoisonError};
+
 use super::{EscalationQueue, lineage};
 use protocol::escalations::{
     Escalation, EscalationReason, EscalationState, EscalationSummary, Priority,
@@ -55,33 +58,68 @@ pub struct Listed {
     pub total: u64,
 }
 
+/// The last total counted, kept until the queue changes: the pages of one list all ask for
+/// the same, and counting reads every task.
+#[derive(Default)]
+pub(super) struct CountedTotal(Mutex<Option<(ListQuery, u64, u64)>>);
+
 impl EscalationQueue {
+    /// A page: from just after the cursor, the tasks that match, in SLA order.
     pub fn list(&self, query: &ListQuery) -> Listed {
         let mut items = Vec::with_capacity(query.limit.min(self.records.len()));
         let mut last_taken = None;
         let mut more = false;
-        let mut total = 0;
-        let after = query.after.map(|c| (c.deadline_ms, c.seq));
-        for &position in &self.by_deadline {
+        let from = match query.after {
+            Some(after) => Bound::Excluded((after.deadline_ms, after.seq)),
+            None => Bound::Unbounded,
+        };
+        for &position in self.by_deadline.range((from, Bound::Unbounded)) {
             let summary = &self.records[position.1 as usize].summary;
             if !matches(summary, query) {
                 continue;
             }
-            total += 1;
-            if after.is_some_and(|after| position <= after) {
-                continue;
-            }
-            if items.len() < query.limit {
-                items.push(summary.clone());
-                last_taken = Some(position);
-            } else {
+            if items.len() == query.limit {
                 more = true;
+                break;
             }
+            items.push(summary.clone());
+            last_taken = Some(position);
         }
         let next = last_taken
             .filter(|_| more)
             .map(|(deadline_ms, seq)| Cursor { deadline_ms, seq });
-        Listed { items, next, total }
+        Listed {
+            items,
+            next,
+            total: self.total(query),
+        }
+    }
+
+    /// How many tasks match `query`'s filters, on every page.
+    fn total(&self, query: &ListQuery) -> u64 {
+        let filters = ListQuery {
+            after: None,
+            limit: 0,
+            ..query.clone()
+        };
+        let mut counted = self
+            .counted
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some((known, changes, total)) = &*counted
+            && *known == filters
+            && *changes == self.changes
+        {
+            return *total;
+        }
+        let total = self
+            .records
+            .iter()
+            .filter(|record| matches(&record.summary, &filters))
+            .count() as u64;
+        *counted = Some((filters, self.changes, total));
+        total
     }
 
     pub fn detail(&self, id: &str) -> Option<Escalation> {

@@ -55,3 +55,29 @@ fn the_list_is_in_sla_order_filtered_and_paged_without_gaps() {
     assert_eq!(claimed.total, 0);
     assert_eq!(Cursor::decode("nonsense"), None);
 }
+
+/// The total of a list is counted once for its pages, and again after any change.
+#[test]
+fn a_lists_total_follows_claims_releases_and_new_tasks() {
+    let mut queue = queue(40);
+    let pending = |queue: &EscalationQueue| {
+        queue
+            .list(&ListQuery {
+                states: vec![EscalationState::Pending],
+                limit: 5,
+                ..ListQuery::default()
+            })
+            .total
+    };
+    assert_eq!(pending(&queue), 40);
+    let first = queue.list(&ListQuery {
+        limit: 1,
+        ..ListQuery::default()
+    });
+    let id = first.items[0].id.clone();
+    let now = first.items[0].created_at;
+    queue.claim(&id, "bob", 300, now).unwrap();
+    assert_eq!(pending(&queue), 39);
+    queue.release(&id, "bob", None, now).unwrap();
+    assert_eq!(pending(&queue), 40);
+}

@@ -102,6 +102,9 @@ pub struct EscalationQueue {
     rng: ChaCha8Rng,
     events: Vec<QueueEvent>,
     notices: Vec<Notice>,
+    /// Counts the tasks created and changed: what a list's total depends on.
+    changes: u64,
+    counted: listing::CountedTotal,
 }
 
 impl EscalationQueue {
@@ -118,6 +121,8 @@ impl EscalationQueue {
             retries: Vec::new(),
             events: Vec::new(),
             notices: Vec::new(),
+            changes: 0,
+            counted: listing::CountedTotal::default(),
             catalogue,
         };
         for (origin, created_at) in source::backlog(&queue.catalogue, seed, backlog, now) {
@@ -186,6 +191,7 @@ impl EscalationQueue {
         };
         self.by_deadline
             .insert((sla_deadline.timestamp_millis(), seq));
+        self.changes += 1;
         self.records.push(Record {
             summary,
             origin,
@@ -249,6 +255,7 @@ impl EscalationQueue {
     fn changed(&mut self, seq: u32, event: &'static str) -> EscalationSummary {
         let summary = &mut self.records[seq as usize].summary;
         summary.revision += 1;
+        self.changes += 1;
         let summary = summary.clone();
         self.events.push(QueueEvent {
             name: event,

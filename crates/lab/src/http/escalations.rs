@@ -124,6 +124,7 @@ pub(super) async fn list(
     Query(params): Query<ListParams>,
 ) -> Result<Json<EscalationPage>, ApiError> {
     let query = params.query()?;
+    state.lab.whole_queue().await?;
     let core = state.lab.lock();
     let listed = core.escalations.list(&query);
     Ok(Json(EscalationPage {
@@ -139,6 +140,7 @@ pub(super) async fn detail(
     State(state): State<RouterState>,
     Path(id): Path<String>,
 ) -> Result<Json<Escalation>, ApiError> {
+    state.lab.whole_queue().await?;
     let escalation = state.lab.lock().escalations.detail(&id);
     escalation.map(Json).ok_or_else(|| not_found(&id))
 }
@@ -157,6 +159,7 @@ pub(super) async fn claim(
             "lease_s must be from {MIN_LEASE_S} to {MAX_LEASE_S} seconds"
         )));
     }
+    state.lab.whole_queue().await?;
     change(&state.lab, &id, |core| {
         let now = core.sim.now();
         core.escalations
@@ -174,6 +177,7 @@ pub(super) async fn release(
     let request: ReleaseRequest =
         request_body::parse_optional("release request", &body).map_err(ApiError::bad_request)?;
     let note = request.note;
+    state.lab.whole_queue().await?;
     change(&state.lab, &id, |core| {
         let now = core.sim.now();
         core.escalations
@@ -203,6 +207,9 @@ pub(super) async fn resolve(
     body: Bytes,
 ) -> Response {
     let lab = &state.lab;
+    if let Err(not_yet) = lab.whole_queue().await {
+        return not_yet.into_response();
+    }
     let mut core = lab.lock();
     let request: Result<ResolveRequest, ApiError> =
         request_body::parse("resolve request", &body).map_err(ApiError::bad_request);

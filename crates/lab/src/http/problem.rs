@@ -23,6 +23,8 @@ pub struct ApiError {
     pub detail: String,
     /// `WWW-Authenticate` challenge of a 401.
     pub challenge: Option<&'static str>,
+    /// `Retry-After` (seconds) of a 503.
+    pub retry_after_s: Option<u32>,
     /// Extension members of the problem, e.g. `current` on a 409.
     pub extensions: serde_json::Map<String, serde_json::Value>,
 }
@@ -33,6 +35,7 @@ impl ApiError {
             status,
             detail: detail.into(),
             challenge: None,
+            retry_after_s: None,
             extensions: serde_json::Map::new(),
         }
     }
@@ -57,6 +60,14 @@ impl ApiError {
     pub fn bad_request(detail: impl Into<String>) -> Self {
         ApiError::new(StatusCode::BAD_REQUEST, detail)
     }
+
+    /// `503`: not yet, ask again in `retry_after_s` seconds.
+    pub fn unavailable(detail: impl Into<String>, retry_after_s: u32) -> Self {
+        ApiError {
+            retry_after_s: Some(retry_after_s),
+            ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, detail)
+        }
+    }
 }
 
 impl IntoResponse for ApiError {
@@ -67,6 +78,11 @@ impl IntoResponse for ApiError {
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static(challenge),
             );
+        }
+        if let Some(seconds) = self.retry_after_s {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }

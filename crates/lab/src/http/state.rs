@@ -13,6 +13,7 @@ use serde::Serialize;
 use tokio::sync::{broadcast, watch};
 
 use super::auth::Credentials;
+use super::problem::ApiError;
 use crate::audit::{AUDIT_KEPT, AuditLog, AuditRecord};
 use crate::escalations::EscalationQueue;
 use crate::event_log::{
@@ -29,6 +30,8 @@ const LIVE_BUFFER: usize = 256;
 /// Ticks (of 250 ms) without news after which a revision carrying only the lab clock is
 /// published: clients judge a source stale after 5 s without a delta.
 const HEARTBEAT_TICKS: u32 = 8;
+/// `Retry-After` of an escalation route answered before the backlog is built.
+const BACKLOG_RETRY_AFTER_S: u32 = 1;
 
 /// What every stream receives live.
 #[derive(Clone, Debug)]
@@ -43,6 +46,18 @@ pub(super) enum LiveEvent {
     },
 }
 
+/// Whether the escalation queue holds the synthetic backlog the lab was started with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Backlog {
+    /// Being built off the async threads; the queue in [`LabCore`] is an empty stand-in.
+    Building {
+        tasks: usize,
+    },
+    Ready,
+    /// Its building panicked (logged): the escalation routes cannot answer truthfully.
+    Failed,
+}
+
 /// The lab as the routes and the ticker share it.
 pub(crate) struct LabShared {
     core: Mutex<LabCore>,
@@ -50,6 +65,9 @@ pub(crate) struct LabShared {
     speed: f64,
     /// Becomes true when the lab stops: open streams end.
     pub(super) stopped: watch::Receiver<bool>,
+    backlog: watch::Sender<Backlog>,
+    /// How long an escalation route waits for the backlog before answering `503`.
+    backlog_wait: Duration,
 }
 
 /// Everything behind the lab's one lock.
@@ -96,6 +114,50 @@ impl LabShared {
             live: broadcast::channel(LIVE_BUFFER).0,
             speed,
             stopped,
+            backlog: watch::Sender::new(Backlog::Ready),
+            backlog_wait: Duration::ZERO,
+        }
+    }
+
+    /// The same lab whose queue gets a backlog of `tasks` later ([`LabShared::install_backlog`]):
+    /// until then the escalation routes wait for it, at most `wait` each.
+    pub(crate) fn with_backlog_building(mut self, tasks: usize, wait: Duration) -> LabShared {
+        self.backlog.send_replace(Backlog::Building { tasks });
+        self.backlog_wait = wait;
+        self
+    }
+
+    /// Puts the queue built with the backlog in place of the stand-in. Nothing has touched
+    /// the stand-in: the escalation routes waited and the ticker starts after this.
+    pub(crate) fn install_backlog(&self, queue: EscalationQueue) {
+        self.lock().escalations = queue;
+        self.backlog.send_replace(Backlog::Ready);
+    }
+
+    pub(crate) fn backlog_failed(&self) {
+        self.backlog.send_replace(Backlog::Failed);
+    }
+
+    /// Waits until the queue holds the whole backlog, so that a list, a detail or a claim
+    /// never answers from part of it; `503` with `Retry-After` beyond the wait.
+    pub(super) async fn whole_queue(&self) -> Result<(), ApiError> {
+        let mut backlog = self.backlog.subscribe();
+        let built = backlog.wait_for(|b| !matches!(b, Backlog::Building { .. }));
+        // In time or not, what counts is where the backlog is now.
+        let _ = tokio::time::timeout(self.backlog_wait, built).await;
+        let state = *backlog.borrow();
+        match state {
+            Backlog::Ready => Ok(()),
+            Backlog::Building { tasks } => Err(ApiError::unavailable(
+                format!(
+                    "the lab is still building its backlog of {tasks} synthetic escalations: retry shortly"
+                ),
+                BACKLOG_RETRY_AFTER_S,
+            )),
+            Backlog::Failed => Err(ApiError::new(
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                "the lab could not build its backlog of synthetic escalations (see its log)",
+            )),
         }
     }
 
