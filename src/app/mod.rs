@@ -4,6 +4,7 @@
 mod audit;
 mod commands;
 mod inbox;
+mod inbox_events;
 mod inbox_filter;
 mod inbox_query;
 mod inbox_row;
@@ -11,6 +12,7 @@ mod overlay;
 mod palette;
 mod screen_map;
 mod shared_vec;
+mod source_events;
 mod task;
 #[cfg(test)]
 mod tests;

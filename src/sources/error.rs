@@ -66,6 +66,18 @@ impl ClientError {
         )
     }
 
+    /// Whether the server asked to be asked again shortly (`503` while it starts up, e.g. a
+    /// lab still building its backlog; `429`): a read may wait and repeat itself.
+    pub fn is_busy(&self) -> bool {
+        matches!(
+            self,
+            ClientError::Http {
+                status: 503 | 429,
+                ..
+            }
+        )
+    }
+
     /// Whether a command that failed this way may or may not have reached the server, so
     /// that sending it again with the same idempotency key is the way to learn its fate.
     pub fn outcome_unknown(&self) -> bool {

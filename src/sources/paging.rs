@@ -21,6 +21,12 @@ pub const MAX_PAGES: usize = 50;
 /// pages): a queue of 100,000 loads whole, a source claiming billions is still stopped.
 pub const PAGES_CEILING: usize = 1000;
 
+/// Times one page is asked for again when the source answers that it is busy, one
+/// [`BUSY_WAIT`] apart, before the load stops with the source's answer.
+pub const BUSY_RETRIES: u32 = 5;
+/// Wait before asking a busy source again (the lab's `Retry-After` while it builds a backlog).
+pub const BUSY_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// One page of a load: its escalations, or why the load stopped. `done` is set on the last.
 #[derive(Debug)]
 pub struct Page {
@@ -77,9 +83,16 @@ impl Paging {
             cursor: self.cursor.as_deref(),
             ..Default::default()
         };
-        let page = match self.client.escalations(&query).await {
-            Ok(page) => page,
-            Err(error) => return stopped(error.to_string()),
+        let mut busy = 0;
+        let page = loop {
+            match self.client.escalations(&query).await {
+                Ok(page) => break page,
+                Err(error) if error.is_busy() && busy < BUSY_RETRIES => {
+                    busy += 1;
+                    tokio::time::sleep(BUSY_WAIT).await;
+                }
+                Err(error) => return stopped(error.to_string()),
+            }
         };
         self.pages += 1;
         self.items += page.items.len();

@@ -66,3 +66,59 @@ async fn the_page_cap_follows_the_lists_total_up_to_a_ceiling() {
         assert_eq!(requests.load(Ordering::SeqCst), pages_read, "{total}");
     }
 }
+
+/// A source that is busy for its first `busy` requests (`503`, as a lab building its backlog
+/// answers), then lists one escalation.
+async fn busy_then_ready_source(busy: usize) -> (String, Arc<AtomicUsize>) {
+    let requests = Arc::new(AtomicUsize::new(0));
+    let counter = requests.clone();
+    let router = axum::Router::new().route(
+        "/v1/escalations",
+        axum::routing::get(move || {
+            let n = counter.fetch_add(1, Ordering::SeqCst);
+            async move {
+                if n < busy {
+                    let problem = serde_json::json!({
+                        "type": "about:blank", "title": "Service Unavailable", "status": 503,
+                        "detail": "the lab is still building its backlog"
+                    });
+                    return (
+                        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                        [("retry-after", "1")],
+                        axum::Json(problem),
+                    );
+                }
+                let page = serde_json::json!({"items": [], "total": 0, "revision": 1});
+                (
+                    axum::http::StatusCode::OK,
+                    [("retry-after", "0")],
+                    axum::Json(page),
+                )
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (url, requests)
+}
+
+/// A lab whose backlog takes longer than its wait answers `503`: the load asks again rather
+/// than failing the inbox until the next reconnect (it failed on the first `503` before).
+#[tokio::test]
+async fn a_busy_source_is_asked_again_until_it_answers() {
+    let (url, requests) = busy_then_ready_source(2).await;
+    let pages = load(&url).await;
+    assert_eq!(pages.len(), 1);
+    assert!(pages[0].result.is_ok(), "{:?}", pages[0].result);
+    assert_eq!(requests.load(Ordering::SeqCst), 3);
+
+    let (url, requests) = busy_then_ready_source(usize::MAX).await;
+    let pages = load(&url).await;
+    let why = pages.last().unwrap().result.as_ref().unwrap_err();
+    assert!(why.contains("503") && why.contains("backlog"), "{why}");
+    assert_eq!(
+        requests.load(Ordering::SeqCst),
+        1 + switchboard::sources::paging::BUSY_RETRIES as usize
+    );
+}

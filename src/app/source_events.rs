@@ -1,0 +1,127 @@
+//! What the sources report: connection changes, snapshots and deltas of the fleet, the
+//! operators, audit entries and escalation events, folded into the app's state.
+
+use super::{App, Effect, Level};
+use crate::domain::fleet::Connection;
+use crate::sources::{SourceEvent, SourceMsg};
+use protocol::commands::OperationState;
+use protocol::sanitize::clean;
+
+impl App {
+    pub(super) fn on_source(&mut self, msg: SourceMsg) -> Vec<Effect> {
+        let Some(index) = self.sources.iter().position(|s| s.name == msg.source) else {
+            tracing::warn!(source = %msg.source, "message from an unknown source");
+            return Vec::new();
+        };
+        self.dirty = true;
+        let now = self.now;
+        let name = msg.source;
+        match msg.event {
+            SourceEvent::Connecting { attempt } => {
+                let source = &mut self.sources[index];
+                // A source that was down stays down on screen until it answers.
+                if !matches!(source.connection, Connection::Down { .. }) {
+                    source.connection = Connection::Connecting { attempt };
+                }
+            }
+            SourceEvent::Identity(who) => self.sources[index].identity = Some(who),
+            SourceEvent::Snapshot(snapshot) => {
+                let was_down = matches!(self.sources[index].connection, Connection::Down { .. });
+                let fresh_notices: Vec<_> = snapshot
+                    .notices
+                    .iter()
+                    .filter(|n| {
+                        !self
+                            .timeline
+                            .iter()
+                            .any(|e| e.at == n.at && e.text == n.text)
+                    })
+                    .cloned()
+                    .collect();
+                let source = &mut self.sources[index];
+                source.apply_snapshot(snapshot, now);
+                source.connection = Connection::Live;
+                if was_down {
+                    self.log(Some(&name), Level::Info, "connection restored".to_string());
+                }
+                for notice in fresh_notices {
+                    self.log_notice(&name, notice);
+                }
+                self.refresh_visible();
+                self.refresh_confirm(index);
+                // Each (re)connection starts the stream at this snapshot: what the tasks
+                // did before it comes from the list, and the commands from the audit log.
+                let mut effects = self.fetch_escalations(index);
+                effects.extend(self.refetch_audit(&name));
+                return effects;
+            }
+            SourceEvent::Delta(delta) => {
+                let notices = delta.notices.clone();
+                let ended: Vec<_> = delta
+                    .operations
+                    .iter()
+                    .filter(|o| o.state != OperationState::Running)
+                    .cloned()
+                    .collect();
+                let source = &mut self.sources[index];
+                if source.apply_delta(delta, now) {
+                    source.connection = Connection::Live;
+                    for notice in notices {
+                        self.log_notice(&name, notice);
+                    }
+                    for op in ended {
+                        let (level, mark) = if op.state == OperationState::Succeeded {
+                            (Level::Info, "✓")
+                        } else {
+                            (Level::Error, "✖")
+                        };
+                        let text = format!(
+                            "{mark} {} {} {}: {}",
+                            clean(&op.kind),
+                            clean(&op.target),
+                            op.state.word(),
+                            clean(&op.message)
+                        );
+                        self.flash(level, text);
+                    }
+                    self.refresh_visible();
+                    self.refresh_confirm(index);
+                } else {
+                    tracing::warn!(source = %name, "delta without a snapshot to apply it to");
+                }
+            }
+            SourceEvent::Operators(operators) => self.sources[index].operators = operators,
+            SourceEvent::Audit(entry) => self.add_audit(&name, vec![entry]),
+            SourceEvent::Escalation(event) => return self.on_escalation_event(index, event),
+            SourceEvent::Down {
+                error,
+                kind,
+                retry_in,
+            } => {
+                let error = clean(&error).into_owned();
+                let source = &mut self.sources[index];
+                let first_failure =
+                    !matches!(&source.connection, Connection::Down { error: e, .. } if *e == error);
+                source.connection = Connection::Down {
+                    error: error.clone(),
+                    kind,
+                    retry_at: now + retry_in,
+                };
+                if first_failure {
+                    self.log(Some(&name), Level::Error, error);
+                }
+            }
+        }
+        Vec::new()
+    }
+
+    fn log_notice(&mut self, source: &str, notice: protocol::Notice) {
+        let text = clean(&notice.text).into_owned();
+        self.push_timeline(super::TimelineEntry {
+            at: notice.at,
+            source: source.to_string(),
+            level: Level::Warning,
+            text,
+        });
+    }
+}
