@@ -27,7 +27,7 @@ pub const SLA_WARNING: TimeDelta = TimeDelta::minutes(5);
 /// One task of the inbox, open or not (a closed one stays for its detail view).
 #[derive(Clone)]
 pub struct InboxItem {
-    /// Index of its source in [`App::sources`].
+    /// Index of its source in [`App::sources`](super::App::sources).
     pub source: usize,
     task: CompactSummary,
     /// The load of its source that last confirmed it (see [`Inbox::begin_load`]).
