@@ -16,7 +16,7 @@ width=100
 height=30
 
 cargo build --release --quiet
-bin=$PWD/target/release/switchboard
+bin=${CARGO_TARGET_DIR:-$PWD/target}/release/switchboard
 
 home=$(mktemp -d)
 session="sb-capture-$$"
