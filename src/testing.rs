@@ -251,3 +251,25 @@ pub async fn endless_escalation_source(
     tokio::spawn(async move { axum::serve(listener, router).await });
     (url, requests)
 }
+
+/// A port on 127.0.0.1 nothing listens on now, for a server a test starts as its own process
+/// (the OS may hand it out again before that process binds it, which is rare enough for tests).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port on 127.0.0.1")
+        .port()
+}
+
+/// For a test whose real system (Prometheus, Temporal, ...) is not installed: under CI (`CI`
+/// set, not `0` or `false`), where `.ci/run` installs it, a failure; elsewhere a skip said
+/// loudly on the process's stderr (the test harness captures `eprintln!` of passing tests).
+pub fn missing_system(message: &str) {
+    let in_ci = std::env::var("CI").is_ok_and(|ci| !matches!(ci.as_str(), "" | "0" | "false"));
+    assert!(!in_ci, "{message}");
+    use std::io::Write as _;
+    let _ = writeln!(
+        std::io::stderr(),
+        "\n!!!!!!!! SKIPPED: {message} !!!!!!!!\n"
+    );
+}

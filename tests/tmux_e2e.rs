@@ -6,6 +6,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use switchboard::testing::free_port;
+
 struct Tmux {
     session: String,
 }
@@ -162,14 +164,6 @@ fn serve_lab(port: u16, extra: &[&str]) -> (Child, String) {
     // Keep draining so the lab never blocks on a full pipe.
     std::thread::spawn(move || lines.for_each(drop));
     (child, token)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Types the command that runs the console on the lab at `port` (a context named drill, its

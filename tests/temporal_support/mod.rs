@@ -8,12 +8,13 @@
 //! its workflows. Everything started is stopped by its PID when the value is dropped.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
+
+use switchboard::testing::{free_port, missing_system};
 
 /// Bound on every wait, so that a broken server fails the test instead of hanging it.
 pub const WAIT: Duration = Duration::from_secs(30);
@@ -56,22 +57,8 @@ fn venv() -> Option<PathBuf> {
          install -r assets/temporal/requirements.txt`",
         venv.display()
     );
-    if std::env::var("CI").is_ok_and(|ci| !ci.is_empty() && ci != "0" && ci != "false") {
-        panic!("{message}");
-    }
-    // Straight to the process's stderr: the test harness captures `eprintln!` of passing tests.
-    let _ = writeln!(
-        std::io::stderr(),
-        "\n!!!!!!!! SKIPPED: {message} !!!!!!!!\n"
-    );
+    missing_system(&message);
     None
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port on 127.0.0.1")
-        .port()
 }
 
 impl TemporalDev {

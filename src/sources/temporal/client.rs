@@ -273,8 +273,7 @@ impl TemporalClient {
         if let Some(lease_s) = request.lease_s {
             argument["lease_s"] = json!(lease_s);
         }
-        let name = self.names.claim.clone();
-        self.update(workflow_id, &name, operator, key, argument)
+        self.update(workflow_id, &self.names.claim, operator, key, argument)
             .await
     }
 
@@ -290,8 +289,7 @@ impl TemporalClient {
         if let Some(note) = &request.note {
             argument["note"] = json!(note);
         }
-        let name = self.names.release.clone();
-        self.update(workflow_id, &name, operator, key, argument)
+        self.update(workflow_id, &self.names.release, operator, key, argument)
             .await
     }
 
@@ -310,9 +308,8 @@ impl TemporalClient {
             "resolution": request.resolution,
             "note": request.note,
         });
-        let name = self.names.resolve.clone();
         match self
-            .update(workflow_id, &name, operator, key, argument)
+            .update(workflow_id, &self.names.resolve, operator, key, argument)
             .await
         {
             Err(TemporalError::WorkflowGone { detail, .. }) => {
