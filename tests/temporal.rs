@@ -157,6 +157,47 @@ async fn escalated_workflows_are_listed_soonest_deadline_first() {
     assert!(claimed.is_empty(), "{claimed:?}");
 }
 
+/// A workflow terminated while it waited keeps its `pending` attribute: it is no longer listed.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_workflow_terminated_while_it_waits_is_no_longer_listed() {
+    let Some(dev) = TemporalDev::start() else {
+        return;
+    };
+    let client = client(&dev);
+    let ids = dev.start_workflows("ended", 2, &["--listing-only"]);
+    wait_listed(&client, &ids).await;
+    let terminated = dev.cli(&[
+        "workflow",
+        "terminate",
+        "--workflow-id",
+        &ids[0],
+        "--reason",
+        "test",
+    ]);
+    assert!(terminated.status.success(), "{terminated:?}");
+    let rows = client.escalations(&[]).await.unwrap();
+    let listed: Vec<&str> = rows.iter().map(|row| row.id.as_str()).collect();
+    assert_eq!(listed, [ids[1].as_str()]);
+}
+
+/// The list is read in slices by priority (src/sources/temporal/client.rs): a workflow with
+/// a priority outside the contract, or none, is in no priority's slice and must still be listed.
+#[tokio::test(flavor = "multi_thread")]
+async fn workflows_of_every_priority_word_or_none_are_listed_once() {
+    let Some(dev) = TemporalDev::start() else {
+        return;
+    };
+    let client = client(&dev);
+    let mut ids = dev.start_workflows("sliced", 4, &["--listing-only"]);
+    ids.extend(dev.start_workflows("urgent", 1, &["--listing-only", "--priority", "urgent"]));
+    ids.extend(dev.start_workflows("unset", 1, &["--listing-only", "--priority", "none"]));
+    let rows = wait_listed(&client, &ids).await;
+    let mut listed: Vec<&str> = rows.iter().map(|row| row.id.as_str()).collect();
+    listed.sort_unstable();
+    ids.sort_unstable();
+    assert_eq!(listed, ids);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_lineage_matches_the_history() {
     let Some(dev) = TemporalDev::start() else {

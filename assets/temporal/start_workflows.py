@@ -6,6 +6,9 @@ priority and an SLA. `--paths` replaces the mix with a JSON list of paths for ev
 (`[{"model": ..., "provider": ..., "region": ..., "simulate": "429"|"5xx"|"timeout"|"reject"|"ok"}]`).
 Prints the started workflow ids, one a line.
 
+`--priority WORD` gives them all that priority (words outside the contract too; `none` leaves
+the search attribute unset, with `--listing-only`).
+
 `--listing-only` starts them already escalated, on a task queue no worker polls: the search
 attributes and memo of docs/temporal.md are set at start. They can be listed (benchmarks of
 the list), not queried or resolved.
@@ -57,13 +60,16 @@ def escalated_at_start(workflow_id: str, request: dict) -> dict:
         "input_preview": request["task"], "state": "pending", "lease": None, "resolution": None,
         "assignee": None, "created_at": stamp(now), "attempts": 0, "revision": 1,
     }
-    attributes = TypedSearchAttributes([
+    pairs = [
         SearchAttributePair(keyword("SwitchboardState"), "pending"),
         SearchAttributePair(keyword("SwitchboardPriority"), request["priority"]),
         SearchAttributePair(SearchAttributeKey.for_datetime("SwitchboardDeadline"), deadline),
         SearchAttributePair(keyword("SwitchboardService"), request["service"]),
         SearchAttributePair(keyword("SwitchboardReason"), "paths-exhausted"),
-    ])
+    ]
+    if request["priority"] == "none":
+        pairs = [p for p in pairs if p.key.name != "SwitchboardPriority"]
+    attributes = TypedSearchAttributes(pairs)
     return {"search_attributes": attributes, "memo": {"switchboard": summary}}
 
 
@@ -78,6 +84,10 @@ async def main() -> None:
     parser.add_argument("--max-attempts", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--listing-only", action="store_true")
+    parser.add_argument(
+        "--priority",
+        help="one priority word for every workflow (any word; 'none' leaves it unset)",
+    )
     args = parser.parse_args()
     client = await Client.connect(args.address, namespace=args.namespace)
     fixed = json.loads(args.paths) if args.paths else None
@@ -88,7 +98,7 @@ async def main() -> None:
             "task": f"Customer {n} asks for a credit line of {1000 + 37 * n} EUR",
             "customer": f"customer-{n}",
             "service": ["credit-decision", "support-reply", "kyc-check"][n % 3],
-            "priority": ["p1", "p2", "p3", "p4"][n % 4],
+            "priority": args.priority or ["p1", "p2", "p3", "p4"][n % 4],
             "sla_minutes": 5 + (n * 7) % 120,
             "paths": fixed or mixed_paths(n),
             "max_attempts": args.max_attempts,

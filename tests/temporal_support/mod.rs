@@ -83,6 +83,24 @@ impl TemporalDev {
         format!("http://127.0.0.1:{}", self.http_port)
     }
 
+    /// CPU time the server process has used so far (user + system), from /proc: its own
+    /// share of a measured time, whatever else the machine runs.
+    pub fn server_cpu(&self) -> Duration {
+        let pid = self.server.as_ref().expect("the server runs").id();
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc is mounted");
+        // Fields after the command name (in parentheses, which may hold spaces): utime and
+        // stime are the 12th and 13th.
+        let after_name = &stat[stat.rfind(')').expect("a stat line") + 2..];
+        let fields: Vec<u64> = after_name
+            .split(' ')
+            .skip(11)
+            .take(2)
+            .map(|f| f.parse().expect("clock ticks"))
+            .collect();
+        // Linux reports these in USER_HZ, which is 100 on every platform it runs on.
+        Duration::from_millis((fields[0] + fields[1]) * 10)
+    }
+
     /// The gRPC frontend, for the worker and the CLI.
     pub fn grpc_address(&self) -> String {
         format!("127.0.0.1:{}", self.grpc_port)
