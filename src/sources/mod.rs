@@ -7,6 +7,7 @@ pub mod client;
 pub mod delivery;
 pub mod error;
 pub mod paging;
+pub mod patroni;
 pub mod prometheus;
 pub mod sse;
 pub mod temporal;

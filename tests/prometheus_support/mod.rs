@@ -8,16 +8,19 @@
 #![allow(dead_code)]
 
 mod exporter;
+#[path = "../process_support/mod.rs"]
+mod process_support;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use switchboard::testing::{free_port, missing_system};
 
 pub use exporter::{Exporter, Traffic};
+use process_support::Supervised as Process;
 
 /// Bound of every wait for the real systems, so a broken install fails instead of hanging.
 pub const WAIT: Duration = Duration::from_secs(30);
@@ -196,58 +199,4 @@ fn answers_ready(addr: &str) -> bool {
     }
     let mut status = String::new();
     BufReader::new(stream).read_line(&mut status).is_ok() && status.contains(" 200 ")
-}
-
-/// A program under a supervisor shell: the shell prints the program's PID, then waits for
-/// its stdin to close (this process dropping the handle, or dying) and stops the program.
-struct Process {
-    supervisor: Child,
-    stdin: Option<ChildStdin>,
-    pid: u32,
-    log: std::path::PathBuf,
-}
-
-impl Process {
-    fn start(program: &str, args: &[String], log: &Path) -> Process {
-        let script = r#"log="$1"; shift; "$@" >"$log" 2>&1 </dev/null & child=$!; echo "$child"; cat >/dev/null; kill "$child" 2>/dev/null; wait "$child""#;
-        let mut supervisor = Command::new("sh")
-            .arg("-c")
-            .arg(script)
-            .arg("supervisor")
-            .arg(log)
-            .arg(program)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start sh");
-        let mut first = String::new();
-        BufReader::new(supervisor.stdout.take().unwrap())
-            .read_line(&mut first)
-            .unwrap();
-        let pid = first.trim().parse().expect("the supervisor prints the PID");
-        Process {
-            stdin: supervisor.stdin.take(),
-            supervisor,
-            pid,
-            log: log.to_path_buf(),
-        }
-    }
-
-    fn stop(&mut self) {
-        if let Some(stdin) = self.stdin.take() {
-            let _ = Command::new("kill")
-                .arg(self.pid.to_string())
-                .stderr(Stdio::null())
-                .status();
-            drop(stdin);
-            let _ = self.supervisor.wait();
-        }
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        self.stop();
-    }
 }
