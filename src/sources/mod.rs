@@ -6,6 +6,7 @@ pub mod backoff;
 pub mod client;
 pub mod delivery;
 pub mod error;
+pub mod litellm;
 pub mod paging;
 pub mod patroni;
 pub mod prometheus;
