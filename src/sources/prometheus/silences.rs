@@ -104,6 +104,8 @@ pub struct Silence {
     pub comment: String,
     /// The console's idempotency key, when the console created it.
     pub key: Option<String>,
+    /// When Alertmanager stored it last (its own clock): the order creates reached it in.
+    pub updated_at: DateTime<Utc>,
 }
 
 /// What a create did.
@@ -193,17 +195,23 @@ impl AlertmanagerClient {
         Ok(silence.into())
     }
 
-    /// The first silence (by start, then id) the console created under `key`, in any state.
+    /// The first silence the console created under `key`, in any state: the one Alertmanager
+    /// stored first. Its own store time orders them, not `startsAt`, which each console fills
+    /// from its clock before posting: two racing creates would each see theirs as first.
     async fn first_with_key(&self, key: &str) -> Result<Option<Silence>, PromError> {
-        let mut silences: Vec<Silence> = self
-            .silences()
-            .await?
-            .into_iter()
-            .filter(|s| s.key.as_deref() == Some(key))
-            .collect();
-        silences.sort_by(|a, b| (a.starts_at, &a.id).cmp(&(b.starts_at, &b.id)));
-        Ok(silences.into_iter().next())
+        let silences = self.silences().await?;
+        Ok(first_stored(
+            silences
+                .into_iter()
+                .filter(|s| s.key.as_deref() == Some(key)),
+        ))
     }
+}
+
+/// The silence stored first, by Alertmanager's clock (id apart, for a total order). An expired
+/// loser's store time moves to its expiry, later still, so the winner stays first.
+fn first_stored(silences: impl Iterator<Item = Silence>) -> Option<Silence> {
+    silences.min_by(|a, b| (a.updated_at, &a.id).cmp(&(b.updated_at, &b.id)))
 }
 
 /// Longest silence the console creates: a forgotten silence hides the next outage.
@@ -279,6 +287,7 @@ struct WireSilence {
     matchers: Vec<Matcher>,
     starts_at: DateTime<Utc>,
     ends_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
     #[serde(default)]
     created_by: String,
     #[serde(default)]
@@ -314,6 +323,7 @@ impl From<WireSilence> for Silence {
             created_by: bounded(&wire.created_by),
             comment: bounded(&comment),
             key,
+            updated_at: wire.updated_at,
         }
     }
 }
@@ -321,6 +331,30 @@ impl From<WireSilence> for Silence {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::TimeZone;
+
+    /// Console A fills `startsAt` first but its post reaches Alertmanager second: B's silence
+    /// is the first, for A and B alike.
+    #[test]
+    fn the_first_silence_is_the_one_stored_first_whatever_its_start() {
+        let at = |s: u32| Utc.with_ymd_and_hms(2026, 12, 1, 20, 0, s).unwrap();
+        let silence = |id: &str, starts: u32, stored: u32| Silence {
+            id: id.into(),
+            state: SilenceState::Active,
+            matchers: Vec::new(),
+            starts_at: at(starts),
+            ends_at: at(59),
+            created_by: "alice".into(),
+            comment: String::new(),
+            key: Some("k".into()),
+            updated_at: at(stored),
+        };
+        let (from_a, from_b) = (silence("a", 1, 4), silence("b", 2, 3));
+        let first = first_stored([from_a.clone(), from_b.clone()].into_iter());
+        assert_eq!(first.map(|s| s.id), Some("b".to_string()));
+        let first = first_stored([from_b, from_a].into_iter());
+        assert_eq!(first.map(|s| s.id), Some("b".to_string()));
+    }
 
     #[test]
     fn the_key_is_read_back_from_the_comment() {
