@@ -9,8 +9,9 @@ use tokio::task::AbortHandle;
 
 use crate::app::{CommandFailure, CommandRequest, FailureKind, Msg};
 use crate::journal::{Entry, Journal, Outcome, describe_recovered, resolve_pending};
-use crate::sources::delivery::{ATTEMPTS, deliver};
-use crate::sources::{Client, ClientError, SourceSpec};
+use crate::sources::delivery::{ATTEMPTS, SendFailure, deliver};
+use crate::sources::temporal::{TemporalClient, TemporalSource};
+use crate::sources::{Client, ClientError, EscalationBackend, SourceSpec, Timeouts};
 
 /// Audit entries asked for per page; later ones arrive as events.
 const AUDIT_PAGE: u32 = 200;
@@ -28,32 +29,62 @@ pub struct Dispatcher {
     pub(super) tx: mpsc::Sender<Msg>,
     /// The inbox load running for each source: one slot per source.
     pub(super) escalation_loads: HashMap<String, AbortHandle>,
+    /// Where each source's escalated tasks live, whatever its kind.
+    pub(super) backends: HashMap<String, EscalationBackend>,
 }
 
 impl Dispatcher {
     pub fn new(
         context: &str,
         sources: &[SourceSpec],
+        temporal: &[TemporalSource],
         journal: Journal,
         tx: mpsc::Sender<Msg>,
     ) -> Dispatcher {
-        let clients = sources
+        let no_client = |name: &str, error: &ClientError| {
+            tracing::error!(source = %name, %error, "no client for the source");
+        };
+        let clients: HashMap<String, Client> = sources
             .iter()
             .filter_map(|s| match Client::new(&s.url, s.token.clone()) {
                 Ok(client) => Some((s.name.clone(), client)),
                 Err(error) => {
-                    tracing::error!(source = %s.name, %error, "no client for the source");
+                    no_client(&s.name, &error);
                     None
                 }
             })
             .collect();
+        let mut backends: HashMap<String, EscalationBackend> = (clients.iter())
+            .map(|(name, client)| (name.clone(), EscalationBackend::Native(client.clone())))
+            .collect();
+        for source in temporal {
+            match TemporalClient::for_source(source, Timeouts::default()) {
+                Ok(client) => {
+                    let backend = EscalationBackend::Temporal {
+                        client: Box::new(client),
+                        operator: source.operator.clone(),
+                    };
+                    backends.insert(source.spec.name.clone(), backend);
+                }
+                Err(error) => no_client(&source.spec.name, &error),
+            }
+        }
         Dispatcher {
             context: context.to_string(),
             clients,
             journal: Arc::new(Mutex::new(journal)),
             tx,
             escalation_loads: HashMap::new(),
+            backends,
         }
+    }
+
+    pub(super) fn backend(&self, source: &str) -> Option<EscalationBackend> {
+        let backend = self.backends.get(source).cloned();
+        if backend.is_none() {
+            tracing::error!(source, "no client for the source");
+        }
+        backend
     }
 
     pub(super) fn client(&self, source: &str) -> Option<Client> {
@@ -248,14 +279,14 @@ pub(super) async fn write_journal(
 
 fn failure_of(error: &ClientError) -> CommandFailure {
     CommandFailure {
-        kind: failure_kind(error),
+        kind: failure_kind(matches!(error, ClientError::Conflict { .. }), error),
         message: error.to_string(),
     }
 }
 
 /// How a failed request reads to the operator: refused, conflicting, or of unknown outcome.
-pub(super) fn failure_kind(error: &ClientError) -> FailureKind {
-    if matches!(error, ClientError::Conflict { .. }) {
+pub(super) fn failure_kind(conflict: bool, error: &impl SendFailure) -> FailureKind {
+    if conflict {
         FailureKind::Conflict
     } else if error.outcome_unknown() {
         FailureKind::Unknown
@@ -313,7 +344,7 @@ mod tests {
         drop(journal);
 
         let (tx, mut rx) = mpsc::channel(8);
-        let dispatcher = Dispatcher::new("drill", &[spec], Journal::open(&path).unwrap(), tx);
+        let dispatcher = Dispatcher::new("drill", &[spec], &[], Journal::open(&path).unwrap(), tx);
         dispatcher.recover_pending();
         let mut told = Vec::new();
         for _ in 0..2 {
