@@ -9,9 +9,10 @@ use tokio::task::AbortHandle;
 
 use crate::app::{CommandFailure, CommandRequest, FailureKind, Msg};
 use crate::journal::{Entry, Journal, Outcome, describe_recovered, resolve_pending};
-use crate::sources::delivery::{ATTEMPTS, SendFailure, deliver};
+use crate::sources::delivery::{ATTEMPTS, SendFailure, deliver, deliver_with};
 use crate::sources::temporal::{TemporalClient, TemporalSource};
 use crate::sources::{Client, ClientError, EscalationBackend, SourceSpec, Timeouts};
+use protocol::escalations::ResolveRequest;
 
 /// Audit entries asked for per page; later ones arrive as events.
 const AUDIT_PAGE: u32 = 200;
@@ -184,10 +185,10 @@ impl Dispatcher {
         if pending.is_empty() {
             return;
         }
-        let by_url: Vec<(String, Client)> = self
-            .clients
+        let by_url: Vec<(String, EscalationBackend)> = self
+            .backends
             .values()
-            .map(|c| (c.url().to_string(), c.clone()))
+            .map(|b| (b.url().to_string(), b.clone()))
             .collect();
         let (journal, tx) = (self.journal.clone(), self.tx.clone());
         tokio::spawn(async move {
@@ -197,7 +198,7 @@ impl Dispatcher {
                     .find(|(url, _)| entry.was_sent_to(url))
                     .map(|(_, c)| c);
                 let outcome = match client {
-                    Some(client) => resolve_pending(client, &entry).await,
+                    Some(backend) => recover(backend, &entry).await,
                     None => Outcome::Unknown {
                         message: format!(
                             "{} is not a source of this context: ask it there",
@@ -234,6 +235,31 @@ impl Dispatcher {
                 .map_err(|e| e.to_string());
             let _ = tx.send(Msg::AuditLoaded { source, result }).await;
         });
+    }
+}
+
+/// What became of a journaled request whose answer never came: a protocol v1 source is asked
+/// by its audit log; a resolution of a Temporal workflow is sent again under its key, which
+/// Temporal answers with the first outcome, acting once.
+async fn recover(backend: &EscalationBackend, entry: &Entry) -> Outcome {
+    if let EscalationBackend::Native(client) = backend {
+        return resolve_pending(client, entry).await;
+    }
+    let request = match serde_json::from_value::<ResolveRequest>(entry.command.body.clone()) {
+        Ok(request) => request,
+        Err(error) => {
+            return Outcome::Unknown {
+                message: format!("the journal's resolution cannot be read ({error})"),
+            };
+        }
+    };
+    let (id, key) = (&entry.command.target, &entry.idempotency_key);
+    let (result, _tries) = deliver_with(key, ATTEMPTS, || backend.resolve(id, &request, key)).await;
+    match result {
+        Ok(answer) => Outcome::Applied {
+            detail: protocol::sanitize::clean(&answer.consequence).into_owned(),
+        },
+        Err(error) => Outcome::failed(&error),
     }
 }
 
