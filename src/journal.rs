@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::domain::command::Command;
+use crate::sources::delivery::SendFailure;
 use crate::sources::{Client, ClientError};
 use protocol::commands::{AuditEntry, AuditOutcome, CommandAccepted};
 use protocol::endpoints;
@@ -186,7 +187,7 @@ impl Outcome {
     }
 
     /// The outcome of a failed send: unknown when the request may have reached the server.
-    pub fn failed(error: &ClientError) -> Outcome {
+    pub fn failed(error: &impl SendFailure) -> Outcome {
         let message = error.to_string();
         if error.outcome_unknown() {
             Outcome::Unknown { message }

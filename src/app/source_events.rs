@@ -93,6 +93,18 @@ impl App {
             SourceEvent::Operators(operators) => self.sources[index].operators = operators,
             SourceEvent::Audit(entry) => self.add_audit(&name, vec![entry]),
             SourceEvent::Escalation(event) => return self.on_escalation_event(index, event),
+            SourceEvent::Listed { rows, next_in } => {
+                let source = &mut self.sources[index];
+                let was_down = matches!(source.connection, Connection::Down { .. });
+                source.connection = Connection::Live;
+                source.received_at = Some(now);
+                source.polled_every = Some(next_in);
+                if was_down {
+                    self.log(Some(&name), Level::Info, "connection restored".to_string());
+                }
+                self.inbox.begin_load(index);
+                return self.escalations_loaded(&name, Ok(rows), true);
+            }
             SourceEvent::Down {
                 error,
                 kind,

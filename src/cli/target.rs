@@ -9,8 +9,9 @@ use clap::Args;
 
 use crate::app::ContextInfo;
 use crate::cli::output::note;
-use crate::config::{self, Config, ConfigOverrides, LAB_CONTEXT};
+use crate::config::{self, Config, ConfigOverrides, LAB_CONTEXT, SourceKind};
 use crate::journal::{self, Entry, Journal, Outcome, describe_recovered};
+use crate::sources::temporal::TemporalSource;
 use crate::sources::{Client, SourceSpec};
 use lab::{LabOptions, LabServer};
 
@@ -89,6 +90,8 @@ pub fn load_config(config: &ConfigArgs, lab: &EmbeddedLabArgs) -> anyhow::Result
 pub struct Target {
     pub context: ContextInfo,
     pub sources: Vec<SourceSpec>,
+    /// The context's Temporal sources (docs/temporal.md).
+    pub temporal: Vec<TemporalSource>,
     lab: Option<LabServer>,
 }
 
@@ -139,19 +142,29 @@ impl Target {
             return Ok(Target {
                 context,
                 sources,
+                temporal: Vec::new(),
                 lab: Some(lab),
             });
         }
         let context = config.selected_context()?;
         let mut sources = Vec::new();
+        let mut temporal = Vec::new();
         for source in &context.sources {
             let token = config::secrets::token_for(&context.name, &source.name)
                 .with_context(|| format!("cannot read the token of source {}", source.name))?;
-            sources.push(SourceSpec {
-                name: source.name.clone(),
-                url: source.url.clone(),
-                token,
-            });
+            match (source.kind, &source.temporal) {
+                (SourceKind::Temporal, settings) => temporal.push(TemporalSource::new(
+                    &source.name,
+                    &source.url,
+                    token,
+                    &settings.clone().unwrap_or_default(),
+                )),
+                (SourceKind::Native, _) => sources.push(SourceSpec {
+                    name: source.name.clone(),
+                    url: source.url.clone(),
+                    token,
+                }),
+            }
         }
         let context = ContextInfo {
             name: context.name.clone(),
@@ -162,6 +175,7 @@ impl Target {
         Ok(Target {
             context,
             sources,
+            temporal,
             lab: None,
         })
     }

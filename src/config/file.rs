@@ -12,6 +12,7 @@ use super::{
     Config, ConfigProblem, ContextConfig, DesktopEscape, LAB_CONTEXT, NAME_RULE, NotifyConfig,
     NotifyMode, SourceConfig, SourceKind, is_valid_name,
 };
+use crate::sources::temporal::TemporalSettings;
 use protocol::escalations::Priority;
 use protocol::sanitize::clean;
 
@@ -51,6 +52,7 @@ struct FileSource {
     url: Spanned<String>,
     #[serde(default)]
     kind: SourceKind,
+    temporal: Option<Spanned<TemporalSettings>>,
 }
 
 /// A valid user file.
@@ -185,10 +187,12 @@ fn validate_context(name: &str, context: FileContext) -> Result<ContextConfig, R
         if let Err(reason) = check_url(source.url.get_ref()) {
             reasons.push((Some(source.url.span()), reason));
         }
+        let temporal = temporal_settings(source.kind, source.temporal, &source.name, &mut reasons);
         sources.push(SourceConfig {
             name: source.name.into_inner(),
             url: source.url.into_inner(),
             kind: source.kind,
+            temporal,
         });
     }
 
@@ -201,6 +205,33 @@ fn validate_context(name: &str, context: FileContext) -> Result<ContextConfig, R
         })
     } else {
         Err(reasons)
+    }
+}
+
+/// A Temporal source's settings (their defaults when the file gives none), each problem at
+/// the settings' table; settings on a source of another kind are a problem themselves.
+fn temporal_settings(
+    kind: SourceKind,
+    given: Option<Spanned<TemporalSettings>>,
+    name: &Spanned<String>,
+    reasons: &mut Reasons,
+) -> Option<TemporalSettings> {
+    let span = given.as_ref().map_or(name.span(), Spanned::span);
+    match (kind, given) {
+        (SourceKind::Temporal, given) => {
+            let settings = given.map(Spanned::into_inner).unwrap_or_default();
+            let problems = settings.problems();
+            reasons.extend(problems.into_iter().map(|p| (Some(span.clone()), p)));
+            Some(settings)
+        }
+        (_, Some(_)) => {
+            reasons.push((
+                Some(span),
+                "temporal settings belong to a source with kind = \"temporal\"".to_string(),
+            ));
+            None
+        }
+        (_, None) => None,
     }
 }
 
@@ -323,10 +354,101 @@ password = \"y\"
 [[contexts.prod.sources]]
 name = \"api\"
 url = \"http://127.0.0.1:7300\"
-kind = \"prometheus\"
+kind = \"graphite\"
 ";
         assert_eq!(positions(text), vec![(Some(4), Some(8))]);
-        assert!(problems(text)[0].reason.contains("prometheus"));
+        assert!(problems(text)[0].reason.contains("graphite"));
+    }
+
+    #[test]
+    fn a_temporal_source_takes_its_settings_or_their_defaults() {
+        let text = "\
+default_context = \"agents\"
+[[contexts.agents.sources]]
+name = \"workflows\"
+url = \"https://temporal.example:7243\"
+kind = \"temporal\"
+[contexts.agents.sources.temporal]
+namespace = \"agents-prod\"
+poll_interval_s = 10
+[contexts.agents.sources.temporal.names]
+state = \"EscalationState\"
+[[contexts.agents.sources]]
+name = \"plain\"
+url = \"http://127.0.0.1:7243\"
+kind = \"temporal\"
+";
+        let config = parse(Path::new("c.toml"), text).unwrap().config;
+        let sources = &config.contexts["agents"].sources;
+        assert_eq!(sources[0].kind, SourceKind::Temporal);
+        let settings = sources[0].temporal.as_ref().unwrap();
+        assert_eq!(settings.namespace, "agents-prod");
+        assert_eq!(settings.poll_interval_s, 10);
+        assert_eq!(settings.names.state, "EscalationState");
+        assert_eq!(settings.names.claim, "switchboard_claim");
+        assert_eq!(sources[1].temporal, Some(TemporalSettings::default()));
+    }
+
+    #[test]
+    fn the_example_temporal_context_holds_the_defaults() {
+        let text = include_str!("../../fixtures/contexts/temporal.toml");
+        let config = parse(Path::new("temporal.toml"), text).unwrap().config;
+        let context = &config.contexts["agents"];
+        assert_eq!(context.sources[0].kind, SourceKind::Native);
+        let workflows = context.source("workflows").unwrap();
+        assert_eq!(workflows.temporal, Some(TemporalSettings::default()));
+    }
+
+    #[test]
+    fn temporal_settings_problems_are_reported_where_they_are() {
+        let text = "\
+[[contexts.agents.sources]]
+name = \"workflows\"
+url = \"http://127.0.0.1:7243\"
+kind = \"temporal\"
+temporal = { namespace = \"\", poll_interval_s = 0, names = { claim = \"x' OR 'y\" } }
+[[contexts.agents.sources]]
+name = \"api\"
+url = \"http://127.0.0.1:7300\"
+temporal = { namespace = \"agents\" }
+[[contexts.agents.sources]]
+name = \"typo\"
+url = \"http://127.0.0.1:7243\"
+kind = \"temporal\"
+temporal = { namespaces = \"agents\" }
+";
+        let found = problems(text);
+        assert_eq!(positions(text)[0], (Some(14), Some(14)), "{found:#?}");
+        assert!(found[0].reason.contains("namespaces"), "{found:#?}");
+        let found = problems(&text.replace("namespaces", "namespace"));
+        let at: Vec<_> = found.iter().map(|p| (p.line, p.column)).collect();
+        assert_eq!(
+            at,
+            vec![(Some(5), Some(12)); 3]
+                .into_iter()
+                .chain([(Some(9), Some(12))])
+                .collect::<Vec<_>>()
+        );
+        assert!(found[0].reason.contains("namespace is empty"), "{found:#?}");
+        assert!(found[1].reason.contains("poll_interval_s"));
+        assert!(found[2].reason.contains("the claim name"));
+        assert!(found[3].reason.contains("kind = \"temporal\""));
+    }
+
+    #[test]
+    fn an_api_key_in_a_temporal_table_goes_to_the_keyring() {
+        let text = "\
+[[contexts.agents.sources]]
+name = \"workflows\"
+url = \"http://127.0.0.1:7243\"
+kind = \"temporal\"
+[contexts.agents.sources.temporal]
+api_key = \"secret\"
+";
+        let found = problems(text);
+        assert_eq!(positions(text), vec![(Some(6), Some(1))]);
+        assert!(found[0].reason.contains("keyring"));
+        assert!(!found[0].reason.contains("secret\""));
     }
 
     #[test]

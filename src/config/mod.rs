@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::sources::temporal::TemporalSettings;
 use protocol::escalations::Priority;
 
 /// The embedded lab: present in every configuration, needs no sources, and is the
@@ -118,6 +119,8 @@ pub struct SourceConfig {
     /// Base URL (http or https, no credentials in it).
     pub url: String,
     pub kind: SourceKind,
+    /// The settings of a [`SourceKind::Temporal`] source (defaults when its file gives none).
+    pub temporal: Option<TemporalSettings>,
 }
 
 /// Which protocol a source speaks.
@@ -127,6 +130,8 @@ pub enum SourceKind {
     /// Switchboard's own protocol v1 (the lab speaks it too).
     #[default]
     Native,
+    /// Escalations from Temporal workflows over Temporal's HTTP API (docs/temporal.md).
+    Temporal,
 }
 
 /// Values from command-line flags; they override everything else.

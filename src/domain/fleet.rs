@@ -114,6 +114,8 @@ pub struct SourceData {
     pub identity: Option<WhoAmI>,
     pub operators: Vec<Operator>,
     pub history: HashMap<String, VecDeque<Sample>>,
+    /// A source without a stream is read this often: its data is fresh that much longer.
+    pub polled_every: Option<Duration>,
 }
 
 impl SourceData {
@@ -127,6 +129,7 @@ impl SourceData {
             identity: None,
             operators: Vec::new(),
             history: HashMap::new(),
+            polled_every: None,
         }
     }
 
@@ -138,7 +141,11 @@ impl SourceData {
     pub fn freshness(&self, now: Instant) -> Freshness {
         match (&self.connection, self.age(now)) {
             (_, None) => Freshness::NoData,
-            (Connection::Live, Some(age)) if age <= STALE_AFTER => Freshness::Fresh,
+            (Connection::Live, Some(age))
+                if age <= STALE_AFTER + self.polled_every.unwrap_or_default() =>
+            {
+                Freshness::Fresh
+            }
             (_, Some(age)) => Freshness::Stale(age),
         }
     }

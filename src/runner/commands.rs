@@ -9,8 +9,10 @@ use tokio::task::AbortHandle;
 
 use crate::app::{CommandFailure, CommandRequest, FailureKind, Msg};
 use crate::journal::{Entry, Journal, Outcome, describe_recovered, resolve_pending};
-use crate::sources::delivery::{ATTEMPTS, deliver};
-use crate::sources::{Client, ClientError, SourceSpec};
+use crate::sources::delivery::{ATTEMPTS, SendFailure, deliver, deliver_with};
+use crate::sources::temporal::{TemporalClient, TemporalSource};
+use crate::sources::{Client, ClientError, EscalationBackend, SourceSpec, Timeouts};
+use protocol::escalations::ResolveRequest;
 
 /// Audit entries asked for per page; later ones arrive as events.
 const AUDIT_PAGE: u32 = 200;
@@ -28,32 +30,62 @@ pub struct Dispatcher {
     pub(super) tx: mpsc::Sender<Msg>,
     /// The inbox load running for each source: one slot per source.
     pub(super) escalation_loads: HashMap<String, AbortHandle>,
+    /// Where each source's escalated tasks live, whatever its kind.
+    pub(super) backends: HashMap<String, EscalationBackend>,
 }
 
 impl Dispatcher {
     pub fn new(
         context: &str,
         sources: &[SourceSpec],
+        temporal: &[TemporalSource],
         journal: Journal,
         tx: mpsc::Sender<Msg>,
     ) -> Dispatcher {
-        let clients = sources
+        let no_client = |name: &str, error: &ClientError| {
+            tracing::error!(source = %name, %error, "no client for the source");
+        };
+        let clients: HashMap<String, Client> = sources
             .iter()
             .filter_map(|s| match Client::new(&s.url, s.token.clone()) {
                 Ok(client) => Some((s.name.clone(), client)),
                 Err(error) => {
-                    tracing::error!(source = %s.name, %error, "no client for the source");
+                    no_client(&s.name, &error);
                     None
                 }
             })
             .collect();
+        let mut backends: HashMap<String, EscalationBackend> = (clients.iter())
+            .map(|(name, client)| (name.clone(), EscalationBackend::Native(client.clone())))
+            .collect();
+        for source in temporal {
+            match TemporalClient::for_source(source, Timeouts::default()) {
+                Ok(client) => {
+                    let backend = EscalationBackend::Temporal {
+                        client: Box::new(client),
+                        operator: source.operator.clone(),
+                    };
+                    backends.insert(source.spec.name.clone(), backend);
+                }
+                Err(error) => no_client(&source.spec.name, &error),
+            }
+        }
         Dispatcher {
             context: context.to_string(),
             clients,
             journal: Arc::new(Mutex::new(journal)),
             tx,
             escalation_loads: HashMap::new(),
+            backends,
         }
+    }
+
+    pub(super) fn backend(&self, source: &str) -> Option<EscalationBackend> {
+        let backend = self.backends.get(source).cloned();
+        if backend.is_none() {
+            tracing::error!(source, "no client for the source");
+        }
+        backend
     }
 
     pub(super) fn client(&self, source: &str) -> Option<Client> {
@@ -153,10 +185,10 @@ impl Dispatcher {
         if pending.is_empty() {
             return;
         }
-        let by_url: Vec<(String, Client)> = self
-            .clients
+        let by_url: Vec<(String, EscalationBackend)> = self
+            .backends
             .values()
-            .map(|c| (c.url().to_string(), c.clone()))
+            .map(|b| (b.url().to_string(), b.clone()))
             .collect();
         let (journal, tx) = (self.journal.clone(), self.tx.clone());
         tokio::spawn(async move {
@@ -166,7 +198,7 @@ impl Dispatcher {
                     .find(|(url, _)| entry.was_sent_to(url))
                     .map(|(_, c)| c);
                 let outcome = match client {
-                    Some(client) => resolve_pending(client, &entry).await,
+                    Some(backend) => recover(backend, &entry).await,
                     None => Outcome::Unknown {
                         message: format!(
                             "{} is not a source of this context: ask it there",
@@ -203,6 +235,31 @@ impl Dispatcher {
                 .map_err(|e| e.to_string());
             let _ = tx.send(Msg::AuditLoaded { source, result }).await;
         });
+    }
+}
+
+/// What became of a journaled request whose answer never came: a protocol v1 source is asked
+/// by its audit log; a resolution of a Temporal workflow is sent again under its key, which
+/// Temporal answers with the first outcome, acting once.
+async fn recover(backend: &EscalationBackend, entry: &Entry) -> Outcome {
+    if let EscalationBackend::Native(client) = backend {
+        return resolve_pending(client, entry).await;
+    }
+    let request = match serde_json::from_value::<ResolveRequest>(entry.command.body.clone()) {
+        Ok(request) => request,
+        Err(error) => {
+            return Outcome::Unknown {
+                message: format!("the journal's resolution cannot be read ({error})"),
+            };
+        }
+    };
+    let (id, key) = (&entry.command.target, &entry.idempotency_key);
+    let (result, _tries) = deliver_with(key, ATTEMPTS, || backend.resolve(id, &request, key)).await;
+    match result {
+        Ok(answer) => Outcome::Applied {
+            detail: protocol::sanitize::clean(&answer.consequence).into_owned(),
+        },
+        Err(error) => Outcome::failed(&error),
     }
 }
 
@@ -248,14 +305,14 @@ pub(super) async fn write_journal(
 
 fn failure_of(error: &ClientError) -> CommandFailure {
     CommandFailure {
-        kind: failure_kind(error),
+        kind: failure_kind(matches!(error, ClientError::Conflict { .. }), error),
         message: error.to_string(),
     }
 }
 
 /// How a failed request reads to the operator: refused, conflicting, or of unknown outcome.
-pub(super) fn failure_kind(error: &ClientError) -> FailureKind {
-    if matches!(error, ClientError::Conflict { .. }) {
+pub(super) fn failure_kind(conflict: bool, error: &impl SendFailure) -> FailureKind {
+    if conflict {
         FailureKind::Conflict
     } else if error.outcome_unknown() {
         FailureKind::Unknown
@@ -313,7 +370,7 @@ mod tests {
         drop(journal);
 
         let (tx, mut rx) = mpsc::channel(8);
-        let dispatcher = Dispatcher::new("drill", &[spec], Journal::open(&path).unwrap(), tx);
+        let dispatcher = Dispatcher::new("drill", &[spec], &[], Journal::open(&path).unwrap(), tx);
         dispatcher.recover_pending();
         let mut told = Vec::new();
         for _ in 0..2 {

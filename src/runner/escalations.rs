@@ -3,11 +3,12 @@
 
 use crate::app::{ConfirmedResolution, EscalationFailure, FailureKind, Msg};
 use crate::journal::{Entry, Outcome};
-use crate::sources::ClientError;
 use crate::sources::delivery::{ATTEMPTS, deliver_with};
 use crate::sources::paging::{self, Page};
+use crate::sources::{BackendError, Client, EscalationBackend};
 use futures::StreamExt;
 use protocol::escalations::ResolveRequest as WireResolve;
+use tokio::sync::mpsc;
 
 use super::commands::{Dispatcher, failure_kind, write_journal};
 
@@ -15,40 +16,23 @@ impl Dispatcher {
     /// Pages through the open escalations of `source`, one message a page. A new load of a
     /// source replaces the one still running, so a reconnecting source never has two.
     pub fn fetch_escalations(&mut self, source: String) {
-        let Some(client) = self.client(&source) else {
+        let Some(backend) = self.backend(&source) else {
             return;
         };
         let tx = self.tx.clone();
         let slot = source.clone();
         let load = tokio::spawn(async move {
-            let mut pages = std::pin::pin!(paging::open_escalations(client, paging::MAX_PAGES));
-            let mut counted = None;
-            while let Some(Page {
-                result,
-                done,
-                total,
-            }) = pages.next().await
-            {
-                // The progress on screen: told when the list says how long it is.
-                if let Some(total) = total
-                    && counted != Some(total)
-                {
-                    counted = Some(total);
-                    let counted = Msg::EscalationsCounted {
-                        source: source.clone(),
-                        total,
+            match backend {
+                EscalationBackend::Native(client) => load_pages(client, source, tx).await,
+                EscalationBackend::Temporal { client, .. } => {
+                    // Temporal's list is read whole (its own pages): one message.
+                    let result = client.escalations(&[]).await.map_err(|e| e.to_string());
+                    let loaded = Msg::EscalationsLoaded {
+                        source,
+                        result,
+                        done: true,
                     };
-                    if tx.send(counted).await.is_err() {
-                        return;
-                    }
-                }
-                let loaded = Msg::EscalationsLoaded {
-                    source: source.clone(),
-                    result,
-                    done,
-                };
-                if tx.send(loaded).await.is_err() {
-                    return;
+                    let _ = tx.send(loaded).await;
                 }
             }
         });
@@ -58,12 +42,12 @@ impl Dispatcher {
     }
 
     pub fn fetch_escalation(&self, source: String, id: String) {
-        let Some(client) = self.client(&source) else {
+        let Some(backend) = self.backend(&source) else {
             return;
         };
         let tx = self.tx.clone();
         tokio::spawn(async move {
-            let result = client
+            let result = backend
                 .escalation(&id)
                 .await
                 .map(Box::new)
@@ -73,12 +57,12 @@ impl Dispatcher {
     }
 
     pub fn claim(&self, source: String, id: String) {
-        let Some(client) = self.client(&source) else {
+        let Some(backend) = self.backend(&source) else {
             return;
         };
         let tx = self.tx.clone();
         tokio::spawn(async move {
-            let result = match client.claim(&id, None).await {
+            let result = match backend.claim(&id).await {
                 Ok(summary) => summary.lease.ok_or_else(|| EscalationFailure {
                     kind: FailureKind::Rejected,
                     message: format!("{id} was not claimed: the server returned no lease"),
@@ -92,13 +76,13 @@ impl Dispatcher {
     }
 
     pub fn release(&self, source: String, id: String) {
-        let Some(client) = self.client(&source) else {
+        let Some(backend) = self.backend(&source) else {
             return;
         };
         let tx = self.tx.clone();
         tokio::spawn(async move {
-            let result = client
-                .release(&id, None)
+            let result = backend
+                .release(&id)
                 .await
                 .map(|_| ())
                 .map_err(|e| failure_of(&e));
@@ -107,7 +91,7 @@ impl Dispatcher {
     }
 
     pub fn resolve(&self, request: ConfirmedResolution) {
-        let Some(client) = self.client(&request.source) else {
+        let Some(backend) = self.backend(&request.source) else {
             return;
         };
         let (journal, tx, context) = (self.journal.clone(), self.tx.clone(), self.context.clone());
@@ -119,7 +103,7 @@ impl Dispatcher {
             };
             // Nothing is sent that the journal does not hold.
             let journaled =
-                match Entry::for_resolution(&context, client.url(), &request.id, &wire, &key) {
+                match Entry::for_resolution(&context, backend.url(), &request.id, &wire, &key) {
                     Ok(entry) => {
                         let sent = entry.clone();
                         write_journal(&journal, move |j| j.record_sent(&sent))
@@ -155,7 +139,7 @@ impl Dispatcher {
                 })
                 .await;
             let (result, _tries) =
-                deliver_with(&key, ATTEMPTS, || client.resolve(&request.id, &wire, &key)).await;
+                deliver_with(&key, ATTEMPTS, || backend.resolve(&request.id, &wire, &key)).await;
             let outcome = match &result {
                 Ok(answer) => Outcome::Applied {
                     detail: protocol::sanitize::clean(&answer.consequence).into_owned(),
@@ -179,31 +163,54 @@ impl Dispatcher {
     }
 }
 
-/// A refused claim or resolution, with who holds or closed the task when the server says.
-fn failure_of(error: &ClientError) -> EscalationFailure {
-    let member = |name: &str| match error {
-        ClientError::Conflict {
-            current: Some(members),
-            ..
-        } => members
-            .get(name)
-            .and_then(|v| v.as_str())
-            .map(|v| protocol::sanitize::clean(v).into_owned()),
-        _ => None,
-    };
+/// Pages through a protocol v1 source's open escalations, one message a page, with the
+/// list's length as progress when it says it.
+async fn load_pages(client: Client, source: String, tx: mpsc::Sender<Msg>) {
+    let mut pages = std::pin::pin!(paging::open_escalations(client, paging::MAX_PAGES));
+    let mut counted = None;
+    while let Some(Page {
+        result,
+        done,
+        total,
+    }) = pages.next().await
+    {
+        // The progress on screen: told when the list says how long it is.
+        if let Some(total) = total
+            && counted != Some(total)
+        {
+            counted = Some(total);
+            let counted = Msg::EscalationsCounted {
+                source: source.clone(),
+                total,
+            };
+            if tx.send(counted).await.is_err() {
+                return;
+            }
+        }
+        let loaded = Msg::EscalationsLoaded {
+            source: source.clone(),
+            result,
+            done,
+        };
+        if tx.send(loaded).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// A refused claim or resolution, with who holds or closed the task when the source says.
+fn failure_of(error: &BackendError) -> EscalationFailure {
     EscalationFailure {
-        kind: failure_kind(error),
+        kind: failure_kind(error.is_conflict(), error),
         message: error.to_string(),
-        holder: member("holder"),
-        resolved_by: member("resolved_by"),
+        holder: error.holder(),
+        resolved_by: error.resolved_by(),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::Ordering;
-
-    use tokio::sync::mpsc;
 
     use super::*;
     use crate::journal::Journal;
@@ -222,7 +229,7 @@ mod tests {
             url,
             token: None,
         };
-        let mut dispatcher = Dispatcher::new("test", &[spec], journal, tx);
+        let mut dispatcher = Dispatcher::new("test", &[spec], &[], journal, tx);
         // A reconnect storm: three loads asked for at once.
         for _ in 0..3 {
             dispatcher.fetch_escalations("lab".into());

@@ -16,7 +16,8 @@ use tokio::sync::{mpsc, watch};
 
 use crate::app::{App, AppInit, ContextInfo, Effect, Msg, ScreenMap};
 use crate::config::{DesktopEscape, NotifyConfig, NotifyMode};
-use crate::sources::{SourceSpec, spawn_source};
+use crate::sources::temporal::{TemporalSource, spawn_temporal};
+use crate::sources::{SourceOptions, SourceSpec, spawn_source};
 use crate::theme;
 
 const FRAME_BUDGET: Duration = Duration::from_millis(16);
@@ -27,6 +28,8 @@ const BATCH: usize = 512;
 pub struct ConsoleOptions {
     pub context: ContextInfo,
     pub sources: Vec<SourceSpec>,
+    /// Temporal sources, after the protocol v1 ones.
+    pub temporal: Vec<TemporalSource>,
     pub problems: Vec<String>,
     pub theme_name: String,
     pub no_color: bool,
@@ -54,8 +57,13 @@ pub async fn run_console(options: ConsoleOptions) -> anyhow::Result<()> {
     let (tx, mut rx) = mpsc::channel::<Msg>(4096);
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
 
-    let mut dispatcher =
-        commands::Dispatcher::new(&options.context.name, &options.sources, journal, tx.clone());
+    let mut dispatcher = commands::Dispatcher::new(
+        &options.context.name,
+        &options.sources,
+        &options.temporal,
+        journal,
+        tx.clone(),
+    );
     let notify = options.notify;
     let mut notifier = Notifier::new(notify);
     let mut app = App::new(AppInit {
@@ -64,6 +72,7 @@ pub async fn run_console(options: ConsoleOptions) -> anyhow::Result<()> {
             .sources
             .iter()
             .map(|s| (s.name.clone(), s.url.clone()))
+            .chain((options.temporal.iter()).map(|t| (t.spec.name.clone(), t.spec.url.clone())))
             .collect(),
         problems,
         theme_name: options.theme_name,
@@ -90,6 +99,14 @@ pub async fn run_console(options: ConsoleOptions) -> anyhow::Result<()> {
     }
     for spec in options.sources {
         spawn_source(spec, tx.clone(), shutdown_rx.clone());
+    }
+    for source in options.temporal {
+        spawn_temporal(
+            source,
+            tx.clone(),
+            shutdown_rx.clone(),
+            SourceOptions::default(),
+        );
     }
     tokio::spawn(forward_terminal_events(tx.clone()));
     tokio::spawn(tick(tx.clone()));

@@ -45,6 +45,11 @@ impl Backoff {
         self.failures
     }
 
+    /// An attempt went through: the next failure starts from the first delay again.
+    pub fn succeeded(&mut self) {
+        self.failures = 0;
+    }
+
     /// The delay before the next attempt, after a session that failed with `error`.
     /// `live_for` is how long the session had been live, if it got that far: a healthy spell
     /// starts the backoff over. `jitter` in `[0, 1)` picks a point of the window
@@ -56,10 +61,15 @@ impl Backoff {
         live_for: Option<Duration>,
         jitter: f64,
     ) -> Duration {
+        self.delay(error.is_persistent(), live_for, jitter)
+    }
+
+    /// [`Backoff::delay_after`] for any failure: `persistent` when only the user can fix it.
+    pub fn delay(&mut self, persistent: bool, live_for: Option<Duration>, jitter: f64) -> Duration {
         if live_for.is_some_and(|live| live >= self.policy.healthy_after) {
             self.failures = 0;
         }
-        let delay = if error.is_persistent() {
+        let delay = if persistent {
             self.policy.cap
         } else {
             self.window().mul_f64(jitter.clamp(0.0, 1.0))

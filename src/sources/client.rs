@@ -430,6 +430,15 @@ pub(crate) fn http_for(
     base_url: &str,
     timeouts: Timeouts,
 ) -> Result<(reqwest::Client, Url), ClientError> {
+    http_trusting(base_url, timeouts, Vec::new())
+}
+
+/// [`http_for`], trusting the CA certificates `roots` beside the system's.
+pub(crate) fn http_trusting(
+    base_url: &str,
+    timeouts: Timeouts,
+    roots: Vec<reqwest::Certificate>,
+) -> Result<(reqwest::Client, Url), ClientError> {
     let invalid = |url: &str, reason: &str| ClientError::InvalidUrl {
         url: bounded(url),
         reason: reason.to_string(),
@@ -455,7 +464,9 @@ pub(crate) fn http_for(
         let path = format!("{}/", base.path());
         base.set_path(&path);
     }
-    let mut builder = reqwest::Client::builder().connect_timeout(timeouts.connect);
+    let mut builder = reqwest::Client::builder()
+        .connect_timeout(timeouts.connect)
+        .tls_certs_merge(roots);
     if loopback {
         // A system-wide HTTP_PROXY must not carry traffic meant for this machine elsewhere.
         builder = builder.no_proxy();

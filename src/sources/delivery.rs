@@ -25,17 +25,37 @@ pub fn policy() -> BackoffPolicy {
     }
 }
 
+/// What a failed send says about its fate, whatever kind of source it went to.
+pub trait SendFailure: std::fmt::Display {
+    /// The request may or may not have taken effect: sending it again with the same key is
+    /// the way to learn which.
+    fn outcome_unknown(&self) -> bool;
+    /// The HTTP status of an error answer; `None` when no answer came.
+    fn status(&self) -> Option<u16>;
+}
+
+impl SendFailure for ClientError {
+    fn outcome_unknown(&self) -> bool {
+        ClientError::outcome_unknown(self)
+    }
+
+    fn status(&self) -> Option<u16> {
+        ClientError::status(self)
+    }
+}
+
 /// Calls `send` (which must carry `idempotency_key`) until the server answers or `attempts`
 /// tries have failed with an unknown outcome; returns the answer (or the last error) and how
 /// many tries it took.
-pub async fn deliver_with<T, Send, Sent>(
+pub async fn deliver_with<T, E, Send, Sent>(
     idempotency_key: &str,
     attempts: u32,
     mut send: Send,
-) -> (Result<T, ClientError>, u32)
+) -> (Result<T, E>, u32)
 where
+    E: SendFailure,
     Send: FnMut() -> Sent,
-    Sent: Future<Output = Result<T, ClientError>>,
+    Sent: Future<Output = Result<T, E>>,
 {
     let mut backoff = Backoff::new(policy());
     let mut tries = 0;
@@ -43,7 +63,8 @@ where
         tries += 1;
         match send().await {
             Err(error) if error.outcome_unknown() && tries < attempts => {
-                let delay = backoff.delay_after(&error, None, rand::random::<f64>());
+                // Only an unknown outcome is sent again, and that is never the user's to fix.
+                let delay = backoff.delay(false, None, rand::random::<f64>());
                 tracing::warn!(%error, tries, ?delay, key = idempotency_key, "no answer; sending again with the same key");
                 tokio::time::sleep(delay).await;
             }

@@ -6,6 +6,7 @@ pub mod backoff;
 pub mod client;
 pub mod delivery;
 pub mod error;
+pub mod escalation_backend;
 pub mod litellm;
 pub mod paging;
 pub mod patroni;
@@ -18,6 +19,7 @@ use std::time::Duration;
 
 pub use client::{Client, EscalationQuery, Timeouts};
 pub use error::ClientError;
+pub use escalation_backend::{BackendError, EscalationBackend};
 pub use sse::StreamEvent;
 pub use worker::{SourceOptions, spawn_source, spawn_source_with};
 
@@ -41,6 +43,12 @@ pub enum SourceEvent {
     /// An escalation appeared or changed hands. Events may repeat after a resume: keep the
     /// summary with the highest `revision`.
     Escalation(EscalationEvent),
+    /// Every open escalation of a source without a stream (Temporal), as it listed them just
+    /// now; the next list comes in `next_in`. What it no longer lists has closed.
+    Listed {
+        rows: Vec<protocol::escalations::EscalationSummary>,
+        next_in: Duration,
+    },
     /// The connection failed or dropped; the worker tries again after `retry_in`.
     Down {
         error: String,

@@ -44,15 +44,26 @@ where
 pub fn spawn_source_with<M>(
     spec: SourceSpec,
     tx: mpsc::Sender<M>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
     options: SourceOptions,
 ) -> JoinHandle<()>
 where
     M: From<SourceMsg> + Send + 'static,
 {
+    spawn_until_shutdown(run(spec, tx, options), shutdown)
+}
+
+/// Runs a worker on its own task until it ends or `shutdown` turns true.
+pub(crate) fn spawn_until_shutdown<F>(
+    worker: F,
+    mut shutdown: watch::Receiver<bool>,
+) -> JoinHandle<()>
+where
+    F: std::future::Future + Send + 'static,
+{
     tokio::spawn(async move {
         tokio::select! {
-            _ = run(spec, tx, options) => {}
+            _ = worker => {}
             // An error means the sender is gone: nobody can ask us to stop any more.
             _ = shutdown.wait_for(|stop| *stop) => {}
         }
@@ -60,7 +71,7 @@ where
 }
 
 /// The app stopped listening; the worker has no reason to go on.
-struct ReceiverGone;
+pub(crate) struct ReceiverGone;
 
 enum SessionEnd {
     Failed(ClientError),
@@ -79,13 +90,14 @@ impl From<ReceiverGone> for SessionEnd {
     }
 }
 
-struct Outbox<M> {
-    source: String,
-    tx: mpsc::Sender<M>,
+/// Where a worker's reports go, each marked with its source's name.
+pub(crate) struct Outbox<M> {
+    pub(crate) source: String,
+    pub(crate) tx: mpsc::Sender<M>,
 }
 
 impl<M: From<SourceMsg>> Outbox<M> {
-    async fn send(&self, event: SourceEvent) -> Result<(), ReceiverGone> {
+    pub(crate) async fn send(&self, event: SourceEvent) -> Result<(), ReceiverGone> {
         let message = SourceMsg {
             source: self.source.clone(),
             event,

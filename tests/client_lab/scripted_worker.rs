@@ -171,6 +171,7 @@ pub(crate) fn describe(event: &SourceEvent) -> String {
         SourceEvent::Down { error, .. } => format!("down: {error}"),
         SourceEvent::Audit(entry) => format!("audit {}", entry.id),
         SourceEvent::Escalation(event) => format!("escalation {}", event.summary.id),
+        SourceEvent::Listed { rows, .. } => format!("listed {}", rows.len()),
     }
 }
 

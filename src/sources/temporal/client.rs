@@ -13,12 +13,13 @@ use serde_json::{Value, json};
 
 use super::error::TemporalError;
 use super::lineage::{Subject, lineage};
+use super::settings::{TemporalSource, read_roots};
 use super::wire::{
     self, Described, Event, ExecutionInfo, HistoryPage, ListPage, QueryAnswer, RpcStatus,
     UpdateAnswer, cleaned,
 };
 use super::{Names, TemporalSpec};
-use crate::sources::client::{MAX_BODY_BYTES, Timeouts, http_for, read_bounded};
+use crate::sources::client::{MAX_BODY_BYTES, Timeouts, http_trusting, read_bounded};
 use crate::sources::error::{ClientError, bounded};
 use protocol::escalations::{
     Candidate, ClaimRequest, Escalation, EscalationState, EscalationSummary, Priority,
@@ -68,6 +69,26 @@ struct About<'a> {
 
 impl TemporalClient {
     pub fn new(spec: &TemporalSpec, timeouts: Timeouts) -> Result<Self, ClientError> {
+        Self::trusting(spec, timeouts, Vec::new())
+    }
+
+    /// The client of a configured source: its CA file, if any, trusted beside the system's.
+    pub fn for_source(source: &TemporalSource, timeouts: Timeouts) -> Result<Self, ClientError> {
+        let roots = match &source.ca_file {
+            Some(path) => read_roots(path).map_err(|reason| ClientError::InvalidUrl {
+                url: bounded(&source.spec.url),
+                reason,
+            })?,
+            None => Vec::new(),
+        };
+        Self::trusting(&source.spec, timeouts, roots)
+    }
+
+    fn trusting(
+        spec: &TemporalSpec,
+        timeouts: Timeouts,
+        roots: Vec<reqwest::Certificate>,
+    ) -> Result<Self, ClientError> {
         let invalid = |reason: &str| ClientError::InvalidUrl {
             url: bounded(&spec.url),
             reason: reason.to_string(),
@@ -76,7 +97,7 @@ impl TemporalClient {
         if spec.namespace.is_empty() {
             return Err(invalid("no namespace"));
         }
-        let (http, mut base) = http_for(&spec.url, timeouts)?;
+        let (http, mut base) = http_trusting(&spec.url, timeouts, roots)?;
         base.path_segments_mut()
             .map_err(|()| invalid("the URL cannot have a path"))?
             .pop_if_empty()

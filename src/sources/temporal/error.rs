@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use super::wire::{RpcStatus, code};
+use crate::domain::fleet::DownKind;
 use crate::sources::ClientError;
 use crate::sources::error::bounded;
 
@@ -59,6 +60,40 @@ impl TemporalError {
             TemporalError::WorkerDown { .. } => true,
             TemporalError::Rpc { code, .. } => *code == code::UNAVAILABLE,
             _ => false,
+        }
+    }
+
+    /// Why a source that failed this way is down, for the banner.
+    pub fn down_kind(&self) -> DownKind {
+        match self {
+            TemporalError::Client(error) => error.down_kind(),
+            TemporalError::WorkerDown { .. } => DownKind::TimedOut,
+            TemporalError::WorkflowGone { .. } => DownKind::Refused { status: 404 },
+            TemporalError::Rpc { status, .. } if *status >= 500 => {
+                DownKind::ServerError { status: *status }
+            }
+            TemporalError::Rpc { status, .. } => DownKind::Refused { status: *status },
+            TemporalError::Held { .. } | TemporalError::Closed { .. } => {
+                DownKind::Refused { status: 409 }
+            }
+            TemporalError::Refused { .. } => DownKind::Refused { status: 400 },
+        }
+    }
+
+    /// A failure only the user can fix (the API key, the URL, the CA file): retried slowly.
+    pub fn is_persistent(&self) -> bool {
+        matches!(self, TemporalError::Client(error) if error.is_persistent())
+    }
+
+    /// The HTTP status of an error answer; `None` when no answer came.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            TemporalError::Client(error) => error.status(),
+            TemporalError::Rpc { status, .. } => Some(*status),
+            TemporalError::WorkflowGone { .. } => Some(404),
+            TemporalError::WorkerDown { .. } => None,
+            TemporalError::Held { .. } | TemporalError::Closed { .. } => Some(409),
+            TemporalError::Refused { .. } => Some(400),
         }
     }
 

@@ -9,13 +9,19 @@
 pub mod client;
 pub mod error;
 pub mod lineage;
+pub mod settings;
 pub mod wire;
+pub mod worker;
 
 pub use client::TemporalClient;
 pub use error::TemporalError;
+pub use settings::{TemporalSettings, TemporalSource};
+pub use worker::spawn_temporal;
 
-/// The contract's names (docs/temporal.md); each may be changed if the workflows change it too.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// The contract's names (docs/temporal.md); each may be changed if the workflows change it too
+/// (in the config, `[...sources.temporal.names]`: a name left out keeps its default).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Names {
     /// Keyword search attribute: pending, claimed, resolved, aborted.
     pub state: String,
