@@ -15,6 +15,8 @@ const GIVE_UP: Duration = Duration::from_secs(30);
 const SETTLE: Duration = Duration::from_secs(1);
 /// Its own tmux server, so the bench never touches the user's sessions.
 const SOCKET: &str = "switchboard-first-frame";
+/// Times a tmux session is asked for before the bench gives up.
+const NEW_SESSION_TRIES: usize = 5;
 /// What the status bar says while the inbox loads.
 const PROGRESS: &str = " loading ";
 
@@ -61,17 +63,27 @@ fn run(binary: &str, args: &[&str], backlog: Option<usize>) -> Run {
         home.path().display(),
         args.join(" ")
     );
-    let start = Instant::now();
-    let created = Command::new("tmux")
-        .args(["-L", SOCKET, "new-session", "-d", "-s", &session])
-        .args(["-x", "120", "-y", "40", command.as_str()])
-        .output()
-        .expect("tmux is installed");
-    assert!(
-        created.status.success(),
-        "tmux new-session: {}",
-        String::from_utf8_lossy(&created.stderr)
-    );
+    let mut start = Instant::now();
+    let mut refused = None;
+    // The previous run's session ending stops the tmux server; a session created in that
+    // moment hears "server exited unexpectedly": ask again.
+    for _ in 0..NEW_SESSION_TRIES {
+        start = Instant::now();
+        let answer = Command::new("tmux")
+            .args(["-L", SOCKET, "new-session", "-d", "-s", &session])
+            .args(["-x", "120", "-y", "40", command.as_str()])
+            .output()
+            .expect("tmux is installed");
+        if answer.status.success() {
+            refused = None;
+            break;
+        }
+        refused = Some(String::from_utf8_lossy(&answer.stderr).into_owned());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    if let Some(error) = refused {
+        panic!("tmux new-session: {error}");
+    }
     let pid = tmux(&["display-message", "-p", "-t", &session, "#{pane_pid}"])
         .trim()
         .to_string();

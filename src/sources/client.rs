@@ -471,6 +471,11 @@ pub(crate) fn http_trusting(
         // A system-wide HTTP_PROXY must not carry traffic meant for this machine elsewhere.
         builder = builder.no_proxy();
     }
+    if !needs_tls_roots(&base) {
+        // Reading every root certificate of the system takes tens of milliseconds per
+        // client, before the first frame when the source is the embedded lab.
+        builder = builder.tls_certs_only([]);
+    }
     let http = builder.build().map_err(|e| ClientError::Unreachable {
         url: bounded(base_url),
         reason: format!("cannot set up HTTP client: {}", root_cause(&e)),
@@ -510,6 +515,12 @@ fn header_str<'a>(response: &'a Response, name: &str) -> &'a str {
         .get(name)
         .and_then(|v: &HeaderValue| v.to_str().ok())
         .unwrap_or("")
+}
+
+/// Whether a client of `base` may verify a server's certificate: all but plain HTTP to this
+/// machine (a loopback server that redirects to HTTPS then fails on its certificate).
+fn needs_tls_roots(base: &Url) -> bool {
+    base.scheme() != "http" || !base.host_str().is_some_and(is_loopback)
 }
 
 fn is_loopback(host: &str) -> bool {

@@ -235,3 +235,23 @@ async fn no_answer_leaves_the_outcome_unknown() {
     assert!(error.outcome_unknown(), "{error:?}");
     assert_eq!(error.status(), None);
 }
+
+#[test]
+fn only_a_client_that_may_meet_tls_reads_the_systems_certificate_roots() {
+    let needs = |url: &str| needs_tls_roots(&Url::parse(url).unwrap());
+    for plain_to_this_machine in [
+        "http://127.0.0.1:7300/",
+        "http://localhost:9090/",
+        "http://[::1]:8233/",
+    ] {
+        assert!(!needs(plain_to_this_machine), "{plain_to_this_machine}");
+    }
+    for may_meet_tls in [
+        "https://127.0.0.1:7300/",
+        "https://lab.example/",
+        "http://prometheus.example:9090/",
+        "http://10.0.0.7/",
+    ] {
+        assert!(needs(may_meet_tls), "{may_meet_tls}");
+    }
+}

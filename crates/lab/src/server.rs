@@ -24,6 +24,10 @@ use crate::{BuiltinOperator, LabOptions};
 const TICK: Duration = Duration::from_millis(250);
 /// Fastest speed accepted: each tick then simulates this many quarter-seconds.
 pub const MAX_SPEED: f64 = 1000.0;
+/// How long a backlog waits to be asked for before it is built anyway. Built when first
+/// asked for, it is not built while an embedded console draws its first frame (the console
+/// asks once it has drawn it), when both would share the machine's few cores.
+const BACKLOG_UNASKED: Duration = Duration::from_secs(1);
 /// How long shutdown waits for the server and ticker before aborting them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
@@ -42,8 +46,10 @@ impl LabServer {
     /// spawns the HTTP server and the simulation ticker on the current tokio runtime.
     ///
     /// It answers at once: a synthetic backlog (`opts.escalations`) is built on a blocking
-    /// thread meanwhile; the escalation routes wait for it and the simulation starts ticking
-    /// when it is in, as if the lab had started then.
+    /// thread once an escalation route first asks for it (at most 1 s after the start,
+    /// `BACKLOG_UNASKED`); the escalation routes wait for it and the simulation starts ticking when
+    /// it is in, as if the lab had started then. Without a backlog nothing is built
+    /// apart: the lab starts as light as it can, beside a console drawing its first frame.
     pub async fn start(opts: LabOptions, listen: SocketAddr) -> anyhow::Result<LabServer> {
         let (seed, backlog) = (opts.seed, opts.escalations);
         LabServer::start_with(opts, listen, move |topology, epoch| {
@@ -52,7 +58,8 @@ impl LabServer {
         .await
     }
 
-    /// [`LabServer::start`] with the queue built by `build_queue` (tests hold it back).
+    /// [`LabServer::start`] with the backlog built by `build_queue` (tests hold it back); not
+    /// called without a backlog.
     pub(crate) async fn start_with(
         opts: LabOptions,
         listen: SocketAddr,
@@ -79,17 +86,19 @@ impl LabServer {
         let credentials = Arc::new(Credentials::new(opts.seed, &topology.operators));
         let epoch = DateTime::<Utc>::from_timestamp(Utc::now().timestamp(), 0).unwrap_or_default();
         let (stop, stopped) = watch::channel(false);
-        let stand_in = EscalationQueue::new(&topology, opts.seed, 0, epoch);
-        let queue_topology = topology.clone();
-        let lab = Arc::new(
-            LabShared::new(
-                Sim::new(topology, scenario, opts.seed, epoch),
-                stand_in,
-                opts.speed,
-                stopped.clone(),
-            )
-            .with_backlog_building(opts.escalations, opts.limits.backlog_wait),
+        // Without a backlog this is the queue; with one, a stand-in until it is built.
+        let queue = EscalationQueue::new(&topology, opts.seed, 0, epoch);
+        let backlog = (opts.escalations > 0).then(|| topology.clone());
+        let mut lab = LabShared::new(
+            Sim::new(topology, scenario, opts.seed, epoch),
+            queue,
+            opts.speed,
+            stopped.clone(),
         );
+        if backlog.is_some() {
+            lab = lab.with_backlog_building(opts.escalations, opts.limits.backlog_wait);
+        }
+        let lab = Arc::new(lab);
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
@@ -99,8 +108,13 @@ impl LabServer {
             opts.limits.body_timeout,
         );
         let server = tokio::spawn(listener::serve(listener, app, opts.limits, stopped.clone()));
-        let build = move || build_queue(&queue_topology, epoch);
-        let ticker = tokio::spawn(fill_queue_then_tick(lab, build, stopped));
+        let ticker = match backlog {
+            Some(topology) => {
+                let build = move || build_queue(&topology, epoch);
+                tokio::spawn(fill_queue_then_tick(lab, build, stopped))
+            }
+            None => tokio::spawn(run_ticker(lab, stopped)),
+        };
         Ok(LabServer {
             addr,
             operators: credentials.builtin_operators(),
@@ -152,12 +166,14 @@ impl Drop for LabServer {
     }
 }
 
-/// Builds the escalation queue on a blocking thread, puts it in, then ticks.
+/// Builds the escalation queue on a blocking thread once it is asked for, puts it in, then
+/// ticks.
 async fn fill_queue_then_tick(
     lab: Arc<LabShared>,
     build: impl FnOnce() -> EscalationQueue + Send + 'static,
     stopped: watch::Receiver<bool>,
 ) {
+    lab.backlog_wanted(BACKLOG_UNASKED).await;
     match tokio::task::spawn_blocking(build).await {
         Ok(queue) => lab.install_backlog(queue),
         Err(error) => {

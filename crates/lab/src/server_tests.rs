@@ -89,3 +89,50 @@ async fn an_escalation_request_waits_at_most_its_bound_then_hears_503_with_retry
     assert_eq!(page.total, 50);
     lab.shutdown().await;
 }
+
+/// A lab with a backlog of `tasks`, and whether its backlog has been built yet.
+async fn lab_telling_when_built(tasks: usize) -> (LabServer, Arc<AtomicBool>) {
+    let built = Arc::new(AtomicBool::new(false));
+    let options = LabOptions {
+        escalations: tasks,
+        ..LabOptions::default()
+    };
+    let lab = LabServer::start_with(options, "127.0.0.1:0".parse().unwrap(), {
+        let built = built.clone();
+        move |topology, epoch| {
+            built.store(true, Ordering::SeqCst);
+            EscalationQueue::new(topology, 42, tasks, epoch)
+        }
+    })
+    .await
+    .unwrap();
+    (lab, built)
+}
+
+#[tokio::test]
+async fn a_lab_without_a_backlog_builds_nothing_apart_and_answers_at_once() {
+    let (lab, built) = lab_telling_when_built(0).await;
+    let page: EscalationPage = json(get(&lab, "/v1/escalations").send().await.unwrap()).await;
+    assert_eq!(page.total, 0);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        !built.load(Ordering::SeqCst),
+        "no queue is built off the async threads when there is no backlog"
+    );
+    lab.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_backlog_is_built_when_first_asked_for_not_beside_a_starting_console() {
+    let (lab, built) = lab_telling_when_built(20).await;
+    let fleet = get(&lab, "/v1/fleet").send().await.unwrap();
+    assert_eq!(fleet.status(), 200);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        !built.load(Ordering::SeqCst),
+        "nothing asked for the backlog yet"
+    );
+    let page: EscalationPage = json(get(&lab, "/v1/escalations").send().await.unwrap()).await;
+    assert_eq!(page.total, 20);
+    lab.shutdown().await;
+}

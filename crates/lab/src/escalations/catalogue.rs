@@ -3,6 +3,8 @@
 //! topology. The services of the default topology have their own workflows; any other
 //! service gets a generic one.
 
+use std::fmt::Write as _;
+
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Value, json};
@@ -161,21 +163,33 @@ impl WorkflowTemplate {
     /// The input as a JSON object and its one-line preview.
     pub fn input(&self, rng: &mut ChaCha8Rng) -> (Value, String) {
         let fields = (self.context)(rng);
-        let preview = fields
-            .iter()
-            .take(PREVIEW_FIELDS)
-            .map(|(name, value)| match value {
-                Value::String(text) => format!("{name}={text}"),
-                other => format!("{name}={other}"),
-            })
-            .collect::<Vec<_>>()
-            .join(" ");
+        let preview = preview_of(&fields);
         let object = fields
             .into_iter()
             .map(|(name, value)| (name.to_string(), value))
             .collect();
         (Value::Object(object), preview)
     }
+
+    /// The one-line preview of the input [`WorkflowTemplate::input`] makes from the same
+    /// draws, without building the object.
+    pub fn preview(&self, rng: &mut ChaCha8Rng) -> String {
+        preview_of(&(self.context)(rng))
+    }
+}
+
+fn preview_of(fields: &[(&str, Value)]) -> String {
+    let mut preview = String::new();
+    for (i, (name, value)) in fields.iter().take(PREVIEW_FIELDS).enumerate() {
+        if i > 0 {
+            preview.push(' ');
+        }
+        let _ = match value {
+            Value::String(text) => write!(preview, "{name}={text}"),
+            other => write!(preview, "{name}={other}"),
+        };
+    }
+    preview
 }
 
 const PREVIEW_FIELDS: usize = 4;
@@ -549,5 +563,7 @@ mod tests {
         assert!(preview.starts_with("application_id=app-"), "{preview}");
         assert!(context["bureau_score"].is_u64());
         assert!(!preview.contains("income_verified"), "{preview}");
+        let alone = CREDIT_DECISION.preview(&mut ChaCha8Rng::seed_from_u64(7));
+        assert_eq!(alone, preview, "the preview alone is the input's");
     }
 }

@@ -20,9 +20,9 @@ impl EscalationQueue {
             }
             self.leases.pop_first();
             let record = &mut self.records[seq as usize];
-            let holder = record.summary.lease.take().map(|l| l.holder);
-            record.summary.state = EscalationState::Pending;
-            record.history.push(HistoryEntry {
+            record.state = EscalationState::Pending;
+            let holder = record.take_lease().map(|l| l.holder);
+            record.hands_mut().history.push(HistoryEntry {
                 at: now,
                 actor: "system".to_string(),
                 action: HistoryAction::LeaseExpired,
@@ -44,7 +44,7 @@ impl EscalationQueue {
         self.expire_leases(now);
         let seq = self.open_seq(id)?;
         let record = &mut self.records[seq as usize];
-        let action = match &record.summary.lease {
+        let action = match record.lease() {
             Some(lease) if lease.holder != who => {
                 return Err(QueueError::Held {
                     holder: lease.holder.clone(),
@@ -55,27 +55,25 @@ impl EscalationQueue {
             None => HistoryAction::Claimed,
         };
         let expires_at = now + TimeDelta::seconds(lease_s as i64);
-        let claimed_at = record
-            .summary
-            .lease
-            .as_ref()
-            .map_or(now, |lease| lease.claimed_at);
-        if let Some(old) = record.summary.lease.replace(Lease {
+        let claimed_at = record.lease().map_or(now, |lease| lease.claimed_at);
+        record.state = EscalationState::Claimed;
+        let hands = record.hands_mut();
+        let old = hands.lease.replace(Lease {
             holder: who.to_string(),
             claimed_at,
             expires_at,
-        }) {
-            self.leases
-                .remove(&(old.expires_at.timestamp_millis(), seq));
-        }
-        record.summary.state = EscalationState::Claimed;
-        record.history.push(HistoryEntry {
+        });
+        hands.history.push(HistoryEntry {
             at: now,
             actor: who.to_string(),
             action,
             note: None,
             assignee: None,
         });
+        if let Some(old) = old {
+            self.leases
+                .remove(&(old.expires_at.timestamp_millis(), seq));
+        }
         self.leases.insert((expires_at.timestamp_millis(), seq));
         Ok(self.changed(seq, EVENT_CLAIMED))
     }
@@ -99,8 +97,7 @@ impl EscalationQueue {
             check_printable("note", note, Lines::One).map_err(QueueError::Incomplete)?;
         }
         let seq = self.open_seq(id)?;
-        let record = &mut self.records[seq as usize];
-        match &record.summary.lease {
+        match self.records[seq as usize].lease() {
             None => return Err(QueueError::NotClaimed),
             Some(lease) if lease.holder != who => {
                 return Err(QueueError::Held {
@@ -112,8 +109,8 @@ impl EscalationQueue {
         }
         self.drop_lease(seq);
         let record = &mut self.records[seq as usize];
-        record.summary.state = EscalationState::Pending;
-        record.history.push(HistoryEntry {
+        record.state = EscalationState::Pending;
+        record.hands_mut().history.push(HistoryEntry {
             at: now,
             actor: who.to_string(),
             action: HistoryAction::Released,
@@ -124,7 +121,7 @@ impl EscalationQueue {
     }
 
     pub(super) fn drop_lease(&mut self, seq: u32) {
-        if let Some(lease) = self.records[seq as usize].summary.lease.take() {
+        if let Some(lease) = self.records[seq as usize].take_lease() {
             self.leases
                 .remove(&(lease.expires_at.timestamp_millis(), seq));
         }

@@ -4,6 +4,7 @@
 use std::ops::Bound;
 use std::sync::{Mutex, PoisonError};
 
+use super::record::id_of;
 use super::{EscalationQueue, lineage};
 use protocol::escalations::{
     Escalation, EscalationReason, EscalationState, EscalationSummary, Priority,
@@ -74,15 +75,14 @@ impl EscalationQueue {
             None => Bound::Unbounded,
         };
         for &position in self.by_deadline.range((from, Bound::Unbounded)) {
-            let summary = &self.records[position.1 as usize].summary;
-            if !matches(summary, query) {
+            if !self.matches(&self.records[position.1 as usize], query) {
                 continue;
             }
             if items.len() == query.limit {
                 more = true;
                 break;
             }
-            items.push(summary.clone());
+            items.push(self.summary(position.1));
             last_taken = Some(position);
         }
         let next = last_taken
@@ -116,7 +116,7 @@ impl EscalationQueue {
         let total = self
             .records
             .iter()
-            .filter(|record| matches(&record.summary, &filters))
+            .filter(|record| self.matches(record, &filters))
             .count() as u64;
         *counted = Some((filters, self.changes, total));
         total
@@ -128,34 +128,21 @@ impl EscalationQueue {
         let chain = self.chain(seq);
         let detail = lineage::derive_detail(&self.catalogue, &chain);
         Some(Escalation {
-            summary: record.summary.clone(),
+            summary: self.summary(seq),
             context: detail.context,
             candidates: detail.candidates,
             confidence_threshold: detail.confidence_threshold,
             checkpoint: detail.checkpoint,
             idempotency_key: detail.idempotency_key,
             lineage: detail.lineage,
-            follows: record
-                .origin
-                .retry
-                .as_ref()
-                .map(|r| self.records[r.follows as usize].summary.id.clone()),
-            history: record.history.clone(),
-            applied: record.applied.clone(),
+            follows: record.origin.retry.as_ref().map(|r| id_of(r.follows)),
+            history: record
+                .hands()
+                .map(|h| h.history.clone())
+                .unwrap_or_default(),
+            applied: record.applied().cloned(),
         })
     }
-}
-
-fn matches(summary: &EscalationSummary, query: &ListQuery) -> bool {
-    (query.states.is_empty() || query.states.contains(&summary.state))
-        && (query.priorities.is_empty() || query.priorities.contains(&summary.priority))
-        && (query.reasons.is_empty() || query.reasons.contains(&summary.reason))
-        && query.service.as_ref().is_none_or(|s| &summary.service == s)
-        && match &query.assignee {
-            None => true,
-            Some(AssigneeFilter::Nobody) => summary.assignee.is_none(),
-            Some(AssigneeFilter::Named(name)) => summary.assignee.as_ref() == Some(name),
-        }
 }
 
 #[cfg(test)]

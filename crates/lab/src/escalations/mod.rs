@@ -19,6 +19,7 @@ mod catalogue;
 mod lease;
 mod lineage;
 mod listing;
+mod record;
 mod resolution;
 mod source;
 
@@ -30,11 +31,10 @@ use rand_chacha::ChaCha8Rng;
 
 use self::catalogue::Catalogue;
 use self::lineage::Origin;
+use self::record::{Record, id_of};
 use self::source::FleetWatch;
 use crate::topology::Topology;
-use protocol::escalations::{
-    AppliedResolution, EVENT_NEW, EscalationState, EscalationSummary, HistoryEntry, Resolution,
-};
+use protocol::escalations::{EVENT_NEW, EscalationSummary, Resolution};
 use protocol::{FleetSnapshot, Notice};
 
 pub use listing::{AssigneeFilter, Cursor, ListQuery, Listed};
@@ -71,13 +71,6 @@ pub enum QueueError {
     },
     /// A release of a task nobody holds (409).
     NotClaimed,
-}
-
-struct Record {
-    summary: EscalationSummary,
-    origin: Origin,
-    history: Vec<HistoryEntry>,
-    applied: Option<AppliedResolution>,
 }
 
 /// A retry sent back to its workflow; its result comes at `due`.
@@ -131,6 +124,12 @@ impl EscalationQueue {
         queue
     }
 
+    /// Counts the tasks created and changed: a page written from the queue holds while this
+    /// stays the same.
+    pub fn changes(&self) -> u64 {
+        self.changes
+    }
+
     /// Events raised since the last call, in order.
     pub fn take_events(&mut self) -> Vec<QueueEvent> {
         std::mem::take(&mut self.events)
@@ -154,7 +153,7 @@ impl EscalationQueue {
     /// Adds an escalation; `announce` raises its `escalation.new` event.
     fn create(&mut self, origin: Origin, created_at: DateTime<Utc>, announce: bool) -> u32 {
         let seq = self.records.len() as u32;
-        let headline = {
+        let (priority, reason) = {
             let mut chain = match &origin.retry {
                 Some(retry) => self
                     .chain(retry.follows)
@@ -164,42 +163,15 @@ impl EscalationQueue {
                 None => Vec::new(),
             };
             chain.push(&origin);
-            lineage::headline(&self.catalogue, &chain)
+            lineage::rank(&self.catalogue, &chain)
         };
-        let profile = &self.catalogue.services[origin.service as usize];
-        let sla_deadline = created_at + lineage::sla(headline.priority);
-        let summary = EscalationSummary {
-            id: format!("esc-{:06}", seq + 1),
-            workflow_id: headline.workflow_id,
-            run_id: headline.run_id,
-            workflow_type: profile.workflow.workflow_type.to_string(),
-            step: profile.workflow.step.to_string(),
-            service: profile.id.clone(),
-            priority: headline.priority,
-            sla_deadline,
-            reason: headline.reason,
-            reason_text: headline.reason_text,
-            input_preview: headline.input_preview,
-            state: EscalationState::Pending,
-            lease: None,
-            resolution: None,
-            // Whoever asked for the retry knows the task best.
-            assignee: origin.retry.as_ref().map(|r| r.by.clone()),
-            created_at,
-            attempts: headline.attempts,
-            revision: 1,
-        };
+        let record = Record::new(origin, created_at, priority, reason);
         self.by_deadline
-            .insert((sla_deadline.timestamp_millis(), seq));
+            .insert((record.sla_deadline().timestamp_millis(), seq));
         self.changes += 1;
-        self.records.push(Record {
-            summary,
-            origin,
-            history: Vec::new(),
-            applied: None,
-        });
+        self.records.push(record);
         if announce {
-            let summary = self.records[seq as usize].summary.clone();
+            let summary = self.summary(seq);
             self.events.push(QueueEvent {
                 name: EVENT_NEW,
                 summary,
@@ -215,7 +187,7 @@ impl EscalationQueue {
         let mut at = Some(seq);
         while let Some(seq) = at {
             let record = &self.records[seq as usize];
-            chain.push((&record.origin, record.summary.created_at));
+            chain.push((&record.origin, record.created_at));
             at = record.origin.retry.as_ref().map(|r| r.follows);
         }
         chain.reverse();
@@ -226,8 +198,8 @@ impl EscalationQueue {
     fn seq_of(&self, id: &str) -> Option<u32> {
         let number: u32 = id.strip_prefix("esc-")?.parse().ok()?;
         let seq = number.checked_sub(1)?;
-        let record = self.records.get(seq as usize)?;
-        (record.summary.id == id).then_some(seq)
+        self.records.get(seq as usize)?;
+        (id_of(seq) == id).then_some(seq)
     }
 
     /// The sequence number of a task that is neither resolved nor aborted.
@@ -241,8 +213,8 @@ impl EscalationQueue {
 
     fn check_open(&self, seq: u32) -> Result<(), QueueError> {
         let record = &self.records[seq as usize];
-        match &record.applied {
-            Some(applied) if record.summary.state.is_closed() => Err(QueueError::Closed {
+        match record.applied() {
+            Some(applied) if record.state.is_closed() => Err(QueueError::Closed {
                 by: applied.by.clone(),
                 resolution: applied.resolution.clone(),
                 at: applied.at,
@@ -253,10 +225,9 @@ impl EscalationQueue {
 
     /// Counts a change of the task and raises its event; answers the task as it is now.
     fn changed(&mut self, seq: u32, event: &'static str) -> EscalationSummary {
-        let summary = &mut self.records[seq as usize].summary;
-        summary.revision += 1;
+        self.records[seq as usize].revision += 1;
         self.changes += 1;
-        let summary = summary.clone();
+        let summary = self.summary(seq);
         self.events.push(QueueEvent {
             name: event,
             summary: summary.clone(),
@@ -281,5 +252,7 @@ fn echo(text: &str) -> String {
     format!("{:?}…", &text[..end])
 }
 
+#[cfg(test)]
+mod answers_tests;
 #[cfg(test)]
 mod tests;

@@ -46,7 +46,7 @@ impl EscalationQueue {
         check_printable("note", &note, Lines::One).map_err(QueueError::Incomplete)?;
         self.expire_leases(now);
         let seq = self.open_seq(id)?;
-        if let Some(lease) = &self.records[seq as usize].summary.lease
+        if let Some(lease) = self.records[seq as usize].lease()
             && lease.holder != who
         {
             return Err(QueueError::Held {
@@ -64,7 +64,7 @@ impl EscalationQueue {
         };
         let consequence = self.apply(seq, &applied, now);
         Ok(ResolveOutcome {
-            escalation: self.records[seq as usize].summary.clone(),
+            escalation: self.summary(seq),
             applied,
             consequence,
         })
@@ -194,14 +194,13 @@ impl EscalationQueue {
     /// Changes the task as `applied` says, and tells what happens to the workflow.
     fn apply(&mut self, seq: u32, applied: &AppliedResolution, now: DateTime<Utc>) -> String {
         let (workflow_id, step, checkpoint) = {
-            let summary = &self.records[seq as usize].summary;
-            let steps_before = self.catalogue.services
+            let workflow = self.catalogue.services
                 [self.records[seq as usize].origin.service as usize]
-                .workflow
-                .steps_before;
+                .workflow;
+            let steps_before = workflow.steps_before;
             (
-                summary.workflow_id.clone(),
-                summary.step.clone(),
+                self.workflow_id(seq),
+                workflow.step,
                 format!(
                     "ck-{} ({})",
                     steps_before.len(),
@@ -214,9 +213,10 @@ impl EscalationQueue {
             Resolution::Handoff { to } => {
                 self.drop_lease(seq);
                 let record = &mut self.records[seq as usize];
-                record.summary.state = EscalationState::Pending;
-                record.summary.assignee = Some(to.clone());
-                record.history.push(HistoryEntry {
+                record.state = EscalationState::Pending;
+                let hands = record.hands_mut();
+                hands.assignee = Some(to.clone());
+                hands.history.push(HistoryEntry {
                     at: now,
                     actor: who.to_string(),
                     action: HistoryAction::HandedOff,
@@ -284,14 +284,15 @@ impl EscalationQueue {
         };
         self.drop_lease(seq);
         let record = &mut self.records[seq as usize];
-        record.summary.state = closes;
-        record.summary.resolution = Some(ResolutionBrief {
+        record.state = closes;
+        let hands = record.hands_mut();
+        hands.resolution = Some(ResolutionBrief {
             by: who.to_string(),
             kind: applied.resolution.kind(),
             at: now,
         });
-        record.applied = Some(applied.clone());
-        record.history.push(HistoryEntry {
+        hands.applied = Some(applied.clone());
+        hands.history.push(HistoryEntry {
             at: now,
             actor: who.to_string(),
             action: if closes == EscalationState::Aborted {
@@ -325,7 +326,7 @@ impl EscalationQueue {
             // The gateway takes the first matching provider that works, if any.
             let chosen = faults.iter().position(Option::is_none).unwrap_or(0);
             let provider = retry.providers[chosen];
-            let first = &self.records[retry.seq as usize];
+            let service = self.records[retry.seq as usize].origin.service;
             let fault = faults[chosen];
             // Why the workflow first escalated: what a retry on a working path may fall
             // short of again.
@@ -333,7 +334,7 @@ impl EscalationQueue {
             let falls_short = fault.is_none()
                 && reason != EscalationReason::PathsExhausted
                 && self.rng.random_bool(RETRY_STILL_SHORT);
-            let workflow_id = first.summary.workflow_id.clone();
+            let workflow_id = self.workflow_id(retry.seq);
             let via = self.catalogue.providers[provider as usize].id.clone();
             if fault.is_none() && !falls_short {
                 self.notice(
@@ -344,7 +345,7 @@ impl EscalationQueue {
             }
             let origin = Origin {
                 reason,
-                service: first.origin.service,
+                service,
                 seed: self.rng.random(),
                 faults: Box::new([]),
                 retry: Some(Box::new(RetriedPath {
@@ -356,7 +357,7 @@ impl EscalationQueue {
                 })),
             };
             let seq = self.create(origin, now, true);
-            let id = self.records[seq as usize].summary.id.clone();
+            let id = super::id_of(seq);
             self.notice(
                 now,
                 format!(

@@ -9,26 +9,28 @@
 //! (422). Resolutions from authenticated callers are audited, accepted or rejected; a replay
 //! is not, as it does nothing.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Deserialize;
 
 use super::auth::{Caller, min_role, require_role};
 use super::idempotent::{IdempotentPost, KeyWording, idempotency_key};
+use super::pages;
 use super::problem::{ApiError, plain};
 use super::state::{LabCore, LabShared, RouterState};
 use crate::audit::AuditRecord;
 use crate::escalations::{AssigneeFilter, Cursor, ListQuery, QueueError};
 use protocol::commands::AuditOutcome;
 use protocol::escalations::{
-    ClaimRequest, DEFAULT_LEASE_S, DEFAULT_PAGE_LIMIT, Escalation, EscalationPage,
-    EscalationReason, EscalationState, EscalationSummary, MAX_LEASE_S, MAX_NOTE_BYTES,
-    MAX_OUTPUT_BYTES, MAX_PAGE_LIMIT, MIN_LEASE_S, Priority, ReleaseRequest, ResolveOutcome,
-    ResolveRequest,
+    ClaimRequest, DEFAULT_LEASE_S, DEFAULT_PAGE_LIMIT, Escalation, EscalationReason,
+    EscalationState, EscalationSummary, MAX_LEASE_S, MAX_NOTE_BYTES, MAX_OUTPUT_BYTES,
+    MAX_PAGE_LIMIT, MIN_LEASE_S, Priority, ReleaseRequest, ResolveOutcome, ResolveRequest,
 };
 use protocol::{Role, WhoAmI, request_body};
 
@@ -122,17 +124,25 @@ pub(super) async fn list(
     _caller: Caller,
     State(state): State<RouterState>,
     Query(params): Query<ListParams>,
-) -> Result<Json<EscalationPage>, ApiError> {
+) -> Result<Response, ApiError> {
     let query = params.query()?;
     state.lab.whole_queue().await?;
-    let core = state.lab.lock();
-    let listed = core.escalations.list(&query);
-    Ok(Json(EscalationPage {
-        items: listed.items,
-        next_cursor: listed.next.map(Cursor::encode),
-        total: listed.total,
-        revision: core.published.revision(),
-    }))
+    let page = {
+        let mut core = state.lab.lock();
+        let core = &mut *core;
+        let revision = core.published.revision();
+        pages::page(&mut core.page_ahead, &core.escalations, revision, &query)
+    };
+    if let Some(next) = page.next {
+        let lab = Arc::clone(&state.lab);
+        tokio::task::spawn_blocking(move || {
+            let mut core = lab.lock();
+            let core = &mut *core;
+            let revision = core.published.revision();
+            pages::write_ahead(&mut core.page_ahead, &core.escalations, revision, next);
+        });
+    }
+    Ok(([(header::CONTENT_TYPE, "application/json")], page.body).into_response())
 }
 
 pub(super) async fn detail(

@@ -11,6 +11,7 @@ mod commands;
 mod escalations;
 mod fleet;
 mod idempotent;
+mod pages;
 pub mod problem;
 mod request_limits;
 mod state;

@@ -10,9 +10,10 @@ use std::time::Duration;
 
 use axum::extract::FromRef;
 use serde::Serialize;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::{Notify, broadcast, watch};
 
 use super::auth::Credentials;
+use super::pages::PageAhead;
 use super::problem::ApiError;
 use crate::audit::{AUDIT_KEPT, AuditLog, AuditRecord};
 use crate::escalations::EscalationQueue;
@@ -66,6 +67,8 @@ pub(crate) struct LabShared {
     /// Becomes true when the lab stops: open streams end.
     pub(super) stopped: watch::Receiver<bool>,
     backlog: watch::Sender<Backlog>,
+    /// An escalation route asked for the backlog: time to build it.
+    backlog_wanted: Notify,
     /// How long an escalation route waits for the backlog before answering `503`.
     backlog_wait: Duration,
 }
@@ -79,6 +82,8 @@ pub(super) struct LabCore {
     pub(super) audit: AuditLog,
     pub(super) idempotency: IdempotencyStore,
     pub(super) escalations: EscalationQueue,
+    /// The list page its client will most likely ask for next.
+    pub(super) page_ahead: Option<PageAhead>,
     /// Ticks since the last revision was published.
     quiet_ticks: u32,
 }
@@ -109,12 +114,14 @@ impl LabShared {
                 audit: AuditLog::new(AUDIT_KEPT),
                 idempotency: IdempotencyStore::new(KEYS_KEPT_PER_CALLER),
                 escalations,
+                page_ahead: None,
                 quiet_ticks: 0,
             }),
             live: broadcast::channel(LIVE_BUFFER).0,
             speed,
             stopped,
             backlog: watch::Sender::new(Backlog::Ready),
+            backlog_wanted: Notify::new(),
             backlog_wait: Duration::ZERO,
         }
     }
@@ -134,6 +141,11 @@ impl LabShared {
         self.backlog.send_replace(Backlog::Ready);
     }
 
+    /// Waits until an escalation route asks for the backlog, or `at_most`.
+    pub(crate) async fn backlog_wanted(&self, at_most: Duration) {
+        let _ = tokio::time::timeout(at_most, self.backlog_wanted.notified()).await;
+    }
+
     pub(crate) fn backlog_failed(&self) {
         self.backlog.send_replace(Backlog::Failed);
     }
@@ -142,6 +154,9 @@ impl LabShared {
     /// never answers from part of it; `503` with `Retry-After` beyond the wait.
     pub(super) async fn whole_queue(&self) -> Result<(), ApiError> {
         let mut backlog = self.backlog.subscribe();
+        if matches!(*backlog.borrow(), Backlog::Building { .. }) {
+            self.backlog_wanted.notify_one();
+        }
         let built = backlog.wait_for(|b| !matches!(b, Backlog::Building { .. }));
         // In time or not, what counts is where the backlog is now.
         let _ = tokio::time::timeout(self.backlog_wait, built).await;

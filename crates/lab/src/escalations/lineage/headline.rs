@@ -1,5 +1,5 @@
-//! The headline of an escalation, fixed when it is created: its workflow's identity, its
-//! priority, and the reason text the inbox shows.
+//! The headline of an escalation, derived from its origins the same each time: its
+//! workflow's identity, its priority, and the reason text the inbox shows.
 
 use rand::RngExt;
 
@@ -8,53 +8,89 @@ use super::{Fault, Origin, Stream, reason_of, stream};
 use crate::escalations::catalogue::{Catalogue, WorkflowTemplate};
 use protocol::escalations::{EscalationReason, Priority};
 
-/// The identity and headline of an escalation, fixed at creation.
+/// The identity and headline of an escalation, the same each time it is derived.
 pub struct Headline {
     pub workflow_id: String,
     pub run_id: String,
-    pub priority: Priority,
-    pub reason: EscalationReason,
     pub reason_text: String,
     pub input_preview: String,
     pub attempts: u32,
 }
 
-/// Identity, priority and headline of a new escalation.
-pub fn headline(catalogue: &Catalogue, chain: &[&Origin]) -> Headline {
+/// What orders and filters the list, cheap to know: the priority of a new escalation and
+/// the reason it escalated for.
+pub fn rank(catalogue: &Catalogue, chain: &[&Origin]) -> (Priority, EscalationReason) {
     let root = chain[0];
-    let profile = &catalogue.services[root.service as usize];
-    let workflow = profile.workflow;
-    let (workflow_id, run_id, base_priority) = identity(workflow, root.seed);
-    let plan = plan(catalogue, chain);
+    let workflow = catalogue.services[root.service as usize].workflow;
+    let base_priority = Identity::draw(workflow, root.seed).priority;
     let reason = reason_of(chain);
     let priority = if reason == EscalationReason::PathsExhausted {
         base_priority.raised()
     } else {
         base_priority
     };
-    let (_, input_preview) = workflow.input(&mut stream(root.seed, Stream::Input));
+    (priority, reason)
+}
+
+/// Identity and headline of an escalation.
+pub fn headline(catalogue: &Catalogue, chain: &[&Origin]) -> Headline {
+    let root = chain[0];
+    let workflow = catalogue.services[root.service as usize].workflow;
+    let identity = Identity::draw(workflow, root.seed);
+    let plan = plan(catalogue, chain);
     Headline {
-        workflow_id,
-        run_id,
-        priority,
-        reason,
+        workflow_id: identity.workflow_id(workflow),
+        run_id: identity.run_id(),
         reason_text: reason_text(catalogue, workflow, chain, &plan),
-        input_preview,
+        input_preview: workflow.preview(&mut stream(root.seed, Stream::Input)),
         attempts: plan.attempts(),
     }
 }
 
-pub(super) fn identity(workflow: &WorkflowTemplate, seed: u64) -> (String, String, Priority) {
-    let mut rng = stream(seed, Stream::Identity);
-    let workflow_id = format!("{}-{:010x}", workflow.id_prefix, rng.random::<u64>() >> 24);
-    let run_id = uuid::Builder::from_random_bytes(rng.random()).into_uuid();
-    // Some customers and amounts matter more than the workflow's usual priority.
-    let priority = match rng.random_range(0..100) {
-        0..15 => workflow.priority.raised(),
-        15..30 => lowered(workflow.priority),
-        _ => workflow.priority,
-    };
-    (workflow_id, run_id.to_string(), priority)
+/// The workflow id of an execution of `workflow` seeded with `seed`.
+pub fn workflow_id(workflow: &WorkflowTemplate, seed: u64) -> String {
+    Identity::draw(workflow, seed).workflow_id(workflow)
+}
+
+/// The random draws a workflow execution's identity is made of.
+struct Identity {
+    number: u64,
+    run: [u8; 16],
+    priority: Priority,
+}
+
+impl Identity {
+    fn draw(workflow: &WorkflowTemplate, seed: u64) -> Identity {
+        let mut rng = stream(seed, Stream::Identity);
+        let number = rng.random::<u64>() >> 24;
+        let run = rng.random();
+        // Some customers and amounts matter more than the workflow's usual priority.
+        let priority = match rng.random_range(0..100) {
+            0..15 => workflow.priority.raised(),
+            15..30 => lowered(workflow.priority),
+            _ => workflow.priority,
+        };
+        Identity {
+            number,
+            run,
+            priority,
+        }
+    }
+
+    fn workflow_id(&self, workflow: &WorkflowTemplate) -> String {
+        format!("{}-{:010x}", workflow.id_prefix, self.number)
+    }
+
+    fn run_id(&self) -> String {
+        uuid::Builder::from_random_bytes(self.run)
+            .into_uuid()
+            .to_string()
+    }
+}
+
+pub(super) fn identity(workflow: &WorkflowTemplate, seed: u64) -> (String, String) {
+    let identity = Identity::draw(workflow, seed);
+    (identity.workflow_id(workflow), identity.run_id())
 }
 
 fn lowered(priority: Priority) -> Priority {

@@ -1,10 +1,11 @@
 //! Lineages of escalated tasks: what the workflow tried, from its start to the escalation.
 //!
 //! An escalation is stored as its [`Origin`] (why, which service, a seed, the faults met) and
-//! everything else is derived from it, deterministically: first a `Plan` (cheap, no text:
-//! used when the escalation is created, for its attempt count and reason), then on demand
-//! the wire types ([`derive_detail`]). So a hundred thousand escalations cost little memory,
-//! and the detail of one is the same every time it is asked for.
+//! everything else is derived from it, deterministically: when it is created only what
+//! orders and filters the list ([`rank`]: priority and reason), then on demand its
+//! [`headline`] (ids, reason text, input preview, attempt count: from a `Plan`, cheap, no
+//! detail text) for a page, and the wire detail ([`derive_detail`]). So a hundred thousand
+//! escalations cost little memory, and each is the same every time it is asked for.
 //!
 //! `plan` plans the attempts, `headline` writes what an escalation shows in the inbox, and
 //! `text` writes the detail (attempts, errors, verdicts, candidates).
@@ -19,7 +20,7 @@ use rand_chacha::ChaCha8Rng;
 
 use protocol::escalations::{EscalationReason, Priority};
 
-pub use headline::headline;
+pub use headline::{headline, rank, workflow_id};
 pub use text::derive_detail;
 
 /// How a path failed a task.

@@ -31,7 +31,7 @@ pub fn derive_detail(catalogue: &Catalogue, chain: &[(&Origin, DateTime<Utc>)]) 
     let root = origins[0];
     let profile = &catalogue.services[root.service as usize];
     let workflow = profile.workflow;
-    let (workflow_id, run_id, _) = identity(workflow, root.seed);
+    let (workflow_id, run_id) = identity(workflow, root.seed);
     let (context, _) = workflow.input(&mut stream(root.seed, Stream::Input));
     let plan = plan(catalogue, &origins);
     let times = attempt_times(&plan, &origins, chain);
