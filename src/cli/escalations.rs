@@ -10,7 +10,10 @@ use crate::cli::target::Target;
 use crate::format::{age, ms};
 use crate::journal::{Entry, Journal, Outcome};
 use crate::sources::delivery::{ATTEMPTS, deliver_with};
-use crate::sources::{Client, ClientError, EscalationQuery, SourceSpec};
+use crate::sources::temporal::TemporalClient;
+use crate::sources::{
+    BackendError, Client, EscalationBackend, EscalationQuery, SourceSpec, Timeouts,
+};
 use protocol::escalations::{
     Escalation, EscalationState, EscalationSummary, Resolution, ResolveOutcome, ResolveRequest,
 };
@@ -159,11 +162,26 @@ pub async fn run_escalations(
     confirm: impl FnMut(&str) -> bool,
 ) -> anyhow::Result<i32> {
     let client = Client::new(&source.url, source.token.clone())?;
-    // Deadlines are on the source's clock; only the readable output shows them.
-    let clock = match &args {
-        EscalationsArgs::List { json: false, .. } | EscalationsArgs::Show { json: false, .. } => {
-            SourceClock::of(&client).await
-        }
+    let backend = EscalationBackend::Native(client);
+    run_on(args, &backend, context, journal, out, confirm).await
+}
+
+/// [`run_escalations`] on any kind of source.
+pub async fn run_on(
+    args: EscalationsArgs,
+    backend: &EscalationBackend,
+    context: &str,
+    journal: Option<&mut Journal>,
+    out: &mut impl Write,
+    confirm: impl FnMut(&str) -> bool,
+) -> anyhow::Result<i32> {
+    // Deadlines are on the source's clock (a lab runs its own); only the readable output
+    // shows them. Temporal's workflows run on the wall's.
+    let clock = match (&args, backend) {
+        (
+            EscalationsArgs::List { json: false, .. } | EscalationsArgs::Show { json: false, .. },
+            EscalationBackend::Native(client),
+        ) => SourceClock::of(client).await,
         _ => SourceClock::utc(),
     };
     match args {
@@ -176,6 +194,20 @@ pub async fn run_escalations(
             cursor,
             json,
         } => {
+            let client = match backend {
+                EscalationBackend::Native(client) => client,
+                EscalationBackend::Temporal { client, .. } => {
+                    if priority.is_some() || service.is_some() || assignee.is_some() {
+                        writeln!(
+                            out,
+                            "error: a Temporal source is listed whole: --priority, --service and \
+                             --assignee are for protocol v1 sources"
+                        )?;
+                        return Ok(EXIT_ERROR);
+                    }
+                    return list_temporal(client, &state, limit, json, &clock, out).await;
+                }
+            };
             let query = EscalationQuery {
                 states: &state,
                 priority: priority.as_deref(),
@@ -195,11 +227,11 @@ pub async fn run_escalations(
                         writeln!(out, "more: --cursor {}", clean(&next))?;
                     }
                 }
-                Err(error) => return failed(out, &error),
+                Err(error) => return failed(out, &error.into()),
             }
             Ok(0)
         }
-        EscalationsArgs::Show { id, json } => match client.escalation(&id).await {
+        EscalationsArgs::Show { id, json } => match backend.escalation(&id).await {
             Ok(detail) if json => {
                 write_json(out, &detail, "task")?;
                 Ok(0)
@@ -223,7 +255,7 @@ pub async fn run_escalations(
                 note,
             };
             resolve(
-                &client, context, &id, request, yes, json, journal, out, confirm,
+                backend, context, &id, request, yes, json, journal, out, confirm,
             )
             .await
         }
@@ -235,6 +267,23 @@ pub async fn run_escalations(
 pub async fn run_from_shell(args: EscalationsArgs, target: &Target) -> anyhow::Result<u8> {
     let out = &mut std::io::stdout();
     let context = &target.context.name;
+    // A context of Temporal sources only: its first one.
+    if let (true, Some(source)) = (target.sources.is_empty(), target.temporal.first()) {
+        let backend = EscalationBackend::Temporal {
+            client: Box::new(TemporalClient::for_source(source, Timeouts::default())?),
+            operator: source.operator.clone(),
+        };
+        let mut journal = None;
+        if matches!(args, EscalationsArgs::Resolve { .. }) {
+            if target.refuses_mutation() {
+                return Ok(process_exit_code(EXIT_ERROR));
+            }
+            journal = Some(target.open_journal()?);
+        }
+        let journal = journal.as_mut();
+        let code = run_on(args, &backend, context, journal, out, confirm_on_terminal).await?;
+        return Ok(process_exit_code(code));
+    }
     let code = if matches!(args, EscalationsArgs::Resolve { .. }) {
         let Some((source, mut journal)) = target.for_mutation().await? else {
             return Ok(process_exit_code(EXIT_ERROR));
@@ -248,9 +297,36 @@ pub async fn run_from_shell(args: EscalationsArgs, target: &Target) -> anyhow::R
     Ok(process_exit_code(code))
 }
 
+/// `escalations list` on a Temporal source: its open tasks, read whole, soonest deadline first.
+async fn list_temporal(
+    client: &TemporalClient,
+    states: &[EscalationState],
+    limit: u32,
+    json: bool,
+    clock: &SourceClock,
+    out: &mut impl Write,
+) -> anyhow::Result<i32> {
+    let mut rows = match client.escalations(states).await {
+        Ok(rows) => rows,
+        Err(error) => return failed(out, &error.into()),
+    };
+    let total = rows.len();
+    rows.truncate(limit as usize);
+    if json {
+        let page = serde_json::json!({"items": rows, "total": total});
+        write_json(out, &page, "list")?;
+        return Ok(0);
+    }
+    for item in &rows {
+        writeln!(out, "{}", list_line(item, clock))?;
+    }
+    writeln!(out, "{} of {total} matching", rows.len())?;
+    Ok(0)
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn resolve(
-    client: &Client,
+    backend: &EscalationBackend,
     context: &str,
     id: &str,
     request: ResolveRequest,
@@ -273,15 +349,16 @@ async fn resolve(
         return Ok(EXIT_NOT_CONFIRMED);
     }
     // The claim makes it ours first, so two operators cannot both decide.
-    if let Err(error) = client.claim(id, None).await {
+    if let Err(error) = backend.claim(id).await {
         return failed(out, &error);
     }
     let key = uuid::Uuid::new_v4().to_string();
-    let entry = Entry::for_resolution(context, client.url(), id, &request, &key)?;
+    let entry = Entry::for_resolution(context, backend.url(), id, &request, &key)?;
     journal
         .record_sent(&entry)
         .context("cannot write the journal: nothing was sent")?;
-    let (result, tries) = deliver_with(&key, ATTEMPTS, || client.resolve(id, &request, &key)).await;
+    let (result, tries) =
+        deliver_with(&key, ATTEMPTS, || backend.resolve(id, &request, &key)).await;
     let outcome = match &result {
         Ok(answer) => Outcome::Applied {
             detail: clean(&answer.consequence).into_owned(),
@@ -304,15 +381,19 @@ async fn resolve(
         }
         Err(error) => {
             // Leave the task free for someone else when it was not resolved.
-            let _ = client.release(id, Some("resolution failed")).await;
+            let _ = backend.release(id, Some("resolution failed")).await;
             failed(out, &error)
         }
     }
 }
 
-fn failed(out: &mut impl Write, error: &ClientError) -> anyhow::Result<i32> {
+fn failed(out: &mut impl Write, error: &BackendError) -> anyhow::Result<i32> {
     writeln!(out, "error: {error}")?;
-    Ok(exit_code_of(error))
+    Ok(match error {
+        BackendError::Native(error) => exit_code_of(error),
+        conflict if conflict.is_conflict() => EXIT_CONFLICT,
+        BackendError::Temporal(_) => EXIT_ERROR,
+    })
 }
 
 fn list_line(item: &EscalationSummary, clock: &SourceClock) -> String {

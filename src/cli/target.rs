@@ -192,11 +192,7 @@ impl Target {
     /// journal, its pending entries for that source recovered first (each noted on stderr).
     /// A read-only context gets `None` (and says so).
     pub async fn for_mutation(&self) -> anyhow::Result<Option<(SourceSpec, Journal)>> {
-        if self.context.read_only {
-            note(format_args!(
-                "context {} is read-only: nothing was sent",
-                self.context.name
-            ));
+        if self.refuses_mutation() {
             return Ok(None);
         }
         let source = self.first_source()?;
@@ -208,6 +204,17 @@ impl Target {
             ));
         }
         Ok(Some((source, journal)))
+    }
+
+    /// Whether the context is read-only, saying so on stderr when it is: nothing is sent.
+    pub fn refuses_mutation(&self) -> bool {
+        if self.context.read_only {
+            note(format_args!(
+                "context {} is read-only: nothing was sent",
+                self.context.name
+            ));
+        }
+        self.context.read_only
     }
 
     /// The journal of this target ([`Target::journal_path`]).

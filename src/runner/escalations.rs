@@ -82,7 +82,7 @@ impl Dispatcher {
         let tx = self.tx.clone();
         tokio::spawn(async move {
             let result = backend
-                .release(&id)
+                .release(&id, None)
                 .await
                 .map(|_| ())
                 .map_err(|e| failure_of(&e));

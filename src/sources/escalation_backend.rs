@@ -59,13 +59,19 @@ impl EscalationBackend {
         }
     }
 
-    /// Gives the task back (only its holder may).
-    pub async fn release(&self, id: &str) -> Result<EscalationSummary, BackendError> {
+    /// Gives the task back (only its holder may), with why when there is something to say.
+    pub async fn release(
+        &self,
+        id: &str,
+        note: Option<&str>,
+    ) -> Result<EscalationSummary, BackendError> {
         match self {
-            EscalationBackend::Native(client) => Ok(client.release(id, None).await?),
+            EscalationBackend::Native(client) => Ok(client.release(id, note).await?),
             EscalationBackend::Temporal { client, operator } => {
                 let key = uuid::Uuid::new_v4().to_string();
-                let request = ReleaseRequest { note: None };
+                let request = ReleaseRequest {
+                    note: note.map(str::to_string),
+                };
                 Ok(client.release(id, operator, &key, &request).await?)
             }
         }

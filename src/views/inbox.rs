@@ -20,6 +20,8 @@ use protocol::sanitize::clean;
 const HEADER_ROWS: u16 = 1;
 /// Wide enough for the input preview column.
 const WIDE: u16 = 120;
+/// The source column, shown when the tasks come from several sources.
+const SOURCE_WIDTH: u16 = 12;
 
 /// An age in at most five characters: `45s`, `3m04s`, `57m`, `2h05m`, `4d05h`.
 fn short_age(d: std::time::Duration) -> String {
@@ -102,6 +104,11 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         Constraint::Length(18),
     ];
     let mut header = vec!["PRI", "SLA", "ID", "SERVICE", "REASON", "AGE", "ASSIGNEE"];
+    // Tasks of several sources (a lab beside Temporal) say whose they are.
+    if app.sources.len() > 1 {
+        constraints.push(Constraint::Length(SOURCE_WIDTH));
+        header.push("SOURCE");
+    }
     if wide {
         constraints.push(Constraint::Fill(1));
         header.push("INPUT");
@@ -193,7 +200,14 @@ fn row<'a>(
             None => Cell::from("—").style(theme.dim),
         },
     ];
-    if let Some(&input) = widths.get(7) {
+    let mut next = 7;
+    if app.sources.len() > 1
+        && let (Some(&width), Some(source)) = (widths.get(next), app.sources.get(item.source))
+    {
+        cells.push(Cell::from(super::fit(&source.name, width)).style(theme.dim));
+        next += 1;
+    }
+    if let Some(&input) = widths.get(next) {
         cells.push(Cell::from(super::fit(&clean(&summary.input_preview), input)).style(theme.dim));
     }
     Row::new(cells)

@@ -186,3 +186,62 @@ fn a_down_source_banner_names_the_kind_of_failure() {
 }
 
 mod confirmations;
+
+/// Issue 10: tasks of a lab and of a Temporal namespace share the inbox; with several sources
+/// each row says whose it is, and so does the open task's title.
+#[test]
+fn tasks_of_several_sources_say_whose_they_are() {
+    let now = Instant::now();
+    let mut app = App::new(switchboard::app::AppInit {
+        context: switchboard::app::ContextInfo {
+            name: "agents".into(),
+            lab: false,
+            read_only: false,
+            production: false,
+        },
+        sources: vec![
+            ("lab".into(), "http://127.0.0.1:7300".into()),
+            ("workflows".into(), "http://127.0.0.1:7243".into()),
+        ],
+        problems: Vec::new(),
+        theme_name: "dark".into(),
+        themes: vec!["dark".into()],
+        now,
+        wall: fixture_wall(),
+        area: ratatui::layout::Rect::new(0, 0, 140, 30),
+        notify_at: None,
+    });
+    let queue = escalation_queue(7, 3);
+    let mut summaries = escalation_summaries(&queue);
+    let mut temporal = summaries.pop().unwrap();
+    temporal.id = "wf-7".into();
+    app.update(source(SourceEvent::Snapshot(small_fleet())));
+    app.update(escalations_loaded(summaries));
+    app.update(Msg::Source(switchboard::sources::SourceMsg {
+        source: "workflows".into(),
+        event: SourceEvent::Listed {
+            rows: vec![temporal],
+            next_in: std::time::Duration::from_secs(5),
+        },
+    }));
+    app.update(key(KeyCode::Char('5')));
+    let screen = text(&render(&app, &dark()));
+    assert!(screen.contains("SOURCE"), "{screen}");
+    let row = screen.lines().find(|l| l.contains("wf-7"));
+    assert!(row.is_some_and(|r| r.contains("workflows")), "{screen}");
+    assert!(
+        screen
+            .lines()
+            .filter(|l| l.contains("│P") && l.contains(" lab "))
+            .count()
+            == 2,
+        "{screen}"
+    );
+    let index = (app.inbox.rows().iter())
+        .position(|k| app.inbox.item(k.slot).id() == "wf-7")
+        .unwrap();
+    app.inbox.select_index(index);
+    app.update(key(KeyCode::Enter));
+    let screen = text(&render(&app, &dark()));
+    assert!(screen.contains("· from workflows"), "{screen}");
+}

@@ -361,7 +361,8 @@ impl TemporalClient {
 
     /// The resolve Update, `key` being the resolution's idempotency key: sent again with the
     /// same key it answers the first outcome and acts once, even after the workflow closed.
-    /// A workflow that closed under another key is read back to say who resolved it and how.
+    /// A workflow that closed under another key is read back to say who resolved it and how
+    /// (as for every Update).
     pub async fn resolve(
         &self,
         workflow_id: &str,
@@ -374,15 +375,8 @@ impl TemporalClient {
             "resolution": request.resolution,
             "note": request.note,
         });
-        match self
-            .update(workflow_id, &self.names.resolve, operator, key, argument)
+        self.update(workflow_id, &self.names.resolve, operator, key, argument)
             .await
-        {
-            Err(TemporalError::WorkflowGone { detail, .. }) => {
-                Err(self.closed_by_whom(workflow_id, detail).await)
-            }
-            other => other,
-        }
     }
 
     /// Why a request found the workflow closed: who resolved it and how, from the memo.
@@ -424,7 +418,13 @@ impl TemporalClient {
             },
             "waitPolicy": {"lifecycleStage": "UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_COMPLETED"},
         });
-        let answer: UpdateAnswer = self.call(Method::POST, url, Some(body), &about).await?;
+        // A workflow that closed since: who resolved it and how, read back from its memo.
+        let answer: UpdateAnswer = match self.call(Method::POST, url, Some(body), &about).await {
+            Err(TemporalError::WorkflowGone { detail, .. }) => {
+                return Err(self.closed_by_whom(workflow_id, detail).await);
+            }
+            answer => answer?,
+        };
         let Some(outcome) = answer.outcome else {
             // Admitted but not completed before the server's deadline: no worker took it.
             return Err(TemporalError::WorkerDown {

@@ -162,16 +162,21 @@ pub fn draw(
 }
 
 fn title(app: &App, task: &TaskState) -> String {
+    // Beside other sources, the task says whose it is (a lab's, a Temporal namespace's).
+    let from = match app.sources.get(task.source) {
+        Some(source) if app.sources.len() > 1 => format!(" · from {}", source.name),
+        _ => String::new(),
+    };
     match app.task_summary() {
         Some(s) => format!(
-            " {} · {} · {} / {} · {} ",
+            " {} · {} · {} / {} · {}{from} ",
             clean(&s.id),
             s.priority.word().to_uppercase(),
             clean(&s.service),
             clean(&s.step),
             clean(&s.workflow_type)
         ),
-        None => format!(" {} ", clean(&task.id)),
+        None => format!(" {}{from} ", clean(&task.id)),
     }
 }
 
