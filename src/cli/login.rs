@@ -199,6 +199,7 @@ mod tests {
                     name: source.to_string(),
                     url: "http://127.0.0.1:7300".to_string(),
                     kind: SourceKind::Native,
+                    prometheus: None,
                 })
                 .collect(),
         };

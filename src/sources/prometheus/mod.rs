@@ -5,7 +5,6 @@
 
 pub mod alerts;
 pub mod client;
-pub mod config;
 pub mod error;
 pub mod facts;
 mod http;
@@ -15,12 +14,16 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-pub use alerts::{AlertTarget, AlertmanagerClient, FiringAlert};
+pub use alerts::AlertmanagerClient;
 pub use client::PrometheusClient;
-pub use config::PrometheusSettings;
 pub use error::{PromError, System};
-pub use facts::{Fact, FleetFacts, ProviderFacts, RegionFacts};
+pub use facts::FleetFacts;
 pub use silences::{Matcher, Silence, SilenceCreated, SilenceExpired, SilenceRequest};
+
+pub use crate::config::prometheus::PrometheusSettings;
+pub use crate::domain::measured::{
+    AlertTarget, Fact, FactKind, FiringAlert, ProviderFacts, RegionFacts,
+};
 
 use crate::domain::fleet::Sample;
 use crate::sources::client::Timeouts;
