@@ -114,6 +114,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             let result = run_console(ConsoleOptions {
                 context: target.context.clone(),
                 sources: target.sources.clone(),
+                prometheus: target.prometheus.clone(),
                 problems,
                 theme_name: loaded.config.theme.clone(),
                 no_color: switchboard::theme::no_color_from_env(),

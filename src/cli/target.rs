@@ -9,8 +9,10 @@ use clap::Args;
 
 use crate::app::ContextInfo;
 use crate::cli::output::note;
+use crate::config::SourceKind;
 use crate::config::{self, Config, ConfigOverrides, LAB_CONTEXT};
 use crate::journal::{self, Entry, Journal, Outcome, describe_recovered};
+use crate::sources::prometheus::PrometheusSpec;
 use crate::sources::{Client, SourceSpec};
 use lab::{LabOptions, LabServer};
 
@@ -88,7 +90,10 @@ pub fn load_config(config: &ConfigArgs, lab: &EmbeddedLabArgs) -> anyhow::Result
 /// The sources to use, and the embedded lab when there is one.
 pub struct Target {
     pub context: ContextInfo,
+    /// The protocol v1 sources: the only ones the CLI verbs talk to.
     pub sources: Vec<SourceSpec>,
+    /// The Prometheus sources, which the console polls beside them.
+    pub prometheus: Vec<PrometheusSpec>,
     lab: Option<LabServer>,
 }
 
@@ -139,19 +144,29 @@ impl Target {
             return Ok(Target {
                 context,
                 sources,
+                prometheus: Vec::new(),
                 lab: Some(lab),
             });
         }
         let context = config.selected_context()?;
         let mut sources = Vec::new();
+        let mut prometheus = Vec::new();
         for source in &context.sources {
             let token = config::secrets::token_for(&context.name, &source.name)
                 .with_context(|| format!("cannot read the token of source {}", source.name))?;
-            sources.push(SourceSpec {
-                name: source.name.clone(),
-                url: source.url.clone(),
-                token,
-            });
+            match (source.kind, &source.prometheus) {
+                (SourceKind::Prometheus, Some(settings)) => prometheus.push(PrometheusSpec {
+                    name: source.name.clone(),
+                    url: source.url.clone(),
+                    token,
+                    settings: settings.clone(),
+                }),
+                _ => sources.push(SourceSpec {
+                    name: source.name.clone(),
+                    url: source.url.clone(),
+                    token,
+                }),
+            }
         }
         let context = ContextInfo {
             name: context.name.clone(),
@@ -162,6 +177,7 @@ impl Target {
         Ok(Target {
             context,
             sources,
+            prometheus,
             lab: None,
         })
     }

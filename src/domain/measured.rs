@@ -153,3 +153,38 @@ impl FiringAlert {
         }
     }
 }
+
+/// What a metrics source last gave: its facts, the problems of its read, its alerts.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Measured {
+    pub regions: Vec<RegionFacts>,
+    pub providers: Vec<ProviderFacts>,
+    /// Queries that failed and series that could not be placed: said, never hidden.
+    pub problems: Vec<String>,
+    /// The alerts firing at the last read of the alert manager.
+    pub alerts: Vec<FiringAlert>,
+    /// Why the alerts could not be read (the facts may still be live); they are as last read.
+    pub alerts_error: Option<String>,
+}
+
+impl Measured {
+    pub fn region(&self, id: &str) -> Option<&RegionFacts> {
+        self.regions.iter().find(|r| r.id == id)
+    }
+
+    pub fn provider(&self, id: &str) -> Option<&ProviderFacts> {
+        self.providers.iter().find(|p| p.id == id)
+    }
+
+    /// The alerts about region `region`, or about provider `provider` (`vendor@region`).
+    pub fn alerts_on<'a>(
+        &'a self,
+        region: &'a str,
+        provider: Option<&'a str>,
+    ) -> impl Iterator<Item = &'a FiringAlert> + 'a {
+        self.alerts.iter().filter(move |a| match provider {
+            Some(id) => a.target.provider_id().as_deref() == Some(id),
+            None => a.target.region.as_deref() == Some(region),
+        })
+    }
+}

@@ -16,7 +16,8 @@ use tokio::sync::{mpsc, watch};
 
 use crate::app::{App, AppInit, ContextInfo, Effect, Msg, ScreenMap};
 use crate::config::{DesktopEscape, NotifyConfig, NotifyMode};
-use crate::sources::{SourceSpec, spawn_source};
+use crate::sources::prometheus::{PrometheusSpec, spawn_prometheus};
+use crate::sources::{SourceOptions, SourceSpec, spawn_source};
 use crate::theme;
 
 const FRAME_BUDGET: Duration = Duration::from_millis(16);
@@ -27,6 +28,8 @@ const BATCH: usize = 512;
 pub struct ConsoleOptions {
     pub context: ContextInfo,
     pub sources: Vec<SourceSpec>,
+    /// Prometheus sources (polled; their facts merge with the protocol v1 sources').
+    pub prometheus: Vec<PrometheusSpec>,
     pub problems: Vec<String>,
     pub theme_name: String,
     pub no_color: bool,
@@ -90,6 +93,11 @@ pub async fn run_console(options: ConsoleOptions) -> anyhow::Result<()> {
     }
     for spec in options.sources {
         spawn_source(spec, tx.clone(), shutdown_rx.clone());
+    }
+    for spec in options.prometheus {
+        app.add_metrics_source(&spec.name, &spec.url, spec.settings.poll_interval);
+        let options = SourceOptions::default();
+        spawn_prometheus(spec, tx.clone(), shutdown_rx.clone(), options);
     }
     tokio::spawn(forward_terminal_events(tx.clone()));
     tokio::spawn(tick(tx.clone()));

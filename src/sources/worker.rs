@@ -44,15 +44,23 @@ where
 pub fn spawn_source_with<M>(
     spec: SourceSpec,
     tx: mpsc::Sender<M>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
     options: SourceOptions,
 ) -> JoinHandle<()>
 where
     M: From<SourceMsg> + Send + 'static,
 {
+    until_shutdown(run(spec, tx, options), shutdown)
+}
+
+/// Spawns `work`, ended early when `shutdown` turns true (every source worker stops so).
+pub(crate) fn until_shutdown(
+    work: impl Future<Output = ()> + Send + 'static,
+    mut shutdown: watch::Receiver<bool>,
+) -> JoinHandle<()> {
     tokio::spawn(async move {
         tokio::select! {
-            _ = run(spec, tx, options) => {}
+            _ = work => {}
             // An error means the sender is gone: nobody can ask us to stop any more.
             _ = shutdown.wait_for(|stop| *stop) => {}
         }

@@ -4,6 +4,7 @@
 mod columns;
 mod detail;
 mod history;
+mod measured;
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
