@@ -480,4 +480,22 @@ prometheus = { bearer_token = \"x\" }
 ";
         assert!(problems(token)[0].reason.contains("keyring"));
     }
+
+    /// The example context users adapt parses, and says what the README says it does.
+    #[test]
+    fn the_example_lab_prometheus_context_parses() {
+        let text = include_str!("../../fixtures/contexts/lab-prometheus.toml");
+        let config = parse(Path::new("lab-prometheus.toml"), text)
+            .unwrap()
+            .config;
+        let context = &config.contexts["lab-prometheus"];
+        assert_eq!(context.sources[0].kind, SourceKind::Native);
+        let metrics = context.source("metrics").unwrap();
+        assert_eq!(metrics.kind, SourceKind::Prometheus);
+        let settings = metrics.prometheus.as_ref().unwrap();
+        assert_eq!(
+            settings.alertmanager_url.as_deref(),
+            Some("http://127.0.0.1:9093")
+        );
+    }
 }
