@@ -101,7 +101,22 @@ fn each_source_keeps_its_facts_and_age_and_a_disagreement_shows() {
         screen.contains("! alert RegionErrorRateHigh [critical] on us-east"),
         "{screen}"
     );
+    // The matrix marks the row, and its legend says what the mark means.
+    assert!(screen.contains("│us-east ! "), "{screen}");
+    assert!(screen.contains("! alert firing"), "{screen}");
     insta::assert_snapshot!("merged_region_120x32", screen);
+}
+
+#[test]
+fn a_disagreement_without_an_alert_is_marked_in_the_matrix() {
+    let mut app = merged(120, 32);
+    app.update(from_metrics(SourceEvent::Alerts(Ok(Vec::new()))));
+    let screen = text(&show(&mut app));
+    assert!(screen.contains("│us-east ≠ "), "{screen}");
+    assert!(screen.contains("≠ sources disagree"), "{screen}");
+    // eu-west, which the metrics source does not read, is not marked.
+    assert!(screen.contains("│eu-west "), "{screen}");
+    assert!(!screen.contains("eu-west ≠"), "{screen}");
 }
 
 #[test]

@@ -77,6 +77,35 @@ pub(super) fn lines(
     lines
 }
 
+/// What the matrix marks on a region or provider cell whose live metrics sources see it
+/// otherwise than the live protocol v1 report (`native`): `!` an alert fires on it, `≠` a
+/// health that disagrees. The detail pane says which source says what.
+pub(super) fn mark(
+    app: &App,
+    region: &str,
+    provider: Option<&str>,
+    native: Option<Health>,
+) -> Option<(&'static str, &'static str)> {
+    let live = app
+        .sources
+        .iter()
+        .filter(|s| s.freshness(app.now) == Freshness::Fresh)
+        .filter_map(|s| s.measured.as_ref());
+    let mut disagree = false;
+    for measured in live {
+        if measured.alerts_on(region, provider).next().is_some() {
+            return Some(("!", "alert firing"));
+        }
+        let reported = match provider {
+            Some(id) => measured.provider(id).map(|p| p.health),
+            None => measured.region(region).map(|r| r.health),
+        };
+        disagree |= matches!((reported, native), (Some(theirs), Some(ours))
+            if theirs != ours && theirs != Health::Unknown);
+    }
+    disagree.then_some(("≠", "sources disagree"))
+}
+
 /// `source metrics · read 4s ago`, or why its facts may no longer hold.
 fn provenance(app: &App, source: &SourceData, facts: Option<&Facts>) -> String {
     let read = facts

@@ -52,7 +52,13 @@ fn matrix_columns(app: &App, width: u16) -> Columns {
         .visible
         .regions
         .iter()
-        .map(|&row| clean(&app.region_at(row).id).chars().count())
+        .map(|&row| {
+            let region = app.region_at(row);
+            let fresh = app.source(row.source).freshness(app.now) == Freshness::Fresh;
+            let marked = measured::mark(app, &region.id, None, fresh.then_some(region.health));
+            // A marked name (` !`, ` ≠`) takes two more columns.
+            clean(&region.id).chars().count() + if marked.is_some() { 2 } else { 0 }
+        })
         .max()
         .unwrap_or(0);
     Columns::new(
@@ -71,10 +77,15 @@ struct Legend(Vec<(&'static str, &'static str)>);
 impl Legend {
     /// Uses `short` for `word`, and says so in the legend.
     fn short(&mut self, short: &'static str, word: &'static str) -> &'static str {
-        if !self.0.iter().any(|(s, _)| *s == short) {
-            self.0.push((short, word));
-        }
+        self.note(short, word);
         short
+    }
+
+    /// Says in the legend what `mark` means.
+    fn note(&mut self, mark: &'static str, meaning: &'static str) {
+        if !self.0.iter().any(|(s, _)| *s == mark) {
+            self.0.push((mark, meaning));
+        }
     }
 
     fn text(mut self) -> Option<String> {
@@ -245,8 +256,16 @@ fn matrix_row<'a>(
             0,
         ))
     };
+    let native = fresh.then_some(region.health);
+    let name = match measured::mark(app, &region.id, None, native) {
+        Some((mark, meaning)) => {
+            legend.note(mark, meaning);
+            format!("{} {mark}", clean(&region.id))
+        }
+        None => clean(&region.id).into_owned(),
+    };
     let mut cells = vec![
-        Cell::from(fit(&clean(&region.id), widths[0])).style(select(theme.text, 0)),
+        Cell::from(fit(&name, widths[0])).style(select(theme.text, 0)),
         health,
         num(ms(region.latency.p95_ms), 2),
         num(pct(region.error_rate), 3),
@@ -263,8 +282,13 @@ fn matrix_row<'a>(
         let cell = match app.provider_cell(row, vendor) {
             ProviderCell::Absent => Cell::from("—").style(select(theme.dim, v + 1)),
             ProviderCell::Present(p) => {
-                let (text, style) =
+                let (mut text, style) =
                     provider_summary(theme, p, freshness, cols.provider_width, legend);
+                let native = fresh.then_some(p.health);
+                if let Some((mark, meaning)) = measured::mark(app, &p.region, Some(&p.id), native) {
+                    legend.note(mark, meaning);
+                    text = format!("{mark}{text}");
+                }
                 Cell::from(fit(&text, cols.provider_width)).style(select(style, v + 1))
             }
         };
