@@ -1,6 +1,7 @@
 //! A console context merging the lab (protocol v1) and a Prometheus + Alertmanager source,
 //! both real, on 127.0.0.1: each source's worker reports into one `App`, the same region
-//! shows the facts of both with their source, and stopping Prometheus greys only its facts.
+//! shows the facts of both with their source, stopping Prometheus greys only its facts, and
+//! starting it again brings them back.
 //! This binary starts its own stack (it stops Prometheus), once.
 
 mod prometheus_support;
@@ -83,7 +84,7 @@ fn metrics(app: &App) -> &switchboard::domain::fleet::SourceData {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn facts_carry_their_source_and_stopping_prometheus_greys_only_its_own() {
+async fn facts_carry_their_source_and_stopping_prometheus_greys_only_its_own_until_it_is_back() {
     let Some(mut stack) = Stack::start() else {
         return;
     };
@@ -190,5 +191,18 @@ async fn facts_carry_their_source_and_stopping_prometheus_greys_only_its_own() {
     assert!(greyed.contains("source lab · live"), "{greyed}");
     assert!(greyed.contains("source metrics · DOWN"), "{greyed}");
     assert!(greyed.contains("metrics: unreachable"), "{greyed}");
+
+    // Back up: the worker's next try reads it, the source is live again.
+    stack.restart_prometheus();
+    until(&mut app, &mut rx, "the metrics source recovers", |app| {
+        metrics(app).freshness(Instant::now()) == Freshness::Fresh
+    })
+    .await;
+    assert!(
+        app.timeline
+            .iter()
+            .any(|e| e.source == "metrics" && e.text == "connection restored")
+    );
+    assert!(screen(&app).contains("source metrics · read"));
     lab.shutdown().await;
 }
