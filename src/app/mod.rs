@@ -38,7 +38,7 @@ pub use task::{
     Choice, Claim, ConfirmedResolution, Draft, EditorState, EscalationFailure, FormField,
     ResolutionState, ResolveForm, SentResolution, TaskLoad, TaskPane, TaskState, failure_text,
 };
-pub use visible_rows::{ProviderCell, RegionRow, ServiceRow, VisibleRows};
+pub use visible_rows::{MeasuredRow, ProviderCell, RegionRow, ServiceRow, VisibleRows};
 
 use crate::domain::fleet::SourceData;
 use crate::sources::SourceMsg;

@@ -60,6 +60,15 @@ fn merged(width: u16, height: u16) -> App {
     app
 }
 
+/// Prometheus out of reach, as its worker says it.
+fn metrics_down() -> Msg {
+    from_metrics(SourceEvent::Down {
+        error: "Prometheus: connection refused".into(),
+        kind: DownKind::Unreachable,
+        retry_in: Duration::from_secs(2),
+    })
+}
+
 fn text(buffer: &Buffer) -> String {
     let width = buffer.area.width as usize;
     let symbols: Vec<&str> = buffer.content.iter().map(|c| c.symbol()).collect();
@@ -122,11 +131,7 @@ fn a_disagreement_without_an_alert_is_marked_in_the_matrix() {
 #[test]
 fn the_metrics_source_down_greys_only_its_own_facts() {
     let mut app = merged(120, 32);
-    app.update(from_metrics(SourceEvent::Down {
-        error: "Prometheus: connection refused".into(),
-        kind: DownKind::Unreachable,
-        retry_in: Duration::from_secs(2),
-    }));
+    app.update(metrics_down());
     let theme = dark();
     let buffer = render(&app, &theme);
     let screen = text(&buffer);
@@ -185,4 +190,39 @@ fn alerts_enter_the_timeline_and_leave_it_resolved() {
         .filter(|e| e.text.contains("alerts not read"))
         .count();
     assert_eq!(said, 1);
+}
+
+#[test]
+fn a_region_only_prometheus_reads_still_appears_with_what_it_read() {
+    let mut app = merged(120, 32);
+    let at = fixture_wall() - chrono::TimeDelta::seconds(3);
+    let facts = BTreeMap::from([(FactKind::ErrorRate, Fact { value: 0.01, at })]);
+    app.update(from_metrics(SourceEvent::Measured(Box::new(FleetFacts {
+        source: METRICS.into(),
+        regions: vec![RegionFacts {
+            id: "ap-east".into(),
+            health: protocol::Health::Ok,
+            facts,
+        }],
+        providers: Vec::new(),
+        failed: Vec::new(),
+        unplaced: Vec::new(),
+    }))));
+    let screen = text(&show(&mut app));
+    let row = screen
+        .lines()
+        .find(|l| l.contains("ap-east"))
+        .unwrap_or_else(|| panic!("ap-east on screen:\n{screen}"));
+    assert!(row.contains("● ok"), "{row}");
+    assert!(row.contains("1.0%"), "{row}");
+    assert!(row.contains('—'), "facts not read are not zero: {row}");
+    assert!(!row.contains("0ms"), "{row}");
+
+    app.update(metrics_down());
+    let theme = dark();
+    let buffer = render(&app, &theme);
+    assert_eq!(style_of(&buffer, "ap-east").fg, theme.stale.fg, "greyed");
+    let screen = text(&buffer);
+    let row = screen.lines().find(|l| l.contains("ap-east")).unwrap();
+    assert!(row.contains("unkn"), "no longer claimed ok: {row}");
 }

@@ -4,14 +4,19 @@
 //! is down or late has its lines greyed; the others stay live.
 
 use ratatui::text::Line;
+use ratatui::widgets::{Cell, Row};
 
+use super::Legend;
+use super::columns::Columns;
 use super::health_style;
-use crate::app::App;
+use crate::app::{App, MeasuredRow};
 use crate::domain::fleet::{Connection, Freshness, SourceData, seen_health};
 use crate::domain::measured::{FactKind, Facts, FiringAlert};
 use crate::format::{age, ms, pct, rps};
 use crate::theme::Theme;
+use crate::views::fit;
 use protocol::Health;
+use protocol::sanitize::clean;
 
 /// The lines of every metrics source that knows `region` (or the provider `provider`, an
 /// id `vendor@region`); `native` is the health the protocol v1 source reports, if it does.
@@ -149,4 +154,62 @@ fn label(kind: FactKind) -> &'static str {
         FactKind::TrafficShare => "share",
         FactKind::LoadRps => "load",
     }
+}
+
+/// A matrix row of a region only a metrics source reads: its health and the facts it read
+/// (`—` for one not read, and for the headroom no metric gives), and its providers' health.
+/// Greyed when the source is not live.
+pub(super) fn matrix_row<'a>(
+    app: &'a App,
+    theme: &Theme,
+    cols: &Columns,
+    legend: &mut Legend,
+    row: MeasuredRow,
+) -> Row<'a> {
+    let source = app.source(row.source);
+    let Some(measured) = &source.measured else {
+        return Row::new(Vec::<Cell>::new());
+    };
+    let region = &measured.regions[row.region];
+    let freshness = source.freshness(app.now);
+    let live = freshness == Freshness::Fresh;
+    let style = |style| if live { style } else { theme.stale };
+    let widths = cols.region_widths();
+    let fact = |kind: FactKind, col: usize| {
+        let text = match (kind, region.facts.get(&kind)) {
+            (_, None) => "—".to_string(),
+            (FactKind::P95Ms, Some(f)) => ms(f.value),
+            (_, Some(f)) => pct(f.value),
+        };
+        Cell::from(fit(&text, widths[col])).style(style(theme.text))
+    };
+    let health = seen_health(region.health, freshness);
+    let health_word = super::short_health(health, legend);
+    let mut cells = vec![
+        Cell::from(fit(&clean(&region.id), widths[0])).style(style(theme.text)),
+        Cell::from(format!("{} {health_word}", health.symbol()))
+            .style(style(health_style(theme, health))),
+        fact(FactKind::P95Ms, 2),
+        fact(FactKind::ErrorRate, 3),
+        fact(FactKind::RateLimitedRate, 4),
+        fact(FactKind::TrafficShare, 5),
+        Cell::from("—").style(theme.dim),
+    ];
+    for vendor in &app.visible.vendors[cols.drawn()] {
+        let id = format!("{vendor}@{}", region.id);
+        let cell = match measured.provider(&id) {
+            Some(p) => {
+                let health = seen_health(p.health, freshness);
+                let word = super::short_health(health, legend);
+                Cell::from(fit(
+                    &format!("{} {word}", health.symbol()),
+                    cols.provider_width,
+                ))
+                .style(style(health_style(theme, health)))
+            }
+            None => Cell::from("—").style(theme.dim),
+        };
+        cells.push(cell);
+    }
+    Row::new(cells)
 }

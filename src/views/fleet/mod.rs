@@ -41,7 +41,8 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
 
 /// The matrix takes the rows it needs, leaving the detail pane at least a few.
 fn matrix_height(app: &App, body: Rect) -> u16 {
-    (app.visible.regions.len() as u16 + 3)
+    let rows = app.visible.regions.len() + app.visible.measured_only.len();
+    (rows as u16 + 3)
         .max(4)
         .min(body.height.saturating_sub(6).max(4))
 }
@@ -59,6 +60,10 @@ fn matrix_columns(app: &App, width: u16) -> Columns {
             // A marked name (` !`, ` ≠`) takes two more columns.
             clean(&region.id).chars().count() + if marked.is_some() { 2 } else { 0 }
         })
+        .chain(app.visible.measured_only.iter().filter_map(|m| {
+            let measured = app.source(m.source).measured.as_ref()?;
+            Some(clean(&measured.regions[m.region].id).chars().count())
+        }))
         .max()
         .unwrap_or(0);
     Columns::new(
@@ -162,7 +167,7 @@ fn trouble(app: &App, vendors: &[String]) -> usize {
 
 fn draw_matrix(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     let title = Span::styled(" Regions × providers ", theme.title);
-    if app.visible.regions.is_empty() {
+    if app.visible.regions.is_empty() && app.visible.measured_only.is_empty() {
         let text = if app.sources.iter().any(|s| s.snapshot.is_some()) {
             "No region matches the filter."
         } else {
@@ -200,6 +205,10 @@ fn draw_matrix(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         .take(visible_rows)
     {
         rows.push(matrix_row(app, theme, &cols, &mut legend, index, row));
+    }
+    let room = visible_rows.saturating_sub(rows.len());
+    for &row in app.visible.measured_only.iter().take(room) {
+        rows.push(measured::matrix_row(app, theme, &cols, &mut legend, row));
     }
     let mut block = Block::default()
         .borders(Borders::ALL)
