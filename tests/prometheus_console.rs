@@ -162,6 +162,15 @@ async fn facts_carry_their_source_and_stopping_prometheus_greys_only_its_own_unt
     assert!(merged.contains("source metrics · read"), "{merged}");
     assert!(merged.contains("errors 70%"), "{merged}");
 
+    // Polls of a live source keep it live: no message in between makes its facts stale.
+    let steady_until = Instant::now() + Duration::from_millis(2500);
+    while Instant::now() < steady_until {
+        if let Ok(Some(msg)) = tokio::time::timeout(Duration::from_millis(100), rx.recv()).await {
+            app.update(msg);
+            assert_eq!(metrics(&app).freshness(Instant::now()), Freshness::Fresh);
+        }
+    }
+
     until(&mut app, &mut rx, "the alert on us-east fires", |app| {
         app.timeline
             .iter()

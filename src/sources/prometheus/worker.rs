@@ -44,9 +44,12 @@ async fn run<M: From<SourceMsg>>(
     let source = PrometheusSource::new(&spec.name, &spec.url, spec.settings, options.timeouts)
         .map(|source| source.with_token(spec.token));
     let mut backoff = Backoff::new(options.backoff);
+    let mut live = false;
     loop {
+        // Only a source not yet (or no longer) read is connecting: a live one's polls are
+        // not news, and would flicker its facts to stale on screen.
         let attempt = backoff.failures().saturating_add(1);
-        if !send(SourceEvent::Connecting { attempt }).await {
+        if !live && !send(SourceEvent::Connecting { attempt }).await {
             return;
         }
         let polled = match &source {
@@ -57,9 +60,11 @@ async fn run<M: From<SourceMsg>>(
             Ok(false) => return,
             Ok(true) => {
                 backoff = Backoff::new(options.backoff);
+                live = true;
                 every
             }
             Err(error) => {
+                live = false;
                 let retry_in = match &error {
                     PromError::Transport { error, .. } => {
                         backoff.delay_after(error, None, rand::random::<f64>())
