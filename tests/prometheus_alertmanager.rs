@@ -9,13 +9,13 @@ use std::time::{Duration, Instant};
 
 use prometheus_support::{Stack, Traffic, WAIT};
 use protocol::Health;
+use switchboard::config::prometheus::FactQueries;
 use switchboard::domain::fleet::DownKind;
 use switchboard::sources::Timeouts;
-use switchboard::sources::prometheus::config::{FactKind, FactQueries};
 use switchboard::sources::prometheus::silences::{SilenceState, matchers_for};
 use switchboard::sources::prometheus::{
-    FiringAlert, Matcher, PromError, PrometheusSettings, PrometheusSource, SilenceExpired,
-    SilenceRequest,
+    FactKind, FiringAlert, Matcher, PromError, PrometheusSettings, PrometheusSource,
+    SilenceExpired, SilenceRequest,
 };
 
 /// Polls `check` every 250 ms until it gives a value; panics naming `what` after [`WAIT`].

@@ -571,3 +571,6 @@ mod time;
 // The fleet matrix at scale and at every width; in its own file to keep this one short.
 #[path = "views_fleet/mod.rs"]
 mod fleet;
+
+#[path = "views_measured/mod.rs"]
+mod measured;

@@ -20,7 +20,7 @@ mod update;
 mod visible_rows;
 
 use std::collections::VecDeque;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use crossterm::event::{KeyEvent, MouseEvent};
@@ -38,7 +38,7 @@ pub use task::{
     Choice, Claim, ConfirmedResolution, Draft, EditorState, EscalationFailure, FormField,
     ResolutionState, ResolveForm, SentResolution, TaskLoad, TaskPane, TaskState, failure_text,
 };
-pub use visible_rows::{ProviderCell, RegionRow, ServiceRow, VisibleRows};
+pub use visible_rows::{MeasuredRow, ProviderCell, RegionRow, ServiceRow, VisibleRows};
 
 use crate::domain::fleet::SourceData;
 use crate::sources::SourceMsg;
@@ -376,6 +376,14 @@ impl App {
             self.timeline.pop_front();
         }
         self.timeline.push_back(entry);
+    }
+
+    /// Adds a metrics source (Prometheus) polled every `poll_interval`, after the protocol v1
+    /// sources; called by the runner before the first message.
+    pub fn add_metrics_source(&mut self, name: &str, url: &str, poll_interval: Duration) {
+        self.sources
+            .push(SourceData::metrics(name, url, poll_interval));
+        self.refresh_visible();
     }
 
     pub fn source(&self, index: usize) -> &SourceData {

@@ -2,7 +2,9 @@
 //! operators, audit entries and escalation events, folded into the app's state.
 
 use super::{App, Effect, Level};
-use crate::domain::fleet::Connection;
+use crate::domain::fleet::{Connection, HISTORY_LEN, STALE_AFTER};
+use crate::domain::measured::FiringAlert;
+use crate::sources::prometheus::FleetFacts;
 use crate::sources::{SourceEvent, SourceMsg};
 use protocol::commands::OperationState;
 use protocol::sanitize::clean;
@@ -90,6 +92,17 @@ impl App {
                     tracing::warn!(source = %name, "delta without a snapshot to apply it to");
                 }
             }
+            SourceEvent::Measured(facts) => self.on_measured(index, *facts),
+            SourceEvent::MeasuredHistory(history) => {
+                self.sources[index].history = history
+                    .into_iter()
+                    .map(|(key, samples)| {
+                        let keep_from = samples.len().saturating_sub(HISTORY_LEN);
+                        (key, samples[keep_from..].iter().copied().collect())
+                    })
+                    .collect();
+            }
+            SourceEvent::Alerts(alerts) => self.on_alerts(index, alerts),
             SourceEvent::Operators(operators) => self.sources[index].operators = operators,
             SourceEvent::Audit(entry) => self.add_audit(&name, vec![entry]),
             SourceEvent::Escalation(event) => return self.on_escalation_event(index, event),
@@ -98,7 +111,8 @@ impl App {
                 let was_down = matches!(source.connection, Connection::Down { .. });
                 source.connection = Connection::Live;
                 source.received_at = Some(now);
-                source.polled_every = Some(next_in);
+                // A polled source is fresh until its next list is due, and a little more.
+                source.stale_after = STALE_AFTER + next_in;
                 if was_down {
                     self.log(Some(&name), Level::Info, "connection restored".to_string());
                 }
@@ -125,6 +139,86 @@ impl App {
             }
         }
         Vec::new()
+    }
+
+    /// A metrics source's read: its facts replace the last ones, each problem of the read
+    /// is told once.
+    fn on_measured(&mut self, index: usize, facts: FleetFacts) {
+        let now = self.now;
+        let source = &mut self.sources[index];
+        let was_down = matches!(source.connection, Connection::Down { .. });
+        source.connection = Connection::Live;
+        source.received_at = Some(now);
+        let measured = source.measured.get_or_insert_default();
+        let problems: Vec<String> = (facts.failed.iter().map(ToString::to_string))
+            .chain(facts.unplaced)
+            .map(|problem| clean(&problem).into_owned())
+            .collect();
+        let new_problems: Vec<String> = problems
+            .iter()
+            .filter(|p| !measured.problems.contains(p))
+            .cloned()
+            .collect();
+        measured.regions = facts.regions;
+        measured.providers = facts.providers;
+        measured.problems = problems;
+        let name = source.name.clone();
+        if was_down {
+            self.log(Some(&name), Level::Info, "connection restored".to_string());
+        }
+        for problem in new_problems {
+            self.log(Some(&name), Level::Warning, problem);
+        }
+        self.refresh_visible();
+    }
+
+    /// The alerts firing now: each new one enters the timeline at the time it started firing,
+    /// each one gone leaves it marked resolved. A failed read keeps the last alerts and says
+    /// why, once.
+    fn on_alerts(&mut self, index: usize, alerts: Result<Vec<FiringAlert>, String>) {
+        let name = self.sources[index].name.clone();
+        let measured = self.sources[index].measured.get_or_insert_default();
+        let alerts = match alerts {
+            Ok(alerts) => alerts,
+            Err(error) => {
+                let error = clean(&error).into_owned();
+                if measured.alerts_error.as_ref() != Some(&error) {
+                    measured.alerts_error = Some(error.clone());
+                    self.log(
+                        Some(&name),
+                        Level::Error,
+                        format!("alerts not read: {error}"),
+                    );
+                }
+                return;
+            }
+        };
+        let had_error = measured.alerts_error.take().is_some();
+        let held = std::mem::take(&mut measured.alerts);
+        let fired: Vec<FiringAlert> = (alerts.iter())
+            .filter(|a| !held.iter().any(|h| h.fingerprint == a.fingerprint))
+            .cloned()
+            .collect();
+        let resolved: Vec<FiringAlert> = (held.into_iter())
+            .filter(|h| !alerts.iter().any(|a| a.fingerprint == h.fingerprint))
+            .collect();
+        measured.alerts = alerts;
+        if had_error {
+            self.log(Some(&name), Level::Info, "alerts read again".to_string());
+        }
+        for alert in fired {
+            let notice = alert.notice();
+            self.push_timeline(super::TimelineEntry {
+                at: notice.at,
+                source: name.clone(),
+                level: Level::Warning,
+                text: clean(&notice.text).into_owned(),
+            });
+        }
+        for alert in resolved {
+            let text = format!("✓ resolved: {}", clean(&alert.notice().text));
+            self.log(Some(&name), Level::Info, text);
+        }
     }
 
     fn log_notice(&mut self, source: &str, notice: protocol::Notice) {

@@ -18,6 +18,13 @@ pub struct ServiceRow {
     pub service: usize,
 }
 
+/// A region only a metrics source reads: `region` indexes its `measured.regions`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MeasuredRow {
+    pub source: usize,
+    pub region: usize,
+}
+
 /// The fleet and services views' rows (and the matrix's columns) that pass the filter.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct VisibleRows {
@@ -25,6 +32,9 @@ pub struct VisibleRows {
     /// Provider vendors shown as matrix columns, in the order sources list them.
     pub vendors: Vec<String>,
     pub services: Vec<ServiceRow>,
+    /// Regions that only a metrics source reads (no protocol v1 source lists them): shown
+    /// under the others with the facts read, for reading only.
+    pub measured_only: Vec<MeasuredRow>,
     /// The filter matched nothing in the fleet matrix, so it shows everything.
     pub fleet_filter_unmatched: bool,
 }
@@ -80,6 +90,37 @@ impl App {
                 }
             }
         }
+        let native_ids: Vec<&str> = (all_regions.iter())
+            .map(|row: &RegionRow| {
+                let snapshot = self.sources[row.source].snapshot.as_ref();
+                snapshot.map_or("", |s| s.regions[row.region].id.as_str())
+            })
+            .collect();
+        let mut measured_only = Vec::new();
+        for (source, data) in self.sources.iter().enumerate() {
+            let Some(measured) = &data.measured else {
+                continue;
+            };
+            for (region, r) in measured.regions.iter().enumerate() {
+                let known = native_ids.contains(&r.id.as_str())
+                    || measured_only.iter().any(|m: &MeasuredRow| {
+                        self.sources[m.source]
+                            .measured
+                            .as_ref()
+                            .map(|x| &x.regions[m.region].id)
+                            == Some(&r.id)
+                    });
+                if !known && matches(&r.id) {
+                    measured_only.push(MeasuredRow { source, region });
+                    let vendors = measured.providers.iter().filter(|p| p.region == r.id);
+                    for p in vendors {
+                        if !all_vendors.contains(&p.vendor) {
+                            all_vendors.push(p.vendor.clone());
+                        }
+                    }
+                }
+            }
+        }
         let matching_vendors: Vec<String> =
             all_vendors.iter().filter(|v| matches(v)).cloned().collect();
 
@@ -98,6 +139,7 @@ impl App {
                 matching_vendors
             },
             services,
+            measured_only,
             fleet_filter_unmatched: unmatched,
         };
         self.clamp_selection();

@@ -200,6 +200,7 @@ mod tests {
                     url: "http://127.0.0.1:7300".to_string(),
                     kind: SourceKind::Native,
                     temporal: None,
+                    prometheus: None,
                 })
                 .collect(),
         };

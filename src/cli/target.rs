@@ -11,6 +11,7 @@ use crate::app::ContextInfo;
 use crate::cli::output::note;
 use crate::config::{self, Config, ConfigOverrides, LAB_CONTEXT, SourceKind};
 use crate::journal::{self, Entry, Journal, Outcome, describe_recovered};
+use crate::sources::prometheus::PrometheusSpec;
 use crate::sources::temporal::TemporalSource;
 use crate::sources::{Client, SourceSpec};
 use lab::{LabOptions, LabServer};
@@ -89,9 +90,12 @@ pub fn load_config(config: &ConfigArgs, lab: &EmbeddedLabArgs) -> anyhow::Result
 /// The sources to use, and the embedded lab when there is one.
 pub struct Target {
     pub context: ContextInfo,
+    /// The protocol v1 sources: the only ones the CLI verbs talk to.
     pub sources: Vec<SourceSpec>,
     /// The context's Temporal sources (docs/temporal.md).
     pub temporal: Vec<TemporalSource>,
+    /// The Prometheus sources, which the console polls beside them.
+    pub prometheus: Vec<PrometheusSpec>,
     lab: Option<LabServer>,
 }
 
@@ -143,23 +147,31 @@ impl Target {
                 context,
                 sources,
                 temporal: Vec::new(),
+                prometheus: Vec::new(),
                 lab: Some(lab),
             });
         }
         let context = config.selected_context()?;
         let mut sources = Vec::new();
         let mut temporal = Vec::new();
+        let mut prometheus = Vec::new();
         for source in &context.sources {
             let token = config::secrets::token_for(&context.name, &source.name)
                 .with_context(|| format!("cannot read the token of source {}", source.name))?;
-            match (source.kind, &source.temporal) {
-                (SourceKind::Temporal, settings) => temporal.push(TemporalSource::new(
+            match source.kind {
+                SourceKind::Temporal => temporal.push(TemporalSource::new(
                     &source.name,
                     &source.url,
                     token,
-                    &settings.clone().unwrap_or_default(),
+                    &source.temporal.clone().unwrap_or_default(),
                 )),
-                (SourceKind::Native, _) => sources.push(SourceSpec {
+                SourceKind::Prometheus => prometheus.push(PrometheusSpec {
+                    name: source.name.clone(),
+                    url: source.url.clone(),
+                    token,
+                    settings: source.prometheus.clone().unwrap_or_default(),
+                }),
+                SourceKind::Native => sources.push(SourceSpec {
                     name: source.name.clone(),
                     url: source.url.clone(),
                     token,
@@ -176,6 +188,7 @@ impl Target {
             context,
             sources,
             temporal,
+            prometheus,
             lab: None,
         })
     }

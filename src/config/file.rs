@@ -8,9 +8,10 @@ use serde::Deserialize;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
+use super::prometheus::PrometheusSettings;
 use super::{
     Config, ConfigProblem, ContextConfig, DesktopEscape, LAB_CONTEXT, NAME_RULE, NotifyConfig,
-    NotifyMode, SourceConfig, SourceKind, is_valid_name,
+    NotifyMode, SourceConfig, SourceKind, check_url, is_valid_name,
 };
 use crate::sources::temporal::TemporalSettings;
 use protocol::escalations::Priority;
@@ -53,6 +54,7 @@ struct FileSource {
     #[serde(default)]
     kind: SourceKind,
     temporal: Option<Spanned<TemporalSettings>>,
+    prometheus: Option<Spanned<PrometheusSettings>>,
 }
 
 /// A valid user file.
@@ -188,11 +190,25 @@ fn validate_context(name: &str, context: FileContext) -> Result<ContextConfig, R
             reasons.push((Some(source.url.span()), reason));
         }
         let temporal = temporal_settings(source.kind, source.temporal, &source.name, &mut reasons);
+        let prometheus = match (source.kind, source.prometheus) {
+            (SourceKind::Prometheus, settings) => {
+                Some(settings.map(Spanned::into_inner).unwrap_or_default())
+            }
+            (_, None) => None,
+            (_, Some(settings)) => {
+                reasons.push((
+                    Some(settings.span()),
+                    "prometheus settings belong to a source with kind = \"prometheus\"".into(),
+                ));
+                None
+            }
+        };
         sources.push(SourceConfig {
             name: source.name.into_inner(),
             url: source.url.into_inner(),
             kind: source.kind,
             temporal,
+            prometheus,
         });
     }
 
@@ -233,27 +249,6 @@ fn temporal_settings(
         }
         (_, None) => None,
     }
-}
-
-fn check_url(url: &str) -> Result<(), String> {
-    let parsed = reqwest::Url::parse(url).map_err(|err| format!("invalid url: {err}"))?;
-    if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(format!(
-            "url scheme {:?} is not supported: use http or https",
-            parsed.scheme()
-        ));
-    }
-    if !parsed.username().is_empty() || parsed.password().is_some() {
-        return Err(
-            "credentials do not belong in the url: tokens belong in the keyring, \
-                    run `switchboard login`"
-                .to_string(),
-        );
-    }
-    if parsed.host_str().is_none() {
-        return Err("url has no host".to_string());
-    }
-    Ok(())
 }
 
 /// Keys that hold (or look like they hold) a secret, anywhere in the document.
@@ -517,5 +512,112 @@ url = \"https://user:pw@api.example\"
         let found = problems(text);
         assert!(!found[0].reason.contains('\u{1b}'), "{:?}", found[0].reason);
         assert_eq!(found[0].line, Some(1));
+    }
+
+    #[test]
+    fn a_prometheus_source_reads_its_settings_over_the_defaults() {
+        let text = "\
+[contexts.prod]
+[[contexts.prod.sources]]
+name = \"api\"
+url = \"http://127.0.0.1:7300\"
+[[contexts.prod.sources]]
+name = \"metrics\"
+kind = \"prometheus\"
+url = \"http://127.0.0.1:9090\"
+[contexts.prod.sources.prometheus]
+alertmanager_url = \"http://127.0.0.1:9093\"
+poll_interval = 5
+[contexts.prod.sources.prometheus.labels]
+region = \"zone\"
+[[contexts.prod.sources]]
+name = \"plain\"
+kind = \"prometheus\"
+url = \"http://127.0.0.1:9091\"
+";
+        let config = parse(Path::new("c.toml"), text).unwrap().config;
+        let sources = &config.contexts["prod"].sources;
+        assert_eq!(sources[0].kind, SourceKind::Native);
+        assert_eq!(sources[0].prometheus, None);
+        assert_eq!(sources[1].kind, SourceKind::Prometheus);
+        let settings = sources[1].prometheus.as_ref().unwrap();
+        assert_eq!(
+            settings.alertmanager_url.as_deref(),
+            Some("http://127.0.0.1:9093")
+        );
+        assert_eq!(settings.poll_interval, std::time::Duration::from_secs(5));
+        assert_eq!(settings.labels.region, "zone");
+        assert_eq!(settings.labels.provider, "api_provider", "a default kept");
+        assert_eq!(sources[2].prometheus, Some(PrometheusSettings::default()));
+    }
+
+    #[test]
+    fn prometheus_settings_problems_are_reported_where_they_are() {
+        let text = "\
+[[contexts.prod.sources]]
+name = \"metrics\"
+kind = \"prometheus\"
+url = \"http://127.0.0.1:9090\"
+[contexts.prod.sources.prometheus]
+alertmanager_url = \"http://me:pw@127.0.0.1:9093\"
+";
+        assert_eq!(positions(text), vec![(Some(6), Some(20))]);
+        let found = problems(text);
+        assert!(found[0].reason.contains("credentials"), "{found:?}");
+        assert!(!found[0].reason.contains("pw"), "{found:?}");
+
+        let misspelt = "\
+[[contexts.prod.sources]]
+name = \"metrics\"
+kind = \"prometheus\"
+url = \"http://127.0.0.1:9090\"
+prometheus = { windw = \"5m\" }
+";
+        assert_eq!(positions(misspelt), vec![(Some(5), Some(16))]);
+        assert!(problems(misspelt)[0].reason.contains("windw"));
+
+        let bad_window = misspelt.replace("windw = \"5m\"", "window = \"5 minutes\"");
+        assert_eq!(positions(&bad_window), vec![(Some(5), Some(25))]);
+        assert!(problems(&bad_window)[0].reason.contains("5m"));
+
+        let wrong_kind = "\
+[[contexts.prod.sources]]
+name = \"api\"
+url = \"http://127.0.0.1:7300\"
+prometheus = { window = \"5m\" }
+";
+        assert_eq!(positions(wrong_kind), vec![(Some(4), Some(14))]);
+        assert!(
+            problems(wrong_kind)[0]
+                .reason
+                .contains("kind = \"prometheus\"")
+        );
+
+        let token = "\
+[[contexts.prod.sources]]
+name = \"metrics\"
+kind = \"prometheus\"
+url = \"http://127.0.0.1:9090\"
+prometheus = { bearer_token = \"x\" }
+";
+        assert!(problems(token)[0].reason.contains("keyring"));
+    }
+
+    /// The example context users adapt parses, and says what the README says it does.
+    #[test]
+    fn the_example_lab_prometheus_context_parses() {
+        let text = include_str!("../../fixtures/contexts/lab-prometheus.toml");
+        let config = parse(Path::new("lab-prometheus.toml"), text)
+            .unwrap()
+            .config;
+        let context = &config.contexts["lab-prometheus"];
+        assert_eq!(context.sources[0].kind, SourceKind::Native);
+        let metrics = context.source("metrics").unwrap();
+        assert_eq!(metrics.kind, SourceKind::Prometheus);
+        let settings = metrics.prometheus.as_ref().unwrap();
+        assert_eq!(
+            settings.alertmanager_url.as_deref(),
+            Some("http://127.0.0.1:9093")
+        );
     }
 }

@@ -10,6 +10,7 @@
 //! ([`secrets`]) or come from `SWITCHBOARD_TOKEN`.
 
 mod file;
+pub mod prometheus;
 pub mod secrets;
 
 use std::collections::BTreeMap;
@@ -35,7 +36,7 @@ pub const CONTEXT_ENV: &str = "SWITCHBOARD_CONTEXT";
 pub const THEME_ENV: &str = "SWITCHBOARD_THEME";
 
 /// The effective configuration after layering.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Config {
     /// The context the console opens (after the environment and flags are applied, this
     /// is the one selected for this run).
@@ -99,7 +100,7 @@ pub enum DesktopEscape {
 }
 
 /// One named environment the console can connect to (e.g. `prod-eu`, `staging`).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ContextConfig {
     /// Same as its key in [`Config::contexts`].
     pub name: String,
@@ -112,7 +113,7 @@ pub struct ContextConfig {
 }
 
 /// A backend the console reads from.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct SourceConfig {
     /// Unique within its context; also names its token in the keyring.
     pub name: String,
@@ -121,6 +122,9 @@ pub struct SourceConfig {
     pub kind: SourceKind,
     /// The settings of a [`SourceKind::Temporal`] source (defaults when its file gives none).
     pub temporal: Option<TemporalSettings>,
+    /// What a [`SourceKind::Prometheus`] source reads (its defaults when the file names none);
+    /// `None` for every other kind.
+    pub prometheus: Option<prometheus::PrometheusSettings>,
 }
 
 /// Which protocol a source speaks.
@@ -132,6 +136,8 @@ pub enum SourceKind {
     Native,
     /// Escalations from Temporal workflows over Temporal's HTTP API (docs/temporal.md).
     Temporal,
+    /// Prometheus, with its Alertmanager when configured: facts, history, alerts, silences.
+    Prometheus,
 }
 
 /// Values from command-line flags; they override everything else.
@@ -456,3 +462,25 @@ pub(crate) fn is_valid_name(name: &str) -> bool {
 /// What [`is_valid_name`] accepts, for error messages.
 pub(crate) const NAME_RULE: &str =
     "use 1-64 letters, digits, '-', '_' or '.', not starting with '.'";
+
+/// A source's base URL: http(s), a host, and no credentials (those live in the keyring).
+pub(crate) fn check_url(url: &str) -> Result<(), String> {
+    let parsed = reqwest::Url::parse(url).map_err(|err| format!("invalid url: {err}"))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(format!(
+            "url scheme {:?} is not supported: use http or https",
+            parsed.scheme()
+        ));
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(
+            "credentials do not belong in the url: tokens belong in the keyring, \
+                    run `switchboard login`"
+                .to_string(),
+        );
+    }
+    if parsed.host_str().is_none() {
+        return Err("url has no host".to_string());
+    }
+    Ok(())
+}

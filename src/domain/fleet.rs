@@ -5,6 +5,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
+use super::measured::Measured;
 use chrono::{DateTime, Utc};
 use protocol::{FleetDelta, FleetSnapshot, Health, LabInfo, Operator, Provider, Region, WhoAmI};
 
@@ -114,8 +115,10 @@ pub struct SourceData {
     pub identity: Option<WhoAmI>,
     pub operators: Vec<Operator>,
     pub history: HashMap<String, VecDeque<Sample>>,
-    /// A source without a stream is read this often: its data is fresh that much longer.
-    pub polled_every: Option<Duration>,
+    /// A metrics source's last read (Prometheus); `None` for a protocol v1 source.
+    pub measured: Option<Measured>,
+    /// Data older than this is stale: [`STALE_AFTER`] for a stream, more for a polled source.
+    pub stale_after: Duration,
 }
 
 impl SourceData {
@@ -129,7 +132,17 @@ impl SourceData {
             identity: None,
             operators: Vec::new(),
             history: HashMap::new(),
-            polled_every: None,
+            measured: None,
+            stale_after: STALE_AFTER,
+        }
+    }
+
+    /// A metrics source polled every `poll_interval`: stale once two polls went missing.
+    pub fn metrics(name: &str, url: &str, poll_interval: Duration) -> Self {
+        SourceData {
+            measured: Some(Measured::default()),
+            stale_after: poll_interval.saturating_mul(2).max(STALE_AFTER),
+            ..SourceData::new(name, url)
         }
     }
 
@@ -141,11 +154,7 @@ impl SourceData {
     pub fn freshness(&self, now: Instant) -> Freshness {
         match (&self.connection, self.age(now)) {
             (_, None) => Freshness::NoData,
-            (Connection::Live, Some(age))
-                if age <= STALE_AFTER + self.polled_every.unwrap_or_default() =>
-            {
-                Freshness::Fresh
-            }
+            (Connection::Live, Some(age)) if age <= self.stale_after => Freshness::Fresh,
             (_, Some(age)) => Freshness::Stale(age),
         }
     }
@@ -283,7 +292,10 @@ impl FleetSummary {
         for source in sources {
             let freshness = source.freshness(now);
             let Some(snapshot) = source.snapshot.as_ref() else {
-                summary.unreachable_sources.push(source.name.clone());
+                // A metrics source has no snapshot: only its freshness counts here.
+                if source.measured.is_none() || freshness != Freshness::Fresh {
+                    summary.unreachable_sources.push(source.name.clone());
+                }
                 continue;
             };
             if freshness != Freshness::Fresh {

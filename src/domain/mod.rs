@@ -2,5 +2,6 @@
 
 pub mod command;
 pub mod fleet;
+pub mod measured;
 pub mod preflight;
 pub mod retry;

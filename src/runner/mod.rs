@@ -16,6 +16,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::app::{App, AppInit, ContextInfo, Effect, Msg, ScreenMap};
 use crate::config::{DesktopEscape, NotifyConfig, NotifyMode};
+use crate::sources::prometheus::{PrometheusSpec, spawn_prometheus};
 use crate::sources::temporal::{TemporalSource, spawn_temporal};
 use crate::sources::{SourceOptions, SourceSpec, spawn_source};
 use crate::theme;
@@ -30,6 +31,8 @@ pub struct ConsoleOptions {
     pub sources: Vec<SourceSpec>,
     /// Temporal sources, after the protocol v1 ones.
     pub temporal: Vec<TemporalSource>,
+    /// Prometheus sources (polled; their facts merge with the protocol v1 sources').
+    pub prometheus: Vec<PrometheusSpec>,
     pub problems: Vec<String>,
     pub theme_name: String,
     pub no_color: bool,
@@ -107,6 +110,11 @@ pub async fn run_console(options: ConsoleOptions) -> anyhow::Result<()> {
             shutdown_rx.clone(),
             SourceOptions::default(),
         );
+    }
+    for spec in options.prometheus {
+        app.add_metrics_source(&spec.name, &spec.url, spec.settings.poll_interval);
+        let options = SourceOptions::default();
+        spawn_prometheus(spec, tx.clone(), shutdown_rx.clone(), options);
     }
     tokio::spawn(forward_terminal_events(tx.clone()));
     tokio::spawn(tick(tx.clone()));

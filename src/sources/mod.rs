@@ -49,6 +49,13 @@ pub enum SourceEvent {
         rows: Vec<protocol::escalations::EscalationSummary>,
         next_in: Duration,
     },
+    /// A metrics source's read of its regions and providers, each fact with its read time.
+    Measured(Box<prometheus::FleetFacts>),
+    /// A metrics source's chart history, by history key (replaces what it gave before).
+    MeasuredHistory(std::collections::HashMap<String, Vec<crate::domain::fleet::Sample>>),
+    /// The alerts firing now, or why the alert manager could not be read (the facts may
+    /// still be live).
+    Alerts(Result<Vec<crate::domain::measured::FiringAlert>, String>),
     /// The connection failed or dropped; the worker tries again after `retry_in`.
     Down {
         error: String,

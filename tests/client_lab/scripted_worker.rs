@@ -172,6 +172,9 @@ pub(crate) fn describe(event: &SourceEvent) -> String {
         SourceEvent::Audit(entry) => format!("audit {}", entry.id),
         SourceEvent::Escalation(event) => format!("escalation {}", event.summary.id),
         SourceEvent::Listed { rows, .. } => format!("listed {}", rows.len()),
+        SourceEvent::Measured(facts) => format!("measured {} regions", facts.regions.len()),
+        SourceEvent::MeasuredHistory(history) => format!("history of {}", history.len()),
+        SourceEvent::Alerts(alerts) => format!("alerts {:?}", alerts.as_ref().map(Vec::len)),
     }
 }
 

@@ -83,6 +83,7 @@ pub struct Stack {
     pub prometheus_url: String,
     pub alertmanager_url: String,
     prometheus: Process,
+    prometheus_command: ProgramCommand,
     alertmanager: Process,
     _dir: tempfile::TempDir,
 }
@@ -117,22 +118,24 @@ impl Stack {
             prometheus_config(&exporter.target(), alertmanager_port, &rules),
         )
         .unwrap();
-        let prometheus = Process::start(
-            prometheus_bin,
-            &[
+        let prometheus_command = ProgramCommand {
+            program: prometheus_bin,
+            args: vec![
                 format!("--config.file={}", config.display()),
                 format!("--web.listen-address=127.0.0.1:{prometheus_port}"),
                 format!("--storage.tsdb.path={}", dir.path().join("tsdb").display()),
                 "--web.enable-lifecycle".into(),
             ],
-            &dir.path().join("prometheus.log"),
-        );
+            log: dir.path().join("prometheus.log"),
+        };
+        let prometheus = prometheus_command.start();
 
         let stack = Stack {
             exporter,
             prometheus_url: format!("http://127.0.0.1:{prometheus_port}"),
             alertmanager_url: format!("http://127.0.0.1:{alertmanager_port}"),
             prometheus,
+            prometheus_command,
             alertmanager,
             _dir: dir,
         };
@@ -148,6 +151,25 @@ impl Stack {
     /// Stops Prometheus (its port then refuses connections); the Alertmanager keeps running.
     pub fn stop_prometheus(&mut self) {
         self.prometheus.stop();
+    }
+
+    /// Starts the stopped Prometheus again, on the same port and data, and waits until ready.
+    pub fn restart_prometheus(&mut self) {
+        self.prometheus = self.prometheus_command.start();
+        wait_ready(&self.prometheus_url, &self.prometheus);
+    }
+}
+
+/// How to start a program of the stack, kept to start it again.
+struct ProgramCommand {
+    program: &'static str,
+    args: Vec<String>,
+    log: std::path::PathBuf,
+}
+
+impl ProgramCommand {
+    fn start(&self) -> Process {
+        Process::start(self.program, &self.args, &self.log)
     }
 }
 

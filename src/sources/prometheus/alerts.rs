@@ -4,26 +4,18 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use protocol::Notice;
 use reqwest::Method;
 use serde::Deserialize;
 
-use super::config::LabelNames;
 use super::error::{PromError, System};
 use super::http::Endpoint;
+use crate::config::prometheus::LabelNames;
+use crate::domain::measured::{AlertTarget, FiringAlert};
 use crate::sources::client::Timeouts;
 use crate::sources::error::bounded;
 
-/// What an alert is about, from its labels; every part may be missing.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct AlertTarget {
-    pub region: Option<String>,
-    /// The provider's vendor label (`openai`); with a region it names `openai@us-east`.
-    pub provider: Option<String>,
-    pub service: Option<String>,
-}
-
 impl AlertTarget {
+    /// What the alert with `labels` is about, by the source's label names.
     pub fn of(labels: &BTreeMap<String, String>, names: &LabelNames) -> Self {
         let get = |name: &str| {
             labels
@@ -35,68 +27,6 @@ impl AlertTarget {
             region: get(&names.region),
             provider: get(&names.provider),
             service: get(&names.service),
-        }
-    }
-
-    /// The provider's id in the fleet (`vendor@region`), when both labels are there.
-    pub fn provider_id(&self) -> Option<String> {
-        Some(format!(
-            "{}@{}",
-            self.provider.as_ref()?,
-            self.region.as_ref()?
-        ))
-    }
-
-    /// The most specific thing named, for the notice: provider, else region, else service.
-    pub fn describe(&self) -> Option<String> {
-        let service = self.service.as_ref().map(|s| format!("service {s}"));
-        self.provider_id()
-            .or_else(|| self.provider.clone())
-            .or_else(|| self.region.clone())
-            .map(|named| match &service {
-                Some(service) => format!("{named} ({service})"),
-                None => named,
-            })
-            .or(service)
-    }
-}
-
-/// An alert Alertmanager holds as active (firing), silenced or not.
-#[derive(Clone, Debug, PartialEq)]
-pub struct FiringAlert {
-    /// The `alertname` label.
-    pub name: String,
-    pub severity: Option<String>,
-    /// The `summary` annotation, else `description`.
-    pub summary: Option<String>,
-    pub started_at: DateTime<Utc>,
-    pub fingerprint: String,
-    pub target: AlertTarget,
-    /// Ids of the silences that mute it; empty while it notifies.
-    pub silenced_by: Vec<String>,
-    /// All its labels, cleaned, for matching a silence.
-    pub labels: BTreeMap<String, String>,
-}
-
-impl FiringAlert {
-    /// The alert as a timeline notice, at the time it started firing.
-    pub fn notice(&self) -> Notice {
-        let mut text = format!("alert {}", self.name);
-        if let Some(severity) = &self.severity {
-            text.push_str(&format!(" [{severity}]"));
-        }
-        if let Some(target) = self.target.describe() {
-            text.push_str(&format!(" on {target}"));
-        }
-        if let Some(summary) = &self.summary {
-            text.push_str(&format!(": {summary}"));
-        }
-        if !self.silenced_by.is_empty() {
-            text.push_str(" (silenced)");
-        }
-        Notice {
-            at: self.started_at,
-            text,
         }
     }
 }

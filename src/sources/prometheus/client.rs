@@ -48,6 +48,10 @@ impl PrometheusClient {
         self.endpoint.url()
     }
 
+    pub(super) fn set_token(&mut self, token: Option<String>) {
+        self.endpoint.set_token(token);
+    }
+
     /// Evaluates `query` now; `name` names it in errors.
     pub async fn instant(&self, name: &str, query: &str) -> Result<Vec<Reading>, PromError> {
         let request =

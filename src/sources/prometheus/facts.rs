@@ -9,47 +9,11 @@ use futures::future::join_all;
 use protocol::Health;
 
 use super::client::{PrometheusClient, Reading, Series};
-use super::config::{FactKind, FactQueries, HealthThresholds, PrometheusSettings};
 use super::error::PromError;
+use crate::config::prometheus::{FactQueries, HealthThresholds, LabelNames, PrometheusSettings};
 use crate::domain::fleet::{Sample, history_key_provider, history_key_region};
+use crate::domain::measured::{Fact, FactKind, Facts, ProviderFacts, RegionFacts};
 use crate::sources::error::bounded;
-
-/// One value read from Prometheus.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Fact {
-    pub value: f64,
-    /// When Prometheus evaluated the query, on its clock.
-    pub at: DateTime<Utc>,
-}
-
-impl Fact {
-    pub fn age(&self, now: DateTime<Utc>) -> chrono::TimeDelta {
-        now - self.at
-    }
-}
-
-/// The facts known about one region or provider.
-pub type Facts = BTreeMap<FactKind, Fact>;
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct RegionFacts {
-    pub id: String,
-    /// From the error rate and the thresholds; unknown without an error rate.
-    pub health: Health,
-    pub facts: Facts,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct ProviderFacts {
-    /// `<provider>@<region>`, as the protocol names providers.
-    pub id: String,
-    pub vendor: String,
-    pub region: String,
-    /// When the queries keep the model label.
-    pub model: Option<String>,
-    pub health: Health,
-    pub facts: Facts,
-}
 
 /// Everything one read of a Prometheus source gave.
 #[derive(Clone, Debug, PartialEq)]
@@ -199,11 +163,7 @@ fn label(labels: &BTreeMap<String, String>, name: &str) -> Option<String> {
     (!value.is_empty()).then_some(value)
 }
 
-fn history_key(
-    scope: Scope,
-    series: &Series,
-    labels: &super::config::LabelNames,
-) -> Option<String> {
+fn history_key(scope: Scope, series: &Series, labels: &LabelNames) -> Option<String> {
     let region = label(&series.labels, &labels.region)?;
     match scope {
         Scope::Region => Some(history_key_region(&region)),

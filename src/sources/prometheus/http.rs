@@ -11,12 +11,25 @@ use crate::sources::error::ClientError;
 /// Largest error answer read for its message.
 const MAX_ERROR_BYTES: usize = 64 * 1024;
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub(crate) struct Endpoint {
     pub system: System,
     http: reqwest::Client,
     base: Url,
     timeouts: Timeouts,
+    /// Sent as a bearer token with every request; from the keyring, never logged.
+    token: Option<String>,
+}
+
+/// The token never reaches a log or a panic message.
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("system", &self.system)
+            .field("url", &self.url())
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 impl Endpoint {
@@ -28,6 +41,7 @@ impl Endpoint {
             http,
             base,
             timeouts,
+            token: None,
         })
     }
 
@@ -52,9 +66,18 @@ impl Endpoint {
         if !query.is_empty() {
             url.query_pairs_mut().extend_pairs(query);
         }
-        self.http
+        let request = self
+            .http
             .request(method, url)
-            .timeout(self.timeouts.request)
+            .timeout(self.timeouts.request);
+        match &self.token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    }
+
+    pub fn set_token(&mut self, token: Option<String>) {
+        self.token = token;
     }
 
     /// Sends `request`; a success answer's body is parsed as `T`.

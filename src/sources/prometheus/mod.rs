@@ -5,25 +5,51 @@
 
 pub mod alerts;
 pub mod client;
-pub mod config;
 pub mod error;
 pub mod facts;
 mod http;
 pub mod silences;
+mod worker;
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-pub use alerts::{AlertTarget, AlertmanagerClient, FiringAlert};
+pub use alerts::AlertmanagerClient;
 pub use client::PrometheusClient;
-pub use config::PrometheusSettings;
 pub use error::{PromError, System};
-pub use facts::{Fact, FleetFacts, ProviderFacts, RegionFacts};
+pub use facts::FleetFacts;
 pub use silences::{Matcher, Silence, SilenceCreated, SilenceExpired, SilenceRequest};
+pub use worker::spawn_prometheus;
+
+pub use crate::config::prometheus::PrometheusSettings;
+pub use crate::domain::measured::{
+    AlertTarget, Fact, FactKind, FiringAlert, ProviderFacts, RegionFacts,
+};
 
 use crate::domain::fleet::Sample;
 use crate::sources::client::Timeouts;
+
+/// How to reach one configured Prometheus source.
+#[derive(Clone, PartialEq)]
+pub struct PrometheusSpec {
+    pub name: String,
+    pub url: String,
+    /// Bearer token for Prometheus and its Alertmanager, from the keyring; never logged.
+    pub token: Option<String>,
+    pub settings: PrometheusSettings,
+}
+
+/// The token never reaches a log or a panic message.
+impl std::fmt::Debug for PrometheusSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PrometheusSpec")
+            .field("name", &self.name)
+            .field("url", &self.url)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
 
 /// One configured Prometheus source and, when configured, its Alertmanager.
 #[derive(Clone, Debug)]
@@ -53,6 +79,15 @@ impl PrometheusSource {
             alertmanager,
             settings,
         })
+    }
+
+    /// The source sending `token` (from the keyring) to Prometheus and Alertmanager.
+    pub fn with_token(mut self, token: Option<String>) -> Self {
+        self.prometheus.set_token(token.clone());
+        if let Some(alertmanager) = &mut self.alertmanager {
+            alertmanager.endpoint.set_token(token);
+        }
+        self
     }
 
     /// The facts of every region and provider the queries give, read now.

@@ -13,9 +13,10 @@ use reqwest::Method;
 use reqwest::header::CONTENT_TYPE;
 use serde::{Deserialize, Serialize};
 
-use super::alerts::{AlertTarget, AlertmanagerClient};
-use super::config::LabelNames;
+use super::alerts::AlertmanagerClient;
 use super::error::PromError;
+use crate::config::prometheus::LabelNames;
+use crate::domain::measured::AlertTarget;
 use crate::sources::error::bounded;
 
 const KEY_OPEN: &str = "[switchboard:";

@@ -6,7 +6,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
-use super::{headroom_style, health_style, history};
+use super::{headroom_style, health_style, history, measured};
 use crate::app::{App, ProviderCell, RegionRow};
 use crate::domain::fleet::{
     Freshness, STALE_AFTER, history_key_provider, history_key_region, seen_health,
@@ -71,6 +71,13 @@ pub(super) fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         (_, None) => Span::styled(format!("source {} · no data", source.name), theme.stale),
     };
     lines.insert(0, Line::from(provenance));
+    // Only a live report can disagree: a stale one is already said to be unknown.
+    let native = (freshness == Freshness::Fresh).then(|| {
+        let health = provider.map_or(region.health, |p| p.health);
+        (source.name.as_str(), health)
+    });
+    let provider_id = provider.map(|p| p.id.as_str());
+    lines.extend(measured::lines(app, theme, &region.id, provider_id, native));
 
     let block = Block::default()
         .borders(Borders::ALL)

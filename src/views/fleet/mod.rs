@@ -4,6 +4,7 @@
 mod columns;
 mod detail;
 mod history;
+mod measured;
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -40,7 +41,8 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
 
 /// The matrix takes the rows it needs, leaving the detail pane at least a few.
 fn matrix_height(app: &App, body: Rect) -> u16 {
-    (app.visible.regions.len() as u16 + 3)
+    let rows = app.visible.regions.len() + app.visible.measured_only.len();
+    (rows as u16 + 3)
         .max(4)
         .min(body.height.saturating_sub(6).max(4))
 }
@@ -51,7 +53,17 @@ fn matrix_columns(app: &App, width: u16) -> Columns {
         .visible
         .regions
         .iter()
-        .map(|&row| clean(&app.region_at(row).id).chars().count())
+        .map(|&row| {
+            let region = app.region_at(row);
+            let fresh = app.source(row.source).freshness(app.now) == Freshness::Fresh;
+            let marked = measured::mark(app, &region.id, None, fresh.then_some(region.health));
+            // A marked name (` !`, ` ≠`) takes two more columns.
+            clean(&region.id).chars().count() + if marked.is_some() { 2 } else { 0 }
+        })
+        .chain(app.visible.measured_only.iter().filter_map(|m| {
+            let measured = app.source(m.source).measured.as_ref()?;
+            Some(clean(&measured.regions[m.region].id).chars().count())
+        }))
         .max()
         .unwrap_or(0);
     Columns::new(
@@ -70,10 +82,15 @@ struct Legend(Vec<(&'static str, &'static str)>);
 impl Legend {
     /// Uses `short` for `word`, and says so in the legend.
     fn short(&mut self, short: &'static str, word: &'static str) -> &'static str {
-        if !self.0.iter().any(|(s, _)| *s == short) {
-            self.0.push((short, word));
-        }
+        self.note(short, word);
         short
+    }
+
+    /// Says in the legend what `mark` means.
+    fn note(&mut self, mark: &'static str, meaning: &'static str) {
+        if !self.0.iter().any(|(s, _)| *s == mark) {
+            self.0.push((mark, meaning));
+        }
     }
 
     fn text(mut self) -> Option<String> {
@@ -150,7 +167,7 @@ fn trouble(app: &App, vendors: &[String]) -> usize {
 
 fn draw_matrix(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     let title = Span::styled(" Regions × providers ", theme.title);
-    if app.visible.regions.is_empty() {
+    if app.visible.regions.is_empty() && app.visible.measured_only.is_empty() {
         let text = if app.sources.iter().any(|s| s.snapshot.is_some()) {
             "No region matches the filter."
         } else {
@@ -188,6 +205,10 @@ fn draw_matrix(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         .take(visible_rows)
     {
         rows.push(matrix_row(app, theme, &cols, &mut legend, index, row));
+    }
+    let room = visible_rows.saturating_sub(rows.len());
+    for &row in app.visible.measured_only.iter().take(room) {
+        rows.push(measured::matrix_row(app, theme, &cols, &mut legend, row));
     }
     let mut block = Block::default()
         .borders(Borders::ALL)
@@ -244,8 +265,16 @@ fn matrix_row<'a>(
             0,
         ))
     };
+    let native = fresh.then_some(region.health);
+    let name = match measured::mark(app, &region.id, None, native) {
+        Some((mark, meaning)) => {
+            legend.note(mark, meaning);
+            format!("{} {mark}", clean(&region.id))
+        }
+        None => clean(&region.id).into_owned(),
+    };
     let mut cells = vec![
-        Cell::from(fit(&clean(&region.id), widths[0])).style(select(theme.text, 0)),
+        Cell::from(fit(&name, widths[0])).style(select(theme.text, 0)),
         health,
         num(ms(region.latency.p95_ms), 2),
         num(pct(region.error_rate), 3),
@@ -262,8 +291,13 @@ fn matrix_row<'a>(
         let cell = match app.provider_cell(row, vendor) {
             ProviderCell::Absent => Cell::from("—").style(select(theme.dim, v + 1)),
             ProviderCell::Present(p) => {
-                let (text, style) =
+                let (mut text, style) =
                     provider_summary(theme, p, freshness, cols.provider_width, legend);
+                let native = fresh.then_some(p.health);
+                if let Some((mark, meaning)) = measured::mark(app, &p.region, Some(&p.id), native) {
+                    legend.note(mark, meaning);
+                    text = format!("{mark}{text}");
+                }
                 Cell::from(fit(&text, cols.provider_width)).style(select(style, v + 1))
             }
         };

@@ -11,14 +11,18 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::domain::measured::FactKind;
+
 /// The settings of one Prometheus (+ Alertmanager) source.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PrometheusSettings {
     /// Alertmanager's base URL; without it the source shows no alerts and cannot silence.
+    #[serde(deserialize_with = "base_url")]
     pub alertmanager_url: Option<String>,
     pub labels: LabelNames,
     /// The rate window substituted for `$window`, e.g. `5m`.
+    #[serde(deserialize_with = "window")]
     pub window: String,
     /// Queries whose series are grouped by the region label. A query left out keeps its
     /// default; an empty one is not read.
@@ -29,6 +33,9 @@ pub struct PrometheusSettings {
     pub provider: FactQueries,
     pub health: HealthThresholds,
     pub history: HistorySettings,
+    /// How often the facts, history and alerts are read, in seconds.
+    #[serde(with = "seconds")]
+    pub poll_interval: Duration,
 }
 
 impl Default for PrometheusSettings {
@@ -41,7 +48,41 @@ impl Default for PrometheusSettings {
             provider: FactQueries::litellm(PROVIDER_GROUPING),
             health: HealthThresholds::default(),
             history: HistorySettings::default(),
+            poll_interval: Duration::from_secs(15),
         }
+    }
+}
+
+fn base_url<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let url = String::deserialize(d)?;
+    super::check_url(&url).map_err(serde::de::Error::custom)?;
+    Ok(Some(url))
+}
+
+/// A PromQL duration such as `30s`, `5m` or `1h30m`, checked here so that a typo is named in
+/// the config rather than as every query failing.
+fn window<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let window = String::deserialize(d)?;
+    let mut rest = window.as_str();
+    let mut parts = 0;
+    while !rest.is_empty() {
+        let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        let unit = ["ms", "s", "m", "h", "d", "w", "y"]
+            .into_iter()
+            .find(|unit| digits > 0 && rest[digits..].starts_with(unit));
+        match unit {
+            Some(unit) => rest = &rest[digits + unit.len()..],
+            None => {
+                return Err(serde::de::Error::custom(format!(
+                    "window {window:?} is not a PromQL duration such as 30s, 5m or 1h30m"
+                )));
+            }
+        }
+        parts += 1;
+    }
+    match parts {
+        0 => Err(serde::de::Error::custom("window is empty: write e.g. 5m")),
+        _ => Ok(window),
     }
 }
 
@@ -93,43 +134,6 @@ pub struct FactQueries {
     /// Share of traffic: a region's of the whole fleet, a provider's of its region (0..1).
     pub traffic_share: Option<String>,
     pub load_rps: Option<String>,
-}
-
-/// The facts a query can give, with the names queries are known by in messages.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum FactKind {
-    P50Ms,
-    P95Ms,
-    P99Ms,
-    ErrorRate,
-    RateLimitedRate,
-    TrafficShare,
-    LoadRps,
-}
-
-impl FactKind {
-    pub const ALL: [FactKind; 7] = [
-        FactKind::P50Ms,
-        FactKind::P95Ms,
-        FactKind::P99Ms,
-        FactKind::ErrorRate,
-        FactKind::RateLimitedRate,
-        FactKind::TrafficShare,
-        FactKind::LoadRps,
-    ];
-
-    /// The field's name in the config.
-    pub fn name(self) -> &'static str {
-        match self {
-            FactKind::P50Ms => "p50_ms",
-            FactKind::P95Ms => "p95_ms",
-            FactKind::P99Ms => "p99_ms",
-            FactKind::ErrorRate => "error_rate",
-            FactKind::RateLimitedRate => "rate_limited_rate",
-            FactKind::TrafficShare => "traffic_share",
-            FactKind::LoadRps => "load_rps",
-        }
-    }
 }
 
 impl FactQueries {
@@ -265,7 +269,7 @@ mod tests {
     /// The example users adapt reads as the defaults it says it writes out.
     #[test]
     fn the_example_settings_are_the_defaults_with_an_alertmanager() {
-        let text = include_str!("../../../fixtures/sources/prometheus-litellm.toml");
+        let text = include_str!("../../fixtures/sources/prometheus-litellm.toml");
         let example: PrometheusSettings = toml::from_str(text).unwrap();
         let expected = PrometheusSettings {
             alertmanager_url: Some("http://127.0.0.1:9093".into()),

@@ -1,0 +1,215 @@
+//! What the metrics sources (Prometheus) say about the selected region or provider, under
+//! what the protocol v1 source says: each source's facts with its name and their age, a
+//! health that disagrees said as a disagreement, and the alerts firing on it. A source that
+//! is down or late has its lines greyed; the others stay live.
+
+use ratatui::text::Line;
+use ratatui::widgets::{Cell, Row};
+
+use super::Legend;
+use super::columns::Columns;
+use super::health_style;
+use crate::app::{App, MeasuredRow};
+use crate::domain::fleet::{Connection, Freshness, SourceData, seen_health};
+use crate::domain::measured::{FactKind, Facts, FiringAlert};
+use crate::format::{age, ms, pct, rps};
+use crate::theme::Theme;
+use crate::views::fit;
+use protocol::Health;
+use protocol::sanitize::clean;
+
+/// The lines of every metrics source that knows `region` (or the provider `provider`, an
+/// id `vendor@region`); `native` is the health the protocol v1 source reports, if it does.
+pub(super) fn lines(
+    app: &App,
+    theme: &Theme,
+    region: &str,
+    provider: Option<&str>,
+    native: Option<(&str, Health)>,
+) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
+    for source in &app.sources {
+        let Some(measured) = &source.measured else {
+            continue;
+        };
+        let facts = match provider {
+            Some(id) => measured.provider(id).map(|p| (&p.facts, p.health)),
+            None => measured.region(region).map(|r| (&r.facts, r.health)),
+        };
+        let alerts: Vec<&FiringAlert> = measured.alerts_on(region, provider).collect();
+        if facts.is_none() && alerts.is_empty() {
+            continue;
+        }
+        let freshness = source.freshness(app.now);
+        let live = freshness == Freshness::Fresh;
+        let style = if live { theme.text } else { theme.stale };
+        lines.push(Line::styled(provenance(app, source, facts.map(|f| f.0)), {
+            if live { theme.dim } else { theme.stale }
+        }));
+        if let Some((facts, reported)) = facts {
+            let health = seen_health(reported, freshness);
+            let mut said = format!("{} {}", health.symbol(), health.word());
+            if health != reported {
+                said.push_str(&format!(" (last read {})", reported.word()));
+            }
+            if let Some((name, theirs)) = native
+                && live
+                && theirs != reported
+                && reported != Health::Unknown
+            {
+                said.push_str(&format!(
+                    "  ≠ {name} says {}: the sources disagree",
+                    theirs.word()
+                ));
+            }
+            let health_line = if live {
+                health_style(theme, health)
+            } else {
+                theme.stale
+            };
+            lines.push(Line::styled(said, health_line));
+            lines.push(Line::styled(fact_text(facts), style));
+        }
+        for alert in alerts {
+            let alert_style = if live { theme.warning } else { theme.stale };
+            let since = alert.started_at.format("%H:%M:%S");
+            lines.push(Line::styled(
+                format!("! {} (firing since {since})", alert.notice().text),
+                alert_style,
+            ));
+        }
+    }
+    lines
+}
+
+/// What the matrix marks on a region or provider cell whose live metrics sources see it
+/// otherwise than the live protocol v1 report (`native`): `!` an alert fires on it, `≠` a
+/// health that disagrees. The detail pane says which source says what.
+pub(super) fn mark(
+    app: &App,
+    region: &str,
+    provider: Option<&str>,
+    native: Option<Health>,
+) -> Option<(&'static str, &'static str)> {
+    let live = app
+        .sources
+        .iter()
+        .filter(|s| s.freshness(app.now) == Freshness::Fresh)
+        .filter_map(|s| s.measured.as_ref());
+    let mut disagree = false;
+    for measured in live {
+        if measured.alerts_on(region, provider).next().is_some() {
+            return Some(("!", "alert firing"));
+        }
+        let reported = match provider {
+            Some(id) => measured.provider(id).map(|p| p.health),
+            None => measured.region(region).map(|r| r.health),
+        };
+        disagree |= matches!((reported, native), (Some(theirs), Some(ours))
+            if theirs != ours && theirs != Health::Unknown);
+    }
+    disagree.then_some(("≠", "sources disagree"))
+}
+
+/// `source metrics · read 4s ago`, or why its facts may no longer hold.
+fn provenance(app: &App, source: &SourceData, facts: Option<&Facts>) -> String {
+    let read = facts
+        .and_then(|facts| facts.values().map(|f| f.at).max())
+        .map(|at| (app.wall - at).to_std().unwrap_or_default());
+    let read = read.map_or("no facts".to_string(), |a| format!("read {} ago", age(a)));
+    match (&source.connection, source.freshness(app.now)) {
+        (_, Freshness::Fresh) => format!("source {} · {read}", source.name),
+        (Connection::Down { error, .. }, _) => {
+            format!("source {} · DOWN ({error}) · STALE: {read}", source.name)
+        }
+        _ => format!("source {} · STALE: {read}, may have changed", source.name),
+    }
+}
+
+/// The facts read, each in its unit; one not read says so rather than showing zero.
+fn fact_text(facts: &Facts) -> String {
+    FactKind::ALL
+        .into_iter()
+        .map(|kind| {
+            let value = facts.get(&kind).map(|f| f.value);
+            let shown = match (kind, value) {
+                (_, None) => "—".to_string(),
+                (FactKind::P50Ms | FactKind::P95Ms | FactKind::P99Ms, Some(v)) => ms(v),
+                (FactKind::LoadRps, Some(v)) => format!("{} rps", rps(v)),
+                (_, Some(v)) => pct(v),
+            };
+            format!("{} {shown}", label(kind))
+        })
+        .collect::<Vec<_>>()
+        .join("  ")
+}
+
+fn label(kind: FactKind) -> &'static str {
+    match kind {
+        FactKind::P50Ms => "p50",
+        FactKind::P95Ms => "p95",
+        FactKind::P99Ms => "p99",
+        FactKind::ErrorRate => "errors",
+        FactKind::RateLimitedRate => "429s",
+        FactKind::TrafficShare => "share",
+        FactKind::LoadRps => "load",
+    }
+}
+
+/// A matrix row of a region only a metrics source reads: its health and the facts it read
+/// (`—` for one not read, and for the headroom no metric gives), and its providers' health.
+/// Greyed when the source is not live.
+pub(super) fn matrix_row<'a>(
+    app: &'a App,
+    theme: &Theme,
+    cols: &Columns,
+    legend: &mut Legend,
+    row: MeasuredRow,
+) -> Row<'a> {
+    let source = app.source(row.source);
+    let Some(measured) = &source.measured else {
+        return Row::new(Vec::<Cell>::new());
+    };
+    let region = &measured.regions[row.region];
+    let freshness = source.freshness(app.now);
+    let live = freshness == Freshness::Fresh;
+    let style = |style| if live { style } else { theme.stale };
+    let widths = cols.region_widths();
+    let fact = |kind: FactKind, col: usize| {
+        let text = match (kind, region.facts.get(&kind)) {
+            (_, None) => "—".to_string(),
+            (FactKind::P95Ms, Some(f)) => ms(f.value),
+            (_, Some(f)) => pct(f.value),
+        };
+        Cell::from(fit(&text, widths[col])).style(style(theme.text))
+    };
+    let health = seen_health(region.health, freshness);
+    let health_word = super::short_health(health, legend);
+    let mut cells = vec![
+        Cell::from(fit(&clean(&region.id), widths[0])).style(style(theme.text)),
+        Cell::from(format!("{} {health_word}", health.symbol()))
+            .style(style(health_style(theme, health))),
+        fact(FactKind::P95Ms, 2),
+        fact(FactKind::ErrorRate, 3),
+        fact(FactKind::RateLimitedRate, 4),
+        fact(FactKind::TrafficShare, 5),
+        Cell::from("—").style(theme.dim),
+    ];
+    for vendor in &app.visible.vendors[cols.drawn()] {
+        let id = format!("{vendor}@{}", region.id);
+        let cell = match measured.provider(&id) {
+            Some(p) => {
+                let health = seen_health(p.health, freshness);
+                let word = super::short_health(health, legend);
+                Cell::from(fit(
+                    &format!("{} {word}", health.symbol()),
+                    cols.provider_width,
+                ))
+                .style(style(health_style(theme, health)))
+            }
+            None => Cell::from("—").style(theme.dim),
+        };
+        cells.push(cell);
+    }
+    Row::new(cells)
+}
