@@ -9,11 +9,11 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use super::prometheus::PrometheusSettings;
+use super::temporal::TemporalSettings;
 use super::{
     Config, ConfigProblem, ContextConfig, DesktopEscape, LAB_CONTEXT, NAME_RULE, NotifyConfig,
     NotifyMode, SourceConfig, SourceKind, check_url, is_valid_name,
 };
-use crate::sources::temporal::TemporalSettings;
 use protocol::escalations::Priority;
 use protocol::sanitize::clean;
 

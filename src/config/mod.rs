@@ -12,6 +12,7 @@
 mod file;
 pub mod prometheus;
 pub mod secrets;
+pub mod temporal;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -19,8 +20,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::sources::temporal::TemporalSettings;
 use protocol::escalations::Priority;
+use temporal::TemporalSettings;
 
 /// The embedded lab: present in every configuration, needs no sources, and is the
 /// default context when no user file says otherwise.

@@ -13,12 +13,13 @@ use serde_json::{Value, json};
 
 use super::error::TemporalError;
 use super::lineage::{Subject, lineage};
-use super::settings::{TemporalSource, read_roots};
+use super::settings::TemporalSource;
 use super::wire::{
     self, Described, Event, ExecutionInfo, HistoryPage, ListPage, QueryAnswer, RpcStatus,
     UpdateAnswer, cleaned,
 };
 use super::{Names, TemporalSpec};
+use crate::config::temporal::read_roots;
 use crate::sources::client::{MAX_BODY_BYTES, Timeouts, http_trusting, read_bounded};
 use crate::sources::error::{ClientError, bounded};
 use protocol::escalations::{

@@ -13,90 +13,11 @@ pub mod settings;
 pub mod wire;
 pub mod worker;
 
+pub use crate::config::temporal::{Names, TemporalSettings};
 pub use client::TemporalClient;
 pub use error::TemporalError;
-pub use settings::{TemporalSettings, TemporalSource};
+pub use settings::TemporalSource;
 pub use worker::spawn_temporal;
-
-/// The contract's names (docs/temporal.md); each may be changed if the workflows change it too
-/// (in the config, `[...sources.temporal.names]`: a name left out keeps its default).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Names {
-    /// Keyword search attribute: pending, claimed, resolved, aborted.
-    pub state: String,
-    /// Keyword search attribute: p1..p4.
-    pub priority: String,
-    /// Datetime search attribute: the SLA deadline.
-    pub deadline: String,
-    /// Keyword search attribute: the service of the escalated step.
-    pub service: String,
-    /// Keyword search attribute: why the workflow escalated.
-    pub reason: String,
-    /// Keyword search attribute: the operator a task was handed to.
-    pub assignee: String,
-    /// Memo key holding the inbox row (protocol v1's `EscalationSummary`).
-    pub memo: String,
-    /// Query answering the escalation's detail.
-    pub query: String,
-    pub claim: String,
-    pub release: String,
-    pub resolve: String,
-}
-
-impl Default for Names {
-    fn default() -> Self {
-        Names {
-            state: "SwitchboardState".into(),
-            priority: "SwitchboardPriority".into(),
-            deadline: "SwitchboardDeadline".into(),
-            service: "SwitchboardService".into(),
-            reason: "SwitchboardReason".into(),
-            assignee: "SwitchboardAssignee".into(),
-            memo: "switchboard".into(),
-            query: "switchboard_escalation".into(),
-            claim: "switchboard_claim".into(),
-            release: "switchboard_release".into(),
-            resolve: "switchboard_resolve".into(),
-        }
-    }
-}
-
-impl Names {
-    /// Every name, with what it names, for checks and messages.
-    pub fn all(&self) -> [(&'static str, &str); 11] {
-        [
-            ("state", &self.state),
-            ("priority", &self.priority),
-            ("deadline", &self.deadline),
-            ("service", &self.service),
-            ("reason", &self.reason),
-            ("assignee", &self.assignee),
-            ("memo", &self.memo),
-            ("query", &self.query),
-            ("claim", &self.claim),
-            ("release", &self.release),
-            ("resolve", &self.resolve),
-        ]
-    }
-
-    /// Names go into visibility queries and URL paths as they are: letters, digits, `_`,
-    /// `-` and `.` only, so that none can change what a query or a request means.
-    pub fn check(&self) -> Result<(), String> {
-        for (what, name) in self.all() {
-            let fine = !name.is_empty()
-                && name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
-            if !fine {
-                return Err(format!(
-                    "the {what} name {name:?} may hold only letters, digits, '_', '-' and '.'"
-                ));
-            }
-        }
-        Ok(())
-    }
-}
 
 /// How to reach one Temporal namespace.
 #[derive(Clone, PartialEq)]
