@@ -162,8 +162,13 @@ impl AlertmanagerClient {
             .header(CONTENT_TYPE, "application/json")
             .body(serde_json::to_vec(&body).map_err(|e| PromError::NotSendable(e.to_string()))?);
         let created: PostedSilence = self.endpoint.json(post, "silence created").await?;
-        // A racing create with the same key may have posted too: keep the first only.
-        let first = self.first_with_key(key).await?;
+        // A racing create with the same key may have posted too: keep the first only. Seeing
+        // ours first is read once more: a create stored in the same millisecond may have
+        // landed just after our read and be the first by id, as its creator sees it.
+        let mut first = self.first_with_key(key).await?;
+        if first.as_ref().is_none_or(|s| s.id == created.silence_id) {
+            first = self.first_with_key(key).await?;
+        }
         let first_id = first.map_or(created.silence_id.clone(), |s| s.id);
         if first_id != created.silence_id {
             self.expire_silence(&created.silence_id).await?;
