@@ -81,10 +81,15 @@ impl App {
                 for summary in page {
                     let notable = reload && self.is_notable(&summary);
                     let brief = notable.then(|| notice_text(&summary));
-                    if self.inbox.upsert(index, summary) == Upserted::New
+                    let open = self.is_open_task(index, &summary.id);
+                    let upserted = self.inbox.upsert(index, summary);
+                    if upserted == Upserted::New
                         && let Some(brief) = brief
                     {
                         urgent.push(brief);
+                    }
+                    if open && let Some(id) = self.task.as_ref().map(|t| t.id.clone()) {
+                        effects.extend(self.escalation_changed(index, &id, upserted));
                     }
                 }
                 // Tasks that escalated while the stream was down are news too.
@@ -99,7 +104,11 @@ impl App {
                     });
                 }
                 if done {
+                    let listed = self.open_task_listed(index);
                     self.inbox.end_load(index);
+                    if listed && !self.open_task_listed(index) {
+                        effects.extend(self.reread_open_task(index));
+                    }
                 }
             }
             Err(error) => {

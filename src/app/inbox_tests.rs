@@ -398,3 +398,38 @@ fn a_task_changed_while_matching_is_matched_with_its_new_text() {
     assert_eq!(rows, nucleo_ids(&app, "'validator"));
     assert!(rows.contains(&now_in.id) && !rows.contains(&was_in.id));
 }
+
+/// A source without a stream (Temporal) says what changed only in its next whole list: the
+/// open task is read again when the list shows it newer (claimed by someone else), and once
+/// when a list no longer holds it (resolved elsewhere), not on every list after.
+#[test]
+fn a_whole_list_that_changes_or_drops_the_open_task_reads_it_again() {
+    let (mut app, queue) = inbox_app(20);
+    let id = crate::testing::open_task_where(&mut app, &queue, |_| true);
+    let fetch = Effect::FetchEscalation {
+        source: crate::testing::SOURCE.into(),
+        id: id.clone(),
+    };
+    let listed = |rows: Vec<protocol::escalations::EscalationSummary>| {
+        source(SourceEvent::Listed {
+            rows,
+            next_in: std::time::Duration::from_secs(5),
+        })
+    };
+    let mut rows = escalation_summaries(&queue);
+    let effects = app.update(listed(rows.clone()));
+    assert!(!effects.contains(&fetch), "nothing changed: {effects:?}");
+
+    let row = rows.iter_mut().find(|r| r.id == id).unwrap();
+    row.revision += 1;
+    row.state = EscalationState::Claimed;
+    row.lease = Some(lease("bob", &app));
+    let effects = app.update(listed(rows.clone()));
+    assert!(effects.contains(&fetch), "claimed by bob: {effects:?}");
+
+    rows.retain(|r| r.id != id);
+    let effects = app.update(listed(rows.clone()));
+    assert!(effects.contains(&fetch), "no longer listed: {effects:?}");
+    let effects = app.update(listed(rows));
+    assert!(!effects.contains(&fetch), "read once: {effects:?}");
+}

@@ -56,6 +56,25 @@ impl App {
     }
 
     /// The open task changed at its source: its detail (history, resolution) is read again.
+    /// Whether the open task is one of `source`'s and its inbox still holds it open.
+    pub(in crate::app) fn open_task_listed(&self, source: usize) -> bool {
+        self.task.as_ref().is_some_and(|t| {
+            t.source == source && self.inbox.get(source, &t.id).is_some_and(|i| i.is_open())
+        })
+    }
+
+    /// Reads the open task of `source` again: a whole list no longer holds it (resolved or
+    /// aborted by someone else, or its workflow ended), and its detail says what became of it.
+    pub(in crate::app) fn reread_open_task(&self, source: usize) -> Vec<Effect> {
+        match self.task.as_ref().filter(|t| t.source == source) {
+            Some(task) => vec![Effect::FetchEscalation {
+                source: self.sources[source].name.clone(),
+                id: task.id.clone(),
+            }],
+            None => Vec::new(),
+        }
+    }
+
     pub(in crate::app) fn escalation_changed(
         &mut self,
         source: usize,

@@ -226,7 +226,7 @@ impl App {
         }
     }
 
-    fn is_open_task(&self, source: usize, id: &str) -> bool {
+    pub(in crate::app) fn is_open_task(&self, source: usize, id: &str) -> bool {
         self.task
             .as_ref()
             .is_some_and(|t| t.source == source && t.id == id)
