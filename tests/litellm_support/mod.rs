@@ -157,7 +157,7 @@ impl Proxy {
             &dir.path().join("litellm.log"),
         );
         let url = format!("http://127.0.0.1:{port}");
-        while !ready(port) {
+        while !process_support::answers_ok(&format!("127.0.0.1:{port}"), "/health/readiness") {
             assert!(process.running(), "the proxy exited: {}", process.output());
             assert!(
                 started.elapsed() < WAIT,
@@ -179,17 +179,4 @@ impl Proxy {
             _dir: dir,
         })
     }
-}
-
-fn ready(port: u16) -> bool {
-    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-    let request = "GET /health/readiness HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n";
-    if stream.write_all(request.as_bytes()).is_err() {
-        return false;
-    }
-    let mut status = String::new();
-    BufReader::new(stream).read_line(&mut status).is_ok() && status.contains(" 200 ")
 }

@@ -173,7 +173,8 @@ impl Cluster {
     /// `/cluster` as Patroni's REST API answers it, from the first node that answers.
     pub fn members(&self) -> Value {
         for node in &self.nodes {
-            if let Ok(body) = http_get(&format!("{}/cluster", node.api_url)) {
+            let addr = node.api_url.trim_start_matches("http://");
+            if let Some((200, body)) = process_support::get(addr, "/cluster") {
                 return serde_json::from_str::<Value>(&body).unwrap()["members"].clone();
             }
         }
@@ -284,17 +285,6 @@ pub fn role_state(members: &Value, name: &str) -> Option<(String, String)> {
 pub fn lag(members: &Value, name: &str) -> Option<u64> {
     let member = members.as_array()?.iter().find(|m| m["name"] == name)?;
     member["lag"].as_u64()
-}
-
-fn http_get(url: &str) -> Result<String, String> {
-    let output = Command::new("curl")
-        .args(["-sf", "--max-time", "2", url])
-        .output()
-        .map_err(|e| e.to_string())?;
-    match output.status.success() {
-        true => Ok(String::from_utf8_lossy(&output.stdout).into_owned()),
-        false => Err(format!("curl {url} failed")),
-    }
 }
 
 fn node_config(

@@ -1,11 +1,31 @@
 //! A program a test starts and must never outlive it: started under a supervisor shell that
 //! prints the program's PID, then waits for its stdin to close (the test dropping the handle,
-//! or dying) and stops the program.
+//! or dying) and stops the program. And [`get`], to ask it over HTTP whether it is ready.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
+use std::time::Duration;
+
+/// One blocking `GET path` to `addr` (`127.0.0.1:PORT`), its status and body; `None` when
+/// nothing answers within 2 s. Blocking: the harnesses run outside any test's runtime.
+pub fn get(addr: &str, path: &str) -> Option<(u16, String)> {
+    let mut stream = std::net::TcpStream::connect(addr).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    let request = format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n");
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    let status = answer.split(' ').nth(1)?.parse().ok()?;
+    let body = answer.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    Some((status, body.to_string()))
+}
+
+/// Whether `GET path` to `addr` answers 200.
+pub fn answers_ok(addr: &str, path: &str) -> bool {
+    get(addr, path).is_some_and(|(status, _)| status == 200)
+}
 
 pub struct Supervised {
     supervisor: Child,

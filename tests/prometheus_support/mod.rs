@@ -11,7 +11,6 @@ mod exporter;
 #[path = "../process_support/mod.rs"]
 mod process_support;
 
-use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
@@ -198,7 +197,7 @@ fn wait_ready(base: &str, process: &Process) {
     let deadline = Instant::now() + WAIT;
     let addr = base.trim_start_matches("http://");
     while Instant::now() < deadline {
-        if answers_ready(addr) {
+        if process_support::answers_ok(addr, "/-/ready") {
             return;
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -207,18 +206,4 @@ fn wait_ready(base: &str, process: &Process) {
         "{base}/-/ready not ready within {WAIT:?}; log:\n{}",
         std::fs::read_to_string(&process.log).unwrap_or_default()
     );
-}
-
-/// One blocking `GET /-/ready`: the harness runs outside any test's runtime.
-fn answers_ready(addr: &str) -> bool {
-    let Ok(mut stream) = std::net::TcpStream::connect(addr) else {
-        return false;
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-    let request = format!("GET /-/ready HTTP/1.0\r\nHost: {addr}\r\n\r\n");
-    if stream.write_all(request.as_bytes()).is_err() {
-        return false;
-    }
-    let mut status = String::new();
-    BufReader::new(stream).read_line(&mut status).is_ok() && status.contains(" 200 ")
 }

@@ -14,6 +14,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+#[path = "../process_support/mod.rs"]
+mod process_support;
+
 use switchboard::testing::{free_port, missing_system};
 
 /// Bound on every wait, so that a broken server fails the test instead of hanging it.
@@ -144,7 +147,8 @@ impl TemporalDev {
         let url = format!("{}/api/v1/namespaces/default", self.http_url());
         let started = Instant::now();
         loop {
-            if http_ok(self.http_port, "/api/v1/namespaces/default") {
+            let addr = format!("127.0.0.1:{}", self.http_port);
+            if process_support::answers_ok(&addr, "/api/v1/namespaces/default") {
                 return;
             }
             if let Some(status) = self.server.as_mut().unwrap().try_wait().unwrap() {
@@ -236,22 +240,6 @@ impl TemporalDev {
         let tail: Vec<&str> = text.lines().rev().take(40).collect();
         tail.into_iter().rev().collect::<Vec<_>>().join("\n")
     }
-}
-
-/// Whether `GET path` on 127.0.0.1:`port` answers 200 (a bare HTTP/1.0 exchange: the support
-/// code must not depend on the client under test).
-fn http_ok(port: u16, path: &str) -> bool {
-    use std::io::{Read, Write};
-    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-    let request = format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
-    if stream.write_all(request.as_bytes()).is_err() {
-        return false;
-    }
-    let mut head = [0u8; 12];
-    stream.read_exact(&mut head).is_ok() && head.ends_with(b"200")
 }
 
 /// SIGTERM, then SIGKILL if it has not exited within 5 s; always reaped.
