@@ -6,7 +6,7 @@ mod litellm_support;
 
 use std::collections::BTreeMap;
 
-use litellm_support::MASTER_KEY;
+use litellm_support::{MASTER_KEY, chat};
 use switchboard::sources::litellm::{DeploymentState, LiteLlmClient};
 use switchboard::sources::{ClientError, Timeouts};
 
@@ -17,22 +17,6 @@ fn client(url: &str, key: &str) -> LiteLlmClient {
         ("small-us-east".to_string(), "us-east".to_string()),
     ]);
     LiteLlmClient::new(url, Some(key.to_string()), regions, Timeouts::default()).unwrap()
-}
-
-async fn chat(url: &str, group: &str) -> u16 {
-    reqwest::Client::new()
-        .post(format!("{url}/chat/completions"))
-        .bearer_auth(MASTER_KEY)
-        .header("content-type", "application/json")
-        .body(
-            serde_json::json!({"model": group, "messages": [{"role": "user", "content": "x"}]})
-                .to_string(),
-        )
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -4,16 +4,15 @@
 //! starting it again brings them back.
 //! This binary starts its own stack (it stops Prometheus), once.
 
+mod console_support;
 mod prometheus_support;
 
 use std::time::{Duration, Instant};
 
+use console_support::{console, screen};
 use lab::{LabOptions, LabServer};
 use prometheus_support::{Stack, Traffic, WAIT};
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
-use ratatui::layout::Rect;
-use switchboard::app::{App, AppInit, ContextInfo, Msg, ScreenMap};
+use switchboard::app::{App, Msg};
 use switchboard::domain::fleet::{Connection, DownKind, Freshness};
 use switchboard::domain::measured::FactKind;
 use switchboard::sources::prometheus::{PrometheusSettings, PrometheusSpec, spawn_prometheus};
@@ -22,61 +21,13 @@ use tokio::sync::{mpsc, watch};
 
 const REGION: &str = "us-east";
 
-fn console(lab_url: &str) -> App {
-    App::new(AppInit {
-        context: ContextInfo {
-            name: "lab-prometheus".into(),
-            lab: false,
-            read_only: false,
-            production: false,
-        },
-        sources: vec![("lab".into(), lab_url.into())],
-        problems: Vec::new(),
-        theme_name: "dark".into(),
-        themes: vec!["dark".into()],
-        now: Instant::now(),
-        wall: chrono::Utc::now(),
-        area: Rect::new(0, 0, 120, 36),
-        notify_at: None,
-    })
-}
-
-/// Feeds the workers' messages to `app` (with the clock) until `done` holds; panics naming
-/// `what` after [`WAIT`].
 async fn until(
     app: &mut App,
     rx: &mut mpsc::Receiver<Msg>,
     what: &str,
     done: impl Fn(&App) -> bool,
 ) {
-    let deadline = Instant::now() + WAIT;
-    while !done(app) {
-        assert!(Instant::now() < deadline, "{what}: not within {WAIT:?}");
-        if let Ok(Some(msg)) = tokio::time::timeout(Duration::from_millis(250), rx.recv()).await {
-            app.update(msg);
-        }
-        app.update(Msg::Tick {
-            now: Instant::now(),
-            wall: chrono::Utc::now(),
-        });
-    }
-}
-
-fn screen(app: &App) -> String {
-    let mut terminal = Terminal::new(TestBackend::new(app.area.width, app.area.height)).unwrap();
-    let mut map = ScreenMap::default();
-    terminal
-        .draw(|frame| {
-            map = switchboard::views::draw(app, &switchboard::theme::load("dark", false).0, frame)
-        })
-        .unwrap();
-    let buffer = terminal.backend().buffer();
-    let symbols: Vec<&str> = buffer.content.iter().map(|c| c.symbol()).collect();
-    symbols
-        .chunks(buffer.area.width as usize)
-        .map(|row| row.concat())
-        .collect::<Vec<_>>()
-        .join("\n")
+    console_support::until(app, rx, WAIT, what, done).await
 }
 
 fn metrics(app: &App) -> &switchboard::domain::fleet::SourceData {
@@ -122,7 +73,7 @@ async fn facts_carry_their_source_and_stopping_prometheus_greys_only_its_own_unt
         ..PrometheusSettings::default()
     };
     settings.history.step = Duration::from_secs(1);
-    let mut app = console(&lab.url());
+    let mut app = console("lab-prometheus", &lab.url(), 120, 36);
     app.add_metrics_source("metrics", &stack.prometheus_url, settings.poll_interval);
     let spec = PrometheusSpec {
         name: "metrics".into(),

@@ -257,6 +257,9 @@ impl App {
 
     /// `a`, `enter` or a command key: the commands of `verb` (or all) that fit the selection.
     pub(super) fn start_command(&mut self, verb: Option<Verb>) {
+        if self.refused_by_gateway(verb, None) {
+            return;
+        }
         if let Some(refusal) = self.mutation_refusal() {
             self.flash(Level::Warning, refusal);
             return;
@@ -295,6 +298,9 @@ impl App {
 
     /// A command typed in the palette with its arguments.
     pub(super) fn start_typed_command(&mut self, verb: Verb, args: &[&str]) {
+        if self.refused_by_gateway(Some(verb), None) {
+            return;
+        }
         if let Some(refusal) = self.mutation_refusal() {
             self.flash(Level::Warning, refusal);
             return;
@@ -302,7 +308,12 @@ impl App {
         let selected = self.selected_target();
         match command::parse(verb, args, selected.as_ref().map(|(_, t)| t)) {
             Ok(command) => {
-                let source = self.source_of(&command).or(selected.map(|(s, _)| s));
+                let known = self.source_of(&command);
+                if known.is_none() && self.refused_by_gateway(Some(verb), Some(command.target_id()))
+                {
+                    return;
+                }
+                let source = known.or(selected.map(|(s, _)| s));
                 match source {
                     Some(source) => self.open_confirm(source, command),
                     None => self.flash(

@@ -3,6 +3,7 @@
 
 mod audit;
 mod commands;
+mod gateway;
 mod inbox;
 mod inbox_events;
 mod inbox_filter;

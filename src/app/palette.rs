@@ -12,6 +12,8 @@ type NameAndDescriptionScores = (Option<u32>, Option<u32>);
 pub struct PaletteEntry {
     pub action: Action,
     pub keys: String,
+    /// Why it cannot be done here, said in the list instead of hiding the command.
+    pub refused: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -28,7 +30,11 @@ impl PaletteState {
     pub fn open(matcher: &mut nucleo::Matcher, can_mutate: bool) -> Self {
         let entries = keymap::palette_actions(can_mutate)
             .into_iter()
-            .map(|(action, keys)| PaletteEntry { action, keys })
+            .map(|(action, keys)| PaletteEntry {
+                action,
+                keys,
+                refused: None,
+            })
             .collect();
         let mut state = PaletteState {
             input: String::new(),
@@ -62,6 +68,18 @@ impl PaletteState {
         scored.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         self.matches = scored.into_iter().map(|(i, _)| i).collect();
         self.selected = self.selected.min(self.matches.len().saturating_sub(1));
+    }
+
+    /// Lists `action` (adding it when the palette hid it) with why it cannot be done.
+    pub fn refuse(&mut self, action: Action, keys: String, why: String) {
+        match self.entries.iter_mut().find(|e| e.action == action) {
+            Some(entry) => entry.refused = Some(why),
+            None => self.entries.push(PaletteEntry {
+                action,
+                keys,
+                refused: Some(why),
+            }),
+        }
     }
 
     pub fn chosen(&self) -> Option<Action> {

@@ -103,6 +103,7 @@ impl App {
                     .collect();
             }
             SourceEvent::Alerts(alerts) => self.on_alerts(index, alerts),
+            SourceEvent::Gateway(read) => self.on_gateway(index, *read),
             SourceEvent::Operators(operators) => self.sources[index].operators = operators,
             SourceEvent::Audit(entry) => self.add_audit(&name, vec![entry]),
             SourceEvent::Escalation(event) => return self.on_escalation_event(index, event),
@@ -143,7 +144,7 @@ impl App {
 
     /// A metrics source's read: its facts replace the last ones, each problem of the read
     /// is told once.
-    fn on_measured(&mut self, index: usize, facts: FleetFacts) {
+    pub(super) fn on_measured(&mut self, index: usize, facts: FleetFacts) {
         let now = self.now;
         let source = &mut self.sources[index];
         let was_down = matches!(source.connection, Connection::Down { .. });

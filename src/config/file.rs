@@ -55,6 +55,7 @@ struct FileSource {
     kind: SourceKind,
     temporal: Option<Spanned<TemporalSettings>>,
     prometheus: Option<Spanned<PrometheusSettings>>,
+    litellm: Option<Spanned<super::litellm::FileLiteLlm>>,
 }
 
 /// A valid user file.
@@ -203,12 +204,15 @@ fn validate_context(name: &str, context: FileContext) -> Result<ContextConfig, R
                 None
             }
         };
+        let (litellm, found) = super::litellm::settings(source.kind, source.litellm);
+        reasons.extend(found.into_iter().map(|(at, reason)| (Some(at), reason)));
         sources.push(SourceConfig {
             name: source.name.into_inner(),
             url: source.url.into_inner(),
             kind: source.kind,
             temporal,
             prometheus,
+            litellm,
         });
     }
 
@@ -284,7 +288,10 @@ fn looks_like_secret(key: &str) -> bool {
     let key = key.to_ascii_lowercase().replace('-', "_");
     key == "token"
         || key.ends_with("_token")
-        || matches!(key.as_str(), "password" | "secret" | "api_key" | "apikey")
+        || matches!(
+            key.as_str(),
+            "password" | "secret" | "api_key" | "apikey" | "master_key"
+        )
 }
 
 /// A problem at a byte span of `text`, with 1-based line and character column.

@@ -10,6 +10,7 @@
 //! ([`secrets`]) or come from `SWITCHBOARD_TOKEN`.
 
 mod file;
+pub mod litellm;
 pub mod prometheus;
 pub mod secrets;
 pub mod temporal;
@@ -126,6 +127,8 @@ pub struct SourceConfig {
     /// What a [`SourceKind::Prometheus`] source reads (its defaults when the file names none);
     /// `None` for every other kind.
     pub prometheus: Option<prometheus::PrometheusSettings>,
+    /// What a [`SourceKind::Litellm`] source maps; `None` for every other kind.
+    pub litellm: Option<litellm::LiteLlmSettings>,
 }
 
 /// Which protocol a source speaks.
@@ -139,6 +142,8 @@ pub enum SourceKind {
     Temporal,
     /// Prometheus, with its Alertmanager when configured: facts, history, alerts, silences.
     Prometheus,
+    /// A LiteLLM proxy (an AI gateway): deployments, routes, cooldowns; read-only.
+    Litellm,
 }
 
 /// Values from command-line flags; they override everything else.

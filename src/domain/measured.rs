@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use protocol::{Health, Notice};
 
+use super::gateway::{GatewayDeployment, GatewayFacts};
+
 /// The facts a query can give, with the names queries are known by in messages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum FactKind {
@@ -165,6 +167,8 @@ pub struct Measured {
     pub alerts: Vec<FiringAlert>,
     /// Why the alerts could not be read (the facts may still be live); they are as last read.
     pub alerts_error: Option<String>,
+    /// A gateway source's (LiteLLM's) last read, whose deployments give its providers.
+    pub gateway: Option<GatewayFacts>,
 }
 
 impl Measured {
@@ -186,5 +190,63 @@ impl Measured {
             Some(id) => a.target.provider_id().as_deref() == Some(id),
             None => a.target.region.as_deref() == Some(region),
         })
+    }
+}
+
+/// A gateway's deployments as the merge's regions and providers.
+impl GatewayFacts {
+    /// Every region a deployment is mapped to, with the health its deployments add up to.
+    pub fn regions(&self) -> Vec<RegionFacts> {
+        let mut regions: Vec<RegionFacts> = Vec::new();
+        for region in self.deployments.iter().filter_map(|d| d.region.as_ref()) {
+            if regions.iter().all(|r| &r.id != region) {
+                regions.push(RegionFacts {
+                    id: region.clone(),
+                    health: combined(self.deployments_of(region, None)),
+                    facts: Facts::new(),
+                });
+            }
+        }
+        regions
+    }
+
+    /// Every provider (`vendor@region`) a deployment is mapped to, with the health its
+    /// deployments add up to.
+    pub fn providers(&self) -> Vec<ProviderFacts> {
+        let mut providers: Vec<ProviderFacts> = Vec::new();
+        for deployment in &self.deployments {
+            let (Some(id), Some(region)) = (deployment.provider_id(), &deployment.region) else {
+                continue;
+            };
+            if providers.iter().all(|p| p.id != id) {
+                providers.push(ProviderFacts {
+                    health: combined(self.deployments_of(region, Some(&id))),
+                    id,
+                    vendor: deployment.provider.clone(),
+                    region: region.clone(),
+                    model: None,
+                    facts: Facts::new(),
+                });
+            }
+        }
+        providers
+    }
+}
+
+/// What deployments add up to: unknown when none was called; else ok when every one called
+/// is healthy, down when every one is in outage, degraded in between.
+fn combined<'a>(deployments: impl Iterator<Item = &'a GatewayDeployment>) -> Health {
+    let known: Vec<Health> = deployments
+        .map(|d| d.state.health())
+        .filter(|h| *h != Health::Unknown)
+        .collect();
+    if known.is_empty() {
+        Health::Unknown
+    } else if known.iter().all(|h| *h == Health::Ok) {
+        Health::Ok
+    } else if known.iter().all(|h| *h == Health::Down) {
+        Health::Down
+    } else {
+        Health::Degraded
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod command;
 pub mod fleet;
+pub mod gateway;
 pub mod measured;
 pub mod preflight;
 pub mod retry;

@@ -16,6 +16,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::app::{App, AppInit, ContextInfo, Effect, Msg, ScreenMap};
 use crate::config::{DesktopEscape, NotifyConfig, NotifyMode};
+use crate::sources::litellm::{LiteLlmSpec, spawn_litellm};
 use crate::sources::prometheus::{PrometheusSpec, spawn_prometheus};
 use crate::sources::temporal::{TemporalSource, spawn_temporal};
 use crate::sources::{SourceOptions, SourceSpec, spawn_source};
@@ -33,6 +34,8 @@ pub struct ConsoleOptions {
     pub temporal: Vec<TemporalSource>,
     /// Prometheus sources (polled; their facts merge with the protocol v1 sources').
     pub prometheus: Vec<PrometheusSpec>,
+    /// LiteLLM proxies (polled; their deployments merge as providers and routes).
+    pub litellm: Vec<LiteLlmSpec>,
     pub problems: Vec<String>,
     pub theme_name: String,
     pub no_color: bool,
@@ -115,6 +118,15 @@ pub async fn run_console(options: ConsoleOptions) -> anyhow::Result<()> {
         app.add_metrics_source(&spec.name, &spec.url, spec.settings.poll_interval);
         let options = SourceOptions::default();
         spawn_prometheus(spec, tx.clone(), shutdown_rx.clone(), options);
+    }
+    for spec in options.litellm {
+        app.add_gateway_source(&spec.name, &spec.url, spec.settings.poll_interval);
+        spawn_litellm(
+            spec,
+            tx.clone(),
+            shutdown_rx.clone(),
+            SourceOptions::default(),
+        );
     }
     tokio::spawn(forward_terminal_events(tx.clone()));
     tokio::spawn(tick(tx.clone()));

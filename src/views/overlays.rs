@@ -190,7 +190,11 @@ pub fn draw_palette(palette: &PaletteState, theme: &Theme, frame: &mut Frame, ar
         // The keys stay whole; a description that does not fit before them ends in `…`.
         let room = usize::from(popup.width.saturating_sub(2))
             .saturating_sub(14 + 1 + entry.keys.chars().count());
-        let describe = truncate(entry.action.describe(), room);
+        // A command refused here says why in place of what it does.
+        let (describe, style) = match &entry.refused {
+            Some(why) => (truncate(why, room), style.patch(theme.warning)),
+            None => (truncate(entry.action.describe(), room), style),
+        };
         lines.push(Line::from(vec![
             Span::styled(format!("{name:<14}{describe:<room$}"), style),
             Span::styled(format!(" {}", entry.keys), theme.dim),

@@ -90,7 +90,9 @@ pub struct Proxy {
     pub eu_west: Upstream,
     pub small: Upstream,
     process: Supervised,
-    _dir: tempfile::TempDir,
+    /// The proxy's command line, to start it again on the same port.
+    command: Vec<String>,
+    dir: tempfile::TempDir,
 }
 
 fn venv() -> Option<PathBuf> {
@@ -111,6 +113,23 @@ fn venv() -> Option<PathBuf> {
     None
 }
 
+/// Asks the proxy at `url` for a chat completion of model group `group`; its status.
+pub async fn chat(url: &str, group: &str) -> u16 {
+    reqwest::Client::new()
+        .post(format!("{url}/chat/completions"))
+        .bearer_auth(MASTER_KEY)
+        .header("content-type", "application/json")
+        .body(
+            serde_json::json!({"model": group, "messages": [{"role": "user", "content": "x"}]})
+                .to_string(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
 /// The proxy every test of the binary shares, started by the first that asks.
 pub fn shared() -> Option<&'static Proxy> {
     static PROXY: OnceLock<Option<Proxy>> = OnceLock::new();
@@ -118,7 +137,8 @@ pub fn shared() -> Option<&'static Proxy> {
 }
 
 impl Proxy {
-    fn start() -> Option<Proxy> {
+    /// A proxy of the test's own (to stop and start again); [`shared`] otherwise.
+    pub fn start() -> Option<Proxy> {
         let venv = venv()?;
         let started = Instant::now();
         let (us_east, eu_west, small) = (Upstream::start(), Upstream::start(), Upstream::start());
@@ -140,43 +160,59 @@ impl Proxy {
         );
         std::fs::write(&config, yaml).unwrap();
         let port = free_port();
-        let process = Supervised::start(
-            "env",
-            &[
-                format!("LITELLM_MASTER_KEY={MASTER_KEY}"),
-                // Else it fetches a cost map from the internet and retries.
-                "LITELLM_LOCAL_MODEL_COST_MAP=True".into(),
-                venv.join("bin/litellm").display().to_string(),
-                "--config".into(),
-                config.display().to_string(),
-                "--host".into(),
-                "127.0.0.1".into(),
-                "--port".into(),
-                port.to_string(),
-            ],
-            &dir.path().join("litellm.log"),
-        );
+        let command = vec![
+            format!("LITELLM_MASTER_KEY={MASTER_KEY}"),
+            // Else it fetches a cost map from the internet and retries.
+            "LITELLM_LOCAL_MODEL_COST_MAP=True".into(),
+            venv.join("bin/litellm").display().to_string(),
+            "--config".into(),
+            config.display().to_string(),
+            "--host".into(),
+            "127.0.0.1".into(),
+            "--port".into(),
+            port.to_string(),
+        ];
+        let process = Supervised::start("env", &command, &dir.path().join("litellm.log"));
         let url = format!("http://127.0.0.1:{port}");
-        while !process_support::answers_ok(&format!("127.0.0.1:{port}"), "/health/readiness") {
-            assert!(process.running(), "the proxy exited: {}", process.output());
-            assert!(
-                started.elapsed() < WAIT,
-                "the proxy did not answer within {WAIT:?}: {}",
-                process.output()
-            );
-            std::thread::sleep(Duration::from_millis(250));
-        }
-        eprintln!(
-            "litellm proxy ready in {:.1} s",
-            started.elapsed().as_secs_f64()
-        );
+        wait_ready(&process, port, started);
         Some(Proxy {
             url,
             us_east,
             eu_west,
             small,
             process,
-            _dir: dir,
+            command,
+            dir,
         })
     }
+
+    /// Stops the proxy (SIGTERM) and waits for it.
+    pub fn stop(&mut self) {
+        self.process.stop();
+    }
+
+    /// Starts the proxy again on its port and waits until it is ready.
+    pub fn restart(&mut self) {
+        let started = Instant::now();
+        let port = self.url.rsplit(':').next().unwrap().parse().unwrap();
+        let log = self.dir.path().join("litellm.log");
+        self.process = Supervised::start("env", &self.command, &log);
+        wait_ready(&self.process, port, started);
+    }
+}
+
+fn wait_ready(process: &Supervised, port: u16, started: Instant) {
+    while !process_support::answers_ok(&format!("127.0.0.1:{port}"), "/health/readiness") {
+        assert!(process.running(), "the proxy exited: {}", process.output());
+        assert!(
+            started.elapsed() < WAIT,
+            "the proxy did not answer within {WAIT:?}: {}",
+            process.output()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    eprintln!(
+        "litellm proxy ready in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
 }

@@ -6,6 +6,7 @@
 //! Everything read is untrusted: strings are cleaned and bounded as they are decoded.
 
 pub mod exposition;
+mod worker;
 
 use std::collections::BTreeMap;
 
@@ -18,36 +19,12 @@ use crate::sources::client::{MAX_BODY_BYTES, Timeouts, http_for, read_bounded};
 use crate::sources::error::{ClientError, bounded};
 use exposition::Sample;
 
+pub use crate::config::litellm::LiteLlmSettings;
+pub use crate::domain::gateway::{DeploymentState, GatewayDeployment as Deployment};
+pub use worker::{LiteLlmSpec, spawn_litellm};
+
 /// Largest error answer read for its words.
 const MAX_ERROR_BYTES: usize = 64 * 1024;
-
-/// What LiteLLM's `litellm_deployment_state` gauge says of a deployment.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DeploymentState {
-    Healthy,
-    /// Some of its calls fail.
-    PartialOutage,
-    /// Cooled down: the router sends it nothing until its cooldown ends.
-    Outage,
-    /// No metric for it yet (no traffic since the proxy started) or an unknown value.
-    Unknown,
-}
-
-/// One deployment: a model behind one API base, in a model group the router balances over.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Deployment {
-    pub id: String,
-    pub group: String,
-    /// The provider's model, as LiteLLM names it (`openai/gpt-4o`).
-    pub model: String,
-    pub provider: String,
-    pub api_base: Option<String>,
-    /// From the source's config: deployment id or API base -> region.
-    pub region: Option<String>,
-    pub state: DeploymentState,
-    /// Times the router put it in cooldown since the proxy started, by the failure's status.
-    pub cooldowns: BTreeMap<String, u64>,
-}
 
 /// The gateway as read at one moment.
 #[derive(Clone, Debug, PartialEq)]
@@ -72,6 +49,8 @@ pub struct LiteLlmClient {
     timeouts: Timeouts,
     /// Deployment id or API base -> region.
     regions: BTreeMap<String, String>,
+    /// Deployment id or API base -> provider, over the model's prefix.
+    providers: BTreeMap<String, String>,
 }
 
 /// The key never reaches a log or a panic message.
@@ -98,7 +77,15 @@ impl LiteLlmClient {
             api_key,
             timeouts,
             regions,
+            providers: BTreeMap::new(),
         })
+    }
+
+    /// The client naming the provider of a deployment (by id or API base) as `providers`
+    /// says, where the model's prefix is not the name the fleet knows it by.
+    pub fn with_providers(mut self, providers: BTreeMap<String, String>) -> Self {
+        self.providers = providers;
+        self
     }
 
     /// Deployments, routing and fallbacks, and the state of each, read now (three requests
@@ -154,21 +141,24 @@ impl LiteLlmClient {
                 (bounded(status), s.value.max(0.0) as u64)
             })
             .collect();
-        let region = self
-            .regions
-            .get(&id)
-            .or_else(|| api_base.as_ref().and_then(|base| self.regions.get(base)))
-            .cloned();
+        let mapped = |map: &BTreeMap<String, String>| {
+            map.get(&id)
+                .or_else(|| api_base.as_ref().and_then(|base| map.get(base)))
+                .cloned()
+        };
+        let region = mapped(&self.regions);
+        let provider = mapped(&self.providers).unwrap_or_else(|| {
+            let prefix = model.split_once('/').map_or("unknown", |(p, _)| p);
+            prefix.to_string()
+        });
         Deployment {
             group: bounded(&entry.model_name),
-            provider: model
-                .split_once('/')
-                .map_or("unknown", |(p, _)| p)
-                .to_string(),
+            provider,
             model,
             api_base,
             region,
             state,
+            cooldown: None,
             cooldowns,
             id,
         }

@@ -15,6 +15,7 @@ use crate::domain::measured::{FactKind, Facts, FiringAlert};
 use crate::format::{age, ms, pct, rps};
 use crate::theme::Theme;
 use crate::views::fit;
+use chrono::{DateTime, Utc};
 use protocol::Health;
 use protocol::sanitize::clean;
 
@@ -43,7 +44,9 @@ pub(super) fn lines(
         let freshness = source.freshness(app.now);
         let live = freshness == Freshness::Fresh;
         let style = if live { theme.text } else { theme.stale };
-        lines.push(Line::styled(provenance(app, source, facts.map(|f| f.0)), {
+        let read_at = (facts.and_then(|f| f.0.values().map(|f| f.at).max()))
+            .or(measured.gateway.as_ref().map(|g| g.read_at));
+        lines.push(Line::styled(provenance(app, source, read_at), {
             if live { theme.dim } else { theme.stale }
         }));
         if let Some((facts, reported)) = facts {
@@ -68,7 +71,12 @@ pub(super) fn lines(
                 theme.stale
             };
             lines.push(Line::styled(said, health_line));
-            lines.push(Line::styled(fact_text(facts), style));
+            match &measured.gateway {
+                Some(gateway) => lines.extend(super::gateway::lines(
+                    app, theme, gateway, region, provider, live,
+                )),
+                None => lines.push(Line::styled(fact_text(facts), style)),
+            }
         }
         for alert in alerts {
             let alert_style = if live { theme.warning } else { theme.stale };
@@ -112,10 +120,8 @@ pub(super) fn mark(
 }
 
 /// `source metrics · read 4s ago`, or why its facts may no longer hold.
-fn provenance(app: &App, source: &SourceData, facts: Option<&Facts>) -> String {
-    let read = facts
-        .and_then(|facts| facts.values().map(|f| f.at).max())
-        .map(|at| (app.wall - at).to_std().unwrap_or_default());
+fn provenance(app: &App, source: &SourceData, read_at: Option<DateTime<Utc>>) -> String {
+    let read = read_at.map(|at| (app.wall - at).to_std().unwrap_or_default());
     let read = read.map_or("no facts".to_string(), |a| format!("read {} ago", age(a)));
     match (&source.connection, source.freshness(app.now)) {
         (_, Freshness::Fresh) => format!("source {} · {read}", source.name),
@@ -197,8 +203,16 @@ pub(super) fn matrix_row<'a>(
     ];
     for vendor in &app.visible.vendors[cols.drawn()] {
         let id = format!("{vendor}@{}", region.id);
-        let cell = match measured.provider(&id) {
-            Some(p) => {
+        let breaker =
+            (measured.gateway.as_ref()).and_then(|g| super::gateway::cell(g, &id, app.wall));
+        let cell = match (measured.provider(&id), breaker.filter(|_| live)) {
+            (Some(_), Some(text)) => {
+                if text.ends_with("half") {
+                    legend.note("half", "half-open");
+                }
+                Cell::from(fit(text, cols.provider_width)).style(theme.breaker_open)
+            }
+            (Some(p), None) => {
                 let health = seen_health(p.health, freshness);
                 let word = super::short_health(health, legend);
                 Cell::from(fit(
@@ -207,7 +221,7 @@ pub(super) fn matrix_row<'a>(
                 ))
                 .style(style(health_style(theme, health)))
             }
-            None => Cell::from("—").style(theme.dim),
+            (None, _) => Cell::from("—").style(theme.dim),
         };
         cells.push(cell);
     }

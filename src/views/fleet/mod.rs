@@ -3,6 +3,7 @@
 
 mod columns;
 mod detail;
+mod gateway;
 mod history;
 mod measured;
 

@@ -1,0 +1,275 @@
+//! The worker (a tokio task) that reads one LiteLLM proxy every poll interval and reports its
+//! deployments, routes and cooldowns as one [`GatewayFacts`]. The proxy out of reach (or
+//! refusing the key) is reported as `Down` with its own error, and tried again after a
+//! growing, jittered delay.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use super::{Deployment, Gateway, LiteLlmClient, LiteLlmSettings};
+use crate::domain::gateway::{
+    Cooldown, DeploymentState, GatewayDeployment, GatewayFacts, GatewayRoute,
+};
+use crate::sources::backoff::Backoff;
+use crate::sources::worker::spawn_until_shutdown;
+use crate::sources::{SourceEvent, SourceMsg, SourceOptions};
+
+/// How to reach one configured LiteLLM proxy.
+#[derive(Clone, PartialEq)]
+pub struct LiteLlmSpec {
+    pub name: String,
+    pub url: String,
+    /// The proxy's master key, from the keyring (or `SWITCHBOARD_TOKEN`); never logged.
+    pub master_key: Option<String>,
+    pub settings: LiteLlmSettings,
+}
+
+/// The key never reaches a log or a panic message.
+impl std::fmt::Debug for LiteLlmSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiteLlmSpec")
+            .field("name", &self.name)
+            .field("url", &self.url)
+            .field(
+                "master_key",
+                &self.master_key.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
+/// Starts the worker of one LiteLLM source; it stops as the other workers do (shutdown, the
+/// receiver gone, or the handle aborted).
+pub fn spawn_litellm<M>(
+    spec: LiteLlmSpec,
+    tx: mpsc::Sender<M>,
+    shutdown: watch::Receiver<bool>,
+    options: SourceOptions,
+) -> JoinHandle<()>
+where
+    M: From<SourceMsg> + Send + 'static,
+{
+    spawn_until_shutdown(run(spec, tx, options), shutdown)
+}
+
+async fn run<M: From<SourceMsg>>(spec: LiteLlmSpec, tx: mpsc::Sender<M>, options: SourceOptions) {
+    let send = |event: SourceEvent| {
+        let message = M::from(SourceMsg {
+            source: spec.name.clone(),
+            event,
+        });
+        let tx = tx.clone();
+        async move { tx.send(message).await.is_ok() }
+    };
+    let settings = &spec.settings;
+    let client = LiteLlmClient::new(
+        &spec.url,
+        spec.master_key.clone(),
+        settings.regions.clone(),
+        options.timeouts,
+    )
+    .map(|client| client.with_providers(settings.providers.clone()));
+    let mut cooldowns = Cooldowns::default();
+    let mut backoff = Backoff::new(options.backoff);
+    let mut live = false;
+    loop {
+        // Only a source not yet (or no longer) read is connecting: a live one's polls are
+        // not news.
+        let attempt = backoff.failures().saturating_add(1);
+        if !live && !send(SourceEvent::Connecting { attempt }).await {
+            return;
+        }
+        let read = match &client {
+            Ok(client) => client.gateway().await,
+            Err(invalid) => Err(invalid.clone()),
+        };
+        let wait = match read {
+            Ok(gateway) => {
+                let facts = cooldowns.facts(gateway, Utc::now());
+                if !send(SourceEvent::Gateway(Box::new(facts))).await {
+                    return;
+                }
+                backoff = Backoff::new(options.backoff);
+                live = true;
+                settings.poll_interval
+            }
+            Err(error) => {
+                live = false;
+                let retry_in = backoff.delay_after(&error, None, rand::random::<f64>());
+                tracing::warn!(source = %spec.name, %error, "litellm source down");
+                let down = SourceEvent::Down {
+                    error: error.to_string(),
+                    kind: error.down_kind(),
+                    retry_in,
+                };
+                if !send(down).await {
+                    return;
+                }
+                retry_in
+            }
+        };
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = tx.closed() => return,
+        }
+    }
+}
+
+/// What the worker remembers between reads to date each cooldown: LiteLLM's metrics count
+/// cooldowns but say neither when one began nor when it ends.
+#[derive(Default)]
+struct Cooldowns {
+    /// Deployment id -> its cooldown counts at the last read, and the cooldown it was in.
+    seen: HashMap<String, (std::collections::BTreeMap<String, u64>, Option<Cooldown>)>,
+}
+
+impl Cooldowns {
+    /// The read as facts, each cooldown dated by when it was first seen.
+    fn facts(&mut self, gateway: Gateway, now: DateTime<Utc>) -> GatewayFacts {
+        let until = gateway
+            .cooldown_s
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map(|s| now + chrono::TimeDelta::milliseconds((s * 1000.0) as i64));
+        let deployments: Vec<GatewayDeployment> = (gateway.deployments.into_iter())
+            .map(|d| self.deployment(d, now, until))
+            .collect();
+        let mut routes: Vec<GatewayRoute> = Vec::new();
+        for deployment in &deployments {
+            match routes.iter_mut().find(|r| r.group == deployment.group) {
+                Some(route) => route.deployments.push(deployment.id.clone()),
+                None => routes.push(GatewayRoute {
+                    group: deployment.group.clone(),
+                    deployments: vec![deployment.id.clone()],
+                    fallbacks: Vec::new(),
+                    served: Default::default(),
+                }),
+            }
+        }
+        for (group, fallbacks) in gateway.fallbacks {
+            if let Some(route) = routes.iter_mut().find(|r| r.group == group) {
+                route.fallbacks = fallbacks;
+            }
+        }
+        for ((requested, fallback), calls) in gateway.fallbacks_served {
+            if let Some(route) = routes.iter_mut().find(|r| r.group == requested) {
+                route.served.insert(fallback, calls);
+            }
+        }
+        GatewayFacts {
+            read_at: now,
+            routing_strategy: gateway.routing_strategy,
+            allowed_fails: gateway.allowed_fails,
+            cooldown_s: gateway.cooldown_s,
+            deployments,
+            routes,
+        }
+    }
+
+    /// A deployment with its cooldown: a new one when a count rose (caused by that status),
+    /// the one held while it stays cooled down, one first seen now otherwise (caused by its
+    /// only status, if it has one).
+    fn deployment(
+        &mut self,
+        d: Deployment,
+        now: DateTime<Utc>,
+        until: Option<DateTime<Utc>>,
+    ) -> GatewayDeployment {
+        let known = self.seen.remove(&d.id);
+        let read_before = known.is_some();
+        let (counts, held) = known.unwrap_or_default();
+        let rose = (d.cooldowns.iter())
+            .filter(|(status, n)| counts.get(*status).is_none_or(|before| before < n))
+            .map(|(status, _)| status.clone())
+            .next_back();
+        let cooldown = match (d.state, rose, held) {
+            (DeploymentState::Outage, Some(status), _) if read_before => Some(Cooldown {
+                status: Some(status),
+                seen_at: now,
+                until,
+            }),
+            (DeploymentState::Outage, _, Some(held)) => Some(held),
+            (DeploymentState::Outage, _, None) => Some(Cooldown {
+                status: (d.cooldowns.len() == 1)
+                    .then(|| d.cooldowns.keys().next().cloned())
+                    .flatten(),
+                seen_at: now,
+                until,
+            }),
+            _ => None,
+        };
+        self.seen
+            .insert(d.id.clone(), (d.cooldowns.clone(), cooldown.clone()));
+        GatewayDeployment { cooldown, ..d }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    fn read(state: DeploymentState, cooldowns: &[(&str, u64)]) -> Gateway {
+        Gateway {
+            deployments: vec![Deployment {
+                id: "east".into(),
+                group: "gpt-4o".into(),
+                model: "openai/gpt-4o".into(),
+                provider: "openai".into(),
+                api_base: None,
+                region: Some("us-east".into()),
+                state,
+                cooldown: None,
+                cooldowns: (cooldowns.iter())
+                    .map(|(s, n)| (s.to_string(), *n))
+                    .collect(),
+            }],
+            fallbacks: vec![("gpt-4o".into(), vec!["small".into()])],
+            routing_strategy: "simple-shuffle".into(),
+            allowed_fails: Some(1),
+            cooldown_s: Some(60.0),
+            fallbacks_served: BTreeMap::from([(("gpt-4o".into(), "small".into()), 3)]),
+        }
+    }
+
+    /// A cooldown is dated by the read that first saw it, held while it lasts, renewed when
+    /// the count rises again, and gone once the deployment answers.
+    #[test]
+    fn each_cooldown_is_dated_by_the_read_that_saw_it_begin() {
+        use DeploymentState::*;
+        let at = |s: i64| DateTime::UNIX_EPOCH + chrono::TimeDelta::seconds(s);
+        let mut cooldowns = Cooldowns::default();
+        let first = cooldowns.facts(read(Healthy, &[]), at(0));
+        assert_eq!(first.deployments[0].cooldown, None);
+        assert_eq!(first.routes[0].fallbacks, ["small"]);
+        assert_eq!(first.routes[0].served["small"], 3);
+
+        let cooled = cooldowns.facts(read(Outage, &[("500", 1)]), at(10));
+        let cooldown = cooled.deployments[0].cooldown.clone().unwrap();
+        assert_eq!(cooldown.status.as_deref(), Some("500"));
+        assert_eq!((cooldown.seen_at, cooldown.until), (at(10), Some(at(70))));
+        let held = cooldowns.facts(read(Outage, &[("500", 1)]), at(20));
+        assert_eq!(held.deployments[0].cooldown, Some(cooldown));
+        let again = cooldowns.facts(read(Outage, &[("429", 1), ("500", 1)]), at(80));
+        let renewed = again.deployments[0].cooldown.clone().unwrap();
+        assert_eq!(renewed.status.as_deref(), Some("429"));
+        assert_eq!(renewed.until, Some(at(140)));
+        let back = cooldowns.facts(read(Healthy, &[("429", 1), ("500", 1)]), at(90));
+        assert_eq!(back.deployments[0].cooldown, None);
+    }
+
+    /// A deployment already cooled down at the first read: its cause is its only status, its
+    /// end at most a cooldown_time after that read.
+    #[test]
+    fn a_cooldown_found_at_the_first_read_ends_at_most_a_cooldown_later() {
+        let at = |s: i64| DateTime::UNIX_EPOCH + chrono::TimeDelta::seconds(s);
+        let mut cooldowns = Cooldowns::default();
+        let facts = cooldowns.facts(read(DeploymentState::Outage, &[("429", 2)]), at(5));
+        let cooldown = facts.deployments[0].cooldown.clone().unwrap();
+        assert_eq!(cooldown.status.as_deref(), Some("429"));
+        assert_eq!(cooldown.until, Some(at(65)));
+    }
+}
