@@ -116,6 +116,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 sources: target.sources.clone(),
                 temporal: target.temporal.clone(),
                 prometheus: target.prometheus.clone(),
+                patroni: target.patroni.clone(),
                 problems,
                 theme_name: loaded.config.theme.clone(),
                 no_color: switchboard::theme::no_color_from_env(),

@@ -201,6 +201,7 @@ mod tests {
                     kind: SourceKind::Native,
                     temporal: None,
                     prometheus: None,
+                    patroni: None,
                 })
                 .collect(),
         };

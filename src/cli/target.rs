@@ -11,6 +11,7 @@ use crate::app::ContextInfo;
 use crate::cli::output::note;
 use crate::config::{self, Config, ConfigOverrides, LAB_CONTEXT, SourceKind};
 use crate::journal::{self, Entry, Journal, Outcome, describe_recovered};
+use crate::sources::patroni::PatroniSpec;
 use crate::sources::prometheus::PrometheusSpec;
 use crate::sources::temporal::TemporalSource;
 use crate::sources::{Client, SourceSpec};
@@ -96,6 +97,8 @@ pub struct Target {
     pub temporal: Vec<TemporalSource>,
     /// The Prometheus sources, which the console polls beside them.
     pub prometheus: Vec<PrometheusSpec>,
+    /// The Patroni sources (polled; their members are a service's replicas).
+    pub patroni: Vec<PatroniSpec>,
     lab: Option<LabServer>,
 }
 
@@ -148,6 +151,7 @@ impl Target {
                 sources,
                 temporal: Vec::new(),
                 prometheus: Vec::new(),
+                patroni: Vec::new(),
                 lab: Some(lab),
             });
         }
@@ -155,6 +159,7 @@ impl Target {
         let mut sources = Vec::new();
         let mut temporal = Vec::new();
         let mut prometheus = Vec::new();
+        let mut patroni = Vec::new();
         for source in &context.sources {
             let token = config::secrets::token_for(&context.name, &source.name)
                 .with_context(|| format!("cannot read the token of source {}", source.name))?;
@@ -171,6 +176,7 @@ impl Target {
                     token,
                     settings: source.prometheus.clone().unwrap_or_default(),
                 }),
+                SourceKind::Patroni => patroni.push(PatroniSpec::new(source, token)),
                 SourceKind::Native => sources.push(SourceSpec {
                     name: source.name.clone(),
                     url: source.url.clone(),
@@ -189,6 +195,7 @@ impl Target {
             sources,
             temporal,
             prometheus,
+            patroni,
             lab: None,
         })
     }

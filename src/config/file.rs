@@ -55,6 +55,7 @@ struct FileSource {
     kind: SourceKind,
     temporal: Option<Spanned<TemporalSettings>>,
     prometheus: Option<Spanned<PrometheusSettings>>,
+    patroni: Option<Spanned<super::patroni::PatroniSettings>>,
 }
 
 /// A valid user file.
@@ -203,12 +204,18 @@ fn validate_context(name: &str, context: FileContext) -> Result<ContextConfig, R
                 None
             }
         };
+        let patroni = super::patroni::settings(source.kind, source.patroni, &source.name)
+            .unwrap_or_else(|(at, reason)| {
+                reasons.push((Some(at), reason));
+                None
+            });
         sources.push(SourceConfig {
             name: source.name.into_inner(),
             url: source.url.into_inner(),
             kind: source.kind,
             temporal,
             prometheus,
+            patroni,
         });
     }
 

@@ -10,6 +10,7 @@
 //! ([`secrets`]) or come from `SWITCHBOARD_TOKEN`.
 
 mod file;
+pub mod patroni;
 pub mod prometheus;
 pub mod secrets;
 pub mod temporal;
@@ -126,6 +127,8 @@ pub struct SourceConfig {
     /// What a [`SourceKind::Prometheus`] source reads (its defaults when the file names none);
     /// `None` for every other kind.
     pub prometheus: Option<prometheus::PrometheusSettings>,
+    /// What a [`SourceKind::Patroni`] source reads; `None` for every other kind.
+    pub patroni: Option<patroni::PatroniSettings>,
 }
 
 /// Which protocol a source speaks.
@@ -139,6 +142,8 @@ pub enum SourceKind {
     Temporal,
     /// Prometheus, with its Alertmanager when configured: facts, history, alerts, silences.
     Prometheus,
+    /// A Patroni cluster (the control plane of a service's replicated database).
+    Patroni,
 }
 
 /// Values from command-line flags; they override everything else.

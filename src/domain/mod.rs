@@ -3,5 +3,7 @@
 pub mod command;
 pub mod fleet;
 pub mod measured;
+pub mod patroni;
+pub mod performer;
 pub mod preflight;
 pub mod retry;

@@ -4,6 +4,7 @@
 
 mod commands;
 mod escalations;
+pub mod patroni;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -16,6 +17,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::app::{App, AppInit, ContextInfo, Effect, Msg, ScreenMap};
 use crate::config::{DesktopEscape, NotifyConfig, NotifyMode};
+use crate::sources::patroni::{PatroniSpec, spawn_patroni};
 use crate::sources::prometheus::{PrometheusSpec, spawn_prometheus};
 use crate::sources::temporal::{TemporalSource, spawn_temporal};
 use crate::sources::{SourceOptions, SourceSpec, spawn_source};
@@ -33,6 +35,8 @@ pub struct ConsoleOptions {
     pub temporal: Vec<TemporalSource>,
     /// Prometheus sources (polled; their facts merge with the protocol v1 sources').
     pub prometheus: Vec<PrometheusSpec>,
+    /// Patroni sources (polled; each cluster is the service it backs).
+    pub patroni: Vec<PatroniSpec>,
     pub problems: Vec<String>,
     pub theme_name: String,
     pub no_color: bool,
@@ -97,6 +101,9 @@ pub async fn run_console(options: ConsoleOptions) -> anyhow::Result<()> {
     }));
 
     // The embedded lab is born with this process: nothing an earlier run sent can be its.
+    for spec in &options.patroni {
+        dispatcher.add_patroni(spec);
+    }
     if !app.context.lab {
         dispatcher.recover_pending();
     }
@@ -115,6 +122,15 @@ pub async fn run_console(options: ConsoleOptions) -> anyhow::Result<()> {
         app.add_metrics_source(&spec.name, &spec.url, spec.settings.poll_interval);
         let options = SourceOptions::default();
         spawn_prometheus(spec, tx.clone(), shutdown_rx.clone(), options);
+    }
+    for spec in options.patroni {
+        app.add_patroni_source(&spec.name, spec.url(), spec.settings.poll_interval);
+        spawn_patroni(
+            spec,
+            tx.clone(),
+            shutdown_rx.clone(),
+            SourceOptions::default(),
+        );
     }
     tokio::spawn(forward_terminal_events(tx.clone()));
     tokio::spawn(tick(tx.clone()));

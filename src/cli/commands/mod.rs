@@ -12,6 +12,7 @@
 //! | 4 | conflict (409): the target changed since the snapshot; review and retry |
 
 mod args;
+mod patroni;
 mod text;
 
 use std::io::Write;
@@ -148,6 +149,9 @@ pub async fn run_command(
 /// [`run_command`] from the shell: on the target's first source, with its journal, printing to
 /// stdout and asking on the terminal. A read-only context sends nothing (exit 2).
 pub async fn run_from_shell(args: CommandArgs, target: &Target) -> anyhow::Result<u8> {
+    if let Some(code) = patroni::run_from_shell(&args, target).await {
+        return code;
+    }
     let Some((source, mut journal)) = target.for_mutation().await? else {
         return Ok(process_exit_code(EXIT_ERROR));
     };
