@@ -67,25 +67,7 @@ pub async fn run(
 ) -> anyhow::Result<i32> {
     let common = args.common().clone();
     let command = args.command();
-    let mut report = Report {
-        command: command.as_ref().map(Command::verb).unwrap_or_default(),
-        target: (command.as_ref())
-            .map(Command::target_label)
-            .unwrap_or_default(),
-        context: context.to_string(),
-        source: spec.url().to_string(),
-        outcome: "error",
-        exit_code: EXIT_ERROR,
-        message: None,
-        idempotency_key: None,
-        if_match: None,
-        preflight: None,
-        audit_id: None,
-        control_revision: None,
-        operation: None,
-        warnings: Vec::new(),
-        attempts: 0,
-    };
+    let mut report = Report::new(command.as_ref().ok(), context, spec.url());
     let mut human = Human {
         out,
         quiet: common.json,
