@@ -333,4 +333,29 @@ async fn the_console_shows_promotes_and_races_and_the_cli_promotes_back() {
             .contains("node1 already leads"),
         "{report}"
     );
+
+    // A promotion journaled by a run that never learnt its fate is settled from the cluster,
+    // never sent again: applied when its candidate leads, not applied otherwise.
+    let pending = |candidate: &str| {
+        let sent = switchboard::journal::SentCommand {
+            verb: "promote (switchover)".into(),
+            target: format!("{SERVICE}/{candidate}"),
+            path: "switchover".into(),
+            body: serde_json::json!({"leader": "x", "candidate": candidate}),
+        };
+        switchboard::journal::Entry::for_request(SERVICE, &urls[0], sent, "drill", "k", Some(1))
+    };
+    let client = first.client.clone();
+    let applied = switchboard::runner::patroni::recover(&client, &pending("node1")).await;
+    assert!(
+        applied
+            .describe()
+            .starts_with("applied: node1 leads and runs"),
+        "{applied:?}"
+    );
+    let not_applied = switchboard::runner::patroni::recover(&client, &pending("node2")).await;
+    assert!(
+        not_applied.describe().contains("not applied: node1 leads"),
+        "{not_applied:?}"
+    );
 }
