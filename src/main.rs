@@ -117,6 +117,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 temporal: target.temporal.clone(),
                 prometheus: target.prometheus.clone(),
                 litellm: target.litellm.clone(),
+                patroni: target.patroni.clone(),
                 problems,
                 theme_name: loaded.config.theme.clone(),
                 no_color: switchboard::theme::no_color_from_env(),

@@ -138,3 +138,48 @@ async fn with_no_member_answering_the_cluster_is_unreachable_naming_the_first() 
     assert_eq!(*tried, 2);
     assert!(error.to_string().contains(&urls[0]), "{error}");
 }
+
+/// The worker of a Patroni source with no member answering: it says who it acts as, then
+/// Down with Patroni's own error (the first member named) and a retry, never a hang.
+#[tokio::test]
+async fn the_worker_reports_a_cluster_out_of_reach_as_down_with_its_error() {
+    use switchboard::sources::patroni::{PatroniSettings, PatroniSpec, spawn_patroni};
+    use switchboard::sources::{SourceEvent, SourceMsg, SourceOptions};
+
+    let urls = vec![format!("http://127.0.0.1:{}", free_port())];
+    let spec = PatroniSpec {
+        name: "orders-db".into(),
+        urls: urls.clone(),
+        credentials: Some("admin:secret".into()),
+        settings: PatroniSettings {
+            service: "orders".into(),
+            members: Vec::new(),
+            regions: Default::default(),
+            poll_interval: Duration::from_secs(1),
+        },
+    };
+    assert!(!format!("{spec:?}").contains("secret"), "{spec:?}");
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<SourceMsg>(16);
+    let (_stop, shutdown) = tokio::sync::watch::channel(false);
+    spawn_patroni(spec, tx, shutdown, SourceOptions::default());
+    let mut seen = Vec::new();
+    let down = loop {
+        let msg = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+            .await
+            .expect("the worker reports within 10 s")
+            .unwrap();
+        assert_eq!(msg.source, "orders-db");
+        match msg.event {
+            SourceEvent::Down { error, kind, .. } => break (error, kind),
+            SourceEvent::Identity(who) => seen.push(format!("identity {}", who.name)),
+            SourceEvent::Connecting { attempt } => seen.push(format!("connecting {attempt}")),
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(seen, ["identity patroni:admin", "connecting 1"]);
+    assert!(
+        down.0.starts_with("no Patroni member answered (1 tried)") && down.0.contains(&urls[0]),
+        "{down:?}"
+    );
+    assert_eq!(down.1, switchboard::domain::fleet::DownKind::Unreachable);
+}

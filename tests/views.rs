@@ -577,3 +577,5 @@ mod measured;
 
 #[path = "views_gateway/mod.rs"]
 mod gateway;
+#[path = "views_patroni/mod.rs"]
+mod patroni;

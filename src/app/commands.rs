@@ -7,7 +7,8 @@ use ratatui_textarea::TextArea;
 
 use super::{App, Effect, Level, Overlay, View};
 use crate::domain::command::{self, Command, Target, Verb};
-use crate::domain::preflight::{self, Preflight};
+use crate::domain::performer;
+use crate::domain::preflight::Preflight;
 use crate::keymap::Layer;
 use protocol::Role;
 use protocol::commands::{AuditEntry, CommandAccepted};
@@ -274,10 +275,17 @@ impl App {
         let Some(snapshot) = self.sources[source].snapshot.as_ref() else {
             return;
         };
-        let commands: Vec<Command> = command::commands_for(&target, snapshot)
+        let fitting = command::commands_for(&target, snapshot)
             .into_iter()
-            .filter(|c| verb.is_none_or(|v| c.kind() == v))
-            .collect();
+            .filter(|c| verb.is_none_or(|v| c.kind() == v));
+        // What no source can perform here is left out; when that is all, the reason is told.
+        let (commands, refused): (Vec<Command>, Vec<Command>) =
+            fitting.partition(|c| performer::performer(&self.sources, source, c).is_ok());
+        if let (true, Some(first)) = (commands.is_empty(), refused.first()) {
+            let refusal = performer::performer(&self.sources, source, first).err();
+            self.flash(Level::Warning, refusal.unwrap_or_default());
+            return;
+        }
         let label = match &target {
             Target::Region(id) | Target::Provider(id) | Target::Service(id) => id.clone(),
         };
@@ -336,8 +344,13 @@ impl App {
     }
 
     pub(super) fn open_confirm(&mut self, source: usize, command: Command) {
-        let Some(snapshot) = self.sources[source].snapshot.as_ref() else {
-            return;
+        let (source, preflight) = match performer::prepare(&self.sources, source, &command) {
+            Ok(prepared) => prepared,
+            Err(refusal) => {
+                self.overlays.close(Layer::Menu);
+                self.flash(Level::Warning, refusal);
+                return;
+            }
         };
         let mut fields = vec![Field::new(
             FieldKind::Reason,
@@ -365,7 +378,6 @@ impl App {
         if self.context.production {
             fields.push(Field::new(FieldKind::TypeTarget, "", command.target_id()));
         }
-        let preflight = preflight::preflight(&command, snapshot);
         self.overlays.close(Layer::Menu);
         let mut confirm = ConfirmState {
             source,
@@ -421,9 +433,6 @@ impl App {
         let Some(confirm) = self.overlays.confirm_mut() else {
             return;
         };
-        let Some(snapshot) = self.sources[confirm.source].snapshot.as_ref() else {
-            return;
-        };
         let expiry = confirm
             .field(FieldKind::Expiry)
             .map(Field::text)
@@ -447,7 +456,10 @@ impl App {
                 }
             }
         }
-        confirm.preflight = preflight::preflight(&command, snapshot);
+        match performer::prepare(&self.sources, confirm.source, &command) {
+            Ok((_, preflight)) => confirm.preflight = preflight,
+            Err(refusal) => confirm.problem = Some(refusal),
+        }
         confirm.command = command;
         confirm.offer_force();
     }
@@ -550,8 +562,15 @@ impl App {
         let (level, text) = match &result {
             Ok(accepted) => {
                 let mut text = format!("✓ {label}: accepted (audit #{})", accepted.audit_id);
-                if let Some(op) = &accepted.operation {
-                    text.push_str(&format!(", operation {} {}", op.id, op.state.word()));
+                match &accepted.operation {
+                    // A control plane with no audit log of ours (Patroni): its own words.
+                    Some(op) if accepted.audit_id == 0 => {
+                        text = format!("✓ {label}: {} (this console's audit)", op.message);
+                    }
+                    Some(op) => {
+                        text.push_str(&format!(", operation {} {}", op.id, op.state.word()))
+                    }
+                    None => {}
                 }
                 for warning in &accepted.warnings {
                     text.push_str(&format!(" ⚠ {}", protocol::sanitize::clean(warning)));

@@ -11,6 +11,7 @@ mod inbox_query;
 mod inbox_row;
 mod overlay;
 mod palette;
+mod patroni;
 mod screen_map;
 mod shared_vec;
 mod source_events;

@@ -104,6 +104,7 @@ impl App {
             }
             SourceEvent::Alerts(alerts) => self.on_alerts(index, alerts),
             SourceEvent::Gateway(read) => self.on_gateway(index, *read),
+            SourceEvent::Cluster(read) => self.on_cluster(index, *read),
             SourceEvent::Operators(operators) => self.sources[index].operators = operators,
             SourceEvent::Audit(entry) => self.add_audit(&name, vec![entry]),
             SourceEvent::Escalation(event) => return self.on_escalation_event(index, event),

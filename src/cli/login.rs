@@ -202,6 +202,7 @@ mod tests {
                     temporal: None,
                     prometheus: None,
                     litellm: None,
+                    patroni: None,
                 })
                 .collect(),
         };

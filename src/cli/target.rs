@@ -12,6 +12,7 @@ use crate::cli::output::note;
 use crate::config::{self, Config, ConfigOverrides, LAB_CONTEXT, SourceKind};
 use crate::journal::{self, Entry, Journal, Outcome, describe_recovered};
 use crate::sources::litellm::LiteLlmSpec;
+use crate::sources::patroni::PatroniSpec;
 use crate::sources::prometheus::PrometheusSpec;
 use crate::sources::temporal::TemporalSource;
 use crate::sources::{Client, SourceSpec};
@@ -99,6 +100,8 @@ pub struct Target {
     pub prometheus: Vec<PrometheusSpec>,
     /// The LiteLLM proxies, which the console polls beside them (read-only).
     pub litellm: Vec<LiteLlmSpec>,
+    /// The Patroni sources (polled; their members are a service's replicas).
+    pub patroni: Vec<PatroniSpec>,
     lab: Option<LabServer>,
 }
 
@@ -152,6 +155,7 @@ impl Target {
                 temporal: Vec::new(),
                 prometheus: Vec::new(),
                 litellm: Vec::new(),
+                patroni: Vec::new(),
                 lab: Some(lab),
             });
         }
@@ -160,6 +164,7 @@ impl Target {
         let mut temporal = Vec::new();
         let mut prometheus = Vec::new();
         let mut litellm = Vec::new();
+        let mut patroni = Vec::new();
         for source in &context.sources {
             let token = config::secrets::token_for(&context.name, &source.name)
                 .with_context(|| format!("cannot read the token of source {}", source.name))?;
@@ -182,6 +187,7 @@ impl Target {
                     master_key: token,
                     settings: source.litellm.clone().unwrap_or_default(),
                 }),
+                SourceKind::Patroni => patroni.push(PatroniSpec::new(source, token)),
                 SourceKind::Native => sources.push(SourceSpec {
                     name: source.name.clone(),
                     url: source.url.clone(),
@@ -201,6 +207,7 @@ impl Target {
             temporal,
             prometheus,
             litellm,
+            patroni,
             lab: None,
         })
     }

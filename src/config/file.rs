@@ -56,6 +56,7 @@ struct FileSource {
     temporal: Option<Spanned<TemporalSettings>>,
     prometheus: Option<Spanned<PrometheusSettings>>,
     litellm: Option<Spanned<super::litellm::FileLiteLlm>>,
+    patroni: Option<Spanned<super::patroni::PatroniSettings>>,
 }
 
 /// A valid user file.
@@ -206,6 +207,11 @@ fn validate_context(name: &str, context: FileContext) -> Result<ContextConfig, R
         };
         let (litellm, found) = super::litellm::settings(source.kind, source.litellm);
         reasons.extend(found.into_iter().map(|(at, reason)| (Some(at), reason)));
+        let patroni = super::patroni::settings(source.kind, source.patroni, &source.name)
+            .unwrap_or_else(|(at, reason)| {
+                reasons.push((Some(at), reason));
+                None
+            });
         sources.push(SourceConfig {
             name: source.name.into_inner(),
             url: source.url.into_inner(),
@@ -213,6 +219,7 @@ fn validate_context(name: &str, context: FileContext) -> Result<ContextConfig, R
             temporal,
             prometheus,
             litellm,
+            patroni,
         });
     }
 

@@ -11,6 +11,7 @@
 
 mod file;
 pub mod litellm;
+pub mod patroni;
 pub mod prometheus;
 pub mod secrets;
 pub mod temporal;
@@ -129,6 +130,8 @@ pub struct SourceConfig {
     pub prometheus: Option<prometheus::PrometheusSettings>,
     /// What a [`SourceKind::Litellm`] source maps; `None` for every other kind.
     pub litellm: Option<litellm::LiteLlmSettings>,
+    /// What a [`SourceKind::Patroni`] source reads; `None` for every other kind.
+    pub patroni: Option<patroni::PatroniSettings>,
 }
 
 /// Which protocol a source speaks.
@@ -144,6 +147,8 @@ pub enum SourceKind {
     Prometheus,
     /// A LiteLLM proxy (an AI gateway): deployments, routes, cooldowns; read-only.
     Litellm,
+    /// A Patroni cluster (the control plane of a service's replicated database).
+    Patroni,
 }
 
 /// Values from command-line flags; they override everything else.

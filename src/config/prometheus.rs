@@ -238,7 +238,7 @@ impl Default for HistorySettings {
     }
 }
 
-mod seconds {
+pub(super) mod seconds {
     use std::time::Duration;
 
     use serde::{Deserialize, Deserializer};

@@ -117,6 +117,8 @@ pub struct SourceData {
     pub history: HashMap<String, VecDeque<Sample>>,
     /// A metrics source's last read (Prometheus); `None` for a protocol v1 source.
     pub measured: Option<Measured>,
+    /// A Patroni source's last read of its cluster; `None` for other kinds.
+    pub patroni: Option<super::patroni::ClusterRead>,
     /// Data older than this is stale: [`STALE_AFTER`] for a stream, more for a polled source.
     pub stale_after: Duration,
 }
@@ -133,6 +135,7 @@ impl SourceData {
             operators: Vec::new(),
             history: HashMap::new(),
             measured: None,
+            patroni: None,
             stale_after: STALE_AFTER,
         }
     }

@@ -4,5 +4,7 @@ pub mod command;
 pub mod fleet;
 pub mod gateway;
 pub mod measured;
+pub mod patroni;
+pub mod performer;
 pub mod preflight;
 pub mod retry;

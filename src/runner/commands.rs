@@ -10,6 +10,7 @@ use tokio::task::AbortHandle;
 use crate::app::{CommandFailure, CommandRequest, FailureKind, Msg};
 use crate::journal::{Entry, Journal, Outcome, describe_recovered, resolve_pending};
 use crate::sources::delivery::{ATTEMPTS, SendFailure, deliver, deliver_with};
+use crate::sources::patroni::PatroniClient;
 use crate::sources::temporal::{TemporalClient, TemporalSource};
 use crate::sources::{Client, ClientError, EscalationBackend, SourceSpec, Timeouts};
 use protocol::escalations::ResolveRequest;
@@ -32,6 +33,9 @@ pub struct Dispatcher {
     pub(super) escalation_loads: HashMap<String, AbortHandle>,
     /// Where each source's escalated tasks live, whatever its kind.
     pub(super) backends: HashMap<String, EscalationBackend>,
+    /// The Patroni clusters promotions go to, by source name, with the URL that names each in
+    /// the journal (see `runner/patroni.rs`).
+    pub(super) patroni: HashMap<String, (String, PatroniClient)>,
 }
 
 impl Dispatcher {
@@ -77,6 +81,7 @@ impl Dispatcher {
             tx,
             escalation_loads: HashMap::new(),
             backends,
+            patroni: HashMap::new(),
         }
     }
 
@@ -97,6 +102,9 @@ impl Dispatcher {
     }
 
     pub fn send_command(&self, request: CommandRequest) {
+        if self.send_to_patroni(&request) {
+            return;
+        }
         let Some(client) = self.client(&request.source) else {
             let failure = CommandFailure {
                 kind: FailureKind::Rejected,
@@ -190,16 +198,20 @@ impl Dispatcher {
             .values()
             .map(|b| (b.url().to_string(), b.clone()))
             .collect();
+        let pending: Vec<_> = (pending.into_iter())
+            .map(|entry| (self.patroni_recovery(&entry), entry))
+            .collect();
         let (journal, tx) = (self.journal.clone(), self.tx.clone());
         tokio::spawn(async move {
-            for entry in pending {
+            for (cluster, entry) in pending {
                 let client = by_url
                     .iter()
                     .find(|(url, _)| entry.was_sent_to(url))
                     .map(|(_, c)| c);
-                let outcome = match client {
-                    Some(backend) => recover(backend, &entry).await,
-                    None => Outcome::Unknown {
+                let outcome = match (cluster, client) {
+                    (Some(recovery), _) => recovery.await,
+                    (None, Some(backend)) => recover(backend, &entry).await,
+                    (None, None) => Outcome::Unknown {
                         message: format!(
                             "{} is not a source of this context: ask it there",
                             entry.source

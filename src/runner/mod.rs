@@ -4,6 +4,7 @@
 
 mod commands;
 mod escalations;
+pub mod patroni;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -17,6 +18,7 @@ use tokio::sync::{mpsc, watch};
 use crate::app::{App, AppInit, ContextInfo, Effect, Msg, ScreenMap};
 use crate::config::{DesktopEscape, NotifyConfig, NotifyMode};
 use crate::sources::litellm::{LiteLlmSpec, spawn_litellm};
+use crate::sources::patroni::{PatroniSpec, spawn_patroni};
 use crate::sources::prometheus::{PrometheusSpec, spawn_prometheus};
 use crate::sources::temporal::{TemporalSource, spawn_temporal};
 use crate::sources::{SourceOptions, SourceSpec, spawn_source};
@@ -36,6 +38,8 @@ pub struct ConsoleOptions {
     pub prometheus: Vec<PrometheusSpec>,
     /// LiteLLM proxies (polled; their deployments merge as providers and routes).
     pub litellm: Vec<LiteLlmSpec>,
+    /// Patroni sources (polled; each cluster is the service it backs).
+    pub patroni: Vec<PatroniSpec>,
     pub problems: Vec<String>,
     pub theme_name: String,
     pub no_color: bool,
@@ -100,6 +104,9 @@ pub async fn run_console(options: ConsoleOptions) -> anyhow::Result<()> {
     }));
 
     // The embedded lab is born with this process: nothing an earlier run sent can be its.
+    for spec in &options.patroni {
+        dispatcher.add_patroni(spec);
+    }
     if !app.context.lab {
         dispatcher.recover_pending();
     }
@@ -122,6 +129,15 @@ pub async fn run_console(options: ConsoleOptions) -> anyhow::Result<()> {
     for spec in options.litellm {
         app.add_gateway_source(&spec.name, &spec.url, spec.settings.poll_interval);
         spawn_litellm(
+            spec,
+            tx.clone(),
+            shutdown_rx.clone(),
+            SourceOptions::default(),
+        );
+    }
+    for spec in options.patroni {
+        app.add_patroni_source(&spec.name, spec.url(), spec.settings.poll_interval);
+        spawn_patroni(
             spec,
             tx.clone(),
             shutdown_rx.clone(),

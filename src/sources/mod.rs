@@ -58,6 +58,8 @@ pub enum SourceEvent {
     Alerts(Result<Vec<crate::domain::measured::FiringAlert>, String>),
     /// A gateway source's (LiteLLM's) read: deployments, routes, cooldowns.
     Gateway(Box<crate::domain::gateway::GatewayFacts>),
+    /// A Patroni source's read of its cluster.
+    Cluster(Box<crate::domain::patroni::ClusterRead>),
     /// The connection failed or dropped; the worker tries again after `retry_in`.
     Down {
         error: String,

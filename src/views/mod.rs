@@ -9,6 +9,7 @@ mod escalation_text;
 mod fleet;
 mod inbox;
 mod overlays;
+mod patroni;
 mod resolve;
 mod scrolling;
 mod services;

@@ -174,6 +174,11 @@ fn draw_detail(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         return;
     };
     let service = app.service_at(row);
+    // A Patroni cluster knows its members, not load, modes or routes: its own lines say it.
+    if app.source(row.source).patroni.is_some() {
+        let lines = super::patroni::lines(app, theme, &service.id);
+        return draw_detail_block(theme, frame, area, &service.id, lines);
+    }
     let mut lines = vec![Line::from(format!(
         "{} · demand {} rps",
         service.tier.word(),
@@ -242,6 +247,7 @@ fn draw_detail(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
             theme.warning,
         ));
     }
+    lines.extend(super::patroni::lines(app, theme, &service.id));
     if let Some(snapshot) = app.source(row.source).snapshot.as_ref() {
         lines.push(Line::styled("routes (provider#rank share)", theme.dim));
         let before = lines.len();
@@ -264,13 +270,14 @@ fn draw_detail(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
             lines.push(Line::from("  none reported"));
         }
     }
+    draw_detail_block(theme, frame, area, &service.id, lines);
+}
+
+fn draw_detail_block(theme: &Theme, frame: &mut Frame, area: Rect, id: &str, lines: Vec<Line>) {
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(theme.border)
-        .title(Span::styled(
-            format!(" {} ", clean(&service.id)),
-            theme.title,
-        ));
+        .title(Span::styled(format!(" {} ", clean(id)), theme.title));
     frame.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })

@@ -176,6 +176,7 @@ pub(crate) fn describe(event: &SourceEvent) -> String {
         SourceEvent::MeasuredHistory(history) => format!("history of {}", history.len()),
         SourceEvent::Alerts(alerts) => format!("alerts {:?}", alerts.as_ref().map(Vec::len)),
         SourceEvent::Gateway(read) => format!("gateway {} deployments", read.deployments.len()),
+        SourceEvent::Cluster(read) => format!("cluster of {}", read.service),
     }
 }
 

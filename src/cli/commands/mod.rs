@@ -12,6 +12,7 @@
 //! | 4 | conflict (409): the target changed since the snapshot; review and retry |
 
 mod args;
+mod patroni;
 mod text;
 
 use std::io::Write;
@@ -76,6 +77,28 @@ struct Report {
 }
 
 impl Report {
+    /// The report of `command` (when it parsed) sent to `source` in `context`: an error until
+    /// the run says otherwise.
+    fn new(command: Option<&Command>, context: &str, source: &str) -> Report {
+        Report {
+            command: command.map(Command::verb).unwrap_or_default(),
+            target: command.map(Command::target_label).unwrap_or_default(),
+            context: context.to_string(),
+            source: source.to_string(),
+            outcome: "error",
+            exit_code: EXIT_ERROR,
+            message: None,
+            idempotency_key: None,
+            if_match: None,
+            preflight: None,
+            audit_id: None,
+            control_revision: None,
+            operation: None,
+            warnings: Vec::new(),
+            attempts: 0,
+        }
+    }
+
     fn finish(&mut self, outcome: &'static str, exit_code: i32, message: Option<String>) {
         self.outcome = outcome;
         self.exit_code = exit_code;
@@ -99,26 +122,7 @@ pub async fn run_command(
 ) -> anyhow::Result<i32> {
     let common = args.common().clone();
     let command = args.command();
-    let mut report = Report {
-        command: command.as_ref().map(Command::verb).unwrap_or_default(),
-        target: command
-            .as_ref()
-            .map(Command::target_label)
-            .unwrap_or_default(),
-        context: context.to_string(),
-        source: source.url.clone(),
-        outcome: "error",
-        exit_code: EXIT_ERROR,
-        message: None,
-        idempotency_key: None,
-        if_match: None,
-        preflight: None,
-        audit_id: None,
-        control_revision: None,
-        operation: None,
-        warnings: Vec::new(),
-        attempts: 0,
-    };
+    let mut report = Report::new(command.as_ref().ok(), context, &source.url);
     let mut human = Human {
         out,
         quiet: common.json,
@@ -148,6 +152,9 @@ pub async fn run_command(
 /// [`run_command`] from the shell: on the target's first source, with its journal, printing to
 /// stdout and asking on the terminal. A read-only context sends nothing (exit 2).
 pub async fn run_from_shell(args: CommandArgs, target: &Target) -> anyhow::Result<u8> {
+    if let Some(code) = patroni::run_from_shell(&args, target).await {
+        return code;
+    }
     let Some((source, mut journal)) = target.for_mutation().await? else {
         return Ok(process_exit_code(EXIT_ERROR));
     };

@@ -21,12 +21,28 @@ const DEFAULT_MAX_LAG: u64 = 1_048_576;
 const FOLLOW_EVERY: Duration = Duration::from_millis(250);
 
 /// Clones share the connection pools.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct PatroniClient {
     /// Each member's REST API, in the configured order; each with its own client, so that a
     /// loopback member never goes through a proxy meant for the others.
     members: Vec<(reqwest::Client, Url)>,
     timeouts: Timeouts,
+    /// Basic auth of Patroni's REST API (`user`, `password`), from the keyring.
+    credentials: Option<(String, String)>,
+}
+
+/// The credentials never reach a log or a panic message.
+impl std::fmt::Debug for PatroniClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let urls: Vec<&str> = self.members.iter().map(|(_, url)| url.as_str()).collect();
+        f.debug_struct("PatroniClient")
+            .field("members", &urls)
+            .field(
+                "credentials",
+                &self.credentials.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
 }
 
 impl PatroniClient {
@@ -42,7 +58,21 @@ impl PatroniClient {
             .iter()
             .map(|url| http_for(url, timeouts))
             .collect::<Result<_, _>>()?;
-        Ok(PatroniClient { members, timeouts })
+        Ok(PatroniClient {
+            members,
+            timeouts,
+            credentials: None,
+        })
+    }
+
+    /// The client sending `credentials` (`user:password`, from the keyring) as basic auth,
+    /// which Patroni asks for on its unsafe endpoints when `restapi.authentication` is set.
+    pub fn with_credentials(mut self, credentials: Option<&str>) -> Self {
+        self.credentials = credentials.map(|text| match text.split_once(':') {
+            Some((user, password)) => (user.to_string(), password.to_string()),
+            None => (text.to_string(), String::new()),
+        });
+        self
     }
 
     /// The members with their role, state, timeline and lag.
@@ -162,6 +192,9 @@ impl PatroniClient {
             let mut request = http
                 .request(method.clone(), url)
                 .timeout(self.timeouts.request);
+            if let Some((user, password)) = &self.credentials {
+                request = request.basic_auth(user, Some(password));
+            }
             if let Some(body) = &body {
                 request = request
                     .header(reqwest::header::CONTENT_TYPE, "application/json")

@@ -1,168 +1,15 @@
-//! A Patroni cluster as its REST API's `/cluster` describes it, and the plan of a promotion:
-//! which member leads, how far each replica is behind, and whether promoting a candidate is a
-//! switchover (a healthy leader hands over), a failover (there is none), or refused.
+//! Patroni's `/cluster` answer read into the console's model of a cluster
+//! ([`crate::domain::patroni`]); every word from outside is cleaned and bounded here.
 
 use serde::Deserialize;
 use serde_json::Value;
 
+pub use crate::domain::patroni::{Cluster, Lag, Member, Promotion, PromotionPlan, Role, bytes};
 use crate::sources::error::bounded;
 
-/// One member (a PostgreSQL node under Patroni).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Member {
-    pub name: String,
-    pub role: Role,
-    /// Patroni's word: `running`, `streaming`, `starting`, `stopped`, `crashed`, ...
-    pub state: String,
-    pub timeline: Option<u64>,
-    /// How far a replica's WAL is behind the leader's; `None` for the leader.
-    pub lag: Option<Lag>,
-    /// Tagged `nofailover`: Patroni never promotes it.
-    pub no_failover: bool,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Role {
-    Leader,
-    /// The leader of a standby cluster (it replicates from another cluster).
-    StandbyLeader,
-    Replica,
-    SyncStandby,
-    /// A role this console does not know; shown as Patroni said it.
-    Other(String),
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Lag {
-    Bytes(u64),
-    /// Patroni could not tell (the member does not report its WAL position).
-    Unknown,
-}
-
-impl Member {
-    pub fn leads(&self) -> bool {
-        matches!(self.role, Role::Leader | Role::StandbyLeader)
-    }
-
-    /// Running PostgreSQL (a replica also while it streams).
-    pub fn running(&self) -> bool {
-        matches!(self.state.as_str(), "running" | "streaming")
-    }
-}
-
-impl Role {
-    pub fn word(&self) -> &str {
-        match self {
-            Role::Leader => "leader",
-            Role::StandbyLeader => "standby leader",
-            Role::Replica => "replica",
-            Role::SyncStandby => "sync standby",
-            Role::Other(word) => word,
-        }
-    }
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Cluster {
-    pub members: Vec<Member>,
-}
-
-/// How Patroni is asked to promote.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Promotion {
-    /// The healthy leader hands over: nothing written is lost.
-    Switchover { leader: String },
-    /// There is no healthy leader: the candidate takes over with what it has received.
-    Failover,
-}
-
-/// A promotion the console may send, with what the person confirming it must know.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PromotionPlan {
-    pub candidate: String,
-    pub promotion: Promotion,
-    pub warnings: Vec<String>,
-}
-
-impl Cluster {
-    pub fn member(&self, name: &str) -> Option<&Member> {
-        self.members.iter().find(|m| m.name == name)
-    }
-
-    /// The member that leads and runs, if any.
-    pub fn healthy_leader(&self) -> Option<&Member> {
-        self.members.iter().find(|m| m.leads() && m.running())
-    }
-
-    /// Whether promoting `candidate` can be sent, and how. `max_lag` is the cluster's
-    /// `maximum_lag_on_failover`: beyond it a switchover waits for the replica to catch up,
-    /// and a failover would lose what it has not received.
-    pub fn plan_promotion(&self, candidate: &str, max_lag: u64) -> Result<PromotionPlan, String> {
-        let Some(member) = self.member(candidate) else {
-            let names: Vec<&str> = self.members.iter().map(|m| m.name.as_str()).collect();
-            return Err(format!(
-                "{candidate} is not a member of the cluster ({})",
-                names.join(", ")
-            ));
-        };
-        if member.leads() {
-            return Err(format!("{candidate} already leads the cluster"));
-        }
-        if !member.running() {
-            return Err(format!(
-                "{candidate} is {}, not running: it cannot take over",
-                member.state
-            ));
-        }
-        if member.no_failover {
-            return Err(format!(
-                "{candidate} is tagged nofailover: Patroni never promotes it"
-            ));
-        }
-        let mut warnings = Vec::new();
-        let promotion = match self.healthy_leader() {
-            Some(leader) => Promotion::Switchover {
-                leader: leader.name.clone(),
-            },
-            None => {
-                warnings.push(format!(
-                    "no healthy leader: this is a failover, {candidate} takes over with the WAL it has"
-                ));
-                Promotion::Failover
-            }
-        };
-        match member.lag {
-            Some(Lag::Bytes(lag)) if lag > max_lag => warnings.push(format!(
-                "{candidate} lags {} behind the leader (more than the cluster's \
-                 maximum_lag_on_failover, {}): {}",
-                bytes(lag),
-                bytes(max_lag),
-                match promotion {
-                    Promotion::Switchover { .. } => "the switchover waits for it to catch up",
-                    Promotion::Failover => "a failover loses what it has not received",
-                }
-            )),
-            Some(Lag::Unknown) | None => {
-                warnings.push(format!("{candidate}'s lag is unknown: Patroni cannot tell"))
-            }
-            Some(Lag::Bytes(_)) => {}
-        }
-        Ok(PromotionPlan {
-            candidate: candidate.to_string(),
-            promotion,
-            warnings,
-        })
-    }
-}
-
-/// A byte count in the unit people read lag in.
-pub fn bytes(count: u64) -> String {
-    const MIB: f64 = 1024.0 * 1024.0;
-    match count {
-        0..1024 => format!("{count} B"),
-        1024..1_048_576 => format!("{:.1} KiB", count as f64 / 1024.0),
-        _ => format!("{:.1} MiB", count as f64 / MIB),
-    }
+/// Reads a `/cluster` answer.
+pub fn parse(json: &str) -> Result<Cluster, serde_json::Error> {
+    serde_json::from_str::<ClusterWire>(json).map(Cluster::from)
 }
 
 #[derive(Deserialize)]
@@ -227,7 +74,7 @@ mod tests {
     use super::*;
 
     fn cluster(json: &str) -> Cluster {
-        serde_json::from_str::<ClusterWire>(json).unwrap().into()
+        parse(json).unwrap()
     }
 
     const TWO: &str = r#"{"members": [
@@ -298,7 +145,7 @@ mod tests {
     fn outside_words_are_cleaned_and_unknown_roles_kept() {
         let hostile =
             r#"{"members": [{"name": "n\u001b[2Jx", "role": "witness\n", "state": "ok"}]}"#;
-        let member = &cluster(hostile).members[0];
+        let member = &parse(hostile).unwrap().members[0];
         assert_eq!(member.name, "nx");
         assert_eq!(member.role, Role::Other("witness".into()));
     }
