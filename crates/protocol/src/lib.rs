@@ -13,6 +13,7 @@ pub mod model;
 pub mod request_body;
 pub mod sanitize;
 pub mod source_text;
+pub mod wire_time;
 
 use std::collections::BTreeMap;
 

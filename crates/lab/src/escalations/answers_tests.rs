@@ -26,6 +26,20 @@ fn pages(out: &mut String, queue: &EscalationQueue, query: ListQuery) {
     loop {
         let listed = queue.list(&query);
         line(out, "page", &listed.items);
+        let revision = listed.total + 5;
+        let page = protocol::escalations::EscalationPage {
+            items: listed.items,
+            next_cursor: listed.next.map(Cursor::encode),
+            total: listed.total,
+            revision,
+        };
+        // The list route writes pages straight from the tasks: the same bytes.
+        let (written, next) = queue.write_page(&query, revision);
+        assert_eq!(
+            String::from_utf8(written).unwrap(),
+            serde_json::to_string(&page).unwrap()
+        );
+        assert_eq!(next, listed.next);
         let _ = writeln!(out, "total {}", listed.total);
         match listed.next {
             Some(next) => query.after = Some(next),

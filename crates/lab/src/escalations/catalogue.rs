@@ -184,10 +184,20 @@ fn preview_of(fields: &[(&str, Value)]) -> String {
         if i > 0 {
             preview.push(' ');
         }
-        let _ = match value {
-            Value::String(text) => write!(preview, "{name}={text}"),
-            other => write!(preview, "{name}={other}"),
-        };
+        preview.push_str(name);
+        preview.push('=');
+        // Strings and whole numbers written as the JSON `Display` of a value would, without
+        // its serializer (the preview of every task of a page is written anew).
+        match value {
+            Value::String(text) => preview.push_str(text),
+            Value::Bool(flag) => preview.push_str(if *flag { "true" } else { "false" }),
+            Value::Number(n) if n.is_u64() || n.is_i64() => {
+                let _ = write!(preview, "{n}");
+            }
+            other => {
+                let _ = write!(preview, "{other}");
+            }
+        }
     }
     preview
 }

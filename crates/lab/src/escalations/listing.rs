@@ -9,6 +9,7 @@ use super::{EscalationQueue, lineage};
 use protocol::escalations::{
     Escalation, EscalationReason, EscalationState, EscalationSummary, Priority,
 };
+use serde::Serialize;
 
 /// Filters and position of a list request.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -59,6 +60,30 @@ pub struct Listed {
     pub total: u64,
 }
 
+/// Room for one task of a written page (a backlog's tasks take ~540 bytes).
+const WRITTEN_TASK_BYTES: usize = 640;
+
+/// A [`protocol::escalations::EscalationPage`] borrowing its tasks from the queue.
+#[derive(Serialize)]
+struct WirePage<'a> {
+    items: WireItems<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_cursor: Option<String>,
+    total: u64,
+    revision: u64,
+}
+
+struct WireItems<'a> {
+    queue: &'a EscalationQueue,
+    seqs: Vec<u32>,
+}
+
+impl Serialize for WireItems<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.seqs.iter().map(|&seq| self.queue.wire_summary(seq)))
+    }
+}
+
 /// The last total counted, kept until the queue changes: the pages of one list all ask for
 /// the same, and counting reads every task.
 #[derive(Default)]
@@ -67,7 +92,33 @@ pub(super) struct CountedTotal(Mutex<Option<(ListQuery, u64, u64)>>);
 impl EscalationQueue {
     /// A page: from just after the cursor, the tasks that match, in SLA order.
     pub fn list(&self, query: &ListQuery) -> Listed {
-        let mut items = Vec::with_capacity(query.limit.min(self.records.len()));
+        let (seqs, next) = self.page_of(query);
+        Listed {
+            items: seqs.into_iter().map(|seq| self.summary(seq)).collect(),
+            next,
+            total: self.total(query),
+        }
+    }
+
+    /// The page [`EscalationQueue::list`] gives, as the JSON of a [`protocol::escalations::EscalationPage`] at
+    /// `revision` (what the list route sends), written straight from the tasks without
+    /// building their summaries; and where the next page starts.
+    pub fn write_page(&self, query: &ListQuery, revision: u64) -> (Vec<u8>, Option<Cursor>) {
+        let (seqs, next) = self.page_of(query);
+        let page = WirePage {
+            items: WireItems { queue: self, seqs },
+            next_cursor: next.map(Cursor::encode),
+            total: self.total(query),
+            revision,
+        };
+        let mut json = Vec::with_capacity(page.items.seqs.len() * WRITTEN_TASK_BYTES);
+        serde_json::to_writer(&mut json, &page).expect("protocol types serialize to JSON");
+        (json, next)
+    }
+
+    /// The tasks of a page, from just after the cursor, and where the next page starts.
+    fn page_of(&self, query: &ListQuery) -> (Vec<u32>, Option<Cursor>) {
+        let mut seqs = Vec::with_capacity(query.limit.min(self.records.len()));
         let mut last_taken = None;
         let mut more = false;
         let from = match query.after {
@@ -78,21 +129,17 @@ impl EscalationQueue {
             if !self.matches(&self.records[position.1 as usize], query) {
                 continue;
             }
-            if items.len() == query.limit {
+            if seqs.len() == query.limit {
                 more = true;
                 break;
             }
-            items.push(self.summary(position.1));
+            seqs.push(position.1);
             last_taken = Some(position);
         }
         let next = last_taken
             .filter(|_| more)
             .map(|(deadline_ms, seq)| Cursor { deadline_ms, seq });
-        Listed {
-            items,
-            next,
-            total: self.total(query),
-        }
+        (seqs, next)
     }
 
     /// How many tasks match `query`'s filters, on every page.

@@ -6,6 +6,7 @@
 //! text, input preview, attempt count) derive from its origins when a page or a detail asks.
 
 use chrono::{DateTime, Utc};
+use serde::Serialize;
 
 use super::lineage::{self, Origin};
 use super::{EscalationQueue, ListQuery};
@@ -98,30 +99,89 @@ pub(super) fn id_of(seq: u32) -> String {
     format!("esc-{:06}", seq as u64 + 1)
 }
 
+/// A task as the wire shows it, its texts derived afresh, the rest borrowed from the queue:
+/// it serializes as the [`EscalationSummary`] that [`WireSummary::into_owned`] makes, so a
+/// page of a list is written without building its summaries.
+#[derive(Serialize)]
+pub(super) struct WireSummary<'a> {
+    id: String,
+    workflow_id: String,
+    run_id: String,
+    workflow_type: &'static str,
+    step: &'static str,
+    service: &'a str,
+    priority: Priority,
+    #[serde(serialize_with = "protocol::wire_time::serialize")]
+    sla_deadline: DateTime<Utc>,
+    reason: EscalationReason,
+    reason_text: String,
+    input_preview: String,
+    state: EscalationState,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lease: Option<&'a Lease>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resolution: Option<&'a ResolutionBrief>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    assignee: Option<&'a str>,
+    #[serde(serialize_with = "protocol::wire_time::serialize")]
+    created_at: DateTime<Utc>,
+    attempts: u32,
+    revision: u64,
+}
+
+impl WireSummary<'_> {
+    pub fn into_owned(self) -> EscalationSummary {
+        EscalationSummary {
+            id: self.id,
+            workflow_id: self.workflow_id,
+            run_id: self.run_id,
+            workflow_type: self.workflow_type.to_string(),
+            step: self.step.to_string(),
+            service: self.service.to_string(),
+            priority: self.priority,
+            sla_deadline: self.sla_deadline,
+            reason: self.reason,
+            reason_text: self.reason_text,
+            input_preview: self.input_preview,
+            state: self.state,
+            lease: self.lease.cloned(),
+            resolution: self.resolution.cloned(),
+            assignee: self.assignee.map(str::to_string),
+            created_at: self.created_at,
+            attempts: self.attempts,
+            revision: self.revision,
+        }
+    }
+}
+
 impl EscalationQueue {
     /// The task as the wire shows it, its texts derived afresh from its origins.
     pub(super) fn summary(&self, seq: u32) -> EscalationSummary {
+        self.wire_summary(seq).into_owned()
+    }
+
+    pub(super) fn wire_summary(&self, seq: u32) -> WireSummary<'_> {
         let record = &self.records[seq as usize];
         let chain: Vec<&Origin> = self.chain(seq).into_iter().map(|(o, _)| o).collect();
         let headline = lineage::headline(&self.catalogue, &chain);
         let profile = &self.catalogue.services[record.origin.service as usize];
         let hands = record.hands();
-        EscalationSummary {
+        WireSummary {
             id: id_of(seq),
             workflow_id: headline.workflow_id,
             run_id: headline.run_id,
-            workflow_type: profile.workflow.workflow_type.to_string(),
-            step: profile.workflow.step.to_string(),
-            service: profile.id.clone(),
+            workflow_type: profile.workflow.workflow_type,
+            step: profile.workflow.step,
+            service: &profile.id,
             priority: record.priority,
             sla_deadline: record.sla_deadline(),
             reason: record.reason,
             reason_text: headline.reason_text,
             input_preview: headline.input_preview,
             state: record.state,
-            lease: hands.and_then(|h| h.lease.clone()),
-            resolution: hands.and_then(|h| h.resolution.clone()),
-            assignee: hands.and_then(|h| h.assignee.clone()),
+            lease: hands.and_then(|h| h.lease.as_ref()),
+            resolution: hands.and_then(|h| h.resolution.as_ref()),
+            assignee: hands.and_then(|h| h.assignee.as_deref()),
             created_at: record.created_at,
             attempts: headline.attempts,
             revision: record.revision,

@@ -4,8 +4,7 @@
 
 use axum::body::Bytes;
 
-use crate::escalations::{Cursor, EscalationQueue, ListQuery};
-use protocol::escalations::EscalationPage;
+use crate::escalations::{EscalationQueue, ListQuery};
 
 /// A page written before it was asked for; it answers only while the queue and the
 /// published revision are still those it was written from.
@@ -57,21 +56,12 @@ pub(super) fn write_ahead(
 }
 
 fn write(queue: &EscalationQueue, revision: u64, query: &ListQuery) -> WrittenPage {
-    let listed = queue.list(query);
-    let next = listed.next.map(|after| ListQuery {
-        after: Some(after),
-        ..query.clone()
-    });
-    let page = EscalationPage {
-        items: listed.items,
-        next_cursor: listed.next.map(Cursor::encode),
-        total: listed.total,
-        revision,
-    };
+    let (json, next) = queue.write_page(query, revision);
     WrittenPage {
-        body: serde_json::to_vec(&page)
-            .expect("protocol types serialize to JSON")
-            .into(),
-        next,
+        body: json.into(),
+        next: next.map(|after| ListQuery {
+            after: Some(after),
+            ..query.clone()
+        }),
     }
 }

@@ -190,6 +190,7 @@ pub struct EscalationSummary {
     pub service: String,
     pub priority: Priority,
     /// When the task breaches its SLA; the list is sorted by it.
+    #[serde(with = "crate::wire_time")]
     pub sla_deadline: DateTime<Utc>,
     pub reason: EscalationReason,
     /// One line on why, e.g. "all 3 paths failed: 503 on openai@us-east, ...".
@@ -206,6 +207,7 @@ pub struct EscalationSummary {
     /// The operator it was handed to, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignee: Option<String>,
+    #[serde(with = "crate::wire_time")]
     pub created_at: DateTime<Utc>,
     /// Automated attempts made before the escalation (all steps).
     pub attempts: u32,

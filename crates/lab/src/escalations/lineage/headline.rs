@@ -1,6 +1,8 @@
 //! The headline of an escalation, derived from its origins the same each time: its
 //! workflow's identity, its priority, and the reason text the inbox shows.
 
+use std::fmt::Write as _;
+
 use rand::RngExt;
 
 use super::plan::{Plan, Planned, PlannedOutcome, plan};
@@ -141,22 +143,20 @@ fn why_escalated<'a>(
                     paths.push((attempt.provider, fault));
                 }
             }
-            let named: Vec<String> = paths
-                .iter()
-                .take(3)
-                .map(|(p, fault)| format!("{} {}", provider(*p), fault.word()))
-                .collect();
+            let mut text = format!("all {} paths failed: ", paths.len());
+            for (i, (p, fault)) in paths.iter().take(3).enumerate() {
+                if i > 0 {
+                    text.push_str(", ");
+                }
+                text.push_str(provider(*p));
+                text.push(' ');
+                text.push_str(fault.word());
+            }
             let more = paths.len().saturating_sub(3);
-            let more = if more > 0 {
-                format!(", +{more} more")
-            } else {
-                String::new()
-            };
-            format!(
-                "all {} paths failed: {}{more}",
-                paths.len(),
-                named.join(", ")
-            )
+            if more > 0 {
+                let _ = write!(text, ", +{more} more");
+            }
+            text
         }
         EscalationReason::ValidatorFailed => {
             let rejected: Vec<(u8, u8)> = escalated
