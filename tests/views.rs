@@ -574,3 +574,6 @@ mod fleet;
 
 #[path = "views_measured/mod.rs"]
 mod measured;
+
+#[path = "views_silences/mod.rs"]
+mod silences;

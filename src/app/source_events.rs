@@ -103,6 +103,7 @@ impl App {
                     .collect();
             }
             SourceEvent::Alerts(alerts) => self.on_alerts(index, alerts),
+            SourceEvent::Silences(silences) => self.on_silences(index, silences),
             SourceEvent::Operators(operators) => self.sources[index].operators = operators,
             SourceEvent::Audit(entry) => self.add_audit(&name, vec![entry]),
             SourceEvent::Escalation(event) => return self.on_escalation_event(index, event),
@@ -213,6 +214,7 @@ impl App {
                 source: name.clone(),
                 level: Level::Warning,
                 text: clean(&notice.text).into_owned(),
+                alert: Some(alert.fingerprint.clone()),
             });
         }
         for alert in resolved {
@@ -228,6 +230,7 @@ impl App {
             source: source.to_string(),
             level: Level::Warning,
             text,
+            alert: None,
         });
     }
 }

@@ -56,6 +56,8 @@ pub enum SourceEvent {
     /// The alerts firing now, or why the alert manager could not be read (the facts may
     /// still be live).
     Alerts(Result<Vec<crate::domain::measured::FiringAlert>, String>),
+    /// The silences of a metrics source's Alertmanager, or why they could not be read.
+    Silences(Result<Vec<prometheus::Silence>, String>),
     /// The connection failed or dropped; the worker tries again after `retry_in`.
     Down {
         error: String,

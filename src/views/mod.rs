@@ -12,6 +12,7 @@ mod overlays;
 mod resolve;
 mod scrolling;
 mod services;
+mod silences;
 mod task;
 mod timeline;
 
@@ -110,6 +111,8 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame) -> ScreenMap {
             }
             Overlay::Resolve(form) => resolve::draw_form(app, form, theme, frame, app.area),
             Overlay::Editor(editor) => resolve::draw_editor(app, editor, theme, frame, app.area),
+            Overlay::Silence(form) => silences::draw_form(app, form, theme, frame, app.area),
+            Overlay::Silences(list) => silences::draw_list(app, list, theme, frame, app.area),
         }
     }
     map

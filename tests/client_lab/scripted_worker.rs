@@ -175,6 +175,9 @@ pub(crate) fn describe(event: &SourceEvent) -> String {
         SourceEvent::Measured(facts) => format!("measured {} regions", facts.regions.len()),
         SourceEvent::MeasuredHistory(history) => format!("history of {}", history.len()),
         SourceEvent::Alerts(alerts) => format!("alerts {:?}", alerts.as_ref().map(Vec::len)),
+        SourceEvent::Silences(silences) => {
+            format!("silences {:?}", silences.as_ref().map(Vec::len))
+        }
     }
 }
 

@@ -28,7 +28,7 @@ pub(super) fn lines(
     native: Option<(&str, Health)>,
 ) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
-    for source in &app.sources {
+    for (index, source) in app.sources.iter().enumerate() {
         let Some(measured) = &source.measured else {
             continue;
         };
@@ -73,8 +73,11 @@ pub(super) fn lines(
         for alert in alerts {
             let alert_style = if live { theme.warning } else { theme.stale };
             let since = alert.started_at.format("%H:%M:%S");
+            let silenced = app
+                .silenced_note(index, alert)
+                .map_or(String::new(), |note| format!(", {note}"));
             lines.push(Line::styled(
-                format!("! {} (firing since {since})", alert.notice().text),
+                format!("! {} (firing since {since}{silenced})", alert.notice().text),
                 alert_style,
             ));
         }
