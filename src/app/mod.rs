@@ -10,6 +10,7 @@ mod inbox_query;
 mod inbox_row;
 mod overlay;
 mod palette;
+mod refusals;
 mod screen_map;
 mod shared_vec;
 mod silences;

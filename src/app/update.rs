@@ -446,7 +446,7 @@ impl App {
         }
         let audit_rows = self.audit_rows();
         let (row, len) = match self.view {
-            View::Fleet => (&mut self.selection.fleet_row, self.visible.regions.len()),
+            View::Fleet => (&mut self.selection.fleet_row, self.visible.fleet_rows()),
             View::Services => (&mut self.selection.service_row, self.visible.services.len()),
             View::Timeline => (&mut self.selection.timeline_row, self.timeline.len()),
             View::Audit => (&mut self.selection.audit_row, audit_rows),
