@@ -2,6 +2,7 @@
 //! mouse and scrolling need of the layout, `draw` returns as a [`ScreenMap`] for `update`.
 
 mod actions;
+mod alerts;
 mod audit;
 mod chrome;
 mod clock;

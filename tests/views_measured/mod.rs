@@ -278,3 +278,57 @@ fn a_region_only_prometheus_reads_can_be_selected_and_says_no_source_can_act_on_
         Some("only Prometheus (metrics) reads ap-east: no source here can drain it")
     );
 }
+
+/// Alerts whose labels name a service show in the services view as regions and providers
+/// show them in the fleet: the service marked `!`, the alert in its detail with its source,
+/// and `s` silences it from there.
+#[test]
+fn an_alert_matched_to_a_service_marks_it_and_shows_in_its_detail() {
+    let mut app = switchboard::testing::alerting_app(120, 32, Instant::now());
+    // The metrics source live (it has read its facts), its alert on risk-scorer.
+    app.update(switchboard::testing::from_metrics(SourceEvent::Measured(
+        Box::new(FleetFacts {
+            source: METRICS.into(),
+            regions: Vec::new(),
+            providers: Vec::new(),
+            failed: Vec::new(),
+            unplaced: Vec::new(),
+        }),
+    )));
+    let mut alert = switchboard::testing::firing_alert("s1", "us-east", None);
+    alert.name = "ScorerQueueBacklog".into();
+    alert
+        .labels
+        .insert("alertname".into(), "ScorerQueueBacklog".into());
+    alert.labels.insert("service".into(), "risk-scorer".into());
+    alert.target.service = Some("risk-scorer".into());
+    app.update(switchboard::testing::from_metrics(SourceEvent::Alerts(Ok(
+        vec![alert],
+    ))));
+    app.update(key(KeyCode::Char('2')));
+    let row = (app.visible.services.iter())
+        .position(|&r| app.service_at(r).id == "risk-scorer")
+        .unwrap();
+    app.selection.service_row = row;
+    let screen = text(&show(&mut app));
+    let listed = screen
+        .lines()
+        .find(|l| l.contains("risk-scorer") && l.contains("active"))
+        .unwrap_or_else(|| panic!("{screen}"));
+    assert!(listed.contains("risk-scorer !"), "{listed}");
+    assert!(
+        screen.contains("! alert ScorerQueueBacklog [critical] on us-east (service risk-scorer)"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("(source metrics,") && screen.contains("firing since 14:02:20)"),
+        "{screen}"
+    );
+    let other = screen
+        .lines()
+        .find(|l| l.contains("credit-decision"))
+        .unwrap();
+    assert!(!other.contains(" !"), "{other}");
+    app.update(key(KeyCode::Char('s')));
+    assert!(app.overlays.silence_form().is_some());
+}
