@@ -14,6 +14,10 @@ pub enum Layer {
     Resolve,
     /// The confirmation of a command: reason, expiry, preflight.
     Confirm,
+    /// The confirmation of a silence: its matchers, how long, why.
+    Silence,
+    /// The list of a metrics source's active silences.
+    Silences,
     /// The menu of commands for the selection.
     Menu,
     /// Help overlay.
@@ -85,6 +89,12 @@ pub enum Action {
     Abort,
     RetryPath,
     HandOff,
+    /// Silence the alert under the selection (a confirmation first).
+    Silence,
+    /// The active silences of the metrics source.
+    ShowSilences,
+    /// Expire the silence selected in the list (a confirmation first).
+    ExpireSilence,
 }
 
 impl Action {
@@ -137,6 +147,11 @@ impl Action {
             Action::Abort => "Abort the task: its workflow is cancelled",
             Action::RetryPath => "Retry the step through a chosen model, provider and region",
             Action::HandOff => "Hand the task off to another operator of the roster",
+            Action::Silence => {
+                "Silence the firing alert selected (timeline) or on the selection marked ! (matchers, duration, reason)"
+            }
+            Action::ShowSilences => "Active silences of the Alertmanager: who, until when, why",
+            Action::ExpireSilence => "Expire the selected silence (with a reason)",
         }
     }
 
@@ -153,6 +168,8 @@ impl Action {
                 | Action::Abort
                 | Action::RetryPath
                 | Action::HandOff
+                | Action::Silence
+                | Action::ExpireSilence
         )
     }
 
@@ -196,6 +213,9 @@ impl Action {
             Action::Abort => "abort",
             Action::RetryPath => "retry",
             Action::HandOff => "hand-off",
+            Action::Silence => "silence",
+            Action::ShowSilences => "silences",
+            Action::ExpireSilence => "expire",
         }
     }
 
@@ -308,6 +328,19 @@ pub const BINDINGS: &[Binding] = &[
     bind(L::Confirm, Chord::plain(K::BackTab), A::PrevField, false),
     bind(L::Confirm, Chord::plain(K::PageUp), A::PageUp, true),
     bind(L::Confirm, Chord::plain(K::PageDown), A::PageDown, true),
+    bind(L::Silence, Chord::plain(K::Enter), A::Accept, true),
+    bind(L::Silence, Chord::plain(K::Esc), A::Close, true),
+    bind(L::Silence, Chord::plain(K::Tab), A::NextField, true),
+    bind(L::Silence, Chord::plain(K::BackTab), A::PrevField, false),
+    bind(L::Silence, Chord::plain(K::Up), A::Up, true),
+    bind(L::Silence, Chord::plain(K::Down), A::Down, true),
+    bind(L::Silences, Chord::plain(K::Char('x')), A::ExpireSilence, true),
+    bind(L::Silences, Chord::plain(K::Esc), A::Close, true),
+    bind(L::Silences, Chord::plain(K::Char('q')), A::Close, false),
+    bind(L::Silences, Chord::plain(K::Up), A::Up, true),
+    bind(L::Silences, Chord::plain(K::Down), A::Down, true),
+    bind(L::Silences, Chord::plain(K::Char('k')), A::Up, false),
+    bind(L::Silences, Chord::plain(K::Char('j')), A::Down, false),
     bind(L::Menu, Chord::plain(K::Enter), A::Accept, true),
     bind(L::Menu, Chord::plain(K::Esc), A::Close, true),
     bind(L::Menu, Chord::plain(K::Up), A::Up, true),
@@ -348,6 +381,8 @@ pub const BINDINGS: &[Binding] = &[
     bind(L::Global, Chord::plain(K::Char('b')), A::Run(Verb::Breaker), false),
     bind(L::Global, Chord::plain(K::Char('m')), A::Run(Verb::Degrade), false),
     bind(L::Global, Chord::plain(K::Char('w')), A::Run(Verb::Weights), false),
+    bind(L::Global, Chord::plain(K::Char('s')), A::Silence, false),
+    bind(L::Global, Chord::plain(K::Char('S')), A::ShowSilences, false),
     bind(L::Global, Chord::plain(K::Up), A::Up, false),
     bind(L::Global, Chord::plain(K::Char('k')), A::Up, false),
     bind(L::Global, Chord::plain(K::Down), A::Down, false),
@@ -425,7 +460,10 @@ pub fn dispatch(layer: Layer, key: &KeyEvent) -> Option<(Layer, Action)> {
 /// layer without a text editor (whose Alt keys move by words) it is split back into the two keys
 /// the user typed.
 pub fn split_coalesced_escape(layer: Layer, key: &KeyEvent) -> Option<[KeyEvent; 2]> {
-    let text_editor = matches!(layer, Layer::Confirm | Layer::Editor | Layer::Resolve);
+    let text_editor = matches!(
+        layer,
+        Layer::Confirm | Layer::Editor | Layer::Resolve | Layer::Silence
+    );
     let alt_char = key.modifiers - KeyModifiers::SHIFT == KeyModifiers::ALT
         && matches!(key.code, KeyCode::Char(_));
     (alt_char && !text_editor && dispatch(layer, key).is_none()).then(|| {
@@ -483,7 +521,8 @@ fn short(layer: Layer, action: Action) -> &'static str {
         (Layer::Editor, Action::Close) => "cancel",
         (_, Action::Close) => "close",
         (Layer::Editor, Action::Accept) => "done",
-        (Layer::Resolve, Action::Accept) => "send",
+        (Layer::Resolve | Layer::Silence, Action::Accept) => "send",
+        (Layer::Silence, Action::Up | Action::Down) => "matcher",
         (_, Action::Accept) => "run",
         (Layer::Resolve, Action::Up | Action::Down) => "choose",
         (Layer::Confirm | Layer::Resolve, Action::PageUp | Action::PageDown) => "scroll",

@@ -9,6 +9,7 @@ use ratatui::layout::Rect;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use crate::app::{App, AppInit, ContextInfo, Effect, Msg};
+use crate::domain::measured::{AlertTarget, FiringAlert};
 use crate::sources::{EscalationEvent, EscalationEventKind, SourceEvent, SourceMsg};
 use lab::escalations::{EscalationQueue, ListQuery};
 use lab::topology::Topology;
@@ -272,4 +273,63 @@ pub fn missing_system(message: &str) {
         std::io::stderr(),
         "\n!!!!!!!! SKIPPED: {message} !!!!!!!!\n"
     );
+}
+
+/// The name of the metrics source of [`alerting_app`].
+pub const METRICS: &str = "metrics";
+
+/// A report of the metrics source of [`alerting_app`].
+pub fn from_metrics(event: SourceEvent) -> Msg {
+    Msg::Source(SourceMsg {
+        source: METRICS.into(),
+        event,
+    })
+}
+
+/// An alert of the metrics source firing since 40 s before [`fixture_wall`] on provider
+/// `vendor@region` (`vendor` `None`: on the region), with the labels Alertmanager gives it.
+pub fn firing_alert(fingerprint: &str, region: &str, vendor: Option<&str>) -> FiringAlert {
+    let mut labels = std::collections::BTreeMap::from([
+        ("alertname".to_string(), "ProviderErrorRateHigh".to_string()),
+        ("region".to_string(), region.to_string()),
+        ("severity".to_string(), "critical".to_string()),
+        ("job".to_string(), "litellm".to_string()),
+    ]);
+    if let Some(vendor) = vendor {
+        labels.insert("api_provider".into(), vendor.into());
+    }
+    FiringAlert {
+        name: "ProviderErrorRateHigh".into(),
+        severity: Some("critical".into()),
+        summary: Some(format!(
+            "{} fails 62% of requests",
+            vendor.unwrap_or(region)
+        )),
+        started_at: fixture_wall() - TimeDelta::seconds(40),
+        fingerprint: fingerprint.into(),
+        target: AlertTarget {
+            region: Some(region.into()),
+            provider: vendor.map(str::to_string),
+            service: None,
+        },
+        silenced_by: Vec::new(),
+        labels,
+    }
+}
+
+/// The small fleet as alice (operator) beside a metrics source with an Alertmanager whose
+/// alert fires on openai@us-east.
+pub fn alerting_app(width: u16, height: u16, now: Instant) -> App {
+    let mut app = lab_app(width, height, now);
+    as_user(&mut app, "alice", Role::Operator);
+    app.update(from_source(SourceEvent::Snapshot(small_fleet())));
+    app.add_metrics_source(
+        METRICS,
+        "http://127.0.0.1:9090",
+        std::time::Duration::from_secs(15),
+    );
+    let alert = firing_alert("f1", "us-east", Some("openai"));
+    app.update(from_metrics(SourceEvent::Alerts(Ok(vec![alert]))));
+    app.update(from_metrics(SourceEvent::Silences(Ok(Vec::new()))));
+    app
 }

@@ -367,3 +367,7 @@ async fn failures_are_classified_and_specific() {
     };
     assert!(!message.is_empty(), "Alertmanager's words: {error}");
 }
+
+// Silences made and expired from the console; in their own file to keep this one short.
+#[path = "prometheus_silences/mod.rs"]
+mod console_silences;

@@ -579,3 +579,5 @@ mod measured;
 mod gateway;
 #[path = "views_patroni/mod.rs"]
 mod patroni;
+#[path = "views_silences/mod.rs"]
+mod silences;

@@ -224,7 +224,9 @@ impl App {
     pub fn selected_target(&self) -> Option<(usize, Target)> {
         match self.view {
             View::Fleet => {
-                let row = self.selected_region()?;
+                let Some(row) = self.selected_region() else {
+                    return self.selected_measured_target();
+                };
                 let region = self.region_at(row);
                 let target = match self.selection.fleet_col.checked_sub(1) {
                     None => Target::Region(region.id.clone()),
@@ -272,6 +274,13 @@ impl App {
             );
             return;
         };
+        let label = match &target {
+            Target::Region(id) | Target::Provider(id) | Target::Service(id) => id.clone(),
+        };
+        if let Some(refusal) = self.no_source_can(&label, verb) {
+            self.flash(Level::Warning, refusal);
+            return;
+        }
         let Some(snapshot) = self.sources[source].snapshot.as_ref() else {
             return;
         };
@@ -324,10 +333,13 @@ impl App {
                 let source = known.or(selected.map(|(s, _)| s));
                 match source {
                     Some(source) => self.open_confirm(source, command),
-                    None => self.flash(
-                        Level::Warning,
-                        format!("{} is not in the fleet", command.target_id()),
-                    ),
+                    None => {
+                        let id = command.target_id();
+                        let refusal = self.no_source_can(id, Some(command.kind()));
+                        let problem =
+                            refusal.unwrap_or_else(|| format!("{id} is not in the fleet"));
+                        self.flash(Level::Warning, problem)
+                    }
                 }
             }
             Err(problem) => self.flash(Level::Warning, problem),

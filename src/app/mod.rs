@@ -12,8 +12,10 @@ mod inbox_row;
 mod overlay;
 mod palette;
 mod patroni;
+mod refusals;
 mod screen_map;
 mod shared_vec;
+mod silences;
 mod source_events;
 mod task;
 #[cfg(test)]
@@ -36,6 +38,11 @@ pub use inbox::{Inbox, InboxItem, OrderKey, SLA_WARNING, SourceLoad, Upserted, f
 pub use overlay::{Overlay, Overlays};
 pub use palette::PaletteState;
 pub use screen_map::{Hit, ListMap, MatrixColumns, PaneExtent, ScreenMap, first_vendor_shown};
+pub use silences::{
+    DEFAULT_SILENCE, Matcher, MatcherChoice, SentSilence, Silence, SilenceAction, SilenceDone,
+    SilenceFocus, SilenceForm, SilenceFormKind, SilenceList, SilenceOrder, SilenceSent,
+    SilenceState, Silences, SilencesRead, matchers_text, mutes, order_text, until_text,
+};
 pub use task::{
     Choice, Claim, ConfirmedResolution, Draft, EditorState, EscalationFailure, FormField,
     ResolutionState, ResolveForm, SentResolution, TaskLoad, TaskPane, TaskState, failure_text,
@@ -119,6 +126,15 @@ pub enum Msg {
         local_id: u64,
         result: Result<ResolveOutcome, EscalationFailure>,
     },
+    /// The journal holds the silence action under this idempotency key; it is being sent.
+    SilenceJournaled {
+        local_id: u64,
+        key: String,
+    },
+    SilenceFinished {
+        local_id: u64,
+        result: Result<SilenceDone, CommandFailure>,
+    },
 }
 
 impl From<SourceMsg> for Msg {
@@ -164,6 +180,9 @@ pub enum Effect {
         title: String,
         body: String,
     },
+    /// Create or expire a silence in a metrics source's Alertmanager: journal (fsync) under a
+    /// fresh idempotency key, send, retry with the same key when no answer comes.
+    Silence(SilenceOrder),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -220,6 +239,8 @@ pub struct TimelineEntry {
     pub source: String,
     pub level: Level,
     pub text: String,
+    /// The fingerprint of the alert this entry tells of (firing), to act on it from here.
+    pub alert: Option<String>,
 }
 
 /// Rows a page key moves in a list (an open task's pane pages by its height).
@@ -280,6 +301,11 @@ pub struct App {
     /// Resolutions sent from this console, oldest first.
     pub resolutions: Vec<SentResolution>,
     next_resolution_id: u64,
+    /// The silences of each metrics source's Alertmanager, as last read.
+    pub silences: Silences,
+    /// Silences created and expired from this console, oldest first.
+    pub sent_silences: Vec<SentSilence>,
+    next_silence_id: u64,
     /// New tasks this urgent or more are notified of; `None`: notifications are off.
     pub notify_at: Option<Priority>,
     /// Config or theme problems: shown until the user dismisses them.
@@ -338,6 +364,9 @@ impl App {
             task: None,
             resolutions: Vec::new(),
             next_resolution_id: 0,
+            silences: Silences::new(),
+            sent_silences: Vec::new(),
+            next_silence_id: 0,
             notify_at: init.notify_at,
             problems: init.problems,
             timeline: VecDeque::new(),
@@ -370,6 +399,7 @@ impl App {
             source: source.unwrap_or("console").to_string(),
             level,
             text,
+            alert: None,
         });
     }
 

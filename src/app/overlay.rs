@@ -4,7 +4,9 @@
 //! the keys first (its keymap [`Layer`] is [`Overlay::layer`]), and while any layer is
 //! open a click lands on nothing beneath.
 
-use super::{ConfirmState, EditorState, MenuState, PaletteState, ResolveForm};
+use super::{
+    ConfirmState, EditorState, MenuState, PaletteState, ResolveForm, SilenceForm, SilenceList,
+};
 use crate::keymap::Layer;
 
 /// One layer over the views. The states with text inputs are boxed: they are many times the
@@ -21,6 +23,10 @@ pub enum Overlay {
     /// A resolution's confirmation.
     Resolve(Box<ResolveForm>),
     Editor(Box<EditorState>),
+    /// A silence's confirmation (create or expire).
+    Silence(Box<SilenceForm>),
+    /// The active silences of a metrics source.
+    Silences(SilenceList),
 }
 
 impl Overlay {
@@ -33,6 +39,8 @@ impl Overlay {
             Overlay::Confirm(_) => Layer::Confirm,
             Overlay::Resolve(_) => Layer::Resolve,
             Overlay::Editor(_) => Layer::Editor,
+            Overlay::Silence(_) => Layer::Silence,
+            Overlay::Silences(_) => Layer::Silences,
         }
     }
 }
@@ -115,4 +123,6 @@ state_of! {
     Confirm(ConfirmState) => confirm, confirm_mut;
     Resolve(ResolveForm) => resolve_form, resolve_form_mut;
     Editor(EditorState) => editor, editor_mut;
+    Silence(SilenceForm) => silence_form, silence_form_mut;
+    Silences(SilenceList) => silence_list, silence_list_mut;
 }

@@ -105,6 +105,7 @@ impl App {
             SourceEvent::Alerts(alerts) => self.on_alerts(index, alerts),
             SourceEvent::Gateway(read) => self.on_gateway(index, *read),
             SourceEvent::Cluster(read) => self.on_cluster(index, *read),
+            SourceEvent::Silences(silences) => self.on_silences(index, silences),
             SourceEvent::Operators(operators) => self.sources[index].operators = operators,
             SourceEvent::Audit(entry) => self.add_audit(&name, vec![entry]),
             SourceEvent::Escalation(event) => return self.on_escalation_event(index, event),
@@ -215,6 +216,7 @@ impl App {
                 source: name.clone(),
                 level: Level::Warning,
                 text: clean(&notice.text).into_owned(),
+                alert: Some(alert.fingerprint.clone()),
             });
         }
         for alert in resolved {
@@ -230,6 +232,7 @@ impl App {
             source: source.to_string(),
             level: Level::Warning,
             text,
+            alert: None,
         });
     }
 }

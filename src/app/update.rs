@@ -101,6 +101,16 @@ impl App {
                 self.dirty = true;
                 self.resolve_finished(local_id, result)
             }
+            Msg::SilenceJournaled { local_id, key } => {
+                self.silence_journaled(local_id, key);
+                self.dirty = true;
+                Vec::new()
+            }
+            Msg::SilenceFinished { local_id, result } => {
+                self.silence_finished(local_id, result);
+                self.dirty = true;
+                Vec::new()
+            }
             Msg::Terminate => self.quit(),
             Msg::Problem(problem) => {
                 self.log(None, Level::Warning, problem.clone());
@@ -152,7 +162,16 @@ impl App {
                 self.form_input(key);
                 self.dirty = true;
             }
-            Layer::Menu | Layer::Help | Layer::Task | Layer::Inbox | Layer::Global => {}
+            Layer::Silence => {
+                self.silence_input(key);
+                self.dirty = true;
+            }
+            Layer::Silences
+            | Layer::Menu
+            | Layer::Help
+            | Layer::Task
+            | Layer::Inbox
+            | Layer::Global => {}
         }
         Vec::new()
     }
@@ -211,6 +230,11 @@ impl App {
         match layer {
             Layer::Editor => self.perform_in_editor(action),
             Layer::Resolve => self.perform_in_form(action),
+            Layer::Silence => self.perform_in_silence_form(action),
+            Layer::Silences => {
+                self.perform_in_silence_list(action);
+                Vec::new()
+            }
             Layer::Task => self.perform_in_task(action),
             Layer::Inbox => match (action, self.inbox.selected_slot()) {
                 (Action::OpenTask, _) if self.inbox.matching() => {
@@ -333,6 +357,8 @@ impl App {
             Action::ShowInbox => return self.show(View::Inbox),
             Action::ActionMenu => self.start_command(None),
             Action::Run(verb) => self.start_command(Some(verb)),
+            Action::Silence => self.start_silence(),
+            Action::ShowSilences => self.show_silences(),
             Action::NextTheme => {
                 if let Some(pos) = self.themes.iter().position(|t| *t == self.theme_name) {
                     self.theme_name = self.themes[(pos + 1) % self.themes.len()].clone();
@@ -365,7 +391,8 @@ impl App {
             | Action::Reject
             | Action::Abort
             | Action::RetryPath
-            | Action::HandOff => {}
+            | Action::HandOff
+            | Action::ExpireSilence => {}
         }
         Vec::new()
     }
@@ -421,7 +448,7 @@ impl App {
         }
         let audit_rows = self.audit_rows();
         let (row, len) = match self.view {
-            View::Fleet => (&mut self.selection.fleet_row, self.visible.regions.len()),
+            View::Fleet => (&mut self.selection.fleet_row, self.visible.fleet_rows()),
             View::Services => (&mut self.selection.service_row, self.visible.services.len()),
             View::Timeline => (&mut self.selection.timeline_row, self.timeline.len()),
             View::Audit => (&mut self.selection.audit_row, audit_rows),

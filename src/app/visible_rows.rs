@@ -39,6 +39,13 @@ pub struct VisibleRows {
     pub fleet_filter_unmatched: bool,
 }
 
+impl VisibleRows {
+    /// Rows of the fleet matrix: the regions, then those only a metrics source reads.
+    pub fn fleet_rows(&self) -> usize {
+        self.regions.len() + self.measured_only.len()
+    }
+}
+
 /// What a matrix cell holds.
 pub enum ProviderCell<'a> {
     /// The vendor has no endpoint in that region.
@@ -149,7 +156,7 @@ impl App {
         let sel = &mut self.selection;
         sel.fleet_row = sel
             .fleet_row
-            .min(self.visible.regions.len().saturating_sub(1));
+            .min(self.visible.fleet_rows().saturating_sub(1));
         sel.fleet_col = sel.fleet_col.min(self.visible.vendors.len());
         sel.service_row = sel
             .service_row
@@ -189,6 +196,34 @@ impl App {
     /// The selected matrix row, if the matrix has any.
     pub fn selected_region(&self) -> Option<RegionRow> {
         self.visible.regions.get(self.selection.fleet_row).copied()
+    }
+
+    /// The selected matrix row when it is a region only a metrics source reads.
+    pub fn selected_measured(&self) -> Option<MeasuredRow> {
+        let below = self
+            .selection
+            .fleet_row
+            .checked_sub(self.visible.regions.len())?;
+        self.visible.measured_only.get(below).copied()
+    }
+
+    /// The region or provider selected in a row only a metrics source reads, with its source.
+    pub(super) fn selected_measured_target(
+        &self,
+    ) -> Option<(usize, crate::domain::command::Target)> {
+        use crate::domain::command::Target;
+        let row = self.selected_measured()?;
+        let measured = self.sources[row.source].measured.as_ref()?;
+        let region = &measured.regions[row.region].id;
+        let target = match self.selection.fleet_col.checked_sub(1) {
+            None => Target::Region(region.clone()),
+            Some(v) => {
+                let id = format!("{}@{region}", self.visible.vendors.get(v)?);
+                measured.provider(&id)?;
+                Target::Provider(id)
+            }
+        };
+        Some((row.source, target))
     }
 
     pub fn selected_service(&self) -> Option<ServiceRow> {

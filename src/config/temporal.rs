@@ -161,7 +161,7 @@ impl TemporalSettings {
 }
 
 /// The user running the console, as the system names them.
-fn login_name() -> String {
+pub fn login_name() -> String {
     ["USER", "LOGNAME", "USERNAME"]
         .iter()
         .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))

@@ -305,12 +305,7 @@ impl FleetSummary {
                 summary.unreachable_sources.push(source.name.clone());
             }
             for region in &snapshot.regions {
-                match seen_health(region.health, freshness) {
-                    Health::Ok => summary.regions_ok += 1,
-                    Health::Degraded => summary.regions_degraded += 1,
-                    Health::Down => summary.regions_down += 1,
-                    Health::Unknown => summary.regions_unknown += 1,
-                }
+                summary.count(seen_health(region.health, freshness));
             }
             summary.providers_open_breakers += snapshot
                 .providers
@@ -318,7 +313,37 @@ impl FleetSummary {
                 .filter(|p| p.breaker.state != protocol::BreakerState::Closed)
                 .count();
         }
+        summary.count_measured_only(sources, now);
         summary
+    }
+
+    fn count(&mut self, health: Health) {
+        match health {
+            Health::Ok => self.regions_ok += 1,
+            Health::Degraded => self.regions_degraded += 1,
+            Health::Down => self.regions_down += 1,
+            Health::Unknown => self.regions_unknown += 1,
+        }
+    }
+
+    /// Regions only a metrics source reads count like the others, once each.
+    fn count_measured_only(&mut self, sources: &[SourceData], now: Instant) {
+        let mut counted: Vec<&str> = (sources.iter())
+            .filter_map(|s| s.snapshot.as_ref())
+            .flat_map(|s| s.regions.iter().map(|r| r.id.as_str()))
+            .collect();
+        for source in sources {
+            let Some(measured) = &source.measured else {
+                continue;
+            };
+            let freshness = source.freshness(now);
+            for region in &measured.regions {
+                if !counted.contains(&region.id.as_str()) {
+                    counted.push(&region.id);
+                    self.count(seen_health(region.health, freshness));
+                }
+            }
+        }
     }
 
     /// Process exit code of `switchboard status`: 0 all healthy, 1 degraded, 2 down or unreachable.
@@ -502,5 +527,48 @@ mod tests {
         let summary = FleetSummary::of(&[healthy], now + STALE_AFTER * 2);
         assert_eq!(summary.regions_unknown, 2);
         assert_eq!(summary.exit_code(), 2);
+    }
+
+    /// A region only a metrics source reads counts like the others: its health when the
+    /// source is live, unknown when it is not, once however many sources read it.
+    #[test]
+    fn a_region_only_a_metrics_source_reads_counts_in_the_verdict() {
+        use crate::domain::measured::RegionFacts;
+        let now = Instant::now();
+        let mut healthy = live_source(now);
+        let snapshot = healthy.snapshot.as_mut().unwrap();
+        snapshot
+            .regions
+            .iter_mut()
+            .for_each(|r| r.health = Health::Ok);
+        snapshot
+            .providers
+            .iter_mut()
+            .for_each(|p| p.breaker.state = BreakerState::Closed);
+        let mut metrics = SourceData::metrics("metrics", "http://127.0.0.1:9090", STALE_AFTER);
+        metrics.connection = Connection::Live;
+        metrics.received_at = Some(now);
+        let region = |id: &str, health| RegionFacts {
+            id: id.into(),
+            health,
+            facts: Default::default(),
+        };
+        metrics.measured.as_mut().unwrap().regions = vec![
+            region("us-east", Health::Down), // the lab's: counted there
+            region("ap-east", Health::Down),
+        ];
+        let summary = FleetSummary::of(&[healthy.clone(), metrics.clone()], now);
+        assert_eq!(
+            (summary.regions_ok, summary.regions_down),
+            (2, 1),
+            "{summary:?}"
+        );
+        assert_eq!(summary.verdict(), "down or unreachable");
+        let twice = FleetSummary::of(&[healthy.clone(), metrics.clone(), metrics.clone()], now);
+        assert_eq!(twice.regions_down, 1, "one region, counted once");
+        let later = now + STALE_AFTER * 3;
+        let stale = FleetSummary::of(&[healthy, metrics], later);
+        assert_eq!(stale.regions_down, 0);
+        assert!(stale.regions_unknown >= 1, "{stale:?}");
     }
 }

@@ -180,6 +180,14 @@ impl Measured {
         self.providers.iter().find(|p| p.id == id)
     }
 
+    /// The alerts whose labels name service `service`.
+    pub fn alerts_on_service<'a>(
+        &'a self,
+        service: &'a str,
+    ) -> impl Iterator<Item = &'a FiringAlert> + 'a {
+        (self.alerts.iter()).filter(move |a| a.target.service.as_deref() == Some(service))
+    }
+
     /// The alerts about region `region`, or about provider `provider` (`vendor@region`).
     pub fn alerts_on<'a>(
         &'a self,

@@ -7,10 +7,13 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 
-use crate::app::{CommandFailure, CommandRequest, FailureKind, Msg};
+use super::journaling::{failure_kind, write_journal};
+use super::silences;
+use crate::app::{CommandFailure, CommandRequest, FailureKind, Msg, SilenceOrder};
 use crate::journal::{Entry, Journal, Outcome, describe_recovered, resolve_pending};
-use crate::sources::delivery::{ATTEMPTS, SendFailure, deliver, deliver_with};
+use crate::sources::delivery::{ATTEMPTS, deliver, deliver_with};
 use crate::sources::patroni::PatroniClient;
+use crate::sources::prometheus::AlertmanagerClient;
 use crate::sources::temporal::{TemporalClient, TemporalSource};
 use crate::sources::{Client, ClientError, EscalationBackend, SourceSpec, Timeouts};
 use protocol::escalations::ResolveRequest;
@@ -36,6 +39,8 @@ pub struct Dispatcher {
     /// The Patroni clusters promotions go to, by source name, with the URL that names each in
     /// the journal (see `runner/patroni.rs`).
     pub(super) patroni: HashMap<String, (String, PatroniClient)>,
+    /// The Alertmanager of each metrics source that has one: silences go there.
+    pub(super) alertmanagers: HashMap<String, AlertmanagerClient>,
 }
 
 impl Dispatcher {
@@ -82,7 +87,27 @@ impl Dispatcher {
             escalation_loads: HashMap::new(),
             backends,
             patroni: HashMap::new(),
+            alertmanagers: HashMap::new(),
         }
+    }
+
+    /// Creates or expires a silence in the source's Alertmanager (see [`silences::carry_out`]).
+    pub fn silence(&self, order: SilenceOrder) {
+        let Some(client) = self.alertmanagers.get(&order.source).cloned() else {
+            let why = format!("source {} has no alertmanager_url", order.source);
+            let _ = self.tx.try_send(Msg::SilenceFinished {
+                local_id: order.local_id,
+                result: Err(silences::not_sent(&why)),
+            });
+            return;
+        };
+        let (journal, tx, context) = (self.journal.clone(), self.tx.clone(), self.context.clone());
+        tokio::spawn(silences::carry_out(order, client, journal, context, tx));
+    }
+
+    /// Silences of source `name` go to `client`, and its journaled ones are recovered there.
+    pub fn add_alertmanager(&mut self, name: &str, client: AlertmanagerClient) {
+        self.alertmanagers.insert(name.to_string(), client);
     }
 
     pub(super) fn backend(&self, source: &str) -> Option<EscalationBackend> {
@@ -201,6 +226,7 @@ impl Dispatcher {
         let pending: Vec<_> = (pending.into_iter())
             .map(|entry| (self.patroni_recovery(&entry), entry))
             .collect();
+        let alertmanagers: Vec<AlertmanagerClient> = self.alertmanagers.values().cloned().collect();
         let (journal, tx) = (self.journal.clone(), self.tx.clone());
         tokio::spawn(async move {
             for (cluster, entry) in pending {
@@ -208,10 +234,12 @@ impl Dispatcher {
                     .iter()
                     .find(|(url, _)| entry.was_sent_to(url))
                     .map(|(_, c)| c);
-                let outcome = match (cluster, client) {
-                    (Some(recovery), _) => recovery.await,
-                    (None, Some(backend)) => recover(backend, &entry).await,
-                    (None, None) => Outcome::Unknown {
+                let alertmanager = alertmanagers.iter().find(|c| entry.was_sent_to(c.url()));
+                let outcome = match (cluster, client, alertmanager) {
+                    (Some(recovery), _, _) => recovery.await,
+                    (None, _, Some(alertmanager)) => silences::recover(alertmanager, &entry).await,
+                    (None, Some(backend), None) => recover(backend, &entry).await,
+                    (None, None, None) => Outcome::Unknown {
                         message: format!(
                             "{} is not a source of this context: ask it there",
                             entry.source
@@ -299,37 +327,10 @@ async fn audit_since(
     Ok(entries)
 }
 
-/// fsync can take a while on a busy disk: it runs off the async workers.
-pub(super) async fn write_journal(
-    journal: &Arc<Mutex<Journal>>,
-    write: impl FnOnce(&mut Journal) -> std::io::Result<()> + Send + 'static,
-) -> std::io::Result<()> {
-    let journal = journal.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut journal = journal
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        write(&mut journal)
-    })
-    .await
-    .map_err(std::io::Error::other)?
-}
-
 fn failure_of(error: &ClientError) -> CommandFailure {
     CommandFailure {
         kind: failure_kind(matches!(error, ClientError::Conflict { .. }), error),
         message: error.to_string(),
-    }
-}
-
-/// How a failed request reads to the operator: refused, conflicting, or of unknown outcome.
-pub(super) fn failure_kind(conflict: bool, error: &impl SendFailure) -> FailureKind {
-    if conflict {
-        FailureKind::Conflict
-    } else if error.outcome_unknown() {
-        FailureKind::Unknown
-    } else {
-        FailureKind::Rejected
     }
 }
 

@@ -10,7 +10,8 @@ use futures::StreamExt;
 use protocol::escalations::ResolveRequest as WireResolve;
 use tokio::sync::mpsc;
 
-use super::commands::{Dispatcher, failure_kind, write_journal};
+use super::commands::Dispatcher;
+use super::journaling::{failure_kind, write_journal};
 
 impl Dispatcher {
     /// Pages through the open escalations of `source`, one message a page. A new load of a

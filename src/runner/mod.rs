@@ -4,7 +4,9 @@
 
 mod commands;
 mod escalations;
+mod journaling;
 pub mod patroni;
+pub mod silences;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -19,9 +21,10 @@ use crate::app::{App, AppInit, ContextInfo, Effect, Msg, ScreenMap};
 use crate::config::{DesktopEscape, NotifyConfig, NotifyMode};
 use crate::sources::litellm::{LiteLlmSpec, spawn_litellm};
 use crate::sources::patroni::{PatroniSpec, spawn_patroni};
+use crate::sources::prometheus::PrometheusSource;
 use crate::sources::prometheus::{PrometheusSpec, spawn_prometheus};
 use crate::sources::temporal::{TemporalSource, spawn_temporal};
-use crate::sources::{SourceOptions, SourceSpec, spawn_source};
+use crate::sources::{SourceOptions, SourceSpec, Timeouts, spawn_source};
 use crate::theme;
 
 const FRAME_BUDGET: Duration = Duration::from_millis(16);
@@ -103,6 +106,20 @@ pub async fn run_console(options: ConsoleOptions) -> anyhow::Result<()> {
         let _ = matched_tx.blocking_send(Msg::FilterMatched);
     }));
 
+    for spec in &options.prometheus {
+        let source = PrometheusSource::new(
+            &spec.name,
+            &spec.url,
+            spec.settings.clone(),
+            Timeouts::default(),
+        );
+        match source.map(|s| s.with_token(spec.token.clone()).alertmanager) {
+            Ok(Some(alertmanager)) => dispatcher.add_alertmanager(&spec.name, alertmanager),
+            Ok(None) => {}
+            // The worker reports it as the source being down.
+            Err(error) => tracing::error!(source = %spec.name, %error, "no alertmanager client"),
+        }
+    }
     // The embedded lab is born with this process: nothing an earlier run sent can be its.
     for spec in &options.patroni {
         dispatcher.add_patroni(spec);
@@ -182,6 +199,7 @@ pub async fn run_console(options: ConsoleOptions) -> anyhow::Result<()> {
                         Effect::Claim { source, id } => dispatcher.claim(source, id),
                         Effect::Release { source, id } => dispatcher.release(source, id),
                         Effect::Resolve(request) => dispatcher.resolve(request),
+                        Effect::Silence(order) => dispatcher.silence(order),
                         Effect::Notify { title, body } => {
                             if let Some(escape) = notifier.announce(Instant::now(), &title, &body) {
                                 let backend = guard.backend_mut();

@@ -10,7 +10,8 @@ use std::time::Duration;
 use serde_json::json;
 use tokio::sync::mpsc;
 
-use super::commands::{Dispatcher, write_journal};
+use super::commands::Dispatcher;
+use super::journaling::write_journal;
 use crate::app::{CommandFailure, CommandRequest, FailureKind, Msg};
 use crate::domain::command::Command;
 use crate::journal::{Entry, Journal, Outcome, SentCommand};

@@ -60,6 +60,8 @@ pub enum SourceEvent {
     Gateway(Box<crate::domain::gateway::GatewayFacts>),
     /// A Patroni source's read of its cluster.
     Cluster(Box<crate::domain::patroni::ClusterRead>),
+    /// The silences of a metrics source's Alertmanager, or why they could not be read.
+    Silences(Result<Vec<prometheus::Silence>, String>),
     /// The connection failed or dropped; the worker tries again after `retry_in`.
     Down {
         error: String,

@@ -2,6 +2,7 @@
 //! mouse and scrolling need of the layout, `draw` returns as a [`ScreenMap`] for `update`.
 
 mod actions;
+mod alerts;
 mod audit;
 mod chrome;
 mod clock;
@@ -13,6 +14,7 @@ mod patroni;
 mod resolve;
 mod scrolling;
 mod services;
+mod silences;
 mod task;
 mod timeline;
 
@@ -111,6 +113,8 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame) -> ScreenMap {
             }
             Overlay::Resolve(form) => resolve::draw_form(app, form, theme, frame, app.area),
             Overlay::Editor(editor) => resolve::draw_editor(app, editor, theme, frame, app.area),
+            Overlay::Silence(form) => silences::draw_form(app, form, theme, frame, app.area),
+            Overlay::Silences(list) => silences::draw_list(app, list, theme, frame, app.area),
         }
     }
     map

@@ -29,6 +29,8 @@ fn layer_title(layer: Layer) -> &'static str {
         Layer::Help => "In this help",
         Layer::Menu => "In a command menu",
         Layer::Confirm => "In a confirmation",
+        Layer::Silence => "In a silence's confirmation (space: matcher in or out)",
+        Layer::Silences => "In the list of silences (S)",
         Layer::Editor => "In the output editor",
         Layer::Resolve => "In a resolution's confirmation",
         Layer::Task => "In an open task (inbox, 5)",

@@ -81,8 +81,12 @@ fn draw_list(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
             } else {
                 theme.text
             };
+            let name = match super::alerts::service_marked(app, &service.id) {
+                true => format!("{} !", clean(&service.id)),
+                false => clean(&service.id).into_owned(),
+            };
             Row::new(vec![
-                Cell::from(fit(&clean(&service.id), 0)),
+                Cell::from(fit(&name, 0)),
                 Cell::from(fit(service.tier.word(), 1)),
                 Cell::from(fit(&format!("{} {}", health.symbol(), health.word()), 2))
                     .style(health_style(theme, health)),
@@ -184,6 +188,7 @@ fn draw_detail(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         service.tier.word(),
         rps(service.demand_rps)
     ))];
+    lines.extend(super::alerts::service_lines(app, theme, &service.id));
     lines.push(Line::styled("replicas", theme.dim));
     for replica in &service.replicas {
         let headroom = if replica.capacity_rps > 0.0 {

@@ -80,7 +80,7 @@ fn detail<'a>(app: &App, theme: &Theme, entry: &'a TimelineEntry) -> Vec<Line<'a
         Level::Warning => "warning",
         Level::Error => "error",
     };
-    vec![
+    let mut lines = vec![
         Line::styled(
             format!(
                 "{} {} · {} · {level}",
@@ -94,7 +94,12 @@ fn detail<'a>(app: &App, theme: &Theme, entry: &'a TimelineEntry) -> Vec<Line<'a
             clean(&entry.text).into_owned(),
             level_style(theme, entry.level),
         ),
-    ]
+    ];
+    lines.extend(
+        app.alert_entry_note(entry)
+            .map(|note| Line::styled(note, theme.dim)),
+    );
+    lines
 }
 
 /// The clock an entry's time is on: its source's, or the wall's for the console's own.

@@ -177,6 +177,9 @@ pub(crate) fn describe(event: &SourceEvent) -> String {
         SourceEvent::Alerts(alerts) => format!("alerts {:?}", alerts.as_ref().map(Vec::len)),
         SourceEvent::Gateway(read) => format!("gateway {} deployments", read.deployments.len()),
         SourceEvent::Cluster(read) => format!("cluster of {}", read.service),
+        SourceEvent::Silences(silences) => {
+            format!("silences {:?}", silences.as_ref().map(Vec::len))
+        }
     }
 }
 

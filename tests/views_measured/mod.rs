@@ -226,3 +226,109 @@ fn a_region_only_prometheus_reads_still_appears_with_what_it_read() {
     let row = screen.lines().find(|l| l.contains("ap-east")).unwrap();
     assert!(row.contains("unkn"), "no longer claimed ok: {row}");
 }
+
+/// A region only Prometheus reads is a row like the others: selected, its detail shows what
+/// the metrics source read, and says that no source here can act on it.
+#[test]
+fn a_region_only_prometheus_reads_can_be_selected_and_says_no_source_can_act_on_it() {
+    let mut app = merged(120, 32);
+    let at = fixture_wall() - chrono::TimeDelta::seconds(3);
+    let facts = BTreeMap::from([(FactKind::ErrorRate, Fact { value: 0.31, at })]);
+    app.update(from_metrics(SourceEvent::Measured(Box::new(FleetFacts {
+        source: METRICS.into(),
+        regions: vec![RegionFacts {
+            id: "ap-east".into(),
+            health: protocol::Health::Down,
+            facts,
+        }],
+        providers: Vec::new(),
+        failed: Vec::new(),
+        unplaced: Vec::new(),
+    }))));
+    // Below the lab's two regions.
+    app.update(key(KeyCode::Char('G')));
+    assert_eq!(app.selection.fleet_row, 2);
+    let theme = dark();
+    let buffer = render(&app, &theme);
+    assert_eq!(
+        style_of(&buffer, "ap-east").bg,
+        theme.selection.bg,
+        "the row is selected"
+    );
+    let screen = text(&buffer);
+    assert!(screen.contains("errors 31%"), "{screen}");
+    assert!(
+        screen.contains("only Prometheus (metrics) reads ap-east: no source here can act on it"),
+        "{screen}"
+    );
+    // A command on it is refused with the reason, shown.
+    app.update(key(KeyCode::Char('d')));
+    assert_eq!(
+        app.flash.as_ref().map(|f| f.text.as_str()),
+        Some("only Prometheus (metrics) reads ap-east: no source here can drain it")
+    );
+    // Typed in the palette, the same.
+    app.update(key(KeyCode::Char(':')));
+    for c in "drain ap-east 30m".chars() {
+        app.update(key(KeyCode::Char(c)));
+    }
+    app.update(key(KeyCode::Enter));
+    assert_eq!(
+        app.flash.as_ref().map(|f| f.text.as_str()),
+        Some("only Prometheus (metrics) reads ap-east: no source here can drain it")
+    );
+}
+
+/// Alerts whose labels name a service show in the services view as regions and providers
+/// show them in the fleet: the service marked `!`, the alert in its detail with its source,
+/// and `s` silences it from there.
+#[test]
+fn an_alert_matched_to_a_service_marks_it_and_shows_in_its_detail() {
+    let mut app = switchboard::testing::alerting_app(120, 32, Instant::now());
+    // The metrics source live (it has read its facts), its alert on risk-scorer.
+    app.update(switchboard::testing::from_metrics(SourceEvent::Measured(
+        Box::new(FleetFacts {
+            source: METRICS.into(),
+            regions: Vec::new(),
+            providers: Vec::new(),
+            failed: Vec::new(),
+            unplaced: Vec::new(),
+        }),
+    )));
+    let mut alert = switchboard::testing::firing_alert("s1", "us-east", None);
+    alert.name = "ScorerQueueBacklog".into();
+    alert
+        .labels
+        .insert("alertname".into(), "ScorerQueueBacklog".into());
+    alert.labels.insert("service".into(), "risk-scorer".into());
+    alert.target.service = Some("risk-scorer".into());
+    app.update(switchboard::testing::from_metrics(SourceEvent::Alerts(Ok(
+        vec![alert],
+    ))));
+    app.update(key(KeyCode::Char('2')));
+    let row = (app.visible.services.iter())
+        .position(|&r| app.service_at(r).id == "risk-scorer")
+        .unwrap();
+    app.selection.service_row = row;
+    let screen = text(&show(&mut app));
+    let listed = screen
+        .lines()
+        .find(|l| l.contains("risk-scorer") && l.contains("active"))
+        .unwrap_or_else(|| panic!("{screen}"));
+    assert!(listed.contains("risk-scorer !"), "{listed}");
+    assert!(
+        screen.contains("! alert ScorerQueueBacklog [critical] on us-east (service risk-scorer)"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("(source metrics,") && screen.contains("firing since 14:02:20)"),
+        "{screen}"
+    );
+    let other = screen
+        .lines()
+        .find(|l| l.contains("credit-decision"))
+        .unwrap();
+    assert!(!other.contains(" !"), "{other}");
+    app.update(key(KeyCode::Char('s')));
+    assert!(app.overlays.silence_form().is_some());
+}

@@ -134,6 +134,20 @@ impl PromError {
     }
 }
 
+/// A silence sent with the console's key is sent again while its fate is unknown.
+impl crate::sources::delivery::SendFailure for PromError {
+    fn outcome_unknown(&self) -> bool {
+        PromError::outcome_unknown(self)
+    }
+
+    fn status(&self) -> Option<u16> {
+        match self {
+            PromError::Refused { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,5 +1,6 @@
 //! The worker (a tokio task) that polls one Prometheus source: its facts, the history of its
-//! charts and, when configured, the alerts firing in its Alertmanager, every poll interval.
+//! charts and, when configured, the alerts firing in its Alertmanager and its silences, every poll
+//! interval.
 //! Prometheus out of reach is reported as `Down` (with the specific error) and tried again
 //! after a growing, jittered delay; Alertmanager out of reach only fails the alerts.
 
@@ -109,7 +110,10 @@ where
     }
     if let Some(alertmanager) = &source.alertmanager {
         let alerts = alertmanager.firing().await.map_err(|e| e.to_string());
-        return Ok(send(SourceEvent::Alerts(alerts)).await);
+        let silences = alertmanager.silences().await.map_err(|e| e.to_string());
+        return Ok(
+            send(SourceEvent::Alerts(alerts)).await && send(SourceEvent::Silences(silences)).await
+        );
     }
     Ok(true)
 }

@@ -23,6 +23,9 @@ const GAP: u16 = 2;
 
 pub(super) fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     let Some(row) = app.selected_region() else {
+        if let Some(row) = app.selected_measured() {
+            measured::draw_detail(app, theme, frame, area, row);
+        }
         return;
     };
     let source = app.source(row.source);

@@ -3,8 +3,10 @@
 //! health that disagrees said as a disagreement, and the alerts firing on it. A source that
 //! is down or late has its lines greyed; the others stay live.
 
-use ratatui::text::Line;
-use ratatui::widgets::{Cell, Row};
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Wrap};
 
 use super::Legend;
 use super::columns::Columns;
@@ -29,7 +31,7 @@ pub(super) fn lines(
     native: Option<(&str, Health)>,
 ) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
-    for source in &app.sources {
+    for (index, source) in app.sources.iter().enumerate() {
         let Some(measured) = &source.measured else {
             continue;
         };
@@ -81,13 +83,52 @@ pub(super) fn lines(
         for alert in alerts {
             let alert_style = if live { theme.warning } else { theme.stale };
             let since = alert.started_at.format("%H:%M:%S");
+            let silenced = app
+                .silenced_note(index, alert)
+                .map_or(String::new(), |note| format!(", {note}"));
             lines.push(Line::styled(
-                format!("! {} (firing since {since})", alert.notice().text),
+                format!("! {} (firing since {since}{silenced})", alert.notice().text),
                 alert_style,
             ));
         }
     }
     lines
+}
+
+/// The detail pane of a region only a metrics source reads (or one of its providers): that
+/// no source here can act on it, then what each metrics source read.
+pub(super) fn draw_detail(
+    app: &App,
+    theme: &Theme,
+    frame: &mut Frame,
+    area: Rect,
+    row: MeasuredRow,
+) {
+    let Some(measured) = &app.source(row.source).measured else {
+        return;
+    };
+    let region = &measured.regions[row.region].id;
+    let provider = (app.selection.fleet_col.checked_sub(1))
+        .and_then(|v| app.visible.vendors.get(v))
+        .map(|vendor| format!("{vendor}@{region}"))
+        .filter(|id| measured.provider(id).is_some());
+    let shown = provider.as_deref().unwrap_or(region);
+    let mut lines: Vec<Line> = app
+        .no_source_can(shown, None)
+        .map(|refusal| Line::styled(refusal, theme.dim))
+        .into_iter()
+        .collect();
+    lines.extend(self::lines(app, theme, region, provider.as_deref(), None));
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.border)
+        .title(Span::styled(format!(" {} ", clean(shown)), theme.title));
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(block),
+        area,
+    );
 }
 
 /// What the matrix marks on a region or provider cell whose live metrics sources see it
@@ -170,6 +211,7 @@ pub(super) fn matrix_row<'a>(
     theme: &Theme,
     cols: &Columns,
     legend: &mut Legend,
+    index: usize,
     row: MeasuredRow,
 ) -> Row<'a> {
     let source = app.source(row.source);
@@ -180,6 +222,13 @@ pub(super) fn matrix_row<'a>(
     let freshness = source.freshness(app.now);
     let live = freshness == Freshness::Fresh;
     let style = |style| if live { style } else { theme.stale };
+    let select = |style: ratatui::style::Style, col: usize| {
+        if index == app.selection.fleet_row && app.selection.fleet_col == col {
+            style.patch(theme.selection)
+        } else {
+            style
+        }
+    };
     let widths = cols.region_widths();
     let fact = |kind: FactKind, col: usize| {
         let text = match (kind, region.facts.get(&kind)) {
@@ -192,7 +241,7 @@ pub(super) fn matrix_row<'a>(
     let health = seen_health(region.health, freshness);
     let health_word = super::short_health(health, legend);
     let mut cells = vec![
-        Cell::from(fit(&clean(&region.id), widths[0])).style(style(theme.text)),
+        Cell::from(fit(&clean(&region.id), widths[0])).style(select(style(theme.text), 0)),
         Cell::from(format!("{} {health_word}", health.symbol()))
             .style(style(health_style(theme, health))),
         fact(FactKind::P95Ms, 2),
@@ -201,7 +250,8 @@ pub(super) fn matrix_row<'a>(
         fact(FactKind::TrafficShare, 5),
         Cell::from("—").style(theme.dim),
     ];
-    for vendor in &app.visible.vendors[cols.drawn()] {
+    for v in cols.drawn() {
+        let vendor = &app.visible.vendors[v];
         let id = format!("{vendor}@{}", region.id);
         let breaker =
             (measured.gateway.as_ref()).and_then(|g| super::gateway::cell(g, &id, app.wall));
@@ -219,9 +269,9 @@ pub(super) fn matrix_row<'a>(
                     &format!("{} {word}", health.symbol()),
                     cols.provider_width,
                 ))
-                .style(style(health_style(theme, health)))
+                .style(select(style(health_style(theme, health)), v + 1))
             }
-            (None, _) => Cell::from("—").style(theme.dim),
+            (None, _) => Cell::from("—").style(select(theme.dim, v + 1)),
         };
         cells.push(cell);
     }

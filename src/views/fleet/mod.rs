@@ -197,19 +197,15 @@ fn draw_matrix(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     let offset = super::scroll_offset(app.selection.fleet_row, visible_rows);
     let mut legend = Legend::default();
     let mut rows: Vec<Row> = Vec::new();
-    for (index, &row) in app
-        .visible
-        .regions
-        .iter()
-        .enumerate()
-        .skip(offset)
-        .take(visible_rows)
-    {
-        rows.push(matrix_row(app, theme, &cols, &mut legend, index, row));
-    }
-    let room = visible_rows.saturating_sub(rows.len());
-    for &row in app.visible.measured_only.iter().take(room) {
-        rows.push(measured::matrix_row(app, theme, &cols, &mut legend, row));
+    // The regions only a metrics source reads come last, selectable like the others.
+    for index in (offset..app.visible.fleet_rows()).take(visible_rows) {
+        rows.push(match app.visible.regions.get(index) {
+            Some(&row) => matrix_row(app, theme, &cols, &mut legend, index, row),
+            None => {
+                let row = app.visible.measured_only[index - app.visible.regions.len()];
+                measured::matrix_row(app, theme, &cols, &mut legend, index, row)
+            }
+        });
     }
     let mut block = Block::default()
         .borders(Borders::ALL)
@@ -432,7 +428,7 @@ pub fn matrix_map(app: &App, body: Rect) -> ListMap {
             body.y + 2,
             height.saturating_sub(3),
             app.selection.fleet_row,
-            app.visible.regions.len(),
+            app.visible.fleet_rows(),
         )
     }
 }
