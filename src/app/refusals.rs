@@ -7,7 +7,7 @@ use crate::domain::command::Verb;
 
 impl App {
     /// Why no source here can perform `verb` (any command: `None`) on `target_id`, when only
-    /// a metrics source reads it; `None` when a source that acts has it, or nothing reads it.
+    /// a metrics or gateway source reads it; `None` when a source that acts has it, or nothing reads it.
     pub fn no_source_can(&self, target_id: &str, verb: Option<Verb>) -> Option<String> {
         let acted_on = self
             .sources
@@ -26,8 +26,13 @@ impl App {
                 .as_ref()
                 .is_some_and(|m| m.region(target_id).is_some() || m.provider(target_id).is_some())
         })?;
+        // A gateway joins the merge as a metrics source does: name the system that reads it.
+        let system = match reader.measured.as_ref().and_then(|m| m.gateway.as_ref()) {
+            Some(_) => "LiteLLM",
+            None => "Prometheus",
+        };
         Some(format!(
-            "only Prometheus ({}) reads {target_id}: no source here can {} it",
+            "only {system} ({}) reads {target_id}: no source here can {} it",
             reader.name,
             verb_phrase(verb)
         ))
