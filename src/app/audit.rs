@@ -36,6 +36,9 @@ impl App {
                 id: sent.id,
                 key: sent.key.clone(),
             },
+            AuditRow::Silence(sent) => HeldRow::Silence {
+                local_id: sent.order.local_id,
+            },
             AuditRow::Server(audited) => HeldRow::Logged {
                 source: audited.source.clone(),
                 id: audited.entry.id,
@@ -70,6 +73,7 @@ impl App {
 /// becomes the server's entry with its idempotency key once logged.
 enum HeldRow {
     Sent { id: u64, key: Option<String> },
+    Silence { local_id: u64 },
     Logged { source: String, id: u64 },
 }
 
@@ -83,7 +87,10 @@ impl HeldRow {
             (HeldRow::Logged { source, id }, AuditRow::Server(audited)) => {
                 audited.source == *source && audited.entry.id == *id
             }
-            (HeldRow::Logged { .. }, AuditRow::Local(_)) => false,
+            (HeldRow::Silence { local_id }, AuditRow::Silence(sent)) => {
+                sent.order.local_id == *local_id
+            }
+            _ => false,
         }
     }
 }

@@ -7,7 +7,9 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, Wrap};
 
-use crate::app::{App, AuditRow, FailureKind, SentState};
+use crate::app::{
+    App, AuditRow, FailureKind, SentSilence, SentState, SilenceAction, SilenceSent, matchers_text,
+};
 use crate::format::plural;
 use crate::theme::Theme;
 use protocol::commands::AuditOutcome;
@@ -187,6 +189,7 @@ fn shown(app: &App, row: &AuditRow) -> Shown {
                 detail: clean(&detail).into_owned(),
             }
         }
+        AuditRow::Silence(sent) => silence_shown(sent),
         AuditRow::Server(audited) => {
             let entry = &audited.entry;
             let outcome = match entry.outcome {
@@ -213,5 +216,56 @@ fn shown(app: &App, row: &AuditRow) -> Shown {
                 },
             }
         }
+    }
+}
+
+/// A silence action of this console: Alertmanager logs none of ours, so this row is its record.
+fn silence_shown(sent: &SentSilence) -> Shown {
+    let order = &sent.order;
+    let (what, target) = match &order.action {
+        SilenceAction::Create { matchers, .. } => ("silence", matchers_text(matchers)),
+        SilenceAction::Expire { id } => ("expire silence", clean(id).into_owned()),
+    };
+    let (result, outcome, detail) = match &sent.state {
+        SilenceSent::Sending => (
+            "⧗ sending".to_string(),
+            Outcome::Pending,
+            "waiting for Alertmanager".to_string(),
+        ),
+        SilenceSent::Done(done) => (
+            format!("✓ {}", clean(&done.detail)),
+            Outcome::Good,
+            format!("silence {}", clean(&done.id)),
+        ),
+        SilenceSent::Failed(failure) => {
+            let (result, outcome) = match failure.kind {
+                FailureKind::Rejected | FailureKind::Conflict => ("✖ refused", Outcome::Bad),
+                FailureKind::Unknown => ("? outcome unknown", Outcome::Pending),
+            };
+            (
+                result.to_string(),
+                outcome,
+                clean(&failure.message).into_owned(),
+            )
+        }
+    };
+    Shown {
+        at: sent.at.format("%H:%M:%S").to_string(),
+        who: (order.operator.as_deref())
+            .map(|name| clean(name).into_owned())
+            .unwrap_or_else(|| "you".into()),
+        what: what.to_string(),
+        target,
+        result,
+        outcome,
+        key: sent
+            .key
+            .clone()
+            .unwrap_or_else(|| "(not journaled yet)".into()),
+        reason: clean(&order.reason).into_owned(),
+        detail: format!(
+            "{detail} (Alertmanager of {}, this console's record)",
+            order.source
+        ),
     }
 }

@@ -99,3 +99,40 @@ fn silences_from_alertmanager_are_listed_cleaned_and_a_silenced_alert_says_by_wh
     );
     assert!(!screen.contains('\u{1b}'), "{screen}");
 }
+
+/// Alertmanager keeps no audit log of ours: a silence action of this console is a row of the
+/// audit view, with who, what, the key, the reason and what Alertmanager said.
+#[test]
+fn a_silence_sent_from_the_console_is_a_row_of_the_audit_view() {
+    let mut app = alerting_app(100, 30, Instant::now());
+    on_the_alert_entry(&mut app);
+    app.update(key(KeyCode::Char('s')));
+    type_text(&mut app, "vendor paged");
+    app.update(key(KeyCode::Enter));
+    app.update(Msg::SilenceJournaled {
+        local_id: 1,
+        key: "k-1".into(),
+    });
+    app.update(key(KeyCode::Char('4')));
+    let screen = text(&show(&mut app));
+    assert!(
+        screen.contains("silence") && screen.contains("⧗ sending"),
+        "{screen}"
+    );
+    app.update(Msg::SilenceFinished {
+        local_id: 1,
+        result: Ok(switchboard::app::SilenceDone {
+            id: "3f2a".into(),
+            detail: "created\u{1b}[2J".into(),
+        }),
+    });
+    let screen = text(&show(&mut app));
+    assert!(screen.contains("✓ created"), "{screen}");
+    assert!(screen.contains("key    k-1"), "{screen}");
+    assert!(screen.contains("reason vendor paged"), "{screen}");
+    assert!(
+        screen.contains("silence 3f2a (Alertmanager of metrics, this console's record)"),
+        "{screen}"
+    );
+    assert!(!screen.contains('\u{1b}'), "{screen}");
+}

@@ -2,8 +2,8 @@
 //! for a firing alert (the matchers it will have, each from the alert's labels and each one
 //! the engineer can leave out; how long; why) or expires one, the list of the source's active
 //! silences, and what became of each one sent. Sending goes the way of every mutating action:
-//! an idempotency key, the journal, and a timeline entry that is this console's record of it
-//! (Alertmanager keeps no audit log of ours).
+//! an idempotency key, the journal, a timeline entry, and a row of the audit view, this
+//! console's record of it (Alertmanager keeps no audit log of ours).
 
 mod form;
 
@@ -73,6 +73,8 @@ pub enum SilenceSent {
 #[derive(Clone, Debug, PartialEq)]
 pub struct SentSilence {
     pub order: SilenceOrder,
+    /// When it was sent, on this console's clock.
+    pub at: DateTime<Utc>,
     /// Known once the journal has it, before it is sent.
     pub key: Option<String>,
     pub state: SilenceSent,
@@ -274,6 +276,7 @@ impl App {
         self.flash(Level::Info, format!("sending {}…", order_text(&order)));
         self.sent_silences.push(SentSilence {
             order: order.clone(),
+            at: self.wall,
             key: None,
             state: SilenceSent::Sending,
         });
