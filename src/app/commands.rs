@@ -267,7 +267,8 @@ impl App {
 
     /// `a`, `enter` or a command key: the commands of `verb` (or all) that fit the selection.
     pub(super) fn start_command(&mut self, verb: Option<Verb>) {
-        if self.refused_by_gateway(verb, None) {
+        let selected = self.selected_id();
+        if self.refused_as_read_only(verb, selected.as_deref()) {
             return;
         }
         if let Some(refusal) = self.mutation_refusal() {
@@ -281,13 +282,6 @@ impl App {
             );
             return;
         };
-        let label = match &target {
-            Target::Region(id) | Target::Provider(id) | Target::Service(id) => id.clone(),
-        };
-        if let Some(refusal) = self.no_source_can(&label, verb) {
-            self.flash(Level::Warning, refusal);
-            return;
-        }
         let Some(snapshot) = self.sources[source].snapshot.as_ref() else {
             return;
         };
@@ -322,7 +316,7 @@ impl App {
 
     /// A command typed in the palette with its arguments.
     pub(super) fn start_typed_command(&mut self, verb: Verb, args: &[&str]) {
-        if self.refused_by_gateway(Some(verb), None) {
+        if self.refused_as_read_only(Some(verb), None) {
             return;
         }
         if let Some(refusal) = self.mutation_refusal() {
@@ -333,20 +327,18 @@ impl App {
         match command::parse(verb, args, selected.as_ref().map(|(_, t)| t)) {
             Ok(command) => {
                 let known = self.source_of(&command);
-                if known.is_none() && self.refused_by_gateway(Some(verb), Some(command.target_id()))
+                if known.is_none()
+                    && self.refused_as_read_only(Some(verb), Some(command.target_id()))
                 {
                     return;
                 }
                 let source = known.or(selected.map(|(s, _)| s));
                 match source {
                     Some(source) => self.open_confirm(source, command),
-                    None => {
-                        let id = command.target_id();
-                        let refusal = self.no_source_can(id, Some(command.kind()));
-                        let problem =
-                            refusal.unwrap_or_else(|| format!("{id} is not in the fleet"));
-                        self.flash(Level::Warning, problem)
-                    }
+                    None => self.flash(
+                        Level::Warning,
+                        format!("{} is not in the fleet", command.target_id()),
+                    ),
                 }
             }
             Err(problem) => self.flash(Level::Warning, problem),

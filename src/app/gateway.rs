@@ -1,14 +1,12 @@
 //! A gateway source (a LiteLLM proxy) in the console: its reads join the merge as a metrics
 //! source's facts do (its providers and regions, each with its source and age), its
-//! cooldowns and fallbacks enter the timeline, and what it cannot do is refused with why.
+//! cooldowns and fallbacks enter the timeline; what it cannot do is refused in `refusals.rs`.
 
 use std::time::Duration;
 
-use super::{App, Level, PaletteState};
-use crate::domain::command::{Target, Verb};
+use super::{App, Level};
 use crate::domain::fleet::SourceData;
-use crate::domain::gateway::{self, GatewayFacts};
-use crate::keymap::{self, Action};
+use crate::domain::gateway::GatewayFacts;
 use crate::sources::prometheus::FleetFacts;
 
 impl App {
@@ -43,72 +41,6 @@ impl App {
         let news = after.map(|after| news(&before, after)).unwrap_or_default();
         for (level, text) in news {
             self.log(Some(&name), level, text);
-        }
-    }
-
-    /// Why `verb` cannot be done on `target` (an id; `None`: nothing is selected): the
-    /// context has nothing but gateways, or the target is known only to a gateway. `None`
-    /// when a protocol v1 source may perform it (or say it does not know the target).
-    pub(super) fn gateway_refusal(
-        &self,
-        verb: Option<Verb>,
-        target: Option<&str>,
-    ) -> Option<String> {
-        let gateways = || {
-            (self.sources.iter())
-                .filter_map(|s| s.measured.as_ref())
-                .filter(|m| m.gateway.is_some())
-        };
-        let only_gateways = self.sources.iter().all(|s| s.measured.is_some());
-        let gateway_only_target = target.is_some_and(|id| {
-            let native = (self.sources.iter())
-                .filter_map(|s| s.snapshot.as_ref())
-                .any(|snap| {
-                    snap.regions.iter().any(|r| r.id == id)
-                        || snap.providers.iter().any(|p| p.id == id)
-                        || snap.services.iter().any(|s| s.id == id)
-                });
-            !native
-                && gateways().any(|m| {
-                    m.region(id).is_some()
-                        || m.provider(id).is_some()
-                        || (m.gateway.iter()).any(|g| g.routes.iter().any(|r| r.group == id))
-                })
-        });
-        let refused = gateway_only_target || (only_gateways && gateways().next().is_some());
-        refused.then(|| verb.map_or_else(|| gateway::read_only().to_string(), gateway::refusal))
-    }
-
-    /// Says why a gateway refuses `verb` on `named` (else on the selection), if it does;
-    /// true when it did.
-    pub(super) fn refused_by_gateway(&mut self, verb: Option<Verb>, named: Option<&str>) -> bool {
-        let selected = self.selected_id();
-        match self.gateway_refusal(verb, named.or(selected.as_deref())) {
-            Some(why) => {
-                self.flash(Level::Warning, why);
-                true
-            }
-            None => false,
-        }
-    }
-
-    fn selected_id(&self) -> Option<String> {
-        self.selected_target().map(|(_, target)| match target {
-            Target::Region(id) | Target::Provider(id) | Target::Service(id) => id,
-        })
-    }
-
-    /// The palette of a selection (or a context) only gateways know lists the commands they
-    /// cannot perform with why, rather than hiding them.
-    pub(super) fn note_gateway_refusals(&self, palette: &mut PaletteState) {
-        let target = self.selected_id();
-        for (action, keys) in keymap::palette_actions(true) {
-            let Action::Run(verb) = action else {
-                continue;
-            };
-            if let Some(why) = self.gateway_refusal(Some(verb), target.as_deref()) {
-                palette.refuse(action, keys, why);
-            }
         }
     }
 }

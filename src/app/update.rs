@@ -336,7 +336,7 @@ impl App {
             Action::Palette => {
                 let can_mutate = self.can_mutate();
                 let mut palette = PaletteState::open(&mut self.matcher, can_mutate);
-                self.note_gateway_refusals(&mut palette);
+                self.note_read_only_refusals(&mut palette);
                 palette.rematch(&mut self.matcher);
                 self.overlays.open(Overlay::Palette(palette));
             }

@@ -267,9 +267,22 @@ fn a_region_only_prometheus_reads_can_be_selected_and_says_no_source_can_act_on_
         app.flash.as_ref().map(|f| f.text.as_str()),
         Some("only Prometheus (metrics) reads ap-east: no source here can drain it")
     );
-    // Typed in the palette, the same.
+    // The palette lists what cannot be done on it with why, as for a gateway's targets.
     app.update(key(KeyCode::Char(':')));
-    for c in "drain ap-east 30m".chars() {
+    for c in "drain".chars() {
+        app.update(key(KeyCode::Char(c)));
+    }
+    let screen = text(&render(&app, &theme));
+    let drain = screen
+        .lines()
+        .find(|l| l.contains("│drain "))
+        .expect(&screen);
+    assert!(
+        drain.contains("only Prometheus (metrics) reads ap-e"),
+        "{screen}"
+    );
+    // Typed there, the same.
+    for c in " ap-east 30m".chars() {
         app.update(key(KeyCode::Char(c)));
     }
     app.update(key(KeyCode::Enter));

@@ -114,7 +114,7 @@ pub(super) fn draw_detail(
         .filter(|id| measured.provider(id).is_some());
     let shown = provider.as_deref().unwrap_or(region);
     let mut lines: Vec<Line> = app
-        .no_source_can(shown, None)
+        .read_only_refusal(None, Some(shown))
         .map(|refusal| Line::styled(refusal, theme.dim))
         .into_iter()
         .collect();
