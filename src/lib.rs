@@ -8,6 +8,7 @@ pub mod format;
 pub mod journal;
 pub mod keymap;
 pub mod logging;
+pub mod runbook;
 pub mod runner;
 pub mod sources;
 pub mod terminal;
