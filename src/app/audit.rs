@@ -1,6 +1,8 @@
 //! The audit log held by the console: merged from pages and events, one entry per id.
 
-use super::{App, AuditRow, Effect, SourcedAudit};
+use chrono::{DateTime, Utc};
+
+use super::{App, Effect, SentCommand, SentSilence, SourcedAudit};
 use protocol::commands::AuditEntry;
 
 impl App {
@@ -66,6 +68,47 @@ impl App {
                 .then(b.entry.id.cmp(&a.entry.id))
         });
         self.audit.truncate(super::AUDIT_KEPT);
+    }
+}
+
+/// A row of the audit view: a command of this console the server has not logged yet, a
+/// silence action of this console (Alertmanager logs none of ours), or a server entry.
+pub enum AuditRow<'a> {
+    Local(&'a SentCommand),
+    Silence(&'a SentSilence),
+    Server(&'a SourcedAudit),
+}
+
+impl App {
+    /// The audit view's rows: this console's commands not yet in a server log and its silence
+    /// actions (newest first), then the servers' entries.
+    pub fn audit_view(&self) -> Vec<AuditRow<'_>> {
+        let logged = |key: &Option<String>| {
+            key.as_ref().is_some_and(|k| {
+                self.audit
+                    .iter()
+                    .any(|a| a.entry.idempotency_key.as_ref() == Some(k))
+            })
+        };
+        let mut local: Vec<(DateTime<Utc>, AuditRow)> = (self.sent.iter())
+            .filter(|s| !logged(&s.key))
+            .map(|s| (s.at, AuditRow::Local(s)))
+            .chain(
+                self.sent_silences
+                    .iter()
+                    .map(|s| (s.at, AuditRow::Silence(s))),
+            )
+            .collect();
+        // Newest first; of two at one instant, the one sent later.
+        local.reverse();
+        local.sort_by_key(|(at, _)| std::cmp::Reverse(*at));
+        (local.into_iter().map(|(_, row)| row))
+            .chain(self.audit.iter().map(AuditRow::Server))
+            .collect()
+    }
+
+    pub fn audit_rows(&self) -> usize {
+        self.audit_view().len()
     }
 }
 

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use crossterm::event::KeyEvent;
 use ratatui_textarea::TextArea;
 
-use super::{App, Effect, Level, Overlay, SentSilence, View};
+use super::{App, Effect, Level, Overlay, View};
 use crate::domain::command::{self, Command, Target, Verb};
 use crate::domain::performer;
 use crate::domain::preflight::Preflight;
@@ -163,46 +163,7 @@ pub struct SourcedAudit {
     pub entry: AuditEntry,
 }
 
-/// A row of the audit view: a command of this console the server has not logged yet, a
-/// silence action of this console (Alertmanager logs none of ours), or a server entry.
-pub enum AuditRow<'a> {
-    Local(&'a SentCommand),
-    Silence(&'a SentSilence),
-    Server(&'a SourcedAudit),
-}
-
 impl App {
-    /// The audit view's rows: this console's commands not yet in a server log and its silence
-    /// actions (newest first), then the servers' entries.
-    pub fn audit_view(&self) -> Vec<AuditRow<'_>> {
-        let logged = |key: &Option<String>| {
-            key.as_ref().is_some_and(|k| {
-                self.audit
-                    .iter()
-                    .any(|a| a.entry.idempotency_key.as_ref() == Some(k))
-            })
-        };
-        let mut local: Vec<(DateTime<Utc>, AuditRow)> = (self.sent.iter())
-            .filter(|s| !logged(&s.key))
-            .map(|s| (s.at, AuditRow::Local(s)))
-            .chain(
-                self.sent_silences
-                    .iter()
-                    .map(|s| (s.at, AuditRow::Silence(s))),
-            )
-            .collect();
-        // Newest first; of two at one instant, the one sent later.
-        local.reverse();
-        local.sort_by_key(|(at, _)| std::cmp::Reverse(*at));
-        (local.into_iter().map(|(_, row)| row))
-            .chain(self.audit.iter().map(AuditRow::Server))
-            .collect()
-    }
-
-    pub fn audit_rows(&self) -> usize {
-        self.audit_view().len()
-    }
-
     /// Why the user may not change the fleet (or, in the inbox, act on tasks) now, if they
     /// may not.
     pub fn mutation_refusal(&self) -> Option<String> {

@@ -30,9 +30,10 @@ use chrono::{DateTime, Utc};
 use crossterm::event::{KeyEvent, MouseEvent};
 use ratatui::layout::Rect;
 
+pub use audit::AuditRow;
 pub use commands::{
-    AuditRow, CommandFailure, CommandRequest, ConfirmState, FailureKind, Field, FieldKind,
-    MenuState, SentCommand, SentState, SourcedAudit,
+    CommandFailure, CommandRequest, ConfirmState, FailureKind, Field, FieldKind, MenuState,
+    SentCommand, SentState, SourcedAudit,
 };
 pub use inbox::{Inbox, InboxItem, OrderKey, SLA_WARNING, SourceLoad, Upserted, filter_text};
 pub use overlay::{Overlay, Overlays};
