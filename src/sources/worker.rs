@@ -212,3 +212,36 @@ async fn deliver_snapshot<M: From<SourceMsg>>(
     outbox.send(SourceEvent::Snapshot(snapshot)).await?;
     Ok(revision)
 }
+
+/// A polled source (Prometheus, LiteLLM, Patroni) that failed: logged, and reported as
+/// `Down` with its own error, its class and when it is tried again; false when the app
+/// stopped listening.
+pub(crate) async fn report_down<F, Fut>(
+    send: &F,
+    source: &str,
+    error: &(dyn std::fmt::Display + Sync),
+    kind: crate::domain::fleet::DownKind,
+    retry_in: std::time::Duration,
+) -> bool
+where
+    F: Fn(SourceEvent) -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    tracing::warn!(source, %error, "polled source down");
+    let error = error.to_string();
+    send(SourceEvent::Down {
+        error,
+        kind,
+        retry_in,
+    })
+    .await
+}
+
+/// Waits `wait` before a polled source's next read; false when the app stopped listening
+/// meanwhile.
+pub(crate) async fn wait_for_next_poll<M>(tx: &mpsc::Sender<M>, wait: std::time::Duration) -> bool {
+    tokio::select! {
+        () = tokio::time::sleep(wait) => true,
+        () = tx.closed() => false,
+    }
+}

@@ -14,7 +14,7 @@ use crate::domain::gateway::{
     Cooldown, DeploymentState, GatewayDeployment, GatewayFacts, GatewayRoute,
 };
 use crate::sources::backoff::Backoff;
-use crate::sources::worker::spawn_until_shutdown;
+use crate::sources::worker::{report_down, spawn_until_shutdown, wait_for_next_poll};
 use crate::sources::{SourceEvent, SourceMsg, SourceOptions};
 
 /// How to reach one configured LiteLLM proxy.
@@ -99,21 +99,14 @@ async fn run<M: From<SourceMsg>>(spec: LiteLlmSpec, tx: mpsc::Sender<M>, options
             Err(error) => {
                 live = false;
                 let retry_in = backoff.delay_after(&error, None, rand::random::<f64>());
-                tracing::warn!(source = %spec.name, %error, "litellm source down");
-                let down = SourceEvent::Down {
-                    error: error.to_string(),
-                    kind: error.down_kind(),
-                    retry_in,
-                };
-                if !send(down).await {
+                if !report_down(&send, &spec.name, &error, error.down_kind(), retry_in).await {
                     return;
                 }
                 retry_in
             }
         };
-        tokio::select! {
-            () = tokio::time::sleep(wait) => {}
-            () = tx.closed() => return,
+        if !wait_for_next_poll(&tx, wait).await {
+            return;
         }
     }
 }

@@ -7,7 +7,7 @@ use tokio::task::JoinHandle;
 
 use super::{PatroniError, PatroniSpec};
 use crate::sources::backoff::Backoff;
-use crate::sources::worker::spawn_until_shutdown;
+use crate::sources::worker::{report_down, spawn_until_shutdown, wait_for_next_poll};
 use crate::sources::{SourceEvent, SourceMsg, SourceOptions};
 use protocol::{Role, WhoAmI};
 
@@ -93,21 +93,14 @@ async fn run<M: From<SourceMsg>>(spec: PatroniSpec, tx: mpsc::Sender<M>, options
                         rand::random::<f64>(),
                     ),
                 };
-                tracing::warn!(source = %spec.name, %error, "patroni source down");
-                let down = SourceEvent::Down {
-                    error: error.to_string(),
-                    kind: error.down_kind(),
-                    retry_in,
-                };
-                if !send(down).await {
+                if !report_down(&send, &spec.name, &error, error.down_kind(), retry_in).await {
                     return;
                 }
                 retry_in
             }
         };
-        tokio::select! {
-            () = tokio::time::sleep(wait) => {}
-            () = tx.closed() => return,
+        if !wait_for_next_poll(&tx, wait).await {
+            return;
         }
     }
 }

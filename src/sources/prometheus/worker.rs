@@ -10,7 +10,7 @@ use tokio::task::JoinHandle;
 use super::{PromError, PrometheusSource, PrometheusSpec};
 use crate::sources::backoff::Backoff;
 use crate::sources::error::ClientError;
-use crate::sources::worker::spawn_until_shutdown;
+use crate::sources::worker::{report_down, spawn_until_shutdown, wait_for_next_poll};
 use crate::sources::{SourceEvent, SourceMsg, SourceOptions};
 
 /// Starts the worker of one Prometheus source; it stops as the protocol v1 worker does
@@ -76,21 +76,14 @@ async fn run<M: From<SourceMsg>>(
                         rand::random::<f64>(),
                     ),
                 };
-                tracing::warn!(source = %spec.name, %error, "prometheus source down");
-                let down = SourceEvent::Down {
-                    error: error.to_string(),
-                    kind: error.down_kind(),
-                    retry_in,
-                };
-                if !send(down).await {
+                if !report_down(&send, &spec.name, &error, error.down_kind(), retry_in).await {
                     return;
                 }
                 retry_in
             }
         };
-        tokio::select! {
-            () = tokio::time::sleep(wait) => {}
-            () = tx.closed() => return,
+        if !wait_for_next_poll(&tx, wait).await {
+            return;
         }
     }
 }
