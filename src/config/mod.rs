@@ -342,6 +342,8 @@ pub struct Paths {
     pub config_file: PathBuf,
     /// `config_dir/themes`: user themes (`NAME.toml`).
     pub themes_dir: PathBuf,
+    /// `config_dir/runbooks`: user runbooks (`*.md`), beside the shipped ones.
+    pub runbooks_dir: PathBuf,
     /// e.g. `~/.local/state/switchboard` on Linux, the local data dir elsewhere.
     pub state_dir: PathBuf,
     /// `state_dir/logs`.
@@ -373,6 +375,7 @@ pub fn paths() -> Paths {
     Paths {
         config_file: config_dir.join("config.toml"),
         themes_dir: config_dir.join("themes"),
+        runbooks_dir: config_dir.join("runbooks"),
         log_dir: state_dir.join("logs"),
         config_dir,
         state_dir,

@@ -1,9 +1,11 @@
 //! Runbooks that act: Markdown files whose steps are checks over the live fleet, console
 //! actions, health gates and decisions (DESIGN.md section 2, issue 12).
 //!
-//! This module is pure: it parses and lints runbook files ([`mod@file`]), parses conditions
+//! This module is pure but for [`catalog`], which reads the runbook files: it parses and lints
+//! runbook files ([`mod@file`]), parses conditions
 //! ([`expr`]) and evaluates them against the fleet as the console knows it ([`eval`]).
 
+pub mod catalog;
 pub mod eval;
 pub mod expr;
 pub mod file;
