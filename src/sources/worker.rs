@@ -213,35 +213,86 @@ async fn deliver_snapshot<M: From<SourceMsg>>(
     Ok(revision)
 }
 
-/// A polled source (Prometheus, LiteLLM, Patroni) that failed: logged, and reported as
-/// `Down` with its own error, its class and when it is tried again; false when the app
-/// stopped listening.
-pub(crate) async fn report_down<F, Fut>(
-    send: &F,
-    source: &str,
-    error: &(dyn std::fmt::Display + Sync),
-    kind: crate::domain::fleet::DownKind,
-    retry_in: std::time::Duration,
-) -> bool
-where
-    F: Fn(SourceEvent) -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    tracing::warn!(source, %error, "polled source down");
-    let error = error.to_string();
-    send(SourceEvent::Down {
-        error,
-        kind,
-        retry_in,
-    })
-    .await
+/// What a source read by polling (Prometheus, LiteLLM, Patroni) brings to the one loop that
+/// polls them all ([`poll_until_stopped`]): its read with its own data mapping, and its retry
+/// rule.
+pub(crate) trait PolledSource: Send {
+    type Error: std::fmt::Display + Send + Sync;
+
+    /// Reads the source once and reports what it read through `outbox`; `Ok(false)` when the
+    /// app stopped listening.
+    fn poll<M: From<SourceMsg> + Send>(
+        &mut self,
+        outbox: &Outbox<M>,
+    ) -> impl std::future::Future<Output = Result<bool, Self::Error>> + Send;
+
+    /// The retry rule: whether only the user can fix `error` (credentials, the URL), so that
+    /// the next try waits the whole backoff cap instead of a jittered, growing delay.
+    fn only_the_user_can_fix(error: &Self::Error) -> bool;
+
+    fn down_kind(error: &Self::Error) -> crate::domain::fleet::DownKind;
+
+    /// The wait after a good read.
+    fn poll_interval(&self) -> std::time::Duration;
 }
 
-/// Waits `wait` before a polled source's next read; false when the app stopped listening
-/// meanwhile.
-pub(crate) async fn wait_for_next_poll<M>(tx: &mpsc::Sender<M>, wait: std::time::Duration) -> bool {
-    tokio::select! {
-        () = tokio::time::sleep(wait) => true,
-        () = tx.closed() => false,
+/// Polls `source` until the app stops listening: `Connecting` while it is not (or no longer)
+/// read, its read every poll interval, a failure reported as `Down` with its own error and
+/// tried again after a backoff (`jitter` in `[0, 1)` picks the delay) that a good read resets.
+/// Run it under [`spawn_until_shutdown`] to stop it on shutdown.
+pub(crate) async fn poll_until_stopped<S, M>(
+    mut source: S,
+    outbox: Outbox<M>,
+    policy: BackoffPolicy,
+    jitter: fn() -> f64,
+) where
+    S: PolledSource,
+    M: From<SourceMsg> + Send,
+{
+    let mut backoff = Backoff::new(policy);
+    let mut live = false;
+    loop {
+        // Only a source not yet (or no longer) read is connecting: a live one's polls are
+        // not news, and would flicker its facts to stale on screen.
+        let attempt = backoff.failures().saturating_add(1);
+        if !live
+            && outbox
+                .send(SourceEvent::Connecting { attempt })
+                .await
+                .is_err()
+        {
+            return;
+        }
+        let wait = match source.poll(&outbox).await {
+            Ok(false) => return,
+            Ok(true) => {
+                backoff.succeeded();
+                live = true;
+                source.poll_interval()
+            }
+            Err(error) => {
+                live = false;
+                let persistent = S::only_the_user_can_fix(&error);
+                let retry_in = backoff.delay(persistent, None, jitter());
+                tracing::warn!(source = %outbox.source, %error, "polled source down");
+                let down = SourceEvent::Down {
+                    error: error.to_string(),
+                    kind: S::down_kind(&error),
+                    retry_in,
+                };
+                if outbox.send(down).await.is_err() {
+                    return;
+                }
+                retry_in
+            }
+        };
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = outbox.tx.closed() => return,
+        }
     }
 }
+
+#[cfg(test)]
+#[path = "worker_tests.rs"]
+mod tests;

@@ -4,18 +4,19 @@
 //! growing, jittered delay.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use super::{Deployment, Gateway, LiteLlmClient, LiteLlmSettings};
+use crate::domain::fleet::DownKind;
 use crate::domain::gateway::{
     Cooldown, DeploymentState, GatewayDeployment, GatewayFacts, GatewayRoute,
 };
-use crate::sources::backoff::Backoff;
-use crate::sources::worker::{report_down, spawn_until_shutdown, wait_for_next_poll};
-use crate::sources::{SourceEvent, SourceMsg, SourceOptions};
+use crate::sources::worker::{Outbox, PolledSource, poll_until_stopped, spawn_until_shutdown};
+use crate::sources::{ClientError, SourceEvent, SourceMsg, SourceOptions};
 
 /// How to reach one configured LiteLLM proxy.
 #[derive(Clone, PartialEq)]
@@ -55,59 +56,65 @@ where
     spawn_until_shutdown(run(spec, tx, options), shutdown)
 }
 
-async fn run<M: From<SourceMsg>>(spec: LiteLlmSpec, tx: mpsc::Sender<M>, options: SourceOptions) {
-    let send = |event: SourceEvent| {
-        let message = M::from(SourceMsg {
-            source: spec.name.clone(),
-            event,
-        });
-        let tx = tx.clone();
-        async move { tx.send(message).await.is_ok() }
-    };
-    let settings = &spec.settings;
+/// A LiteLLM proxy as the polling loop reads it.
+struct Polled {
+    /// The client, or why it could not be made (reported as `Down` at every poll).
+    client: Result<LiteLlmClient, ClientError>,
+    cooldowns: Cooldowns,
+    every: Duration,
+}
+
+async fn run<M: From<SourceMsg> + Send>(
+    spec: LiteLlmSpec,
+    tx: mpsc::Sender<M>,
+    options: SourceOptions,
+) {
+    let settings = spec.settings;
     let client = LiteLlmClient::new(
         &spec.url,
-        spec.master_key.clone(),
-        settings.regions.clone(),
+        spec.master_key,
+        settings.regions,
         options.timeouts,
     )
-    .map(|client| client.with_providers(settings.providers.clone()));
-    let mut cooldowns = Cooldowns::default();
-    let mut backoff = Backoff::new(options.backoff);
-    let mut live = false;
-    loop {
-        // Only a source not yet (or no longer) read is connecting: a live one's polls are
-        // not news.
-        let attempt = backoff.failures().saturating_add(1);
-        if !live && !send(SourceEvent::Connecting { attempt }).await {
-            return;
-        }
-        let read = match &client {
-            Ok(client) => client.gateway().await,
-            Err(invalid) => Err(invalid.clone()),
-        };
-        let wait = match read {
-            Ok(gateway) => {
-                let facts = cooldowns.facts(gateway, Utc::now());
-                if !send(SourceEvent::Gateway(Box::new(facts))).await {
-                    return;
-                }
-                backoff = Backoff::new(options.backoff);
-                live = true;
-                settings.poll_interval
-            }
-            Err(error) => {
-                live = false;
-                let retry_in = backoff.delay_after(&error, None, rand::random::<f64>());
-                if !report_down(&send, &spec.name, &error, error.down_kind(), retry_in).await {
-                    return;
-                }
-                retry_in
-            }
-        };
-        if !wait_for_next_poll(&tx, wait).await {
-            return;
-        }
+    .map(|client| client.with_providers(settings.providers));
+    let polled = Polled {
+        client,
+        cooldowns: Cooldowns::default(),
+        every: settings.poll_interval,
+    };
+    let outbox = Outbox {
+        source: spec.name,
+        tx,
+    };
+    poll_until_stopped(polled, outbox, options.backoff, rand::random::<f64>).await;
+}
+
+impl PolledSource for Polled {
+    type Error = ClientError;
+
+    async fn poll<M: From<SourceMsg> + Send>(
+        &mut self,
+        outbox: &Outbox<M>,
+    ) -> Result<bool, ClientError> {
+        let client = self.client.as_ref().map_err(Clone::clone)?;
+        let gateway = client.gateway().await?;
+        let facts = self.cooldowns.facts(gateway, Utc::now());
+        Ok(outbox
+            .send(SourceEvent::Gateway(Box::new(facts)))
+            .await
+            .is_ok())
+    }
+
+    fn only_the_user_can_fix(error: &ClientError) -> bool {
+        error.is_persistent()
+    }
+
+    fn down_kind(error: &ClientError) -> DownKind {
+        error.down_kind()
+    }
+
+    fn poll_interval(&self) -> Duration {
+        self.every
     }
 }
 

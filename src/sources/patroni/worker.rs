@@ -2,13 +2,15 @@
 //! `maximum_lag_on_failover`, every poll interval. No member answering is reported as `Down`
 //! with Patroni's own error and tried again after a growing, jittered delay.
 
+use std::time::Duration;
+
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-use super::{PatroniError, PatroniSpec};
-use crate::sources::backoff::Backoff;
-use crate::sources::worker::{report_down, spawn_until_shutdown, wait_for_next_poll};
-use crate::sources::{SourceEvent, SourceMsg, SourceOptions};
+use super::{PatroniClient, PatroniError, PatroniSpec};
+use crate::domain::fleet::DownKind;
+use crate::sources::worker::{Outbox, PolledSource, poll_until_stopped, spawn_until_shutdown};
+use crate::sources::{ClientError, SourceEvent, SourceMsg, SourceOptions};
 use protocol::{Role, WhoAmI};
 
 /// Starts the worker of one Patroni source; it stops as the protocol v1 worker does
@@ -35,72 +37,70 @@ pub fn operator_name(spec: &PatroniSpec) -> String {
     format!("patroni:{}", user.unwrap_or("anonymous"))
 }
 
-async fn run<M: From<SourceMsg>>(spec: PatroniSpec, tx: mpsc::Sender<M>, options: SourceOptions) {
-    let name = spec.name.clone();
-    let send = |event: SourceEvent| {
-        let message = M::from(SourceMsg {
-            source: name.clone(),
-            event,
-        });
-        let tx = tx.clone();
-        async move { tx.send(message).await.is_ok() }
+/// A Patroni source as the polling loop reads it.
+struct Polled {
+    spec: PatroniSpec,
+    /// The client, or why it could not be made (reported as `Down` at every poll).
+    client: Result<PatroniClient, ClientError>,
+}
+
+async fn run<M: From<SourceMsg> + Send>(
+    spec: PatroniSpec,
+    tx: mpsc::Sender<M>,
+    options: SourceOptions,
+) {
+    let outbox = Outbox {
+        source: spec.name.clone(),
+        tx,
     };
     // Patroni knows no roles: whoever holds its credentials may switch over.
     let me = WhoAmI {
         name: operator_name(&spec),
         role: Role::Operator,
     };
-    if !send(SourceEvent::Identity(me)).await {
+    if outbox.send(SourceEvent::Identity(me)).await.is_err() {
         return;
     }
-    let every = spec.settings.poll_interval;
     let client = spec.client(options.timeouts);
-    let mut backoff = Backoff::new(options.backoff);
-    let mut live = false;
-    loop {
-        let attempt = backoff.failures().saturating_add(1);
-        if !live && !send(SourceEvent::Connecting { attempt }).await {
-            return;
-        }
-        let read = match &client {
-            Ok(client) => spec.read(client).await,
-            Err(invalid) => Err(PatroniError::Unreachable {
+    let polled = Polled { spec, client };
+    poll_until_stopped(polled, outbox, options.backoff, rand::random::<f64>).await;
+}
+
+impl PolledSource for Polled {
+    type Error = PatroniError;
+
+    async fn poll<M: From<SourceMsg> + Send>(
+        &mut self,
+        outbox: &Outbox<M>,
+    ) -> Result<bool, PatroniError> {
+        let client = self
+            .client
+            .as_ref()
+            .map_err(|invalid| PatroniError::Unreachable {
                 tried: 0,
                 first: invalid.clone(),
-            }),
-        };
-        let wait = match read {
-            Ok(read) => {
-                if !send(SourceEvent::Cluster(Box::new(read))).await {
-                    return;
-                }
-                backoff.succeeded();
-                live = true;
-                every
-            }
-            Err(error) => {
-                live = false;
-                let retry_in = match &error {
-                    PatroniError::Unreachable { first, .. } => {
-                        backoff.delay_after(first, None, rand::random::<f64>())
-                    }
-                    other => backoff.delay(
-                        matches!(
-                            other.down_kind(),
-                            crate::domain::fleet::DownKind::Unauthorized
-                        ),
-                        None,
-                        rand::random::<f64>(),
-                    ),
-                };
-                if !report_down(&send, &spec.name, &error, error.down_kind(), retry_in).await {
-                    return;
-                }
-                retry_in
-            }
-        };
-        if !wait_for_next_poll(&tx, wait).await {
-            return;
+            })?;
+        let read = self.spec.read(client).await?;
+        Ok(outbox
+            .send(SourceEvent::Cluster(Box::new(read)))
+            .await
+            .is_ok())
+    }
+
+    /// What no member could answer is judged by the first member's error; of the answers,
+    /// only a refused login waits for the user.
+    fn only_the_user_can_fix(error: &PatroniError) -> bool {
+        match error {
+            PatroniError::Unreachable { first, .. } => first.is_persistent(),
+            other => matches!(other.down_kind(), DownKind::Unauthorized),
         }
+    }
+
+    fn down_kind(error: &PatroniError) -> DownKind {
+        error.down_kind()
+    }
+
+    fn poll_interval(&self) -> Duration {
+        self.spec.settings.poll_interval
     }
 }
