@@ -8,6 +8,7 @@ use crate::cli::commands::CommandArgs;
 use crate::cli::escalations::EscalationsArgs;
 use crate::cli::journal::JournalArgs;
 use crate::cli::login::LoginArgs;
+use crate::cli::silences::SilencesArgs;
 use crate::cli::status::StatusArgs;
 use crate::cli::target::{ConfigArgs, EmbeddedLabArgs};
 
@@ -46,6 +47,11 @@ pub enum Command {
     Escalations {
         #[command(subcommand)]
         command: EscalationsArgs,
+    },
+    /// Silences of the context's Alertmanager: list, create, expire (journaled, idempotent).
+    Silences {
+        #[command(subcommand)]
+        command: SilencesArgs,
     },
     /// The audit log of the context's source, oldest first: who did what, why, with which key.
     Audit {
