@@ -58,8 +58,8 @@ pub enum Command {
         #[command(flatten)]
         args: AuditArgs,
     },
-    /// The latest commands of the local journal and their outcomes; pending ones are looked
-    /// up in the source's audit log first (exit 1 when a fate is still unknown).
+    /// The latest commands of the local journal and their outcomes; pending ones are settled
+    /// first with the system each went to (exit 1 when a fate is still unknown).
     Journal {
         #[command(flatten)]
         args: JournalArgs,

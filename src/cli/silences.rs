@@ -29,11 +29,13 @@ use crate::cli::output::{
     write_json,
 };
 use crate::cli::target::Target;
+use crate::journal::describe_recovered;
+use crate::runner::recovery::Recoverers;
 use crate::runner::silences::{journal_order, send_journaled};
+use crate::sources::Client;
 use crate::sources::patroni::operator_name;
+use crate::sources::prometheus::AlertmanagerClient;
 use crate::sources::prometheus::silences::{Matcher, Silence, SilenceState};
-use crate::sources::prometheus::{AlertmanagerClient, PrometheusSource};
-use crate::sources::{Client, Timeouts};
 use protocol::WhoAmI;
 use protocol::sanitize::{clean, clean_multiline};
 
@@ -187,14 +189,8 @@ fn alertmanager(
     let chosen = (target.prometheus.iter())
         .filter(|spec| on.source.as_ref().is_none_or(|name| *name == spec.name));
     for spec in chosen {
-        let source = PrometheusSource::new(
-            &spec.name,
-            &spec.url,
-            spec.settings.clone(),
-            Timeouts::default(),
-        )
-        .map_err(|e| format!("source {}: {e}", spec.name))?;
-        if let Some(client) = source.with_token(spec.token.clone()).alertmanager {
+        let alertmanager = spec.alertmanager();
+        if let Some(client) = alertmanager.map_err(|e| format!("source {}: {e}", spec.name))? {
             return Ok((spec.name.clone(), client));
         }
     }
@@ -396,12 +392,35 @@ async fn drive(
             );
         }
     }
-    let journal = match target.open_journal() {
-        Ok(journal) => Arc::new(Mutex::new(journal)),
+    let mut journal = match target.open_journal() {
+        Ok(journal) => journal,
         Err(error) => {
             return report.finish("error", EXIT_ERROR, format!("{error:#}; nothing was sent"));
         }
     };
+    // As every verb that acts: what became of earlier silences to this Alertmanager first.
+    let earlier = Recoverers {
+        alertmanagers: vec![client.clone()],
+        ..Recoverers::default()
+    };
+    match earlier.settle_pending(&mut journal).await {
+        Ok(settled) => {
+            for (entry, outcome) in settled {
+                note(format_args!(
+                    "journal: {}",
+                    describe_recovered(&entry, &outcome)
+                ));
+            }
+        }
+        Err(error) => {
+            let why = format!(
+                "cannot write the journal {}: {error}; nothing was sent",
+                journal.path().display()
+            );
+            return report.finish("error", EXIT_ERROR, why);
+        }
+    }
+    let journal = Arc::new(Mutex::new(journal));
     let journaled = match journal_order(&order, &client, &journal, &report.context).await {
         Ok(journaled) => journaled,
         Err(failure) => return report.finish("error", EXIT_ERROR, failure.message),

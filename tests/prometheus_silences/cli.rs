@@ -321,3 +321,54 @@ async fn the_sources_identity_makes_the_silence_and_a_viewer_is_refused() {
     assert_eq!(ours[0].created_by, "alice");
     lab.shutdown().await;
 }
+
+/// `switchboard journal` settles silence actions an earlier run journaled without learning
+/// their fate, as the console does on start: the one sent is found by the key in its
+/// comment, the one never sent is made; one silence each.
+#[tokio::test]
+async fn the_journal_verb_settles_journaled_silences_once() {
+    let Some(stack) = prometheus_support::shared() else {
+        return;
+    };
+    let client = source_of(stack).alertmanager().unwrap().clone();
+    let home = home_with(stack, "");
+    let home = home.path();
+    std::fs::create_dir_all(journal_path(home).parent().unwrap()).unwrap();
+    let (sent, lost, first) = super::console_silences::journal_a_lost_answer_and_a_never_sent(
+        &client,
+        &journal_path(home),
+        ["cli-j1", "cli-j2"],
+    )
+    .await;
+
+    let out = switchboard(home, &["journal"]);
+    let said = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(
+        said.contains(&format!("silence {first}: already created")),
+        "{said}"
+    );
+    assert!(said.contains(&lost) && said.contains(": created"), "{said}");
+    for key in [&sent, &lost] {
+        assert_eq!(
+            with_key(&client, key).await.len(),
+            1,
+            "one silence for {key}"
+        );
+    }
+    assert!(
+        Journal::open(&journal_path(home))
+            .unwrap()
+            .pending()
+            .is_empty()
+    );
+    let again = switchboard(home, &["journal"]);
+    assert_eq!(again.status.code(), Some(0), "{again:?}");
+    for key in [&sent, &lost] {
+        assert_eq!(
+            with_key(&client, key).await.len(),
+            1,
+            "one silence for {key}"
+        );
+    }
+}
