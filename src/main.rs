@@ -10,7 +10,7 @@ use clap::Parser;
 use switchboard::cli::args::{Cli, Command, LabCommand};
 use switchboard::cli::output::note;
 use switchboard::cli::target::{Target, load_config};
-use switchboard::cli::{audit, commands, escalations, generate, journal, login, status};
+use switchboard::cli::{audit, commands, escalations, generate, journal, login, silences, status};
 use switchboard::config;
 use switchboard::runner::{ConsoleOptions, run_console};
 
@@ -82,6 +82,12 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         Some(Command::Escalations { command }) => {
             let target = Target::for_one_shot(&cli.lab, &cli.config).await?;
             let code = escalations::run_from_shell(command, &target).await;
+            target.stop().await;
+            code
+        }
+        Some(Command::Silences { command }) => {
+            let target = Target::for_one_shot(&cli.lab, &cli.config).await?;
+            let code = silences::run_from_shell(command, &target).await;
             target.stop().await;
             code
         }

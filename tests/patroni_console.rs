@@ -358,4 +358,18 @@ async fn the_console_shows_promotes_and_races_and_the_cli_promotes_back() {
         not_applied.describe().contains("not applied: node1 leads"),
         "{not_applied:?}"
     );
+
+    // `switchboard journal` settles them the same way, as the console does on start.
+    let path = home.path().join("state/switchboard/commands.jsonl");
+    let mut journal = Journal::open(&path).unwrap();
+    for candidate in ["node1", "node2"] {
+        journal.record_sent(&pending(candidate)).unwrap();
+    }
+    drop(journal);
+    let settled = switchboard(home.path(), &["journal"]);
+    let said = String::from_utf8_lossy(&settled.stderr);
+    assert_eq!(settled.status.code(), Some(0), "{settled:?}");
+    assert!(said.contains("applied: node1 leads and runs"), "{said}");
+    assert!(said.contains("not applied: node1 leads"), "{said}");
+    assert!(Journal::open(&path).unwrap().pending().is_empty());
 }

@@ -371,3 +371,6 @@ async fn failures_are_classified_and_specific() {
 // Silences made and expired from the console; in their own file to keep this one short.
 #[path = "prometheus_silences/mod.rs"]
 mod console_silences;
+
+#[path = "prometheus_silences/cli.rs"]
+mod cli_silences;

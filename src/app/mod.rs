@@ -42,7 +42,8 @@ pub use screen_map::{Hit, ListMap, MatrixColumns, PaneExtent, ScreenMap, first_v
 pub use silences::{
     DEFAULT_SILENCE, Matcher, MatcherChoice, SentSilence, Silence, SilenceAction, SilenceDone,
     SilenceFocus, SilenceForm, SilenceFormKind, SilenceList, SilenceOrder, SilenceSent,
-    SilenceState, Silences, SilencesRead, matchers_text, mutes, order_text, until_text,
+    SilenceState, Silences, SilencesRead, matcher_text, matchers_text, mutes, order_text,
+    silence_length, silence_refusal, until_text,
 };
 pub use task::{
     Choice, Claim, ConfirmedResolution, Draft, EditorState, EscalationFailure, FormField,

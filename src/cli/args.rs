@@ -8,6 +8,7 @@ use crate::cli::commands::CommandArgs;
 use crate::cli::escalations::EscalationsArgs;
 use crate::cli::journal::JournalArgs;
 use crate::cli::login::LoginArgs;
+use crate::cli::silences::SilencesArgs;
 use crate::cli::status::StatusArgs;
 use crate::cli::target::{ConfigArgs, EmbeddedLabArgs};
 
@@ -47,13 +48,18 @@ pub enum Command {
         #[command(subcommand)]
         command: EscalationsArgs,
     },
+    /// Silences of the context's Alertmanager: list, create, expire (journaled, idempotent).
+    Silences {
+        #[command(subcommand)]
+        command: SilencesArgs,
+    },
     /// The audit log of the context's source, oldest first: who did what, why, with which key.
     Audit {
         #[command(flatten)]
         args: AuditArgs,
     },
-    /// The latest commands of the local journal and their outcomes; pending ones are looked
-    /// up in the source's audit log first (exit 1 when a fate is still unknown).
+    /// The latest commands of the local journal and their outcomes; pending ones are settled
+    /// first with the system each went to (exit 1 when a fate is still unknown).
     Journal {
         #[command(flatten)]
         args: JournalArgs,

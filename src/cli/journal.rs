@@ -1,13 +1,17 @@
 //! `switchboard journal`: the latest commands of the local journal with their outcomes, after
-//! asking the context's source what became of the pending ones.
+//! settling the pending ones with the system each went to, as the console does on start
+//! (`runner::recovery`): a protocol v1 source's audit log, a Temporal resolution or an
+//! Alertmanager silence sent again under its key, a Patroni promotion read from the cluster.
 
 use std::io::Write;
 
+use anyhow::Context as _;
 use serde::Serialize;
 
 use crate::cli::output::{process_exit_code, write_json};
 use crate::cli::target::Target;
 use crate::journal::{Outcome, Record, describe_recovered};
+use crate::runner::recovery::Recoverers;
 use protocol::sanitize::clean;
 
 /// Exit code when some command's fate is still unknown after asking (else 0).
@@ -27,7 +31,7 @@ pub struct JournalArgs {
 #[derive(Serialize)]
 struct JournalReport {
     journal: String,
-    /// Pending commands whose fate this run learnt from the source's audit log.
+    /// Pending commands whose fate this run learnt from the system they went to.
     recovered: usize,
     /// Commands whose fate is still unknown (sent, and no answer known).
     still_unknown: usize,
@@ -42,12 +46,18 @@ struct JournalLine {
     outcome: Option<Outcome>,
 }
 
-/// Recovers the pending entries sent to the target's first source, then prints the latest
-/// `--limit` commands; exit 0, or [`EXIT_STILL_UNKNOWN`] when a fate is still unknown.
+/// Settles the pending entries sent to a system of the target's context, then prints the
+/// latest `--limit` commands; exit 0, or [`EXIT_STILL_UNKNOWN`] when a fate is still unknown.
 pub async fn run_from_shell(args: JournalArgs, target: &Target) -> anyhow::Result<u8> {
     let mut journal = target.open_journal()?;
-    let source = target.first_source()?;
-    let recovered = target.recover(&mut journal, &source).await?;
+    let recoverers = Recoverers::of_context(
+        &target.sources,
+        &target.temporal,
+        &target.prometheus,
+        &target.patroni,
+    );
+    let recovered = (recoverers.settle_pending(&mut journal).await)
+        .with_context(|| format!("cannot write the journal {}", journal.path().display()))?;
     let out = &mut std::io::stdout();
     for (entry, outcome) in &recovered {
         crate::cli::output::note(format_args!(

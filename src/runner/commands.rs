@@ -10,13 +10,12 @@ use tokio::task::AbortHandle;
 use super::journaling::{failure_kind, write_journal};
 use super::silences;
 use crate::app::{CommandFailure, CommandRequest, FailureKind, Msg, SilenceOrder};
-use crate::journal::{Entry, Journal, Outcome, describe_recovered, resolve_pending};
-use crate::sources::delivery::{ATTEMPTS, deliver, deliver_with};
+use crate::journal::{Entry, Journal, Outcome};
+use crate::sources::delivery::{ATTEMPTS, deliver};
 use crate::sources::patroni::PatroniClient;
 use crate::sources::prometheus::AlertmanagerClient;
 use crate::sources::temporal::{TemporalClient, TemporalSource};
 use crate::sources::{Client, ClientError, EscalationBackend, SourceSpec, Timeouts};
-use protocol::escalations::ResolveRequest;
 
 /// Audit entries asked for per page; later ones arrive as events.
 const AUDIT_PAGE: u32 = 200;
@@ -206,62 +205,6 @@ impl Dispatcher {
         });
     }
 
-    /// Commands an earlier run sent without learning their fate (it crashed, or no answer
-    /// came): asks each one's source by idempotency key, records what it learns, and tells
-    /// the console.
-    pub fn recover_pending(&self) {
-        let pending = self
-            .journal
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .pending();
-        if pending.is_empty() {
-            return;
-        }
-        let by_url: Vec<(String, EscalationBackend)> = self
-            .backends
-            .values()
-            .map(|b| (b.url().to_string(), b.clone()))
-            .collect();
-        let pending: Vec<_> = (pending.into_iter())
-            .map(|entry| (self.patroni_recovery(&entry), entry))
-            .collect();
-        let alertmanagers: Vec<AlertmanagerClient> = self.alertmanagers.values().cloned().collect();
-        let (journal, tx) = (self.journal.clone(), self.tx.clone());
-        tokio::spawn(async move {
-            for (cluster, entry) in pending {
-                let client = by_url
-                    .iter()
-                    .find(|(url, _)| entry.was_sent_to(url))
-                    .map(|(_, c)| c);
-                let alertmanager = alertmanagers.iter().find(|c| entry.was_sent_to(c.url()));
-                let outcome = match (cluster, client, alertmanager) {
-                    (Some(recovery), _, _) => recovery.await,
-                    (None, _, Some(alertmanager)) => silences::recover(alertmanager, &entry).await,
-                    (None, Some(backend), None) => recover(backend, &entry).await,
-                    (None, None, None) => Outcome::Unknown {
-                        message: format!(
-                            "{} is not a source of this context: ask it there",
-                            entry.source
-                        ),
-                    },
-                };
-                let text = format!("journal: {}", describe_recovered(&entry, &outcome));
-                if !outcome.is_unknown() {
-                    let id = entry.id.clone();
-                    if let Err(error) =
-                        write_journal(&journal, move |j| j.record_result(&id, outcome)).await
-                    {
-                        tracing::error!(%error, "cannot record a recovered outcome in the journal");
-                    }
-                }
-                if tx.send(Msg::Problem(text)).await.is_err() {
-                    return;
-                }
-            }
-        });
-    }
-
     /// Reads the newest page of the audit log or, given the newest entry already held, every
     /// page back to it.
     pub fn fetch_audit(&self, source: String, newer_than: Option<u64>) {
@@ -275,31 +218,6 @@ impl Dispatcher {
                 .map_err(|e| e.to_string());
             let _ = tx.send(Msg::AuditLoaded { source, result }).await;
         });
-    }
-}
-
-/// What became of a journaled request whose answer never came: a protocol v1 source is asked
-/// by its audit log; a resolution of a Temporal workflow is sent again under its key, which
-/// Temporal answers with the first outcome, acting once.
-async fn recover(backend: &EscalationBackend, entry: &Entry) -> Outcome {
-    if let EscalationBackend::Native(client) = backend {
-        return resolve_pending(client, entry).await;
-    }
-    let request = match serde_json::from_value::<ResolveRequest>(entry.command.body.clone()) {
-        Ok(request) => request,
-        Err(error) => {
-            return Outcome::Unknown {
-                message: format!("the journal's resolution cannot be read ({error})"),
-            };
-        }
-    };
-    let (id, key) = (&entry.command.target, &entry.idempotency_key);
-    let (result, _tries) = deliver_with(key, ATTEMPTS, || backend.resolve(id, &request, key)).await;
-    match result {
-        Ok(answer) => Outcome::Applied {
-            detail: protocol::sanitize::clean(&answer.consequence).into_owned(),
-        },
-        Err(error) => Outcome::failed(&error),
     }
 }
 

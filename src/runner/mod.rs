@@ -6,6 +6,7 @@ mod commands;
 mod escalations;
 mod journaling;
 pub mod patroni;
+pub mod recovery;
 pub mod silences;
 
 use std::io::Write;
@@ -21,10 +22,9 @@ use crate::app::{App, AppInit, ContextInfo, Effect, Msg, ScreenMap};
 use crate::config::{DesktopEscape, NotifyConfig, NotifyMode};
 use crate::sources::litellm::{LiteLlmSpec, spawn_litellm};
 use crate::sources::patroni::{PatroniSpec, spawn_patroni};
-use crate::sources::prometheus::PrometheusSource;
 use crate::sources::prometheus::{PrometheusSpec, spawn_prometheus};
 use crate::sources::temporal::{TemporalSource, spawn_temporal};
-use crate::sources::{SourceOptions, SourceSpec, Timeouts, spawn_source};
+use crate::sources::{SourceOptions, SourceSpec, spawn_source};
 use crate::theme;
 
 const FRAME_BUDGET: Duration = Duration::from_millis(16);
@@ -107,13 +107,7 @@ pub async fn run_console(options: ConsoleOptions) -> anyhow::Result<()> {
     }));
 
     for spec in &options.prometheus {
-        let source = PrometheusSource::new(
-            &spec.name,
-            &spec.url,
-            spec.settings.clone(),
-            Timeouts::default(),
-        );
-        match source.map(|s| s.with_token(spec.token.clone()).alertmanager) {
+        match spec.alertmanager() {
             Ok(Some(alertmanager)) => dispatcher.add_alertmanager(&spec.name, alertmanager),
             Ok(None) => {}
             // The worker reports it as the source being down.

@@ -173,9 +173,6 @@ pub async fn recover(client: &PatroniClient, entry: &Entry) -> Outcome {
     }
 }
 
-/// The settling of one journaled promotion, run on the recovery task.
-pub(super) type Recovery = std::pin::Pin<Box<dyn Future<Output = Outcome> + Send>>;
-
 impl Dispatcher {
     /// Makes the Patroni source `spec` one the console promotes through.
     pub fn add_patroni(&mut self, spec: &PatroniSpec) {
@@ -197,14 +194,6 @@ impl Dispatcher {
         let request = request.clone();
         tokio::spawn(async move { perform(&client, &journal, &context, &url, request, &tx).await });
         true
-    }
-
-    /// How a journal entry sent to one of the Patroni sources is settled (read from its
-    /// cluster, see [`recover`]); `None` for an entry sent elsewhere.
-    pub(super) fn patroni_recovery(&self, entry: &Entry) -> Option<Recovery> {
-        let (_, client) = (self.patroni.values()).find(|(url, _)| entry.was_sent_to(url))?;
-        let (client, entry) = (client.clone(), entry.clone());
-        Some(Box::pin(async move { recover(&client, &entry).await }))
     }
 }
 

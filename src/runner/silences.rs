@@ -111,6 +111,71 @@ impl Journaled {
     }
 }
 
+/// A silence action held by the journal under its idempotency key, not yet answered.
+pub struct JournaledSilence {
+    entry: Entry,
+    journaled: Journaled,
+}
+
+impl JournaledSilence {
+    pub fn key(&self) -> &str {
+        &self.entry.idempotency_key
+    }
+}
+
+/// Journals `order` (fsync) under a fresh key, to be sent to `client`'s Alertmanager by
+/// [`send_journaled`]: nothing is sent that the journal does not hold, so a crash never hides
+/// an action. `createdBy` is the order's operator, else the login name. The console and
+/// `switchboard silences` both go this way.
+pub async fn journal_order(
+    order: &SilenceOrder,
+    client: &AlertmanagerClient,
+    journal: &Arc<Mutex<Journal>>,
+    context: &str,
+) -> Result<JournaledSilence, CommandFailure> {
+    let operator = order
+        .operator
+        .clone()
+        .unwrap_or_else(crate::config::temporal::login_name);
+    let key = uuid::Uuid::new_v4().to_string();
+    let entry = journal_entry(context, client.url(), order, &operator, &key)
+        .map_err(|error| not_sent(&error.to_string()))?;
+    let written = write_journal(journal, {
+        let entry = entry.clone();
+        move |j| j.record_sent(&entry)
+    })
+    .await;
+    if let Err(error) = written {
+        return Err(not_sent(&format!(
+            "the journal cannot be written ({error})"
+        )));
+    }
+    Ok(JournaledSilence {
+        entry,
+        journaled: Journaled::of(order, &operator),
+    })
+}
+
+/// Sends a journaled silence action (again under the same key while no answer comes) and
+/// journals its result.
+pub async fn send_journaled(
+    silence: &JournaledSilence,
+    client: &AlertmanagerClient,
+    journal: &Arc<Mutex<Journal>>,
+) -> Result<SilenceDone, PromError> {
+    let (entry, key) = (&silence.entry, silence.key());
+    let (result, _tries) = deliver_with(key, ATTEMPTS, || {
+        silence.journaled.send(client, &entry.reason, key)
+    })
+    .await;
+    let outcome = outcome_of(&result);
+    let entry_id = entry.id.clone();
+    if let Err(error) = write_journal(journal, move |j| j.record_result(&entry_id, outcome)).await {
+        tracing::error!(%error, "cannot record a silence's result in the journal");
+    }
+    result
+}
+
 /// Journals `order` under a fresh key, sends it to `client` (again under the same key while
 /// no answer comes), journals the result and reports it, then reads the source's alerts and
 /// silences again so the screen shows what changed without waiting for the next poll.
@@ -123,46 +188,16 @@ pub async fn carry_out(
 ) {
     let local_id = order.local_id;
     let finish = |result| Msg::SilenceFinished { local_id, result };
-    let operator = order
-        .operator
-        .clone()
-        .unwrap_or_else(crate::config::temporal::login_name);
-    let journaled = Journaled::of(&order, &operator);
-    let key = uuid::Uuid::new_v4().to_string();
-    let entry = match journal_entry(&context, client.url(), &order, &operator, &key) {
-        Ok(entry) => entry,
-        Err(error) => {
-            let _ = tx.send(finish(Err(not_sent(&error.to_string())))).await;
+    let journaled = match journal_order(&order, &client, &journal, &context).await {
+        Ok(journaled) => journaled,
+        Err(failure) => {
+            let _ = tx.send(finish(Err(failure))).await;
             return;
         }
     };
-    // Nothing is sent that the journal does not hold: a crash must never hide an action.
-    let written = write_journal(&journal, {
-        let entry = entry.clone();
-        move |j| j.record_sent(&entry)
-    })
-    .await;
-    if let Err(error) = written {
-        let why = format!("the journal cannot be written ({error})");
-        let _ = tx.send(finish(Err(not_sent(&why)))).await;
-        return;
-    }
-    let _ = tx
-        .send(Msg::SilenceJournaled {
-            local_id,
-            key: key.clone(),
-        })
-        .await;
-    let (result, _tries) = deliver_with(&key, ATTEMPTS, || {
-        journaled.send(&client, &order.reason, &key)
-    })
-    .await;
-    let outcome = outcome_of(&result);
-    let entry_id = entry.id.clone();
-    if let Err(error) = write_journal(&journal, move |j| j.record_result(&entry_id, outcome)).await
-    {
-        tracing::error!(%error, "cannot record a silence's result in the journal");
-    }
+    let key = journaled.key().to_string();
+    let _ = tx.send(Msg::SilenceJournaled { local_id, key }).await;
+    let result = send_journaled(&journaled, &client, &journal).await;
     let result = result.map_err(|error| CommandFailure {
         kind: failure_kind(false, &error),
         message: error.to_string(),

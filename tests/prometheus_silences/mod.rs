@@ -211,16 +211,14 @@ async fn a_silence_from_the_console_is_in_alertmanager_as_shown_and_expires_from
     );
 }
 
-/// A console that died after sending a silence (or before) sends it once more on restart,
-/// under the journal's key: the one it made is found, none is made twice.
-#[tokio::test]
-async fn a_journaled_silence_resent_after_a_restart_is_made_once() {
-    let Some(stack) = prometheus_support::shared() else {
-        return;
-    };
-    let client = source_of(stack).alertmanager().unwrap().clone();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("commands.jsonl");
+/// What a run that died mid-way leaves in the journal at `path`: a silence on `regions[0]`
+/// (by alice, for maintenance) journaled and sent, its answer lost; one on `regions[1]`
+/// journaled and never sent. Returns their keys and the id of the one made.
+pub(super) async fn journal_a_lost_answer_and_a_never_sent(
+    client: &AlertmanagerClient,
+    path: &std::path::Path,
+    regions: [&str; 2],
+) -> (String, String, String) {
     let order = |region: &str| SilenceOrder {
         local_id: 1,
         source: SOURCE.into(),
@@ -235,23 +233,36 @@ async fn a_journaled_silence_resent_after_a_restart_is_made_once() {
         uuid::Uuid::new_v4().to_string(),
         uuid::Uuid::new_v4().to_string(),
     );
-    let mut journal = Journal::open(&path).unwrap();
+    let mut journal = Journal::open(path).unwrap();
     // The first run journaled and sent this one, then died before the answer...
-    let delivered =
-        journal_entry("ctx", client.url(), &order("restart-1"), "alice", &sent).unwrap();
+    let delivered = journal_entry("ctx", client.url(), &order(regions[0]), "alice", &sent).unwrap();
     journal.record_sent(&delivered).unwrap();
     let request = SilenceRequest {
-        matchers: vec![Matcher::equals("region", "restart-1")],
+        matchers: vec![Matcher::equals("region", regions[0])],
         duration: Duration::from_secs(600),
-        reason: "maintenance of restart-1".into(),
+        reason: format!("maintenance of {}", regions[0]),
         operator: "alice".into(),
         idempotency_key: sent.clone(),
     };
     let first = client.create_silence(&request).await.unwrap();
     // ...and journaled this one but died before sending it.
-    let never = journal_entry("ctx", client.url(), &order("restart-2"), "alice", &lost).unwrap();
+    let never = journal_entry("ctx", client.url(), &order(regions[1]), "alice", &lost).unwrap();
     journal.record_sent(&never).unwrap();
-    drop(journal);
+    (sent, lost, first.id)
+}
+
+/// A console that died after sending a silence (or before) sends it once more on restart,
+/// under the journal's key: the one it made is found, none is made twice.
+#[tokio::test]
+async fn a_journaled_silence_resent_after_a_restart_is_made_once() {
+    let Some(stack) = prometheus_support::shared() else {
+        return;
+    };
+    let client = source_of(stack).alertmanager().unwrap().clone();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("commands.jsonl");
+    let (sent, lost, first) =
+        journal_a_lost_answer_and_a_never_sent(&client, &path, ["restart-1", "restart-2"]).await;
 
     let pending = Journal::open(&path).unwrap().pending();
     assert_eq!(pending.len(), 2);
@@ -261,7 +272,7 @@ async fn a_journaled_silence_resent_after_a_restart_is_made_once() {
     ];
     let details: Vec<String> = outcomes.iter().map(Outcome::describe).collect();
     assert!(
-        details[0].contains(&first.id) && details[0].contains("already created"),
+        details[0].contains(&first) && details[0].contains("already created"),
         "{details:?}"
     );
     assert!(details[1].ends_with(": created"), "{details:?}");

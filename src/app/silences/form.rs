@@ -32,6 +32,19 @@ fn starts_on(name: &str, alert: &FiringAlert) -> bool {
         || about(&alert.target.service)
 }
 
+/// How long a silence of `text` (`90s`, `20m`, `1h30m`) lasts, or why it cannot: from one
+/// second to [`MAX_SILENCE`], whoever asks (the form, `switchboard silences create`).
+pub fn silence_length(text: &str) -> Result<Duration, String> {
+    let length = Duration::from_secs(parse_duration_s(text)?);
+    if length.is_zero() || length > MAX_SILENCE {
+        return Err(format!(
+            "a silence lasts from 1 second to {}",
+            duration_text(MAX_SILENCE.as_secs())
+        ));
+    }
+    Ok(length)
+}
+
 /// A matcher of the alert's labels, in the silence or left out.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MatcherChoice {
@@ -99,15 +112,7 @@ impl SilenceForm {
         let SilenceFormKind::Create { duration, .. } = &self.kind else {
             return Ok(Duration::ZERO);
         };
-        let seconds = parse_duration_s(&text_of(duration))?;
-        let length = Duration::from_secs(seconds);
-        if length.is_zero() || length > MAX_SILENCE {
-            return Err(format!(
-                "a silence lasts from 1 second to {}",
-                duration_text(MAX_SILENCE.as_secs())
-            ));
-        }
-        Ok(length)
+        silence_length(&text_of(duration))
     }
 
     pub fn reason(&self) -> String {

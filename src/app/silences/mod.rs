@@ -17,7 +17,9 @@ use crate::domain::command::duration_text;
 use crate::domain::measured::FiringAlert;
 use crate::keymap::{Action, Layer};
 pub use crate::sources::prometheus::silences::{Matcher, Silence, SilenceState};
-pub use form::{DEFAULT_SILENCE, MatcherChoice, SilenceFocus, SilenceForm, SilenceFormKind};
+pub use form::{
+    DEFAULT_SILENCE, MatcherChoice, SilenceFocus, SilenceForm, SilenceFormKind, silence_length,
+};
 use protocol::Role;
 use protocol::sanitize::clean;
 
@@ -97,18 +99,38 @@ pub fn mutes(matchers: &[Matcher], alert: &FiringAlert) -> bool {
     })
 }
 
+/// `region=us-east`, `model=~gpt-4.*`: as [`Matcher::parse`] reads it, cleaned.
+pub fn matcher_text(m: &Matcher) -> String {
+    let op = match (m.is_equal, m.is_regex) {
+        (true, false) => "=",
+        (false, false) => "!=",
+        (true, true) => "=~",
+        (false, true) => "!~",
+    };
+    format!("{}{op}{}", clean(&m.name), clean(&m.value))
+}
+
 /// `alertname=X, region=us-east`
 pub fn matchers_text(matchers: &[Matcher]) -> String {
-    let one = |m: &Matcher| {
-        let op = match (m.is_equal, m.is_regex) {
-            (true, false) => "=",
-            (false, false) => "!=",
-            (true, true) => "=~",
-            (false, true) => "!~",
-        };
-        format!("{}{op}{}", clean(&m.name), clean(&m.value))
-    };
-    matchers.iter().map(one).collect::<Vec<_>>().join(", ")
+    matchers
+        .iter()
+        .map(matcher_text)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Why `identity` (as the sources name the user, if one does) may not silence or expire in a
+/// context that is `read_only` or not: the console's rule and the command line's.
+pub fn silence_refusal(read_only: bool, identity: Option<&protocol::WhoAmI>) -> Option<String> {
+    if read_only {
+        return Some("read-only: no silence is made or expired from here".into());
+    }
+    match identity {
+        Some(who) if who.role < Role::Operator => {
+            Some(format!("role {} may not silence alerts", who.role.word()))
+        }
+        _ => None,
+    }
 }
 
 impl App {
@@ -116,15 +138,7 @@ impl App {
     /// below operator. A context of metrics sources alone has no identity: the silence is
     /// made under the login name.
     pub fn silence_refusal(&self) -> Option<String> {
-        if self.context.read_only {
-            return Some("read-only: this console does not silence alerts".into());
-        }
-        match self.identity() {
-            Some(who) if who.role < Role::Operator => {
-                Some(format!("role {} may not silence alerts", who.role.word()))
-            }
-            _ => None,
-        }
+        silence_refusal(self.context.read_only, self.identity())
     }
 
     /// The firing alerts under the selection, with their source: the selected timeline

@@ -13,7 +13,7 @@ mod worker;
 pub use client::PatroniClient;
 pub use cluster::{Cluster, Lag, Member, Promotion, PromotionPlan, Role};
 pub use error::PatroniError;
-pub use worker::spawn_patroni;
+pub use worker::{operator_name, spawn_patroni};
 
 use crate::config::SourceConfig;
 pub use crate::config::patroni::PatroniSettings;

@@ -40,6 +40,20 @@ pub struct PrometheusSpec {
     pub settings: PrometheusSettings,
 }
 
+impl PrometheusSpec {
+    /// Its Alertmanager (with the source's token), `None` without an `alertmanager_url`:
+    /// where silences are made, listed and settled.
+    pub fn alertmanager(&self) -> Result<Option<AlertmanagerClient>, PromError> {
+        let source = PrometheusSource::new(
+            &self.name,
+            &self.url,
+            self.settings.clone(),
+            Timeouts::default(),
+        )?;
+        Ok(source.with_token(self.token.clone()).alertmanager)
+    }
+}
+
 /// The token never reaches a log or a panic message.
 impl std::fmt::Debug for PrometheusSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

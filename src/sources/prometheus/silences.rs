@@ -45,6 +45,34 @@ impl Matcher {
             is_equal: true,
         }
     }
+
+    /// `label=value`, `label!=value`, `label=~regex` or `label!~regex`, as amtool and
+    /// Alertmanager's own UI write them; the label a Prometheus label name.
+    pub fn parse(text: &str) -> Result<Matcher, String> {
+        let usage = "use label=value, label!=value, label=~regex or label!~regex";
+        let name_end = text
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(text.len());
+        let (name, rest) = text.split_at(name_end);
+        if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
+            return Err(format!("{text:?}: no label name first; {usage}"));
+        }
+        let ((is_equal, is_regex), value) = [
+            ("=~", (true, true)),
+            ("!~", (false, true)),
+            ("!=", (false, false)),
+            ("=", (true, false)),
+        ]
+        .into_iter()
+        .find_map(|(op, kind)| Some((kind, rest.strip_prefix(op)?)))
+        .ok_or_else(|| format!("{text:?}: {usage}"))?;
+        Ok(Matcher {
+            name: name.to_string(),
+            value: value.to_string(),
+            is_regex,
+            is_equal,
+        })
+    }
 }
 
 /// The matchers that silence what the operator selected: the alert by name if one is
@@ -360,6 +388,28 @@ mod tests {
         assert_eq!(first.map(|s| s.id), Some("b".to_string()));
         let first = first_stored([from_b, from_a].into_iter());
         assert_eq!(first.map(|s| s.id), Some("b".to_string()));
+    }
+
+    #[test]
+    fn matchers_are_read_as_amtool_writes_them() {
+        let parsed = |text| Matcher::parse(text).map(|m| (m.name, m.value, m.is_equal, m.is_regex));
+        let ok = |name: &str, value: &str, equal, regex| {
+            Ok((name.to_string(), value.to_string(), equal, regex))
+        };
+        assert_eq!(
+            parsed("region=us-east"),
+            ok("region", "us-east", true, false)
+        );
+        assert_eq!(
+            parsed("region!=us-east"),
+            ok("region", "us-east", false, false)
+        );
+        assert_eq!(parsed("model=~gpt-4.*"), ok("model", "gpt-4.*", true, true));
+        assert_eq!(parsed("model!~a=b"), ok("model", "a=b", false, true));
+        assert_eq!(parsed("team="), ok("team", "", true, false));
+        for bad in ["region~x", "=x", "1x=y", "region", "re gion=x", ""] {
+            assert!(parsed(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]
