@@ -246,7 +246,15 @@ impl App {
         let Some(snapshot) = self.sources[source].snapshot.as_ref() else {
             return;
         };
-        let fitting = command::commands_for(&target, snapshot)
+        let mut fitting = command::commands_for(&target, snapshot);
+        if let Target::Service(id) = &target {
+            for promotion in self.patroni_promotions(id) {
+                if !fitting.contains(&promotion) {
+                    fitting.push(promotion);
+                }
+            }
+        }
+        let fitting = fitting
             .into_iter()
             .filter(|c| verb.is_none_or(|v| c.kind() == v));
         // What no source can perform here is left out; when that is all, the reason is told.

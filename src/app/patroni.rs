@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use super::{App, Level};
+use crate::domain::command::Command;
 use crate::domain::fleet::{Connection, STALE_AFTER, SourceData};
 use crate::domain::patroni::ClusterRead;
 
@@ -17,6 +18,21 @@ impl App {
             ..SourceData::new(name, url)
         });
         self.refresh_visible();
+    }
+
+    /// The promotions of the members of the Patroni clusters behind `service`: the service's
+    /// one row offers them whichever source it comes from, and Patroni performs them
+    /// (`domain::performer`).
+    pub(super) fn patroni_promotions(&self, service: &str) -> Vec<Command> {
+        let reads = (self.sources.iter()).filter_map(|s| s.patroni.as_ref());
+        reads
+            .filter(|read| read.service == service)
+            .flat_map(|read| read.cluster.members.iter().filter(|m| !m.leads()))
+            .map(|member| Command::Promote {
+                service: service.to_string(),
+                replica: member.name.clone(),
+            })
+            .collect()
     }
 
     pub(super) fn on_cluster(&mut self, index: usize, read: ClusterRead) {

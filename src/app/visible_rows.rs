@@ -92,8 +92,26 @@ impl App {
                 }
             }
             for (service, s) in snapshot.services.iter().enumerate() {
-                if matches(&s.id) {
-                    services.push(ServiceRow { source, service });
+                if !matches(&s.id) {
+                    continue;
+                }
+                let row = ServiceRow { source, service };
+                // One row per service, whichever sources report it (its pane shows each
+                // one's facts); a protocol v1 source's row over a Patroni cluster's, which
+                // knows members but no load, modes or routes.
+                let held = services.iter().position(|held: &ServiceRow| {
+                    let snapshot = self.sources[held.source].snapshot.as_ref();
+                    snapshot.is_some_and(|x| x.services[held.service].id == s.id)
+                });
+                match held {
+                    None => services.push(row),
+                    Some(at)
+                        if self.sources[services[at].source].patroni.is_some()
+                            && data.patroni.is_none() =>
+                    {
+                        services[at] = row
+                    }
+                    Some(_) => {}
                 }
             }
         }

@@ -8,7 +8,7 @@ use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, Wrap};
 
 use super::fleet::{headroom_style, health_style};
 use crate::app::{App, ListMap, View};
-use crate::domain::fleet::seen_health;
+use crate::domain::fleet::{Freshness, seen_health};
 use crate::format::{control, pct, rps};
 use crate::theme::Theme;
 use protocol::sanitize::clean;
@@ -183,12 +183,24 @@ fn draw_detail(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         let lines = super::patroni::lines(app, theme, &service.id);
         return draw_detail_block(theme, frame, area, &service.id, lines);
     }
-    let mut lines = vec![Line::from(format!(
+    let source = app.source(row.source);
+    let mut lines = Vec::new();
+    // A service another source reports too: each source's facts say whose they are and how
+    // old, so that its Patroni members below are not read as the same report.
+    let reported_elsewhere = (app.sources.iter().enumerate())
+        .filter(|(index, _)| *index != row.source)
+        .filter_map(|(_, other)| other.snapshot.as_ref())
+        .any(|other| other.services.iter().any(|s| s.id == service.id));
+    if reported_elsewhere {
+        lines.push(Line::from(super::fleet::provenance(app, theme, source)));
+    }
+    lines.push(Line::from(format!(
         "{} · demand {} rps",
         service.tier.word(),
         rps(service.demand_rps)
-    ))];
+    )));
     lines.extend(super::alerts::service_lines(app, theme, &service.id));
+    let own_from = lines.len();
     lines.push(Line::styled("replicas", theme.dim));
     for replica in &service.replicas {
         let headroom = if replica.capacity_rps > 0.0 {
@@ -227,11 +239,7 @@ fn draw_detail(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     if service.degraded_modes.is_empty() {
         lines.push(Line::from("  none active"));
     }
-    let at = app
-        .source(row.source)
-        .snapshot
-        .as_ref()
-        .map(|s| s.generated_at);
+    let at = source.snapshot.as_ref().map(|s| s.generated_at);
     for mode in &service.degraded_modes {
         let when = at
             .map(|now| {
@@ -252,8 +260,10 @@ fn draw_detail(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
             theme.warning,
         ));
     }
+    let own_to = lines.len();
     lines.extend(super::patroni::lines(app, theme, &service.id));
-    if let Some(snapshot) = app.source(row.source).snapshot.as_ref() {
+    let routes_from = lines.len();
+    if let Some(snapshot) = source.snapshot.as_ref() {
         lines.push(Line::styled("routes (provider#rank share)", theme.dim));
         let before = lines.len();
         for gateway in &snapshot.gateways {
@@ -275,7 +285,20 @@ fn draw_detail(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
             lines.push(Line::from("  none reported"));
         }
     }
+    // The row's source gone stale greys its own facts only: the alerts and Patroni's lines
+    // say their own age.
+    if source.freshness(app.now) != Freshness::Fresh {
+        let (own, routes) = lines.split_at_mut(routes_from);
+        for line in own[own_from..own_to].iter_mut().chain(routes) {
+            *line = greyed(std::mem::take(line), theme);
+        }
+    }
     draw_detail_block(theme, frame, area, &service.id, lines);
+}
+
+fn greyed(line: Line<'static>, theme: &Theme) -> Line<'static> {
+    let spans = (line.spans.into_iter()).map(|span| span.style(theme.stale));
+    Line::from(spans.collect::<Vec<_>>()).style(theme.stale)
 }
 
 fn draw_detail_block(theme: &Theme, frame: &mut Frame, area: Rect, id: &str, lines: Vec<Line>) {

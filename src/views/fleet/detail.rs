@@ -9,7 +9,7 @@ use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 use super::{headroom_style, health_style, history, measured};
 use crate::app::{App, ProviderCell, RegionRow};
 use crate::domain::fleet::{
-    Freshness, STALE_AFTER, history_key_provider, history_key_region, seen_health,
+    Freshness, STALE_AFTER, SourceData, history_key_provider, history_key_region, seen_health,
 };
 use crate::format::{age, control, ms, pct, rps};
 use crate::theme::Theme;
@@ -52,28 +52,7 @@ pub(super) fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
             history_key_region(&region.id),
         ),
     };
-    let provenance = match (freshness, source.age(app.now)) {
-        // Fresh data is at most STALE_AFTER old: a count of seconds below that would only
-        // flicker with each event.
-        (Freshness::Fresh, Some(_)) => Span::styled(
-            format!(
-                "source {} · live, updated within {}",
-                source.name,
-                age(STALE_AFTER)
-            ),
-            theme.dim,
-        ),
-        (_, Some(a)) => Span::styled(
-            format!(
-                "source {} · STALE: last known {} ago, may have changed",
-                source.name,
-                age(a)
-            ),
-            theme.stale,
-        ),
-        (_, None) => Span::styled(format!("source {} · no data", source.name), theme.stale),
-    };
-    lines.insert(0, Line::from(provenance));
+    lines.insert(0, Line::from(provenance(app, theme, source)));
     // Only a live report can disagree: a stale one is already said to be unknown.
     let native = (freshness == Freshness::Fresh).then(|| {
         let health = provider.map_or(region.health, |p| p.health);
@@ -299,4 +278,29 @@ fn provider_lines<'a>(app: &App, theme: &Theme, row: RegionRow, p: &Provider) ->
         }
     }
     lines
+}
+
+/// `source lab · live, updated within 15s`, or how old what it last said is.
+pub(in crate::views) fn provenance(app: &App, theme: &Theme, source: &SourceData) -> Span<'static> {
+    match (source.freshness(app.now), source.age(app.now)) {
+        // Fresh data is at most STALE_AFTER old: a count of seconds below that would only
+        // flicker with each event.
+        (Freshness::Fresh, Some(_)) => Span::styled(
+            format!(
+                "source {} · live, updated within {}",
+                source.name,
+                age(STALE_AFTER)
+            ),
+            theme.dim,
+        ),
+        (_, Some(a)) => Span::styled(
+            format!(
+                "source {} · STALE: last known {} ago, may have changed",
+                source.name,
+                age(a)
+            ),
+            theme.stale,
+        ),
+        (_, None) => Span::styled(format!("source {} · no data", source.name), theme.stale),
+    }
 }

@@ -7,6 +7,8 @@ mod gateway;
 mod history;
 mod measured;
 
+pub(super) use detail::provenance;
+
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
