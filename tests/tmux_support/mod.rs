@@ -63,6 +63,16 @@ impl Tmux {
         self.send(&["Enter"]);
     }
 
+    /// Runs the console on `config` with `token` for its sources; when it ends, the shell
+    /// prints `END-42 exit=<code>`.
+    pub fn start_console(&self, token: &str, config: &Path) {
+        let bin = env!("CARGO_BIN_EXE_switchboard");
+        self.type_line(&format!(
+            "SWITCHBOARD_TOKEN={token} {bin} --config {}; echo \"END-$((40+2)) exit=$?\"",
+            config.display()
+        ));
+    }
+
     pub fn screen(&self) -> String {
         let out = Command::new("tmux")
             .args(["capture-pane", "-p", "-t", &self.session])
