@@ -21,6 +21,22 @@ pub const SHIPPED: &[(&str, &str)] = &[
         "rate-limit-storm.md",
         include_str!("../../fixtures/runbooks/rate-limit-storm.md"),
     ),
+    (
+        "region-brownout.md",
+        include_str!("../../fixtures/runbooks/region-brownout.md"),
+    ),
+    (
+        "region-down.md",
+        include_str!("../../fixtures/runbooks/region-down.md"),
+    ),
+    (
+        "standby-not-warm.md",
+        include_str!("../../fixtures/runbooks/standby-not-warm.md"),
+    ),
+    (
+        "escalation-burst.md",
+        include_str!("../../fixtures/runbooks/escalation-burst.md"),
+    ),
 ];
 
 /// Where a runbook was read from.
@@ -205,6 +221,40 @@ mod tests {
             "SHIPPED lists every file of fixtures/runbooks"
         );
         assert_eq!(Catalog::load(None, &[]).problems().count(), 0);
+    }
+
+    #[test]
+    fn every_condition_of_a_shipped_runbook_reads_facts_the_lab_reports() {
+        use crate::runbook::eval::{FleetView, evaluate};
+        use crate::runbook::file::Block;
+        let fleet = crate::testing::default_fleet();
+        let counts = BTreeMap::from([("p1".to_string(), 0)]);
+        let view = FleetView {
+            snapshots: vec![&fleet],
+            open_escalations: Some(&counts),
+        };
+        for runbook in Catalog::load(None, &[])
+            .entries
+            .iter()
+            .flat_map(|e| &e.parsed)
+        {
+            let blocks = runbook.steps.iter().flat_map(|step| &step.blocks);
+            let conditions = blocks.filter_map(|block| match block {
+                Block::Check(expr) => Some(expr),
+                Block::Gate(gate) => Some(&gate.until),
+                _ => None,
+            });
+            for condition in conditions.chain(&runbook.applies) {
+                for reading in evaluate(condition, &view).readings {
+                    assert!(
+                        !reading.text.contains("not reported"),
+                        "{}: {}",
+                        runbook.front.id,
+                        reading.text
+                    );
+                }
+            }
+        }
     }
 
     fn write(dir: &Path, name: &str, id: &str) {

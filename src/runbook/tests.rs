@@ -363,3 +363,25 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn the_readme_example_runbook_lints_clean_and_names_every_fact_of_the_language() {
+    let readme = include_str!("../../README.md");
+    let section = &readme[readme.find("## Runbooks").expect("README has ## Runbooks")..];
+    let example = section
+        .split("````markdown\n")
+        .nth(1)
+        .and_then(|rest| rest.split("````").next())
+        .expect("the section shows a runbook");
+    let runbook = file::parse("README.md", example).unwrap_or_else(|problems| {
+        panic!("{problems:?}");
+    });
+    assert_eq!(runbook.steps.len(), 4);
+    for fact in expr::Fact::ALL {
+        assert!(
+            section.contains(&format!("| `{}` |", fact.name())),
+            "the README's table lists {}",
+            fact.name()
+        );
+    }
+}
