@@ -161,7 +161,7 @@ impl App {
                     })
                     .collect()
             }
-            View::Audit | View::Inbox => Vec::new(),
+            View::Audit | View::Inbox | View::Runbooks => Vec::new(),
         }
     }
 
