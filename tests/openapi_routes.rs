@@ -139,6 +139,9 @@ async fn every_event_the_lab_sends_keeps_to_the_spec_model_of_its_name() {
     act(&lab, client().post(url("claim"))).await;
     let abort = serde_json::json!({"resolution": {"kind": "abort"}, "note": "drill"});
     act(&lab, client().post(url("resolve")).body(abort.to_string())).await;
+    let start = serde_json::json!({"runbook_id": "provider-outage", "runbook_version": 1});
+    let runs = format!("{}/v1/runbook-runs", lab.url());
+    act(&lab, client().post(runs).body(start.to_string())).await;
     while seen != spec_names {
         seen.insert(check(&next_event(&mut events).await));
     }

@@ -13,7 +13,7 @@ use switchboard::sources::sse::{StreamEvent, decode_event};
 use switchboard::testing::from_source;
 use switchboard_fuzz::{console, draw_view};
 
-const NAMES: [&str; 9] = [
+const NAMES: [&str; 10] = [
     protocol::event_name::FLEET_DELTA,
     protocol::event_name::RESNAPSHOT,
     protocol::event_name::OPERATORS,
@@ -22,6 +22,7 @@ const NAMES: [&str; 9] = [
     protocol::escalations::EVENT_CLAIMED,
     protocol::escalations::EVENT_RELEASED,
     protocol::escalations::EVENT_RESOLVED,
+    protocol::runbook_runs::EVENT_RUN,
     "message",
 ];
 
@@ -33,6 +34,7 @@ fn report(event: StreamEvent) -> Option<SourceEvent> {
         StreamEvent::Operators(changed) => Some(SourceEvent::Operators(changed.operators)),
         StreamEvent::Audit(entry) => Some(SourceEvent::Audit(entry)),
         StreamEvent::Escalation(event) => Some(SourceEvent::Escalation(event)),
+        StreamEvent::RunbookRun(run) => Some(SourceEvent::RunbookRun(run)),
         StreamEvent::Resnapshot(resnapshot) => {
             let _ = protocol::sanitize::clean(&resnapshot.reason);
             None

@@ -109,6 +109,8 @@ impl App {
             SourceEvent::Operators(operators) => self.sources[index].operators = operators,
             SourceEvent::Audit(entry) => self.add_audit(&name, vec![entry]),
             SourceEvent::Escalation(event) => return self.on_escalation_event(index, event),
+            // Followed by the Runbooks view (branch i12-console).
+            SourceEvent::RunbookRun(_) => {}
             SourceEvent::Listed { rows, next_in } => {
                 let source = &mut self.sources[index];
                 let was_down = matches!(source.connection, Connection::Down { .. });

@@ -1,5 +1,5 @@
 //! HTTP client of protocol v1: snapshot, identity, roster, the live event stream, commands,
-//! operations and the audit log.
+//! operations and the audit log (runbook runs in `runbook_runs.rs`).
 
 use std::fmt;
 use std::time::Duration;
@@ -227,7 +227,7 @@ impl Client {
     }
 
     /// A JSON `POST` with extra headers, its answer parsed as `T`.
-    async fn post_json<T: DeserializeOwned>(
+    pub(super) async fn post_json<T: DeserializeOwned>(
         &self,
         url: Url,
         body: &serde_json::Value,
@@ -345,7 +345,11 @@ impl Client {
         self.get_url(self.url_of(endpoint, "")?, what).await
     }
 
-    async fn get_url<T: DeserializeOwned>(&self, url: Url, what: &str) -> Result<T, ClientError> {
+    pub(super) async fn get_url<T: DeserializeOwned>(
+        &self,
+        url: Url,
+        what: &str,
+    ) -> Result<T, ClientError> {
         let request = self
             .authorized(self.http.get(url))
             .header(ACCEPT, "application/json")
@@ -360,7 +364,7 @@ impl Client {
     }
 
     /// The URL of `endpoint` for object `id` (ignored by endpoints without one).
-    fn url_of(&self, endpoint: Endpoint, id: &str) -> Result<Url, ClientError> {
+    pub(super) fn url_of(&self, endpoint: Endpoint, id: &str) -> Result<Url, ClientError> {
         self.join(&endpoint.path_for(id))
     }
 

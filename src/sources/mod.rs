@@ -11,6 +11,7 @@ pub mod litellm;
 pub mod paging;
 pub mod patroni;
 pub mod prometheus;
+pub mod runbook_runs;
 pub mod sse;
 pub mod temporal;
 pub mod worker;
@@ -43,6 +44,9 @@ pub enum SourceEvent {
     /// An escalation appeared or changed hands. Events may repeat after a resume: keep the
     /// summary with the highest `revision`.
     Escalation(EscalationEvent),
+    /// A runbook run started, changed (a step record, someone's presence) or ended; the
+    /// whole run. Apply them in the order they come.
+    RunbookRun(Box<protocol::runbook_runs::RunbookRun>),
     /// Every open escalation of a source without a stream (Temporal), as it listed them just
     /// now; the next list comes in `next_in`. What it no longer lists has closed.
     Listed {

@@ -35,6 +35,8 @@ pub enum StreamEvent {
     Audit(AuditEntry),
     /// `escalation.new|claimed|released|resolved`.
     Escalation(super::EscalationEvent),
+    /// `runbook.run`: a run started, changed or ended.
+    RunbookRun(Box<protocol::runbook_runs::RunbookRun>),
 }
 
 /// Parses an SSE byte stream.
@@ -87,6 +89,7 @@ pub fn decode_event(name: &str, data: &str) -> Result<Option<StreamEvent>, Clien
         escalations::EVENT_CLAIMED => escalation(EscalationEventKind::Claimed, name, data)?,
         escalations::EVENT_RELEASED => escalation(EscalationEventKind::Released, name, data)?,
         escalations::EVENT_RESOLVED => escalation(EscalationEventKind::Resolved, name, data)?,
+        protocol::runbook_runs::EVENT_RUN => StreamEvent::RunbookRun(payload(name, data)?),
         _ => return Ok(None),
     };
     Ok(Some(decoded))

@@ -190,6 +190,7 @@ async fn follow<M: From<SourceMsg>>(
             }
             StreamEvent::Audit(entry) => outbox.send(SourceEvent::Audit(entry)).await?,
             StreamEvent::Escalation(event) => outbox.send(SourceEvent::Escalation(event)).await?,
+            StreamEvent::RunbookRun(run) => outbox.send(SourceEvent::RunbookRun(run)).await?,
             StreamEvent::Resnapshot(resnapshot) => {
                 tracing::info!(
                     source = %outbox.source,

@@ -4,7 +4,7 @@ use super::scripted_client::closed_port_url;
 use super::scripted_worker::{WorkerUnderTest, describe, revision};
 use super::*;
 
-async fn start_lab(options: LabOptions, listen: SocketAddr) -> LabServer {
+pub(crate) async fn start_lab(options: LabOptions, listen: SocketAddr) -> LabServer {
     timeout(WAIT, LabServer::start(options, listen))
         .await
         .unwrap()

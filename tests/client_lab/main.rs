@@ -76,6 +76,7 @@ fn delta_event(revision: u64) -> String {
 }
 
 mod against_lab;
+mod runbook_runs;
 mod scripted_client;
 mod scripted_paging;
 mod scripted_worker;

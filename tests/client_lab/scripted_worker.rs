@@ -171,6 +171,7 @@ pub(crate) fn describe(event: &SourceEvent) -> String {
         SourceEvent::Down { error, .. } => format!("down: {error}"),
         SourceEvent::Audit(entry) => format!("audit {}", entry.id),
         SourceEvent::Escalation(event) => format!("escalation {}", event.summary.id),
+        SourceEvent::RunbookRun(run) => format!("runbook run {} r{}", run.id, run.revision),
         SourceEvent::Listed { rows, .. } => format!("listed {}", rows.len()),
         SourceEvent::Measured(facts) => format!("measured {} regions", facts.regions.len()),
         SourceEvent::MeasuredHistory(history) => format!("history of {}", history.len()),

@@ -30,6 +30,7 @@ pub mod http;
 pub mod idempotency;
 pub mod listener;
 pub mod roster;
+pub mod runbook_runs;
 pub mod scenario;
 pub mod server;
 pub mod sim;

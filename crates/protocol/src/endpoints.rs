@@ -72,8 +72,15 @@ pub const CLAIM: Endpoint = Endpoint::post("/v1/escalations/{id}/claim");
 pub const RELEASE: Endpoint = Endpoint::post("/v1/escalations/{id}/release");
 pub const RESOLVE: Endpoint = Endpoint::post("/v1/escalations/{id}/resolve");
 
+pub const RUNBOOK_RUNS: Endpoint = Endpoint::get("/v1/runbook-runs");
+pub const START_RUN: Endpoint = Endpoint::post("/v1/runbook-runs");
+pub const RUNBOOK_RUN: Endpoint = Endpoint::get("/v1/runbook-runs/{id}");
+pub const RUN_STEPS: Endpoint = Endpoint::post("/v1/runbook-runs/{id}/steps");
+pub const RUN_PRESENCE: Endpoint = Endpoint::post("/v1/runbook-runs/{id}/presence");
+pub const RUN_END: Endpoint = Endpoint::post("/v1/runbook-runs/{id}/end");
+
 /// Every endpoint of protocol v1.
-pub const ALL: [Endpoint; 18] = [
+pub const ALL: [Endpoint; 24] = [
     HEALTH,
     FLEET,
     EVENTS,
@@ -92,6 +99,12 @@ pub const ALL: [Endpoint; 18] = [
     CLAIM,
     RELEASE,
     RESOLVE,
+    RUNBOOK_RUNS,
+    START_RUN,
+    RUNBOOK_RUN,
+    RUN_STEPS,
+    RUN_PRESENCE,
+    RUN_END,
 ];
 
 /// Whether `segment` is a dot segment (`.` or `..`), which path normalisers remove.

@@ -11,6 +11,7 @@ pub mod endpoints;
 pub mod escalations;
 pub mod model;
 pub mod request_body;
+pub mod runbook_runs;
 pub mod sanitize;
 pub mod source_text;
 pub mod wire_time;
@@ -429,9 +430,9 @@ pub mod event_name {
     /// Data: [`super::commands::AuditEntry`], each new entry of the audit log.
     pub const AUDIT: &str = "audit";
 
-    /// Every event name of `/v1/events`, the escalations' included (docs/openapi.yaml
-    /// models each; a test holds the two together).
-    pub const ALL: [&str; 8] = [
+    /// Every event name of `/v1/events`, the escalations' and runbook runs' included
+    /// (docs/openapi.yaml models each; a test holds the two together).
+    pub const ALL: [&str; 9] = [
         FLEET_DELTA,
         RESNAPSHOT,
         OPERATORS,
@@ -440,6 +441,7 @@ pub mod event_name {
         crate::escalations::EVENT_CLAIMED,
         crate::escalations::EVENT_RELEASED,
         crate::escalations::EVENT_RESOLVED,
+        crate::runbook_runs::EVENT_RUN,
     ];
 }
 

@@ -24,7 +24,7 @@ use crate::audit::{AuditQuery, AuditRecord};
 use crate::free_text::{Lines, check_printable};
 use crate::sim::{ControlTarget, Refusal};
 use protocol::command::{Command, Verb};
-use protocol::commands::{AuditOutcome, AuditPage, CommandAccepted, IF_MATCH, Operation};
+use protocol::commands::{AuditOutcome, AuditPage, CommandAccepted, Operation};
 use protocol::{Role, WhoAmI};
 
 /// Largest command body accepted.
@@ -184,24 +184,7 @@ fn checked_reason(reason: &str) -> Result<String, ApiError> {
 
 /// `If-Match` must name the target's control revision as it is now.
 fn check_revision(headers: &HeaderMap, id: &str, target: &ControlTarget) -> Result<(), ApiError> {
-    let Some(value) = headers.get(IF_MATCH) else {
-        return Err(ApiError::new(
-            StatusCode::PRECONDITION_REQUIRED,
-            format!(
-                "commands need {IF_MATCH}: <control_revision> of their target, from the state you acted on"
-            ),
-        ));
-    };
-    let text = value.to_str().unwrap_or_default().trim();
-    let bare = text
-        .strip_prefix('"')
-        .and_then(|t| t.strip_suffix('"'))
-        .unwrap_or(text);
-    let expected = super::revision_number(bare).ok_or_else(|| {
-        ApiError::bad_request(format!(
-            "{IF_MATCH} must be the target's control_revision, e.g. {IF_MATCH}: 3"
-        ))
-    })?;
+    let expected = super::if_match(headers, "commands need", "the target's control_revision")?;
     let current = target.control_revision();
     if expected == current {
         return Ok(());

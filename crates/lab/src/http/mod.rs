@@ -4,7 +4,7 @@
 //! The modules read one way: `state` is what every route shares; [`auth`], [`problem`] and
 //! `idempotent` are what routes have in common (callers and roles, problem documents,
 //! idempotent POSTs); `fleet` (fleet, events, whoami, operators), `commands` (commands,
-//! operations, audit) and `escalations` are the routes.
+//! operations, audit), `escalations` and `runbook_runs` are the routes.
 
 pub mod auth;
 mod commands;
@@ -14,6 +14,7 @@ mod idempotent;
 mod pages;
 pub mod problem;
 mod request_limits;
+mod runbook_runs;
 mod state;
 
 use std::time::Duration;
@@ -22,18 +23,25 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{MethodRouter, get, post};
 use axum::{Router, middleware};
 
+use axum::http::{HeaderMap, StatusCode};
+
+use problem::ApiError;
 use protocol::command::Verb;
+use protocol::commands::IF_MATCH;
 use protocol::endpoints::{self, Endpoint};
 
 pub use request_limits::{HEAD_LIMIT, MAX_HEADERS, URI_LIMIT};
 pub(crate) use state::{LabShared, RouterState};
 
 /// The largest body any endpoint reads: larger ones are refused before routing.
-const MAX_BODY: usize = if commands::BODY_LIMIT > escalations::BODY_LIMIT {
-    commands::BODY_LIMIT
-} else {
-    escalations::BODY_LIMIT
-};
+const MAX_BODY: usize = max(
+    commands::BODY_LIMIT,
+    max(escalations::BODY_LIMIT, runbook_runs::BODY_LIMIT),
+);
+
+const fn max(a: usize, b: usize) -> usize {
+    if a > b { a } else { b }
+}
 
 /// The endpoints the lab serves: protocol v1's, read from the table the router is built from.
 pub fn served_endpoints() -> Vec<Endpoint> {
@@ -65,6 +73,26 @@ pub(crate) fn router(state: RouterState, body_timeout: Duration) -> Router {
         .with_state(state)
 }
 
+/// `If-Match: <revision>`, bare or quoted: `428` without it (`needed_by` says what needs it,
+/// e.g. `commands need`), `400` naming `what` (e.g. `the target's control_revision`) when
+/// it is no revision number.
+fn if_match(headers: &HeaderMap, needed_by: &str, what: &str) -> Result<u64, ApiError> {
+    let Some(value) = headers.get(IF_MATCH) else {
+        return Err(ApiError::new(
+            StatusCode::PRECONDITION_REQUIRED,
+            format!("{needed_by} {IF_MATCH}: <{what}>, from the state you acted on"),
+        ));
+    };
+    let text = value.to_str().unwrap_or_default().trim();
+    let bare = text
+        .strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .unwrap_or(text);
+    revision_number(bare).ok_or_else(|| {
+        ApiError::bad_request(format!("{IF_MATCH} must be {what}, e.g. {IF_MATCH}: 3"))
+    })
+}
+
 /// A revision number as headers carry it (`If-Match`, `Last-Event-ID`): 1 to 19 ASCII
 /// digits, as the spec's patterns say (no sign, no spaces inside).
 fn revision_number(text: &str) -> Option<u64> {
@@ -76,6 +104,9 @@ fn revision_number(text: &str) -> Option<u64> {
 fn route_table() -> Vec<(Endpoint, MethodRouter<RouterState>)> {
     let escalation_post = |handler: MethodRouter<RouterState>| {
         handler.layer(DefaultBodyLimit::max(escalations::BODY_LIMIT))
+    };
+    let run_post = |handler: MethodRouter<RouterState>| {
+        handler.layer(DefaultBodyLimit::max(runbook_runs::BODY_LIMIT))
     };
     let mut table = vec![
         (endpoints::HEALTH, get(fleet::health)),
@@ -96,6 +127,15 @@ fn route_table() -> Vec<(Endpoint, MethodRouter<RouterState>)> {
             endpoints::RESOLVE,
             escalation_post(post(escalations::resolve)),
         ),
+        (endpoints::RUNBOOK_RUNS, get(runbook_runs::list)),
+        (endpoints::START_RUN, run_post(post(runbook_runs::start))),
+        (endpoints::RUNBOOK_RUN, get(runbook_runs::get)),
+        (endpoints::RUN_STEPS, run_post(post(runbook_runs::record))),
+        (
+            endpoints::RUN_PRESENCE,
+            run_post(post(runbook_runs::presence)),
+        ),
+        (endpoints::RUN_END, run_post(post(runbook_runs::end))),
     ];
     table.extend(Verb::ALL.map(|verb| {
         let handler = commands::command(verb).layer(DefaultBodyLimit::max(commands::BODY_LIMIT));

@@ -1,6 +1,6 @@
 //! The state every route shares: one mutex over the simulation, the published fleet, the
-//! event log, the roster, the audit log, the idempotency keys and the escalation queue, and
-//! the broadcast channel that carries each change to the open event streams.
+//! event log, the roster, the audit log, the idempotency keys, the escalation queue and the
+//! runbook runs, and the broadcast channel that carries each change to the open event streams.
 //!
 //! A tick publishes a revision under the lock and broadcasts its event; a stream subscribes
 //! and reads its replay under the same lock, so no event falls between replay and live.
@@ -22,8 +22,10 @@ use crate::event_log::{
 };
 use crate::idempotency::{IdempotencyStore, KEYS_KEPT_PER_CALLER};
 use crate::roster::Roster;
+use crate::runbook_runs::RunBoard;
 use crate::sim::Sim;
 use protocol::commands::AuditEntry;
+use protocol::runbook_runs::EVENT_RUN;
 use protocol::{FleetDelta, OperatorsChanged};
 
 /// Events a slow stream may fall behind before it catches up from the event log.
@@ -82,6 +84,7 @@ pub(super) struct LabCore {
     pub(super) audit: AuditLog,
     pub(super) idempotency: IdempotencyStore,
     pub(super) escalations: EscalationQueue,
+    pub(super) runs: RunBoard,
     /// The list page its client will most likely ask for next.
     pub(super) page_ahead: Option<PageAhead>,
     /// Ticks since the last revision was published.
@@ -114,6 +117,7 @@ impl LabShared {
                 audit: AuditLog::new(AUDIT_KEPT),
                 idempotency: IdempotencyStore::new(KEYS_KEPT_PER_CALLER),
                 escalations,
+                runs: RunBoard::default(),
                 page_ahead: None,
                 quiet_ticks: 0,
             }),
@@ -216,14 +220,17 @@ impl LabShared {
         notices.extend(core.escalations.take_notices());
         let lab = core.sim.lab_info(self.speed);
         let at = core.sim.now();
-        let before_delta: Arc<[NamedEvent]> = core
-            .escalations
-            .take_events()
-            .into_iter()
+        let escalations = core.escalations.take_events().into_iter();
+        let runs = core.runs.take_events().into_iter();
+        let before_delta: Arc<[NamedEvent]> = escalations
             .map(|event| NamedEvent {
                 name: event.name,
                 data: to_json(&event.summary).into(),
             })
+            .chain(runs.map(|run| NamedEvent {
+                name: EVENT_RUN,
+                data: to_json(&run).into(),
+            }))
             .collect();
         let delta = match core
             .published
