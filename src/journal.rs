@@ -15,6 +15,7 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -242,7 +243,7 @@ enum Line {
 /// The journal file, and what it held when opened plus what this process wrote since.
 pub struct Journal {
     path: PathBuf,
-    file: File,
+    file: LinesFile,
     records: Vec<Record>,
     by_id: HashMap<String, usize>,
     skipped_lines: usize,
@@ -253,47 +254,16 @@ impl Journal {
     /// Lines that do not parse are skipped with a warning; a torn last line is closed off so
     /// that the next entry starts on a line of its own.
     pub fn open(path: &Path) -> io::Result<Journal> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            fs::create_dir_all(dir)?;
-        }
-        let existed = path.exists();
-        let mut options = OpenOptions::new();
-        options.read(true).append(true).create(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(path)?;
-        if !existed {
-            sync_parent_dir(path)?;
-        }
-        let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes)?;
+        let (file, lines, skipped_lines) = LinesFile::open::<Line>(path)?;
         let mut journal = Journal {
             path: path.to_path_buf(),
             file,
             records: Vec::new(),
             by_id: HashMap::new(),
-            skipped_lines: 0,
+            skipped_lines,
         };
-        for (number, line) in bytes.split(|b| *b == b'\n').enumerate() {
-            if line.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            match serde_json::from_slice::<Line>(line) {
-                Ok(parsed) => journal.apply(parsed),
-                Err(error) => {
-                    journal.skipped_lines += 1;
-                    tracing::warn!(
-                        journal = %path.display(),
-                        line = number + 1,
-                        %error,
-                        "skipping an unreadable journal line (torn by a crash?)"
-                    );
-                }
-            }
-        }
-        if bytes.last().is_some_and(|b| *b != b'\n') {
-            journal.file.write_all(b"\n")?;
-            journal.file.sync_data()?;
+        for line in lines {
+            journal.apply(line);
         }
         Ok(journal)
     }
@@ -358,11 +328,7 @@ impl Journal {
     }
 
     fn append(&mut self, line: &Line) -> io::Result<()> {
-        let mut bytes = serde_json::to_vec(line).map_err(io::Error::other)?;
-        bytes.push(b'\n');
-        // One write per line: concurrent appenders (O_APPEND) do not interleave within it.
-        self.file.write_all(&bytes)?;
-        self.file.sync_data()
+        self.file.append(line)
     }
 
     fn apply(&mut self, line: Line) {
@@ -383,6 +349,66 @@ impl Journal {
                 None => tracing::warn!(%id, "journal result for an unknown entry"),
             },
         }
+    }
+}
+
+/// An append-only JSON Lines file written a line at a time, each fsynced before `append`
+/// returns: the command journal and the record of runbook runs.
+pub struct LinesFile {
+    file: File,
+}
+
+impl LinesFile {
+    /// Opens (creating it and its directory if needed, readable by its owner only) the file at
+    /// `path` and reads its lines. Lines that do not parse are skipped with a warning and
+    /// counted; a torn last line is closed off so that the next starts on a line of its own.
+    pub fn open<T: DeserializeOwned>(path: &Path) -> io::Result<(LinesFile, Vec<T>, usize)> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            fs::create_dir_all(dir)?;
+        }
+        let existed = path.exists();
+        let mut options = OpenOptions::new();
+        options.read(true).append(true).create(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(path)?;
+        if !existed {
+            sync_parent_dir(path)?;
+        }
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)?;
+        let (mut lines, mut skipped) = (Vec::new(), 0);
+        for (number, line) in bytes.split(|b| *b == b'\n').enumerate() {
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            match serde_json::from_slice::<T>(line) {
+                Ok(parsed) => lines.push(parsed),
+                Err(error) => {
+                    skipped += 1;
+                    tracing::warn!(
+                        file = %path.display(),
+                        line = number + 1,
+                        %error,
+                        "skipping an unreadable line (torn by a crash?)"
+                    );
+                }
+            }
+        }
+        if bytes.last().is_some_and(|b| *b != b'\n') {
+            file.write_all(b"\n")?;
+            file.sync_data()?;
+        }
+        Ok((LinesFile { file }, lines, skipped))
+    }
+
+    /// Writes `line` and waits until it is on disk.
+    pub fn append<T: Serialize>(&mut self, line: &T) -> io::Result<()> {
+        let mut bytes = serde_json::to_vec(line).map_err(io::Error::other)?;
+        bytes.push(b'\n');
+        // One write per line: concurrent appenders (O_APPEND) do not interleave within it.
+        self.file.write_all(&bytes)?;
+        self.file.sync_data()
     }
 }
 

@@ -30,6 +30,12 @@ pub enum Layer {
     Task,
     /// The inbox's list of tasks; keys it does not bind go to [`Layer::Global`].
     Inbox,
+    /// A skip reason or a note for a runbook run's step (typing goes to it).
+    RunInput,
+    /// A runbook run being followed; keys it does not bind go to [`Layer::Global`].
+    Run,
+    /// The list of runbooks; keys it does not bind go to [`Layer::Global`].
+    Runbooks,
     /// The views; always at the bottom.
     Global,
 }
@@ -37,7 +43,10 @@ pub enum Layer {
 impl Layer {
     /// A view's layer hands the keys it does not bind to the global one.
     pub fn falls_through(self) -> bool {
-        matches!(self, Layer::Task | Layer::Inbox)
+        matches!(
+            self,
+            Layer::Task | Layer::Inbox | Layer::Run | Layer::Runbooks
+        )
     }
 }
 
@@ -95,6 +104,19 @@ pub enum Action {
     ShowSilences,
     /// Expire the silence selected in the list (a confirmation first).
     ExpireSilence,
+    ShowRunbooks,
+    /// Follow the selected runbook (resume its run if one is going).
+    OpenRunbook,
+    /// Mark the run's current step done (its checks recorded as they read).
+    StepDone,
+    /// Pre-fill the step's command into the confirmation.
+    StepAction,
+    /// Skip the step (a reason first).
+    StepSkip,
+    /// Add a note to the step's record.
+    StepNote,
+    /// Take choice N (from 1) of the step's decision.
+    Choose(u8),
 }
 
 impl Action {
@@ -152,6 +174,15 @@ impl Action {
             }
             Action::ShowSilences => "Active silences of the Alertmanager: who, until when, why",
             Action::ExpireSilence => "Expire the selected silence (with a reason)",
+            Action::ShowRunbooks => "Runbooks view: the ones that apply now first, with why",
+            Action::OpenRunbook => "Follow the selected runbook (resumes its run)",
+            Action::StepDone => "Step done: record its checks as they read, go to the next",
+            Action::StepAction => {
+                "Fill the step's command into the confirmation (preflight, reason, confirm)"
+            }
+            Action::StepSkip => "Skip the step (a reason is required)",
+            Action::StepNote => "Add a note to the step's record",
+            Action::Choose(_) => "Take that choice (by its number) of the step's decision",
         }
     }
 
@@ -216,6 +247,13 @@ impl Action {
             Action::Silence => "silence",
             Action::ShowSilences => "silences",
             Action::ExpireSilence => "expire",
+            Action::ShowRunbooks => "runbooks",
+            Action::OpenRunbook => "follow",
+            Action::StepDone => "done",
+            Action::StepAction => "action",
+            Action::StepSkip => "skip",
+            Action::StepNote => "note",
+            Action::Choose(_) => "choose",
         }
     }
 
@@ -383,6 +421,8 @@ pub const BINDINGS: &[Binding] = &[
     bind(L::Global, Chord::plain(K::Char('w')), A::Run(Verb::Weights), false),
     bind(L::Global, Chord::plain(K::Char('s')), A::Silence, false),
     bind(L::Global, Chord::plain(K::Char('S')), A::ShowSilences, false),
+    // After the fleet's commands, so that help at 80x24 still shows them whole.
+    bind(L::Global, Chord::plain(K::Char('6')), A::ShowRunbooks, false),
     bind(L::Global, Chord::plain(K::Up), A::Up, false),
     bind(L::Global, Chord::plain(K::Char('k')), A::Up, false),
     bind(L::Global, Chord::plain(K::Down), A::Down, false),
@@ -399,6 +439,24 @@ pub const BINDINGS: &[Binding] = &[
     bind(L::Global, Chord::plain(K::Char('G')), A::Bottom, false),
     bind(L::Global, Chord::plain(K::Char('t')), A::NextTheme, false),
     bind(L::Inbox, Chord::plain(K::Enter), A::OpenTask, true),
+    bind(L::Runbooks, Chord::plain(K::Enter), A::OpenRunbook, true),
+    bind(L::Run, Chord::plain(K::Esc), A::Close, true),
+    bind(L::Run, Chord::plain(K::Char('x')), A::StepAction, true),
+    bind(L::Run, Chord::plain(K::Char('n')), A::StepDone, true),
+    bind(L::Run, Chord::plain(K::Enter), A::StepDone, false),
+    bind(L::Run, Chord::plain(K::Char('1')), A::Choose(1), false),
+    bind(L::Run, Chord::plain(K::Char('2')), A::Choose(2), false),
+    bind(L::Run, Chord::plain(K::Char('3')), A::Choose(3), false),
+    bind(L::Run, Chord::plain(K::Char('4')), A::Choose(4), false),
+    bind(L::Run, Chord::plain(K::Char('5')), A::Choose(5), false),
+    bind(L::Run, Chord::plain(K::Char('6')), A::Choose(6), false),
+    bind(L::Run, Chord::plain(K::Char('7')), A::Choose(7), false),
+    bind(L::Run, Chord::plain(K::Char('8')), A::Choose(8), false),
+    bind(L::Run, Chord::plain(K::Char('9')), A::Choose(9), false),
+    bind(L::Run, Chord::plain(K::Char('s')), A::StepSkip, true),
+    bind(L::Run, Chord::plain(K::Char('e')), A::StepNote, true),
+    bind(L::RunInput, Chord::plain(K::Enter), A::Accept, true),
+    bind(L::RunInput, Chord::plain(K::Esc), A::Close, true),
     bind(L::Task, Chord::plain(K::Esc), A::Close, true),
     bind(L::Task, Chord::plain(K::Char('q')), A::Close, false),
     bind(L::Task, Chord::plain(K::Tab), A::NextPane, true),
@@ -462,7 +520,7 @@ pub fn dispatch(layer: Layer, key: &KeyEvent) -> Option<(Layer, Action)> {
 pub fn split_coalesced_escape(layer: Layer, key: &KeyEvent) -> Option<[KeyEvent; 2]> {
     let text_editor = matches!(
         layer,
-        Layer::Confirm | Layer::Editor | Layer::Resolve | Layer::Silence
+        Layer::Confirm | Layer::Editor | Layer::Resolve | Layer::Silence | Layer::RunInput
     );
     let alt_char = key.modifiers - KeyModifiers::SHIFT == KeyModifiers::ALT
         && matches!(key.code, KeyCode::Char(_));
@@ -553,15 +611,20 @@ pub fn help_rows(can_mutate: bool) -> Vec<(Layer, String, &'static str)> {
         .iter()
         .filter(|b| can_mutate || !b.action.is_mutating())
     {
-        if seen.contains(&(binding.layer, binding.action)) {
+        // The choices of a decision are one row: their keys are their numbers.
+        let action = match binding.action {
+            Action::Choose(_) => Action::Choose(1),
+            other => other,
+        };
+        if seen.contains(&(binding.layer, action)) {
             continue;
         }
-        seen.push((binding.layer, binding.action));
-        rows.push((
-            binding.layer,
-            keys_for(binding.layer, binding.action),
-            binding.action.describe(),
-        ));
+        seen.push((binding.layer, action));
+        let keys = match action {
+            Action::Choose(_) => "1-9".to_string(),
+            _ => keys_for(binding.layer, action),
+        };
+        rows.push((binding.layer, keys, action.describe()));
     }
     rows
 }

@@ -333,3 +333,47 @@ pub fn alerting_app(width: u16, height: u16, now: Instant) -> App {
     app.update(from_metrics(SourceEvent::Silences(Ok(Vec::new()))));
     app
 }
+
+/// The small fleet in a provider outage: openai@us-east fails nine calls in ten, its breaker
+/// still closed and its share of traffic untouched (the start of `provider-outage.md`).
+pub fn outage_fleet() -> FleetSnapshot {
+    let mut fleet = small_fleet();
+    let provider = fleet
+        .providers
+        .iter_mut()
+        .find(|p| p.id == "openai@us-east")
+        .expect("the small fleet has openai@us-east");
+    provider.health = protocol::Health::Down;
+    provider.error_rate = 0.9;
+    fleet
+}
+
+/// A console as alice (operator) on the outage fleet, the shipped runbooks loaded with the
+/// run record `record`, showing the Runbooks view.
+pub fn runbooks_app(
+    width: u16,
+    height: u16,
+    now: Instant,
+    record: Vec<crate::runbook::run::RunLine>,
+) -> App {
+    let mut app = lab_app(width, height, now);
+    as_user(&mut app, "alice", Role::Operator);
+    app.update(from_source(SourceEvent::Snapshot(outage_fleet())));
+    app.update(Msg::RunbooksLoaded {
+        catalog: Box::new(crate::runbook::catalog::Catalog::load(None, &[])),
+        record: Ok(record),
+    });
+    app.update(key(KeyCode::Char('6')));
+    app
+}
+
+/// The source's answer to a command it applied, under audit entry `audit_id`.
+pub fn accepted(audit_id: u64) -> protocol::commands::CommandAccepted {
+    protocol::commands::CommandAccepted {
+        audit_id,
+        revision: 8,
+        control_revision: 3,
+        operation: None,
+        warnings: Vec::new(),
+    }
+}

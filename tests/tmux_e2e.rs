@@ -3,13 +3,11 @@
 
 mod tmux_support;
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::Duration;
 
 use switchboard::testing::free_port;
-use tmux_support::Tmux;
+use tmux_support::{Tmux, run_console_on, serve_lab};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -45,54 +43,6 @@ fn console_on_the_embedded_lab_navigates_and_restores_the_terminal() {
         !screen.contains("Regions × providers"),
         "alternate screen left:\n{screen}"
     );
-}
-
-/// `switchboard lab serve` as its own process (with `extra` arguments); returns it with
-/// alice's token.
-fn serve_lab(port: u16, extra: &[&str]) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args([
-            "lab",
-            "serve",
-            "--seed",
-            "9",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let token = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .find_map(|line| {
-            line.split_whitespace()
-                .find(|w| w.starts_with("sb_lab_alice_"))
-                .map(str::to_string)
-        })
-        .expect("lab serve prints alice's token");
-    // Keep draining so the lab never blocks on a full pipe.
-    std::thread::spawn(move || lines.for_each(drop));
-    (child, token)
-}
-
-/// Types the command that runs the console on the lab at `port` (a context named drill, its
-/// source named fleet) and echoes `END-42 exit=<code>` when it ends.
-fn run_console_on(tmux: &Tmux, home: &Path, port: u16, token: &str) {
-    let config = home.join("drill.toml");
-    std::fs::write(
-        &config,
-        format!("default_context = \"drill\"\n[contexts.drill]\n[[contexts.drill.sources]]\nname = \"fleet\"\nurl = \"http://127.0.0.1:{port}\"\n"),
-    )
-    .unwrap();
-    let bin = env!("CARGO_BIN_EXE_switchboard");
-    tmux.type_line(&format!(
-        "SWITCHBOARD_TOKEN={token} {bin} --config {}; echo \"END-$((40+2)) exit=$?\"",
-        config.display()
-    ));
 }
 
 /// Quits the console (it must exit 0), then stops the lab it ran on.

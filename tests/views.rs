@@ -579,5 +579,7 @@ mod measured;
 mod gateway;
 #[path = "views_patroni/mod.rs"]
 mod patroni;
+#[path = "views_runbooks/mod.rs"]
+mod runbooks;
 #[path = "views_silences/mod.rs"]
 mod silences;

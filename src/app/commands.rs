@@ -79,6 +79,8 @@ pub struct ConfirmState {
     pub problem: Option<String>,
     /// First row of the preflight's details on screen (its blocking findings never scroll).
     pub details_scroll: u16,
+    /// Opened from a runbook step: the run records what becomes of the command.
+    pub for_runbook: bool,
 }
 
 impl ConfirmState {
@@ -212,7 +214,7 @@ impl App {
                 let row = self.selected_service()?;
                 Some((row.source, Target::Service(self.service_at(row).id.clone())))
             }
-            View::Timeline | View::Audit | View::Inbox => None,
+            View::Timeline | View::Audit | View::Inbox | View::Runbooks => None,
         }
     }
 
@@ -367,6 +369,7 @@ impl App {
             preflight,
             problem: None,
             details_scroll: 0,
+            for_runbook: false,
         };
         confirm.offer_force();
         self.overlays.open(Overlay::Confirm(Box::new(confirm)));

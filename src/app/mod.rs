@@ -13,6 +13,7 @@ mod overlay;
 mod palette;
 mod patroni;
 mod refusals;
+mod runbooks;
 mod screen_map;
 mod shared_vec;
 mod silences;
@@ -38,6 +39,7 @@ pub use commands::{
 pub use inbox::{Inbox, InboxItem, OrderKey, SLA_WARNING, SourceLoad, Upserted, filter_text};
 pub use overlay::{Overlay, Overlays};
 pub use palette::PaletteState;
+pub use runbooks::{ListedRunbook, RunInput, RunInputKind, Runbooks};
 pub use screen_map::{Hit, ListMap, MatrixColumns, PaneExtent, ScreenMap, first_vendor_shown};
 pub use silences::{
     DEFAULT_SILENCE, Matcher, MatcherChoice, SentSilence, Silence, SilenceAction, SilenceDone,
@@ -137,6 +139,11 @@ pub enum Msg {
         local_id: u64,
         result: Result<SilenceDone, CommandFailure>,
     },
+    /// The runbook catalog and the lines of the local run record, read at startup.
+    RunbooksLoaded {
+        catalog: Box<crate::runbook::catalog::Catalog>,
+        record: Result<Vec<crate::runbook::run::RunLine>, String>,
+    },
 }
 
 impl From<SourceMsg> for Msg {
@@ -185,6 +192,8 @@ pub enum Effect {
     /// Create or expire a silence in a metrics source's Alertmanager: journal (fsync) under a
     /// fresh idempotency key, send, retry with the same key when no answer comes.
     Silence(SilenceOrder),
+    /// Append (fsync) a line of a runbook run's record to the local run record.
+    RecordRun(crate::runbook::run::RunLine),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -194,15 +203,17 @@ pub enum View {
     Timeline,
     Audit,
     Inbox,
+    Runbooks,
 }
 
 impl View {
-    pub const ALL: [View; 5] = [
+    pub const ALL: [View; 6] = [
         View::Fleet,
         View::Services,
         View::Timeline,
         View::Audit,
         View::Inbox,
+        View::Runbooks,
     ];
 
     pub fn title(self) -> &'static str {
@@ -212,6 +223,7 @@ impl View {
             View::Timeline => "Timeline",
             View::Audit => "Audit",
             View::Inbox => "Inbox",
+            View::Runbooks => "Runbooks",
         }
     }
 }
@@ -308,6 +320,8 @@ pub struct App {
     /// Silences created and expired from this console, oldest first.
     pub sent_silences: Vec<SentSilence>,
     next_silence_id: u64,
+    /// The runbook catalog and the run being followed.
+    pub runbooks: Runbooks,
     /// New tasks this urgent or more are notified of; `None`: notifications are off.
     pub notify_at: Option<Priority>,
     /// Config or theme problems: shown until the user dismisses them.
@@ -369,6 +383,7 @@ impl App {
             silences: Silences::new(),
             sent_silences: Vec::new(),
             next_silence_id: 0,
+            runbooks: Runbooks::default(),
             notify_at: init.notify_at,
             problems: init.problems,
             timeline: VecDeque::new(),

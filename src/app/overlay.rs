@@ -5,7 +5,8 @@
 //! open a click lands on nothing beneath.
 
 use super::{
-    ConfirmState, EditorState, MenuState, PaletteState, ResolveForm, SilenceForm, SilenceList,
+    ConfirmState, EditorState, MenuState, PaletteState, ResolveForm, RunInput, SilenceForm,
+    SilenceList,
 };
 use crate::keymap::Layer;
 
@@ -27,6 +28,8 @@ pub enum Overlay {
     Silence(Box<SilenceForm>),
     /// The active silences of a metrics source.
     Silences(SilenceList),
+    /// A skip reason or a note for the current step of a runbook run.
+    RunInput(Box<RunInput>),
 }
 
 impl Overlay {
@@ -41,6 +44,7 @@ impl Overlay {
             Overlay::Editor(_) => Layer::Editor,
             Overlay::Silence(_) => Layer::Silence,
             Overlay::Silences(_) => Layer::Silences,
+            Overlay::RunInput(_) => Layer::RunInput,
         }
     }
 }
@@ -125,4 +129,5 @@ state_of! {
     Editor(EditorState) => editor, editor_mut;
     Silence(SilenceForm) => silence_form, silence_form_mut;
     Silences(SilenceList) => silence_list, silence_list_mut;
+    RunInput(RunInput) => run_input, run_input_mut;
 }

@@ -113,6 +113,7 @@ impl ScreenMap {
             View::Timeline => Some(Hit::TimelineRow(row)),
             View::Audit => Some(Hit::AuditRow(row)),
             View::Inbox => Some(Hit::InboxRow(row)),
+            View::Runbooks => None,
         }
     }
 }

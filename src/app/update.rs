@@ -37,18 +37,19 @@ impl App {
                 // A fallback: the match's own message normally takes its rows first.
                 let mut effects = self.take_filter_matches();
                 effects.extend(self.renew_claim());
+                effects.extend(self.watch_gate());
                 effects
             }
             Msg::FilterMatched => self.take_filter_matches(),
             Msg::CommandJournaled { id, key } => {
                 self.command_journaled(id, key);
                 self.dirty = true;
-                Vec::new()
+                self.runbook_command_moved(id)
             }
             Msg::CommandFinished { id, result } => {
                 self.command_finished(id, result);
                 self.dirty = true;
-                Vec::new()
+                self.runbook_command_moved(id)
             }
             Msg::AuditLoaded { source, result } => {
                 match result {
@@ -111,6 +112,11 @@ impl App {
                 self.dirty = true;
                 Vec::new()
             }
+            Msg::RunbooksLoaded { catalog, record } => {
+                self.runbooks_loaded(*catalog, record);
+                self.dirty = true;
+                Vec::new()
+            }
             Msg::Terminate => self.quit(),
             Msg::Problem(problem) => {
                 self.log(None, Level::Warning, problem.clone());
@@ -131,6 +137,10 @@ impl App {
             Layer::Task
         } else if self.view == View::Inbox {
             Layer::Inbox
+        } else if self.view == View::Runbooks && self.runbooks.run_open {
+            Layer::Run
+        } else if self.view == View::Runbooks {
+            Layer::Runbooks
         } else {
             Layer::Global
         }
@@ -166,7 +176,13 @@ impl App {
                 self.silence_input(key);
                 self.dirty = true;
             }
-            Layer::Silences
+            Layer::RunInput => {
+                self.run_input(key);
+                self.dirty = true;
+            }
+            Layer::Run
+            | Layer::Runbooks
+            | Layer::Silences
             | Layer::Menu
             | Layer::Help
             | Layer::Task
@@ -178,22 +194,23 @@ impl App {
 
     /// The filter of the view on screen: the inbox has its own.
     pub fn filter_query(&self) -> &str {
-        if self.view == View::Inbox {
-            self.inbox.query()
-        } else {
-            &self.filter.query
+        match self.view {
+            View::Inbox => self.inbox.query(),
+            View::Runbooks => &self.runbooks.query,
+            _ => &self.filter.query,
         }
     }
 
     /// Typing into the palette or filter input.
     fn edit_input(&mut self, layer: Layer, key: KeyEvent) {
-        let mut inbox_query = self.inbox.query().to_string();
+        // The inbox and the runbooks keep their own query, set back once edited.
+        let mut own_query = self.filter_query().to_string();
         let input = match layer {
             Layer::Palette => match self.overlays.palette_mut() {
                 Some(p) => &mut p.input,
                 None => return,
             },
-            _ if self.view == View::Inbox => &mut inbox_query,
+            _ if matches!(self.view, View::Inbox | View::Runbooks) => &mut own_query,
             _ => &mut self.filter.query,
         };
         match key.code {
@@ -220,8 +237,9 @@ impl App {
             }
             _ if self.view == View::Inbox => {
                 self.open_when_matched = false;
-                self.inbox.set_query(&inbox_query);
+                self.inbox.set_query(&own_query);
             }
+            _ if self.view == View::Runbooks => self.set_runbook_query(&own_query),
             _ => self.refresh_visible(),
         }
     }
@@ -236,6 +254,12 @@ impl App {
                 Vec::new()
             }
             Layer::Task => self.perform_in_task(action),
+            Layer::Run => self.perform_in_run(action),
+            Layer::RunInput => self.perform_in_run_input(action),
+            Layer::Runbooks => match action {
+                Action::OpenRunbook => self.open_runbook(),
+                _ => Vec::new(),
+            },
             Layer::Inbox => match (action, self.inbox.selected_slot()) {
                 (Action::OpenTask, _) if self.inbox.matching() => {
                     self.open_when_matched = true;
@@ -246,7 +270,14 @@ impl App {
             },
             Layer::Confirm => {
                 match action {
-                    Action::Accept => return self.submit_confirm(),
+                    Action::Accept => {
+                        let for_runbook = self.overlays.confirm().is_some_and(|c| c.for_runbook);
+                        let effects = self.submit_confirm();
+                        if for_runbook {
+                            self.runbook_command_sent(&effects);
+                        }
+                        return effects;
+                    }
                     Action::NextField => self.move_confirm_focus(true),
                     Action::PrevField => self.move_confirm_focus(false),
                     Action::PageUp | Action::PageDown => {
@@ -355,6 +386,7 @@ impl App {
             Action::ShowTimeline => return self.show(View::Timeline),
             Action::ShowAudit => return self.show(View::Audit),
             Action::ShowInbox => return self.show(View::Inbox),
+            Action::ShowRunbooks => return self.show(View::Runbooks),
             Action::ActionMenu => self.start_command(None),
             Action::Run(verb) => self.start_command(Some(verb)),
             Action::Silence => self.start_silence(),
@@ -392,7 +424,13 @@ impl App {
             | Action::Abort
             | Action::RetryPath
             | Action::HandOff
-            | Action::ExpireSilence => {}
+            | Action::ExpireSilence
+            | Action::OpenRunbook
+            | Action::StepDone
+            | Action::StepAction
+            | Action::StepSkip
+            | Action::StepNote
+            | Action::Choose(_) => {}
         }
         Vec::new()
     }
@@ -401,6 +439,8 @@ impl App {
         self.filter.editing = false;
         if self.view == View::Inbox {
             self.inbox.set_query("");
+        } else if self.view == View::Runbooks {
+            self.set_runbook_query("");
         } else {
             self.filter.query.clear();
             self.refresh_visible();
@@ -446,13 +486,17 @@ impl App {
             }
             return;
         }
+        if self.view == View::Runbooks {
+            self.move_runbook_selection(delta);
+            return;
+        }
         let audit_rows = self.audit_rows();
         let (row, len) = match self.view {
             View::Fleet => (&mut self.selection.fleet_row, self.visible.fleet_rows()),
             View::Services => (&mut self.selection.service_row, self.visible.services.len()),
             View::Timeline => (&mut self.selection.timeline_row, self.timeline.len()),
             View::Audit => (&mut self.selection.audit_row, audit_rows),
-            View::Inbox => return,
+            View::Inbox | View::Runbooks => return,
         };
         *row = row.saturating_add_signed(delta).min(len.saturating_sub(1));
     }

@@ -3,12 +3,14 @@
 //!
 //! This module is pure but for [`catalog`], which reads the runbook files: it parses and lints
 //! runbook files ([`mod@file`]), parses conditions
-//! ([`expr`]) and evaluates them against the fleet as the console knows it ([`eval`]).
+//! ([`expr`]) and evaluates them against the fleet as the console knows it ([`eval`]); [`run`]
+//! follows one: the current step and the record of each step's outcome.
 
 pub mod catalog;
 pub mod eval;
 pub mod expr;
 pub mod file;
+pub mod run;
 
 #[cfg(test)]
 mod tests;

@@ -2,11 +2,12 @@
 //! them to `App::update`, carries out the effects, and draws when something changed, at
 //! most ~60 times a second.
 
-mod commands;
+pub mod commands;
 mod escalations;
 mod journaling;
 pub mod patroni;
 pub mod recovery;
+mod runbooks;
 pub mod silences;
 
 use std::io::Write;
@@ -155,6 +156,8 @@ pub async fn run_console(options: ConsoleOptions) -> anyhow::Result<()> {
             SourceOptions::default(),
         );
     }
+    let run_record = runbooks::RunRecord::new(runbooks::record_path(&options.journal));
+    run_record.load(tx.clone());
     tokio::spawn(forward_terminal_events(tx.clone()));
     tokio::spawn(tick(tx.clone()));
     tokio::spawn(forward_signals(tx.clone()));
@@ -194,6 +197,7 @@ pub async fn run_console(options: ConsoleOptions) -> anyhow::Result<()> {
                         Effect::Release { source, id } => dispatcher.release(source, id),
                         Effect::Resolve(request) => dispatcher.resolve(request),
                         Effect::Silence(order) => dispatcher.silence(order),
+                        Effect::RecordRun(line) => run_record.append(line, tx.clone()),
                         Effect::Notify { title, body } => {
                             if let Some(escape) = notifier.announce(Instant::now(), &title, &body) {
                                 let backend = guard.backend_mut();

@@ -12,6 +12,7 @@ mod inbox;
 mod overlays;
 mod patroni;
 mod resolve;
+mod runbooks;
 mod scrolling;
 mod services;
 mod silences;
@@ -98,6 +99,7 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame) -> ScreenMap {
             inbox::draw(app, theme, frame, body);
             map.list = Some(inbox::list_map(app, body));
         }
+        (View::Runbooks, _) => runbooks::draw(app, theme, frame, body),
     }
     chrome::draw_hints(app, theme, frame, screen.hints);
     chrome::draw_status(app, theme, frame, screen.status);
@@ -115,6 +117,7 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame) -> ScreenMap {
             Overlay::Editor(editor) => resolve::draw_editor(app, editor, theme, frame, app.area),
             Overlay::Silence(form) => silences::draw_form(app, form, theme, frame, app.area),
             Overlay::Silences(list) => silences::draw_list(app, list, theme, frame, app.area),
+            Overlay::RunInput(form) => runbooks::draw_input(form, theme, frame, app.area),
         }
     }
     map

@@ -35,6 +35,9 @@ fn layer_title(layer: Layer) -> &'static str {
         Layer::Resolve => "In a resolution's confirmation",
         Layer::Task => "In an open task (inbox, 5)",
         Layer::Inbox => "In the inbox (5)",
+        Layer::Runbooks => "In the list of runbooks (6)",
+        Layer::Run => "Following a runbook (6, enter on one)",
+        Layer::RunInput => "In a step's skip reason or note",
     }
 }
 

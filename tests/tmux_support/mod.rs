@@ -2,8 +2,9 @@
 //! reads. Needs tmux on PATH (`.ci/run` installs it).
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub struct Tmux {
@@ -104,4 +105,52 @@ impl Drop for Tmux {
             .args(["kill-session", "-t", &self.session])
             .status();
     }
+}
+
+/// `switchboard lab serve` as its own process (with `extra` arguments); returns it with
+/// alice's token.
+pub fn serve_lab(port: u16, extra: &[&str]) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args([
+            "lab",
+            "serve",
+            "--seed",
+            "9",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let token = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|line| {
+            line.split_whitespace()
+                .find(|w| w.starts_with("sb_lab_alice_"))
+                .map(str::to_string)
+        })
+        .expect("lab serve prints alice's token");
+    // Keep draining so the lab never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, token)
+}
+
+/// Types the command that runs the console on the lab at `port` (a context named drill, its
+/// source named fleet) and echoes `END-42 exit=<code>` when it ends.
+pub fn run_console_on(tmux: &Tmux, home: &Path, port: u16, token: &str) {
+    let config = home.join("drill.toml");
+    std::fs::write(
+        &config,
+        format!("default_context = \"drill\"\n[contexts.drill]\n[[contexts.drill.sources]]\nname = \"fleet\"\nurl = \"http://127.0.0.1:{port}\"\n"),
+    )
+    .unwrap();
+    let bin = env!("CARGO_BIN_EXE_switchboard");
+    tmux.type_line(&format!(
+        "SWITCHBOARD_TOKEN={token} {bin} --config {}; echo \"END-$((40+2)) exit=$?\"",
+        config.display()
+    ));
 }

@@ -1,0 +1,254 @@
+use std::time::{Duration, Instant};
+
+use chrono::TimeDelta;
+use crossterm::event::KeyCode;
+
+use super::RunInputKind;
+use crate::app::{App, Effect, Msg, View};
+use crate::keymap::Layer;
+use crate::runbook::catalog::Catalog;
+use crate::runbook::run::{Outcome, RunLine};
+use crate::sources::SourceEvent;
+use crate::testing::{
+    accepted, fixture_wall, from_source, key, outage_fleet, runbooks_app, type_text,
+};
+use protocol::{BreakerState, FleetDelta};
+
+/// Every line the effects ask to record.
+fn recorded(effects: &[Effect]) -> Vec<RunLine> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::RecordRun(line) => Some(line.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn press(app: &mut App, code: KeyCode, log: &mut Vec<RunLine>) {
+    log.extend(recorded(&app.update(key(code))));
+}
+
+fn current(app: &App) -> Option<usize> {
+    app.runbooks.run.as_ref().and_then(|r| r.current)
+}
+
+/// The wall clock reads `seconds` past the fixture's; the source's data stays fresh (its
+/// reports would keep coming in a real run).
+fn tick(app: &mut App, seconds: i64, log: &mut Vec<RunLine>) {
+    let msg = Msg::Tick {
+        now: app.now + Duration::from_secs(1),
+        wall: fixture_wall() + TimeDelta::seconds(seconds),
+    };
+    log.extend(recorded(&app.update(msg)));
+}
+
+/// openai@us-east's breaker and share, as the lab reports them after the action.
+fn breaker_opened(app: &mut App, share: f64) {
+    let mut provider = outage_fleet().providers[0].clone();
+    provider.breaker.state = BreakerState::Open;
+    provider.traffic_share = share;
+    app.update(from_source(SourceEvent::Delta(FleetDelta {
+        revision: 8,
+        providers: vec![provider],
+        ..FleetDelta::default()
+    })));
+}
+
+/// provider-outage opened, step 1 done, and step 2's action sent and accepted.
+fn at_the_gate(log: &mut Vec<RunLine>) -> App {
+    let mut app = runbooks_app(100, 30, Instant::now(), Vec::new());
+    press(&mut app, KeyCode::Enter, log);
+    assert_eq!(current(&app), Some(0), "the run starts at step 1");
+    press(&mut app, KeyCode::Char('n'), log);
+    assert_eq!(current(&app), Some(1));
+
+    press(&mut app, KeyCode::Char('n'), log);
+    assert_eq!(current(&app), Some(1), "an action step is not done unsent");
+
+    press(&mut app, KeyCode::Char('x'), log);
+    let confirm = app.overlays.confirm().expect("the normal confirmation");
+    assert_eq!(
+        confirm.command.to_string(),
+        "breaker force-open openai@us-east for 30m00s"
+    );
+    assert_eq!(app.top_layer(), Layer::Confirm);
+    // Enter without a reason sends nothing.
+    assert!(app.update(key(KeyCode::Enter)).is_empty());
+    type_text(&mut app, "provider outage runbook");
+    let effects = app.update(key(KeyCode::Enter));
+    let Some(Effect::SendCommand(request)) = effects.first() else {
+        panic!("sent through the one command path: {effects:?}");
+    };
+    let id = request.id;
+    log.extend(recorded(&app.update(Msg::CommandJournaled {
+        id,
+        key: "key-1".into(),
+    })));
+    log.extend(recorded(&app.update(Msg::CommandFinished {
+        id,
+        result: Ok(accepted(41)),
+    })));
+    press(&mut app, KeyCode::Char('n'), log);
+    assert_eq!(current(&app), Some(2), "on to the gate");
+    app
+}
+
+#[test]
+fn the_list_puts_the_runbooks_that_apply_now_first_with_why() {
+    let app = runbooks_app(100, 30, Instant::now(), Vec::new());
+    assert_eq!(app.view, View::Runbooks);
+    let listed = app.runbook_list();
+    let ids: Vec<Option<&str>> = listed.iter().map(|l| l.entry.id()).collect();
+    assert_eq!(ids, [Some("provider-outage"), Some("rate-limit-storm")]);
+    let why = &listed[0].why;
+    assert!(
+        why.contains(&"error_rate(openai@us-east) = 90.0% > 20%".to_string()),
+        "{why:?}"
+    );
+    assert!(why.contains(&"the lab plays provider-outage".to_string()));
+    assert!(why.contains(&"risk-scorer is degraded".to_string()));
+    assert!(why.contains(&"openai@us-east is down".to_string()));
+    assert!(listed[1].why.is_empty());
+}
+
+#[test]
+fn the_filter_matches_id_title_and_owner_and_a_broken_file_stays_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("broken.md"), "no front matter").unwrap();
+    let mut app = runbooks_app(100, 30, Instant::now(), Vec::new());
+    app.update(Msg::RunbooksLoaded {
+        catalog: Box::new(Catalog::load(Some(dir.path()), &[])),
+        record: Ok(Vec::new()),
+    });
+    assert_eq!(app.runbook_list().len(), 3, "the broken file is listed");
+    let broken = app
+        .runbook_list()
+        .into_iter()
+        .find(|l| l.entry.id().is_none());
+    assert!(broken.unwrap().entry.parsed.is_err());
+    app.update(key(KeyCode::Char('/')));
+    type_text(&mut app, "429");
+    let ids: Vec<_> = app.runbook_list().iter().map(|l| l.entry.id()).collect();
+    assert_eq!(ids, [Some("rate-limit-storm")]);
+}
+
+#[test]
+fn a_run_follows_its_steps_the_gate_waits_for_the_fleet_and_a_decision_jumps() {
+    let mut log = Vec::new();
+    let mut app = at_the_gate(&mut log);
+    let outcomes: Vec<&Outcome> = log.iter().map(|l| &l.outcome).collect();
+    assert!(matches!(outcomes[0], Outcome::Started));
+    let Outcome::Done { checks } = outcomes[1] else {
+        panic!("{outcomes:?}")
+    };
+    assert_eq!(checks[0].mark, "✓", "{checks:?}");
+    assert_eq!(
+        outcomes[2],
+        &Outcome::ActionSent {
+            command: "breaker force-open openai@us-east for 30m00s".into(),
+            key: "key-1".into()
+        }
+    );
+    assert!(
+        matches!(outcomes[3], Outcome::ActionResult { result, .. } if result == "accepted (audit #41)")
+    );
+    assert!(log.iter().all(|l| l.who == "alice"));
+
+    // The share has not moved: the gate waits.
+    tick(&mut app, 30, &mut log);
+    assert_eq!(current(&app), Some(2));
+    assert_eq!(app.update(key(KeyCode::Char('n'))), Vec::new());
+    assert_eq!(current(&app), Some(2), "a gate is not marked done by hand");
+
+    breaker_opened(&mut app, 0.0);
+    tick(&mut app, 31, &mut log);
+    assert_eq!(
+        current(&app),
+        Some(3),
+        "the gate is met once the share moved"
+    );
+    assert!(matches!(&log.last().unwrap().outcome, Outcome::GateMet { seen } if seen.mark == "✓"));
+
+    press(&mut app, KeyCode::Char('n'), &mut log);
+    assert_eq!(current(&app), Some(3), "a decision wants a choice");
+    press(&mut app, KeyCode::Char('2'), &mut log);
+    assert_eq!(current(&app), Some(4), "choice 2 jumps to step 5");
+    assert!(
+        matches!(&log.last().unwrap().outcome, Outcome::Decided { choice: 2, label, .. } if label == "Backup path short of headroom")
+    );
+    // Every outcome is in the timeline too.
+    assert!(app.timeline.iter().any(|e| {
+        e.text
+            .contains("runbook provider-outage step 4: decided 2.")
+    }));
+}
+
+#[test]
+fn a_gate_that_times_out_leads_where_it_says() {
+    let mut log = Vec::new();
+    let mut app = at_the_gate(&mut log);
+    tick(&mut app, 299, &mut log);
+    assert_eq!(current(&app), Some(2), "4m59s: still waiting");
+    tick(&mut app, 300, &mut log);
+    assert_eq!(current(&app), Some(4), "on_timeout: step 5");
+    assert!(
+        matches!(&log.last().unwrap().outcome, Outcome::GateTimedOut { then, .. } if then == "step 5")
+    );
+}
+
+#[test]
+fn a_skip_needs_a_reason_and_a_note_stays_on_its_step() {
+    let mut log = Vec::new();
+    let mut app = runbooks_app(100, 30, Instant::now(), Vec::new());
+    press(&mut app, KeyCode::Enter, &mut log);
+    press(&mut app, KeyCode::Char('s'), &mut log);
+    assert_eq!(
+        app.overlays.run_input().map(|f| f.kind),
+        Some(RunInputKind::Skip)
+    );
+    press(&mut app, KeyCode::Enter, &mut log);
+    assert_eq!(current(&app), Some(0), "no reason, no skip");
+    assert!(app.overlays.run_input().unwrap().problem.is_some());
+    type_text(&mut app, "already confirmed by the provider's status page");
+    press(&mut app, KeyCode::Enter, &mut log);
+    assert_eq!(current(&app), Some(1));
+    assert!(
+        matches!(&log.last().unwrap().outcome, Outcome::Skipped { reason } if reason.starts_with("already"))
+    );
+
+    press(&mut app, KeyCode::Char('e'), &mut log);
+    type_text(&mut app, "paged the provider");
+    press(&mut app, KeyCode::Enter, &mut log);
+    assert_eq!(current(&app), Some(1), "a note does not move the run");
+    assert!(
+        matches!(&log.last().unwrap().outcome, Outcome::Note { text } if text == "paged the provider")
+    );
+}
+
+#[test]
+fn a_run_recorded_before_a_restart_resumes_where_it_stopped() {
+    let mut log = Vec::new();
+    let app = at_the_gate(&mut log);
+    let before = app.runbooks.run.clone().unwrap();
+
+    let mut restarted = runbooks_app(100, 30, Instant::now(), log);
+    let resumed = restarted
+        .runbooks
+        .run
+        .clone()
+        .expect("resumed from the record");
+    assert_eq!(resumed, before);
+    assert_eq!(resumed.current, Some(2));
+    assert!(
+        !restarted.runbooks.run_open,
+        "the list first, the run a key away"
+    );
+    restarted.update(key(KeyCode::Enter));
+    assert!(restarted.runbooks.run_open);
+    assert_eq!(
+        restarted.runbooks.run.as_ref().unwrap().record.len(),
+        before.record.len(),
+        "enter resumes the run, it does not start another"
+    );
+}
