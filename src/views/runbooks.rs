@@ -96,11 +96,17 @@ fn draw_list(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
                 )
             }
         };
-        lines.push(Line::styled(row, style));
+        // A row wider than the list ends in `…`, never silently at the border.
+        let inner_width = area.width.saturating_sub(2);
+        lines.push(Line::styled(super::fit(&row, inner_width), style));
         for why in &listed.why {
+            let why = format!("why: {}", clean(why));
             lines.push(Line::from(vec![
                 Span::raw("      "),
-                Span::styled(format!("why: {}", clean(why)), theme.warning),
+                Span::styled(
+                    super::fit(&why, inner_width.saturating_sub(6)),
+                    theme.warning,
+                ),
             ]));
         }
         if let (Err(problems), true) = (&listed.entry.parsed, selected) {

@@ -3,6 +3,9 @@
 use super::*;
 use crossterm::event::KeyEventKind;
 
+use Action as A;
+use KeyCode as K;
+
 fn key(code: KeyCode, modifiers: KeyModifiers) -> KeyEvent {
     KeyEvent::new_with_kind(code, modifiers, KeyEventKind::Press)
 }
