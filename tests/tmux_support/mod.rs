@@ -7,6 +7,9 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// Times a tmux session is asked for before a test gives up.
+const NEW_SESSION_TRIES: usize = 5;
+
 pub struct Tmux {
     session: String,
 }
@@ -22,32 +25,41 @@ impl Tmux {
             .filter(|c| c.is_ascii_alphanumeric())
             .collect();
         let session = format!("sb-e2e-{}-{unique}", std::process::id());
-        let status = Command::new("tmux")
-            .args([
-                "new-session",
-                "-d",
-                "-s",
-                &session,
-                "-x",
-                &width.to_string(),
-                "-y",
-                &height.to_string(),
-            ])
-            .args(["env", "-i"])
-            .arg(format!("HOME={}", home.display()))
-            .arg(format!(
-                "PATH={}",
-                std::env::var("PATH").unwrap_or_default()
-            ))
-            .arg("TERM=xterm-256color")
-            .arg(format!("XDG_CONFIG_HOME={}", home.join("config").display()))
-            .arg(format!("XDG_STATE_HOME={}", home.join("state").display()))
-            .arg(format!("XDG_DATA_HOME={}", home.join("data").display()))
-            .args(["bash", "--norc", "--noprofile"])
-            .status()
-            .expect("tmux must be installed to run the terminal tests (apt-get install tmux)");
-        assert!(status.success(), "tmux could not start a session");
-        Tmux { session }
+        // Another test's last session ending stops the tmux server; a session created in that
+        // moment hears "server exited unexpectedly": ask again, as benches/first_frame.rs does.
+        let mut refused = String::new();
+        for _ in 0..NEW_SESSION_TRIES {
+            let answer = Command::new("tmux")
+                .args([
+                    "new-session",
+                    "-d",
+                    "-s",
+                    &session,
+                    "-x",
+                    &width.to_string(),
+                    "-y",
+                    &height.to_string(),
+                ])
+                .args(["env", "-i"])
+                .arg(format!("HOME={}", home.display()))
+                .arg(format!(
+                    "PATH={}",
+                    std::env::var("PATH").unwrap_or_default()
+                ))
+                .arg("TERM=xterm-256color")
+                .arg(format!("XDG_CONFIG_HOME={}", home.join("config").display()))
+                .arg(format!("XDG_STATE_HOME={}", home.join("state").display()))
+                .arg(format!("XDG_DATA_HOME={}", home.join("data").display()))
+                .args(["bash", "--norc", "--noprofile"])
+                .output()
+                .expect("tmux must be installed to run the terminal tests (apt-get install tmux)");
+            if answer.status.success() {
+                return Tmux { session };
+            }
+            refused = String::from_utf8_lossy(&answer.stderr).into_owned();
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("tmux could not start a session: {refused}");
     }
 
     pub fn send(&self, keys: &[&str]) {
