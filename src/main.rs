@@ -10,7 +10,9 @@ use clap::Parser;
 use switchboard::cli::args::{Cli, Command, LabCommand};
 use switchboard::cli::output::note;
 use switchboard::cli::target::{Target, load_config};
-use switchboard::cli::{audit, commands, escalations, generate, journal, login, silences, status};
+use switchboard::cli::{
+    audit, commands, escalations, generate, journal, login, runbook, silences, status,
+};
 use switchboard::config;
 use switchboard::runner::{ConsoleOptions, run_console};
 
@@ -91,6 +93,9 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             target.stop().await;
             code
         }
+        Some(Command::Runbook { command }) => {
+            runbook::run_from_shell(command, &cli.lab, &cli.config).await
+        }
         Some(Command::Audit { args }) => {
             let target = Target::for_one_shot(&cli.lab, &cli.config).await?;
             let code = audit::run_from_shell(args, &target).await;
@@ -129,6 +134,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 no_color: switchboard::theme::no_color_from_env(),
                 journal: target.journal_path(),
                 notify: loaded.config.notify,
+                runbook_dirs: loaded.config.runbook_dirs.clone(),
             })
             .await;
             target.stop().await;

@@ -8,6 +8,7 @@ use crate::cli::commands::CommandArgs;
 use crate::cli::escalations::EscalationsArgs;
 use crate::cli::journal::JournalArgs;
 use crate::cli::login::LoginArgs;
+use crate::cli::runbook::RunbookArgs;
 use crate::cli::silences::SilencesArgs;
 use crate::cli::status::StatusArgs;
 use crate::cli::target::{ConfigArgs, EmbeddedLabArgs};
@@ -52,6 +53,12 @@ pub enum Command {
     Silences {
         #[command(subcommand)]
         command: SilencesArgs,
+    },
+    /// Runbooks: list, show, lint (exit 2 on a problem), check against the live fleet
+    /// without acting (exit 0 all hold, 1 otherwise).
+    Runbook {
+        #[command(subcommand)]
+        command: RunbookArgs,
     },
     /// The audit log of the context's source, oldest first: who did what, why, with which key.
     Audit {

@@ -1,5 +1,5 @@
-//! The scriptable verbs: `status`, the fleet commands, `escalations`, `silences`, `audit`,
-//! `journal` and `login`. Each prints
+//! The scriptable verbs: `status`, the fleet commands, `escalations`, `silences`, `runbook`,
+//! `audit`, `journal` and `login`. Each prints
 //! for people or as JSON, and answers with an exit code scripts can rely on (see the README).
 //!
 //! [`args`] is the whole command line as clap parses it; [`target`] resolves what a run talks
@@ -17,6 +17,7 @@ pub mod generate;
 pub mod journal;
 pub mod login;
 pub mod output;
+pub mod runbook;
 pub mod silences;
 pub mod status;
 pub mod target;

@@ -32,13 +32,8 @@ pub async fn run_status(
     if sources.is_empty() {
         bail!("no sources to check");
     }
-    let answers = futures::future::join_all(sources.iter().map(fetch)).await;
     let now = Instant::now();
-    let data: Vec<SourceData> = sources
-        .iter()
-        .zip(answers)
-        .map(|(spec, answer)| source_data(spec, answer, now))
-        .collect();
+    let data = fetch_sources(&sources, now).await;
     let report = StatusReport::of(&data, now);
     if json {
         write_json(out, &report, "status")?;
@@ -53,6 +48,17 @@ pub async fn run_status(
 pub async fn run_from_shell(args: StatusArgs, target: &Target) -> anyhow::Result<u8> {
     let code = run_status(target.sources.clone(), args.json, &mut std::io::stdout()).await?;
     Ok(process_exit_code(code))
+}
+
+/// Each source's snapshot, asked for at once, as [`SourceData`] read at `now` (a source that
+/// did not answer is down with its error).
+pub async fn fetch_sources(sources: &[SourceSpec], now: Instant) -> Vec<SourceData> {
+    let answers = futures::future::join_all(sources.iter().map(fetch)).await;
+    sources
+        .iter()
+        .zip(answers)
+        .map(|(spec, answer)| source_data(spec, answer, now))
+        .collect()
 }
 
 async fn fetch(spec: &SourceSpec) -> Result<FleetSnapshot, ClientError> {

@@ -50,6 +50,9 @@ pub struct Config {
     pub contexts: BTreeMap<String, ContextConfig>,
     /// How a new urgent escalation is announced (`[notify]`).
     pub notify: NotifyConfig,
+    /// `runbook_dirs`: directories of runbooks, besides the shipped ones and
+    /// [`Paths::runbooks_dir`]; relative ones were taken against the config file's folder.
+    pub runbook_dirs: Vec<PathBuf>,
 }
 
 /// `[notify]`: how the console tells of a new escalated task while the operator looks
@@ -270,6 +273,7 @@ impl Default for Config {
             theme: DEFAULT_THEME.to_string(),
             contexts: BTreeMap::from([(LAB_CONTEXT.to_string(), lab)]),
             notify: NotifyConfig::default(),
+            runbook_dirs: Vec::new(),
         }
     }
 }

@@ -122,6 +122,20 @@ impl Catalog {
         catalog
     }
 
+    /// Only the runbooks at `paths` (files, or directories of `*.md`), without the shipped
+    /// ones: what `switchboard runbook lint PATH...` reads.
+    pub fn of_paths(paths: &[PathBuf]) -> Catalog {
+        let mut catalog = Catalog::default();
+        for path in paths {
+            if path.is_dir() {
+                catalog.add_dir(path);
+            } else {
+                catalog.add_file(path.clone());
+            }
+        }
+        catalog
+    }
+
     /// Every problem of every entry, in catalog order.
     pub fn problems(&self) -> impl Iterator<Item = &Problem> {
         self.entries
@@ -156,15 +170,19 @@ impl Catalog {
             .collect();
         paths.sort();
         for path in paths {
-            let entry = match std::fs::read_to_string(&path) {
-                Ok(text) => Entry::read(Origin::File(path), &text),
-                Err(error) => Entry::unreadable(
-                    Origin::File(path),
-                    format!("runbook cannot be read: {error}"),
-                ),
-            };
-            self.add(entry);
+            self.add_file(path);
         }
+    }
+
+    fn add_file(&mut self, path: PathBuf) {
+        let entry = match std::fs::read_to_string(&path) {
+            Ok(text) => Entry::read(Origin::File(path), &text),
+            Err(error) => Entry::unreadable(
+                Origin::File(path),
+                format!("runbook cannot be read: {error}"),
+            ),
+        };
+        self.add(entry);
     }
 
     /// Adds a user's runbook: it replaces a shipped one of the same id; a second user file

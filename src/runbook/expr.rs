@@ -223,6 +223,9 @@ fn is_word_char(c: char) -> bool {
 fn tokenize(text: &str) -> Result<(Vec<Located>, Position), (Position, String)> {
     let mut tokens = Vec::new();
     let mut at = Position { line: 1, column: 1 };
+    // "found the end" points just past the last token, on its line, not past trailing
+    // whitespace (a fenced block's condition ends in a newline).
+    let mut past_last_token = at;
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
         let start = at;
@@ -266,8 +269,9 @@ fn tokenize(text: &str) -> Result<(Vec<Located>, Position), (Position, String)> 
             other => return Err((start, format!("unexpected character {other:?}"))),
         };
         tokens.push((token, start));
+        past_last_token = at;
     }
-    Ok((tokens, at))
+    Ok((tokens, past_last_token))
 }
 
 fn describe(token: &Token) -> String {

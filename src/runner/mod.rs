@@ -51,6 +51,8 @@ pub struct ConsoleOptions {
     pub journal: PathBuf,
     /// How new urgent escalations are announced.
     pub notify: NotifyConfig,
+    /// The config's `runbook_dirs`, read beside the shipped runbooks and the user's.
+    pub runbook_dirs: Vec<PathBuf>,
 }
 
 pub async fn run_console(options: ConsoleOptions) -> anyhow::Result<()> {
@@ -157,7 +159,7 @@ pub async fn run_console(options: ConsoleOptions) -> anyhow::Result<()> {
         );
     }
     let run_record = runbooks::RunRecord::new(runbooks::record_path(&options.journal));
-    run_record.load(tx.clone());
+    run_record.load(options.runbook_dirs.clone(), tx.clone());
     tokio::spawn(forward_terminal_events(tx.clone()));
     tokio::spawn(tick(tx.clone()));
     tokio::spawn(forward_signals(tx.clone()));

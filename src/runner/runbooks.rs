@@ -36,11 +36,11 @@ impl RunRecord {
     }
 
     /// Reads the runbook files and the record, then reports both.
-    pub fn load(&self, tx: mpsc::Sender<Msg>) {
+    pub fn load(&self, named_dirs: Vec<PathBuf>, tx: mpsc::Sender<Msg>) {
         let record = self.clone();
         tokio::task::spawn_blocking(move || {
             let paths = crate::config::paths();
-            let catalog = Catalog::load(Some(&paths.runbooks_dir), &[]);
+            let catalog = Catalog::load(Some(&paths.runbooks_dir), &named_dirs);
             let lines = record.open();
             let _ = tx.blocking_send(Msg::RunbooksLoaded {
                 catalog: Box::new(catalog),

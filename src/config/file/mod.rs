@@ -25,6 +25,9 @@ struct FileConfig {
     #[serde(default)]
     contexts: BTreeMap<Spanned<String>, FileContext>,
     notify: Option<FileNotify>,
+    /// Directories of runbooks beside the shipped ones and the config dir's `runbooks/`.
+    #[serde(default)]
+    runbook_dirs: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -80,6 +83,19 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<Parsed, Vec<ConfigProblem
             min_priority: notify.min_priority.unwrap_or(defaults.min_priority),
             escape: notify.escape.unwrap_or(defaults.escape),
         };
+    }
+    for dir in file.runbook_dirs {
+        if dir.get_ref().trim().is_empty() {
+            problems.push(problem(
+                Some(dir.span()),
+                "a runbook directory needs a path",
+            ));
+            continue;
+        }
+        // Relative to the file, as a user reading it would take it, not to wherever the
+        // console happens to be started.
+        let base = path.parent().unwrap_or(Path::new(""));
+        config.runbook_dirs.push(base.join(dir.into_inner()));
     }
     for (name, context) in file.contexts {
         let span = name.span();

@@ -1,3 +1,5 @@
+use std::path::PathBuf;
+
 use super::*;
 use crate::config::SourceKind;
 use crate::config::prometheus::PrometheusSettings;
@@ -306,5 +308,22 @@ fn the_example_lab_prometheus_context_parses() {
     assert_eq!(
         settings.alertmanager_url.as_deref(),
         Some("http://127.0.0.1:9093")
+    );
+}
+
+#[test]
+fn runbook_dirs_are_taken_against_the_config_files_folder_and_an_empty_one_is_a_problem() {
+    let text = "runbook_dirs = [\"team-runbooks\", \"/srv/runbooks\"]\n";
+    let parsed = parse(Path::new("/home/me/.config/switchboard/config.toml"), text).unwrap();
+    assert_eq!(
+        parsed.config.runbook_dirs,
+        [
+            PathBuf::from("/home/me/.config/switchboard/team-runbooks"),
+            PathBuf::from("/srv/runbooks")
+        ]
+    );
+    assert_eq!(
+        positions("runbook_dirs = [\"ok\", \" \"]\n"),
+        vec![(Some(1), Some(23))]
     );
 }

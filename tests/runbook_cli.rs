@@ -1,0 +1,147 @@
+//! `switchboard runbook list|show|lint|check`, run as a script would run them: runbooks from
+//! the config's `runbook_dirs`, `check` against the embedded lab (a real server on a loopback
+//! port), exit codes as the README lists them.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+const FRONT: &str = "+++\nid = \"ID\"\ntitle = \"T\"\nversion = 3\nowner = \"team\"\nlast_reviewed = 2026-12-01\n+++\n";
+
+fn runbook(id: &str, body: &str) -> String {
+    format!("{}{body}", FRONT.replace("ID", id))
+}
+
+/// A home with a config naming `team-runbooks/` (relative: against the config's folder)
+/// holding `files`.
+fn home_with(files: &[(&str, String)]) -> tempfile::TempDir {
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("team-runbooks");
+    std::fs::create_dir(&dir).unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+    std::fs::write(
+        home.path().join("sb.toml"),
+        "runbook_dirs = [\"team-runbooks\"]\n",
+    )
+    .unwrap();
+    home
+}
+
+fn run(home: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let out: Output = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .arg("--config")
+        .arg(home.join("sb.toml"))
+        .args(args)
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_STATE_HOME", home.join("state"))
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_configs_runbooks_are_listed_beside_the_shipped_and_lint_finds_their_problems() {
+    let home = home_with(&[
+        (
+            "healthy.md",
+            runbook(
+                "all-well",
+                "\n## 1. Look\n\n```check\nhealth(us-east) == ok\n```\n",
+            ),
+        ),
+        (
+            "broken.md",
+            runbook(
+                "broken",
+                "\n## 1. Look\n\n```check\nshare(us-east) <\n```\n",
+            ),
+        ),
+    ]);
+
+    let (code, out, err) = run(home.path(), &["runbook", "list", "--json"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let runbooks = json["runbooks"].as_array().unwrap();
+    let ids: Vec<&str> = runbooks.iter().filter_map(|r| r["id"].as_str()).collect();
+    assert!(
+        ids.contains(&"provider-outage") && ids.contains(&"all-well"),
+        "{ids:?}"
+    );
+    let broken = runbooks
+        .iter()
+        .find(|r| r["origin"].as_str().unwrap().ends_with("broken.md"))
+        .unwrap();
+    assert!(
+        broken["id"].is_null(),
+        "a broken file is listed, not hidden: {broken}"
+    );
+
+    let (code, out, _) = run(home.path(), &["runbook", "lint"]);
+    assert_eq!(code, Some(2), "{out}");
+    let broken_path = home.path().join("team-runbooks").join("broken.md");
+    assert!(
+        out.contains(&format!(
+            "{}:12:17: expected a value, found the end",
+            broken_path.display()
+        )),
+        "{out}"
+    );
+
+    let healthy = home.path().join("team-runbooks").join("healthy.md");
+    let (code, out, _) = run(home.path(), &["runbook", "lint", healthy.to_str().unwrap()]);
+    assert_eq!((code, out.as_str()), (Some(0), "1 runbook, no problem\n"));
+
+    let (code, out, _) = run(home.path(), &["runbook", "show", "all-well"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("1. Look") && out.contains("check    health(us-east) == ok"),
+        "{out}"
+    );
+    let (code, _, err) = run(home.path(), &["runbook", "show", "nope"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("no runbook \"nope\""), "{err}");
+}
+
+#[test]
+fn check_reads_the_live_fleet_without_acting_and_exits_by_what_holds() {
+    let home = home_with(&[(
+        "healthy.md",
+        runbook(
+            "all-well",
+            "\n## 1. Look\n\n```check\nhealth(us-east) == ok and share(us-east) > 1%\n```\n",
+        ),
+    )]);
+
+    let (code, out, err) = run(home.path(), &["--lab", "runbook", "check", "all-well"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.starts_with("✓ step 1 check"), "{out}");
+    assert!(
+        out.contains("health(us-east) = ok == ok"),
+        "the values read: {out}"
+    );
+
+    // A quiet lab has no outage: the shipped runbook's conditions do not hold, with values.
+    let (code, out, err) = run(
+        home.path(),
+        &["--lab", "runbook", "check", "provider-outage", "--json"],
+    );
+    assert_eq!(code, Some(1), "{out}{err}");
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let applies = &json["checked"][0];
+    assert_eq!(applies["what"], "applies when");
+    assert_eq!(applies["truth"], "✗", "{json}");
+    let readings = applies["readings"].to_string();
+    assert!(
+        readings.contains("breaker(openai@us-east) = closed"),
+        "{readings}"
+    );
+
+    let (code, _, err) = run(home.path(), &["--lab", "runbook", "check", "nope"]);
+    assert_eq!(code, Some(2), "{err}");
+}
