@@ -4,7 +4,6 @@
 //! catalog with its problems: a runbook silently missing during an incident is worse than one
 //! marked broken.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::Position;
@@ -189,13 +188,10 @@ impl Catalog {
     /// with an id already taken is a problem, since following the wrong one is worse than
     /// following none.
     fn add(&mut self, mut entry: Entry) {
-        let ids: BTreeMap<&str, usize> = self
-            .entries
-            .iter()
-            .enumerate()
-            .filter_map(|(index, known)| known.id().map(|id| (id, index)))
-            .collect();
-        let Some(taken) = entry.id().and_then(|id| ids.get(id).copied()) else {
+        let taken = entry
+            .id()
+            .and_then(|id| self.entries.iter().position(|known| known.id() == Some(id)));
+        let Some(taken) = taken else {
             self.entries.push(entry);
             return;
         };
@@ -246,7 +242,7 @@ mod tests {
         use crate::runbook::eval::{FleetView, evaluate};
         use crate::runbook::file::Block;
         let fleet = crate::testing::default_fleet();
-        let counts = BTreeMap::from([("p1".to_string(), 0)]);
+        let counts = std::collections::BTreeMap::from([("p1".to_string(), 0)]);
         let view = FleetView {
             snapshots: vec![&fleet],
             open_escalations: Some(&counts),

@@ -181,10 +181,7 @@ fn shown(app: &App, row: &AuditRow) -> Shown {
                 target: sent.command.target_label(),
                 result,
                 outcome,
-                key: sent
-                    .key
-                    .clone()
-                    .unwrap_or_else(|| "(not journaled yet)".into()),
+                key: journal_key(sent.key.as_deref()),
                 reason: clean(&sent.reason).into_owned(),
                 detail: clean(&detail).into_owned(),
             }
@@ -258,14 +255,16 @@ fn silence_shown(sent: &SentSilence) -> Shown {
         target,
         result,
         outcome,
-        key: sent
-            .key
-            .clone()
-            .unwrap_or_else(|| "(not journaled yet)".into()),
+        key: journal_key(sent.key.as_deref()),
         reason: clean(&order.reason).into_owned(),
         detail: format!(
             "{detail} (Alertmanager of {}, this console's record)",
             order.source
         ),
     }
+}
+
+/// The idempotency key of an action this console sent, once the journal gave it one.
+fn journal_key(key: Option<&str>) -> String {
+    key.unwrap_or("(not journaled yet)").to_string()
 }

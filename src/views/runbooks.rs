@@ -61,6 +61,7 @@ fn draw_list(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         ));
     }
     let applying = listed.iter().take_while(|l| !l.why.is_empty()).count();
+    let mut selected_line = 0;
     for (index, listed) in listed.iter().enumerate() {
         if index == 0 && applying > 0 {
             lines.push(Line::styled("Apply now", theme.title));
@@ -98,6 +99,9 @@ fn draw_list(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         };
         // A row wider than the list ends in `…`, never silently at the border.
         let inner_width = area.width.saturating_sub(2);
+        if selected {
+            selected_line = lines.len();
+        }
         lines.push(Line::styled(super::fit(&row, inner_width), style));
         for why in &listed.why {
             let why = format!("why: {}", clean(why));
@@ -117,10 +121,6 @@ fn draw_list(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         }
     }
     // Keep the selected runbook in view: it is at most a few lines from its own row.
-    let selected_line = lines
-        .iter()
-        .position(|l| l.spans.iter().any(|s| s.content.starts_with("▶ ")))
-        .unwrap_or(0);
     let inner_height = usize::from(area.height.saturating_sub(2));
     let offset = super::scroll_offset(selected_line, inner_height.saturating_sub(2));
     let lines: Vec<Line> = lines.into_iter().skip(offset).collect();
