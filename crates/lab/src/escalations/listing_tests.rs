@@ -81,3 +81,43 @@ fn a_lists_total_follows_claims_releases_and_new_tasks() {
     queue.release(&id, "bob", None, now).unwrap();
     assert_eq!(pending(&queue), 40);
 }
+
+/// However many threads share a page's tasks, the page is the one `list` gives, byte for
+/// byte: parts joined in order, no comma too many or too few, the tail as serde writes it.
+#[test]
+fn a_page_written_by_several_threads_is_the_page_list_gives() {
+    let queue = queue(1_300);
+    for limit in [1, 260, 600, 1_000, 2_000] {
+        let query = ListQuery {
+            limit,
+            ..ListQuery::default()
+        };
+        let listed = queue.list(&query);
+        let expected = serde_json::to_string(&protocol::escalations::EscalationPage {
+            items: listed.items,
+            next_cursor: listed.next.map(Cursor::encode),
+            total: listed.total,
+            revision: 9,
+        })
+        .unwrap();
+        for writers in [1, 2, 3, 7] {
+            let (written, next) = queue.write_page_on(&query, 9, writers);
+            assert_eq!(
+                String::from_utf8(written).unwrap(),
+                expected,
+                "{limit} by {writers}"
+            );
+            assert_eq!(next, listed.next);
+        }
+    }
+    let nothing = ListQuery {
+        states: vec![EscalationState::Resolved],
+        limit: 1_000,
+        ..ListQuery::default()
+    };
+    let (written, next) = queue.write_page_on(&nothing, 3, 2);
+    assert_eq!(
+        (String::from_utf8(written).unwrap(), next),
+        (r#"{"items":[],"total":0,"revision":3}"#.to_string(), None)
+    );
+}
