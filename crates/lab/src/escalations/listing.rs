@@ -63,16 +63,25 @@ pub struct Listed {
 /// Room for one task of a written page (a backlog's tasks take ~540 bytes).
 const WRITTEN_TASK_BYTES: usize = 640;
 
-/// Tasks below which a page is written on one thread: a thread costs more than it saves.
-const TASKS_PER_WRITER: usize = 250;
-
-/// The fields after `items` of a [`protocol::escalations::EscalationPage`], in its order.
+/// A [`protocol::escalations::EscalationPage`] borrowing its tasks from the queue.
 #[derive(Serialize)]
-struct PageTail {
+struct WirePage<'a> {
+    items: WireItems<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     next_cursor: Option<String>,
     total: u64,
     revision: u64,
+}
+
+struct WireItems<'a> {
+    queue: &'a EscalationQueue,
+    seqs: Vec<u32>,
+}
+
+impl Serialize for WireItems<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.seqs.iter().map(|&seq| self.queue.wire_summary(seq)))
+    }
 }
 
 /// The last total counted, kept until the queue changes: the pages of one list all ask for
@@ -95,69 +104,16 @@ impl EscalationQueue {
     /// `revision` (what the list route sends), written straight from the tasks without
     /// building their summaries; and where the next page starts.
     pub fn write_page(&self, query: &ListQuery, revision: u64) -> (Vec<u8>, Option<Cursor>) {
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        self.write_page_on(query, revision, cores)
-    }
-
-    /// [`EscalationQueue::write_page`] with the tasks shared by up to `writers` threads.
-    fn write_page_on(
-        &self,
-        query: &ListQuery,
-        revision: u64,
-        writers: usize,
-    ) -> (Vec<u8>, Option<Cursor>) {
         let (seqs, next) = self.page_of(query);
-        let tail = PageTail {
+        let page = WirePage {
+            items: WireItems { queue: self, seqs },
             next_cursor: next.map(Cursor::encode),
             total: self.total(query),
             revision,
         };
-        let mut json = Vec::with_capacity(seqs.len() * WRITTEN_TASK_BYTES + 128);
-        json.extend_from_slice(b"{\"items\":[");
-        // Deriving each task's headline is most of a page's cost: the cores share the tasks,
-        // and their parts are joined in order, so the page is the same byte for byte.
-        let writers = writers.min(seqs.len() / TASKS_PER_WRITER).max(1);
-        let mut shares = seqs.chunks(seqs.len().div_ceil(writers).max(1));
-        let own_share = shares.next().unwrap_or_default();
-        let parts: Vec<Vec<u8>> = std::thread::scope(|scope| {
-            let others: Vec<_> = shares
-                .map(|share| scope.spawn(|| self.write_items(share)))
-                .collect();
-            std::iter::once(self.write_items(own_share))
-                .chain(
-                    others
-                        .into_iter()
-                        .map(|o| o.join().expect("a page writer panicked")),
-                )
-                .collect()
-        });
-        for (i, part) in parts.iter().filter(|p| !p.is_empty()).enumerate() {
-            if i > 0 {
-                json.push(b',');
-            }
-            json.extend_from_slice(part);
-        }
-        json.push(b']');
-        // The tail is an object: written as one, then joined after the items without its `{`.
-        let tail = serde_json::to_vec(&tail).expect("protocol types serialize to JSON");
-        if tail.len() > 2 {
-            json.push(b',');
-        }
-        json.extend_from_slice(&tail[1..]);
+        let mut json = Vec::with_capacity(page.items.seqs.len() * WRITTEN_TASK_BYTES);
+        serde_json::to_writer(&mut json, &page).expect("protocol types serialize to JSON");
         (json, next)
-    }
-
-    /// The summaries of `seqs` as JSON, comma separated.
-    fn write_items(&self, seqs: &[u32]) -> Vec<u8> {
-        let mut json = Vec::with_capacity(seqs.len() * WRITTEN_TASK_BYTES);
-        for (i, &seq) in seqs.iter().enumerate() {
-            if i > 0 {
-                json.push(b',');
-            }
-            serde_json::to_writer(&mut json, &self.wire_summary(seq))
-                .expect("protocol types serialize to JSON");
-        }
-        json
     }
 
     /// The tasks of a page, from just after the cursor, and where the next page starts.
