@@ -2,6 +2,8 @@
 //! the config's `runbook_dirs`, `check` against the embedded lab (a real server on a loopback
 //! port), exit codes as the README lists them.
 
+mod lab_support;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -144,4 +146,69 @@ fn check_reads_the_live_fleet_without_acting_and_exits_by_what_holds() {
 
     let (code, _, err) = run(home.path(), &["--lab", "runbook", "check", "nope"]);
     assert_eq!(code, Some(2), "{err}");
+}
+
+/// A home whose config's one context is the lab at `url` (its token in the environment).
+fn home_on_lab(url: &str) -> tempfile::TempDir {
+    let home = tempfile::tempdir().unwrap();
+    let config = format!(
+        "default_context = \"drill\"\n[contexts.drill]\n\
+         [[contexts.drill.sources]]\nname = \"lab\"\nurl = \"{url}\"\n"
+    );
+    std::fs::write(home.path().join("sb.toml"), config).unwrap();
+    home
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_counts_the_open_escalations_of_a_lab_with_a_backlog() {
+    let lab = lab_support::start_lab_with_escalations(120).await;
+    let token = lab.token_for("alice").unwrap().to_string();
+    let open = lab_support::open_escalations_by_priority(&lab, &token).await;
+    let all: u64 = open.iter().sum();
+    assert!(all >= 120, "{open:?}");
+
+    let home = home_on_lab(&lab.url());
+    let args = ["runbook", "check", "escalation-burst", "--json"];
+    let (code, out, err) = tokio::task::spawn_blocking(move || {
+        let out = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .arg("--config")
+            .arg(home.path().join("sb.toml"))
+            .args(args)
+            .env("HOME", home.path())
+            .env("XDG_CONFIG_HOME", home.path().join("config"))
+            .env("XDG_STATE_HOME", home.path().join("state"))
+            .env("SWITCHBOARD_TOKEN", token)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    })
+    .await
+    .unwrap();
+    // The gate (no P1 left) does not hold with a backlog: exit 1, every count read.
+    assert_eq!(code, Some(1), "{out}{err}");
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let applies = &json["checked"][0];
+    assert_eq!(applies["what"], "applies when");
+    assert_eq!(applies["truth"], "✓", "{json}");
+    let readings = applies["readings"].to_string();
+    assert!(
+        readings.contains(&format!("open_escalations(p1) = {} > 5", open[0]))
+            && readings.contains(&format!("open_escalations(all) = {all} > 50")),
+        "{readings}"
+    );
+    let gate = (json["checked"].as_array().unwrap().iter())
+        .find(|c| c["what"] == "step 4 gate")
+        .unwrap();
+    assert_eq!(
+        gate["readings"][0],
+        format!("open_escalations(p1) = {} == 0", open[0])
+    );
+    assert!(
+        !out.contains("not reported") && !err.contains("read ?"),
+        "{out}{err}"
+    );
 }

@@ -185,3 +185,59 @@ async fn provider_outage_is_followed_from_the_console_step_by_step_against_the_l
     let text = screen(&app);
     assert!(text.contains("step 3: gate met"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn escalation_burst_reads_the_inboxs_open_escalations_from_a_lab_with_a_backlog() {
+    let lab = lab_support::start_lab_with_escalations(120).await;
+    let token = lab.token_for("alice").map(str::to_string);
+    let (tx, mut rx) = mpsc::channel::<Msg>(1024);
+    let (_stop, shutdown) = watch::channel(false);
+    let spec = SourceSpec {
+        name: "lab".into(),
+        url: lab.url(),
+        token: token.clone(),
+    };
+    spawn_source_with(spec.clone(), tx.clone(), shutdown, SourceOptions::default());
+    let state = tempfile::tempdir().unwrap();
+    let journal = Journal::open(&state.path().join("commands.jsonl")).unwrap();
+    let mut dispatcher = Dispatcher::new("drill", &[spec], &[], journal, tx.clone());
+
+    let mut app = console("drill", &lab.url(), 120, 36);
+    app.update(Msg::RunbooksLoaded {
+        catalog: Box::new(Catalog::load(None, &[])),
+        record: Ok(Vec::new()),
+    });
+    app.update(key(KeyCode::Char('6')));
+    // The runner's part: each snapshot asks for the escalation list, loaded page by page.
+    let deadline = std::time::Instant::now() + WAIT;
+    while !app.inbox.has_loaded(0) {
+        assert!(std::time::Instant::now() < deadline, "the inbox loads");
+        if let Ok(Some(msg)) = tokio::time::timeout(Duration::from_millis(250), rx.recv()).await {
+            for effect in app.update(msg) {
+                if let Effect::FetchEscalations { source } = effect {
+                    dispatcher.fetch_escalations(source);
+                }
+            }
+        }
+    }
+    let open = lab_support::open_escalations_by_priority(&lab, token.as_deref().unwrap()).await;
+    let all: u64 = open.iter().sum();
+    assert!(all >= 120, "{open:?}");
+    let expected = format!("open_escalations(all) = {all} > 50");
+    until(&mut app, &mut rx, "escalation-burst applies now", |app| {
+        app.runbook_list().first().is_some_and(|l| {
+            l.entry.id() == Some("escalation-burst") && l.why.iter().any(|w| w.contains(&expected))
+        })
+    })
+    .await;
+
+    app.update(key(KeyCode::Enter));
+    assert_eq!(current(&app), Some(0));
+    let shown = screen(&app);
+    assert!(shown.contains("✓ check"), "{shown}");
+    assert!(
+        shown.contains(&format!("open_escalations(p1) = {} > 5", open[0])),
+        "{shown}"
+    );
+    assert!(shown.contains(&expected), "{shown}");
+}

@@ -19,6 +19,7 @@ use super::inbox_filter::{Candidate, Haystack, Job, Polled, Wake, narrows};
 use super::inbox_query::{Query, Scratch};
 use super::inbox_row::{CompactSummary, Names};
 use super::shared_vec::SharedVec;
+use crate::runbook::eval::OpenEscalations;
 use protocol::escalations::{EscalationSummary, Priority};
 
 /// Under this much time left, an SLA countdown turns red and gets its `!`.
@@ -148,6 +149,9 @@ pub struct Inbox {
     order: Arc<Vec<OrderKey>>,
     /// By source: its open P1 tasks by deadline, for the near-breach count of every frame.
     p1_order: Vec<Vec<OrderKey>>,
+    /// By source: how many open tasks of each priority (P1 first), for the runbooks'
+    /// `open_escalations` of every tick.
+    open_counts: Vec<OpenEscalations>,
     filter: Filter,
     /// The selected task, by slot, so that it stays selected while rows come and go.
     selected: Option<u32>,
@@ -252,13 +256,16 @@ impl Inbox {
         let source = self.items[slot as usize].source;
         if self.p1_order.len() <= source {
             self.p1_order.resize(source + 1, Vec::new());
+            self.open_counts.resize(source + 1, [0; 4]);
         }
         if let Some(old) = before {
+            self.open_counts[source][old.priority as usize] -= 1;
             remove_sorted(Arc::make_mut(&mut self.order), old);
             remove_sorted(Arc::make_mut(&mut self.filter.rows), old);
             remove_sorted(&mut self.p1_order[source], old);
         }
         if let Some(new) = after {
+            self.open_counts[source][new.priority as usize] += 1;
             insert_sorted(Arc::make_mut(&mut self.order), new);
             if new.priority == Priority::P1 {
                 insert_sorted(&mut self.p1_order[source], new);
@@ -275,6 +282,16 @@ impl Inbox {
             self.loads.resize(source + 1, SourceLoad::default());
         }
         &mut self.loads[source]
+    }
+
+    /// Whether a list of `source`'s escalations was read whole once.
+    pub fn has_loaded(&self, source: usize) -> bool {
+        self.loads.get(source).is_some_and(|load| load.loaded)
+    }
+
+    /// `source`'s open tasks by priority, P1 first.
+    pub fn open_by_priority(&self, source: usize) -> OpenEscalations {
+        self.open_counts.get(source).copied().unwrap_or_default()
     }
 
     pub fn source_load(&self, source: usize) -> SourceLoad {

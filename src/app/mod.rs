@@ -13,6 +13,7 @@ mod overlay;
 mod palette;
 mod patroni;
 mod refusals;
+mod runbook_facts;
 mod runbooks;
 mod screen_map;
 mod shared_vec;

@@ -17,14 +17,19 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::cli::output::{EXIT_ERROR, EXIT_OK, note, process_exit_code, write_json};
-use crate::cli::status::fetch_sources;
+use crate::cli::status::{fetch_sources, unanswered};
 use crate::cli::target::{ConfigArgs, EmbeddedLabArgs};
 use crate::cli::target::{Target, load_config};
 use crate::config::{Config, paths};
+use crate::domain::fleet::{Connection, SourceData};
 use crate::runbook::catalog::{Catalog, Entry};
-use crate::runbook::eval::{FleetView, Truth, evaluate};
+use crate::runbook::eval::{FleetView, OpenEscalations, Truth, evaluate};
 use crate::runbook::expr::Expr;
 use crate::runbook::file::{Block, Jump, Runbook};
+use crate::sources::paging::{BUSY_RETRIES, BUSY_WAIT};
+use crate::sources::prometheus::{PrometheusSource, PrometheusSpec};
+use crate::sources::{Client, ClientError, EscalationQuery, SourceSpec, Timeouts};
+use protocol::escalations::{EscalationState, Priority};
 use protocol::sanitize::clean;
 
 #[derive(clap::Subcommand)]
@@ -329,7 +334,8 @@ fn conditions(runbook: &Runbook) -> Vec<(String, &Expr)> {
     all
 }
 
-/// `check`: reads each protocol v1 source of the target once, then every condition.
+/// `check`: reads each source of the target once (protocol v1 snapshots, Prometheus facts,
+/// the open escalations by priority), then every condition.
 async fn check(
     catalog: &Catalog,
     id: &str,
@@ -345,17 +351,22 @@ async fn check(
         }
     };
     let now = Instant::now();
-    let sources = fetch_sources(&target.sources, now).await;
+    let (mut sources, metrics, open) = tokio::join!(
+        fetch_sources(&target.sources, now),
+        read_metrics(&target.prometheus, now),
+        open_escalations(target),
+    );
+    sources.extend(metrics);
     let down: Vec<String> = sources
         .iter()
-        .filter(|s| s.snapshot.is_none())
+        .filter(|s| s.received_at.is_none())
         .map(|s| clean(&s.name).into_owned())
         .collect();
-    if sources.iter().all(|s| s.snapshot.is_none()) {
+    if down.len() == sources.len() {
         note(format!(
             "no source answered ({}): nothing to check against",
             if down.is_empty() {
-                "the context has no protocol v1 source".to_string()
+                "the context has no protocol v1 or Prometheus source".to_string()
             } else {
                 down.join(", ")
             }
@@ -365,7 +376,16 @@ async fn check(
     for name in &down {
         note(format!("{name} did not answer: its facts read ?"));
     }
-    let fleet = FleetView::of_sources(&sources, now);
+    for source in &sources {
+        let problems = source.measured.iter().flat_map(|m| &m.problems);
+        for problem in problems {
+            note(format!("{}: {}", clean(&source.name), clean(problem)));
+        }
+    }
+    if let Err(why) = &open {
+        note(format!("open escalations read ?: {}", clean(why)));
+    }
+    let fleet = FleetView::of_sources(&sources, now).with_open_escalations(open.ok());
     let checked: Vec<Checked> = conditions(runbook)
         .into_iter()
         .map(|(what, expr)| {
@@ -395,6 +415,89 @@ async fn check(
         }
     }
     Ok(code)
+}
+
+/// Each Prometheus source of the context read once, as the console holds a metrics source's
+/// facts; one that does not answer is down with its error (its facts read `?`).
+async fn read_metrics(specs: &[PrometheusSpec], now: Instant) -> Vec<SourceData> {
+    futures::future::join_all(specs.iter().map(|spec| async move {
+        let mut data = SourceData::metrics(&spec.name, &spec.url, spec.settings.poll_interval);
+        let source = PrometheusSource::new(
+            &spec.name,
+            &spec.url,
+            spec.settings.clone(),
+            Timeouts::default(),
+        );
+        let read = match source {
+            Ok(source) => source.with_token(spec.token.clone()).facts().await,
+            Err(error) => Err(error),
+        };
+        match read {
+            Ok(facts) => {
+                let measured = data.measured.get_or_insert_default();
+                measured.problems = (facts.failed.iter().map(ToString::to_string))
+                    .chain(facts.unplaced)
+                    .collect();
+                measured.regions = facts.regions;
+                measured.providers = facts.providers;
+                data.connection = Connection::Live;
+                data.received_at = Some(now);
+            }
+            Err(error) => data.connection = unanswered(error.down_kind(), &error, now),
+        }
+        data
+    }))
+    .await
+}
+
+/// The open escalations by priority of the context's protocol v1 sources, each priority of
+/// each source one request of one row whose `total` is the count; or why they are unknown
+/// (a source did not answer; a Temporal source's are not counted here).
+async fn open_escalations(target: &Target) -> Result<OpenEscalations, String> {
+    if let Some(temporal) = target.temporal.first() {
+        return Err(format!(
+            "Temporal source {} is not counted by check",
+            temporal.spec.name
+        ));
+    }
+    if target.sources.is_empty() {
+        return Err("the context has no protocol v1 source".to_string());
+    }
+    let counts = target.sources.iter().flat_map(|spec| {
+        Priority::ALL
+            .into_iter()
+            .map(move |priority| count_open(spec, priority))
+    });
+    let counts = futures::future::try_join_all(counts).await?;
+    let mut open = [0; 4];
+    for (at, count) in counts.into_iter().enumerate() {
+        open[at % Priority::ALL.len()] += count;
+    }
+    Ok(open)
+}
+
+/// How many open (pending or claimed) escalations of `priority` the source holds; a source
+/// busy building its list is asked again as the inbox's load does.
+async fn count_open(spec: &SourceSpec, priority: Priority) -> Result<u64, String> {
+    let fail = |error: ClientError| format!("{}: {error}", spec.name);
+    let client = Client::new(&spec.url, spec.token.clone()).map_err(fail)?;
+    let query = EscalationQuery {
+        states: &[EscalationState::Pending, EscalationState::Claimed],
+        priority: Some(priority.word()),
+        limit: Some(1),
+        ..EscalationQuery::default()
+    };
+    let mut busy = 0;
+    loop {
+        match client.escalations(&query).await {
+            Ok(page) => return Ok(page.total),
+            Err(error) if error.is_busy() && busy < BUSY_RETRIES => {
+                busy += 1;
+                tokio::time::sleep(BUSY_WAIT).await;
+            }
+            Err(error) => return Err(fail(error)),
+        }
+    }
 }
 
 #[cfg(test)]

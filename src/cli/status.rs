@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::cli::clock::SourceClock;
 use crate::cli::output::{process_exit_code, write_json};
 use crate::cli::target::Target;
-use crate::domain::fleet::{Connection, FleetSummary, SourceData, seen_health};
+use crate::domain::fleet::{Connection, DownKind, FleetSummary, SourceData, seen_health};
 use crate::sources::{Client, ClientError, SourceSpec};
 use protocol::sanitize::clean;
 use protocol::{BreakerState, FleetSnapshot, Health};
@@ -76,15 +76,18 @@ fn source_data(
             data.apply_snapshot(snapshot, now);
             data.connection = Connection::Live;
         }
-        Err(error) => {
-            data.connection = Connection::Down {
-                kind: error.down_kind(),
-                error: error.to_string(),
-                retry_at: now,
-            };
-        }
+        Err(error) => data.connection = unanswered(error.down_kind(), &error, now),
     }
     data
+}
+
+/// A source that did not answer a one-shot read: down with its error, not tried again.
+pub fn unanswered(kind: DownKind, error: &dyn std::fmt::Display, now: Instant) -> Connection {
+    Connection::Down {
+        kind,
+        error: error.to_string(),
+        retry_at: now,
+    }
 }
 
 /// What `status` prints; as JSON, its field names are a stable interface for scripts.

@@ -239,14 +239,17 @@ mod tests {
 
     #[test]
     fn every_condition_of_a_shipped_runbook_reads_facts_the_lab_reports() {
-        use crate::runbook::eval::{FleetView, evaluate};
+        use crate::runbook::eval::{FleetView, Sourced, evaluate};
         use crate::runbook::file::Block;
         let fleet = crate::testing::default_fleet();
-        let counts = std::collections::BTreeMap::from([("p1".to_string(), 0)]);
         let view = FleetView {
-            snapshots: vec![&fleet],
-            open_escalations: Some(&counts),
-        };
+            snapshots: vec![Sourced {
+                source: "lab",
+                data: &fleet,
+            }],
+            ..FleetView::default()
+        }
+        .with_open_escalations(Some([0; 4]));
         for runbook in Catalog::load(None, &[])
             .entries
             .iter()

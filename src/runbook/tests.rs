@@ -1,9 +1,7 @@
-use std::collections::BTreeMap;
-
 use proptest::prelude::*;
 
 use super::Position;
-use super::eval::{FleetView, Truth, evaluate};
+use super::eval::{FleetView, Sourced, Truth, evaluate};
 use super::expr::{self, Expr};
 use super::file::{self, Block, Jump};
 
@@ -124,8 +122,11 @@ fn evaluation_reads_the_fleet_and_shows_the_values() {
         .unwrap();
     region.traffic_share = 0.032;
     let view = FleetView {
-        snapshots: vec![&snapshot],
-        open_escalations: None,
+        snapshots: vec![Sourced {
+            source: "lab",
+            data: &snapshot,
+        }],
+        ..FleetView::default()
     };
     let result = evaluate(&parse("share(us-east) < 5%").unwrap(), &view);
     assert_eq!(result.truth, Truth::True);
@@ -140,8 +141,11 @@ fn evaluation_reads_the_fleet_and_shows_the_values() {
 fn a_fact_nobody_reported_is_unknown_never_false() {
     let snapshot = fleet();
     let view = FleetView {
-        snapshots: vec![&snapshot],
-        open_escalations: None,
+        snapshots: vec![Sourced {
+            source: "lab",
+            data: &snapshot,
+        }],
+        ..FleetView::default()
     };
     let unknown = |text: &str| evaluate(&parse(text).unwrap(), &view);
     let result = unknown("share(mars-north) < 5%");
@@ -174,11 +178,7 @@ fn a_fact_nobody_reported_is_unknown_never_false() {
 
 #[test]
 fn open_escalations_count_by_priority_once_a_source_answered() {
-    let counts = BTreeMap::from([("p1".to_string(), 2), ("p3".to_string(), 1)]);
-    let view = FleetView {
-        snapshots: Vec::new(),
-        open_escalations: Some(&counts),
-    };
+    let view = FleetView::default().with_open_escalations(Some([2, 0, 1, 0]));
     let truth = |text: &str| evaluate(&parse(text).unwrap(), &view).truth;
     assert_eq!(truth("open_escalations(p1) == 2"), Truth::True);
     assert_eq!(truth("open_escalations(p2) == 0"), Truth::True);

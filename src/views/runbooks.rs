@@ -12,7 +12,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use super::clock;
 use crate::app::{App, RunInput, RunInputKind};
 use crate::format::age;
-use crate::runbook::eval::{FleetView, Truth, evaluate};
+use crate::runbook::eval::{Truth, evaluate};
 use crate::runbook::file::{Block as StepBlock, Runbook};
 use crate::runbook::run::{Outcome, Run, jump_text};
 use crate::theme::Theme;
@@ -244,7 +244,7 @@ fn step_lines_of<'a>(
     step: &'a crate::runbook::file::Step,
     theme: &Theme,
 ) -> Vec<Line<'a>> {
-    let fleet = FleetView::of_sources(&app.sources, app.now);
+    let fleet = app.fleet_view();
     let mut lines = vec![Line::styled(clean(&step.title).into_owned(), theme.title)];
     for paragraph in step.prose.lines().filter(|l| !l.trim().is_empty()) {
         lines.push(Line::raw(clean(paragraph.trim()).into_owned()));

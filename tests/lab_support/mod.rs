@@ -314,6 +314,17 @@ pub async fn start_lab(speed: f64, scenario: Option<&str>) -> LabServer {
     LabServer::start(options, loopback).await.unwrap()
 }
 
+/// A lab whose queue starts with `count` synthetic escalations (a backlog).
+pub async fn start_lab_with_escalations(count: usize) -> LabServer {
+    let options = LabOptions {
+        escalations: count,
+        ..LabOptions::default()
+    };
+    LabServer::start(options, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap()
+}
+
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder().no_proxy().build().unwrap()
 }
@@ -419,4 +430,23 @@ pub async fn next_event(events: &mut (impl Stream<Item = Event> + Unpin)) -> Eve
         .await
         .expect("an event in time")
         .expect("the stream stays open")
+}
+
+/// The lab's open (pending or claimed) escalations by priority, P1 first, as its API counts
+/// them; asked again while it answers busy building its backlog.
+pub async fn open_escalations_by_priority(lab: &LabServer, token: &str) -> [u64; 4] {
+    let mut open = [0; 4];
+    for (at, priority) in ["p1", "p2", "p3", "p4"].into_iter().enumerate() {
+        let path = format!("/v1/escalations?state=pending,claimed&priority={priority}&limit=1");
+        open[at] = loop {
+            let response = get(lab, &path, Some(token), HeaderMap::new()).await;
+            if response.status() == StatusCode::OK {
+                let page: serde_json::Value =
+                    serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+                break page["total"].as_u64().unwrap();
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+    }
+    open
 }

@@ -8,7 +8,7 @@ use ratatui_textarea::TextArea;
 use super::{RunInput, RunInputKind};
 use crate::app::{App, Effect, Level, Overlay, SentState};
 use crate::keymap::{Action, Layer};
-use crate::runbook::eval::{Evaluation, FleetView, Truth, evaluate};
+use crate::runbook::eval::{Evaluation, Truth, evaluate};
 use crate::runbook::file::{Block, Step};
 use crate::runbook::run::{Outcome, Run, Seen, action_of, choices_of, gate_of, jump_text};
 
@@ -27,7 +27,7 @@ impl App {
 
     /// The step's checks as they read now.
     fn checks_seen(&self, step: &Step) -> Vec<Seen> {
-        let fleet = FleetView::of_sources(&self.sources, self.now);
+        let fleet = self.fleet_view();
         (step.blocks.iter())
             .filter_map(|block| match block {
                 Block::Check(expr) => Some(seen(&evaluate(expr, &fleet))),
@@ -193,7 +193,7 @@ impl App {
         let Some(gate) = gate_of(step) else {
             return Vec::new();
         };
-        let fleet = FleetView::of_sources(&self.sources, self.now);
+        let fleet = self.fleet_view();
         let evaluation = evaluate(&gate.until, &fleet);
         let expired = (self.wall - run.entered_at).num_seconds() >= gate.timeout_s as i64;
         let outcome = if evaluation.truth == Truth::True {

@@ -12,7 +12,7 @@ use ratatui_textarea::TextArea;
 
 use super::{App, Effect, Level};
 use crate::runbook::catalog::{Catalog, Entry};
-use crate::runbook::eval::{FleetView, Truth, evaluate};
+use crate::runbook::eval::{Truth, evaluate};
 use crate::runbook::file::Runbook;
 use crate::runbook::run::{Run, RunLine};
 use protocol::Health;
@@ -138,7 +138,7 @@ impl App {
     /// Why `runbook` applies now: its condition holds, the lab plays one of its scenarios,
     /// a service, region or provider it names is in trouble.
     fn why_it_applies(&self, runbook: &Runbook) -> Vec<String> {
-        let fleet = FleetView::of_sources(&self.sources, self.now);
+        let fleet = self.fleet_view();
         let mut why = Vec::new();
         if let Some(condition) = &runbook.applies {
             let evaluation = evaluate(condition, &fleet);
