@@ -112,6 +112,16 @@ impl App {
                 self.dirty = true;
                 Vec::new()
             }
+            Msg::JournalRead(history) => {
+                self.journal_read(history);
+                self.dirty = true;
+                Vec::new()
+            }
+            Msg::JournalSettled { entry_id, outcome } => {
+                self.journal_settled(&entry_id, outcome);
+                self.dirty = true;
+                Vec::new()
+            }
             Msg::RunbooksLoaded { catalog, record } => {
                 self.runbooks_loaded(*catalog, record);
                 self.dirty = true;
