@@ -308,7 +308,10 @@ impl App {
                             (menu.selected + 1).min(menu.commands.len().saturating_sub(1))
                     }
                     Action::Accept => {
-                        let (source, command) = (menu.source, menu.commands[menu.selected].clone());
+                        let (source, command) = (
+                            menu.sources[menu.selected],
+                            menu.commands[menu.selected].clone(),
+                        );
                         self.open_confirm(source, command);
                     }
                     _ => self.overlays.close(Layer::Menu),
