@@ -246,7 +246,7 @@ pub struct Journal {
     file: LinesFile,
     records: Vec<Record>,
     by_id: HashMap<String, usize>,
-    skipped_lines: usize,
+    unreadable_lines: Vec<usize>,
 }
 
 impl Journal {
@@ -254,13 +254,13 @@ impl Journal {
     /// Lines that do not parse are skipped with a warning; a torn last line is closed off so
     /// that the next entry starts on a line of its own.
     pub fn open(path: &Path) -> io::Result<Journal> {
-        let (file, lines, skipped_lines) = LinesFile::open::<Line>(path)?;
+        let (file, lines, unreadable_lines) = LinesFile::open_reading::<Line>(path)?;
         let mut journal = Journal {
             path: path.to_path_buf(),
             file,
             records: Vec::new(),
             by_id: HashMap::new(),
-            skipped_lines,
+            unreadable_lines,
         };
         for line in lines {
             journal.apply(line);
@@ -272,9 +272,14 @@ impl Journal {
         &self.path
     }
 
-    /// Lines that could not be read when the journal was opened.
-    pub fn skipped_lines(&self) -> usize {
-        self.skipped_lines
+    /// The 1-based numbers of the lines that could not be read when it was opened.
+    pub fn unreadable_lines(&self) -> &[usize] {
+        &self.unreadable_lines
+    }
+
+    /// Every entry with its latest outcome, oldest first.
+    pub fn records(&self) -> &[Record] {
+        &self.records
     }
 
     /// Writes `entry` and waits until it is on disk. Call it before sending the command:
@@ -363,6 +368,14 @@ impl LinesFile {
     /// `path` and reads its lines. Lines that do not parse are skipped with a warning and
     /// counted; a torn last line is closed off so that the next starts on a line of its own.
     pub fn open<T: DeserializeOwned>(path: &Path) -> io::Result<(LinesFile, Vec<T>, usize)> {
+        let (file, lines, unreadable) = LinesFile::open_reading(path)?;
+        Ok((file, lines, unreadable.len()))
+    }
+
+    /// [`LinesFile::open`], with the 1-based numbers of the lines that do not parse.
+    pub fn open_reading<T: DeserializeOwned>(
+        path: &Path,
+    ) -> io::Result<(LinesFile, Vec<T>, Vec<usize>)> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             fs::create_dir_all(dir)?;
         }
@@ -377,7 +390,7 @@ impl LinesFile {
         }
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes)?;
-        let (mut lines, mut skipped) = (Vec::new(), 0);
+        let (mut lines, mut unreadable) = (Vec::new(), Vec::new());
         for (number, line) in bytes.split(|b| *b == b'\n').enumerate() {
             if line.iter().all(u8::is_ascii_whitespace) {
                 continue;
@@ -385,7 +398,7 @@ impl LinesFile {
             match serde_json::from_slice::<T>(line) {
                 Ok(parsed) => lines.push(parsed),
                 Err(error) => {
-                    skipped += 1;
+                    unreadable.push(number + 1);
                     tracing::warn!(
                         file = %path.display(),
                         line = number + 1,
@@ -399,7 +412,7 @@ impl LinesFile {
             file.write_all(b"\n")?;
             file.sync_data()?;
         }
-        Ok((LinesFile { file }, lines, skipped))
+        Ok((LinesFile { file }, lines, unreadable))
     }
 
     /// Writes `line` and waits until it is on disk.

@@ -39,7 +39,7 @@ fn a_sent_command_stays_pending_until_its_result_and_survives_a_reopen() {
     drop(journal);
 
     let mut reopened = Journal::open(&path).unwrap();
-    assert_eq!(reopened.skipped_lines(), 0);
+    assert!(reopened.unreadable_lines().is_empty());
     assert_eq!(reopened.pending(), vec![second.clone()]);
     let recent = reopened.recent(5);
     assert_eq!(recent.len(), 2);
@@ -76,14 +76,14 @@ fn a_torn_last_line_is_skipped_and_the_next_entry_starts_cleanly() {
     drop(file);
 
     let mut journal = Journal::open(&path).unwrap();
-    assert_eq!(journal.skipped_lines(), 1);
+    assert_eq!(journal.unreadable_lines(), [2]);
     assert_eq!(journal.pending(), vec![whole.clone()]);
     let next = entry("k-3");
     journal.record_sent(&next).unwrap();
     drop(journal);
 
     let journal = Journal::open(&path).unwrap();
-    assert_eq!(journal.skipped_lines(), 1, "only the torn line");
+    assert_eq!(journal.unreadable_lines(), [2], "only the torn line");
     assert_eq!(journal.pending(), vec![whole, next]);
 }
 
@@ -97,7 +97,7 @@ fn garbage_and_foreign_lines_never_stop_the_journal_from_opening() {
     );
     fs::write(&path, text).unwrap();
     let journal = Journal::open(&path).unwrap();
-    assert_eq!(journal.skipped_lines(), 2);
+    assert_eq!(journal.unreadable_lines(), [1, 2]);
     assert_eq!(journal.pending().len(), 1);
 }
 

@@ -3,6 +3,7 @@
 //! Alertmanager (tests/prometheus_support). One stack for the whole binary; each test uses
 //! its own region names so that tests never see each other's series or alerts.
 
+mod console_support;
 mod prometheus_support;
 
 use std::time::{Duration, Instant};

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{App, Effect, SentCommand, SentSilence, SourcedAudit};
+use super::{App, Effect, JournalHistory, JournaledAction, SentCommand, SentSilence, SourcedAudit};
 use protocol::commands::AuditEntry;
 
 impl App {
@@ -41,6 +41,10 @@ impl App {
             AuditRow::Silence(sent) => HeldRow::Silence {
                 local_id: sent.order.local_id,
             },
+            AuditRow::Journaled(action) => HeldRow::Journaled {
+                entry_id: action.entry_id.clone(),
+            },
+            AuditRow::UnreadableJournal(_) => HeldRow::UnreadableJournal,
             AuditRow::Server(audited) => HeldRow::Logged {
                 source: audited.source.clone(),
                 id: audited.entry.id,
@@ -72,26 +76,28 @@ impl App {
 }
 
 /// A row of the audit view: a command of this console the server has not logged yet, a
-/// silence action of this console (Alertmanager logs none of ours), or a server entry.
+/// silence action of this console (Alertmanager logs none of ours), an action an earlier run
+/// journaled (and no server logged), the journal's unreadable lines, or a server entry.
 pub enum AuditRow<'a> {
     Local(&'a SentCommand),
     Silence(&'a SentSilence),
+    Journaled(&'a JournaledAction),
+    UnreadableJournal(&'a JournalHistory),
     Server(&'a SourcedAudit),
 }
 
 impl App {
-    /// The audit view's rows: this console's commands not yet in a server log and its silence
-    /// actions (newest first), then the servers' entries.
+    /// The audit view's rows: the journal's unreadable lines when it has any, this console's
+    /// commands not yet in a server log, its silence actions and what earlier runs journaled
+    /// (newest first), then the servers' entries.
     pub fn audit_view(&self) -> Vec<AuditRow<'_>> {
-        let logged = |key: &Option<String>| {
-            key.as_ref().is_some_and(|k| {
-                self.audit
-                    .iter()
-                    .any(|a| a.entry.idempotency_key.as_ref() == Some(k))
+        let logged = |key: Option<&str>| {
+            key.is_some_and(|k| {
+                (self.audit.iter()).any(|a| a.entry.idempotency_key.as_deref() == Some(k))
             })
         };
         let mut local: Vec<(DateTime<Utc>, AuditRow)> = (self.sent.iter())
-            .filter(|s| !logged(&s.key))
+            .filter(|s| !logged(s.key.as_deref()))
             .map(|s| (s.at, AuditRow::Local(s)))
             .chain(
                 self.sent_silences
@@ -99,10 +105,18 @@ impl App {
                     .map(|s| (s.at, AuditRow::Silence(s))),
             )
             .collect();
+        let journaled = (self.journal.actions.iter())
+            .filter(|a| !logged(Some(&a.key)))
+            .map(|a| (a.at, AuditRow::Journaled(a)));
+        // Earlier runs' first, so that reversed they come after this run's at one instant.
+        local.splice(0..0, journaled);
         // Newest first; of two at one instant, the one sent later.
         local.reverse();
         local.sort_by_key(|(at, _)| std::cmp::Reverse(*at));
-        (local.into_iter().map(|(_, row)| row))
+        let unreadable = (!self.journal.unreadable_lines.is_empty())
+            .then_some(AuditRow::UnreadableJournal(&self.journal));
+        (unreadable.into_iter())
+            .chain(local.into_iter().map(|(_, row)| row))
             .chain(self.audit.iter().map(AuditRow::Server))
             .collect()
     }
@@ -117,6 +131,8 @@ impl App {
 enum HeldRow {
     Sent { id: u64, key: Option<String> },
     Silence { local_id: u64 },
+    Journaled { entry_id: String },
+    UnreadableJournal,
     Logged { source: String, id: u64 },
 }
 
@@ -133,6 +149,10 @@ impl HeldRow {
             (HeldRow::Silence { local_id }, AuditRow::Silence(sent)) => {
                 sent.order.local_id == *local_id
             }
+            (HeldRow::Journaled { entry_id }, AuditRow::Journaled(action)) => {
+                action.entry_id == *entry_id
+            }
+            (HeldRow::UnreadableJournal, AuditRow::UnreadableJournal(_)) => true,
             _ => false,
         }
     }

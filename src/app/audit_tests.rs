@@ -121,3 +121,66 @@ fn a_snapshot_before_the_audit_view_was_opened_fetches_no_audit() {
         "{effects:?}"
     );
 }
+
+/// What an earlier run journaled: a drain to the lab (logged there as entry 9 under `k-9`)
+/// and a silence (logged nowhere), with one torn line.
+fn journaled_history() -> JournalHistory {
+    let action = |id: &str, verb: &str, key: &str, minute: i64| JournaledAction {
+        entry_id: id.into(),
+        at: crate::testing::fixture_wall() - chrono::Duration::minutes(minute),
+        source: "http://127.0.0.1:7300/".into(),
+        verb: verb.into(),
+        target: "us-east".into(),
+        reason: "drill".into(),
+        key: key.into(),
+        operator: None,
+        outcome: JournaledOutcome::Unknown("outcome unknown: stopped".into()),
+    };
+    JournalHistory {
+        path: "/state/commands.jsonl".into(),
+        actions: vec![
+            action("e-1", "drain", "k-9", 20),
+            action("e-2", "silence create", "k-s", 10),
+        ],
+        unreadable_lines: vec![3],
+    }
+}
+
+#[test]
+fn an_earlier_runs_journal_is_in_the_audit_view_until_a_server_logs_it_and_recovery_updates_it() {
+    let mut app = showing_audit(&[5]);
+    app.update(Msg::JournalRead(journaled_history()));
+    let keys = |app: &App| -> Vec<String> {
+        (app.audit_view().iter())
+            .map(|row| match row {
+                AuditRow::UnreadableJournal(_) => "unreadable".to_string(),
+                AuditRow::Journaled(a) => a.key.clone(),
+                AuditRow::Server(s) => format!("#{}", s.entry.id),
+                _ => "other".to_string(),
+            })
+            .collect()
+    };
+    assert_eq!(keys(&app), ["unreadable", "k-s", "k-9", "#5"]);
+    assert!(
+        (app.timeline.iter()).any(|e| e.text.contains("line 3 unreadable")),
+        "the torn line is said at once"
+    );
+    // Selected, the drain stays selected when the lab's log turns out to hold it: the
+    // server's entry is its row from then on.
+    app.selection.audit_row = 2;
+    app.update(Msg::JournalSettled {
+        entry_id: "e-1".into(),
+        outcome: JournaledOutcome::Done("accepted (audit #9)".into()),
+    });
+    assert_eq!(
+        app.journal.actions[0].outcome,
+        JournaledOutcome::Done("accepted (audit #9)".into())
+    );
+    let mut logged = audit_entry(9);
+    logged.at = crate::testing::fixture_wall() - chrono::Duration::minutes(20);
+    app.update(Msg::AuditLoaded {
+        source: "lab".into(),
+        result: Ok(vec![logged]),
+    });
+    assert_eq!(keys(&app), ["unreadable", "k-s", "#5", "#9"]);
+}

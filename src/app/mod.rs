@@ -9,6 +9,7 @@ mod inbox_events;
 mod inbox_filter;
 mod inbox_query;
 mod inbox_row;
+mod journaled;
 mod overlay;
 mod palette;
 mod patroni;
@@ -38,6 +39,7 @@ pub use commands::{
     SentCommand, SentState, SourcedAudit,
 };
 pub use inbox::{Inbox, InboxItem, OrderKey, SLA_WARNING, SourceLoad, Upserted, filter_text};
+pub use journaled::{JournalHistory, JournaledAction, JournaledOutcome, unreadable_text};
 pub use overlay::{Overlay, Overlays};
 pub use palette::PaletteState;
 pub use runbooks::{ListedRunbook, RunInput, RunInputKind, Runbooks};
@@ -139,6 +141,13 @@ pub enum Msg {
     SilenceFinished {
         local_id: u64,
         result: Result<SilenceDone, CommandFailure>,
+    },
+    /// What earlier runs journaled in this context, read at startup.
+    JournalRead(JournalHistory),
+    /// What the start's recovery learnt of a journaled action whose fate was open.
+    JournalSettled {
+        entry_id: String,
+        outcome: JournaledOutcome,
     },
     /// The runbook catalog and the lines of the local run record, read at startup.
     RunbooksLoaded {
@@ -321,6 +330,8 @@ pub struct App {
     /// Silences created and expired from this console, oldest first.
     pub sent_silences: Vec<SentSilence>,
     next_silence_id: u64,
+    /// What earlier runs of this console journaled in this context (the audit view's rows).
+    pub journal: JournalHistory,
     /// The runbook catalog and the run being followed.
     pub runbooks: Runbooks,
     /// New tasks this urgent or more are notified of; `None`: notifications are off.
@@ -384,6 +395,7 @@ impl App {
             silences: Silences::new(),
             sent_silences: Vec::new(),
             next_silence_id: 0,
+            journal: JournalHistory::default(),
             runbooks: Runbooks::default(),
             notify_at: init.notify_at,
             problems: init.problems,

@@ -112,6 +112,16 @@ impl App {
                 self.dirty = true;
                 Vec::new()
             }
+            Msg::JournalRead(history) => {
+                self.journal_read(history);
+                self.dirty = true;
+                Vec::new()
+            }
+            Msg::JournalSettled { entry_id, outcome } => {
+                self.journal_settled(&entry_id, outcome);
+                self.dirty = true;
+                Vec::new()
+            }
             Msg::RunbooksLoaded { catalog, record } => {
                 self.runbooks_loaded(*catalog, record);
                 self.dirty = true;
@@ -298,7 +308,10 @@ impl App {
                             (menu.selected + 1).min(menu.commands.len().saturating_sub(1))
                     }
                     Action::Accept => {
-                        let (source, command) = (menu.source, menu.commands[menu.selected].clone());
+                        let (source, command) = (
+                            menu.sources[menu.selected],
+                            menu.commands[menu.selected].clone(),
+                        );
                         self.open_confirm(source, command);
                     }
                     _ => self.overlays.close(Layer::Menu),

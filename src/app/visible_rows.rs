@@ -4,6 +4,7 @@
 use nucleo::pattern::{CaseMatching, Normalization, Pattern};
 
 use super::App;
+use crate::domain::fleet::Connection;
 use protocol::Provider;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -81,9 +82,30 @@ impl App {
             };
             for (region, r) in snapshot.regions.iter().enumerate() {
                 let row = RegionRow { source, region };
-                all_regions.push(row);
-                if matches(&r.id) {
-                    matching_regions.push(row);
+                // One row per region, whichever protocol v1 sources report it (its detail
+                // shows each one's facts); its cells follow the first live one.
+                let held = all_regions.iter().position(|held: &RegionRow| {
+                    let snapshot = self.sources[held.source].snapshot.as_ref();
+                    snapshot.is_some_and(|x| x.regions[held.region].id == r.id)
+                });
+                match held {
+                    None => {
+                        all_regions.push(row);
+                        if matches(&r.id) {
+                            matching_regions.push(row);
+                        }
+                    }
+                    Some(at)
+                        if self.sources[all_regions[at].source].connection != Connection::Live
+                            && data.connection == Connection::Live =>
+                    {
+                        let replaced = all_regions[at];
+                        all_regions[at] = row;
+                        for held in matching_regions.iter_mut().filter(|h| **h == replaced) {
+                            *held = row;
+                        }
+                    }
+                    Some(_) => {}
                 }
             }
             for p in &snapshot.providers {
@@ -198,17 +220,44 @@ impl App {
             .services[row.service]
     }
 
+    /// The vendor's provider in the row's region, as the row's first source with it reports.
     pub fn provider_cell(&self, row: RegionRow, vendor: &str) -> ProviderCell<'_> {
-        let region = &self.region_at(row).id;
-        self.sources[row.source]
-            .snapshot
-            .as_ref()
-            .and_then(|s| {
-                s.providers
+        match self.provider_reports(row, vendor).first() {
+            Some(&(_, provider)) => ProviderCell::Present(provider),
+            None => ProviderCell::Absent,
+        }
+    }
+
+    /// Every protocol v1 source's report of the row's region: the row's own first, then the
+    /// others in the config's order.
+    pub fn region_reports(&self, row: RegionRow) -> Vec<RegionRow> {
+        let id = &self.region_at(row).id;
+        let others = self
+            .sources
+            .iter()
+            .enumerate()
+            .filter_map(|(source, data)| {
+                let region = (data.snapshot.as_ref())?
+                    .regions
                     .iter()
-                    .find(|p| p.vendor == vendor && &p.region == region)
+                    .position(|r| &r.id == id)?;
+                (source != row.source).then_some(RegionRow { source, region })
+            });
+        std::iter::once(row).chain(others).collect()
+    }
+
+    /// Each source's report of the vendor's provider in the row's region, in the order of
+    /// [`App::region_reports`].
+    pub fn provider_reports(&self, row: RegionRow, vendor: &str) -> Vec<(usize, &Provider)> {
+        let region = &self.region_at(row).id;
+        (self.region_reports(row).into_iter())
+            .filter_map(|report| {
+                let snapshot = self.sources[report.source].snapshot.as_ref()?;
+                let provider = (snapshot.providers.iter())
+                    .find(|p| p.vendor == vendor && &p.region == region)?;
+                Some((report.source, provider))
             })
-            .map_or(ProviderCell::Absent, ProviderCell::Present)
+            .collect()
     }
 
     /// The selected matrix row, if the matrix has any.

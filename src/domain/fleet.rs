@@ -278,6 +278,19 @@ pub fn seen_health(reported: Health, freshness: Freshness) -> Health {
     }
 }
 
+/// Of two sources' word on one region, the one to count: the worse of what they know (down
+/// over degraded over ok); unknown only when neither knows (a source gone stale says nothing
+/// of a region another sees live).
+fn worst(a: Health, b: Health) -> Health {
+    let rank = |h: Health| match h {
+        Health::Unknown => 0,
+        Health::Ok => 1,
+        Health::Degraded => 2,
+        Health::Down => 3,
+    };
+    if rank(b) > rank(a) { b } else { a }
+}
+
 /// One-line verdict over all sources, used by `switchboard status` and the status bar.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct FleetSummary {
@@ -292,6 +305,10 @@ pub struct FleetSummary {
 impl FleetSummary {
     pub fn of(sources: &[SourceData], now: Instant) -> Self {
         let mut summary = FleetSummary::default();
+        // A region several sources report counts once, as the worst its sources know; a
+        // provider once, open when any source says so.
+        let mut regions: Vec<(&str, Health)> = Vec::new();
+        let mut open: Vec<&str> = Vec::new();
         for source in sources {
             let freshness = source.freshness(now);
             let Some(snapshot) = source.snapshot.as_ref() else {
@@ -305,14 +322,22 @@ impl FleetSummary {
                 summary.unreachable_sources.push(source.name.clone());
             }
             for region in &snapshot.regions {
-                summary.count(seen_health(region.health, freshness));
+                let seen = seen_health(region.health, freshness);
+                match regions.iter_mut().find(|(id, _)| *id == region.id) {
+                    Some((_, held)) => *held = worst(*held, seen),
+                    None => regions.push((&region.id, seen)),
+                }
             }
-            summary.providers_open_breakers += snapshot
-                .providers
-                .iter()
-                .filter(|p| p.breaker.state != protocol::BreakerState::Closed)
-                .count();
+            for p in &snapshot.providers {
+                if p.breaker.state != protocol::BreakerState::Closed && !open.contains(&&*p.id) {
+                    open.push(&p.id);
+                }
+            }
         }
+        for (_, health) in regions {
+            summary.count(health);
+        }
+        summary.providers_open_breakers = open.len();
         summary.count_measured_only(sources, now);
         summary
     }
@@ -527,6 +552,33 @@ mod tests {
         let summary = FleetSummary::of(&[healthy], now + STALE_AFTER * 2);
         assert_eq!(summary.regions_unknown, 2);
         assert_eq!(summary.exit_code(), 2);
+    }
+
+    /// A region two protocol v1 sources report counts once: the worse of what the live ones
+    /// say, what a stale one last said counting for nothing; a provider once.
+    #[test]
+    fn a_region_two_sources_report_counts_once() {
+        let now = Instant::now();
+        let (first, mut second) = (live_source(now), live_source(now));
+        second.name = "lab-b".into();
+        // The fixture: one region ok, one degraded, one breaker open.
+        let summary = FleetSummary::of(&[first.clone(), second.clone()], now);
+        assert_eq!((summary.regions_ok, summary.regions_degraded), (1, 1));
+        assert_eq!(summary.providers_open_breakers, 1);
+        let snapshot = second.snapshot.as_mut().unwrap();
+        snapshot.regions[0].health = Health::Down;
+        let summary = FleetSummary::of(&[first.clone(), second.clone()], now);
+        assert_eq!(summary.regions_down, 1, "{summary:?}");
+        assert_eq!(summary.regions_ok + summary.regions_degraded, 1);
+        second.connection = Connection::Down {
+            error: "refused".into(),
+            kind: DownKind::Unreachable,
+            retry_at: now,
+        };
+        let summary = FleetSummary::of(&[first, second], now);
+        assert_eq!((summary.regions_ok, summary.regions_degraded), (1, 1));
+        assert_eq!(summary.regions_unknown, 0);
+        assert_eq!(summary.unreachable_sources, vec!["lab-b".to_string()]);
     }
 
     /// A region only a metrics source reads counts like the others: its health when the

@@ -303,13 +303,22 @@ mod tests {
         let (tx, mut rx) = mpsc::channel(8);
         let dispatcher = Dispatcher::new("drill", &[spec], &[], Journal::open(&path).unwrap(), tx);
         dispatcher.recover_pending();
-        let mut told = Vec::new();
-        for _ in 0..2 {
+        // Each one settled updates its audit row, then is told.
+        let (mut told, mut settled) = (Vec::new(), Vec::new());
+        for _ in 0..4 {
             match tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv()).await {
                 Ok(Some(Msg::Problem(text))) => told.push(text),
+                Ok(Some(Msg::JournalSettled { entry_id, outcome })) => {
+                    settled.push((entry_id, outcome))
+                }
                 other => panic!("expected a report, got {other:?}"),
             }
         }
+        assert_eq!(settled[0].0, delivered.id);
+        assert!(
+            matches!(&settled[1], (id, crate::app::JournaledOutcome::NotDone(_)) if *id == lost.id),
+            "{settled:?}"
+        );
         assert!(
             told[0].contains("key-delivered") && told[0].contains("accepted (audit #"),
             "{told:?}"

@@ -4,6 +4,7 @@
 
 pub mod commands;
 mod escalations;
+pub mod history;
 mod journaling;
 pub mod patroni;
 pub mod recovery;
@@ -68,6 +69,7 @@ pub async fn run_console(options: ConsoleOptions) -> anyhow::Result<()> {
             options.journal.display()
         )
     })?;
+    let history = history::read(&journal, &options.context.name, &options.journal);
     let mut guard = crate::terminal::TerminalGuard::enter()?;
     let size = guard.size()?;
     let (tx, mut rx) = mpsc::channel::<Msg>(4096);
@@ -122,6 +124,7 @@ pub async fn run_console(options: ConsoleOptions) -> anyhow::Result<()> {
         dispatcher.add_patroni(spec);
     }
     if !app.context.lab {
+        app.update(Msg::JournalRead(history));
         dispatcher.recover_pending();
     }
     for spec in options.sources {

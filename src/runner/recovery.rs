@@ -121,7 +121,7 @@ impl Recoverers {
 impl Dispatcher {
     /// Commands an earlier run sent without learning their fate (it crashed, or no answer
     /// came): asks each one's system what became of it ([`Recoverers::settle`]), records what
-    /// it learns, and tells the console.
+    /// it learns, and tells the console (its audit row and the problems).
     pub fn recover_pending(&self) {
         let pending = self
             .journal
@@ -141,6 +141,10 @@ impl Dispatcher {
             for entry in pending {
                 let outcome = recoverers.settle(&entry).await;
                 let text = format!("journal: {}", describe_recovered(&entry, &outcome));
+                let settled = Msg::JournalSettled {
+                    entry_id: entry.id.clone(),
+                    outcome: super::history::journaled_outcome(Some(&outcome)),
+                };
                 if !outcome.is_unknown() {
                     let id = entry.id.clone();
                     if let Err(error) =
@@ -149,7 +153,7 @@ impl Dispatcher {
                         tracing::error!(%error, "cannot record a recovered outcome in the journal");
                     }
                 }
-                if tx.send(Msg::Problem(text)).await.is_err() {
+                if tx.send(settled).await.is_err() || tx.send(Msg::Problem(text)).await.is_err() {
                     return;
                 }
             }

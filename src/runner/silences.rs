@@ -266,3 +266,11 @@ pub async fn recover(client: &AlertmanagerClient, entry: &Entry) -> Outcome {
         deliver_with(key, ATTEMPTS, || journaled.send(client, &entry.reason, key)).await;
     outcome_of(&result)
 }
+
+/// Who a journaled silence action says it came from: the `createdBy` it was made with.
+pub(super) fn operator_of(entry: &Entry) -> Option<String> {
+    match serde_json::from_value::<Journaled>(entry.command.body.clone()) {
+        Ok(Journaled::Create { created_by, .. }) => Some(created_by),
+        _ => None,
+    }
+}

@@ -17,29 +17,37 @@ use protocol::sanitize::clean;
 
 const CONFIRM_WIDTH: u16 = 76;
 
-pub fn draw_menu(menu: &MenuState, theme: &Theme, frame: &mut Frame, area: Rect) {
+pub fn draw_menu(app: &App, menu: &MenuState, theme: &Theme, frame: &mut Frame, area: Rect) {
     let height = menu.commands.len() as u16 + 2;
     let popup = centered(area, 60, height);
-    let lines: Vec<Line> = menu
-        .commands
-        .iter()
+    // Several sources report the target: each line says where its command goes.
+    let names = menu.names_sources();
+    let lines: Vec<Line> = (menu.commands.iter().zip(&menu.sources))
         .enumerate()
-        .map(|(i, command)| {
+        .map(|(i, (command, &source))| {
             let style = if i == menu.selected {
                 theme.selection
             } else {
                 theme.text
             };
-            Line::styled(format!(" {} ", clean(&command.to_string())), style)
+            let mut text = format!(" {} ", clean(&command.to_string()));
+            if names {
+                text.push_str(&format!("→ {} ", clean(&app.source(source).name)));
+            }
+            Line::styled(text, style)
         })
         .collect();
+    let title = match names {
+        true => format!(
+            " {}: several sources report it, pick where ",
+            clean(&menu.title)
+        ),
+        false => format!(" Commands for {} ", clean(&menu.title)),
+    };
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(theme.accent)
-        .title(Span::styled(
-            format!(" Commands for {} ", clean(&menu.title)),
-            theme.title,
-        ));
+        .title(Span::styled(title, theme.title));
     frame.render_widget(Clear, popup);
     frame.render_widget(Paragraph::new(lines).block(block), popup);
 }

@@ -8,7 +8,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, Wrap};
 
 use crate::app::{
-    App, AuditRow, FailureKind, SentSilence, SentState, SilenceAction, SilenceSent, matchers_text,
+    App, AuditRow, FailureKind, JournalHistory, JournaledAction, JournaledOutcome, SentSilence,
+    SentState, SilenceAction, SilenceSent, matchers_text, unreadable_text,
 };
 use crate::format::plural;
 use crate::theme::Theme;
@@ -187,6 +188,8 @@ fn shown(app: &App, row: &AuditRow) -> Shown {
             }
         }
         AuditRow::Silence(sent) => silence_shown(sent),
+        AuditRow::Journaled(action) => journaled_shown(action),
+        AuditRow::UnreadableJournal(journal) => unreadable_shown(journal),
         AuditRow::Server(audited) => {
             let entry = &audited.entry;
             let outcome = match entry.outcome {
@@ -260,6 +263,52 @@ fn silence_shown(sent: &SentSilence) -> Shown {
         detail: format!(
             "{detail} (Alertmanager of {}, this console's record)",
             order.source
+        ),
+    }
+}
+
+/// An action an earlier run of this console journaled: the journal is its record here.
+fn journaled_shown(action: &JournaledAction) -> Shown {
+    let (mark, outcome) = match &action.outcome {
+        JournaledOutcome::Done(_) => ("✓", Outcome::Good),
+        JournaledOutcome::NotDone(_) => ("✖", Outcome::Bad),
+        JournaledOutcome::Unknown(_) => ("?", Outcome::Pending),
+    };
+    Shown {
+        at: action.at.format("%H:%M:%S").to_string(),
+        who: (action.operator.as_deref())
+            .map(|name| clean(name).into_owned())
+            .unwrap_or_else(|| "you".into()),
+        what: clean(&action.verb).into_owned(),
+        target: clean(&action.target).into_owned(),
+        result: format!("{mark} {}", clean(action.outcome.words())),
+        outcome,
+        key: clean(&action.key).into_owned(),
+        reason: clean(&action.reason).into_owned(),
+        detail: format!(
+            "sent {} to {} (this console's journal, an earlier run)",
+            action.at.format("%Y-%m-%d %H:%M:%S UTC"),
+            clean(&action.source)
+        ),
+    }
+}
+
+/// Lines of the journal that do not parse: what they held cannot be shown, so say where.
+fn unreadable_shown(journal: &JournalHistory) -> Shown {
+    let unreadable = unreadable_text(&journal.unreadable_lines);
+    Shown {
+        at: "—".into(),
+        who: "journal".into(),
+        what: "unreadable journal line".into(),
+        target: clean(&journal.path).into_owned(),
+        result: format!("? {unreadable}: skipped"),
+        outcome: Outcome::Pending,
+        key: "—".into(),
+        reason: "—".into(),
+        detail: format!(
+            "{unreadable} in {} (torn by a crash, or edited?): the actions they held are not \
+             shown; the other lines are",
+            clean(&journal.path)
         ),
     }
 }

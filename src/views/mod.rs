@@ -109,7 +109,7 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame) -> ScreenMap {
             Overlay::Help { scroll, from } => {
                 overlays::draw_help(app, *scroll, *from, theme, frame, app.area)
             }
-            Overlay::Menu(menu) => actions::draw_menu(menu, theme, frame, app.area),
+            Overlay::Menu(menu) => actions::draw_menu(app, menu, theme, frame, app.area),
             Overlay::Confirm(confirm) => {
                 actions::draw_confirm(app, confirm, theme, frame, app.area)
             }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use switchboard::app::{App, AppInit, ContextInfo, Msg, ScreenMap};
 use tokio::sync::mpsc;
@@ -14,6 +15,11 @@ use tokio::sync::mpsc;
 /// A console on `context` whose first source is the lab at `lab_url`, drawn on `width` x
 /// `height`.
 pub fn console(context: &str, lab_url: &str, width: u16, height: u16) -> App {
+    console_of(context, &[("lab", lab_url)], width, height)
+}
+
+/// A console on `context` whose sources are `(name, url)`, in this order.
+pub fn console_of(context: &str, sources: &[(&str, &str)], width: u16, height: u16) -> App {
     App::new(AppInit {
         context: ContextInfo {
             name: context.into(),
@@ -21,7 +27,9 @@ pub fn console(context: &str, lab_url: &str, width: u16, height: u16) -> App {
             read_only: false,
             production: false,
         },
-        sources: vec![("lab".into(), lab_url.into())],
+        sources: (sources.iter())
+            .map(|(name, url)| (name.to_string(), url.to_string()))
+            .collect(),
         problems: Vec::new(),
         theme_name: "dark".into(),
         themes: vec!["dark".into()],
@@ -54,8 +62,8 @@ pub async fn until(
     }
 }
 
-/// The console as drawn now, one line per row.
-pub fn screen(app: &App) -> String {
+/// The console as drawn now, with its styles.
+pub fn buffer(app: &App) -> Buffer {
     let mut terminal = Terminal::new(TestBackend::new(app.area.width, app.area.height)).unwrap();
     let mut map = ScreenMap::default();
     terminal
@@ -63,7 +71,12 @@ pub fn screen(app: &App) -> String {
             map = switchboard::views::draw(app, &switchboard::theme::load("dark", false).0, frame)
         })
         .unwrap();
-    let buffer = terminal.backend().buffer();
+    terminal.backend().buffer().clone()
+}
+
+/// The console as drawn now, one line per row.
+pub fn screen(app: &App) -> String {
+    let buffer = buffer(app);
     let symbols: Vec<&str> = buffer.content.iter().map(|c| c.symbol()).collect();
     symbols
         .chunks(buffer.area.width as usize)

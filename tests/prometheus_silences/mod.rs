@@ -18,6 +18,8 @@ use tokio::sync::mpsc;
 
 use super::*;
 
+mod after_restart;
+
 const SOURCE: &str = "metrics";
 
 fn key(code: KeyCode) -> Msg {
@@ -32,9 +34,14 @@ fn type_text(app: &mut App, text: &str) {
 
 /// A console of one Prometheus source, as `run_console` builds it.
 fn console() -> App {
+    console_on("metrics-only")
+}
+
+/// [`console`] on the context named `context`.
+fn console_on(context: &str) -> App {
     let mut app = App::new(AppInit {
         context: ContextInfo {
-            name: "metrics-only".into(),
+            name: context.into(),
             lab: false,
             read_only: false,
             production: false,

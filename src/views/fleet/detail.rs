@@ -6,8 +6,8 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
-use super::{headroom_style, health_style, history, measured};
-use crate::app::{App, ProviderCell, RegionRow};
+use super::{headroom_style, health_style, history, measured, reports};
+use crate::app::{App, RegionRow};
 use crate::domain::fleet::{
     Freshness, STALE_AFTER, SourceData, history_key_provider, history_key_region, seen_health,
 };
@@ -31,28 +31,35 @@ pub(super) fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     let source = app.source(row.source);
     let freshness = source.freshness(app.now);
     let region = app.region_at(row);
-    let provider = app
-        .selection
-        .fleet_col
-        .checked_sub(1)
-        .and_then(|v| app.visible.vendors.get(v))
-        .and_then(|vendor| match app.provider_cell(row, vendor) {
-            ProviderCell::Present(p) => Some(p),
-            ProviderCell::Absent => None,
-        });
-    let (title, mut lines, history_key) = match provider {
-        Some(p) => (
-            format!(" {} · {} ", clean(&p.id), clean(&p.model)),
-            provider_lines(app, theme, row, p),
-            history_key_provider(&p.id),
-        ),
-        None => (
-            format!(" {} ", clean(&region.id)),
-            region_lines(app, theme, row, region),
-            history_key_region(&region.id),
-        ),
+    let vendor = (app.selection.fleet_col.checked_sub(1)).and_then(|v| app.visible.vendors.get(v));
+    // Each source that reports the selection, with its own facts (the row's source first).
+    let providers = vendor.map_or(Vec::new(), |vendor| app.provider_reports(row, vendor));
+    let provider = providers.first().map(|&(_, p)| p);
+    let (title, mut lines, history_key) = match (vendor, provider) {
+        (Some(vendor), Some(p)) => {
+            let parts = (providers.iter())
+                .map(|&(source, p)| (source, provider_lines(app, theme, source, p)))
+                .collect();
+            let mut lines = reports::each_source(app, theme, parts);
+            let said = reports::provider_disagreements(app, row, vendor);
+            lines.extend(reports::disagreement_lines(said, theme));
+            let title = format!(" {} · {} ", clean(&p.id), clean(&p.model));
+            (title, lines, history_key_provider(&p.id))
+        }
+        _ => {
+            let parts = (app.region_reports(row).into_iter())
+                .map(|r| (r.source, region_lines(app, theme, r, app.region_at(r))))
+                .collect();
+            let mut lines = reports::each_source(app, theme, parts);
+            let said = reports::region_disagreements(app, row);
+            lines.extend(reports::disagreement_lines(said, theme));
+            (
+                format!(" {} ", clean(&region.id)),
+                lines,
+                history_key_region(&region.id),
+            )
+        }
     };
-    lines.insert(0, Line::from(provenance(app, theme, source)));
     // Only a live report can disagree: a stale one is already said to be unknown.
     let native = (freshness == Freshness::Fresh).then(|| {
         let health = provider.map_or(region.health, |p| p.health);
@@ -200,8 +207,8 @@ fn region_lines<'a>(app: &App, theme: &Theme, row: RegionRow, r: &Region) -> Vec
     lines
 }
 
-fn provider_lines<'a>(app: &App, theme: &Theme, row: RegionRow, p: &Provider) -> Vec<Line<'a>> {
-    let freshness = app.source(row.source).freshness(app.now);
+fn provider_lines<'a>(app: &App, theme: &Theme, source: usize, p: &Provider) -> Vec<Line<'a>> {
+    let freshness = app.source(source).freshness(app.now);
     let health = seen_health(p.health, freshness);
     let breaker_style = match p.breaker.state {
         BreakerState::Closed => theme.health_ok,
@@ -232,7 +239,7 @@ fn provider_lines<'a>(app: &App, theme: &Theme, row: RegionRow, p: &Provider) ->
             pct(p.traffic_share)
         )),
     ];
-    if let Some(snapshot) = app.source(row.source).snapshot.as_ref() {
+    if let Some(snapshot) = app.source(source).snapshot.as_ref() {
         let at = snapshot.generated_at;
         if let Some(q) = &p.quarantine {
             lines.insert(

@@ -6,6 +6,7 @@ mod detail;
 mod gateway;
 mod history;
 mod measured;
+mod reports;
 
 pub(super) use detail::provenance;
 
@@ -59,9 +60,11 @@ fn matrix_columns(app: &App, width: u16) -> Columns {
         .map(|&row| {
             let region = app.region_at(row);
             let fresh = app.source(row.source).freshness(app.now) == Freshness::Fresh;
-            let marked = measured::mark(app, &region.id, None, fresh.then_some(region.health));
+            let marked = measured::mark(app, &region.id, None, fresh.then_some(region.health))
+                .is_some()
+                || !reports::region_disagreements(app, row).is_empty();
             // A marked name (` !`, ` ≠`) takes two more columns.
-            clean(&region.id).chars().count() + if marked.is_some() { 2 } else { 0 }
+            clean(&region.id).chars().count() + if marked { 2 } else { 0 }
         })
         .chain(app.visible.measured_only.iter().filter_map(|m| {
             let measured = app.source(m.source).measured.as_ref()?;
@@ -265,7 +268,9 @@ fn matrix_row<'a>(
         ))
     };
     let native = fresh.then_some(region.health);
-    let name = match measured::mark(app, &region.id, None, native) {
+    let disagree = !reports::region_disagreements(app, row).is_empty();
+    let mark = disagree.then_some(reports::DISAGREE);
+    let name = match mark.or_else(|| measured::mark(app, &region.id, None, native)) {
         Some((mark, meaning)) => {
             legend.note(mark, meaning);
             format!("{} {mark}", clean(&region.id))
@@ -287,13 +292,19 @@ fn matrix_row<'a>(
     ];
     for v in cols.drawn() {
         let vendor = &app.visible.vendors[v];
-        let cell = match app.provider_cell(row, vendor) {
-            ProviderCell::Absent => Cell::from("—").style(select(theme.dim, v + 1)),
-            ProviderCell::Present(p) => {
+        let cell = match app.provider_reports(row, vendor).first() {
+            None => Cell::from("—").style(select(theme.dim, v + 1)),
+            Some(&(source, p)) => {
+                // The first source that reports it: the row's own, or another where it has none.
+                let freshness = app.source(source).freshness(app.now);
+                let fresh = freshness == Freshness::Fresh;
                 let (mut text, style) =
                     provider_summary(theme, p, freshness, cols.provider_width, legend);
                 let native = fresh.then_some(p.health);
-                if let Some((mark, meaning)) = measured::mark(app, &p.region, Some(&p.id), native) {
+                let disagree = !reports::provider_disagreements(app, row, vendor).is_empty();
+                let mark = disagree.then_some(reports::DISAGREE);
+                let mark = mark.or_else(|| measured::mark(app, &p.region, Some(&p.id), native));
+                if let Some((mark, meaning)) = mark {
                     legend.note(mark, meaning);
                     text = format!("{mark}{text}");
                 }
