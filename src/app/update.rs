@@ -38,6 +38,7 @@ impl App {
                 let mut effects = self.take_filter_matches();
                 effects.extend(self.renew_claim());
                 effects.extend(self.watch_gate());
+                effects.extend(self.resend_shared());
                 effects
             }
             Msg::FilterMatched => self.take_filter_matches(),
@@ -115,8 +116,9 @@ impl App {
             Msg::RunbooksLoaded { catalog, record } => {
                 self.runbooks_loaded(*catalog, record);
                 self.dirty = true;
-                Vec::new()
+                self.sync_followed()
             }
+            Msg::SharedRun { order, answer } => self.shared_answer(order, answer),
             Msg::Terminate => self.quit(),
             Msg::Problem(problem) => {
                 self.log(None, Level::Warning, problem.clone());
@@ -430,6 +432,7 @@ impl App {
             | Action::StepAction
             | Action::StepSkip
             | Action::StepNote
+            | Action::EndRun
             | Action::Choose(_) => {}
         }
         Vec::new()
