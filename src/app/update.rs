@@ -530,6 +530,7 @@ impl App {
                 Some(Hit::TimelineRow(row)) => self.selection.timeline_row = row,
                 Some(Hit::AuditRow(row)) => self.selection.audit_row = row,
                 Some(Hit::InboxRow(row)) => self.inbox.select_index(row),
+                Some(Hit::RunbookRow(row)) => self.runbooks.selected = row,
                 None => return effects,
             },
             MouseEventKind::ScrollDown => self.move_rows(1),

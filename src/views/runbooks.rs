@@ -23,15 +23,19 @@ pub const LOCAL_RUN: &str = "local run: only this console sees it";
 /// Lines of the record under a run's current step.
 const RECORD_ROWS: u16 = 8;
 
-pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
+/// Draws the list or the run; returns where the list's selectable rows are (none for a run).
+pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) -> Vec<(Rect, usize)> {
     let runbooks = &app.runbooks;
     match (runbooks.run_open, &runbooks.run, runbooks.run_runbook()) {
-        (true, Some(run), Some(runbook)) => draw_run(app, run, runbook, theme, frame, area),
+        (true, Some(run), Some(runbook)) => {
+            draw_run(app, run, runbook, theme, frame, area);
+            Vec::new()
+        }
         _ => draw_list(app, theme, frame, area),
     }
 }
 
-fn draw_list(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
+fn draw_list(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) -> Vec<(Rect, usize)> {
     let listed = app.runbook_list();
     let block = Block::default()
         .borders(Borders::ALL)
@@ -58,7 +62,10 @@ fn draw_list(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         lines.push(Line::styled(title, theme.title));
     }
     let mut selected_line = 0;
+    // The line each selectable row is on, with its place in the list.
+    let mut rows: Vec<(usize, usize)> = Vec::new();
     for (row, run) in runs.iter().enumerate() {
+        rows.push((lines.len(), row));
         let selected = row == app.runbooks.selected;
         if selected {
             selected_line = lines.len();
@@ -112,6 +119,7 @@ fn draw_list(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         if selected {
             selected_line = lines.len();
         }
+        rows.push((lines.len(), runs.len() + index));
         lines.push(Line::styled(super::fit(&row, inner_width), style));
         for why in &listed.why {
             let why = format!("why: {}", clean(why));
@@ -135,6 +143,13 @@ fn draw_list(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     let offset = super::scroll_offset(selected_line, inner_height.saturating_sub(2));
     let lines: Vec<Line> = lines.into_iter().skip(offset).collect();
     frame.render_widget(Paragraph::new(lines).block(block), area);
+    (rows.into_iter())
+        .filter_map(|(line, row)| {
+            let shown = line.checked_sub(offset).filter(|l| *l < inner_height)?;
+            let y = area.y + 1 + shown as u16;
+            Some((Rect::new(area.x + 1, y, inner_width, 1), row))
+        })
+        .collect()
 }
 
 /// `✓` done or met, `↷` skipped, `⌛` timed out, `▶` current; a step never reached has none.
