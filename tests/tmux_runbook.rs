@@ -2,7 +2,8 @@
 //! `provider-outage.md` followed from the Runbooks view with the keys a newcomer would press:
 //! `6` (the view), enter (follow it), `n` (step 1 done), `x` (the action into the
 //! confirmation), a reason and enter (sent), `n` (step 2 done), nothing while the gate waits,
-//! `1` (the decision). The console restarts mid-run and resumes it where it stopped.
+//! `1` (the decision). The console restarts mid-run and resumes it where it stopped (the run
+//! is shared through the lab, which keeps it).
 
 mod tmux_support;
 
@@ -54,8 +55,9 @@ fn provider_outage_is_followed_in_a_real_terminal_and_resumed_after_a_restart() 
     tmux.wait_for("▶ 4. Check the backup path", WAIT);
     tmux.send(&["1"]);
     let screen = tmux.wait_for("step 4: decided 1.", WAIT);
+    // The lab keeps runbook runs: the run is shared, and read back from it after the restart.
     assert!(
-        screen.contains("local run: only this console sees it"),
+        screen.contains("shared run run-000001 on fleet"),
         "{screen}"
     );
     assert!(screen.contains("step 3: gate met"), "{screen}");

@@ -42,7 +42,10 @@ pub use inbox::{Inbox, InboxItem, OrderKey, SLA_WARNING, SourceLoad, Upserted, f
 pub use journaled::{JournalHistory, JournaledAction, JournaledOutcome, unreadable_text};
 pub use overlay::{Overlay, Overlays};
 pub use palette::PaletteState;
-pub use runbooks::{ListedRunbook, RunInput, RunInputKind, Runbooks};
+pub use runbooks::{
+    ListedRunbook, RunInProgress, RunInput, RunInputKind, Runbooks, ShareAnswer, ShareOrder,
+    SharedRuns, Sharing,
+};
 pub use screen_map::{Hit, ListMap, MatrixColumns, PaneExtent, ScreenMap, first_vendor_shown};
 pub use silences::{
     DEFAULT_SILENCE, Matcher, MatcherChoice, SentSilence, Silence, SilenceAction, SilenceDone,
@@ -154,6 +157,11 @@ pub enum Msg {
         catalog: Box<crate::runbook::catalog::Catalog>,
         record: Result<Vec<crate::runbook::run::RunLine>, String>,
     },
+    /// A source's answer about a shared runbook run.
+    SharedRun {
+        order: ShareOrder,
+        answer: ShareAnswer,
+    },
 }
 
 impl From<SourceMsg> for Msg {
@@ -204,6 +212,8 @@ pub enum Effect {
     Silence(SilenceOrder),
     /// Append (fsync) a line of a runbook run's record to the local run record.
     RecordRun(crate::runbook::run::RunLine),
+    /// Ask a source about a shared runbook run: list, start, record a step, presence, end.
+    ShareRun(ShareOrder),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -13,11 +13,16 @@ use super::{TaskPane, View};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Hit {
     Tab(View),
-    FleetCell { row: usize, col: usize },
+    FleetCell {
+        row: usize,
+        col: usize,
+    },
     ServiceRow(usize),
     TimelineRow(usize),
     AuditRow(usize),
     InboxRow(usize),
+    /// A row of the Runbooks list: a run in progress or a runbook, by its place in the list.
+    RunbookRow(usize),
 }
 
 /// The parts of the last frame that answer to the mouse or bound a scroll.
@@ -29,6 +34,9 @@ pub struct ScreenMap {
     pub list: Option<ListMap>,
     /// The open task's pane, if a task is on screen.
     pub task_pane: Option<PaneExtent>,
+    /// The Runbooks list's selectable rows (its other lines are headers and reasons): the
+    /// cells each covers and its place in the list.
+    pub runbook_rows: Vec<(Rect, usize)>,
 }
 
 /// A list as drawn: where its rows are and which item the top one shows.
@@ -98,6 +106,9 @@ impl ScreenMap {
         let at = Position::new(x, y);
         if let Some((view, _)) = self.tabs.iter().find(|(_, area)| area.contains(at)) {
             return Some(Hit::Tab(*view));
+        }
+        if let Some((_, row)) = self.runbook_rows.iter().find(|(area, _)| area.contains(at)) {
+            return Some(Hit::RunbookRow(*row));
         }
         let list = self.list.as_ref().filter(|l| l.rows.contains(at))?;
         let row = list.first + usize::from(y - list.rows.y);

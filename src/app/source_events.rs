@@ -55,6 +55,7 @@ impl App {
                 // did before it comes from the list, and the commands from the audit log.
                 let mut effects = self.fetch_escalations(index);
                 effects.extend(self.refetch_audit(&name));
+                effects.extend(self.ask_for_shared_runs(&name));
                 return effects;
             }
             SourceEvent::Delta(delta) => {
@@ -109,8 +110,7 @@ impl App {
             SourceEvent::Operators(operators) => self.sources[index].operators = operators,
             SourceEvent::Audit(entry) => self.add_audit(&name, vec![entry]),
             SourceEvent::Escalation(event) => return self.on_escalation_event(index, event),
-            // Followed by the Runbooks view (branch i12-console).
-            SourceEvent::RunbookRun(_) => {}
+            SourceEvent::RunbookRun(run) => return self.on_shared_run(&name, *run),
             SourceEvent::Listed { rows, next_in } => {
                 let source = &mut self.sources[index];
                 let was_down = matches!(source.connection, Connection::Down { .. });

@@ -38,6 +38,7 @@ impl App {
                 let mut effects = self.take_filter_matches();
                 effects.extend(self.renew_claim());
                 effects.extend(self.watch_gate());
+                effects.extend(self.resend_shared());
                 effects
             }
             Msg::FilterMatched => self.take_filter_matches(),
@@ -125,8 +126,9 @@ impl App {
             Msg::RunbooksLoaded { catalog, record } => {
                 self.runbooks_loaded(*catalog, record);
                 self.dirty = true;
-                Vec::new()
+                self.sync_followed()
             }
+            Msg::SharedRun { order, answer } => self.shared_answer(order, answer),
             Msg::Terminate => self.quit(),
             Msg::Problem(problem) => {
                 self.log(None, Level::Warning, problem.clone());
@@ -443,6 +445,7 @@ impl App {
             | Action::StepAction
             | Action::StepSkip
             | Action::StepNote
+            | Action::EndRun
             | Action::Choose(_) => {}
         }
         Vec::new()
@@ -540,6 +543,7 @@ impl App {
                 Some(Hit::TimelineRow(row)) => self.selection.timeline_row = row,
                 Some(Hit::AuditRow(row)) => self.selection.audit_row = row,
                 Some(Hit::InboxRow(row)) => self.inbox.select_index(row),
+                Some(Hit::RunbookRow(row)) => self.runbooks.selected = row,
                 None => return effects,
             },
             MouseEventKind::ScrollDown => self.move_rows(1),

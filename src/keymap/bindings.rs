@@ -125,6 +125,7 @@ pub const BINDINGS: &[Binding] = &[
     bind(L::Run, Chord::plain(K::Char('9')), A::Choose(9), false),
     bind(L::Run, Chord::plain(K::Char('s')), A::StepSkip, true),
     bind(L::Run, Chord::plain(K::Char('e')), A::StepNote, true),
+    bind(L::Run, Chord::plain(K::Char('E')), A::EndRun, true),
     bind(L::RunInput, Chord::plain(K::Enter), A::Accept, true),
     bind(L::RunInput, Chord::plain(K::Esc), A::Close, true),
     bind(L::Task, Chord::plain(K::Esc), A::Close, true),

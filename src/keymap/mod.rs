@@ -117,6 +117,8 @@ pub enum Action {
     StepNote,
     /// Take choice N (from 1) of the step's decision.
     Choose(u8),
+    /// End the run being followed before its last step (a reason first).
+    EndRun,
 }
 
 impl Action {
@@ -183,6 +185,7 @@ impl Action {
             Action::StepSkip => "Skip the step (a reason is required)",
             Action::StepNote => "Add a note to the step's record",
             Action::Choose(_) => "Take that choice (by its number) of the step's decision",
+            Action::EndRun => "End the run here, abandoned (a reason is required)",
         }
     }
 
@@ -254,6 +257,7 @@ impl Action {
             Action::StepSkip => "skip",
             Action::StepNote => "note",
             Action::Choose(_) => "choose",
+            Action::EndRun => "end run",
         }
     }
 

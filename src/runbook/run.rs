@@ -5,7 +5,9 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::eval::Truth;
 use super::file::{Block, Jump, Runbook, Step};
+use protocol::runbook_runs::{CheckTruth, RunState, RunbookRun, StepOutcome};
 
 /// One line of a run's record: what happened at one step.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -20,6 +22,17 @@ pub struct RunLine {
     pub at: DateTime<Utc>,
     #[serde(flatten)]
     pub outcome: Outcome,
+    /// A line of a run shared through a source: where it goes and its idempotency key, so a
+    /// line the source has not answered is sent again under the same key, once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared: Option<SharedMark>,
+}
+
+/// Where a line of a shared run is recorded, and under which idempotency key.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SharedMark {
+    pub source: String,
+    pub key: String,
 }
 
 /// A condition as seen when a step was left: its mark and the values read.
@@ -52,6 +65,9 @@ pub enum Outcome {
     ActionResult {
         command: String,
         result: String,
+        /// The key the command went under (absent in records written before it was kept).
+        #[serde(default)]
+        key: String,
     },
     GateMet {
         seen: Seen,
@@ -72,6 +88,12 @@ pub enum Outcome {
     Note {
         text: String,
     },
+    /// The run was ended on purpose: finished, or abandoned with a reason.
+    Ended {
+        state: RunState,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        reason: String,
+    },
 }
 
 impl Outcome {
@@ -89,7 +111,9 @@ impl Outcome {
             Outcome::Started => "run started".into(),
             Outcome::Done { checks: seen } => format!("done{}", checks(seen)),
             Outcome::ActionSent { command, key } => format!("action sent: {command} (key {key})"),
-            Outcome::ActionResult { command, result } => format!("{command}: {result}"),
+            Outcome::ActionResult {
+                command, result, ..
+            } => format!("{command}: {result}"),
             Outcome::GateMet { seen } => format!("gate met: {}", seen.text()),
             Outcome::GateTimedOut { seen, then } => {
                 format!("gate timed out: {}; then {then}", seen.text())
@@ -101,6 +125,10 @@ impl Outcome {
             } => format!("decided {choice}. {label}{}", checks(seen)),
             Outcome::Skipped { reason } => format!("skipped: {reason}"),
             Outcome::Note { text } => format!("note: {text}"),
+            Outcome::Ended { state, reason } if reason.is_empty() => {
+                format!("run {}", state.word())
+            }
+            Outcome::Ended { state, reason } => format!("run {}: {reason}", state.word()),
         }
     }
 }
@@ -158,6 +186,7 @@ impl Run {
             who: who.to_string(),
             at,
             outcome: Outcome::Started,
+            shared: None,
         };
         run.apply(runbook, line.clone());
         (run, line)
@@ -173,6 +202,7 @@ impl Run {
             who: who.to_string(),
             at,
             outcome,
+            shared: None,
         }
     }
 
@@ -182,6 +212,7 @@ impl Run {
         let step = runbook.steps.get(index);
         let jump = match &line.outcome {
             Outcome::Started => Some(Jump::Step(1)),
+            Outcome::Ended { .. } => Some(Jump::End),
             Outcome::Done { .. } | Outcome::GateMet { .. } | Outcome::Skipped { .. } => {
                 Some(Jump::Continue)
             }
@@ -239,17 +270,35 @@ impl Run {
         })
     }
 
-    /// The started run among `lines` (a journal's, oldest first) that was touched last, rebuilt;
-    /// `find` gives the runbook of an id. A run whose runbook is gone is not rebuilt: its
-    /// steps cannot be told.
-    pub fn latest<'a>(
+    /// Every run among `lines` (a journal's, oldest first), rebuilt, in the order each was
+    /// last touched (the last one last); `find` gives the runbook of an id. A run that cannot
+    /// be rebuilt (its runbook gone or of another version: its steps cannot be told) is a
+    /// problem in its place. Lines of shared runs are left out: the source holds those runs.
+    pub fn all<'a>(
         lines: &[RunLine],
         find: impl Fn(&str) -> Option<&'a Runbook>,
-    ) -> Result<Option<Run>, String> {
-        let Some(last) = lines.last() else {
-            return Ok(None);
-        };
-        let of_run: Vec<&RunLine> = lines.iter().filter(|l| l.run == last.run).collect();
+    ) -> Vec<Result<Run, String>> {
+        let lines: Vec<&RunLine> = lines.iter().filter(|l| l.shared.is_none()).collect();
+        let mut order: Vec<&str> = Vec::new();
+        for line in lines.iter().rev() {
+            if !order.contains(&line.run.as_str()) {
+                order.push(&line.run);
+            }
+        }
+        (order.into_iter().rev())
+            .map(|id| {
+                let of_run: Vec<&RunLine> = lines.iter().copied().filter(|l| l.run == id).collect();
+                Run::rebuild(&of_run, &find)
+            })
+            .collect()
+    }
+
+    /// One run from its lines (at least one).
+    fn rebuild<'a>(
+        of_run: &[&RunLine],
+        find: &impl Fn(&str) -> Option<&'a Runbook>,
+    ) -> Result<Run, String> {
+        let last = of_run[of_run.len() - 1];
         let Some(runbook) = find(&last.runbook) else {
             return Err(format!(
                 "run {} of runbook {} cannot be resumed: no runbook of that id",
@@ -275,9 +324,183 @@ impl Run {
             visit_from: 0,
         };
         for line in of_run {
-            run.apply(runbook, line.clone());
+            run.apply(runbook, (*line).clone());
         }
-        Ok(Some(run))
+        Ok(run)
+    }
+}
+
+/// An action's result on the wire while its command is sent and not yet answered.
+pub const SENT: &str = "sent";
+
+impl Outcome {
+    /// The outcome as protocol v1 records a step; `None` for the start and the end, which
+    /// are requests of their own.
+    pub fn to_wire(&self) -> Option<StepOutcome> {
+        let joined = |seen: &Seen| seen.readings.join("; ");
+        Some(match self {
+            Outcome::Started | Outcome::Ended { .. } => return None,
+            Outcome::Done { checks } => StepOutcome::Check {
+                truth: worst(checks),
+                readings: checks.iter().map(joined).collect::<Vec<_>>().join(" · "),
+            },
+            Outcome::ActionSent { command, key } => StepOutcome::Action {
+                command: command.clone(),
+                idempotency_key: key.clone(),
+                result: SENT.into(),
+            },
+            Outcome::ActionResult {
+                command,
+                result,
+                key,
+            } => StepOutcome::Action {
+                command: command.clone(),
+                idempotency_key: key.clone(),
+                result: result.clone(),
+            },
+            Outcome::GateMet { seen } => StepOutcome::GateMet {
+                readings: joined(seen),
+            },
+            Outcome::GateTimedOut { seen, .. } => StepOutcome::GateTimedOut {
+                readings: joined(seen),
+            },
+            Outcome::Decided { choice, label, .. } => StepOutcome::Decision {
+                choice: format!("{choice}. {label}"),
+            },
+            Outcome::Skipped { reason } => StepOutcome::Skipped {
+                reason: reason.clone(),
+            },
+            Outcome::Note { text } => StepOutcome::Note { text: text.clone() },
+        })
+    }
+
+    /// A step record of a shared run as this console's outcome; `step` is the runbook's step
+    /// it names (a gate's timeout and a decision lead where the runbook says).
+    fn from_wire(wire: &StepOutcome, step: Option<&Step>) -> Outcome {
+        let seen = |mark: &str, readings: &str| Seen {
+            mark: mark.into(),
+            readings: vec![readings.to_string()],
+        };
+        match wire {
+            StepOutcome::Check { truth, readings } => Outcome::Done {
+                checks: if readings.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![seen(mark_of(*truth), readings)]
+                },
+            },
+            StepOutcome::Action {
+                command,
+                idempotency_key,
+                result,
+            } if result == SENT => Outcome::ActionSent {
+                command: command.clone(),
+                key: idempotency_key.clone(),
+            },
+            StepOutcome::Action {
+                command,
+                idempotency_key,
+                result,
+            } => Outcome::ActionResult {
+                command: command.clone(),
+                result: result.clone(),
+                key: idempotency_key.clone(),
+            },
+            StepOutcome::GateMet { readings } => Outcome::GateMet {
+                seen: seen("✓", readings),
+            },
+            StepOutcome::GateTimedOut { readings } => Outcome::GateTimedOut {
+                seen: seen("✗", readings),
+                then: jump_text(
+                    step.and_then(gate_of)
+                        .map_or(Jump::Continue, |g| g.on_timeout),
+                ),
+            },
+            StepOutcome::Decision { choice } => {
+                // `2. Fail over` as written by a console; a bare label is found by its text.
+                let (number, label) = match choice.split_once(". ") {
+                    Some((n, label)) if n.parse::<usize>().is_ok() => {
+                        (n.parse().unwrap_or(0), label.to_string())
+                    }
+                    _ => {
+                        let found = step
+                            .and_then(choices_of)
+                            .and_then(|choices| choices.iter().position(|c| c.label == *choice));
+                        (found.map_or(0, |i| i + 1), choice.clone())
+                    }
+                };
+                Outcome::Decided {
+                    choice: number,
+                    label,
+                    checks: Vec::new(),
+                }
+            }
+            StepOutcome::Skipped { reason } => Outcome::Skipped {
+                reason: reason.clone(),
+            },
+            StepOutcome::Note { text } => Outcome::Note { text: text.clone() },
+        }
+    }
+}
+
+/// All checks held: true; one failed: false; else unknown.
+fn worst(checks: &[Seen]) -> CheckTruth {
+    if checks.iter().any(|c| c.mark == Truth::False.mark()) {
+        CheckTruth::False
+    } else if checks.iter().all(|c| c.mark == Truth::True.mark()) {
+        CheckTruth::True
+    } else {
+        CheckTruth::Unknown
+    }
+}
+
+fn mark_of(truth: CheckTruth) -> &'static str {
+    match truth {
+        CheckTruth::True => Truth::True.mark(),
+        CheckTruth::False => Truth::False.mark(),
+        CheckTruth::Unknown => Truth::Unknown.mark(),
+    }
+}
+
+impl Run {
+    /// The run a source shares, as this console follows it: its start, each step's record
+    /// (who, when, outcome) and its end, replayed over `runbook`.
+    pub fn from_shared(runbook: &Runbook, shared: &RunbookRun) -> Run {
+        let line = |step: u32, who: &str, at, outcome| RunLine {
+            run: shared.id.clone(),
+            runbook: shared.runbook_id.clone(),
+            version: shared.runbook_version,
+            step: step as usize,
+            who: who.to_string(),
+            at,
+            outcome,
+            shared: None,
+        };
+        let mut run = Run {
+            id: shared.id.clone(),
+            runbook: shared.runbook_id.clone(),
+            version: shared.runbook_version,
+            current: None,
+            entered_at: shared.started_at,
+            record: Vec::new(),
+            visit_from: 0,
+        };
+        let started = line(1, &shared.started_by, shared.started_at, Outcome::Started);
+        run.apply(runbook, started);
+        for record in &shared.steps {
+            let step = runbook.steps.get((record.step as usize).saturating_sub(1));
+            let outcome = Outcome::from_wire(&record.outcome, step);
+            run.apply(runbook, line(record.step, &record.by, record.at, outcome));
+        }
+        if let Some(end) = &shared.ended {
+            let outcome = Outcome::Ended {
+                state: shared.state,
+                reason: end.reason.clone(),
+            };
+            let step = run.current.map_or(1, |i| i as u32 + 1);
+            run.apply(runbook, line(step, &end.by, end.at, outcome));
+        }
+        run
     }
 }
 

@@ -203,6 +203,7 @@ pub async fn run_console(options: ConsoleOptions) -> anyhow::Result<()> {
                         Effect::Resolve(request) => dispatcher.resolve(request),
                         Effect::Silence(order) => dispatcher.silence(order),
                         Effect::RecordRun(line) => run_record.append(line, tx.clone()),
+                        Effect::ShareRun(order) => dispatcher.share_run(order),
                         Effect::Notify { title, body } => {
                             if let Some(escape) = notifier.announce(Instant::now(), &title, &body) {
                                 let backend = guard.backend_mut();

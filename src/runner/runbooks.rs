@@ -1,15 +1,19 @@
-//! Runbooks off the UI thread: the catalog and the local record of runs read at startup, and
-//! each line of a run appended (fsynced) to that record as it happens.
+//! Runbooks off the UI thread: the catalog and the local record of runs read at startup,
+//! each line of a run appended (fsynced) to that record as it happens, and the requests about
+//! runs shared through a source, each on its own task reporting the source's answer.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 
-use crate::app::Msg;
+use super::commands::Dispatcher;
+use crate::app::{Msg, ShareAnswer, ShareOrder};
 use crate::journal::LinesFile;
 use crate::runbook::catalog::Catalog;
 use crate::runbook::run::RunLine;
+use crate::sources::runbook_runs::conflicting_run;
+use crate::sources::{Client, ClientError};
 
 /// The local record of runbook runs lives beside the command journal it goes with:
 /// `commands.jsonl` -> `commands-runbook-runs.jsonl`.
@@ -90,5 +94,88 @@ impl RunRecord {
                 )));
             }
         });
+    }
+}
+
+impl Dispatcher {
+    /// Carries out `order` on its source's client; the answer comes back as
+    /// [`Msg::SharedRun`]. A source without a protocol v1 client keeps runs local.
+    pub fn share_run(&self, order: ShareOrder) {
+        let tx = self.tx.clone();
+        let Some(client) = self.client(order.source()) else {
+            let answer = ShareAnswer::NoEndpoints(format!(
+                "{} is not a protocol v1 source: runs stay on this console",
+                order.source()
+            ));
+            let _ = tx.try_send(Msg::SharedRun { order, answer });
+            return;
+        };
+        tokio::spawn(async move {
+            let answer = ask(&client, &order).await;
+            let _ = tx.send(Msg::SharedRun { order, answer }).await;
+        });
+    }
+}
+
+async fn ask(client: &Client, order: &ShareOrder) -> ShareAnswer {
+    let answer = match order {
+        ShareOrder::List { .. } => return listed(client.runbook_runs().await),
+        ShareOrder::Start {
+            runbook,
+            version,
+            key,
+            ..
+        } => client.start_run(runbook, *version, key).await,
+        ShareOrder::Record {
+            run,
+            revision,
+            step,
+            outcome,
+            key,
+            ..
+        } => {
+            let outcome = outcome.clone();
+            client
+                .record_step(run, *revision, *step, outcome, key)
+                .await
+        }
+        ShareOrder::Presence { run, step, .. } => client.run_presence(run, *step).await,
+        ShareOrder::End {
+            run,
+            revision,
+            state,
+            reason,
+            key,
+            ..
+        } => client.end_run(run, *revision, *state, reason, key).await,
+    };
+    match answer {
+        Ok(run) => ShareAnswer::Run(Box::new(run)),
+        Err(error) => failed(&error),
+    }
+}
+
+fn listed(answer: Result<protocol::runbook_runs::RunList, ClientError>) -> ShareAnswer {
+    match answer {
+        Ok(list) => ShareAnswer::Listed(list),
+        Err(error) => failed(&error),
+    }
+}
+
+/// A failure as the app tells it: no such endpoints (404) keeps runs local; a 409 carries the
+/// run as it is now; no answer is sent again under the same key.
+fn failed(error: &ClientError) -> ShareAnswer {
+    let text = error.to_string();
+    match error {
+        ClientError::Http { status: 404, .. } => ShareAnswer::NoEndpoints(format!(
+            "the source has no runbook runs ({text}): runs stay on this console"
+        )),
+        ClientError::Conflict { detail, .. } => ShareAnswer::Conflict {
+            detail: detail.clone(),
+            current: conflicting_run(error).map(Box::new),
+        },
+        ClientError::Http { status: 500.., .. } => ShareAnswer::NoAnswer(text),
+        _ if error.outcome_unknown() => ShareAnswer::NoAnswer(text),
+        _ => ShareAnswer::Refused(text),
     }
 }

@@ -99,7 +99,7 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame) -> ScreenMap {
             inbox::draw(app, theme, frame, body);
             map.list = Some(inbox::list_map(app, body));
         }
-        (View::Runbooks, _) => runbooks::draw(app, theme, frame, body),
+        (View::Runbooks, _) => map.runbook_rows = runbooks::draw(app, theme, frame, body),
     }
     chrome::draw_hints(app, theme, frame, screen.hints);
     chrome::draw_status(app, theme, frame, screen.status);

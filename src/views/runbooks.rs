@@ -10,7 +10,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
 use super::clock;
-use crate::app::{App, RunInput, RunInputKind};
+use crate::app::{App, RunInProgress, RunInput, RunInputKind};
 use crate::format::age;
 use crate::runbook::eval::{Truth, evaluate};
 use crate::runbook::file::{Block as StepBlock, Runbook};
@@ -23,15 +23,19 @@ pub const LOCAL_RUN: &str = "local run: only this console sees it";
 /// Lines of the record under a run's current step.
 const RECORD_ROWS: u16 = 8;
 
-pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
+/// Draws the list or the run; returns where the list's selectable rows are (none for a run).
+pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) -> Vec<(Rect, usize)> {
     let runbooks = &app.runbooks;
     match (runbooks.run_open, &runbooks.run, runbooks.run_runbook()) {
-        (true, Some(run), Some(runbook)) => draw_run(app, run, runbook, theme, frame, area),
+        (true, Some(run), Some(runbook)) => {
+            draw_run(app, run, runbook, theme, frame, area);
+            Vec::new()
+        }
         _ => draw_list(app, theme, frame, area),
     }
 }
 
-fn draw_list(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
+fn draw_list(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) -> Vec<(Rect, usize)> {
     let listed = app.runbook_list();
     let block = Block::default()
         .borders(Borders::ALL)
@@ -47,21 +51,35 @@ fn draw_list(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     if let Some(problem) = &app.runbooks.record_problem {
         lines.push(Line::styled(format!("⚠ {}", clean(problem)), theme.warning));
     }
-    if let (Some(run), Some(runbook)) = (&app.runbooks.run, app.runbooks.run_runbook())
-        && let Some(current) = run.current
-    {
-        lines.push(Line::styled(
-            format!(
-                "⧗ {} in progress at step {}/{} ({LOCAL_RUN}): enter on it to resume",
-                clean(&run.runbook),
-                current + 1,
-                runbook.steps.len()
-            ),
-            theme.accent,
-        ));
+    if let Some(starting) = &app.runbooks.shared.starting {
+        let text = format!("⧗ starting a shared run of {}…", clean(starting));
+        lines.push(Line::styled(text, theme.dim));
+    }
+    let inner_width = area.width.saturating_sub(2);
+    let runs = app.runs_in_progress();
+    if !runs.is_empty() {
+        let title = "Runs in progress: enter resumes one, E in a run ends it";
+        lines.push(Line::styled(title, theme.title));
+    }
+    let mut selected_line = 0;
+    // The line each selectable row is on, with its place in the list.
+    let mut rows: Vec<(usize, usize)> = Vec::new();
+    for (row, run) in runs.iter().enumerate() {
+        rows.push((lines.len(), row));
+        let selected = row == app.runbooks.selected;
+        if selected {
+            selected_line = lines.len();
+        }
+        let marker = if selected { "▶ " } else { "  " };
+        let text = format!("{marker}⧗ {}", run_row(app, run));
+        let style = if selected {
+            theme.selection
+        } else {
+            theme.accent
+        };
+        lines.push(Line::styled(super::fit(&text, inner_width), style));
     }
     let applying = listed.iter().take_while(|l| !l.why.is_empty()).count();
-    let mut selected_line = 0;
     for (index, listed) in listed.iter().enumerate() {
         if index == 0 && applying > 0 {
             lines.push(Line::styled("Apply now", theme.title));
@@ -69,7 +87,7 @@ fn draw_list(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         if index == applying && !lines.is_empty() {
             lines.push(Line::styled("Other runbooks", theme.title));
         }
-        let selected = index == app.runbooks.selected;
+        let selected = runs.len() + index == app.runbooks.selected;
         let style = if selected {
             theme.selection
         } else {
@@ -98,10 +116,10 @@ fn draw_list(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
             }
         };
         // A row wider than the list ends in `…`, never silently at the border.
-        let inner_width = area.width.saturating_sub(2);
         if selected {
             selected_line = lines.len();
         }
+        rows.push((lines.len(), runs.len() + index));
         lines.push(Line::styled(super::fit(&row, inner_width), style));
         for why in &listed.why {
             let why = format!("why: {}", clean(why));
@@ -125,6 +143,13 @@ fn draw_list(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     let offset = super::scroll_offset(selected_line, inner_height.saturating_sub(2));
     let lines: Vec<Line> = lines.into_iter().skip(offset).collect();
     frame.render_widget(Paragraph::new(lines).block(block), area);
+    (rows.into_iter())
+        .filter_map(|(line, row)| {
+            let shown = line.checked_sub(offset).filter(|l| *l < inner_height)?;
+            let y = area.y + 1 + shown as u16;
+            Some((Rect::new(area.x + 1, y, inner_width, 1), row))
+        })
+        .collect()
 }
 
 /// `✓` done or met, `↷` skipped, `⌛` timed out, `▶` current; a step never reached has none.
@@ -167,15 +192,18 @@ fn draw_run(app: &App, run: &Run, runbook: &Runbook, theme: &Theme, frame: &mut 
         .border_style(theme.border)
         .title(Span::styled(
             format!(
-                " {} v{} · {position} · {LOCAL_RUN} ",
+                " {} v{} · {position} · {} ",
                 clean(&runbook.front.title),
-                runbook.front.version
+                runbook.front.version,
+                where_kept(app)
             ),
             theme.title,
         ));
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let [list_area, step_area, record_area] = Layout::vertical([
+    let sharing = sharing_lines(app, theme);
+    let [sharing_area, list_area, step_area, record_area] = Layout::vertical([
+        Constraint::Length(sharing.len() as u16),
         Constraint::Length(steps as u16),
         Constraint::Min(4),
         Constraint::Length(RECORD_ROWS.min(run.record.len() as u16 + 1)),
@@ -199,6 +227,7 @@ fn draw_run(app: &App, run: &Run, runbook: &Runbook, theme: &Theme, frame: &mut 
             )
         })
         .collect();
+    frame.render_widget(Paragraph::new(sharing), sharing_area);
     frame.render_widget(Paragraph::new(step_lines), list_area);
     let current = run.current.and_then(|i| runbook.steps.get(i));
     let detail = match current {
@@ -218,15 +247,148 @@ fn draw_run(app: &App, run: &Run, runbook: &Runbook, theme: &Theme, frame: &mut 
         let room = record_area
             .width
             .saturating_sub((when.len() + who.len()) as u16);
-        let what = format!("step {}: {}", line.step, clean(&line.outcome.describe()));
+        let mut what = format!("step {}: {}", line.step, clean(&line.outcome.describe()));
+        let pending = pending_of(app, line);
+        if pending.is_some() {
+            // Said first: a cut line must still say it is not recorded yet.
+            what = format!("⧗ pending · {what}");
+        }
         Line::from(vec![
             Span::styled(when, theme.dim),
             Span::styled(who, theme.accent),
             // Cut with an ellipsis, never silently: the whole line is in the timeline.
-            Span::raw(super::fit(&what, room)),
+            Span::styled(
+                super::fit(&what, room),
+                if pending.is_some() {
+                    theme.warning
+                } else {
+                    theme.text
+                },
+            ),
         ])
     }));
     frame.render_widget(Paragraph::new(record), record_area);
+}
+
+/// A run in progress as the list shows it: its runbook, step, where it is kept, who started
+/// it and when, and who is on it.
+fn run_row(app: &App, run: &RunInProgress) -> String {
+    let steps_of = |id: &str| {
+        (app.runbooks.catalog.as_ref())
+            .and_then(|c| c.find(id))
+            .map_or(0, |r| r.steps.len())
+    };
+    match run {
+        RunInProgress::Local(run) => {
+            let started = run.record.first();
+            format!(
+                "{} in progress at step {}/{} · {LOCAL_RUN} · started by {} at {}",
+                clean(&run.runbook),
+                run.current.map_or(0, |i| i + 1),
+                steps_of(&run.runbook),
+                clean(started.map_or("?", |l| l.who.as_str())),
+                clock::time(started.map_or(run.entered_at, |l| l.at))
+            )
+        }
+        RunInProgress::Shared { source, run } => {
+            let step = (app.runbooks.catalog.as_ref())
+                .and_then(|c| c.find(&run.runbook_id))
+                .filter(|r| r.front.version == run.runbook_version)
+                .and_then(|r| Run::from_shared(r, run).current)
+                .map_or_else(|| "?".to_string(), |i| (i + 1).to_string());
+            let on_it: Vec<String> = (run.participants.iter())
+                .map(|p| format!("{} on step {}", clean(&p.name), p.step))
+                .collect();
+            format!(
+                "{} in progress at step {step}/{} · shared run {} on {} · started by {} at {} · {}",
+                clean(&run.runbook_id),
+                steps_of(&run.runbook_id),
+                clean(&run.id),
+                clean(source),
+                clean(&run.started_by),
+                clock::time(run.started_at),
+                on_it.join(", ")
+            )
+        }
+    }
+}
+
+/// Where the followed run is kept: shared through a source, or on this console only.
+fn where_kept(app: &App) -> String {
+    match &app.runbooks.shared.following {
+        Some(following) => format!(
+            "shared run {} on {}",
+            clean(&following.run.id),
+            clean(&following.source)
+        ),
+        None => LOCAL_RUN.to_string(),
+    }
+}
+
+/// Who else is on the shared run and on which step, and what the source did not take; why
+/// the run is local when a source said it keeps none.
+fn sharing_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
+    let shared = &app.runbooks.shared;
+    let Some(following) = &shared.following else {
+        return app.local_reason().map_or_else(Vec::new, |why| {
+            vec![Line::styled(
+                format!("{LOCAL_RUN}: {}", clean(why)),
+                theme.dim,
+            )]
+        });
+    };
+    let me = app.identity().map(|who| who.name.as_str());
+    let run = &following.run;
+    let on_it: Vec<String> = (run.participants.iter())
+        .map(|p| {
+            let you = if Some(p.name.as_str()) == me {
+                " (you)"
+            } else {
+                ""
+            };
+            format!(
+                "{}{you} on step {}, seen {}",
+                clean(&p.name),
+                p.step,
+                clock::time(p.last_seen)
+            )
+        })
+        .collect();
+    let mut lines = vec![Line::styled(
+        format!(
+            "started by {} at {} · {}",
+            clean(&run.started_by),
+            clock::time(run.started_at),
+            on_it.join(" · ")
+        ),
+        theme.accent,
+    )];
+    let unanswered = following.pending.iter().filter(|p| p.problem.is_some());
+    if let Some(why) = unanswered.clone().find_map(|p| p.problem.as_ref()) {
+        lines.push(Line::styled(
+            format!(
+                "⧗ {} outcome(s) not recorded by the source yet, sent again when the source is back: {}",
+                unanswered.count(),
+                clean(why)
+            ),
+            theme.warning,
+        ));
+    }
+    for refused in &following.refused {
+        lines.push(Line::styled(format!("✖ {}", clean(refused)), theme.error));
+    }
+    lines
+}
+
+/// Whether a line of the followed shared run is not recorded by the source yet.
+fn pending_of(app: &App, line: &crate::runbook::run::RunLine) -> Option<()> {
+    let key = &line.shared.as_ref()?.key;
+    let following = app.runbooks.shared.following.as_ref()?;
+    following
+        .pending
+        .iter()
+        .any(|p| p.key() == key)
+        .then_some(())
 }
 
 fn truth_style(theme: &Theme, truth: Truth) -> Style {
@@ -332,6 +494,7 @@ pub fn draw_input(form: &RunInput, theme: &Theme, frame: &mut Frame, area: Rect)
     let title = match form.kind {
         RunInputKind::Skip => " Skip this step: why? ",
         RunInputKind::Note => " Note for this step ",
+        RunInputKind::End => " End this run here: why? ",
     };
     let block = Block::default()
         .borders(Borders::ALL)

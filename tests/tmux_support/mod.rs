@@ -122,6 +122,13 @@ impl Drop for Tmux {
 /// `switchboard lab serve` as its own process (with `extra` arguments); returns it with
 /// alice's token.
 pub fn serve_lab(port: u16, extra: &[&str]) -> (Child, String) {
+    let (child, mut tokens) = serve_lab_for(port, extra, &["alice"]);
+    (child, tokens.remove(0))
+}
+
+/// `switchboard lab serve` as its own process (with `extra` arguments); returns it with the
+/// tokens of the operators `names`, in that order.
+pub fn serve_lab_for(port: u16, extra: &[&str], names: &[&str]) -> (Child, Vec<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
         .args([
             "lab",
@@ -137,18 +144,25 @@ pub fn serve_lab(port: u16, extra: &[&str]) -> (Child, String) {
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let token = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .find_map(|line| {
-            line.split_whitespace()
-                .find(|w| w.starts_with("sb_lab_alice_"))
-                .map(str::to_string)
-        })
-        .expect("lab serve prints alice's token");
+    let mut found: Vec<Option<String>> = vec![None; names.len()];
+    for line in lines.by_ref().map_while(Result::ok) {
+        for word in line.split_whitespace() {
+            for (name, token) in names.iter().zip(found.iter_mut()) {
+                if word.starts_with(&format!("sb_lab_{name}_")) {
+                    *token = Some(word.to_string());
+                }
+            }
+        }
+        if found.iter().all(Option::is_some) {
+            break;
+        }
+    }
+    let tokens = (names.iter().zip(found))
+        .map(|(name, token)| token.unwrap_or_else(|| panic!("lab serve prints {name}'s token")))
+        .collect();
     // Keep draining so the lab never blocks on a full pipe.
     std::thread::spawn(move || lines.for_each(drop));
-    (child, token)
+    (child, tokens)
 }
 
 /// Types the command that runs the console on the lab at `port` (a context named drill, its

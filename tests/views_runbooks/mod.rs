@@ -103,3 +103,49 @@ fn text_from_a_runbook_file_reaches_the_screen_sanitized() {
         );
     }
 }
+
+#[test]
+fn a_click_on_a_runbook_or_a_run_in_progress_selects_it() {
+    let mut app = runbooks_app(120, 24, Instant::now(), Vec::new());
+    app.update(key(KeyCode::Enter));
+    app.update(key(KeyCode::Esc));
+    let buffer = show(&mut app);
+    let click = |app: &mut App, (x, y): (u16, u16)| {
+        app.update(Msg::Mouse(MouseEvent {
+            kind: MouseEventKind::Down(MouseButton::Left),
+            column: x,
+            row: y,
+            modifiers: KeyModifiers::NONE,
+        }));
+    };
+    let storm = find(&buffer, "rate-limit-storm").expect("on screen");
+    click(&mut app, storm);
+    let selected = |app: &App| {
+        let runs = app.runs_in_progress().len();
+        let listed = app.runbook_list();
+        let row = app.runbooks.selected.checked_sub(runs);
+        row.and_then(|row| listed[row].entry.id().map(str::to_string))
+    };
+    assert_eq!(
+        app.runs_in_progress().len(),
+        1,
+        "the run started is in progress"
+    );
+    assert_eq!(
+        selected(&app).as_deref(),
+        Some("rate-limit-storm"),
+        "the row clicked"
+    );
+    let why = find(&buffer, "why: the lab plays").expect("on screen");
+    click(&mut app, why);
+    assert_eq!(
+        selected(&app).as_deref(),
+        Some("rate-limit-storm"),
+        "a line that is no row selects nothing"
+    );
+    let run = find(&buffer, "provider-outage in progress").expect("on screen");
+    click(&mut app, run);
+    assert_eq!(app.runbooks.selected, 0, "the run in progress");
+    app.update(key(KeyCode::Enter));
+    assert!(app.runbooks.run_open, "enter resumes what was clicked");
+}

@@ -10,7 +10,7 @@ use crate::app::{App, Effect, Level, Overlay, SentState};
 use crate::keymap::{Action, Layer};
 use crate::runbook::eval::{Evaluation, Truth, evaluate};
 use crate::runbook::file::{Block, Step};
-use crate::runbook::run::{Outcome, Run, Seen, action_of, choices_of, gate_of, jump_text};
+use crate::runbook::run::{Outcome, Run, RunLine, Seen, action_of, choices_of, gate_of, jump_text};
 
 impl App {
     /// Who the record names: the identity the sources give.
@@ -36,8 +36,18 @@ impl App {
             .collect()
     }
 
-    /// Starts a run of runbook `id` at its first step.
+    /// Starts a run of runbook `id`: shared when a source shares runs, else local.
     pub(super) fn start_run(&mut self, id: &str) -> Vec<Effect> {
+        self.park_followed();
+        match self.sharing_source().map(str::to_string) {
+            Some(source) => self.start_shared_run(&source, id),
+            None => self.start_local_run(id),
+        }
+    }
+
+    /// Starts a run of runbook `id` at its first step, kept by this console only.
+    pub(super) fn start_local_run(&mut self, id: &str) -> Vec<Effect> {
+        self.park_followed();
         let who = self.operator();
         let Some(runbook) = self.runbooks.catalog.as_ref().and_then(|c| c.find(id)) else {
             return Vec::new();
@@ -62,8 +72,25 @@ impl App {
         };
         let line = run.line(&who, self.wall, outcome);
         run.apply(runbook, line.clone());
+        // A shared run that reached its end is ended at the source too, for every console.
+        let end = (run.current.is_none() && !matches!(line.outcome, Outcome::Ended { .. }))
+            .then(|| {
+                let finished = Outcome::Ended {
+                    state: protocol::runbook_runs::RunState::Finished,
+                    reason: String::new(),
+                };
+                RunLine {
+                    outcome: finished,
+                    ..line.clone()
+                }
+            })
+            .filter(|_| runbooks.shared.following.is_some());
         self.tell(&line);
-        vec![Effect::RecordRun(line)]
+        let mut effects = self.share_line(line);
+        if let Some(end) = end {
+            effects.extend(self.share_line(end));
+        }
+        effects
     }
 
     fn tell(&mut self, line: &crate::runbook::run::RunLine) {
@@ -120,6 +147,7 @@ impl App {
             Action::StepAction => self.send_step_action(&step),
             Action::StepSkip => self.ask_for(RunInputKind::Skip),
             Action::StepNote => self.ask_for(RunInputKind::Note),
+            Action::EndRun => self.ask_for(RunInputKind::End),
             _ => {}
         }
         Vec::new()
@@ -143,6 +171,7 @@ impl App {
         input.set_placeholder_text(match kind {
             RunInputKind::Skip => "why is this step skipped? (required, goes to the run's record)",
             RunInputKind::Note => "a note for this step's record",
+            RunInputKind::End => "why is the run ended here? (required, goes to its record)",
         });
         self.overlays.open(Overlay::RunInput(Box::new(RunInput {
             kind,
@@ -168,9 +197,11 @@ impl App {
         }
         let text = protocol::sanitize::clean(form.input.lines().join(" ").trim()).into_owned();
         let outcome = match (form.kind, text.is_empty()) {
-            (RunInputKind::Skip, true) => {
-                form.problem =
-                    Some("a reason is required to skip a step: it goes to the run's record".into());
+            (RunInputKind::Skip | RunInputKind::End, true) => {
+                form.problem = Some(
+                    "a reason is required: it goes to the run's record, for the next engineer"
+                        .into(),
+                );
                 return Vec::new();
             }
             (RunInputKind::Note, true) => {
@@ -179,6 +210,10 @@ impl App {
             }
             (RunInputKind::Skip, false) => Outcome::Skipped { reason: text },
             (RunInputKind::Note, false) => Outcome::Note { text },
+            (RunInputKind::End, false) => Outcome::Ended {
+                state: protocol::runbook_runs::RunState::Abandoned,
+                reason: text,
+            },
         };
         self.overlays.close(Layer::RunInput);
         self.record(outcome)
@@ -229,6 +264,7 @@ impl App {
             return Vec::new();
         };
         let command = sent.command.to_string();
+        let key = sent.key.clone().unwrap_or_default();
         let outcome = match (&sent.state, &sent.key) {
             (SentState::Sending, Some(key)) => Outcome::ActionSent {
                 command,
@@ -237,10 +273,12 @@ impl App {
             (SentState::Accepted(accepted), _) => Outcome::ActionResult {
                 command,
                 result: format!("accepted (audit #{})", accepted.audit_id),
+                key,
             },
             (SentState::Failed(failure), _) => Outcome::ActionResult {
                 command,
                 result: format!("not done: {}", protocol::sanitize::clean(&failure.message)),
+                key,
             },
             (SentState::Sending, None) => return Vec::new(),
         };

@@ -4,6 +4,7 @@
 //! their countdown, decisions, skips with a reason, notes, and the run's record.
 
 mod follow;
+mod shared;
 #[cfg(test)]
 mod tests;
 
@@ -16,6 +17,9 @@ use crate::runbook::eval::{Truth, evaluate};
 use crate::runbook::file::Runbook;
 use crate::runbook::run::{Run, RunLine};
 use protocol::Health;
+use protocol::sanitize::clean;
+
+pub use shared::{ShareAnswer, ShareOrder, SharedRuns, Sharing};
 
 /// What the view holds: the catalog once read, the filter, and the run.
 #[derive(Default)]
@@ -35,6 +39,22 @@ pub struct Runbooks {
     pub(super) pending_command: Option<u64>,
     /// Why the last recorded run could not be resumed, or the record could not be read.
     pub record_problem: Option<String>,
+    /// Runs shared through the sources, and the one followed there.
+    pub shared: SharedRuns,
+    /// Local runs in progress other than the one followed, oldest first: resumable from the
+    /// list.
+    pub parked: Vec<Run>,
+}
+
+/// A run in progress, as the list offers it to resume.
+pub enum RunInProgress<'a> {
+    /// Kept on this console only.
+    Local(&'a Run),
+    /// Shared through `source`.
+    Shared {
+        source: &'a str,
+        run: &'a protocol::runbook_runs::RunbookRun,
+    },
 }
 
 /// A runbook as the list shows it: its entry and why it applies now (empty: it does not).
@@ -49,6 +69,8 @@ pub enum RunInputKind {
     /// Why the step is skipped (required).
     Skip,
     Note,
+    /// Why the run is ended before its last step (required).
+    End,
 }
 
 pub struct RunInput {
@@ -75,12 +97,22 @@ impl App {
         for problem in catalog.problems() {
             self.log(None, Level::Warning, format!("runbook {problem}"));
         }
-        let resumed = lines.and_then(|lines| Run::latest(&lines, |id| catalog.find(id)));
-        match resumed {
-            Ok(run) => self.runbooks.run = run,
-            Err(problem) => {
+        let runs = lines.map(|lines| Run::all(&lines, |id| catalog.find(id)));
+        let mut runs = runs.unwrap_or_else(|problem| vec![Err(problem)]);
+        // The run touched last is the one followed; the others in progress wait in the list.
+        match runs.pop() {
+            Some(Ok(run)) => self.runbooks.run = Some(run),
+            Some(Err(problem)) => {
                 self.log(None, Level::Warning, problem.clone());
                 self.runbooks.record_problem = Some(problem);
+            }
+            None => {}
+        }
+        for run in runs {
+            match run {
+                Ok(run) if run.current.is_some() => self.runbooks.parked.push(run),
+                Ok(_) => {}
+                Err(problem) => self.log(None, Level::Warning, problem),
             }
         }
         self.runbooks.catalog = Some(catalog);
@@ -181,9 +213,93 @@ impl App {
         why
     }
 
-    /// Enter in the list: follow the selected runbook (resuming its run if it has one going).
+    /// The runs in progress the list offers to resume, above the runbooks: this console's
+    /// (the one followed, then the others) and the ones the sources share.
+    pub fn runs_in_progress(&self) -> Vec<RunInProgress<'_>> {
+        let runbooks = &self.runbooks;
+        let followed_local = (runbooks.shared.following.is_none())
+            .then_some(runbooks.run.as_ref())
+            .flatten();
+        let mut runs: Vec<RunInProgress> = (followed_local.into_iter())
+            .chain(runbooks.parked.iter().rev())
+            .filter(|run| run.current.is_some())
+            .map(RunInProgress::Local)
+            .collect();
+        let shares = |source: &str| {
+            (runbooks.shared.sharing.iter())
+                .any(|(s, sharing)| s == source && *sharing == Sharing::Shares)
+        };
+        runs.extend(
+            (runbooks.shared.runs.iter())
+                .filter(|(source, run)| {
+                    run.state == protocol::runbook_runs::RunState::Active && shares(source)
+                })
+                .map(|(source, run)| RunInProgress::Shared { source, run }),
+        );
+        runs
+    }
+
+    /// Enter on a run in progress: follow it; the local run followed until now waits in the
+    /// list.
+    fn resume(&mut self, row: usize) -> Vec<Effect> {
+        enum Chosen {
+            Local(String),
+            Shared(String, Box<protocol::runbook_runs::RunbookRun>),
+        }
+        let chosen = match self.runs_in_progress().get(row) {
+            Some(RunInProgress::Local(run)) => Chosen::Local(run.id.clone()),
+            Some(RunInProgress::Shared { source, run }) => {
+                Chosen::Shared(source.to_string(), Box::new((*run).clone()))
+            }
+            None => return Vec::new(),
+        };
+        self.runbooks.run_open = true;
+        match chosen {
+            Chosen::Local(id) if self.runbooks.run.as_ref().is_some_and(|r| r.id == id) => {
+                Vec::new()
+            }
+            Chosen::Local(id) => {
+                self.park_followed();
+                let runbooks = &mut self.runbooks;
+                if let Some(index) = runbooks.parked.iter().position(|r| r.id == id) {
+                    runbooks.run = Some(runbooks.parked.remove(index));
+                    runbooks.pending_command = None;
+                }
+                Vec::new()
+            }
+            Chosen::Shared(source, run) => {
+                let following = self.runbooks.shared.following.as_ref();
+                if !following.is_some_and(|f| f.source == source && f.run.id == run.id) {
+                    self.park_followed();
+                    self.follow_shared(&source, *run);
+                }
+                self.sync_followed()
+            }
+        }
+    }
+
+    /// The local run followed (if one is going) waits in the list while another is followed.
+    pub(super) fn park_followed(&mut self) {
+        let runbooks = &mut self.runbooks;
+        if runbooks.shared.following.is_some() {
+            runbooks.shared.following = None;
+            runbooks.run = None;
+            return;
+        }
+        if let Some(run) = runbooks.run.take_if(|run| run.current.is_some()) {
+            runbooks.parked.push(run);
+        }
+    }
+
+    /// Enter in the list: resume the run in progress selected, or follow the selected runbook
+    /// (joining its shared run or resuming its local one if it has one going).
     pub(super) fn open_runbook(&mut self) -> Vec<Effect> {
-        let chosen = self.runbook_list().get(self.runbooks.selected).map(|l| {
+        let runs = self.runs_in_progress().len();
+        if self.runbooks.selected < runs {
+            return self.resume(self.runbooks.selected);
+        }
+        let row = self.runbooks.selected - runs;
+        let chosen = self.runbook_list().get(row).map(|l| {
             let problems: Vec<String> = l
                 .entry
                 .parsed
@@ -207,11 +323,46 @@ impl App {
             .run
             .as_ref()
             .is_some_and(|run| run.runbook == id && run.current.is_some());
-        self.runbooks.run_open = true;
         if resuming {
-            return Vec::new();
+            self.runbooks.run_open = true;
+            return self.sync_followed();
         }
+        let parked = self
+            .runs_in_progress()
+            .iter()
+            .position(|r| matches!(r, RunInProgress::Local(run) if run.runbook == id));
+        if let Some(row) = parked {
+            return self.resume(row);
+        }
+        if let Some((source, run)) = self.open_shared_run_of(&id) {
+            self.flash(
+                Level::Info,
+                format!(
+                    "joined {} of {id}, started by {}: one run, not a second",
+                    clean(&run.id),
+                    clean(&run.started_by)
+                ),
+            );
+            self.park_followed();
+            self.follow_shared(&source, run);
+            return self.sync_followed();
+        }
+        self.runbooks.run_open = true;
         self.start_run(&id)
+    }
+
+    /// A run of runbook `id` in progress on the source that shares runs, to join.
+    fn open_shared_run_of(&self, id: &str) -> Option<(String, protocol::runbook_runs::RunbookRun)> {
+        let source = self.sharing_source()?;
+        let version = self.runbooks.catalog.as_ref()?.find(id)?.front.version;
+        (self.runbooks.shared.runs.iter())
+            .find(|(s, run)| {
+                s == source
+                    && run.runbook_id == id
+                    && run.runbook_version == version
+                    && run.state == protocol::runbook_runs::RunState::Active
+            })
+            .map(|(s, run)| (s.clone(), run.clone()))
     }
 
     /// The moving parts of the run: the view's list keys and the run's keys are in `follow`.
@@ -219,7 +370,7 @@ impl App {
         if self.runbooks.run_open {
             return;
         }
-        let len = self.runbooks.matches.len();
+        let len = self.runbooks.matches.len() + self.runs_in_progress().len();
         let row = &mut self.runbooks.selected;
         *row = row.saturating_add_signed(delta).min(len.saturating_sub(1));
     }

@@ -3,7 +3,7 @@ use std::time::{Duration, Instant};
 use chrono::TimeDelta;
 use crossterm::event::KeyCode;
 
-use super::RunInputKind;
+use super::{RunInputKind, ShareAnswer, ShareOrder};
 use crate::app::{App, Effect, Msg, View};
 use crate::keymap::Layer;
 use crate::runbook::catalog::Catalog;
@@ -264,5 +264,133 @@ fn a_run_recorded_before_a_restart_resumes_where_it_stopped() {
         restarted.runbooks.run.as_ref().unwrap().record.len(),
         before.record.len(),
         "enter resumes the run, it does not start another"
+    );
+}
+
+/// Every request about shared runs the effects carry.
+fn share_orders(effects: &[Effect]) -> Vec<ShareOrder> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::ShareRun(order) => Some(order.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_source_without_runbook_runs_keeps_the_run_local_and_says_why() {
+    let mut app = runbooks_app(100, 30, Instant::now(), Vec::new());
+    let asked = share_orders(&app.update(from_source(SourceEvent::Snapshot(outage_fleet()))));
+    assert_eq!(
+        asked,
+        [ShareOrder::List {
+            source: "lab".into()
+        }],
+        "each connection asks the source for its runs"
+    );
+    let effects = app.update(Msg::SharedRun {
+        order: asked[0].clone(),
+        answer: ShareAnswer::NoEndpoints("the source has no runbook runs (404)".into()),
+    });
+    assert!(effects.is_empty());
+    assert_eq!(app.sharing_source(), None);
+    assert_eq!(
+        app.local_reason(),
+        Some("the source has no runbook runs (404)")
+    );
+    let mut log = Vec::new();
+    press(&mut app, KeyCode::Enter, &mut log);
+    assert!(matches!(log[0].outcome, Outcome::Started), "a local run");
+    assert!(log[0].shared.is_none());
+    // Not asked again at the next connection: the source said it keeps none.
+    let again = app.update(from_source(SourceEvent::Snapshot(outage_fleet())));
+    assert!(share_orders(&again).is_empty());
+}
+
+/// provider-outage started and advanced a step, then rate-limit-storm started: two local runs.
+fn two_local_runs(log: &mut Vec<RunLine>) -> App {
+    let mut app = runbooks_app(100, 30, Instant::now(), Vec::new());
+    press(&mut app, KeyCode::Enter, log);
+    press(&mut app, KeyCode::Char('n'), log);
+    press(&mut app, KeyCode::Esc, log);
+    app.update(key(KeyCode::Char('/')));
+    type_text(&mut app, "429");
+    app.update(key(KeyCode::Enter));
+    // The run in progress is the first row, the runbook found the next.
+    app.update(key(KeyCode::Down));
+    press(&mut app, KeyCode::Enter, log);
+    assert_eq!(
+        app.runbooks.run.as_ref().unwrap().runbook,
+        "rate-limit-storm"
+    );
+    press(&mut app, KeyCode::Esc, log);
+    app
+}
+
+#[test]
+fn two_local_runs_stay_in_progress_and_either_is_resumed_also_after_a_restart() {
+    let mut log = Vec::new();
+    let mut app = two_local_runs(&mut log);
+    let in_progress: Vec<String> = (app.runs_in_progress().iter())
+        .map(|run| match run {
+            super::RunInProgress::Local(run) => format!("{}@{:?}", run.runbook, run.current),
+            super::RunInProgress::Shared { run, .. } => run.id.clone(),
+        })
+        .collect();
+    assert_eq!(
+        in_progress,
+        ["rate-limit-storm@Some(0)", "provider-outage@Some(1)"],
+        "both runs in progress, the one followed last first"
+    );
+    app.update(key(KeyCode::Esc));
+    app.runbooks.selected = 1;
+    press(&mut app, KeyCode::Enter, &mut log);
+    let run = app.runbooks.run.as_ref().unwrap();
+    assert_eq!(
+        (run.runbook.as_str(), run.current),
+        ("provider-outage", Some(1)),
+        "resumed where it stopped"
+    );
+
+    let restarted = runbooks_app(100, 30, Instant::now(), log);
+    let runs: Vec<&str> = (restarted.runs_in_progress().iter())
+        .map(|run| match run {
+            super::RunInProgress::Local(run) => run.runbook.as_str(),
+            super::RunInProgress::Shared { run, .. } => run.id.as_str(),
+        })
+        .collect();
+    assert_eq!(
+        runs,
+        ["rate-limit-storm", "provider-outage"],
+        "the run touched last is followed, the other waits in the list"
+    );
+}
+
+#[test]
+fn ending_a_run_is_explicit_and_needs_a_reason() {
+    let mut log = Vec::new();
+    let mut app = two_local_runs(&mut log);
+    press(&mut app, KeyCode::Enter, &mut log);
+    assert!(app.runbooks.run_open);
+    press(&mut app, KeyCode::Char('E'), &mut log);
+    assert_eq!(app.top_layer(), Layer::RunInput);
+    press(&mut app, KeyCode::Enter, &mut log);
+    assert_eq!(app.top_layer(), Layer::RunInput, "a reason is required");
+    type_text(&mut app, "false alarm");
+    press(&mut app, KeyCode::Enter, &mut log);
+    let run = app.runbooks.run.as_ref().unwrap();
+    assert_eq!(run.current, None, "ended");
+    assert_eq!(
+        log.last().unwrap().outcome,
+        Outcome::Ended {
+            state: protocol::runbook_runs::RunState::Abandoned,
+            reason: "false alarm".into()
+        }
+    );
+    assert_eq!(
+        app.runs_in_progress().len(),
+        1,
+        "the other run is still going"
     );
 }
