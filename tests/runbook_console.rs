@@ -11,6 +11,7 @@ mod lab_support;
 use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use lab::LabServer;
 use tokio::sync::{mpsc, watch};
 
 use console_support::{console, screen};
@@ -41,22 +42,45 @@ async fn until(
     console_support::until(app, rx, WAIT, what, done).await
 }
 
+/// What the runner wires for a console on `lab`: the real source worker feeding `rx`, and
+/// the real dispatcher journaling into a folder of its own (kept while the test runs).
+struct Wired {
+    rx: mpsc::Receiver<Msg>,
+    dispatcher: Dispatcher,
+    _stop: watch::Sender<bool>,
+    _state: tempfile::TempDir,
+}
+
+fn wire(lab: &LabServer, token: Option<String>) -> Wired {
+    let (tx, rx) = mpsc::channel::<Msg>(1024);
+    let (stop, shutdown) = watch::channel(false);
+    let spec = SourceSpec {
+        name: "lab".into(),
+        url: lab.url(),
+        token,
+    };
+    spawn_source_with(spec.clone(), tx.clone(), shutdown, SourceOptions::default());
+    let state = tempfile::tempdir().unwrap();
+    let journal = Journal::open(&state.path().join("commands.jsonl")).unwrap();
+    Wired {
+        rx,
+        dispatcher: Dispatcher::new("drill", &[spec], &[], journal, tx),
+        _stop: stop,
+        _state: state,
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn provider_outage_is_followed_from_the_console_step_by_step_against_the_lab() {
     // Five times real time: the outage starts two seconds in, the breaker follows.
     let lab = lab_support::start_lab(5.0, Some("provider-outage")).await;
     let token = lab.token_for("alice").map(str::to_string);
-    let (tx, mut rx) = mpsc::channel::<Msg>(1024);
-    let (_stop, shutdown) = watch::channel(false);
-    let spec = SourceSpec {
-        name: "lab".into(),
-        url: lab.url(),
-        token: token.clone(),
-    };
-    spawn_source_with(spec.clone(), tx.clone(), shutdown, SourceOptions::default());
-    let state = tempfile::tempdir().unwrap();
-    let journal = Journal::open(&state.path().join("commands.jsonl")).unwrap();
-    let dispatcher = Dispatcher::new("drill", &[spec], &[], journal, tx.clone());
+    let Wired {
+        mut rx,
+        dispatcher,
+        _stop,
+        _state,
+    } = wire(&lab, token.clone());
 
     let mut app = console("drill", &lab.url(), 120, 36);
     app.update(Msg::RunbooksLoaded {
@@ -190,17 +214,12 @@ async fn provider_outage_is_followed_from_the_console_step_by_step_against_the_l
 async fn escalation_burst_reads_the_inboxs_open_escalations_from_a_lab_with_a_backlog() {
     let lab = lab_support::start_lab_with_escalations(120).await;
     let token = lab.token_for("alice").map(str::to_string);
-    let (tx, mut rx) = mpsc::channel::<Msg>(1024);
-    let (_stop, shutdown) = watch::channel(false);
-    let spec = SourceSpec {
-        name: "lab".into(),
-        url: lab.url(),
-        token: token.clone(),
-    };
-    spawn_source_with(spec.clone(), tx.clone(), shutdown, SourceOptions::default());
-    let state = tempfile::tempdir().unwrap();
-    let journal = Journal::open(&state.path().join("commands.jsonl")).unwrap();
-    let mut dispatcher = Dispatcher::new("drill", &[spec], &[], journal, tx.clone());
+    let Wired {
+        mut rx,
+        mut dispatcher,
+        _stop,
+        _state,
+    } = wire(&lab, token.clone());
 
     let mut app = console("drill", &lab.url(), 120, 36);
     app.update(Msg::RunbooksLoaded {
