@@ -10,6 +10,7 @@ mod inbox_filter;
 mod inbox_query;
 mod inbox_row;
 mod journaled;
+mod menu;
 mod overlay;
 mod palette;
 mod patroni;
@@ -35,11 +36,12 @@ use ratatui::layout::Rect;
 
 pub use audit::AuditRow;
 pub use commands::{
-    CommandFailure, CommandRequest, ConfirmState, FailureKind, Field, FieldKind, MenuState,
-    SentCommand, SentState, SourcedAudit,
+    CommandFailure, CommandRequest, ConfirmState, FailureKind, Field, FieldKind, SentCommand,
+    SentState, SourcedAudit,
 };
 pub use inbox::{Inbox, InboxItem, OrderKey, SLA_WARNING, SourceLoad, Upserted, filter_text};
 pub use journaled::{JournalHistory, JournaledAction, JournaledOutcome, unreadable_text};
+pub use menu::MenuState;
 pub use overlay::{Overlay, Overlays};
 pub use palette::PaletteState;
 pub use runbooks::{
