@@ -42,9 +42,11 @@ async fn until(
     console_support::until(app, rx, WAIT, what, done).await
 }
 
-/// What the runner wires for a console on `lab`: the real source worker feeding `rx`, and
-/// the real dispatcher journaling into a folder of its own (kept while the test runs).
+/// A console on `lab` with the shipped runbooks and the Runbooks view open, and what the
+/// runner wires for it: the real source worker feeding `rx`, and the real dispatcher
+/// journaling into a folder of its own (kept while the test runs).
 struct Wired {
+    app: App,
     rx: mpsc::Receiver<Msg>,
     dispatcher: Dispatcher,
     _stop: watch::Sender<bool>,
@@ -62,7 +64,14 @@ fn wire(lab: &LabServer, token: Option<String>) -> Wired {
     spawn_source_with(spec.clone(), tx.clone(), shutdown, SourceOptions::default());
     let state = tempfile::tempdir().unwrap();
     let journal = Journal::open(&state.path().join("commands.jsonl")).unwrap();
+    let mut app = console("drill", &lab.url(), 120, 36);
+    app.update(Msg::RunbooksLoaded {
+        catalog: Box::new(Catalog::load(None, &[])),
+        record: Ok(Vec::new()),
+    });
+    app.update(key(KeyCode::Char('6')));
     Wired {
+        app,
         rx,
         dispatcher: Dispatcher::new("drill", &[spec], &[], journal, tx),
         _stop: stop,
@@ -76,18 +85,13 @@ async fn provider_outage_is_followed_from_the_console_step_by_step_against_the_l
     let lab = lab_support::start_lab(5.0, Some("provider-outage")).await;
     let token = lab.token_for("alice").map(str::to_string);
     let Wired {
+        mut app,
         mut rx,
         dispatcher,
         _stop,
         _state,
     } = wire(&lab, token.clone());
 
-    let mut app = console("drill", &lab.url(), 120, 36);
-    app.update(Msg::RunbooksLoaded {
-        catalog: Box::new(Catalog::load(None, &[])),
-        record: Ok(Vec::new()),
-    });
-    app.update(key(KeyCode::Char('6')));
     assert_eq!(app.view, View::Runbooks);
     until(&mut app, &mut rx, "provider-outage applies now", |app| {
         app.identity().is_some()
@@ -215,18 +219,13 @@ async fn escalation_burst_reads_the_inboxs_open_escalations_from_a_lab_with_a_ba
     let lab = lab_support::start_lab_with_escalations(120).await;
     let token = lab.token_for("alice").map(str::to_string);
     let Wired {
+        mut app,
         mut rx,
         mut dispatcher,
         _stop,
         _state,
     } = wire(&lab, token.clone());
 
-    let mut app = console("drill", &lab.url(), 120, 36);
-    app.update(Msg::RunbooksLoaded {
-        catalog: Box::new(Catalog::load(None, &[])),
-        record: Ok(Vec::new()),
-    });
-    app.update(key(KeyCode::Char('6')));
     // The runner's part: each snapshot asks for the escalation list, loaded page by page.
     let deadline = std::time::Instant::now() + WAIT;
     while !app.inbox.has_loaded(0) {

@@ -10,6 +10,21 @@ fn live_source(now: Instant) -> SourceData {
     source
 }
 
+/// [`live_source`] with every region ok and every breaker closed.
+fn healthy_source(now: Instant) -> SourceData {
+    let mut healthy = live_source(now);
+    let snapshot = healthy.snapshot.as_mut().unwrap();
+    snapshot
+        .regions
+        .iter_mut()
+        .for_each(|r| r.health = Health::Ok);
+    snapshot
+        .providers
+        .iter_mut()
+        .for_each(|p| p.breaker.state = BreakerState::Closed);
+    healthy
+}
+
 #[test]
 fn a_delta_needs_a_snapshot_and_ignores_replays() {
     let now = Instant::now();
@@ -134,17 +149,11 @@ fn summary_exit_codes() {
     assert_eq!(summary.providers_open_breakers, 1);
     assert_eq!(summary.exit_code(), 1);
 
-    let mut healthy = live_source(now);
-    let snapshot = healthy.snapshot.as_mut().unwrap();
-    snapshot
-        .regions
-        .iter_mut()
-        .for_each(|r| r.health = Health::Ok);
-    snapshot
-        .providers
-        .iter_mut()
-        .for_each(|p| p.breaker.state = BreakerState::Closed);
-    assert_eq!(FleetSummary::of(&[healthy.clone()], now).exit_code(), 0);
+    let healthy = healthy_source(now);
+    assert_eq!(
+        FleetSummary::of(std::slice::from_ref(&healthy), now).exit_code(),
+        0
+    );
 
     // A source with no data at all makes the verdict "down or unreachable".
     let blind = SourceData::new("other", "http://127.0.0.1:9");
@@ -191,16 +200,7 @@ fn a_region_two_sources_report_counts_once() {
 fn a_region_only_a_metrics_source_reads_counts_in_the_verdict() {
     use crate::domain::measured::RegionFacts;
     let now = Instant::now();
-    let mut healthy = live_source(now);
-    let snapshot = healthy.snapshot.as_mut().unwrap();
-    snapshot
-        .regions
-        .iter_mut()
-        .for_each(|r| r.health = Health::Ok);
-    snapshot
-        .providers
-        .iter_mut()
-        .for_each(|p| p.breaker.state = BreakerState::Closed);
+    let healthy = healthy_source(now);
     let mut metrics = SourceData::metrics("metrics", "http://127.0.0.1:9090", STALE_AFTER);
     metrics.connection = Connection::Live;
     metrics.received_at = Some(now);
