@@ -148,6 +148,7 @@ fn audit(id: u64, key: Option<&str>, outcome: AuditOutcome, detail: Option<&str>
         idempotency_key: key.map(String::from),
         outcome,
         detail: detail.map(String::from),
+        preflight: None,
     }
 }
 

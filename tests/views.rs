@@ -286,6 +286,7 @@ fn the_audit_detail_pane_shows_the_full_target_reason_and_key_at_80x24() {
         idempotency_key: Some("0b7e6a52-6f1d-4c1e-9a43-8f2d7c3e5b10".into()),
         outcome: protocol::commands::AuditOutcome::Accepted,
         detail: None,
+        preflight: None,
     };
     app.update(key(KeyCode::Char('4')));
     app.update(Msg::AuditLoaded {

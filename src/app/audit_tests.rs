@@ -24,6 +24,7 @@ fn audit_events_fill_the_audit_view_once_each() {
         idempotency_key: Some("k-3".into()),
         outcome: protocol::commands::AuditOutcome::Accepted,
         detail: None,
+        preflight: None,
     };
     app.update(source(SourceEvent::Audit(entry.clone())));
     app.update(Msg::AuditLoaded {
@@ -54,6 +55,7 @@ fn audit_entry(id: u64) -> protocol::commands::AuditEntry {
         idempotency_key: Some(format!("k-{id}")),
         outcome: protocol::commands::AuditOutcome::Accepted,
         detail: None,
+        preflight: None,
     }
 }
 

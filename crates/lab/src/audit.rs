@@ -62,6 +62,7 @@ impl AuditLog {
             idempotency_key: record.idempotency_key,
             outcome: record.outcome,
             detail: record.detail,
+            preflight: None,
         };
         self.next_id += 1;
         if self.entries.len() == self.capacity {

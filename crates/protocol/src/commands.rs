@@ -248,6 +248,38 @@ pub struct AuditEntry {
     pub outcome: AuditOutcome,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// What the console's preflight said when the actor confirmed, as the command carried it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preflight: Option<PreflightSeen>,
+}
+
+/// The preflight the sender saw and confirmed, carried by a command (field `preflight`) so
+/// that the audit log, exercise scores and approvers know what was known and overridden.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PreflightSeen {
+    pub verdict: PreflightVerdict,
+    /// The findings as shown, e.g. "us-west would run at 130% of capacity".
+    #[serde(default)]
+    pub findings: Vec<String>,
+    /// A blocking preflight was overridden (FORCE in the console, `--force` in the CLI).
+    #[serde(default)]
+    pub forced: bool,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[serde(rename_all = "kebab-case")]
+pub enum PreflightVerdict {
+    Ok,
+    Warn,
+    Block,
+}
+
+impl PreflightSeen {
+    /// Sent against the preflight's advice: forced past a block or confirmed over warnings.
+    pub fn is_risky(&self) -> bool {
+        self.forced || self.verdict != PreflightVerdict::Ok
+    }
 }
 
 /// `GET /v1/audit`

@@ -9,6 +9,7 @@ pub mod commands;
 pub mod duration;
 pub mod endpoints;
 pub mod escalations;
+pub mod exercise;
 pub mod model;
 pub mod request_body;
 pub mod runbook_runs;

@@ -1,0 +1,152 @@
+//! The recording of an exercise run: JSON Lines, one [`RunRecord`] per line, in the order
+//! the lab saw things happen. The header holds everything needed to score the run again
+//! (the scenario's objectives and injects, resolved), so a recording stands alone.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{Annotation, Control, ExerciseMessage, ExerciseRole, InjectState};
+use crate::FleetSnapshot;
+use crate::commands::AuditEntry;
+use crate::escalations::Priority;
+
+/// Version of the recording format, in the header.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// One line of a recording. `t_s` is the exercise clock (seconds since T0).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(tag = "record", rename_all = "kebab-case")]
+pub enum RunRecord {
+    /// Always the first line.
+    Header(RunHeader),
+    /// The whole fleet as players saw it, sampled while the drill runs (and at each inject and
+    /// action), for objectives, charts and replay.
+    Fleet {
+        t_s: f64,
+        snapshot: Box<FleetSnapshot>,
+    },
+    /// An inject fired (scheduled, fired early, or added by the facilitator).
+    Inject {
+        t_s: f64,
+        inject: InjectState,
+    },
+    /// An entry of the lab's audit log made during the drill (players' commands, claims,
+    /// resolutions, runbook steps, and the controls below).
+    Audit {
+        t_s: f64,
+        entry: AuditEntry,
+    },
+    /// An escalation that appeared, and when its SLA runs out.
+    EscalationOpened {
+        t_s: f64,
+        id: String,
+        priority: Priority,
+        sla_deadline_s: f64,
+    },
+    /// An escalation resolved (or aborted) by `by`.
+    EscalationClosed {
+        t_s: f64,
+        id: String,
+        by: String,
+    },
+    Message {
+        t_s: f64,
+        message: ExerciseMessage,
+    },
+    Annotation {
+        t_s: f64,
+        annotation: Annotation,
+    },
+    /// A control of the drill by `by` (start, pause, resume, speed, acknowledge, end ...).
+    Control {
+        t_s: f64,
+        by: String,
+        control: Control,
+    },
+}
+
+impl RunRecord {
+    /// The exercise second of the record (the header's is 0).
+    pub fn t_s(&self) -> f64 {
+        match self {
+            RunRecord::Header(_) => 0.0,
+            RunRecord::Fleet { t_s, .. }
+            | RunRecord::Inject { t_s, .. }
+            | RunRecord::Audit { t_s, .. }
+            | RunRecord::EscalationOpened { t_s, .. }
+            | RunRecord::EscalationClosed { t_s, .. }
+            | RunRecord::Message { t_s, .. }
+            | RunRecord::Annotation { t_s, .. }
+            | RunRecord::Control { t_s, .. } => *t_s,
+        }
+    }
+}
+
+/// The first line: what was played, by whom, and what counts as success.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct RunHeader {
+    pub format: u32,
+    /// E.g. `ex-20261202-071500-provider-outage`.
+    pub run_id: String,
+    pub scenario: String,
+    pub description: String,
+    pub briefing: String,
+    pub seed: u64,
+    /// Wall-clock time of T0 (when the lab loaded the drill).
+    pub created_at: DateTime<Utc>,
+    pub players: Vec<Player>,
+    /// Every scheduled inject (with its facilitator note), in time order.
+    pub injects: Vec<InjectState>,
+    pub objectives: Vec<ObjectiveSpec>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Player {
+    pub name: String,
+    pub role: ExerciseRole,
+}
+
+/// An objective as the scenario defines it, resolved against the topology.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct ObjectiveSpec {
+    pub id: String,
+    pub title: String,
+    pub weight: u32,
+    /// The deadline counts from this inject's firing; `None`: from T0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+    /// Seconds after `after` (or T0) by which it must be met; `None`: it must hold until the end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub within_s: Option<f64>,
+    pub condition: ObjectiveCondition,
+}
+
+/// What an objective checks. Names are those of the fleet (`openai@us-east`, `us-east`,
+/// `risk-scorer`), resolved when the scenario is loaded.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum ObjectiveCondition {
+    /// A provider's share of its region's traffic falls below `below` (a fraction, e.g.
+    /// 0.05): met at the first fleet sample where it holds.
+    TrafficOff { provider: String, below: f64 },
+    /// No region runs above its capacity for longer than `for_s` at a stretch: missed when
+    /// one does, met at the end.
+    NoOverload { for_s: f64 },
+    /// Every escalation of `priority` (or of every priority when `None`) that opened during the
+    /// drill is closed before its SLA deadline: missed at the first breach, met at the end.
+    EscalationsWithinSla {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        priority: Option<Priority>,
+    },
+    /// No command is forced past a blocking preflight: missed at the first, met at the end.
+    NoForce,
+    /// An accepted command whose action starts with `action` (e.g. `promote`, `drain`,
+    /// `breaker force-open`), on `target` when given: met when the audit log shows one.
+    Action {
+        action: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        target: Option<String>,
+    },
+    /// The region or provider `target` reports health ok again: met at the first sample.
+    Healthy { target: String },
+}
