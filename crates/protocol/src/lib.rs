@@ -4,6 +4,7 @@
 //! The OpenAPI description of these types lives in `docs/openapi.yaml`; the lab's
 //! tests check that the server's answers and routes keep to it.
 
+pub mod approvals;
 pub mod command;
 pub mod commands;
 pub mod duration;

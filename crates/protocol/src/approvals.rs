@@ -1,0 +1,301 @@
+//! The two-person rule: a confirmed high-risk command waits for a second operator.
+//!
+//! Endpoints:
+//! - A command the source's [`ApprovalPolicy`] names is answered `202` with an
+//!   [`ApprovalRequest`] in state `pending` instead of being executed; the request keeps the
+//!   command's body, its `Idempotency-Key` and `If-Match`, and the preflight its sender saw.
+//! - `GET /v1/approvals` -> [`ApprovalList`] (pending first, then the most recent decided).
+//! - `GET /v1/approvals/{id}` -> [`ApprovalRequest`].
+//! - `POST /v1/approvals/{id}/approve` | `/deny` | `/withdraw` [`DecisionRequest`] with
+//!   `Idempotency-Key` -> [`ApprovalRequest`]. Approve and deny are for another operator or an
+//!   admin (`403` for the requester and for viewers); withdraw is the requester's. A decided,
+//!   withdrawn or expired request is `409` with the request as it is now in `current`.
+//!   On approval the command executes exactly once with its original key and `If-Match`: when
+//!   the target changed meanwhile the approval answers `409` and the request ends `failed`.
+//!
+//! Every change of a request is an [`EVENT_APPROVAL`] event on `GET /v1/events`.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::FleetSnapshot;
+use crate::command::Command;
+use crate::commands::PreflightSeen;
+
+/// SSE event of `GET /v1/events`; data: [`ApprovalRequest`].
+pub const EVENT_APPROVAL: &str = "approval";
+/// How long a request waits for a decision when the policy does not say.
+pub const DEFAULT_EXPIRES_AFTER_S: u64 = 15 * 60;
+
+/// Which commands need a second approver. Everything else goes through at once.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalPolicy {
+    /// Verbs that always need approval, as in the audit log (`promote`, `drain`,
+    /// `breaker force-open`; a bare `breaker` or `degrade` covers every action of it).
+    #[serde(default)]
+    pub verbs: Vec<String>,
+    /// Services whose commands need approval (production ones).
+    #[serde(default)]
+    pub services: Vec<String>,
+    /// Draining a region that carries more than this share of the traffic (0..1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drain_share_above: Option<f64>,
+    /// Commands sent past a blocking preflight (FORCE / `--force`); on by default whenever
+    /// a policy is given.
+    #[serde(default = "yes")]
+    pub forced: bool,
+    /// Seconds a request waits for a decision before it expires.
+    #[serde(default = "default_expiry")]
+    pub expires_after_s: u64,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_expiry() -> u64 {
+    DEFAULT_EXPIRES_AFTER_S
+}
+
+impl ApprovalPolicy {
+    /// Why `command` needs a second approver under this policy, or `None` when it does not.
+    /// `fleet` gives regions' traffic shares; `preflight` is what the sender confirmed.
+    pub fn requires(
+        &self,
+        command: &Command,
+        fleet: &FleetSnapshot,
+        preflight: Option<&PreflightSeen>,
+    ) -> Option<String> {
+        if self.forced && preflight.is_some_and(|p| p.forced) {
+            return Some("it overrides a blocking preflight".into());
+        }
+        let verb = command.verb();
+        if let Some(named) = self
+            .verbs
+            .iter()
+            .find(|v| verb == **v || verb.split(' ').next() == Some(v.as_str()))
+        {
+            return Some(format!("every {named} needs a second approver"));
+        }
+        if let Command::Drain { region, .. } = command
+            && let Some(limit) = self.drain_share_above
+            && let Some(share) = fleet
+                .regions
+                .iter()
+                .find(|r| r.id == *region)
+                .map(|r| r.traffic_share)
+            && share > limit
+        {
+            return Some(format!(
+                "{region} carries {:.0}% of the traffic (above {:.0}%)",
+                share * 100.0,
+                limit * 100.0
+            ));
+        }
+        let service = match command {
+            Command::Promote { service, .. }
+            | Command::Degrade { service, .. }
+            | Command::Weights { service, .. } => Some(service),
+            _ => None,
+        };
+        service
+            .filter(|s| self.services.contains(s))
+            .map(|s| format!("{s} is a production service"))
+    }
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[serde(rename_all = "kebab-case")]
+pub enum ApprovalState {
+    Pending,
+    /// Approved and executed.
+    Approved,
+    Denied,
+    Withdrawn,
+    Expired,
+    /// Approved, but the command could not run (its target changed: `409`).
+    Failed,
+}
+
+impl ApprovalState {
+    pub fn word(self) -> &'static str {
+        match self {
+            ApprovalState::Pending => "pending approval",
+            ApprovalState::Approved => "approved",
+            ApprovalState::Denied => "denied",
+            ApprovalState::Withdrawn => "withdrawn",
+            ApprovalState::Expired => "expired",
+            ApprovalState::Failed => "failed",
+        }
+    }
+}
+
+/// A confirmed command waiting for (or decided by) a second operator.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct ApprovalRequest {
+    /// E.g. `apr-000001`.
+    pub id: String,
+    pub state: ApprovalState,
+    /// Verb as in the audit log, e.g. `drain`.
+    pub action: String,
+    pub target: String,
+    /// The command's endpoint path and JSON body, as sent.
+    pub path: String,
+    pub body: serde_json::Value,
+    pub idempotency_key: String,
+    pub if_match: u64,
+    pub requested_by: String,
+    pub reason: String,
+    /// Why the policy asks for a second approver.
+    pub why_approval: String,
+    /// What the requester's preflight said when they confirmed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preflight: Option<PreflightSeen>,
+    pub requested_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<Decision>,
+}
+
+/// Who approved, denied or withdrew a request, why and when, and what came of it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Decision {
+    pub by: String,
+    pub reason: String,
+    pub at: DateTime<Utc>,
+    /// For an approval: the command's audit id, or why it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit_id: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// `GET /v1/approvals`
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct ApprovalList {
+    pub requests: Vec<ApprovalRequest>,
+}
+
+/// Body of approve, deny and withdraw.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionRequest {
+    pub reason: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::{BreakerAction, PreflightVerdict};
+
+    fn fleet() -> FleetSnapshot {
+        serde_json::from_str(include_str!(
+            "../../../fixtures/payloads/fleet-default.json"
+        ))
+        .expect("the fixture fleet parses")
+    }
+
+    fn drain(region: &str) -> Command {
+        Command::Drain {
+            region: region.into(),
+            expires_in_s: None,
+        }
+    }
+
+    fn preflight(verdict: PreflightVerdict, forced: bool) -> PreflightSeen {
+        PreflightSeen {
+            verdict,
+            findings: vec!["us-west would run at 130% of capacity".into()],
+            forced,
+        }
+    }
+
+    #[test]
+    fn an_empty_policy_still_stops_a_forced_command_and_nothing_else() {
+        let policy: ApprovalPolicy = policy_from_json("{}");
+        let forced = preflight(PreflightVerdict::Block, true);
+        assert_eq!(
+            policy.requires(&drain("us-east"), &fleet(), Some(&forced)),
+            Some("it overrides a blocking preflight".into())
+        );
+        let warned = preflight(PreflightVerdict::Warn, false);
+        assert_eq!(
+            policy.requires(&drain("us-east"), &fleet(), Some(&warned)),
+            None
+        );
+        assert_eq!(policy.requires(&drain("us-east"), &fleet(), None), None);
+        let lenient: ApprovalPolicy = policy_from_json(r#"{"forced": false}"#);
+        assert_eq!(
+            lenient.requires(&drain("us-east"), &fleet(), Some(&forced)),
+            None
+        );
+    }
+
+    #[test]
+    fn a_verb_covers_its_actions_and_an_action_only_itself() {
+        let open = Command::Breaker {
+            provider: "openai@us-east".into(),
+            action: BreakerAction::ForceOpen,
+            expires_in_s: None,
+        };
+        let close = Command::Breaker {
+            provider: "openai@us-east".into(),
+            action: BreakerAction::Close,
+            expires_in_s: None,
+        };
+        let every_breaker: ApprovalPolicy = policy_from_json(r#"{"verbs": ["breaker"]}"#);
+        assert!(every_breaker.requires(&open, &fleet(), None).is_some());
+        assert!(every_breaker.requires(&close, &fleet(), None).is_some());
+        let force_open: ApprovalPolicy = policy_from_json(r#"{"verbs": ["breaker force-open"]}"#);
+        assert_eq!(
+            force_open.requires(&open, &fleet(), None),
+            Some("every breaker force-open needs a second approver".into())
+        );
+        assert_eq!(force_open.requires(&close, &fleet(), None), None);
+        // A verb is a whole word: "drain" does not cover "undrain".
+        let drains: ApprovalPolicy = policy_from_json(r#"{"verbs": ["drain"]}"#);
+        let undrain = Command::Undrain {
+            region: "us-east".into(),
+        };
+        assert_eq!(drains.requires(&undrain, &fleet(), None), None);
+    }
+
+    #[test]
+    fn a_drain_needs_approval_only_above_the_share() {
+        let fleet = fleet();
+        // The fixture: us-east carries 43.46%, eu-west 23.52%.
+        let policy: ApprovalPolicy = policy_from_json(r#"{"drain_share_above": 0.3}"#);
+        assert_eq!(
+            policy.requires(&drain("us-east"), &fleet, None),
+            Some("us-east carries 43% of the traffic (above 30%)".into())
+        );
+        assert_eq!(policy.requires(&drain("eu-west"), &fleet, None), None);
+        assert_eq!(policy.requires(&drain("nowhere"), &fleet, None), None);
+    }
+
+    #[test]
+    fn a_production_service_needs_approval_for_what_changes_it() {
+        let policy: ApprovalPolicy = policy_from_json(r#"{"services": ["risk-scorer"]}"#);
+        let promote = Command::Promote {
+            service: "risk-scorer".into(),
+            replica: "risk-scorer@us-west".into(),
+        };
+        assert_eq!(
+            policy.requires(&promote, &fleet(), None),
+            Some("risk-scorer is a production service".into())
+        );
+        let other = Command::Promote {
+            service: "credit-decision".into(),
+            replica: "credit-decision@us-west".into(),
+        };
+        assert_eq!(policy.requires(&other, &fleet(), None), None);
+        assert_eq!(policy.expires_after_s, DEFAULT_EXPIRES_AFTER_S);
+        assert!(policy.forced);
+    }
+
+    /// A policy as a source serves it.
+    fn policy_from_json(json: &str) -> ApprovalPolicy {
+        serde_json::from_str(json).expect("a policy")
+    }
+}
