@@ -19,6 +19,7 @@
 //! - [`topology`], [`scenario`]: what a lab simulates, from TOML; [`config_error`]: how
 //!   their mistakes are reported; [`free_text`]: the rule for text callers send.
 
+pub mod approvals;
 pub mod audit;
 pub mod cli;
 pub mod config_error;

@@ -1,0 +1,323 @@
+//! The lab's two-person rule ([`protocol::approvals`]): commands its policy names wait here
+//! for a second operator, who approves or denies them once; the requester may withdraw, and a
+//! request nobody decides expires.
+//!
+//! Pure: time comes in as the simulated clock; approving only checks who may and hands the
+//! request back for the server to execute (under the same lock), then [`ApprovalBook::settle`]
+//! records what came of it. Each changed request is collected for the event stream.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::free_text::{Lines, check_printable};
+use protocol::Role;
+use protocol::approvals::{ApprovalRequest, ApprovalState, Decision};
+use protocol::commands::PreflightSeen;
+
+/// Requests kept; beyond it the oldest decided one goes first.
+pub const REQUESTS_KEPT: usize = 500;
+const REASON_MAX_CHARS: usize = 500;
+/// Longest a request may wait for a decision: a week.
+const LONGEST_WAIT_S: u64 = 7 * 86_400;
+
+/// Why a decision was refused.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ApprovalError {
+    NotFound,
+    /// The caller may not decide this request: why.
+    Forbidden(String),
+    /// The request makes no sense: what is wrong.
+    Invalid(String),
+    /// The request is no longer pending: it as it is now.
+    Conflict {
+        detail: String,
+        current: Box<ApprovalRequest>,
+    },
+}
+
+/// A confirmed command the policy holds back, as it arrived.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HeldCommand {
+    pub action: String,
+    pub target: String,
+    pub path: String,
+    pub body: serde_json::Value,
+    pub idempotency_key: String,
+    pub if_match: u64,
+    pub requested_by: String,
+    pub reason: String,
+    pub why_approval: String,
+    pub preflight: Option<PreflightSeen>,
+}
+
+/// Every request the lab keeps, by number.
+#[derive(Debug, Default)]
+pub struct ApprovalBook {
+    requests: BTreeMap<u64, ApprovalRequest>,
+    last_number: u64,
+    events: Vec<ApprovalRequest>,
+}
+
+impl ApprovalBook {
+    /// Pending requests first (oldest first), then the decided ones, newest first.
+    pub fn list(&self) -> Vec<ApprovalRequest> {
+        let (pending, decided): (Vec<_>, Vec<_>) = self
+            .requests
+            .values()
+            .partition(|r| r.state == ApprovalState::Pending);
+        pending
+            .into_iter()
+            .chain(decided.into_iter().rev())
+            .cloned()
+            .collect()
+    }
+
+    pub fn get(&self, id: &str) -> Option<&ApprovalRequest> {
+        self.requests.get(&number_of(id)?)
+    }
+
+    /// The requests changed since the last call, in order, for the event stream.
+    pub fn take_events(&mut self) -> Vec<ApprovalRequest> {
+        std::mem::take(&mut self.events)
+    }
+
+    /// Holds `command` for a second approver until `now + expires_after_s`.
+    pub fn hold(
+        &mut self,
+        command: HeldCommand,
+        now: DateTime<Utc>,
+        expires_after_s: u64,
+    ) -> ApprovalRequest {
+        self.last_number += 1;
+        let request = ApprovalRequest {
+            id: format!("apr-{:06}", self.last_number),
+            state: ApprovalState::Pending,
+            action: command.action,
+            target: command.target,
+            path: command.path,
+            body: command.body,
+            idempotency_key: command.idempotency_key,
+            if_match: command.if_match,
+            requested_by: command.requested_by,
+            reason: command.reason,
+            why_approval: command.why_approval,
+            preflight: command.preflight,
+            requested_at: now,
+            expires_at: now + Duration::seconds(expires_after_s.min(LONGEST_WAIT_S) as i64),
+            decision: None,
+        };
+        self.requests.insert(self.last_number, request.clone());
+        self.forget_beyond_capacity();
+        self.events.push(request.clone());
+        request
+    }
+
+    /// Checks that `by` may approve request `id` now and hands it back for the server to
+    /// execute; [`ApprovalBook::settle`] records the outcome.
+    pub fn approvable(
+        &mut self,
+        id: &str,
+        by: &str,
+        role: Role,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<ApprovalRequest, ApprovalError> {
+        check_reason(reason)?;
+        let request = self.pending(id, now)?;
+        if role < Role::Operator {
+            return Err(ApprovalError::Forbidden(
+                "a viewer cannot approve; an operator or admin can".into(),
+            ));
+        }
+        if request.requested_by == by {
+            return Err(ApprovalError::Forbidden(
+                "you asked for this: another operator must approve it".into(),
+            ));
+        }
+        Ok(request.clone())
+    }
+
+    /// Records the approval of `id` by `by` and what executing the command gave: its audit id,
+    /// or why it failed (the request then ends `failed`).
+    pub fn settle(
+        &mut self,
+        id: &str,
+        by: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+        outcome: Result<u64, String>,
+    ) -> Option<ApprovalRequest> {
+        let request = self.requests.get_mut(&number_of(id)?)?;
+        let (state, audit_id, error) = match outcome {
+            Ok(audit_id) => (ApprovalState::Approved, Some(audit_id), None),
+            Err(error) => (ApprovalState::Failed, None, Some(error)),
+        };
+        request.state = state;
+        request.decision = Some(Decision {
+            by: by.to_string(),
+            reason: reason.to_string(),
+            at: now,
+            audit_id,
+            error,
+        });
+        let request = request.clone();
+        self.events.push(request.clone());
+        Some(request)
+    }
+
+    /// Denies request `id`: the command is never executed.
+    pub fn deny(
+        &mut self,
+        id: &str,
+        by: &str,
+        role: Role,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<ApprovalRequest, ApprovalError> {
+        check_reason(reason)?;
+        let request = self.pending(id, now)?;
+        if role < Role::Operator {
+            return Err(ApprovalError::Forbidden(
+                "a viewer cannot deny; an operator or admin can".into(),
+            ));
+        }
+        if request.requested_by == by {
+            return Err(ApprovalError::Forbidden(
+                "you asked for this: withdraw it instead".into(),
+            ));
+        }
+        Ok(self.decide(id, ApprovalState::Denied, by, reason, now))
+    }
+
+    /// The requester takes request `id` back.
+    pub fn withdraw(
+        &mut self,
+        id: &str,
+        by: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<ApprovalRequest, ApprovalError> {
+        check_reason(reason)?;
+        let request = self.pending(id, now)?;
+        if request.requested_by != by {
+            return Err(ApprovalError::Forbidden(format!(
+                "only {} who asked can withdraw it; deny it instead",
+                request.requested_by
+            )));
+        }
+        Ok(self.decide(id, ApprovalState::Withdrawn, by, reason, now))
+    }
+
+    /// Expires every pending request whose time is up; returns them.
+    pub fn expire_due(&mut self, now: DateTime<Utc>) -> Vec<ApprovalRequest> {
+        let due: Vec<String> = self
+            .requests
+            .values()
+            .filter(|r| r.state == ApprovalState::Pending && r.expires_at <= now)
+            .map(|r| r.id.clone())
+            .collect();
+        due.iter()
+            .map(|id| {
+                self.decide(
+                    id,
+                    ApprovalState::Expired,
+                    "system",
+                    "nobody decided in time",
+                    now,
+                )
+            })
+            .collect()
+    }
+
+    /// Request `id` while pending (expiring it first when its time is up).
+    fn pending(&mut self, id: &str, now: DateTime<Utc>) -> Result<&ApprovalRequest, ApprovalError> {
+        let number = number_of(id).ok_or(ApprovalError::NotFound)?;
+        let due = match self.requests.get(&number) {
+            None => return Err(ApprovalError::NotFound),
+            Some(r) => r.state == ApprovalState::Pending && r.expires_at <= now,
+        };
+        if due {
+            self.decide(
+                id,
+                ApprovalState::Expired,
+                "system",
+                "nobody decided in time",
+                now,
+            );
+        }
+        let request = &self.requests[&number];
+        if request.state != ApprovalState::Pending {
+            let by = request
+                .decision
+                .as_ref()
+                .map_or(String::new(), |d| format!(" by {}", d.by));
+            return Err(ApprovalError::Conflict {
+                detail: format!("{} is {}{by}", request.id, request.state.word()),
+                current: Box::new(request.clone()),
+            });
+        }
+        Ok(request)
+    }
+
+    fn decide(
+        &mut self,
+        id: &str,
+        state: ApprovalState,
+        by: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> ApprovalRequest {
+        let number = number_of(id).expect("decided requests exist");
+        let request = self
+            .requests
+            .get_mut(&number)
+            .expect("decided requests exist");
+        request.state = state;
+        request.decision = Some(Decision {
+            by: by.to_string(),
+            reason: reason.to_string(),
+            at: now,
+            audit_id: None,
+            error: None,
+        });
+        let request = request.clone();
+        self.events.push(request.clone());
+        request
+    }
+
+    fn forget_beyond_capacity(&mut self) {
+        while self.requests.len() > REQUESTS_KEPT {
+            let oldest_decided = self
+                .requests
+                .iter()
+                .find(|(_, r)| r.state != ApprovalState::Pending)
+                .map(|(n, _)| *n);
+            match oldest_decided {
+                Some(number) => self.requests.remove(&number),
+                None => break,
+            };
+        }
+    }
+}
+
+fn check_reason(reason: &str) -> Result<(), ApprovalError> {
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(ApprovalError::Invalid("a reason is required".into()));
+    }
+    if reason.chars().count() > REASON_MAX_CHARS {
+        return Err(ApprovalError::Invalid(format!(
+            "the reason is longer than {REASON_MAX_CHARS} characters"
+        )));
+    }
+    check_printable("reason", reason, Lines::Many).map_err(ApprovalError::Invalid)
+}
+
+fn number_of(id: &str) -> Option<u64> {
+    id.strip_prefix("apr-")?.parse().ok()
+}
+
+#[cfg(test)]
+#[path = "approvals_tests.rs"]
+mod tests;
