@@ -12,14 +12,12 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::free_text::{Lines, check_printable};
 use protocol::Role;
-use protocol::approvals::{ApprovalRequest, ApprovalState, Decision};
+use protocol::approvals::{ApprovalRequest, ApprovalState, Decision, LONGEST_EXPIRY_S};
 use protocol::commands::PreflightSeen;
 
 /// Requests kept; beyond it the oldest decided one goes first.
 pub const REQUESTS_KEPT: usize = 500;
 const REASON_MAX_CHARS: usize = 500;
-/// Longest a request may wait for a decision: a week.
-const LONGEST_WAIT_S: u64 = 7 * 86_400;
 
 /// Why a decision was refused.
 #[derive(Clone, Debug, PartialEq)]
@@ -104,7 +102,7 @@ impl ApprovalBook {
             why_approval: command.why_approval,
             preflight: command.preflight,
             requested_at: now,
-            expires_at: now + Duration::seconds(expires_after_s.min(LONGEST_WAIT_S) as i64),
+            expires_at: now + Duration::seconds(expires_after_s.min(LONGEST_EXPIRY_S) as i64),
             decision: None,
         };
         self.requests.insert(self.last_number, request.clone());

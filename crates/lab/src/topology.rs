@@ -11,6 +11,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::config_error::{ConfigError, one_line, parse_toml};
+use protocol::approvals::ApprovalPolicy;
 use protocol::model::TakeoverTimes;
 use protocol::{Latency, RedundancyTier, ReplicaRole, Role};
 
@@ -28,6 +29,8 @@ pub struct Topology {
     pub providers: Vec<ProviderSpec>,
     pub services: Vec<ServiceSpec>,
     pub operators: Vec<OperatorSpec>,
+    /// Which commands wait for a second operator; `None`: none do (the two-person rule is off).
+    pub approvals: Option<ApprovalPolicy>,
 }
 
 /// When a provider's circuit breaker opens and how it recovers.
@@ -156,6 +159,7 @@ struct RawTopology {
     services: Spanned<Vec<RawService>>,
     #[serde(rename = "operator")]
     operators: Spanned<Vec<RawOperator>>,
+    approvals: Option<Spanned<ApprovalPolicy>>,
 }
 
 #[derive(Deserialize)]
@@ -321,6 +325,10 @@ impl Validator<'_> {
         let providers = self.providers(&raw.providers, &regions)?;
         let services = self.services(&raw.services, &regions, &providers)?;
         let operators = self.operators(&raw.operators)?;
+        let approvals = match &raw.approvals {
+            Some(policy) => Some(self.approvals(policy, &services)?),
+            None => None,
+        };
         Ok(Topology {
             name: one_line(&raw.name),
             description: one_line(&raw.description),
@@ -330,7 +338,20 @@ impl Validator<'_> {
             providers,
             services,
             operators,
+            approvals,
         })
+    }
+
+    fn approvals(
+        &self,
+        raw: &Spanned<ApprovalPolicy>,
+        services: &[ServiceSpec],
+    ) -> Result<ApprovalPolicy, ConfigError> {
+        let ids: Vec<&str> = services.iter().map(|s| s.id.as_str()).collect();
+        match raw.get_ref().problem(&ids) {
+            None => Ok(raw.get_ref().clone()),
+            Some(problem) => self.error(raw.span(), format!("approvals: {problem}")),
+        }
     }
 
     fn breaker(&self, raw: &Spanned<BreakerPolicy>) -> Result<BreakerPolicy, ConfigError> {

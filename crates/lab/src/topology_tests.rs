@@ -114,3 +114,36 @@ fn rejects_invalid_values_with_reasons() {
         assert!(err.line > 1, "{err}");
     }
 }
+
+#[test]
+fn the_two_person_rule_is_off_unless_the_topology_names_a_policy() {
+    assert_eq!(Topology::embedded_default().approvals, None);
+    let with_policy = format!(
+        "{DEFAULT_TOPOLOGY_TOML}\n[approvals]\nverbs = [\"promote\"]\nservices = [\"risk-scorer\"]\ndrain_share_above = 0.3\n"
+    );
+    let policy = Topology::parse("t.toml", &with_policy)
+        .unwrap()
+        .approvals
+        .expect("a policy");
+    assert_eq!(policy.verbs, ["promote"]);
+    assert_eq!(policy.drain_share_above, Some(0.3));
+    assert!(
+        policy.forced,
+        "forced commands wait whenever a policy is given"
+    );
+}
+
+#[test]
+fn an_approval_policy_naming_what_does_not_exist_is_refused_where_it_is() {
+    let text = format!("{DEFAULT_TOPOLOGY_TOML}\n[approvals]\nservices = [\"risk-scoring\"]\n");
+    let err = Topology::parse("t.toml", &text).unwrap_err();
+    assert_eq!(err.line, line_of(&text, "[approvals]"));
+    assert!(
+        err.reason
+            .contains("approvals: no service \"risk-scoring\" in this fleet"),
+        "{err}"
+    );
+    let text = format!("{DEFAULT_TOPOLOGY_TOML}\n[approvals]\nverb = [\"drain\"]\n");
+    let err = Topology::parse("t.toml", &text).unwrap_err();
+    assert!(err.reason.contains("unknown field"), "{err}");
+}

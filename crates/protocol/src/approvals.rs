@@ -18,21 +18,24 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::FleetSnapshot;
-use crate::command::Command;
-use crate::commands::PreflightSeen;
+use crate::command::{Command, Verb};
+use crate::commands::{BreakerAction, PreflightSeen};
+use crate::{DegradedModeKind, FleetSnapshot};
 
 /// SSE event of `GET /v1/events`; data: [`ApprovalRequest`].
 pub const EVENT_APPROVAL: &str = "approval";
 /// How long a request waits for a decision when the policy does not say.
 pub const DEFAULT_EXPIRES_AFTER_S: u64 = 15 * 60;
+/// Longest a policy may let a request wait: a week.
+pub const LONGEST_EXPIRY_S: u64 = 7 * 86_400;
 
 /// Which commands need a second approver. Everything else goes through at once.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
 #[serde(deny_unknown_fields)]
 pub struct ApprovalPolicy {
-    /// Verbs that always need approval, as in the audit log (`promote`, `drain`,
-    /// `breaker force-open`; a bare `breaker` or `degrade` covers every action of it).
+    /// Verbs that always need approval, as the audit log writes them: `promote`, `drain`,
+    /// `breaker force-open`, `degrade serve-cache on`. Fewer words cover more: `breaker` covers
+    /// every breaker action, `degrade serve-cache` turning it on and off.
     #[serde(default)]
     pub verbs: Vec<String>,
     /// Services whose commands need approval (production ones).
@@ -71,11 +74,7 @@ impl ApprovalPolicy {
             return Some("it overrides a blocking preflight".into());
         }
         let verb = command.verb();
-        if let Some(named) = self
-            .verbs
-            .iter()
-            .find(|v| verb == **v || verb.split(' ').next() == Some(v.as_str()))
-        {
+        if let Some(named) = self.verbs.iter().find(|named| covers(named, &verb)) {
             return Some(format!("every {named} needs a second approver"));
         }
         if let Command::Drain { region, .. } = command
@@ -103,6 +102,73 @@ impl ApprovalPolicy {
             .filter(|s| self.services.contains(s))
             .map(|s| format!("{s} is a production service"))
     }
+
+    /// What is wrong with the policy, if anything, given the services the fleet has.
+    pub fn problem(&self, services: &[&str]) -> Option<String> {
+        let verbs = every_verb();
+        if let Some(unknown) = self
+            .verbs
+            .iter()
+            .find(|named| !verbs.iter().any(|verb| covers(named, verb)))
+        {
+            return Some(format!(
+                "{unknown:?} is no command (name one as the audit log writes it, e.g. \"drain\", \"breaker force-open\", \"degrade serve-cache on\")"
+            ));
+        }
+        if let Some(unknown) = self
+            .services
+            .iter()
+            .find(|s| !services.contains(&s.as_str()))
+        {
+            return Some(format!("no service {unknown:?} in this fleet"));
+        }
+        if let Some(share) = self.drain_share_above
+            && !(share > 0.0 && share < 1.0)
+        {
+            return Some(format!(
+                "drain_share_above is a share of the traffic between 0 and 1, not {share}"
+            ));
+        }
+        if !(1..=LONGEST_EXPIRY_S).contains(&self.expires_after_s) {
+            return Some(format!(
+                "expires_after_s must be from 1 to {LONGEST_EXPIRY_S} (a week), not {}",
+                self.expires_after_s
+            ));
+        }
+        None
+    }
+}
+
+/// Whether a policy's `named` verb covers the command verb `verb`: the same words, or its
+/// first words (`breaker` covers `breaker force-open`; `drain` does not cover `undrain`).
+fn covers(named: &str, verb: &str) -> bool {
+    let named = named.trim();
+    verb == named
+        || verb
+            .strip_prefix(named)
+            .is_some_and(|rest| rest.starts_with(' '))
+}
+
+/// Every command verb, as the audit log writes them.
+fn every_verb() -> Vec<String> {
+    let mut verbs = Vec::new();
+    for verb in Verb::ALL {
+        match verb {
+            Verb::Breaker => verbs.extend(
+                BreakerAction::ALL
+                    .iter()
+                    .map(|a| format!("breaker {}", a.word())),
+            ),
+            Verb::Degrade => {
+                for mode in DegradedModeKind::ALL {
+                    verbs.push(format!("degrade {} on", mode.word()));
+                    verbs.push(format!("degrade {} off", mode.word()));
+                }
+            }
+            _ => verbs.push(verb.word().to_string()),
+        }
+    }
+    verbs
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -292,6 +358,61 @@ mod tests {
         assert_eq!(policy.requires(&other, &fleet(), None), None);
         assert_eq!(policy.expires_after_s, DEFAULT_EXPIRES_AFTER_S);
         assert!(policy.forced);
+    }
+
+    #[test]
+    fn a_policy_names_only_commands_and_services_that_exist() {
+        let services = ["risk-scorer", "credit-decision"];
+        let fine: ApprovalPolicy = policy_from_json(
+            r#"{"verbs": ["promote", "breaker force-open", "degrade serve-cache"], "services": ["risk-scorer"], "drain_share_above": 0.4}"#,
+        );
+        assert_eq!(fine.problem(&services), None);
+        let typo: ApprovalPolicy = policy_from_json(r#"{"verbs": ["drian"]}"#);
+        assert!(
+            typo.problem(&services)
+                .unwrap()
+                .starts_with("\"drian\" is no command")
+        );
+        let half_word: ApprovalPolicy = policy_from_json(r#"{"verbs": ["breaker force"]}"#);
+        assert!(half_word.problem(&services).is_some());
+        let service: ApprovalPolicy = policy_from_json(r#"{"services": ["risk-scoring"]}"#);
+        assert_eq!(
+            service.problem(&services),
+            Some("no service \"risk-scoring\" in this fleet".into())
+        );
+        for share in ["0", "1", "1.5", "-0.1"] {
+            let policy: ApprovalPolicy =
+                policy_from_json(&format!(r#"{{"drain_share_above": {share}}}"#));
+            assert!(policy.problem(&services).is_some(), "{share}");
+        }
+        let forever: ApprovalPolicy = policy_from_json(r#"{"expires_after_s": 0}"#);
+        assert!(
+            forever
+                .problem(&services)
+                .unwrap()
+                .contains("expires_after_s")
+        );
+    }
+
+    #[test]
+    fn a_degraded_mode_named_without_on_or_off_covers_both() {
+        let policy: ApprovalPolicy = policy_from_json(r#"{"verbs": ["degrade serve-cache"]}"#);
+        for enabled in [true, false] {
+            let command = Command::Degrade {
+                service: "risk-scorer".into(),
+                mode: DegradedModeKind::ServeCache,
+                enabled,
+                expires_in_s: None,
+            };
+            assert!(policy.requires(&command, &fleet(), None).is_some());
+        }
+        let other = Command::Degrade {
+            service: "risk-scorer".into(),
+            mode: DegradedModeKind::FallbackModel,
+            enabled: true,
+            expires_in_s: None,
+        };
+        assert_eq!(policy.requires(&other, &fleet(), None), None);
     }
 
     /// A policy as a source serves it.

@@ -272,6 +272,14 @@ pub enum DegradedModeKind {
 }
 
 impl DegradedModeKind {
+    pub const ALL: [DegradedModeKind; 5] = [
+        DegradedModeKind::ServeCache,
+        DegradedModeKind::FallbackModel,
+        DegradedModeKind::QueueNonUrgent,
+        DegradedModeKind::ReadOnly,
+        DegradedModeKind::HumanOnly,
+    ];
+
     pub fn word(self) -> &'static str {
         match self {
             DegradedModeKind::ServeCache => "serve-cache",
