@@ -38,6 +38,7 @@ pub(super) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Api
 }
 
 /// How the problems about a key name the endpoint and what one key stands for.
+#[derive(Clone, Copy)]
 pub(super) struct KeyWording {
     /// E.g. `commands need`.
     pub(super) needed_by: &'static str,

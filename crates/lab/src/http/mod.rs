@@ -6,6 +6,7 @@
 //! idempotent POSTs); `fleet` (fleet, events, whoami, operators), `commands` (commands,
 //! operations, audit), `escalations` and `runbook_runs` are the routes.
 
+mod audited;
 pub mod auth;
 mod commands;
 mod escalations;

@@ -12,20 +12,19 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
-use super::auth::{Caller, min_role, require_role};
-use super::idempotent::{IdempotentPost, KeyWording, idempotency_key};
+use super::audited::{Accepted, AuditedPost};
+use super::auth::{Caller, min_role};
+use super::idempotent::KeyWording;
 use super::problem::{ApiError, plain};
-use super::state::{LabCore, LabShared, RouterState};
-use crate::audit::AuditRecord;
+use super::state::RouterState;
 use crate::runbook_runs::RunError;
-use protocol::commands::AuditOutcome;
+use protocol::request_body;
 use protocol::runbook_runs::{
     EndRunRequest, MAX_TEXT_CHARS, PresenceRequest, RecordStepRequest, RunList, RunbookRun,
     StartRunRequest, StepOutcome,
 };
-use protocol::{Role, WhoAmI, request_body};
 
 /// Largest body accepted: a step record's texts, with room for JSON escapes.
 pub(super) const BODY_LIMIT: usize = 8 * MAX_TEXT_CHARS + 4096;
@@ -58,14 +57,14 @@ pub(super) async fn start(
         Ok(r) => format!("{} v{}", plain(&r.runbook_id, 100), r.runbook_version),
         Err(_) => "a runbook".to_string(),
     };
-    let post = RunPost {
+    let post = AuditedPost {
         caller: &caller.identity,
         headers: &headers,
         body: &body,
         request: "start a run".into(),
+        wording: RUN_KEYS,
         action: "runbook start".into(),
         target,
-        step: None,
         reason: String::new(),
     };
     post.answer(&state.lab, StatusCode::CREATED, |core, _| {
@@ -81,7 +80,7 @@ pub(super) async fn start(
             )
             .map_err(|error| run_error("", error))?;
         let detail = format!("started {}", run.id);
-        Ok((run, detail))
+        Ok(accepted(run, None, detail))
     })
 }
 
@@ -101,14 +100,14 @@ pub(super) async fn record(
         ),
         Err(_) => ("runbook step".into(), None, String::new()),
     };
-    let post = RunPost {
+    let post = AuditedPost {
         caller: &caller.identity,
         headers: &headers,
         body: &body,
         request: format!("step {id}"),
+        wording: RUN_KEYS,
         action,
-        target: plain(&id, 64),
-        step,
+        target: format!("{}{}", plain(&id, 64), step_words(step)),
         reason,
     };
     post.answer(&state.lab, StatusCode::OK, |core, _| {
@@ -121,7 +120,7 @@ pub(super) async fn record(
             .runs
             .record(&id, if_match, request.step, request.outcome, name, now)
             .map_err(|error| run_error(&id, error))?;
-        Ok((run, detail))
+        Ok(accepted(run, step, detail))
     })
 }
 
@@ -137,14 +136,14 @@ pub(super) async fn end(
         Ok(r) => (format!("runbook end {}", r.state.word()), r.reason.clone()),
         Err(_) => ("runbook end".into(), String::new()),
     };
-    let post = RunPost {
+    let post = AuditedPost {
         caller: &caller.identity,
         headers: &headers,
         body: &body,
         request: format!("end {id}"),
+        wording: RUN_KEYS,
         action,
         target: plain(&id, 64),
-        step: None,
         reason: plain(reason.trim(), 500),
     };
     post.answer(&state.lab, StatusCode::OK, |core, _| {
@@ -161,7 +160,7 @@ pub(super) async fn end(
             run.state.word(),
             run.steps.len()
         );
-        Ok((run, detail))
+        Ok(accepted(run, None, detail))
     })
 }
 
@@ -184,98 +183,29 @@ pub(super) async fn presence(
     Ok(Json(run))
 }
 
-/// One audited, idempotent `POST` of a run as it arrived, with what its audit entry says.
-struct RunPost<'a> {
-    caller: &'a WhoAmI,
-    headers: &'a HeaderMap,
-    body: &'a [u8],
-    /// What a replay repeats, with the body, e.g. `step run-000001`.
-    request: String,
-    action: String,
-    /// What the request names, for the audit entry of a refusal.
-    target: String,
-    step: Option<u32>,
-    reason: String,
+const RUN_KEYS: KeyWording = KeyWording {
+    needed_by: "runbook runs need",
+    one_key_per: "step record",
+};
+
+/// A run as answered, audited as the run, its step and its runbook.
+fn accepted(run: RunbookRun, step: Option<u32>, detail: String) -> Accepted<RunbookRun> {
+    let target = format!(
+        "{}{} ({} v{})",
+        run.id,
+        step_words(step),
+        run.runbook_id,
+        run.runbook_version
+    );
+    Accepted {
+        answer: run,
+        target,
+        detail,
+    }
 }
 
-impl RunPost<'_> {
-    /// Answers once (see [`IdempotentPost`]): `act` changes the board and says what the
-    /// audit entry's detail is; the change is published and audited, a refusal audited too.
-    fn answer(
-        self,
-        lab: &LabShared,
-        status: StatusCode,
-        act: impl FnOnce(&mut LabCore, &str) -> Result<(RunbookRun, String), ApiError>,
-    ) -> Response {
-        let mut core = lab.lock();
-        let key = idempotency_key(self.headers);
-        let answered = require_role(self.caller, Role::Operator).and_then(|()| {
-            let post = IdempotentPost {
-                caller: &self.caller.name,
-                key: &key,
-                request: self.request.clone(),
-                body: self.body,
-                wording: KeyWording {
-                    needed_by: "runbook runs need",
-                    one_key_per: "step record",
-                },
-            };
-            post.answer(&mut core, |core, key| {
-                let (run, detail) = act(core, key)?;
-                lab.publish(core);
-                let target = self.audit_target(&run);
-                self.audit(lab, core, target, Some(key), AuditOutcome::Accepted, detail);
-                Ok((status, run))
-            })
-        });
-        answered.unwrap_or_else(|error| {
-            let step = self.step.map_or(String::new(), |s| format!(" step {s}"));
-            let target = format!("{}{step}", self.target);
-            let key = key.ok().flatten();
-            let detail = error.detail.clone();
-            self.audit(
-                lab,
-                &mut core,
-                target,
-                key.as_deref(),
-                AuditOutcome::Rejected,
-                detail,
-            );
-            lab.publish(&mut core);
-            error.into_response()
-        })
-    }
-
-    /// The target as the audit log names it: the run, its step and its runbook.
-    fn audit_target(&self, run: &RunbookRun) -> String {
-        let step = self.step.map_or(String::new(), |s| format!(" step {s}"));
-        format!(
-            "{}{step} ({} v{})",
-            run.id, run.runbook_id, run.runbook_version
-        )
-    }
-
-    fn audit(
-        &self,
-        lab: &LabShared,
-        core: &mut LabCore,
-        target: String,
-        key: Option<&str>,
-        outcome: AuditOutcome,
-        detail: String,
-    ) {
-        let record = AuditRecord {
-            at: core.sim.now(),
-            actor: self.caller.name.clone(),
-            action: self.action.clone(),
-            target,
-            reason: self.reason.clone(),
-            idempotency_key: key.map(str::to_string),
-            outcome,
-            detail: Some(plain(&detail, 500)),
-        };
-        lab.audit(core, record);
-    }
+fn step_words(step: Option<u32>) -> String {
+    step.map_or(String::new(), |s| format!(" step {s}"))
 }
 
 /// The reason an audit entry gives for a step: a skip's reason or a note.
