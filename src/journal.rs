@@ -488,12 +488,14 @@ fn outcome_in_audit(entries: &[AuditEntry], key: &str, caller: &str) -> Outcome 
         return Outcome::NeverReceived;
     };
     match found.outcome {
-        AuditOutcome::Accepted | AuditOutcome::Succeeded | AuditOutcome::Reverted => {
-            Outcome::Accepted {
-                audit_id: found.id,
-                operation_id: None,
-            }
-        }
+        // Held for a second approver: received, and never to be sent again.
+        AuditOutcome::Accepted
+        | AuditOutcome::Succeeded
+        | AuditOutcome::Reverted
+        | AuditOutcome::Held => Outcome::Accepted {
+            audit_id: found.id,
+            operation_id: None,
+        },
         AuditOutcome::Rejected | AuditOutcome::Failed => Outcome::Rejected {
             status: None,
             message: found

@@ -376,5 +376,6 @@ pub fn accepted(audit_id: u64) -> protocol::commands::CommandAccepted {
         control_revision: 3,
         operation: None,
         warnings: Vec::new(),
+        pending_approval: None,
     }
 }

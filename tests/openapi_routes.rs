@@ -11,6 +11,7 @@ use std::collections::BTreeSet;
 use protocol::endpoints::{self, Endpoint, Method};
 use reqwest::StatusCode;
 
+use lab::topology::DEFAULT_TOPOLOGY_TOML;
 use lab_support::{SPEC, client, next_event, open_events, send, start_lab};
 
 /// The methods an OpenAPI path item may hold; its other members (`parameters`, ...) are not
@@ -110,8 +111,20 @@ async fn every_event_the_lab_sends_keeps_to_the_spec_model_of_its_name() {
         "the spec models every event name, no other"
     );
 
-    // At 60x the region-down inject escalates tasks within a second or two.
-    let lab = start_lab(60.0, Some("region-down")).await;
+    // At 60x the region-down inject escalates tasks within a second or two; drains wait for
+    // a second operator, so that a drain makes an `approval` event.
+    let topology = std::env::temp_dir().join(format!("events-{}.toml", uuid::Uuid::new_v4()));
+    let policy = "\n[approvals]\nverbs = [\"drain\"]\n";
+    std::fs::write(&topology, format!("{DEFAULT_TOPOLOGY_TOML}{policy}")).unwrap();
+    let options = lab::LabOptions {
+        speed: 60.0,
+        scenario: Some("region-down".into()),
+        topology: Some(topology),
+        ..lab::LabOptions::default()
+    };
+    let lab = lab::LabServer::start(options, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
     let token = lab.token_for("alice").unwrap().to_string();
     let mut seen = BTreeSet::new();
     let check = |event: &eventsource_stream::Event| {
@@ -142,6 +155,23 @@ async fn every_event_the_lab_sends_keeps_to_the_spec_model_of_its_name() {
     let start = serde_json::json!({"runbook_id": "provider-outage", "runbook_version": 1});
     let runs = format!("{}/v1/runbook-runs", lab.url());
     act(&lab, client().post(runs).body(start.to_string())).await;
+    let fleet = send(
+        client()
+            .get(format!("{}/v1/fleet", lab.url()))
+            .bearer_auth(&token),
+    )
+    .await
+    .bytes()
+    .await
+    .unwrap();
+    let fleet: serde_json::Value = serde_json::from_slice(&fleet).unwrap();
+    let revision = fleet["regions"][0]["control_revision"].as_u64().unwrap();
+    let region = fleet["regions"][0]["id"].as_str().unwrap();
+    let drain = client()
+        .post(format!("{}/v1/regions/{region}/drain", lab.url()))
+        .header("if-match", revision.to_string())
+        .body(r#"{"reason": "drill"}"#);
+    act(&lab, drain).await;
     while seen != spec_names {
         seen.insert(check(&next_event(&mut events).await));
     }

@@ -279,6 +279,7 @@ fn accepted(prepared: &Prepared, cluster: &Cluster) -> CommandAccepted {
             eta: None,
         }),
         warnings: prepared.warnings.clone(),
+        pending_approval: None,
     }
 }
 

@@ -195,7 +195,7 @@ fn shown(app: &App, row: &AuditRow) -> Shown {
             let outcome = match entry.outcome {
                 AuditOutcome::Accepted | AuditOutcome::Succeeded => Outcome::Good,
                 AuditOutcome::Rejected | AuditOutcome::Failed => Outcome::Bad,
-                AuditOutcome::Reverted => Outcome::Pending,
+                AuditOutcome::Reverted | AuditOutcome::Held => Outcome::Pending,
             };
             Shown {
                 at: entry.at.format("%H:%M:%S").to_string(),

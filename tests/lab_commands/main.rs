@@ -3,6 +3,7 @@
 //! consoles watching each other. Requests are built by the console's own `Command` type, and
 //! every request and answer is checked against `docs/openapi.yaml`.
 
+mod approvals;
 mod controls;
 mod guards;
 #[path = "../lab_support/mod.rs"]

@@ -13,6 +13,7 @@ use chrono::{DateTime, Duration, Utc};
 use crate::free_text::{Lines, check_printable};
 use protocol::Role;
 use protocol::approvals::{ApprovalRequest, ApprovalState, Decision, LONGEST_EXPIRY_S};
+use protocol::command::Verb;
 use protocol::commands::PreflightSeen;
 
 /// Requests kept; beyond it the oldest decided one goes first.
@@ -37,6 +38,9 @@ pub enum ApprovalError {
 /// A confirmed command the policy holds back, as it arrived.
 #[derive(Clone, Debug, PartialEq)]
 pub struct HeldCommand {
+    /// The endpoint and target id it was sent to, to carry it out once approved.
+    pub verb: Verb,
+    pub target_id: String,
     pub action: String,
     pub target: String,
     pub path: String,
@@ -49,10 +53,18 @@ pub struct HeldCommand {
     pub preflight: Option<PreflightSeen>,
 }
 
+/// A request as the lab keeps it: as it is answered, and where its command goes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Held {
+    pub request: ApprovalRequest,
+    pub verb: Verb,
+    pub target_id: String,
+}
+
 /// Every request the lab keeps, by number.
 #[derive(Debug, Default)]
 pub struct ApprovalBook {
-    requests: BTreeMap<u64, ApprovalRequest>,
+    requests: BTreeMap<u64, Held>,
     last_number: u64,
     events: Vec<ApprovalRequest>,
 }
@@ -63,6 +75,7 @@ impl ApprovalBook {
         let (pending, decided): (Vec<_>, Vec<_>) = self
             .requests
             .values()
+            .map(|held| &held.request)
             .partition(|r| r.state == ApprovalState::Pending);
         pending
             .into_iter()
@@ -72,7 +85,7 @@ impl ApprovalBook {
     }
 
     pub fn get(&self, id: &str) -> Option<&ApprovalRequest> {
-        self.requests.get(&number_of(id)?)
+        self.requests.get(&number_of(id)?).map(|held| &held.request)
     }
 
     /// The requests changed since the last call, in order, for the event stream.
@@ -105,7 +118,12 @@ impl ApprovalBook {
             expires_at: now + Duration::seconds(expires_after_s.min(LONGEST_EXPIRY_S) as i64),
             decision: None,
         };
-        self.requests.insert(self.last_number, request.clone());
+        let held = Held {
+            request: request.clone(),
+            verb: command.verb,
+            target_id: command.target_id,
+        };
+        self.requests.insert(self.last_number, held);
         self.forget_beyond_capacity();
         self.events.push(request.clone());
         request
@@ -120,7 +138,7 @@ impl ApprovalBook {
         role: Role,
         reason: &str,
         now: DateTime<Utc>,
-    ) -> Result<ApprovalRequest, ApprovalError> {
+    ) -> Result<Held, ApprovalError> {
         check_reason(reason)?;
         let request = self.pending(id, now)?;
         if role < Role::Operator {
@@ -133,7 +151,7 @@ impl ApprovalBook {
                 "you asked for this: another operator must approve it".into(),
             ));
         }
-        Ok(request.clone())
+        Ok(self.requests[&number_of(id).expect("pending requests exist")].clone())
     }
 
     /// Records the approval of `id` by `by` and what executing the command gave: its audit id,
@@ -146,7 +164,7 @@ impl ApprovalBook {
         now: DateTime<Utc>,
         outcome: Result<u64, String>,
     ) -> Option<ApprovalRequest> {
-        let request = self.requests.get_mut(&number_of(id)?)?;
+        let request = &mut self.requests.get_mut(&number_of(id)?)?.request;
         let (state, audit_id, error) = match outcome {
             Ok(audit_id) => (ApprovalState::Approved, Some(audit_id), None),
             Err(error) => (ApprovalState::Failed, None, Some(error)),
@@ -212,6 +230,7 @@ impl ApprovalBook {
         let due: Vec<String> = self
             .requests
             .values()
+            .map(|held| &held.request)
             .filter(|r| r.state == ApprovalState::Pending && r.expires_at <= now)
             .map(|r| r.id.clone())
             .collect();
@@ -233,7 +252,9 @@ impl ApprovalBook {
         let number = number_of(id).ok_or(ApprovalError::NotFound)?;
         let due = match self.requests.get(&number) {
             None => return Err(ApprovalError::NotFound),
-            Some(r) => r.state == ApprovalState::Pending && r.expires_at <= now,
+            Some(held) => {
+                held.request.state == ApprovalState::Pending && held.request.expires_at <= now
+            }
         };
         if due {
             self.decide(
@@ -244,7 +265,7 @@ impl ApprovalBook {
                 now,
             );
         }
-        let request = &self.requests[&number];
+        let request = &self.requests[&number].request;
         if request.state != ApprovalState::Pending {
             let by = request
                 .decision
@@ -267,10 +288,11 @@ impl ApprovalBook {
         now: DateTime<Utc>,
     ) -> ApprovalRequest {
         let number = number_of(id).expect("decided requests exist");
-        let request = self
+        let request = &mut self
             .requests
             .get_mut(&number)
-            .expect("decided requests exist");
+            .expect("decided requests exist")
+            .request;
         request.state = state;
         request.decision = Some(Decision {
             by: by.to_string(),
@@ -289,7 +311,7 @@ impl ApprovalBook {
             let oldest_decided = self
                 .requests
                 .iter()
-                .find(|(_, r)| r.state != ApprovalState::Pending)
+                .find(|(_, held)| held.request.state != ApprovalState::Pending)
                 .map(|(n, _)| *n);
             match oldest_decided {
                 Some(number) => self.requests.remove(&number),

@@ -9,6 +9,8 @@ fn t0() -> DateTime<Utc> {
 
 fn forced_drain(by: &str) -> HeldCommand {
     HeldCommand {
+        verb: protocol::command::Verb::Drain,
+        target_id: "us-east".into(),
         action: "drain".into(),
         target: "us-east".into(),
         path: "/v1/regions/us-east/drain".into(),
@@ -51,7 +53,8 @@ fn another_operator_approves_once_and_the_outcome_is_recorded() {
     let to_execute = book
         .approvable(&id, "bob", Role::Operator, "checked us-west", at)
         .unwrap();
-    assert_eq!(to_execute.idempotency_key, "k-1");
+    assert_eq!(to_execute.request.idempotency_key, "k-1");
+    assert_eq!(to_execute.target_id, "us-east");
     let settled = book
         .settle(&id, "bob", "checked us-west", at, Ok(17))
         .unwrap();

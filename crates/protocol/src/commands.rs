@@ -205,6 +205,10 @@ pub struct CommandAccepted {
     /// Things the operator should know, e.g. "replication lag 4.5s: recent writes may be lost".
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// Present when the source's two-person rule holds the command for a second operator
+    /// (answered `202`): nothing changed yet; the request says who may decide and until when.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_approval: Option<Box<crate::approvals::ApprovalRequest>>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -218,6 +222,8 @@ pub enum AuditOutcome {
     Reverted,
     Succeeded,
     Failed,
+    /// Held for a second operator's approval (two-person rule): nothing changed yet.
+    Held,
 }
 
 impl AuditOutcome {
@@ -228,6 +234,7 @@ impl AuditOutcome {
             AuditOutcome::Reverted => "reverted",
             AuditOutcome::Succeeded => "succeeded",
             AuditOutcome::Failed => "failed",
+            AuditOutcome::Held => "held for approval",
         }
     }
 }

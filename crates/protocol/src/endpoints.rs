@@ -79,8 +79,14 @@ pub const RUN_STEPS: Endpoint = Endpoint::post("/v1/runbook-runs/{id}/steps");
 pub const RUN_PRESENCE: Endpoint = Endpoint::post("/v1/runbook-runs/{id}/presence");
 pub const RUN_END: Endpoint = Endpoint::post("/v1/runbook-runs/{id}/end");
 
+pub const APPROVALS: Endpoint = Endpoint::get("/v1/approvals");
+pub const APPROVAL: Endpoint = Endpoint::get("/v1/approvals/{id}");
+pub const APPROVE: Endpoint = Endpoint::post("/v1/approvals/{id}/approve");
+pub const DENY: Endpoint = Endpoint::post("/v1/approvals/{id}/deny");
+pub const WITHDRAW: Endpoint = Endpoint::post("/v1/approvals/{id}/withdraw");
+
 /// Every endpoint of protocol v1.
-pub const ALL: [Endpoint; 24] = [
+pub const ALL: [Endpoint; 29] = [
     HEALTH,
     FLEET,
     EVENTS,
@@ -105,6 +111,11 @@ pub const ALL: [Endpoint; 24] = [
     RUN_STEPS,
     RUN_PRESENCE,
     RUN_END,
+    APPROVALS,
+    APPROVAL,
+    APPROVE,
+    DENY,
+    WITHDRAW,
 ];
 
 /// Whether `segment` is a dot segment (`.` or `..`), which path normalisers remove.

@@ -442,7 +442,7 @@ pub mod event_name {
 
     /// Every event name of `/v1/events`, the escalations' and runbook runs' included
     /// (docs/openapi.yaml models each; a test holds the two together).
-    pub const ALL: [&str; 9] = [
+    pub const ALL: [&str; 10] = [
         FLEET_DELTA,
         RESNAPSHOT,
         OPERATORS,
@@ -452,6 +452,7 @@ pub mod event_name {
         crate::escalations::EVENT_RELEASED,
         crate::escalations::EVENT_RESOLVED,
         crate::runbook_runs::EVENT_RUN,
+        crate::approvals::EVENT_APPROVAL,
     ];
 }
 

@@ -20,6 +20,7 @@ use super::auth::{Caller, require_role};
 use super::idempotent::{IdempotentPost, KeyWording, idempotency_key};
 use super::problem::{ApiError, plain};
 use super::state::{LabCore, LabShared, RouterState};
+use crate::approvals::HeldCommand;
 use crate::audit::{AuditQuery, AuditRecord};
 use crate::free_text::{Lines, check_printable};
 use crate::sim::{ControlTarget, Refusal};
@@ -113,7 +114,8 @@ impl CommandRequest<'_> {
         post.answer(core, |core, key| self.apply(lab, core, parsed, key))
     }
 
-    /// Judges and applies a command with a new key: what it did, as answered and audited.
+    /// Judges a command with a new key: holds it for a second operator when the lab's
+    /// two-person rule asks for one, applies it otherwise; what it did, as answered and audited.
     fn apply(
         &self,
         lab: &LabShared,
@@ -123,28 +125,134 @@ impl CommandRequest<'_> {
     ) -> Result<(StatusCode, CommandAccepted), ApiError> {
         let (command, reason) = parsed.clone().map_err(ApiError::bad_request)?;
         let reason = checked_reason(&reason)?;
+        let expected = super::if_match(
+            self.headers,
+            "commands need",
+            "the target's control_revision",
+        )?;
         let target = core
             .sim
             .control_target(command.target_kind(), command.target_id())
             .map_err(refusal_error)?;
-        check_revision(self.headers, command.target_id(), &target)?;
+        check_revision(expected, command.target_id(), &target)?;
+        let approval = core.sim.topology().approvals.as_ref().and_then(|policy| {
+            let why = policy.requires(&command, &core.published.snapshot(), None)?;
+            Some((why, policy.expires_after_s))
+        });
+        if let Some((why_approval, expires_after_s)) = approval {
+            let held = HeldCommand {
+                verb: self.verb,
+                target_id: self.id.to_string(),
+                action: command.verb(),
+                target: command.target_label(),
+                path: command.path(),
+                body: command.body(&reason),
+                idempotency_key: key.to_string(),
+                if_match: expected,
+                requested_by: self.caller.name.clone(),
+                reason,
+                why_approval,
+                preflight: None,
+            };
+            return Ok(hold(
+                lab,
+                core,
+                held,
+                expires_after_s,
+                target.control_revision(),
+            ));
+        }
+        let done = Done {
+            actor: &self.caller.name,
+            command: &command,
+            reason: &reason,
+            key,
+            approved: None,
+        };
+        done.carry_out(lab, core)
+    }
+}
+
+/// Holds a command for a second operator: `202` with the request, audited as held.
+fn hold(
+    lab: &LabShared,
+    core: &mut LabCore,
+    held: HeldCommand,
+    expires_after_s: u64,
+    control_revision: u64,
+) -> (StatusCode, CommandAccepted) {
+    let now = core.sim.now();
+    let request = core.approvals.hold(held, now, expires_after_s);
+    lab.publish(core);
+    let entry = lab.audit(
+        core,
+        AuditRecord {
+            at: now,
+            actor: request.requested_by.clone(),
+            action: request.action.clone(),
+            target: request.target.clone(),
+            reason: request.reason.clone(),
+            idempotency_key: Some(request.idempotency_key.clone()),
+            outcome: AuditOutcome::Held,
+            detail: Some(format!(
+                "{}: {} (expires {})",
+                request.id,
+                request.why_approval,
+                request.expires_at.format("%H:%M:%S UTC")
+            )),
+        },
+    );
+    let accepted = CommandAccepted {
+        audit_id: entry.id,
+        revision: core.published.revision(),
+        control_revision,
+        operation: None,
+        warnings: Vec::new(),
+        pending_approval: Some(Box::new(request)),
+    };
+    (StatusCode::ACCEPTED, accepted)
+}
+
+/// A command cleared to run: who asked for it, and who approved it when it was held.
+pub(super) struct Done<'a> {
+    pub(super) actor: &'a str,
+    pub(super) command: &'a Command,
+    pub(super) reason: &'a str,
+    pub(super) key: &'a str,
+    /// The approver and their reason, for a command the two-person rule held.
+    pub(super) approved: Option<(&'a str, &'a str)>,
+}
+
+impl Done<'_> {
+    /// Applies the command (its target's revision already checked), publishes and audits it.
+    pub(super) fn carry_out(
+        &self,
+        lab: &LabShared,
+        core: &mut LabCore,
+    ) -> Result<(StatusCode, CommandAccepted), ApiError> {
+        let command = self.command;
         let applied = core
             .sim
-            .apply(&command, &self.caller.name, &reason)
+            .apply(command, self.actor, self.reason)
             .map_err(refusal_error)?;
         lab.publish(core);
         lab.audit_automatic(core);
-        let mut notes: Vec<String> = applied.detail.clone().into_iter().collect();
+        let mut notes: Vec<String> = self
+            .approved
+            .map(|(by, why)| format!("approved by {by}: {why}"))
+            .into_iter()
+            .collect();
+        notes.extend(applied.detail.clone());
         notes.extend(applied.warnings.iter().cloned());
         let entry = lab.audit(
             core,
             AuditRecord {
                 at: core.sim.now(),
-                actor: self.caller.name.clone(),
+                actor: self.actor.to_string(),
                 action: command.verb(),
                 target: command.target_label(),
-                reason,
-                idempotency_key: Some(key.to_string()),
+                reason: self.reason.to_string(),
+                idempotency_key: Some(self.key.to_string()),
                 outcome: AuditOutcome::Accepted,
                 detail: (!notes.is_empty()).then(|| notes.join("; ")),
             },
@@ -160,6 +268,7 @@ impl CommandRequest<'_> {
             control_revision: applied.control_revision,
             operation: applied.operation,
             warnings: applied.warnings,
+            pending_approval: None,
         };
         Ok((status, accepted))
     }
@@ -182,9 +291,12 @@ fn checked_reason(reason: &str) -> Result<String, ApiError> {
     Ok(reason.to_string())
 }
 
-/// `If-Match` must name the target's control revision as it is now.
-fn check_revision(headers: &HeaderMap, id: &str, target: &ControlTarget) -> Result<(), ApiError> {
-    let expected = super::if_match(headers, "commands need", "the target's control_revision")?;
+/// `expected` (the command's `If-Match`) must be the target's control revision as it is now.
+pub(super) fn check_revision(
+    expected: u64,
+    id: &str,
+    target: &ControlTarget,
+) -> Result<(), ApiError> {
     let current = target.control_revision();
     if expected == current {
         return Ok(());
@@ -199,7 +311,7 @@ fn check_revision(headers: &HeaderMap, id: &str, target: &ControlTarget) -> Resu
     .with_extension("current_control_revision", current.into()))
 }
 
-fn refusal_error(refusal: Refusal) -> ApiError {
+pub(super) fn refusal_error(refusal: Refusal) -> ApiError {
     match refusal {
         Refusal::UnknownTarget(detail) => ApiError::new(StatusCode::NOT_FOUND, detail),
         Refusal::Invalid(detail) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, detail),

@@ -6,6 +6,7 @@
 //! idempotent POSTs); `fleet` (fleet, events, whoami, operators), `commands` (commands,
 //! operations, audit), `escalations` and `runbook_runs` are the routes.
 
+mod approvals;
 mod audited;
 pub mod auth;
 mod commands;
@@ -109,6 +110,9 @@ fn route_table() -> Vec<(Endpoint, MethodRouter<RouterState>)> {
     let run_post = |handler: MethodRouter<RouterState>| {
         handler.layer(DefaultBodyLimit::max(runbook_runs::BODY_LIMIT))
     };
+    let decision_post = |handler: MethodRouter<RouterState>| {
+        handler.layer(DefaultBodyLimit::max(approvals::BODY_LIMIT))
+    };
     let mut table = vec![
         (endpoints::HEALTH, get(fleet::health)),
         (endpoints::FLEET, get(fleet::fleet)),
@@ -137,6 +141,14 @@ fn route_table() -> Vec<(Endpoint, MethodRouter<RouterState>)> {
             run_post(post(runbook_runs::presence)),
         ),
         (endpoints::RUN_END, run_post(post(runbook_runs::end))),
+        (endpoints::APPROVALS, get(approvals::list)),
+        (endpoints::APPROVAL, get(approvals::get)),
+        (endpoints::APPROVE, decision_post(post(approvals::approve))),
+        (endpoints::DENY, decision_post(post(approvals::deny))),
+        (
+            endpoints::WITHDRAW,
+            decision_post(post(approvals::withdraw)),
+        ),
     ];
     table.extend(Verb::ALL.map(|verb| {
         let handler = commands::command(verb).layer(DefaultBodyLimit::max(commands::BODY_LIMIT));

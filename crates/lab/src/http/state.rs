@@ -15,6 +15,7 @@ use tokio::sync::{Notify, broadcast, watch};
 use super::auth::Credentials;
 use super::pages::PageAhead;
 use super::problem::ApiError;
+use crate::approvals::ApprovalBook;
 use crate::audit::{AUDIT_KEPT, AuditLog, AuditRecord};
 use crate::escalations::EscalationQueue;
 use crate::event_log::{
@@ -24,7 +25,8 @@ use crate::idempotency::{IdempotencyStore, KEYS_KEPT_PER_CALLER};
 use crate::roster::Roster;
 use crate::runbook_runs::RunBoard;
 use crate::sim::Sim;
-use protocol::commands::AuditEntry;
+use protocol::approvals::EVENT_APPROVAL;
+use protocol::commands::{AuditEntry, AuditOutcome};
 use protocol::runbook_runs::EVENT_RUN;
 use protocol::{FleetDelta, OperatorsChanged};
 
@@ -85,6 +87,8 @@ pub(super) struct LabCore {
     pub(super) idempotency: IdempotencyStore,
     pub(super) escalations: EscalationQueue,
     pub(super) runs: RunBoard,
+    /// Commands held for a second operator (two-person rule).
+    pub(super) approvals: ApprovalBook,
     /// The list page its client will most likely ask for next.
     pub(super) page_ahead: Option<PageAhead>,
     /// Ticks since the last revision was published.
@@ -118,6 +122,7 @@ impl LabShared {
                 idempotency: IdempotencyStore::new(KEYS_KEPT_PER_CALLER),
                 escalations,
                 runs: RunBoard::default(),
+                approvals: ApprovalBook::default(),
                 page_ahead: None,
                 quiet_ticks: 0,
             }),
@@ -192,8 +197,26 @@ impl LabShared {
         // The queue sees the fleet as last published, as a console would.
         let (fleet, now) = (core.published.snapshot(), core.sim.now());
         core.escalations.advance(&fleet, now);
+        let expired = core.approvals.expire_due(now);
         let head = core.log.head();
         self.publish_with(&mut core, Metrics::WithinBands);
+        for request in expired {
+            let record = AuditRecord {
+                at: now,
+                actor: "system".into(),
+                action: "approval expire".into(),
+                target: format!("{} ({} {})", request.id, request.action, request.target),
+                reason: "nobody decided in time".into(),
+                idempotency_key: None,
+                outcome: AuditOutcome::Reverted,
+                detail: Some(format!(
+                    "asked by {} at {}; the command was not carried out",
+                    request.requested_by,
+                    request.requested_at.format("%H:%M:%S UTC")
+                )),
+            };
+            self.audit(&mut core, record);
+        }
         if core.log.head() != head {
             core.quiet_ticks = 0;
         } else if core.quiet_ticks + 1 >= HEARTBEAT_TICKS {
@@ -222,6 +245,7 @@ impl LabShared {
         let at = core.sim.now();
         let escalations = core.escalations.take_events().into_iter();
         let runs = core.runs.take_events().into_iter();
+        let approvals = core.approvals.take_events().into_iter();
         let before_delta: Arc<[NamedEvent]> = escalations
             .map(|event| NamedEvent {
                 name: event.name,
@@ -230,6 +254,10 @@ impl LabShared {
             .chain(runs.map(|run| NamedEvent {
                 name: EVENT_RUN,
                 data: to_json(&run).into(),
+            }))
+            .chain(approvals.map(|request| NamedEvent {
+                name: EVENT_APPROVAL,
+                data: to_json(&request).into(),
             }))
             .collect();
         let delta = match core
