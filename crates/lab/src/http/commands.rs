@@ -23,7 +23,7 @@ use super::state::{LabCore, LabShared, RouterState};
 use crate::audit::{AuditQuery, AuditRecord};
 use crate::free_text::{Lines, check_printable};
 use crate::sim::{ControlTarget, Refusal};
-use protocol::command::{Command, Verb};
+use protocol::command::{Command, CommandRequest as ParsedCommand, Verb};
 use protocol::commands::{AuditOutcome, AuditPage, CommandAccepted, Operation};
 use protocol::{Role, WhoAmI};
 
@@ -70,11 +70,14 @@ impl CommandRequest<'_> {
         match self.decide(lab, &mut core, &parsed, &key) {
             Ok(response) => response,
             Err(error) => {
-                let (action, target, reason) = match &parsed {
-                    Ok((command, reason)) => {
-                        (command.verb(), command.target_label(), reason.as_str())
-                    }
-                    Err(_) => (self.verb.word().to_string(), self.id.to_string(), ""),
+                let (action, target, reason, preflight) = match &parsed {
+                    Ok(request) => (
+                        request.command.verb(),
+                        request.command.target_label(),
+                        request.reason.as_str(),
+                        request.preflight.clone(),
+                    ),
+                    Err(_) => (self.verb.word().to_string(), self.id.to_string(), "", None),
                 };
                 let record = AuditRecord {
                     at: core.sim.now(),
@@ -85,6 +88,7 @@ impl CommandRequest<'_> {
                     idempotency_key: key.ok().flatten(),
                     outcome: AuditOutcome::Rejected,
                     detail: Some(error.detail.clone()),
+                    preflight,
                 };
                 lab.audit(&mut core, record);
                 error.into_response()
@@ -96,7 +100,7 @@ impl CommandRequest<'_> {
         &self,
         lab: &LabShared,
         core: &mut LabCore,
-        parsed: &Result<(Command, String), String>,
+        parsed: &Result<ParsedCommand, String>,
         key: &Result<Option<String>, ApiError>,
     ) -> Result<Response, ApiError> {
         require_role(self.caller, Role::Operator)?;
@@ -118,10 +122,14 @@ impl CommandRequest<'_> {
         &self,
         lab: &LabShared,
         core: &mut LabCore,
-        parsed: &Result<(Command, String), String>,
+        parsed: &Result<ParsedCommand, String>,
         key: &str,
     ) -> Result<(StatusCode, CommandAccepted), ApiError> {
-        let (command, reason) = parsed.clone().map_err(ApiError::bad_request)?;
+        let ParsedCommand {
+            command,
+            reason,
+            preflight,
+        } = parsed.clone().map_err(ApiError::bad_request)?;
         let reason = checked_reason(&reason)?;
         let target = core
             .sim
@@ -147,6 +155,7 @@ impl CommandRequest<'_> {
                 idempotency_key: Some(key.to_string()),
                 outcome: AuditOutcome::Accepted,
                 detail: (!notes.is_empty()).then(|| notes.join("; ")),
+                preflight,
             },
         );
         let status = if applied.operation.is_some() {

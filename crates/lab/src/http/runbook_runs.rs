@@ -273,6 +273,7 @@ impl RunPost<'_> {
             idempotency_key: key.map(str::to_string),
             outcome,
             detail: Some(plain(&detail, 500)),
+            preflight: None,
         };
         lab.audit(core, record);
     }
