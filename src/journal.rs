@@ -22,6 +22,7 @@ use serde_json::Value;
 use crate::domain::command::Command;
 use crate::sources::delivery::SendFailure;
 use crate::sources::{Client, ClientError};
+use protocol::commands::PreflightSeen;
 use protocol::commands::{AuditEntry, AuditOutcome, CommandAccepted};
 use protocol::endpoints;
 use protocol::escalations::ResolveRequest;
@@ -79,6 +80,7 @@ impl Entry {
         source_url: &str,
         command: &Command,
         reason: &str,
+        preflight: Option<&PreflightSeen>,
         idempotency_key: &str,
         if_match: u64,
     ) -> Entry {
@@ -86,7 +88,7 @@ impl Entry {
             verb: command.verb(),
             target: command.target_label(),
             path: command.path(),
-            body: command.body(reason),
+            body: command.body_with_preflight(reason, preflight),
         };
         Entry::for_request(
             context,

@@ -13,6 +13,7 @@ fn entry(key: &str) -> Entry {
         "http://127.0.0.1:7300/?token=secret#frag",
         &drain(),
         "brownout",
+        None,
         key,
         3,
     )

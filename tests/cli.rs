@@ -323,11 +323,13 @@ async fn crashed_run() -> (lab::LabServer, tempfile::TempDir, std::path::PathBuf
         };
         let if_match = command.control_revision(&snapshot).unwrap();
         journal
-            .record_sent(&Entry::new("drill", &url, &command, "drill", key, if_match))
+            .record_sent(&Entry::new(
+                "drill", &url, &command, "drill", None, key, if_match,
+            ))
             .unwrap();
         if send {
             let (answer, _) = switchboard::sources::delivery::deliver(
-                &client, &command, "drill", key, if_match, 1,
+                &client, &command, "drill", None, key, if_match, 1,
             )
             .await;
             answer.unwrap();

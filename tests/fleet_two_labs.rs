@@ -234,9 +234,10 @@ async fn open_the_breaker_on_lab_b(two: &TwoLabs) {
         expires_in_s: None,
     };
     let if_match = command.control_revision(&snapshot).unwrap();
-    let (answer, _) =
-        switchboard::sources::delivery::deliver(&client, &command, "drill", "k-b", if_match, 3)
-            .await;
+    let (answer, _) = switchboard::sources::delivery::deliver(
+        &client, &command, "drill", None, "k-b", if_match, 3,
+    )
+    .await;
     answer.unwrap();
 }
 

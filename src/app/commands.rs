@@ -11,7 +11,7 @@ use crate::domain::performer;
 use crate::domain::preflight::Preflight;
 use crate::keymap::Layer;
 use protocol::Role;
-use protocol::commands::{AuditEntry, CommandAccepted};
+use protocol::commands::{AuditEntry, CommandAccepted, PreflightSeen};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FieldKind {
@@ -148,6 +148,8 @@ pub struct CommandRequest {
     pub source: String,
     pub command: Command,
     pub reason: String,
+    /// The preflight shown in the confirmation, as confirmed (forced past a block or not).
+    pub preflight: Option<PreflightSeen>,
     pub if_match: u64,
 }
 
@@ -391,6 +393,7 @@ impl App {
         }
         let source = confirm.source;
         let command = confirm.command.clone();
+        let preflight = confirm.preflight.seen(confirm.forced());
         let if_match = self.sources[source]
             .snapshot
             .as_ref()
@@ -419,6 +422,7 @@ impl App {
             source: source_name,
             command,
             reason,
+            preflight: Some(preflight),
             if_match,
         })]
     }

@@ -294,11 +294,21 @@ fn an_overloading_drain_is_refused_by_its_preflight() {
         FieldKind::Force
     );
     type_text(&mut app, "FORCE");
-    assert_eq!(
-        app.update(key(KeyCode::Enter)).len(),
-        1,
-        "sent against the preflight"
-    );
+    let blocking = app.overlays.confirm().unwrap().preflight.blocking_reasons();
+    let effects = app.update(key(KeyCode::Enter));
+    let [Effect::SendCommand(request)] = effects.as_slice() else {
+        panic!("sent against the preflight: {effects:?}");
+    };
+    // The command tells the source what was overridden: the audit log and exercise scores
+    // count it as a risky action.
+    let seen = request
+        .preflight
+        .as_ref()
+        .expect("the preflight goes along");
+    assert_eq!(seen.verdict, protocol::commands::PreflightVerdict::Block);
+    assert!(seen.forced);
+    assert!(!blocking.is_empty());
+    assert_eq!(seen.findings[..blocking.len()], blocking[..]);
 }
 
 #[test]
@@ -345,6 +355,11 @@ fn a_command_needs_a_reason_then_sends_with_the_targets_control_revision() {
                 expires_in_s: Some(1800)
             },
             reason: "flapping breaker during drill".into(),
+            preflight: Some(protocol::commands::PreflightSeen {
+                verdict: protocol::commands::PreflightVerdict::Ok,
+                findings: Vec::new(),
+                forced: false,
+            }),
             if_match: 7,
         })]
     );

@@ -148,6 +148,7 @@ impl Dispatcher {
                 client.url(),
                 &request.command,
                 &request.reason,
+                request.preflight.as_ref(),
                 &key,
                 request.if_match,
             );
@@ -180,6 +181,7 @@ impl Dispatcher {
                 &client,
                 &request.command,
                 &request.reason,
+                request.preflight.as_ref(),
                 &key,
                 request.if_match,
                 ATTEMPTS,
@@ -287,16 +289,19 @@ mod tests {
             &spec.url,
             &command,
             "drill",
+            None,
             "key-delivered",
             if_match,
         );
         journal.record_sent(&delivered).unwrap();
         client
-            .command(&command, "drill", "key-delivered", if_match)
+            .command(&command, "drill", None, "key-delivered", if_match)
             .await
             .unwrap();
         // ...and journaled this one but died before sending it.
-        let lost = Entry::new("drill", &spec.url, &command, "drill", "key-lost", if_match);
+        let lost = Entry::new(
+            "drill", &spec.url, &command, "drill", None, "key-lost", if_match,
+        );
         journal.record_sent(&lost).unwrap();
         drop(journal);
 

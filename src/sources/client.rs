@@ -12,7 +12,9 @@ use serde::de::DeserializeOwned;
 use super::error::{ClientError, bounded, root_cause};
 use super::sse::{StreamEvent, parse_events};
 use crate::domain::command::Command;
-use protocol::commands::{AuditPage, CommandAccepted, IDEMPOTENCY_KEY, IF_MATCH, Operation};
+use protocol::commands::{
+    AuditPage, CommandAccepted, IDEMPOTENCY_KEY, IF_MATCH, Operation, PreflightSeen,
+};
 use protocol::endpoints::{self, Endpoint};
 use protocol::escalations::{
     ClaimRequest, Escalation, EscalationPage, EscalationState, EscalationSummary, ReleaseRequest,
@@ -117,13 +119,14 @@ impl Client {
         self.get_json(endpoints::OPERATORS, "operator roster").await
     }
 
-    /// Sends `command` as `POST` with its reason, `Idempotency-Key` and `If-Match` (the
-    /// target's control revision the operator saw). Sending it again with the same key is
+    /// Sends `command` as `POST` with its reason, the preflight the operator saw (when there
+    /// was one), `Idempotency-Key` and `If-Match` (the target's control revision the operator saw). Sending it again with the same key is
     /// safe: the server answers with the first outcome and does not act twice.
     pub async fn command(
         &self,
         command: &Command,
         reason: &str,
+        preflight: Option<&PreflightSeen>,
         idempotency_key: &str,
         if_match: u64,
     ) -> Result<CommandAccepted, ClientError> {
@@ -134,7 +137,8 @@ impl Client {
             (IDEMPOTENCY_KEY, idempotency_key),
             (IF_MATCH, if_match.as_str()),
         ];
-        self.post_json(url, &command.body(reason), &headers, "command answer")
+        let body = command.body_with_preflight(reason, preflight);
+        self.post_json(url, &body, &headers, "command answer")
             .await
             .map_err(|e| e.for_command(&command.target_label()))
     }

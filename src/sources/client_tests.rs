@@ -135,7 +135,7 @@ fn drain_of(region: &str) -> Command {
 async fn a_command_carries_its_key_revision_and_reason() {
     let (client, seen) = scripted().await;
     let accepted = client
-        .command(&drain_of("us-east"), "brownout", "k-1", 3)
+        .command(&drain_of("us-east"), "brownout", None, "k-1", 3)
         .await
         .unwrap();
     assert_eq!((accepted.audit_id, accepted.control_revision), (12, 4));
@@ -156,7 +156,7 @@ async fn command_refusals_map_to_specific_errors() {
         let client = client.clone();
         async move {
             client
-                .command(&drain_of(region), "r", "k", 3)
+                .command(&drain_of(region), "r", None, "k", 3)
                 .await
                 .unwrap_err()
         }
@@ -193,7 +193,7 @@ async fn no_id_sends_a_request_to_another_endpoint() {
     let (client, seen) = scripted().await;
     for id in [".", ".."] {
         let error = client
-            .command(&drain_of(id), "r", "k", 3)
+            .command(&drain_of(id), "r", None, "k", 3)
             .await
             .unwrap_err();
         assert!(matches!(error, ClientError::InvalidUrl { .. }), "{error:?}");
@@ -229,7 +229,7 @@ async fn no_answer_leaves_the_outcome_unknown() {
     drop(listener);
     let client = Client::new(&url, None).unwrap();
     let error = client
-        .command(&drain_of("us-east"), "r", "k", 1)
+        .command(&drain_of("us-east"), "r", None, "k", 1)
         .await
         .unwrap_err();
     assert!(error.outcome_unknown(), "{error:?}");

@@ -11,7 +11,7 @@ use super::backoff::{Backoff, BackoffPolicy};
 use super::client::Client;
 use super::error::ClientError;
 use crate::domain::command::Command;
-use protocol::commands::CommandAccepted;
+use protocol::commands::{CommandAccepted, PreflightSeen};
 
 /// Tries at most this many times before reporting the outcome as unknown.
 pub const ATTEMPTS: u32 = 5;
@@ -78,12 +78,13 @@ pub async fn deliver(
     client: &Client,
     command: &Command,
     reason: &str,
+    preflight: Option<&PreflightSeen>,
     idempotency_key: &str,
     if_match: u64,
     attempts: u32,
 ) -> (Result<CommandAccepted, ClientError>, u32) {
     deliver_with(idempotency_key, attempts, || {
-        client.command(command, reason, idempotency_key, if_match)
+        client.command(command, reason, preflight, idempotency_key, if_match)
     })
     .await
 }

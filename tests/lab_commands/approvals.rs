@@ -356,3 +356,27 @@ async fn a_request_nobody_decides_expires_and_is_audited() {
     );
     lab.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_command_forced_past_its_preflight_waits_whatever_its_verb() {
+    let lab = lab_with_policy(SPEED, 600).await;
+    let command = degrade("risk-scorer", DegradedModeKind::ServeCache, true, None);
+    let revision = command.control_revision(&fleet(&lab).await).unwrap();
+    let mut body = command.body("cache while openai is out");
+    body["preflight"] = json!({
+        "verdict": "block",
+        "findings": ["risk-scorer would serve stale answers to P1 traffic"],
+        "forced": true
+    });
+    let response = post(&lab, "bob", &command, &body, Some(&fresh_key()), Some(revision)).await;
+    let (answer, _) = accepted(response, &command, StatusCode::ACCEPTED).await;
+    let request = answer.pending_approval.expect("held for approval");
+    assert_eq!(request.why_approval, "it overrides a blocking preflight");
+    assert!(request.preflight.as_ref().unwrap().forced);
+    // The same command, not forced, is not one the policy names: it runs at once.
+    let revision = command.control_revision(&fleet(&lab).await).unwrap();
+    let plain = send_command(&lab, "bob", &command, Some(&fresh_key()), Some(revision)).await;
+    let (ran, _) = accepted(plain, &command, StatusCode::OK).await;
+    assert!(ran.pending_approval.is_none());
+    lab.shutdown().await;
+}

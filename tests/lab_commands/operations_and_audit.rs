@@ -200,3 +200,61 @@ async fn a_consumer_that_falls_far_behind_gets_every_audit_event_or_a_resnapshot
     }
     lab.shutdown().await;
 }
+
+/// Every command may carry the preflight its sender saw; the lab keeps it in the audit entry
+/// (exercise scores count actions sent against the preflight's advice), and a command
+/// without one is audited without one.
+#[tokio::test]
+async fn the_preflight_a_command_carries_lands_in_its_audit_entry() {
+    let lab = start_lab(SPEED, None).await;
+    let seen = json!({
+        "verdict": "warn",
+        "findings": ["us-west would run at 130% of capacity"],
+        "forced": false
+    });
+    let commands = [
+        drain("ap-south", None),
+        undrain("ap-south"),
+        breaker("openai@eu-west", BreakerAction::Pin, None),
+        degrade("risk-scorer", DegradedModeKind::ServeCache, true, None),
+        Command::Weights {
+            service: "risk-scorer".into(),
+            scope: WeightScope::Regions,
+            weights: BTreeMap::from([("us-east".into(), 2.0)]),
+        },
+        Command::Promote {
+            service: "credit-decision".into(),
+            replica: "credit-decision@us-west".into(),
+        },
+    ];
+    for command in &commands {
+        let mut body = command.body("drill");
+        body["preflight"] = seen.clone();
+        SPEC.assert_valid(
+            SPEC.request("post", spec_path(command)),
+            &body,
+            "the request",
+        );
+        let revision = command.control_revision(&fleet(&lab).await).unwrap();
+        let key = fresh_key();
+        let response = post(&lab, "bob", command, &body, Some(&key), Some(revision)).await;
+        assert!(
+            response.status().is_success(),
+            "{command}: {}",
+            response.status()
+        );
+        let page = audit_page(&lab, &format!("?idempotency_key={key}")).await;
+        let entry = &page.entries[0];
+        assert_eq!(entry.outcome, AuditOutcome::Accepted, "{command}");
+        assert_eq!(
+            serde_json::to_value(&entry.preflight).unwrap(),
+            seen,
+            "{command}"
+        );
+    }
+    let plain = drain("us-east", None);
+    run(&lab, "bob", &plain).await;
+    let newest = audit_page(&lab, "?limit=1").await.entries.remove(0);
+    assert_eq!((newest.action.as_str(), newest.preflight), ("drain", None));
+    lab.shutdown().await;
+}

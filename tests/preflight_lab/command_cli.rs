@@ -11,7 +11,7 @@ use axum::http::{Method, header};
 use axum::response::{IntoResponse, Response};
 use clap::Parser;
 use lab::LabServer;
-use protocol::commands::{AuditEntry, BreakerAction};
+use protocol::commands::{AuditEntry, BreakerAction, PreflightVerdict};
 use serde_json::Value;
 use switchboard::cli::commands::{CommandArgs, run_command};
 use switchboard::domain::command::Command;
@@ -105,6 +105,11 @@ async fn a_command_from_the_shell_is_previewed_sent_journalled_and_audited() {
         (audited[0].actor.as_str(), audited[0].reason.as_str()),
         ("bob", "503s")
     );
+    let seen = audited[0]
+        .preflight
+        .as_ref()
+        .expect("the command carried its preflight");
+    assert!(!seen.forced, "{seen:?}");
     // A reopened journal tells the same story.
     let reopened = journal_in(&dir);
     assert_eq!(reopened.recent(5), journal.recent(5));
@@ -151,6 +156,22 @@ async fn an_overloading_move_is_refused_unless_forced() {
         "the lab agrees: {}",
         forced.output
     );
+    // The audit log knows it was forced past the preflight, and what the preflight said.
+    let sent = &journal.recent(1)[0].entry;
+    let audited = audit_of(&lab, &sent.idempotency_key).await;
+    let seen = audited[0]
+        .preflight
+        .as_ref()
+        .expect("the command carried its preflight");
+    assert_eq!(seen.verdict, PreflightVerdict::Block);
+    assert!(seen.forced);
+    assert!(
+        seen.findings
+            .iter()
+            .any(|f| f.contains("no replica would take its traffic")),
+        "{seen:?}"
+    );
+    assert_eq!(sent.command.body["preflight"], serde_json::json!(seen));
     lab.shutdown().await;
 }
 
@@ -196,7 +217,7 @@ async fn a_target_changed_after_the_preview_is_a_conflict() {
                 };
                 let revision = pin.control_revision(&fleet).unwrap();
                 alice
-                    .command(&pin, "hold it", "alice-pin", revision)
+                    .command(&pin, "hold it", None, "alice-pin", revision)
                     .await
                     .unwrap();
             })
@@ -447,14 +468,22 @@ async fn a_pending_command_is_resolved_from_the_audit_log() {
     };
     let revision = pin.control_revision(&fleet).unwrap();
     // Journalled and sent, then the console "crashed" before recording the answer.
-    let arrived = Entry::new("lab", &lab.url(), &pin, "flaps", "key-arrived", revision);
+    let arrived = Entry::new(
+        "lab",
+        &lab.url(),
+        &pin,
+        "flaps",
+        None,
+        "key-arrived",
+        revision,
+    );
     journal.record_sent(&arrived).unwrap();
     let accepted = bob
-        .command(&pin, "flaps", "key-arrived", revision)
+        .command(&pin, "flaps", None, "key-arrived", revision)
         .await
         .unwrap();
     // Journalled, then the console died before sending.
-    let lost = Entry::new("lab", &lab.url(), &pin, "flaps", "key-lost", revision);
+    let lost = Entry::new("lab", &lab.url(), &pin, "flaps", None, "key-lost", revision);
     journal.record_sent(&lost).unwrap();
     drop(journal);
 

@@ -32,7 +32,7 @@ async fn send(lab: &LabServer, command: &Command, seen: &FleetSnapshot) -> Vec<S
     let key = uuid::Uuid::new_v4().to_string();
     let revision = command.control_revision(seen).unwrap();
     client(lab, "alice")
-        .command(command, "preflight test", &key, revision)
+        .command(command, "preflight test", None, &key, revision)
         .await
         .unwrap_or_else(|e| panic!("{command}: {e}"))
         .warnings
@@ -284,7 +284,13 @@ async fn a_promotion_takes_the_time_and_lands_where_the_preflight_said() {
     let takeover = check.takeover.clone().unwrap();
     let key = uuid::Uuid::new_v4().to_string();
     let accepted = alice
-        .command(&promote, "preflight test", &key, credit.control_revision)
+        .command(
+            &promote,
+            "preflight test",
+            None,
+            &key,
+            credit.control_revision,
+        )
         .await
         .unwrap();
     let operation = accepted.operation.unwrap();

@@ -61,7 +61,15 @@ fn journal_each_kind(path: &std::path::Path, alertmanager: &str) -> usize {
         region: "us-east".into(),
         expires_in_s: None,
     };
-    let mut drained = Entry::new(CONTEXT, "http://127.0.0.1:9", &drain, "drill", "k-drain", 4);
+    let mut drained = Entry::new(
+        CONTEXT,
+        "http://127.0.0.1:9",
+        &drain,
+        "drill",
+        None,
+        "k-drain",
+        4,
+    );
     drained.at = chrono::Utc.with_ymd_and_hms(2026, 12, 1, 10, 3, 0).unwrap();
     journal.record_sent(&drained).unwrap();
 

@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 
 use chrono::{DateTime, Utc};
 
-use protocol::commands::{AuditEntry, AuditOutcome, AuditPage};
+use protocol::commands::{AuditEntry, AuditOutcome, AuditPage, PreflightSeen};
 
 /// Entries kept; older ones are dropped.
 pub const AUDIT_KEPT: usize = 10_000;
@@ -24,6 +24,8 @@ pub struct AuditRecord {
     pub idempotency_key: Option<String>,
     pub outcome: AuditOutcome,
     pub detail: Option<String>,
+    /// The preflight the command's sender saw, as the command carried it.
+    pub preflight: Option<PreflightSeen>,
 }
 
 /// Which entries `GET /v1/audit` wants.
@@ -62,7 +64,7 @@ impl AuditLog {
             idempotency_key: record.idempotency_key,
             outcome: record.outcome,
             detail: record.detail,
-            preflight: None,
+            preflight: record.preflight,
         };
         self.next_id += 1;
         if self.entries.len() == self.capacity {

@@ -10,6 +10,7 @@ fn record(action: &str, key: Option<&str>) -> AuditRecord {
         idempotency_key: key.map(Into::into),
         outcome: AuditOutcome::Accepted,
         detail: None,
+        preflight: None,
     }
 }
 

@@ -11,8 +11,8 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::commands::{
-    BreakerAction, BreakerRequest, DegradeRequest, DrainRequest, PromoteRequest, UndrainRequest,
-    WeightScope, WeightsRequest,
+    BreakerAction, BreakerRequest, DegradeRequest, DrainRequest, PreflightSeen, PromoteRequest,
+    UndrainRequest, WeightScope, WeightsRequest,
 };
 use crate::endpoints::{self, Endpoint};
 use crate::request_body;
@@ -135,6 +135,11 @@ impl Command {
 
     /// JSON body of the request (see `api::commands`), with the operator's reason.
     pub fn body(&self, reason: &str) -> Value {
+        self.body_with_preflight(reason, None)
+    }
+
+    /// [`Command::body`] carrying the preflight the sender saw and confirmed, when there is one.
+    pub fn body_with_preflight(&self, reason: &str, preflight: Option<&PreflightSeen>) -> Value {
         let mut body = match self {
             Command::Promote { replica, .. } => json!({ "replica": replica }),
             Command::Drain { .. } | Command::Undrain { .. } => json!({}),
@@ -147,6 +152,9 @@ impl Command {
         body["reason"] = json!(reason);
         if let Some(expires) = self.expires_in_s() {
             body["expires_in_s"] = json!(expires);
+        }
+        if let Some(preflight) = preflight {
+            body["preflight"] = json!(preflight);
         }
         body
     }
@@ -239,21 +247,30 @@ impl Verb {
     }
 }
 
+/// A command request as the lab reads it: the command, its reason (not yet checked) and the
+/// preflight its sender saw, if it said.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CommandRequest {
+    pub command: Command,
+    pub reason: String,
+    pub preflight: Option<PreflightSeen>,
+}
+
 impl Command {
-    /// The command a request body asks for on target `id`, and its reason (not yet checked).
-    pub fn from_request(verb: Verb, id: &str, body: &[u8]) -> Result<(Command, String), String> {
+    /// The command a request body asks for on target `id`.
+    pub fn from_request(verb: Verb, id: &str, body: &[u8]) -> Result<CommandRequest, String> {
         fn read<T: DeserializeOwned>(verb: Verb, body: &[u8]) -> Result<T, String> {
             request_body::parse(&format!("{} request", verb.word()), body)
         }
         let id = id.to_string();
-        Ok(match verb {
+        let (command, reason, preflight) = match verb {
             Verb::Promote => {
                 let request: PromoteRequest = read(verb, body)?;
                 let command = Command::Promote {
                     service: id,
                     replica: request.replica,
                 };
-                (command, request.reason)
+                (command, request.reason, request.preflight)
             }
             Verb::Drain => {
                 let request: DrainRequest = read(verb, body)?;
@@ -261,11 +278,12 @@ impl Command {
                     region: id,
                     expires_in_s: request.expires_in_s,
                 };
-                (command, request.reason)
+                (command, request.reason, request.preflight)
             }
             Verb::Undrain => {
                 let request: UndrainRequest = read(verb, body)?;
-                (Command::Undrain { region: id }, request.reason)
+                let command = Command::Undrain { region: id };
+                (command, request.reason, request.preflight)
             }
             Verb::Breaker => {
                 let request: BreakerRequest = read(verb, body)?;
@@ -274,7 +292,7 @@ impl Command {
                     action: request.action,
                     expires_in_s: request.expires_in_s,
                 };
-                (command, request.reason)
+                (command, request.reason, request.preflight)
             }
             Verb::Degrade => {
                 let request: DegradeRequest = read(verb, body)?;
@@ -284,7 +302,7 @@ impl Command {
                     enabled: request.enabled,
                     expires_in_s: request.expires_in_s,
                 };
-                (command, request.reason)
+                (command, request.reason, request.preflight)
             }
             Verb::Weights => {
                 let request: WeightsRequest = read(verb, body)?;
@@ -293,8 +311,13 @@ impl Command {
                     scope: request.scope,
                     weights: request.weights,
                 };
-                (command, request.reason)
+                (command, request.reason, request.preflight)
             }
+        };
+        Ok(CommandRequest {
+            command,
+            reason,
+            preflight,
         })
     }
 }

@@ -49,6 +49,9 @@ pub struct PromoteRequest {
     /// Id of the standby replica to make active; the old active becomes a hot standby.
     pub replica: String,
     pub reason: String,
+    /// The preflight the sender saw and confirmed; the lab keeps it in the audit entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preflight: Option<PreflightSeen>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -63,6 +66,9 @@ pub struct DrainRequest {
         skip_serializing_if = "Option::is_none"
     )]
     pub expires_in_s: Option<u64>,
+    /// The preflight the sender saw and confirmed; the lab keeps it in the audit entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preflight: Option<PreflightSeen>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -70,6 +76,9 @@ pub struct DrainRequest {
 #[serde(deny_unknown_fields)]
 pub struct UndrainRequest {
     pub reason: String,
+    /// The preflight the sender saw and confirmed; the lab keeps it in the audit entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preflight: Option<PreflightSeen>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -116,6 +125,9 @@ pub struct BreakerRequest {
         skip_serializing_if = "Option::is_none"
     )]
     pub expires_in_s: Option<u64>,
+    /// The preflight the sender saw and confirmed; the lab keeps it in the audit entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preflight: Option<PreflightSeen>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -132,6 +144,9 @@ pub struct DegradeRequest {
         skip_serializing_if = "Option::is_none"
     )]
     pub expires_in_s: Option<u64>,
+    /// The preflight the sender saw and confirmed; the lab keeps it in the audit entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preflight: Option<PreflightSeen>,
 }
 
 /// What a weights command spreads.
@@ -152,6 +167,9 @@ pub struct WeightsRequest {
     /// Relative weights (>= 0, not all 0); a region or provider left out keeps its weight.
     pub weights: BTreeMap<String, f64>,
     pub reason: String,
+    /// The preflight the sender saw and confirmed; the lab keeps it in the audit entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preflight: Option<PreflightSeen>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -229,11 +229,14 @@ async fn drive(
 
     let key = uuid::Uuid::new_v4().to_string();
     report.idempotency_key = Some(key.clone());
+    // The command carries what the user was shown, for the audit log and exercise scores.
+    let seen = check.seen(common.force);
     let entry = Entry::new(
         &report.context,
         &source.url,
         &command,
         &common.reason,
+        Some(&seen),
         &key,
         if_match,
     );
@@ -247,6 +250,7 @@ async fn drive(
         &client,
         &command,
         &common.reason,
+        Some(&seen),
         &key,
         if_match,
         RETRIES + 1,

@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use protocol::ReplicaRole;
+use protocol::commands::{PreflightSeen, PreflightVerdict};
 
 /// Headroom below this share of capacity is shown as low.
 pub const LOW_HEADROOM: f64 = 0.2;
@@ -196,6 +197,26 @@ impl Preflight {
                 )
             });
         regions.chain(replicas).chain(providers).collect()
+    }
+
+    /// The preflight as the sender saw and confirmed it, for the command to carry:
+    /// `forced` (FORCE, `--force`) counts only when it blocked.
+    pub fn seen(&self, forced: bool) -> PreflightSeen {
+        let blocks = self.blocks();
+        let mut findings = self.blocking_reasons();
+        findings.extend(self.warnings.iter().cloned());
+        let verdict = if blocks {
+            PreflightVerdict::Block
+        } else if findings.is_empty() {
+            PreflightVerdict::Ok
+        } else {
+            PreflightVerdict::Warn
+        };
+        PreflightSeen {
+            verdict,
+            findings,
+            forced: forced && blocks,
+        }
     }
 
     /// Why it blocks, one reason a line; empty when it does not.

@@ -193,8 +193,9 @@ fn carry_out(
 ) -> Result<(StatusCode, protocol::commands::CommandAccepted), ApiError> {
     let request = &held.request;
     let body = serde_json::to_vec(&request.body).expect("a held body serializes");
-    let (command, reason): (Command, String) =
+    let sent =
         Command::from_request(held.verb, &held.target_id, &body).map_err(ApiError::bad_request)?;
+    let command = sent.command;
     let target = core
         .sim
         .control_target(command.target_kind(), command.target_id())
@@ -203,8 +204,9 @@ fn carry_out(
     let done = Done {
         actor: &request.requested_by,
         command: &command,
-        reason: &reason,
+        reason: &sent.reason,
         key: &request.idempotency_key,
+        preflight: sent.preflight,
         approved: Some((approver, approver_reason)),
     };
     done.carry_out(lab, core)

@@ -92,6 +92,7 @@ impl AuditedPost<'_> {
             idempotency_key: key.map(str::to_string),
             outcome,
             detail: None,
+            preflight: None,
         }
     }
 }

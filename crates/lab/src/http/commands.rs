@@ -24,8 +24,8 @@ use crate::approvals::HeldCommand;
 use crate::audit::{AuditQuery, AuditRecord};
 use crate::free_text::{Lines, check_printable};
 use crate::sim::{ControlTarget, Refusal};
-use protocol::command::{Command, Verb};
-use protocol::commands::{AuditOutcome, AuditPage, CommandAccepted, Operation};
+use protocol::command::{Command, CommandRequest as ParsedCommand, Verb};
+use protocol::commands::{AuditOutcome, AuditPage, CommandAccepted, Operation, PreflightSeen};
 use protocol::{Role, WhoAmI};
 
 /// Largest command body accepted.
@@ -71,11 +71,14 @@ impl CommandRequest<'_> {
         match self.decide(lab, &mut core, &parsed, &key) {
             Ok(response) => response,
             Err(error) => {
-                let (action, target, reason) = match &parsed {
-                    Ok((command, reason)) => {
-                        (command.verb(), command.target_label(), reason.as_str())
-                    }
-                    Err(_) => (self.verb.word().to_string(), self.id.to_string(), ""),
+                let (action, target, reason, preflight) = match &parsed {
+                    Ok(request) => (
+                        request.command.verb(),
+                        request.command.target_label(),
+                        request.reason.as_str(),
+                        request.preflight.clone(),
+                    ),
+                    Err(_) => (self.verb.word().to_string(), self.id.to_string(), "", None),
                 };
                 let record = AuditRecord {
                     at: core.sim.now(),
@@ -86,6 +89,7 @@ impl CommandRequest<'_> {
                     idempotency_key: key.ok().flatten(),
                     outcome: AuditOutcome::Rejected,
                     detail: Some(error.detail.clone()),
+                    preflight,
                 };
                 lab.audit(&mut core, record);
                 error.into_response()
@@ -97,7 +101,7 @@ impl CommandRequest<'_> {
         &self,
         lab: &LabShared,
         core: &mut LabCore,
-        parsed: &Result<(Command, String), String>,
+        parsed: &Result<ParsedCommand, String>,
         key: &Result<Option<String>, ApiError>,
     ) -> Result<Response, ApiError> {
         require_role(self.caller, Role::Operator)?;
@@ -120,10 +124,14 @@ impl CommandRequest<'_> {
         &self,
         lab: &LabShared,
         core: &mut LabCore,
-        parsed: &Result<(Command, String), String>,
+        parsed: &Result<ParsedCommand, String>,
         key: &str,
     ) -> Result<(StatusCode, CommandAccepted), ApiError> {
-        let (command, reason) = parsed.clone().map_err(ApiError::bad_request)?;
+        let ParsedCommand {
+            command,
+            reason,
+            preflight,
+        } = parsed.clone().map_err(ApiError::bad_request)?;
         let reason = checked_reason(&reason)?;
         let expected = super::if_match(
             self.headers,
@@ -136,7 +144,7 @@ impl CommandRequest<'_> {
             .map_err(refusal_error)?;
         check_revision(expected, command.target_id(), &target)?;
         let approval = core.sim.topology().approvals.as_ref().and_then(|policy| {
-            let why = policy.requires(&command, &core.published.snapshot(), None)?;
+            let why = policy.requires(&command, &core.published.snapshot(), preflight.as_ref())?;
             Some((why, policy.expires_after_s))
         });
         if let Some((why_approval, expires_after_s)) = approval {
@@ -146,13 +154,15 @@ impl CommandRequest<'_> {
                 action: command.verb(),
                 target: command.target_label(),
                 path: command.path(),
-                body: command.body(&reason),
+                // As sent: the approver sees, and the lab later carries out, the same request.
+                body: serde_json::from_slice(self.body)
+                    .map_err(|e| ApiError::bad_request(e.to_string()))?,
                 idempotency_key: key.to_string(),
                 if_match: expected,
                 requested_by: self.caller.name.clone(),
                 reason,
                 why_approval,
-                preflight: None,
+                preflight,
             };
             return Ok(hold(
                 lab,
@@ -167,6 +177,7 @@ impl CommandRequest<'_> {
             command: &command,
             reason: &reason,
             key,
+            preflight,
             approved: None,
         };
         done.carry_out(lab, core)
@@ -200,6 +211,7 @@ fn hold(
                 request.why_approval,
                 request.expires_at.format("%H:%M:%S UTC")
             )),
+            preflight: request.preflight.clone(),
         },
     );
     let accepted = CommandAccepted {
@@ -219,6 +231,8 @@ pub(super) struct Done<'a> {
     pub(super) command: &'a Command,
     pub(super) reason: &'a str,
     pub(super) key: &'a str,
+    /// What the sender's preflight said, for the audit entry.
+    pub(super) preflight: Option<PreflightSeen>,
     /// The approver and their reason, for a command the two-person rule held.
     pub(super) approved: Option<(&'a str, &'a str)>,
 }
@@ -255,6 +269,7 @@ impl Done<'_> {
                 idempotency_key: Some(self.key.to_string()),
                 outcome: AuditOutcome::Accepted,
                 detail: (!notes.is_empty()).then(|| notes.join("; ")),
+                preflight: self.preflight.clone(),
             },
         );
         let status = if applied.operation.is_some() {

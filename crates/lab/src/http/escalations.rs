@@ -243,6 +243,7 @@ pub(super) async fn resolve(
                 idempotency_key: key.ok().flatten(),
                 outcome: AuditOutcome::Rejected,
                 detail: Some(error.detail.clone()),
+                preflight: None,
             };
             lab.audit(&mut core, record);
             lab.publish(&mut core);
@@ -304,6 +305,7 @@ fn apply(
             idempotency_key: Some(key.to_string()),
             outcome: AuditOutcome::Accepted,
             detail: Some(outcome.consequence.clone()),
+            preflight: None,
         },
     );
     Ok(outcome)

@@ -34,6 +34,7 @@ fn audit_one(lab: &LabShared, n: usize) {
         idempotency_key: None,
         outcome: AuditOutcome::Rejected,
         detail: None,
+        preflight: None,
     };
     lab.audit(&mut core, record);
 }

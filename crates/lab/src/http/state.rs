@@ -214,6 +214,7 @@ impl LabShared {
                     request.requested_by,
                     request.requested_at.format("%H:%M:%S UTC")
                 )),
+                preflight: None,
             };
             self.audit(&mut core, record);
         }

@@ -204,6 +204,7 @@ impl Sim {
                     AuditOutcome::Failed
                 },
                 detail: Some(format!("{} started by {}: {message}", op.id, op.by)),
+                preflight: None,
             };
             self.automatic.push(record);
             self.notice(now, format!("promotion {}: {message}", state.word()));

@@ -79,6 +79,7 @@ impl Sim {
                 idempotency_key: None,
                 outcome: AuditOutcome::Reverted,
                 detail: Some(format!("{set}: {}", control.reason)),
+                preflight: None,
             });
         }
     }
