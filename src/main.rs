@@ -14,6 +14,7 @@ use switchboard::cli::{
     audit, commands, escalations, generate, journal, login, runbook, silences, status,
 };
 use switchboard::config;
+use switchboard::runner::replay::{ReplayOptions, run_replay};
 use switchboard::runner::{ConsoleOptions, run_console};
 
 fn main() -> ExitCode {
@@ -114,13 +115,21 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             target.stop().await;
             code
         }
+        Some(Command::Replay { file, speed }) => {
+            let loaded = config::load(&cli.config.overrides());
+            run_replay(ReplayOptions {
+                file,
+                speed,
+                problems: config_problems(&loaded),
+                theme_name: loaded.config.theme.clone(),
+                no_color: switchboard::theme::no_color_from_env(),
+            })
+            .await?;
+            Ok(0)
+        }
         None => {
             let loaded = config::load(&cli.config.overrides());
-            let problems = loaded
-                .problems
-                .iter()
-                .map(|p| format!("config {p} (running on defaults)"))
-                .collect();
+            let problems = config_problems(&loaded);
             let target = Target::resolve(&cli.lab, cli.config.read_only, &loaded.config).await?;
             let result = run_console(ConsoleOptions {
                 context: target.context.clone(),
@@ -144,4 +153,13 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             unreachable!("printed in main before the runtime starts")
         }
     }
+}
+
+/// The config's problems as the console's banner says them.
+fn config_problems(loaded: &config::LoadedConfig) -> Vec<String> {
+    loaded
+        .problems
+        .iter()
+        .map(|p| format!("config {p} (running on defaults)"))
+        .collect()
 }

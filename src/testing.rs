@@ -26,7 +26,12 @@ pub fn fixture_wall() -> DateTime<Utc> {
 
 /// A console on the lab context with one source and no data yet.
 pub fn lab_app(width: u16, height: u16, now: Instant) -> App {
-    App::new(AppInit {
+    App::new(lab_init(width, height, now))
+}
+
+/// What [`lab_app`] starts from.
+pub fn lab_init(width: u16, height: u16, now: Instant) -> AppInit {
+    AppInit {
         context: ContextInfo {
             name: "lab".into(),
             lab: true,
@@ -41,7 +46,7 @@ pub fn lab_app(width: u16, height: u16, now: Instant) -> App {
         wall: fixture_wall(),
         area: Rect::new(0, 0, width, height),
         notify_at: None,
-    })
+    }
 }
 
 /// A report of the lab source, as its worker would send it.
@@ -378,4 +383,129 @@ pub fn accepted(audit_id: u64) -> protocol::commands::CommandAccepted {
         warnings: Vec::new(),
         pending_approval: None,
     }
+}
+
+/// The run id of [`drill_records`].
+pub const DRILL_RUN: &str = "ex-20261122-140300-provider-outage";
+
+/// A short recorded drill on the small fleet: started at T0, fleet samples, the outage
+/// injected at T+01:00, alice forcing openai@us-east's breaker open at T+01:35, a message,
+/// a facilitator's note, the fleet well again at T+02:30, ended at T+03:00.
+pub fn drill_records() -> Vec<protocol::exercise::record::RunRecord> {
+    use protocol::commands::{AuditEntry, AuditOutcome};
+    use protocol::exercise::record::{Player, RunHeader, RunRecord};
+    use protocol::exercise::{
+        Annotation, Control, ExerciseMessage, ExerciseRole, InjectState, Tone,
+    };
+    let at = |t_s: i64| fixture_wall() + TimeDelta::seconds(t_s);
+    let fleet = |t_s: i64, mut snapshot: FleetSnapshot| {
+        snapshot.generated_at = at(t_s);
+        snapshot.revision = t_s as u64 + 1;
+        RunRecord::Fleet {
+            t_s: t_s as f64,
+            snapshot: Box::new(snapshot),
+        }
+    };
+    let outage = InjectState {
+        id: "outage".into(),
+        kind: "provider-outage".into(),
+        target: "openai@us-east".into(),
+        at_s: 60.0,
+        duration_s: 600.0,
+        summary: "openai@us-east outage (503s, 90% errors)".into(),
+        narrative: "Pages fire for openai@us-east".into(),
+        fired_at_s: None,
+        facilitator_note: Some("watch whether they check the standby first".into()),
+    };
+    let control = |t_s: f64, control: Control| RunRecord::Control {
+        t_s,
+        by: "fran".into(),
+        control,
+    };
+    let mut shifted = outage_fleet();
+    if let Some(p) = shifted
+        .providers
+        .iter_mut()
+        .find(|p| p.id == "openai@us-east")
+    {
+        p.traffic_share = 0.0;
+    }
+    vec![
+        RunRecord::Header(RunHeader {
+            format: protocol::exercise::record::FORMAT_VERSION,
+            run_id: DRILL_RUN.into(),
+            scenario: "provider-outage".into(),
+            description: "openai@us-east fails".into(),
+            briefing: "You are on call.".into(),
+            seed: 9,
+            created_at: fixture_wall(),
+            players: vec![
+                Player {
+                    name: "fran".into(),
+                    role: ExerciseRole::Facilitator,
+                },
+                Player {
+                    name: "alice".into(),
+                    role: ExerciseRole::Operator,
+                },
+            ],
+            injects: vec![outage.clone()],
+            objectives: Vec::new(),
+        }),
+        control(0.0, Control::Start),
+        fleet(0, small_fleet()),
+        fleet(5, small_fleet()),
+        RunRecord::Inject {
+            t_s: 60.0,
+            inject: InjectState {
+                fired_at_s: Some(60.0),
+                ..outage
+            },
+        },
+        fleet(60, outage_fleet()),
+        RunRecord::Audit {
+            t_s: 95.0,
+            entry: AuditEntry {
+                id: 1,
+                at: at(95),
+                actor: "alice".into(),
+                action: "breaker force-open".into(),
+                target: "openai@us-east".into(),
+                reason: "90% errors since the outage".into(),
+                idempotency_key: Some("k-1".into()),
+                outcome: AuditOutcome::Accepted,
+                detail: None,
+                preflight: None,
+            },
+        },
+        fleet(95, shifted),
+        RunRecord::Message {
+            t_s: 120.0,
+            message: ExerciseMessage {
+                at_s: 120.0,
+                from: "scenario".into(),
+                text: "Support: customers report timeouts".into(),
+            },
+        },
+        RunRecord::Annotation {
+            t_s: 125.0,
+            annotation: Annotation {
+                at_s: 125.0,
+                author: "fran".into(),
+                tone: Tone::WentWell,
+                text: "good call on the breaker".into(),
+            },
+        },
+        fleet(150, small_fleet()),
+        control(180.0, Control::End),
+        fleet(180, small_fleet()),
+    ]
+}
+
+/// Records as a recording file holds them: JSON Lines.
+pub fn recording_text(records: &[protocol::exercise::record::RunRecord]) -> String {
+    records
+        .iter()
+        .map(|r| serde_json::to_string(r).expect("records serialize") + "\n")
+        .collect()
 }

@@ -580,6 +580,8 @@ mod measured;
 mod gateway;
 #[path = "views_patroni/mod.rs"]
 mod patroni;
+#[path = "views_replay/mod.rs"]
+mod replay;
 #[path = "views_runbooks/mod.rs"]
 mod runbooks;
 #[path = "views_silences/mod.rs"]

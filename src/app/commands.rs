@@ -169,6 +169,9 @@ impl App {
         } else {
             "change the fleet"
         };
+        if self.replay.is_some() {
+            return Some(super::replay::READ_ONLY.into());
+        }
         if self.context.read_only {
             return Some(format!("read-only: this console does not {change}"));
         }

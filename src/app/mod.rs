@@ -15,6 +15,7 @@ mod overlay;
 mod palette;
 mod patroni;
 mod refusals;
+mod replay;
 mod runbook_facts;
 mod runbooks;
 mod screen_map;
@@ -44,6 +45,9 @@ pub use journaled::{JournalHistory, JournaledAction, JournaledOutcome, unreadabl
 pub use menu::MenuState;
 pub use overlay::{Overlay, Overlays};
 pub use palette::PaletteState;
+pub use replay::{
+    FASTEST as REPLAY_FASTEST, Replay, ReplayInit, SLOWEST as REPLAY_SLOWEST, ShownFrame,
+};
 pub use runbooks::{
     ListedRunbook, RunInProgress, RunInput, RunInputKind, Runbooks, ShareAnswer, ShareOrder,
     SharedRuns, Sharing,
@@ -216,6 +220,10 @@ pub enum Effect {
     RecordRun(crate::runbook::run::RunLine),
     /// Ask a source about a shared runbook run: list, start, record a step, presence, end.
     ShareRun(ShareOrder),
+    /// Show the recording at this exercise second (a replay).
+    ReplayTo {
+        t_s: f64,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -346,6 +354,8 @@ pub struct App {
     pub journal: JournalHistory,
     /// The runbook catalog and the run being followed.
     pub runbooks: Runbooks,
+    /// A recorded drill played back (`switchboard replay`); `None` on a live console.
+    pub replay: Option<Replay>,
     /// New tasks this urgent or more are notified of; `None`: notifications are off.
     pub notify_at: Option<Priority>,
     /// Config or theme problems: shown until the user dismisses them.
@@ -409,6 +419,7 @@ impl App {
             next_silence_id: 0,
             journal: JournalHistory::default(),
             runbooks: Runbooks::default(),
+            replay: None,
             notify_at: init.notify_at,
             problems: init.problems,
             timeline: VecDeque::new(),

@@ -111,6 +111,8 @@ impl App {
             SourceEvent::Audit(entry) => self.add_audit(&name, vec![entry]),
             SourceEvent::Escalation(event) => return self.on_escalation_event(index, event),
             SourceEvent::RunbookRun(run) => return self.on_shared_run(&name, *run),
+            SourceEvent::ReplayRewound => self.replay_rewound(index),
+            SourceEvent::Replayed(frame) => self.replayed(&name, *frame),
             SourceEvent::Listed { rows, next_in } => {
                 let source = &mut self.sources[index];
                 let was_down = matches!(source.connection, Connection::Down { .. });

@@ -11,6 +11,11 @@ use protocol::sanitize::clean;
 
 impl App {
     pub fn update(&mut self, msg: Msg) -> Vec<Effect> {
+        let effects = self.handle(msg);
+        self.keep_in_replay(effects)
+    }
+
+    fn handle(&mut self, msg: Msg) -> Vec<Effect> {
         match msg {
             Msg::Key(key) => self.on_key(key),
             Msg::Mouse(mouse) => self.on_mouse(mouse),
@@ -24,6 +29,7 @@ impl App {
                 Vec::new()
             }
             Msg::Tick { now, wall } => {
+                let replayed = self.advance_replay(now);
                 // Ages and the clock are shown to the second.
                 if wall.timestamp() != self.wall.timestamp() {
                     self.dirty = true;
@@ -39,6 +45,7 @@ impl App {
                 effects.extend(self.renew_claim());
                 effects.extend(self.watch_gate());
                 effects.extend(self.resend_shared());
+                effects.extend(replayed);
                 effects
             }
             Msg::FilterMatched => self.take_filter_matches(),
@@ -166,6 +173,16 @@ impl App {
         if let Some(keys) = keymap::split_coalesced_escape(layer, &key) {
             return keys.into_iter().flat_map(|k| self.on_key(k)).collect();
         }
+        // A replay's keys come before the views' own, never before an overlay or an input.
+        let replay_keys =
+            self.replay.is_some() && (layer == Layer::Global || layer.falls_through());
+        let replay_action = replay_keys
+            .then(|| keymap::lookup(Layer::Replay, &key))
+            .flatten();
+        if let Some(Action::Replay(control)) = replay_action {
+            self.dirty = true;
+            return self.control_replay(control);
+        }
         if let Some((bound_in, action)) = keymap::dispatch(layer, &key) {
             self.dirty = true;
             return self.perform(bound_in, action);
@@ -194,6 +211,7 @@ impl App {
             }
             Layer::Run
             | Layer::Runbooks
+            | Layer::Replay
             | Layer::Silences
             | Layer::Menu
             | Layer::Help
@@ -268,6 +286,10 @@ impl App {
             Layer::Task => self.perform_in_task(action),
             Layer::Run => self.perform_in_run(action),
             Layer::RunInput => self.perform_in_run_input(action),
+            Layer::Replay => match action {
+                Action::Replay(control) => self.control_replay(control),
+                _ => Vec::new(),
+            },
             Layer::Runbooks => match action {
                 Action::OpenRunbook => self.open_runbook(),
                 _ => Vec::new(),
@@ -446,6 +468,7 @@ impl App {
             | Action::StepSkip
             | Action::StepNote
             | Action::EndRun
+            | Action::Replay(_)
             | Action::Choose(_) => {}
         }
         Vec::new()

@@ -71,6 +71,16 @@ pub enum Command {
         #[command(flatten)]
         args: JournalArgs,
     },
+    /// Play a recorded drill (a lab's `<run_id>.jsonl`) in the console, read-only: pause,
+    /// speed, seek, jump to the next inject or action.
+    Replay {
+        /// The recording (JSON Lines).
+        #[arg(value_name = "FILE")]
+        file: std::path::PathBuf,
+        /// Exercise seconds per real second at the start, 0.25 to 64.
+        #[arg(long, value_name = "N", default_value_t = 1.0, value_parser = replay_speed)]
+        speed: f64,
+    },
     /// Store a source's token in the OS keyring (or delete it).
     Login {
         #[command(flatten)]
@@ -89,6 +99,21 @@ pub enum Command {
 pub enum LabCommand {
     /// Serve protocol v1 from a simulated fleet.
     Serve(lab::cli::LabServeArgs),
+}
+
+/// `--speed` of `replay`: a number from 0.25 to 64.
+fn replay_speed(text: &str) -> Result<f64, String> {
+    let speed: f64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number"))?;
+    let (slowest, fastest) = (crate::app::REPLAY_SLOWEST, crate::app::REPLAY_FASTEST);
+    if (slowest..=fastest).contains(&speed) {
+        Ok(speed)
+    } else {
+        Err(format!(
+            "{text}: a replay runs from ×{slowest} to ×{fastest}"
+        ))
+    }
 }
 
 #[cfg(test)]

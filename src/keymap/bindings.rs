@@ -3,7 +3,7 @@
 
 use crossterm::event::KeyCode;
 
-use super::{Action, Chord, Layer};
+use super::{Action, Chord, Layer, ReplayControl};
 use crate::domain::command::Verb;
 
 pub struct Binding {
@@ -26,6 +26,7 @@ const fn bind(layer: Layer, chord: Chord, action: Action, hint: bool) -> Binding
 use Action as A;
 use KeyCode as K;
 use Layer as L;
+use ReplayControl as R;
 
 /// The bindings, in the order help lists them.
 #[rustfmt::skip]
@@ -163,4 +164,14 @@ pub const BINDINGS: &[Binding] = &[
     bind(L::Resolve, Chord::plain(K::PageDown), A::PageDown, false),
     bind(L::Editor, Chord::ctrl('s'), A::Accept, true),
     bind(L::Editor, Chord::plain(K::Esc), A::Close, true),
+    bind(L::Replay, Chord::plain(K::Char(' ')), A::Replay(R::PlayPause), true),
+    bind(L::Replay, Chord::plain(K::Char('+')), A::Replay(R::Faster), true),
+    bind(L::Replay, Chord::plain(K::Char('=')), A::Replay(R::Faster), false),
+    bind(L::Replay, Chord::plain(K::Char('-')), A::Replay(R::Slower), true),
+    bind(L::Replay, Chord::plain(K::Char('<')), A::Replay(R::Back), true),
+    bind(L::Replay, Chord::plain(K::Char('>')), A::Replay(R::Forward), true),
+    bind(L::Replay, Chord::plain(K::Char('n')), A::Replay(R::NextMark), true),
+    bind(L::Replay, Chord::plain(K::Char('N')), A::Replay(R::PrevMark), true),
+    bind(L::Replay, Chord::plain(K::Char('0')), A::Replay(R::Start), false),
+    bind(L::Replay, Chord::plain(K::Char('$')), A::Replay(R::End), false),
 ];

@@ -36,6 +36,8 @@ pub enum Layer {
     Run,
     /// The list of runbooks; keys it does not bind go to [`Layer::Global`].
     Runbooks,
+    /// The controls of a replay (`switchboard replay`): asked before the views' own keys.
+    Replay,
     /// The views; always at the bottom.
     Global,
 }
@@ -119,6 +121,52 @@ pub enum Action {
     Choose(u8),
     /// End the run being followed before its last step (a reason first).
     EndRun,
+    /// Move a replay's clock (`switchboard replay`).
+    Replay(ReplayControl),
+}
+
+/// What a replay's keys do to its clock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ReplayControl {
+    PlayPause,
+    Faster,
+    Slower,
+    Back,
+    Forward,
+    NextMark,
+    PrevMark,
+    Start,
+    End,
+}
+
+impl ReplayControl {
+    fn describe(self) -> &'static str {
+        match self {
+            ReplayControl::PlayPause => "Pause or resume the replay",
+            ReplayControl::Faster => "Replay twice as fast (up to ×64)",
+            ReplayControl::Slower => "Replay half as fast (down to ×0.25)",
+            ReplayControl::Back => "Seek back 30 s",
+            ReplayControl::Forward => "Seek forward 30 s",
+            ReplayControl::NextMark => "Jump to the next inject or action",
+            ReplayControl::PrevMark => "Jump to the previous inject or action",
+            ReplayControl::Start => "Jump to the start (T0)",
+            ReplayControl::End => "Jump to the end of the recording",
+        }
+    }
+
+    fn word(self) -> &'static str {
+        match self {
+            ReplayControl::PlayPause => "play/pause",
+            ReplayControl::Faster => "faster",
+            ReplayControl::Slower => "slower",
+            ReplayControl::Back => "-30s",
+            ReplayControl::Forward => "+30s",
+            ReplayControl::NextMark => "next",
+            ReplayControl::PrevMark => "previous",
+            ReplayControl::Start => "start",
+            ReplayControl::End => "end",
+        }
+    }
 }
 
 impl Action {
@@ -186,6 +234,7 @@ impl Action {
             Action::StepNote => "Add a note to the step's record",
             Action::Choose(_) => "Take that choice (by its number) of the step's decision",
             Action::EndRun => "End the run here, abandoned (a reason is required)",
+            Action::Replay(control) => control.describe(),
         }
     }
 
@@ -258,6 +307,7 @@ impl Action {
             Action::StepNote => "note",
             Action::Choose(_) => "choose",
             Action::EndRun => "end run",
+            Action::Replay(control) => control.word(),
         }
     }
 

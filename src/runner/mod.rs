@@ -8,6 +8,7 @@ pub mod history;
 mod journaling;
 pub mod patroni;
 pub mod recovery;
+pub mod replay;
 mod runbooks;
 pub mod silences;
 
@@ -94,10 +95,7 @@ pub async fn run_console(options: ConsoleOptions) -> anyhow::Result<()> {
             .collect(),
         problems,
         theme_name: options.theme_name,
-        themes: theme::embedded_names()
-            .filter(|n| *n != theme::MONOCHROME)
-            .map(str::to_string)
-            .collect(),
+        themes: theme_cycle(),
         now: Instant::now(),
         wall: chrono::Utc::now(),
         area: Rect::new(0, 0, size.width, size.height),
@@ -169,23 +167,7 @@ pub async fn run_console(options: ConsoleOptions) -> anyhow::Result<()> {
 
     let mut last_draw = Instant::now() - FRAME_BUDGET;
     'main: loop {
-        let next_draw = last_draw + FRAME_BUDGET;
-        let msg = if app.dirty {
-            tokio::select! {
-                msg = rx.recv() => msg,
-                _ = tokio::time::sleep_until(next_draw.into()) => None,
-            }
-        } else {
-            rx.recv().await
-        };
-        if let Some(msg) = msg {
-            let mut batch = vec![msg];
-            while batch.len() < BATCH {
-                match rx.try_recv() {
-                    Ok(more) => batch.push(more),
-                    Err(_) => break,
-                }
-            }
+        if let Some(batch) = next_batch(&mut rx, app.dirty, last_draw).await {
             for msg in batch {
                 for effect in app.update(msg) {
                     match effect {
@@ -204,6 +186,8 @@ pub async fn run_console(options: ConsoleOptions) -> anyhow::Result<()> {
                         Effect::Silence(order) => dispatcher.silence(order),
                         Effect::RecordRun(line) => run_record.append(line, tx.clone()),
                         Effect::ShareRun(order) => dispatcher.share_run(order),
+                        // Only a replay moves a replay's clock (runner/replay.rs).
+                        Effect::ReplayTo { .. } => {}
                         Effect::Notify { title, body } => {
                             if let Some(escape) = notifier.announce(Instant::now(), &title, &body) {
                                 let backend = guard.backend_mut();
@@ -216,29 +200,78 @@ pub async fn run_console(options: ConsoleOptions) -> anyhow::Result<()> {
                             }
                         }
                         Effect::LoadTheme(name) => {
-                            let (loaded, problem) = theme::load(&name, options.no_color);
-                            current_theme = loaded;
-                            if let Some(problem) = problem {
-                                // Fed back as a message so the one owner records it.
-                                let _ = tx.try_send(Msg::Problem(problem));
-                            }
+                            current_theme = reload_theme(&name, options.no_color, &tx);
                             app.dirty = true;
                         }
                     }
                 }
             }
         }
-        if app.dirty && Instant::now() >= next_draw {
-            let mut map = ScreenMap::default();
-            guard.draw(|frame| map = crate::views::draw(&app, &current_theme, frame))?;
-            app.dirty = false;
-            // Where the frame put things: the mouse and the task's scroll act on it.
-            let effects = app.update(Msg::Drawn(map));
-            debug_assert!(effects.is_empty(), "a frame's report asks for nothing");
-            last_draw = Instant::now();
-        }
+        draw_when_due(&mut app, &mut guard, &current_theme, &mut last_draw)?;
     }
     let _ = shutdown_tx.send(true);
+    Ok(())
+}
+
+/// The themes `t` cycles through: the embedded ones but monochrome (that one is for NO_COLOR).
+fn theme_cycle() -> Vec<String> {
+    theme::embedded_names()
+        .filter(|n| *n != theme::MONOCHROME)
+        .map(str::to_string)
+        .collect()
+}
+
+/// Loads the theme `name`; a problem with it is fed back as a message so the one owner
+/// records it.
+fn reload_theme(name: &str, no_color: bool, tx: &mpsc::Sender<Msg>) -> theme::Theme {
+    let (loaded, problem) = theme::load(name, no_color);
+    if let Some(problem) = problem {
+        let _ = tx.try_send(Msg::Problem(problem));
+    }
+    loaded
+}
+
+/// The messages to handle next, at most [`BATCH`]; `None` when the frame is due first.
+async fn next_batch(
+    rx: &mut mpsc::Receiver<Msg>,
+    dirty: bool,
+    last_draw: Instant,
+) -> Option<Vec<Msg>> {
+    let next_draw = last_draw + FRAME_BUDGET;
+    let msg = if dirty {
+        tokio::select! {
+            msg = rx.recv() => msg,
+            _ = tokio::time::sleep_until(next_draw.into()) => None,
+        }
+    } else {
+        rx.recv().await
+    };
+    let mut batch = vec![msg?];
+    while batch.len() < BATCH {
+        match rx.try_recv() {
+            Ok(more) => batch.push(more),
+            Err(_) => break,
+        }
+    }
+    Some(batch)
+}
+
+/// Draws when something changed and the frame budget since the last draw has passed.
+fn draw_when_due(
+    app: &mut App,
+    guard: &mut crate::terminal::TerminalGuard,
+    theme: &theme::Theme,
+    last_draw: &mut Instant,
+) -> anyhow::Result<()> {
+    if app.dirty && Instant::now() >= *last_draw + FRAME_BUDGET {
+        let mut map = ScreenMap::default();
+        guard.draw(|frame| map = crate::views::draw(app, theme, frame))?;
+        app.dirty = false;
+        // Where the frame put things: the mouse and the task's scroll act on it.
+        let effects = app.update(Msg::Drawn(map));
+        debug_assert!(effects.is_empty(), "a frame's report asks for nothing");
+        *last_draw = Instant::now();
+    }
     Ok(())
 }
 

@@ -11,6 +11,7 @@ pub mod litellm;
 pub mod paging;
 pub mod patroni;
 pub mod prometheus;
+pub mod replay;
 pub mod runbook_runs;
 pub mod sse;
 pub mod temporal;
@@ -66,6 +67,10 @@ pub enum SourceEvent {
     Cluster(Box<crate::domain::patroni::ClusterRead>),
     /// The silences of a metrics source's Alertmanager, or why they could not be read.
     Silences(Result<Vec<prometheus::Silence>, String>),
+    /// A replay went back in time: forget what it showed; it shows it again from T0.
+    ReplayRewound,
+    /// A replay's clock moved: what the recording showed then besides fleet and audit.
+    Replayed(Box<replay::ReplayFrame>),
     /// The connection failed or dropped; the worker tries again after `retry_in`.
     Down {
         error: String,

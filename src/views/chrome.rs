@@ -75,6 +75,10 @@ pub fn draw_header(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
 pub fn banner_lines(app: &App) -> Vec<(Level, String)> {
     let mut lines = Vec::new();
     for source in &app.sources {
+        // The replay bar says what a replay's source shows and how old it is.
+        if app.replay.as_ref().is_some_and(|r| r.source == source.name) {
+            continue;
+        }
         let freshness = source.freshness(app.now);
         // The age and the retry come first: long error texts are cut at the screen's edge.
         let data = match freshness {
@@ -213,7 +217,13 @@ pub fn draw_hints(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         ));
         spans.push(Span::styled(" dismiss banner ", theme.warning));
     }
-    for (keys, what) in keymap::hints(layer, app.can_mutate()) {
+    let replay_keys = app.replay.is_some() && (layer == Layer::Global || layer.falls_through());
+    let replay_hints = replay_keys.then(|| keymap::hints(Layer::Replay, false));
+    for (keys, what) in replay_hints
+        .into_iter()
+        .flatten()
+        .chain(keymap::hints(layer, app.can_mutate()))
+    {
         spans.push(Span::styled(format!(" {keys}"), theme.accent));
         spans.push(Span::styled(format!(" {what} "), theme.dim));
     }
@@ -241,6 +251,9 @@ pub fn draw_status(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         let (text, style) = match (&source.connection, source.freshness(app.now)) {
             // No revision number: it moves with every event, also the clock-only ones of a
             // quiet fleet, and tells the operator nothing "live" does not.
+            (Connection::Live, Freshness::Fresh) if app.replay.is_some() => {
+                (format!(" ● {} recorded ", source.name), theme.health_ok)
+            }
             (Connection::Live, Freshness::Fresh) => {
                 (format!(" ● {} live ", source.name), theme.health_ok)
             }

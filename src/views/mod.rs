@@ -11,6 +11,7 @@ mod fleet;
 mod inbox;
 mod overlays;
 mod patroni;
+mod replay;
 mod resolve;
 mod runbooks;
 mod scrolling;
@@ -29,6 +30,7 @@ use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 /// Where the parts of the screen are.
 struct Screen {
     header: Rect,
+    replay: Rect,
     banners: Rect,
     body: Rect,
     hints: Rect,
@@ -37,8 +39,9 @@ struct Screen {
 
 fn screen(app: &App) -> Screen {
     let banner_rows = chrome::banner_rows(app, app.area.width);
-    let [header, banners, body, hints, status] = Layout::vertical([
+    let [header, replay, banners, body, hints, status] = Layout::vertical([
         Constraint::Length(1),
+        Constraint::Length(replay::rows(app)),
         Constraint::Length(banner_rows),
         Constraint::Min(3),
         Constraint::Length(1),
@@ -47,6 +50,7 @@ fn screen(app: &App) -> Screen {
     .areas(app.area);
     Screen {
         header,
+        replay,
         banners,
         body,
         hints,
@@ -63,6 +67,7 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame) -> ScreenMap {
         ..ScreenMap::default()
     };
     chrome::draw_header(app, theme, frame, screen.header);
+    replay::draw(app, theme, frame, screen.replay);
     chrome::draw_banners(app, theme, frame, screen.banners);
     match (app.view, &app.task) {
         (View::Fleet, _) => {

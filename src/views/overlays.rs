@@ -38,6 +38,7 @@ fn layer_title(layer: Layer) -> &'static str {
         Layer::Runbooks => "In the list of runbooks (6)",
         Layer::Run => "Following a runbook (6, enter on one)",
         Layer::RunInput => "In a step's skip reason or note",
+        Layer::Replay => "In a replay (switchboard replay)",
     }
 }
 
@@ -82,10 +83,13 @@ pub fn draw_help(
     let mut lines: Vec<Line> = Vec::new();
     let mut current: Option<Layer> = None;
     let mut rows = keymap::help_rows(app.can_mutate());
+    // A replay's keys only mean something in a replay, and there they come first.
+    rows.retain(|(layer, _, _)| *layer != Layer::Replay || app.replay.is_some());
     rows.sort_by_key(|(layer, _, _)| match layer {
-        l if *l == from => 0,
-        Layer::Global => 1,
-        _ => 2,
+        Layer::Replay => 0,
+        l if *l == from => 1,
+        Layer::Global => 2,
+        _ => 3,
     });
     for (layer, keys, what) in rows {
         if current != Some(layer) {

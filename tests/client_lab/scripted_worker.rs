@@ -181,6 +181,8 @@ pub(crate) fn describe(event: &SourceEvent) -> String {
         SourceEvent::Silences(silences) => {
             format!("silences {:?}", silences.as_ref().map(Vec::len))
         }
+        SourceEvent::ReplayRewound => "replay rewound".to_string(),
+        SourceEvent::Replayed(frame) => format!("replayed to {}", frame.clock_s),
     }
 }
 

@@ -138,6 +138,9 @@ impl App {
     /// below operator. A context of metrics sources alone has no identity: the silence is
     /// made under the login name.
     pub fn silence_refusal(&self) -> Option<String> {
+        if self.replay.is_some() {
+            return Some(super::replay::READ_ONLY.into());
+        }
         silence_refusal(self.context.read_only, self.identity())
     }
 
