@@ -3,6 +3,7 @@
 
 mod audit;
 mod commands;
+mod exercise;
 mod gateway;
 mod inbox;
 mod inbox_events;
@@ -39,6 +40,7 @@ pub use commands::{
     CommandFailure, CommandRequest, ConfirmState, FailureKind, Field, FieldKind, SentCommand,
     SentState, SourcedAudit,
 };
+pub use exercise::{BANNER_FOR, ControlOrder, EndDrill, Exercise, SentControl};
 pub use inbox::{Inbox, InboxItem, OrderKey, SLA_WARNING, SourceLoad, Upserted, filter_text};
 pub use journaled::{JournalHistory, JournaledAction, JournaledOutcome, unreadable_text};
 pub use menu::MenuState;
@@ -164,6 +166,16 @@ pub enum Msg {
         order: ShareOrder,
         answer: ShareAnswer,
     },
+    /// The answer to a control of the drill: the drill as it is now, or why it was not done.
+    ExerciseControlled {
+        id: u64,
+        result: Result<Box<protocol::exercise::ExerciseState>, String>,
+    },
+    /// The after-action report of the ended drill.
+    ExerciseReportLoaded {
+        source: String,
+        result: Result<Box<protocol::exercise::report::ExerciseReport>, String>,
+    },
 }
 
 impl From<SourceMsg> for Msg {
@@ -216,6 +228,12 @@ pub enum Effect {
     RecordRun(crate::runbook::run::RunLine),
     /// Ask a source about a shared runbook run: list, start, record a step, presence, end.
     ShareRun(ShareOrder),
+    /// Send a control to the drill under a fresh idempotency key (the same on each retry).
+    ControlExercise(ControlOrder),
+    /// Read the ended drill's after-action report.
+    FetchExerciseReport {
+        source: String,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -226,16 +244,19 @@ pub enum View {
     Audit,
     Inbox,
     Runbooks,
+    /// A tabletop exercise: offered while a source runs one.
+    Exercise,
 }
 
 impl View {
-    pub const ALL: [View; 6] = [
+    pub const ALL: [View; 7] = [
         View::Fleet,
         View::Services,
         View::Timeline,
         View::Audit,
         View::Inbox,
         View::Runbooks,
+        View::Exercise,
     ];
 
     pub fn title(self) -> &'static str {
@@ -246,6 +267,7 @@ impl View {
             View::Audit => "Audit",
             View::Inbox => "Inbox",
             View::Runbooks => "Runbooks",
+            View::Exercise => "Exercise",
         }
     }
 }
@@ -346,6 +368,9 @@ pub struct App {
     pub journal: JournalHistory,
     /// The runbook catalog and the run being followed.
     pub runbooks: Runbooks,
+    /// The tabletop exercise a source runs, once one said so.
+    pub exercise: Option<Exercise>,
+    next_control_id: u64,
     /// New tasks this urgent or more are notified of; `None`: notifications are off.
     pub notify_at: Option<Priority>,
     /// Config or theme problems: shown until the user dismisses them.
@@ -409,6 +434,8 @@ impl App {
             next_silence_id: 0,
             journal: JournalHistory::default(),
             runbooks: Runbooks::default(),
+            exercise: None,
+            next_control_id: 0,
             notify_at: init.notify_at,
             problems: init.problems,
             timeline: VecDeque::new(),

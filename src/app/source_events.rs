@@ -111,6 +111,7 @@ impl App {
             SourceEvent::Audit(entry) => self.add_audit(&name, vec![entry]),
             SourceEvent::Escalation(event) => return self.on_escalation_event(index, event),
             SourceEvent::RunbookRun(run) => return self.on_shared_run(&name, *run),
+            SourceEvent::Exercise(read) => return self.on_exercise(index, read),
             SourceEvent::Listed { rows, next_in } => {
                 let source = &mut self.sources[index];
                 let was_down = matches!(source.connection, Connection::Down { .. });

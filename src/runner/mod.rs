@@ -4,6 +4,7 @@
 
 pub mod commands;
 mod escalations;
+mod exercise;
 pub mod history;
 mod journaling;
 pub mod patroni;
@@ -204,6 +205,10 @@ pub async fn run_console(options: ConsoleOptions) -> anyhow::Result<()> {
                         Effect::Silence(order) => dispatcher.silence(order),
                         Effect::RecordRun(line) => run_record.append(line, tx.clone()),
                         Effect::ShareRun(order) => dispatcher.share_run(order),
+                        Effect::ControlExercise(order) => dispatcher.control_exercise(order),
+                        Effect::FetchExerciseReport { source } => {
+                            dispatcher.fetch_exercise_report(source)
+                        }
                         Effect::Notify { title, body } => {
                             if let Some(escape) = notifier.announce(Instant::now(), &title, &body) {
                                 let backend = guard.backend_mut();

@@ -7,6 +7,7 @@ pub mod client;
 pub mod delivery;
 pub mod error;
 pub mod escalation_backend;
+pub mod exercise;
 pub mod litellm;
 pub mod paging;
 pub mod patroni;
@@ -66,6 +67,9 @@ pub enum SourceEvent {
     Cluster(Box<crate::domain::patroni::ClusterRead>),
     /// The silences of a metrics source's Alertmanager, or why they could not be read.
     Silences(Result<Vec<prometheus::Silence>, String>),
+    /// The source's tabletop exercise as the caller may see it (`GET /v1/exercise`), `None`
+    /// when it runs none, or why it could not be read (the stream may still be live).
+    Exercise(Result<Option<Box<protocol::exercise::ExerciseState>>, String>),
     /// The connection failed or dropped; the worker tries again after `retry_in`.
     Down {
         error: String,

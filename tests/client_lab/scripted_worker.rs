@@ -181,6 +181,11 @@ pub(crate) fn describe(event: &SourceEvent) -> String {
         SourceEvent::Silences(silences) => {
             format!("silences {:?}", silences.as_ref().map(Vec::len))
         }
+        SourceEvent::Exercise(read) => match read {
+            Ok(Some(state)) => format!("drill {} {}", state.scenario, state.phase.word()),
+            Ok(None) => "no drill".to_string(),
+            Err(error) => format!("drill not read: {error}"),
+        },
     }
 }
 
