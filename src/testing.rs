@@ -509,3 +509,121 @@ pub fn recording_text(records: &[protocol::exercise::record::RunRecord]) -> Stri
         .map(|r| serde_json::to_string(r).expect("records serialize") + "\n")
         .collect()
 }
+
+/// A drill of provider-outage as `you` would read it at `clock_s` in `phase`: the outage fired
+/// at T+02:00 (detected 35 s later, mitigated at 1m10s), a message at T+03:00, one objective met, one
+/// missed, one pending; the facilitator also sees the upcoming inject and the scenario's notes.
+pub fn exercise_state(
+    you: protocol::exercise::ExerciseRole,
+    phase: protocol::exercise::ExercisePhase,
+    clock_s: f64,
+) -> protocol::exercise::ExerciseState {
+    use protocol::exercise::*;
+    let facilitator = you == ExerciseRole::Facilitator;
+    let mut injects = vec![InjectState {
+        id: "outage".into(),
+        kind: "provider-outage".into(),
+        target: "openai@us-east".into(),
+        at_s: 120.0,
+        duration_s: 600.0,
+        summary: "openai@us-east outage (503s, 92% errors)".into(),
+        narrative: "Pager: openai@us-east error rate above 90%".into(),
+        fired_at_s: Some(120.0),
+        facilitator_note: facilitator.then(|| "watch whether they check the standby first".into()),
+    }];
+    if facilitator {
+        injects.push(InjectState {
+            id: "lag".into(),
+            kind: "replica-lag".into(),
+            target: "risk-scorer".into(),
+            at_s: 420.0,
+            duration_s: 120.0,
+            summary: "risk-scorer standby lags 40 s".into(),
+            narrative: String::new(),
+            fired_at_s: None,
+            facilitator_note: Some("do they promote a lagging standby?".into()),
+        });
+    }
+    ExerciseState {
+        scenario: "provider-outage".into(),
+        description: "openai@us-east fails; traffic must move".into(),
+        briefing:
+            "You are on call for the risk platform.\nAt T0 all is well. Keep customers served."
+                .into(),
+        phase,
+        clock_s,
+        speed: 1.0,
+        you,
+        injects,
+        messages: vec![ExerciseMessage {
+            at_s: 180.0,
+            from: "scenario".into(),
+            text: "Support: customers report timeouts".into(),
+        }],
+        notes: if facilitator {
+            vec![Annotation {
+                at_s: 160.0,
+                author: "fran".into(),
+                tone: Tone::WentWell,
+                text: "good call on the breaker".into(),
+            }]
+        } else {
+            Vec::new()
+        },
+        objectives: vec![
+            ObjectiveState {
+                id: "shift-traffic".into(),
+                title: "Traffic off openai@us-east within 5 minutes of the outage".into(),
+                weight: 3,
+                deadline_s: Some(420.0),
+                status: ObjectiveStatus::Met { at_s: 190.0 },
+            },
+            ObjectiveState {
+                id: "no-force".into(),
+                title: "No FORCE override used".into(),
+                weight: 1,
+                deadline_s: None,
+                status: ObjectiveStatus::Missed {
+                    at_s: 200.0,
+                    why: "bob forced drain us-east".into(),
+                },
+            },
+            ObjectiveState {
+                id: "sla".into(),
+                title: "Every P1 escalation resolved before its SLA".into(),
+                weight: 2,
+                deadline_s: None,
+                status: ObjectiveStatus::Pending,
+            },
+        ],
+        measures: vec![InjectMeasures {
+            inject: "outage".into(),
+            fired_at_s: 120.0,
+            detect_s: Some(35.0),
+            mitigate_s: Some(70.0),
+            recover_s: None,
+        }],
+        sla_breaches: 1,
+        risky_actions: vec![RiskyAction {
+            at_s: 200.0,
+            actor: "bob".into(),
+            action: "drain".into(),
+            target: "us-east".into(),
+            reason: "get traffic off now".into(),
+            forced: true,
+            findings: vec!["eu-west would run at 112% of capacity".into()],
+        }],
+        score: Score {
+            earned: 3,
+            possible: 6,
+        },
+        recording: Some(
+            "/var/lib/switchboard/exercises/ex-20261202-071500-provider-outage.jsonl".into(),
+        ),
+    }
+}
+
+/// The lab source reports its drill.
+pub fn exercise_read(state: protocol::exercise::ExerciseState) -> Msg {
+    from_source(SourceEvent::Exercise(Ok(Some(Box::new(state)))))
+}

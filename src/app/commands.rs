@@ -212,7 +212,7 @@ impl App {
                 let row = self.selected_service()?;
                 Some((row.source, Target::Service(self.service_at(row).id.clone())))
             }
-            View::Timeline | View::Audit | View::Inbox | View::Runbooks => None,
+            View::Timeline | View::Audit | View::Inbox | View::Runbooks | View::Exercise => None,
         }
     }
 

@@ -3,6 +3,7 @@
 
 mod audit;
 mod commands;
+mod exercise;
 mod gateway;
 mod inbox;
 mod inbox_events;
@@ -40,6 +41,7 @@ pub use commands::{
     CommandFailure, CommandRequest, ConfirmState, FailureKind, Field, FieldKind, SentCommand,
     SentState, SourcedAudit,
 };
+pub use exercise::{BANNER_FOR, ControlOrder, EndDrill, Exercise, SentControl};
 pub use inbox::{Inbox, InboxItem, OrderKey, SLA_WARNING, SourceLoad, Upserted, filter_text};
 pub use journaled::{JournalHistory, JournaledAction, JournaledOutcome, unreadable_text};
 pub use menu::MenuState;
@@ -168,6 +170,16 @@ pub enum Msg {
         order: ShareOrder,
         answer: ShareAnswer,
     },
+    /// The answer to a control of the drill: the drill as it is now, or why it was not done.
+    ExerciseControlled {
+        id: u64,
+        result: Result<Box<protocol::exercise::ExerciseState>, String>,
+    },
+    /// The after-action report of the ended drill.
+    ExerciseReportLoaded {
+        source: String,
+        result: Result<Box<protocol::exercise::report::ExerciseReport>, String>,
+    },
 }
 
 impl From<SourceMsg> for Msg {
@@ -224,6 +236,12 @@ pub enum Effect {
     ReplayTo {
         t_s: f64,
     },
+    /// Send a control to the drill under a fresh idempotency key (the same on each retry).
+    ControlExercise(ControlOrder),
+    /// Read the ended drill's after-action report.
+    FetchExerciseReport {
+        source: String,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -234,16 +252,19 @@ pub enum View {
     Audit,
     Inbox,
     Runbooks,
+    /// A tabletop exercise: offered while a source runs one.
+    Exercise,
 }
 
 impl View {
-    pub const ALL: [View; 6] = [
+    pub const ALL: [View; 7] = [
         View::Fleet,
         View::Services,
         View::Timeline,
         View::Audit,
         View::Inbox,
         View::Runbooks,
+        View::Exercise,
     ];
 
     pub fn title(self) -> &'static str {
@@ -254,6 +275,7 @@ impl View {
             View::Audit => "Audit",
             View::Inbox => "Inbox",
             View::Runbooks => "Runbooks",
+            View::Exercise => "Exercise",
         }
     }
 }
@@ -356,6 +378,9 @@ pub struct App {
     pub runbooks: Runbooks,
     /// A recorded drill played back (`switchboard replay`); `None` on a live console.
     pub replay: Option<Replay>,
+    /// The tabletop exercise a source runs, once one said so.
+    pub exercise: Option<Exercise>,
+    next_control_id: u64,
     /// New tasks this urgent or more are notified of; `None`: notifications are off.
     pub notify_at: Option<Priority>,
     /// Config or theme problems: shown until the user dismisses them.
@@ -420,6 +445,8 @@ impl App {
             journal: JournalHistory::default(),
             runbooks: Runbooks::default(),
             replay: None,
+            exercise: None,
+            next_control_id: 0,
             notify_at: init.notify_at,
             problems: init.problems,
             timeline: VecDeque::new(),

@@ -5,8 +5,8 @@
 //! open a click lands on nothing beneath.
 
 use super::{
-    ConfirmState, EditorState, MenuState, PaletteState, ResolveForm, RunInput, SilenceForm,
-    SilenceList,
+    ConfirmState, EditorState, EndDrill, MenuState, PaletteState, ResolveForm, RunInput,
+    SilenceForm, SilenceList,
 };
 use crate::keymap::Layer;
 
@@ -30,6 +30,12 @@ pub enum Overlay {
     Silences(SilenceList),
     /// A skip reason or a note for the current step of a runbook run.
     RunInput(Box<RunInput>),
+    /// A drill's briefing, scrolled by `scroll` rows.
+    Briefing {
+        scroll: usize,
+    },
+    /// The confirmation that ends the drill.
+    EndDrill(Box<EndDrill>),
 }
 
 impl Overlay {
@@ -45,6 +51,8 @@ impl Overlay {
             Overlay::Silence(_) => Layer::Silence,
             Overlay::Silences(_) => Layer::Silences,
             Overlay::RunInput(_) => Layer::RunInput,
+            Overlay::Briefing { .. } => Layer::Briefing,
+            Overlay::EndDrill(_) => Layer::EndDrill,
         }
     }
 }
@@ -130,4 +138,5 @@ state_of! {
     Silence(SilenceForm) => silence_form, silence_form_mut;
     Silences(SilenceList) => silence_list, silence_list_mut;
     RunInput(RunInput) => run_input, run_input_mut;
+    EndDrill(EndDrill) => end_drill, end_drill_mut;
 }

@@ -3,7 +3,8 @@
 
 use nucleo::pattern::{CaseMatching, Normalization, Pattern};
 
-use crate::keymap::{self, Action};
+use super::{App, Effect, Level};
+use crate::keymap::{self, Action, Layer};
 
 /// Nucleo's score of a command's name and of its description (`None`: no match).
 type NameAndDescriptionScores = (Option<u32>, Option<u32>);
@@ -86,5 +87,45 @@ impl PaletteState {
         self.matches
             .get(self.selected)
             .map(|&i| self.entries[i].action)
+    }
+}
+
+impl App {
+    /// Keys of the open palette: move, run the chosen command with the words typed after its
+    /// name, close.
+    pub(super) fn perform_in_palette(&mut self, action: Action) -> Vec<Effect> {
+        let Some(palette) = self.overlays.palette_mut() else {
+            return Vec::new();
+        };
+        match action {
+            Action::Up => palette.selected = palette.selected.saturating_sub(1),
+            Action::Down => {
+                palette.selected =
+                    (palette.selected + 1).min(palette.matches.len().saturating_sub(1))
+            }
+            Action::Accept => {
+                let chosen = palette.chosen();
+                let input = std::mem::take(&mut palette.input);
+                self.overlays.close(Layer::Palette);
+                let args: Vec<&str> = input.split_whitespace().skip(1).collect();
+                let text = input
+                    .trim()
+                    .split_once(char::is_whitespace)
+                    .map_or("", |(_, t)| t);
+                match chosen {
+                    Some(Action::Drill(drill)) => return self.drill(drill, text),
+                    Some(Action::Run(verb)) if !args.is_empty() => {
+                        self.start_typed_command(verb, &args)
+                    }
+                    Some(action) => return self.run(action),
+                    None => self.flash(
+                        Level::Warning,
+                        format!("no command matches {:?}", input.trim()),
+                    ),
+                }
+            }
+            _ => self.overlays.close(Layer::Palette),
+        }
+        Vec::new()
     }
 }

@@ -227,6 +227,7 @@ impl App {
                 | Effect::FetchAudit { .. }
                 | Effect::FetchEscalations { .. }
                 | Effect::FetchEscalation { .. }
+                | Effect::FetchExerciseReport { .. }
                 | Effect::Notify { .. } => false,
                 Effect::SendCommand(_)
                 | Effect::Claim { .. }
@@ -234,6 +235,7 @@ impl App {
                 | Effect::Resolve(_)
                 | Effect::Silence(_)
                 | Effect::RecordRun(_)
+                | Effect::ControlExercise(_)
                 | Effect::ShareRun(_) => {
                     refused = true;
                     false

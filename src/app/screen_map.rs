@@ -37,6 +37,9 @@ pub struct ScreenMap {
     /// The Runbooks list's selectable rows (its other lines are headers and reasons): the
     /// cells each covers and its place in the list.
     pub runbook_rows: Vec<(Rect, usize)>,
+    /// The Exercise view's last row that can be scrolled to the top (its content less its
+    /// height), when it is on screen.
+    pub exercise_scroll_max: Option<usize>,
 }
 
 /// A list as drawn: where its rows are and which item the top one shows.
@@ -124,7 +127,7 @@ impl ScreenMap {
             View::Timeline => Some(Hit::TimelineRow(row)),
             View::Audit => Some(Hit::AuditRow(row)),
             View::Inbox => Some(Hit::InboxRow(row)),
-            View::Runbooks => None,
+            View::Runbooks | View::Exercise => None,
         }
     }
 }

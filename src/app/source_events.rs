@@ -113,6 +113,7 @@ impl App {
             SourceEvent::RunbookRun(run) => return self.on_shared_run(&name, *run),
             SourceEvent::ReplayRewound => self.replay_rewound(index),
             SourceEvent::Replayed(frame) => self.replayed(&name, *frame),
+            SourceEvent::Exercise(read) => return self.on_exercise(index, read),
             SourceEvent::Listed { rows, next_in } => {
                 let source = &mut self.sources[index];
                 let was_down = matches!(source.connection, Connection::Down { .. });

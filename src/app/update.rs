@@ -136,6 +136,13 @@ impl App {
                 self.sync_followed()
             }
             Msg::SharedRun { order, answer } => self.shared_answer(order, answer),
+            Msg::ExerciseControlled { id, result } => {
+                self.exercise_controlled(id, result.map(|s| *s))
+            }
+            Msg::ExerciseReportLoaded { source, result } => {
+                self.exercise_report_loaded(&source, result.map(|r| *r));
+                Vec::new()
+            }
             Msg::Terminate => self.quit(),
             Msg::Problem(problem) => {
                 self.log(None, Level::Warning, problem.clone());
@@ -160,6 +167,8 @@ impl App {
             Layer::Run
         } else if self.view == View::Runbooks {
             Layer::Runbooks
+        } else if self.view == View::Exercise {
+            Layer::Exercise
         } else {
             Layer::Global
         }
@@ -209,7 +218,13 @@ impl App {
                 self.run_input(key);
                 self.dirty = true;
             }
-            Layer::Run
+            Layer::EndDrill => {
+                self.end_drill_input(key);
+                self.dirty = true;
+            }
+            Layer::Briefing
+            | Layer::Exercise
+            | Layer::Run
             | Layer::Runbooks
             | Layer::Replay
             | Layer::Silences
@@ -294,6 +309,15 @@ impl App {
                 Action::OpenRunbook => self.open_runbook(),
                 _ => Vec::new(),
             },
+            Layer::Exercise => match action {
+                Action::Drill(drill) => self.drill(drill, ""),
+                _ => Vec::new(),
+            },
+            Layer::Briefing => {
+                self.perform_in_briefing(action);
+                Vec::new()
+            }
+            Layer::EndDrill => self.perform_in_end_drill(action),
             Layer::Inbox => match (action, self.inbox.selected_slot()) {
                 (Action::OpenTask, _) if self.inbox.matching() => {
                     self.open_when_matched = true;
@@ -362,39 +386,8 @@ impl App {
         }
     }
 
-    fn perform_in_palette(&mut self, action: Action) -> Vec<Effect> {
-        let Some(palette) = self.overlays.palette_mut() else {
-            return Vec::new();
-        };
-        match action {
-            Action::Up => palette.selected = palette.selected.saturating_sub(1),
-            Action::Down => {
-                palette.selected =
-                    (palette.selected + 1).min(palette.matches.len().saturating_sub(1))
-            }
-            Action::Accept => {
-                let chosen = palette.chosen();
-                let input = std::mem::take(&mut palette.input);
-                self.overlays.close(Layer::Palette);
-                let args: Vec<&str> = input.split_whitespace().skip(1).collect();
-                match chosen {
-                    Some(Action::Run(verb)) if !args.is_empty() => {
-                        self.start_typed_command(verb, &args)
-                    }
-                    Some(action) => return self.run(action),
-                    None => self.flash(
-                        Level::Warning,
-                        format!("no command matches {:?}", input.trim()),
-                    ),
-                }
-            }
-            _ => self.overlays.close(Layer::Palette),
-        }
-        Vec::new()
-    }
-
     /// Runs a global action, from a key or from the palette.
-    fn run(&mut self, action: Action) -> Vec<Effect> {
+    pub(super) fn run(&mut self, action: Action) -> Vec<Effect> {
         match action {
             Action::Quit => return self.quit(),
             Action::Help => {
@@ -405,6 +398,7 @@ impl App {
                 let can_mutate = self.can_mutate();
                 let mut palette = PaletteState::open(&mut self.matcher, can_mutate);
                 self.note_read_only_refusals(&mut palette);
+                self.add_drill_entries(&mut palette);
                 palette.rematch(&mut self.matcher);
                 self.overlays.open(Overlay::Palette(palette));
             }
@@ -416,14 +410,16 @@ impl App {
                 }
                 self.clear_filter();
             }
-            Action::NextView => return self.show(cycle(self.view, 1)),
-            Action::PrevView => return self.show(cycle(self.view, View::ALL.len() - 1)),
+            Action::NextView => return self.show(cycle(&self.views(), self.view, 1)),
+            Action::PrevView => return self.show(cycle(&self.views(), self.view, -1)),
             Action::ShowFleet => return self.show(View::Fleet),
             Action::ShowServices => return self.show(View::Services),
             Action::ShowTimeline => return self.show(View::Timeline),
             Action::ShowAudit => return self.show(View::Audit),
             Action::ShowInbox => return self.show(View::Inbox),
             Action::ShowRunbooks => return self.show(View::Runbooks),
+            Action::ShowExercise => return self.show(View::Exercise),
+            Action::Drill(drill) => return self.drill(drill, ""),
             Action::ActionMenu => self.start_command(None),
             Action::Run(verb) => self.start_command(Some(verb)),
             Action::Silence => self.start_silence(),
@@ -489,6 +485,13 @@ impl App {
     /// Switches view; the audit log is fetched the first time it is shown, then kept live by
     /// events and refetched after every (re)connection.
     fn show(&mut self, view: View) -> Vec<Effect> {
+        if view == View::Exercise && self.exercise.is_none() {
+            self.flash(
+                Level::Info,
+                "no drill: no source runs a tabletop exercise (lab serve --exercise SCENARIO)",
+            );
+            return Vec::new();
+        }
         self.view = view;
         if view == View::Audit && !self.audit_requested {
             self.audit_requested = true;
@@ -529,13 +532,17 @@ impl App {
             self.move_runbook_selection(delta);
             return;
         }
+        if self.view == View::Exercise {
+            self.scroll_exercise(delta);
+            return;
+        }
         let audit_rows = self.audit_rows();
         let (row, len) = match self.view {
             View::Fleet => (&mut self.selection.fleet_row, self.visible.fleet_rows()),
             View::Services => (&mut self.selection.service_row, self.visible.services.len()),
             View::Timeline => (&mut self.selection.timeline_row, self.timeline.len()),
             View::Audit => (&mut self.selection.audit_row, audit_rows),
-            View::Inbox | View::Runbooks => return,
+            View::Inbox | View::Runbooks | View::Exercise => return,
         };
         *row = row.saturating_add_signed(delta).min(len.saturating_sub(1));
     }
@@ -590,11 +597,15 @@ impl App {
         if let (Some(task), Some(extent)) = (self.task.as_mut(), map.task_pane.take()) {
             task.pane_drawn(extent);
         }
+        if let (Some(exercise), Some(max)) = (self.exercise.as_mut(), map.exercise_scroll_max) {
+            exercise.scroll = exercise.scroll.min(max);
+        }
         self.screen_map = map;
     }
 }
 
-fn cycle(view: View, step: usize) -> View {
-    let pos = View::ALL.iter().position(|v| *v == view).unwrap_or(0);
-    View::ALL[(pos + step) % View::ALL.len()]
+/// The view `step` tabs from `view` among those offered.
+fn cycle(views: &[View], view: View, step: isize) -> View {
+    let pos = views.iter().position(|v| *v == view).unwrap_or(0);
+    views[(pos as isize + step).rem_euclid(views.len() as isize) as usize]
 }

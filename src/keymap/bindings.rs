@@ -3,7 +3,7 @@
 
 use crossterm::event::KeyCode;
 
-use super::{Action, Chord, Layer, ReplayControl};
+use super::{Action, Chord, Drill, Layer, ReplayControl};
 use crate::domain::command::Verb;
 
 pub struct Binding {
@@ -109,6 +109,7 @@ pub const BINDINGS: &[Binding] = &[
     bind(L::Global, Chord::plain(K::End), A::Bottom, false),
     bind(L::Global, Chord::plain(K::Char('G')), A::Bottom, false),
     bind(L::Global, Chord::plain(K::Char('t')), A::NextTheme, false),
+    bind(L::Global, Chord::plain(K::Char('7')), A::ShowExercise, false),
     bind(L::Inbox, Chord::plain(K::Enter), A::OpenTask, true),
     bind(L::Runbooks, Chord::plain(K::Enter), A::OpenRunbook, true),
     bind(L::Run, Chord::plain(K::Esc), A::Close, true),
@@ -174,4 +175,23 @@ pub const BINDINGS: &[Binding] = &[
     bind(L::Replay, Chord::plain(K::Char('N')), A::Replay(R::PrevMark), true),
     bind(L::Replay, Chord::plain(K::Char('0')), A::Replay(R::Start), false),
     bind(L::Replay, Chord::plain(K::Char('$')), A::Replay(R::End), false),
+    bind(L::Exercise, Chord::plain(K::Char(' ')), A::Drill(Drill::Toggle), true),
+    bind(L::Exercise, Chord::plain(K::Char('n')), A::Drill(Drill::NextInject), true),
+    bind(L::Exercise, Chord::plain(K::Char('+')), A::Drill(Drill::Faster), true),
+    bind(L::Exercise, Chord::plain(K::Char('-')), A::Drill(Drill::Slower), true),
+    bind(L::Exercise, Chord::plain(K::Char('i')), A::Drill(Drill::Inject), false),
+    bind(L::Exercise, Chord::plain(K::Char('m')), A::Drill(Drill::Message), true),
+    bind(L::Exercise, Chord::plain(K::Char('o')), A::Drill(Drill::Note), true),
+    bind(L::Exercise, Chord::plain(K::Char('E')), A::Drill(Drill::End), true),
+    bind(L::Exercise, Chord::plain(K::Char('a')), A::Drill(Drill::Acknowledge), true),
+    bind(L::Exercise, Chord::plain(K::Char('b')), A::Drill(Drill::Briefing), true),
+    bind(L::Briefing, Chord::plain(K::Esc), A::Close, true),
+    bind(L::Briefing, Chord::plain(K::Enter), A::Close, false),
+    bind(L::Briefing, Chord::plain(K::Char('q')), A::Close, false),
+    bind(L::Briefing, Chord::plain(K::Down), A::Down, true),
+    bind(L::Briefing, Chord::plain(K::Up), A::Up, true),
+    bind(L::Briefing, Chord::plain(K::Char('j')), A::Down, false),
+    bind(L::Briefing, Chord::plain(K::Char('k')), A::Up, false),
+    bind(L::EndDrill, Chord::plain(K::Enter), A::Accept, true),
+    bind(L::EndDrill, Chord::plain(K::Esc), A::Close, true),
 ];

@@ -4,6 +4,9 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use crate::domain::command::Verb;
+pub use drill::Drill;
+
+mod drill;
 
 /// Who gets a key first: the topmost open layer, then the ones below it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,6 +41,12 @@ pub enum Layer {
     Runbooks,
     /// The controls of a replay (`switchboard replay`): asked before the views' own keys.
     Replay,
+    /// The briefing of a tabletop exercise, shown over the views.
+    Briefing,
+    /// The confirmation that ends a drill.
+    EndDrill,
+    /// The Exercise view; keys it does not bind go to [`Layer::Global`].
+    Exercise,
     /// The views; always at the bottom.
     Global,
 }
@@ -47,7 +56,7 @@ impl Layer {
     pub fn falls_through(self) -> bool {
         matches!(
             self,
-            Layer::Task | Layer::Inbox | Layer::Run | Layer::Runbooks
+            Layer::Task | Layer::Inbox | Layer::Run | Layer::Runbooks | Layer::Exercise
         )
     }
 }
@@ -121,6 +130,9 @@ pub enum Action {
     Choose(u8),
     /// End the run being followed before its last step (a reason first).
     EndRun,
+    ShowExercise,
+    /// A control of a tabletop exercise.
+    Drill(Drill),
     /// Move a replay's clock (`switchboard replay`).
     Replay(ReplayControl),
 }
@@ -235,6 +247,10 @@ impl Action {
             Action::Choose(_) => "Take that choice (by its number) of the step's decision",
             Action::EndRun => "End the run here, abandoned (a reason is required)",
             Action::Replay(control) => control.describe(),
+            Action::ShowExercise => {
+                "Exercise view: the drill's clock, injects, objectives and score"
+            }
+            Action::Drill(drill) => drill.describe(),
         }
     }
 
@@ -308,6 +324,8 @@ impl Action {
             Action::Choose(_) => "choose",
             Action::EndRun => "end run",
             Action::Replay(control) => control.word(),
+            Action::ShowExercise => "exercise",
+            Action::Drill(drill) => drill.command_name(),
         }
     }
 
@@ -420,7 +438,12 @@ pub fn dispatch(layer: Layer, key: &KeyEvent) -> Option<(Layer, Action)> {
 pub fn split_coalesced_escape(layer: Layer, key: &KeyEvent) -> Option<[KeyEvent; 2]> {
     let text_editor = matches!(
         layer,
-        Layer::Confirm | Layer::Editor | Layer::Resolve | Layer::Silence | Layer::RunInput
+        Layer::Confirm
+            | Layer::Editor
+            | Layer::Resolve
+            | Layer::Silence
+            | Layer::RunInput
+            | Layer::EndDrill
     );
     let alt_char = key.modifiers - KeyModifiers::SHIFT == KeyModifiers::ALT
         && matches!(key.code, KeyCode::Char(_));
@@ -489,6 +512,7 @@ fn short(layer: Layer, action: Action) -> &'static str {
         (_, Action::NextField) => "next field",
         (_, Action::NextPane) => "pane",
         (_, Action::HandOff) => "hand off",
+        (_, Action::Drill(drill)) => drill.short(),
         (_, other) => other.command_name(),
     }
 }
@@ -527,6 +551,22 @@ pub fn help_rows(can_mutate: bool) -> Vec<(Layer, String, &'static str)> {
         rows.push((binding.layer, keys, action.describe()));
     }
     rows
+}
+
+/// The palette's entries of a drill: every control by name, with its keys in the Exercise view.
+pub fn drill_palette_actions() -> Vec<(Action, String)> {
+    Drill::PALETTE
+        .iter()
+        .map(|&drill| {
+            let keys = match drill {
+                Drill::Start | Drill::Pause | Drill::Resume => {
+                    keys_for(Layer::Exercise, Action::Drill(Drill::Toggle))
+                }
+                other => keys_for(Layer::Exercise, Action::Drill(other)),
+            };
+            (Action::Drill(drill), keys)
+        })
+        .collect()
 }
 
 /// Palette entries: global actions the user may run by name, with their keys.

@@ -4,6 +4,7 @@
 
 pub mod commands;
 mod escalations;
+mod exercise;
 pub mod history;
 mod journaling;
 pub mod patroni;
@@ -188,6 +189,10 @@ pub async fn run_console(options: ConsoleOptions) -> anyhow::Result<()> {
                         Effect::ShareRun(order) => dispatcher.share_run(order),
                         // Only a replay moves a replay's clock (runner/replay.rs).
                         Effect::ReplayTo { .. } => {}
+                        Effect::ControlExercise(order) => dispatcher.control_exercise(order),
+                        Effect::FetchExerciseReport { source } => {
+                            dispatcher.fetch_exercise_report(source)
+                        }
                         Effect::Notify { title, body } => {
                             if let Some(escape) = notifier.announce(Instant::now(), &title, &body) {
                                 let backend = guard.backend_mut();

@@ -7,6 +7,7 @@ pub mod client;
 pub mod delivery;
 pub mod error;
 pub mod escalation_backend;
+pub mod exercise;
 pub mod litellm;
 pub mod paging;
 pub mod patroni;
@@ -71,6 +72,9 @@ pub enum SourceEvent {
     ReplayRewound,
     /// A replay's clock moved: what the recording showed then besides fleet and audit.
     Replayed(Box<replay::ReplayFrame>),
+    /// The source's tabletop exercise as the caller may see it (`GET /v1/exercise`), `None`
+    /// when it runs none, or why it could not be read (the stream may still be live).
+    Exercise(Result<Option<Box<protocol::exercise::ExerciseState>>, String>),
     /// The connection failed or dropped; the worker tries again after `retry_in`.
     Down {
         error: String,

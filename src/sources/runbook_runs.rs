@@ -120,6 +120,9 @@ pub fn conflicting_run(error: &ClientError) -> Option<RunbookRun> {
     }
 }
 
-fn to_body(what: &str, request: &impl serde::Serialize) -> Result<serde_json::Value, ClientError> {
+pub(super) fn to_body(
+    what: &str,
+    request: &impl serde::Serialize,
+) -> Result<serde_json::Value, ClientError> {
     serde_json::to_value(request).map_err(|e| ClientError::malformed(what, e))
 }

@@ -37,6 +37,8 @@ pub enum StreamEvent {
     Escalation(super::EscalationEvent),
     /// `runbook.run`: a run started, changed or ended.
     RunbookRun(Box<protocol::runbook_runs::RunbookRun>),
+    /// `exercise.changed`: the drill changed; read it again (what it shows depends on who asks).
+    ExerciseChanged(protocol::exercise::ExerciseChanged),
 }
 
 /// Parses an SSE byte stream.
@@ -90,6 +92,7 @@ pub fn decode_event(name: &str, data: &str) -> Result<Option<StreamEvent>, Clien
         escalations::EVENT_RELEASED => escalation(EscalationEventKind::Released, name, data)?,
         escalations::EVENT_RESOLVED => escalation(EscalationEventKind::Resolved, name, data)?,
         protocol::runbook_runs::EVENT_RUN => StreamEvent::RunbookRun(payload(name, data)?),
+        protocol::exercise::EVENT_CHANGED => StreamEvent::ExerciseChanged(payload(name, data)?),
         _ => return Ok(None),
     };
     Ok(Some(decoded))

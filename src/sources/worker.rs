@@ -6,6 +6,7 @@
 //! a lower revision simply replaces what we held.
 
 use std::convert::Infallible;
+use std::time::Duration;
 
 use futures::StreamExt;
 use tokio::sync::{mpsc, watch};
@@ -17,6 +18,10 @@ use super::client::{Client, Timeouts};
 use super::error::ClientError;
 use super::sse::StreamEvent;
 use super::{SourceEvent, SourceMsg, SourceSpec};
+
+/// How often a source's drill is read while its stream is down: a `source-unreachable` inject
+/// takes the fleet and the stream away, not the drill, which the players must still follow.
+pub const EXERCISE_POLL: Duration = Duration::from_secs(3);
 
 /// Timing of a source worker; the defaults suit real use, tests shorten them.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -116,6 +121,8 @@ async fn run<M: From<SourceMsg>>(spec: SourceSpec, tx: mpsc::Sender<M>, options:
     };
     let client = Client::with_timeouts(&spec.url, spec.token, options.timeouts);
     let mut backoff = Backoff::new(options.backoff);
+    // Whether the source runs a drill, as last read: it is then read while the stream is down.
+    let mut drill = false;
     loop {
         let attempt = backoff.failures().saturating_add(1);
         if outbox
@@ -127,7 +134,7 @@ async fn run<M: From<SourceMsg>>(spec: SourceSpec, tx: mpsc::Sender<M>, options:
         }
         let mut live_since = None;
         let end = match &client {
-            Ok(client) => follow(client, &outbox, &mut live_since).await,
+            Ok(client) => follow(client, &outbox, &mut live_since, &mut drill).await,
             Err(invalid) => Err(SessionEnd::Failed(invalid.clone())),
         };
         let error = match end {
@@ -151,11 +158,64 @@ async fn run<M: From<SourceMsg>>(spec: SourceSpec, tx: mpsc::Sender<M>, options:
         if outbox.send(down).await.is_err() {
             return;
         }
-        tokio::select! {
-            () = tokio::time::sleep(retry_in) => {}
-            () = outbox.tx.closed() => return,
+        let waited = match &client {
+            Ok(client) if drill => {
+                read_drill_while_waiting(client, &outbox, retry_in, &mut drill).await
+            }
+            _ => wait(&outbox, retry_in).await,
+        };
+        if waited.is_err() {
+            return;
         }
     }
+}
+
+/// Waits `length`, or until the app stops listening.
+async fn wait<M>(outbox: &Outbox<M>, length: Duration) -> Result<(), ReceiverGone> {
+    tokio::select! {
+        () = tokio::time::sleep(length) => Ok(()),
+        () = outbox.tx.closed() => Err(ReceiverGone),
+    }
+}
+
+/// Waits `length`, reading the drill every [`EXERCISE_POLL`] meanwhile.
+async fn read_drill_while_waiting<M: From<SourceMsg>>(
+    client: &Client,
+    outbox: &Outbox<M>,
+    length: Duration,
+    drill: &mut bool,
+) -> Result<(), ReceiverGone> {
+    let until = Instant::now() + length;
+    while *drill {
+        let left = until.saturating_duration_since(Instant::now());
+        if left <= EXERCISE_POLL {
+            break;
+        }
+        wait(outbox, EXERCISE_POLL).await?;
+        deliver_exercise(client, outbox, drill).await?;
+    }
+    wait(outbox, until.saturating_duration_since(Instant::now())).await
+}
+
+/// Reads the source's drill and reports it; `drill` learns whether it runs one (a failed read
+/// leaves it as it was). A source that runs none, and ran none, has nothing to report.
+async fn deliver_exercise<M: From<SourceMsg>>(
+    client: &Client,
+    outbox: &Outbox<M>,
+    drill: &mut bool,
+) -> Result<(), ReceiverGone> {
+    let read = client.exercise().await;
+    let had = *drill;
+    if let Ok(state) = &read {
+        *drill = state.is_some();
+    }
+    if !had && !*drill {
+        return Ok(());
+    }
+    let read = read
+        .map(|state| state.map(Box::new))
+        .map_err(|e| e.to_string());
+    outbox.send(SourceEvent::Exercise(read)).await
 }
 
 /// One connection: identity, snapshot, roster, then the event stream until something fails.
@@ -164,9 +224,12 @@ async fn follow<M: From<SourceMsg>>(
     client: &Client,
     outbox: &Outbox<M>,
     live_since: &mut Option<Instant>,
+    drill: &mut bool,
 ) -> Result<Infallible, SessionEnd> {
     let identity = client.whoami().await?;
     outbox.send(SourceEvent::Identity(identity)).await?;
+    // Before the fleet: a drill can hide the fleet from its players, never itself.
+    deliver_exercise(client, outbox, drill).await?;
     let mut held_revision = deliver_snapshot(client, outbox).await?;
     *live_since = Some(Instant::now());
     let operators = client.operators().await?;
@@ -191,6 +254,7 @@ async fn follow<M: From<SourceMsg>>(
             StreamEvent::Audit(entry) => outbox.send(SourceEvent::Audit(entry)).await?,
             StreamEvent::Escalation(event) => outbox.send(SourceEvent::Escalation(event)).await?,
             StreamEvent::RunbookRun(run) => outbox.send(SourceEvent::RunbookRun(run)).await?,
+            StreamEvent::ExerciseChanged(_) => deliver_exercise(client, outbox, drill).await?,
             StreamEvent::Resnapshot(resnapshot) => {
                 tracing::info!(
                     source = %outbox.source,

@@ -19,42 +19,58 @@ const BRAND: &str = " Switchboard ";
 /// Banners shown at most; the rest are counted on the last one.
 const MAX_BANNERS: usize = 3;
 
-/// `(view, first column, one past the last column)` of each tab in the header.
-fn tab_positions() -> Vec<(View, u16, u16)> {
-    let mut x = BRAND.chars().count() as u16;
-    View::ALL
-        .iter()
-        .enumerate()
-        .map(|(i, view)| {
-            let width = tab_label(i, *view).chars().count() as u16;
-            let pos = (*view, x, x + width);
+/// The brand, when the header has room for it beside the name of every tab (their padding may
+/// be cut): a seventh tab, the Exercise view's, takes its place at 80 columns.
+fn brand(app: &App, width: u16) -> &'static str {
+    let tabs: usize = (app.views().into_iter())
+        .map(|v| tab_label(v).chars().count() + 1)
+        .sum();
+    // The last tab's padding and the space after it.
+    let cuttable = 2;
+    if BRAND.chars().count() + tabs <= usize::from(width) + cuttable {
+        BRAND
+    } else {
+        ""
+    }
+}
+
+/// `(view, first column, one past the last column)` of each tab the header offers.
+fn tab_positions(app: &App, width: u16) -> Vec<(View, u16, u16)> {
+    let mut x = brand(app, width).chars().count() as u16;
+    app.views()
+        .into_iter()
+        .map(|view| {
+            let width = tab_label(view).chars().count() as u16;
+            let pos = (view, x, x + width);
             x += width + 1;
             pos
         })
         .collect()
 }
 
-fn tab_label(index: usize, view: View) -> String {
-    format!(" {} {} ", index + 1, view.title())
+/// The tab of `view`, with the number key that shows it.
+fn tab_label(view: View) -> String {
+    let key = View::ALL.iter().position(|v| *v == view).unwrap_or(0) + 1;
+    format!(" {key} {} ", view.title())
 }
 
 /// Each tab and the cells it covers in `header`, for the mouse.
-pub fn tab_areas(header: Rect) -> Vec<(View, Rect)> {
-    tab_positions()
+pub fn tab_areas(app: &App, header: Rect) -> Vec<(View, Rect)> {
+    tab_positions(app, header.width)
         .into_iter()
         .map(|(view, start, end)| (view, Rect::new(start, header.y, end - start, 1)))
         .collect()
 }
 
 pub fn draw_header(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
-    let mut spans = vec![Span::styled(BRAND, theme.title)];
-    for (i, view) in View::ALL.iter().enumerate() {
-        let style = if *view == app.view {
+    let mut spans = vec![Span::styled(brand(app, area.width), theme.title)];
+    for view in app.views() {
+        let style = if view == app.view {
             theme.selection
         } else {
             theme.dim
         };
-        spans.push(Span::styled(tab_label(i, *view), style));
+        spans.push(Span::styled(tab_label(view), style));
         spans.push(Span::raw(" "));
     }
     let query = app.filter_query();
@@ -74,6 +90,10 @@ pub fn draw_header(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
 /// What the console does not know or could not do, one line each, worst first.
 pub fn banner_lines(app: &App) -> Vec<(Level, String)> {
     let mut lines = Vec::new();
+    // The drill's newest inject or message: what the players must react to.
+    if let Some(news) = app.exercise_banner() {
+        lines.push((Level::Warning, format!("{news} (7: Exercise)")));
+    }
     for source in &app.sources {
         // The replay bar says what a replay's source shows and how old it is.
         if app.replay.as_ref().is_some_and(|r| r.source == source.name) {
@@ -247,6 +267,15 @@ pub fn draw_status(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         None => " identity unknown ".to_string(),
     };
     spans.push(Span::styled(who, theme.status_bar));
+    if let Some(exercise) = &app.exercise {
+        let drill = format!(
+            " EXERCISE {} {} {} ",
+            clean(&exercise.state.scenario),
+            protocol::exercise::clock_label(exercise.clock_s(app.now)),
+            exercise.state.phase.word()
+        );
+        spans.push(Span::styled(drill, theme.accent.patch(theme.selection)));
+    }
     for source in &app.sources {
         let (text, style) = match (&source.connection, source.freshness(app.now)) {
             // No revision number: it moves with every event, also the clock-only ones of a

@@ -7,6 +7,7 @@ mod audit;
 mod chrome;
 mod clock;
 mod escalation_text;
+pub mod exercise;
 mod fleet;
 mod inbox;
 mod overlays;
@@ -63,7 +64,7 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame) -> ScreenMap {
     let screen = screen(app);
     let body = screen.body;
     let mut map = ScreenMap {
-        tabs: chrome::tab_areas(screen.header),
+        tabs: chrome::tab_areas(app, screen.header),
         ..ScreenMap::default()
     };
     chrome::draw_header(app, theme, frame, screen.header);
@@ -105,6 +106,9 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame) -> ScreenMap {
             map.list = Some(inbox::list_map(app, body));
         }
         (View::Runbooks, _) => map.runbook_rows = runbooks::draw(app, theme, frame, body),
+        (View::Exercise, _) => {
+            map.exercise_scroll_max = Some(exercise::draw(app, theme, frame, body))
+        }
     }
     chrome::draw_hints(app, theme, frame, screen.hints);
     chrome::draw_status(app, theme, frame, screen.status);
@@ -123,6 +127,10 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame) -> ScreenMap {
             Overlay::Silence(form) => silences::draw_form(app, form, theme, frame, app.area),
             Overlay::Silences(list) => silences::draw_list(app, list, theme, frame, app.area),
             Overlay::RunInput(form) => runbooks::draw_input(form, theme, frame, app.area),
+            Overlay::Briefing { scroll } => {
+                exercise::draw_briefing(app, *scroll, theme, frame, app.area)
+            }
+            Overlay::EndDrill(form) => exercise::draw_end(form, theme, frame, app.area),
         }
     }
     map

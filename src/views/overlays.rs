@@ -39,6 +39,9 @@ fn layer_title(layer: Layer) -> &'static str {
         Layer::Run => "Following a runbook (6, enter on one)",
         Layer::RunInput => "In a step's skip reason or note",
         Layer::Replay => "In a replay (switchboard replay)",
+        Layer::Exercise => "In the Exercise view (7, while a drill runs)",
+        Layer::Briefing => "In a drill's briefing",
+        Layer::EndDrill => "In the confirmation that ends a drill",
     }
 }
 

@@ -183,6 +183,11 @@ pub(crate) fn describe(event: &SourceEvent) -> String {
         }
         SourceEvent::ReplayRewound => "replay rewound".to_string(),
         SourceEvent::Replayed(frame) => format!("replayed to {}", frame.clock_s),
+        SourceEvent::Exercise(read) => match read {
+            Ok(Some(state)) => format!("drill {} {}", state.scenario, state.phase.word()),
+            Ok(None) => "no drill".to_string(),
+            Err(error) => format!("drill not read: {error}"),
+        },
     }
 }
 

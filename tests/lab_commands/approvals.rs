@@ -368,7 +368,15 @@ async fn a_command_forced_past_its_preflight_waits_whatever_its_verb() {
         "findings": ["risk-scorer would serve stale answers to P1 traffic"],
         "forced": true
     });
-    let response = post(&lab, "bob", &command, &body, Some(&fresh_key()), Some(revision)).await;
+    let response = post(
+        &lab,
+        "bob",
+        &command,
+        &body,
+        Some(&fresh_key()),
+        Some(revision),
+    )
+    .await;
     let (answer, _) = accepted(response, &command, StatusCode::ACCEPTED).await;
     let request = answer.pending_approval.expect("held for approval");
     assert_eq!(request.why_approval, "it overrides a blocking preflight");

@@ -84,6 +84,9 @@ pub const APPROVAL: Endpoint = Endpoint::get("/v1/approvals/{id}");
 pub const APPROVE: Endpoint = Endpoint::post("/v1/approvals/{id}/approve");
 pub const DENY: Endpoint = Endpoint::post("/v1/approvals/{id}/deny");
 pub const WITHDRAW: Endpoint = Endpoint::post("/v1/approvals/{id}/withdraw");
+pub const EXERCISE: Endpoint = Endpoint::get("/v1/exercise");
+pub const EXERCISE_CONTROL: Endpoint = Endpoint::post("/v1/exercise/control");
+pub const EXERCISE_REPORT: Endpoint = Endpoint::get("/v1/exercise/report");
 
 /// Every endpoint of protocol v1.
 pub const ALL: [Endpoint; 29] = [

@@ -178,7 +178,7 @@ impl App {
                     })
                     .collect()
             }
-            View::Audit | View::Inbox | View::Runbooks => Vec::new(),
+            View::Audit | View::Inbox | View::Runbooks | View::Exercise => Vec::new(),
         }
     }
 
