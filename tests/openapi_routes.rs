@@ -110,9 +110,26 @@ async fn every_event_the_lab_sends_keeps_to_the_spec_model_of_its_name() {
         "the spec models every event name, no other"
     );
 
-    // At 60x the region-down inject escalates tasks within a second or two.
-    let lab = start_lab(60.0, Some("region-down")).await;
+    // At 60x the region-down inject escalates tasks within a second or two; played as a
+    // drill, its start is an `exercise.changed` event too.
+    let record_dir = tempfile::tempdir().unwrap();
+    let options = lab::LabOptions {
+        speed: 60.0,
+        exercise: Some("region-down".into()),
+        record_dir: Some(record_dir.path().to_path_buf()),
+        ..lab::LabOptions::default()
+    };
+    let lab = lab::LabServer::start(options, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
     let token = lab.token_for("alice").unwrap().to_string();
+    let start = client()
+        .post(format!("{}/v1/exercise/control", lab.url()))
+        .bearer_auth(lab.token_for("facilitator").unwrap())
+        .header("idempotency-key", uuid::Uuid::new_v4().to_string())
+        .header("content-type", "application/json")
+        .body(serde_json::json!({"control": {"action": "start"}}).to_string());
+    assert!(send(start).await.status().is_success());
     let mut seen = BTreeSet::new();
     let check = |event: &eventsource_stream::Event| {
         let data: serde_json::Value = serde_json::from_str(&event.data).unwrap();

@@ -7,6 +7,7 @@ pub mod client;
 pub mod delivery;
 pub mod error;
 pub mod escalation_backend;
+pub mod exercise;
 pub mod litellm;
 pub mod paging;
 pub mod patroni;

@@ -79,8 +79,12 @@ pub const RUN_STEPS: Endpoint = Endpoint::post("/v1/runbook-runs/{id}/steps");
 pub const RUN_PRESENCE: Endpoint = Endpoint::post("/v1/runbook-runs/{id}/presence");
 pub const RUN_END: Endpoint = Endpoint::post("/v1/runbook-runs/{id}/end");
 
+pub const EXERCISE: Endpoint = Endpoint::get("/v1/exercise");
+pub const EXERCISE_CONTROL: Endpoint = Endpoint::post("/v1/exercise/control");
+pub const EXERCISE_REPORT: Endpoint = Endpoint::get("/v1/exercise/report");
+
 /// Every endpoint of protocol v1.
-pub const ALL: [Endpoint; 24] = [
+pub const ALL: [Endpoint; 27] = [
     HEALTH,
     FLEET,
     EVENTS,
@@ -105,6 +109,9 @@ pub const ALL: [Endpoint; 24] = [
     RUN_STEPS,
     RUN_PRESENCE,
     RUN_END,
+    EXERCISE,
+    EXERCISE_CONTROL,
+    EXERCISE_REPORT,
 ];
 
 /// Whether `segment` is a dot segment (`.` or `..`), which path normalisers remove.

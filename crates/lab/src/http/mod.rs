@@ -4,11 +4,12 @@
 //! The modules read one way: `state` is what every route shares; [`auth`], [`problem`] and
 //! `idempotent` are what routes have in common (callers and roles, problem documents,
 //! idempotent POSTs); `fleet` (fleet, events, whoami, operators), `commands` (commands,
-//! operations, audit), `escalations` and `runbook_runs` are the routes.
+//! operations, audit), `escalations`, `runbook_runs` and `exercise` (the drill) are the routes.
 
 pub mod auth;
 mod commands;
 mod escalations;
+mod exercise;
 mod fleet;
 mod idempotent;
 mod pages;
@@ -35,7 +36,7 @@ pub(crate) use state::{LabShared, RouterState};
 
 /// The largest body any endpoint reads: larger ones are refused before routing.
 const MAX_BODY: usize = max(
-    commands::BODY_LIMIT,
+    max(commands::BODY_LIMIT, exercise::BODY_LIMIT),
     max(escalations::BODY_LIMIT, runbook_runs::BODY_LIMIT),
 );
 
@@ -136,6 +137,12 @@ fn route_table() -> Vec<(Endpoint, MethodRouter<RouterState>)> {
             run_post(post(runbook_runs::presence)),
         ),
         (endpoints::RUN_END, run_post(post(runbook_runs::end))),
+        (endpoints::EXERCISE, get(exercise::state)),
+        (
+            endpoints::EXERCISE_CONTROL,
+            post(exercise::control).layer(DefaultBodyLimit::max(exercise::BODY_LIMIT)),
+        ),
+        (endpoints::EXERCISE_REPORT, get(exercise::report)),
     ];
     table.extend(Verb::ALL.map(|verb| {
         let handler = commands::command(verb).layer(DefaultBodyLimit::max(commands::BODY_LIMIT));
