@@ -111,14 +111,17 @@ async fn every_event_the_lab_sends_keeps_to_the_spec_model_of_its_name() {
         "the spec models every event name, no other"
     );
 
-    // At 60x the region-down inject escalates tasks within a second or two; drains wait for
-    // a second operator, so that a drain makes an `approval` event.
-    let topology = std::env::temp_dir().join(format!("events-{}.toml", uuid::Uuid::new_v4()));
+    // At 60x the region-down inject escalates tasks within a second or two; played as a
+    // drill, its start is an `exercise.changed` event too; drains wait for a second operator,
+    // so that a drain makes an `approval` event.
+    let record_dir = tempfile::tempdir().unwrap();
+    let topology = record_dir.path().join("topology.toml");
     let policy = "\n[approvals]\nverbs = [\"drain\"]\n";
     std::fs::write(&topology, format!("{DEFAULT_TOPOLOGY_TOML}{policy}")).unwrap();
     let options = lab::LabOptions {
         speed: 60.0,
-        scenario: Some("region-down".into()),
+        exercise: Some("region-down".into()),
+        record_dir: Some(record_dir.path().to_path_buf()),
         topology: Some(topology),
         ..lab::LabOptions::default()
     };
@@ -126,6 +129,13 @@ async fn every_event_the_lab_sends_keeps_to_the_spec_model_of_its_name() {
         .await
         .unwrap();
     let token = lab.token_for("alice").unwrap().to_string();
+    let start = client()
+        .post(format!("{}/v1/exercise/control", lab.url()))
+        .bearer_auth(lab.token_for("facilitator").unwrap())
+        .header("idempotency-key", uuid::Uuid::new_v4().to_string())
+        .header("content-type", "application/json")
+        .body(serde_json::json!({"control": {"action": "start"}}).to_string());
+    assert!(send(start).await.status().is_success());
     let mut seen = BTreeSet::new();
     let check = |event: &eventsource_stream::Event| {
         let data: serde_json::Value = serde_json::from_str(&event.data).unwrap();

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{LabOptions, LabServer, ServeLimits, shipped_scenarios};
+use super::{ExerciseInfo, LabOptions, LabServer, ServeLimits, shipped_scenarios};
 
 #[derive(clap::Args, Clone, Debug, PartialEq)]
 pub struct LabServeArgs {
@@ -21,8 +21,15 @@ pub struct LabServeArgs {
     #[arg(long, value_name = "FILE")]
     pub topology: Option<PathBuf>,
     /// Scenario file, or the name of a shipped scenario (provider-outage, rate-limit-storm, ...).
-    #[arg(long, value_name = "FILE|NAME")]
+    #[arg(long, value_name = "FILE|NAME", conflicts_with = "exercise")]
     pub scenario: Option<PathBuf>,
+    /// Play a scenario (file or shipped name) as a tabletop exercise: paused at T0 until its
+    /// facilitator starts it, every player with a token of their drill role, recorded and scored.
+    #[arg(long, value_name = "FILE|NAME")]
+    pub exercise: Option<PathBuf>,
+    /// Where an exercise's recording and report go (default: the data directory's exercises/).
+    #[arg(long, value_name = "DIR", requires = "exercise")]
+    pub record_dir: Option<PathBuf>,
     /// Load this many synthetic pending escalations at start (scale tests of the inbox).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub escalations: usize,
@@ -46,6 +53,8 @@ pub async fn run_serve(args: LabServeArgs) -> anyhow::Result<()> {
         speed: args.speed,
         topology: args.topology,
         scenario: args.scenario,
+        exercise: args.exercise,
+        record_dir: args.record_dir,
         escalations: args.escalations,
         limits: ServeLimits {
             header_timeout: Duration::from_secs(args.header_timeout.max(1)),
@@ -54,9 +63,8 @@ pub async fn run_serve(args: LabServeArgs) -> anyhow::Result<()> {
             ..ServeLimits::default()
         },
     };
-    let scenario = options
-        .scenario
-        .as_ref()
+    let scenario = (options.scenario.as_ref())
+        .or(options.exercise.as_ref())
         .map_or_else(|| "none".to_string(), |s| s.display().to_string());
     let lab = LabServer::start(options, args.listen).await?;
     if !lab.addr.ip().is_loopback() {
@@ -71,14 +79,19 @@ pub async fn run_serve(args: LabServeArgs) -> anyhow::Result<()> {
         args.seed, args.speed, args.escalations
     );
     println!("shipped scenarios: {}", shipped_scenarios().join(", "));
-    println!("operators (use as Authorization: Bearer <token>):");
-    for operator in &lab.operators {
-        println!(
-            "  {:<10} {:<9} {}",
-            operator.name,
-            operator.role.word(),
-            operator.token
-        );
+    match &lab.exercise {
+        Some(exercise) => print_exercise(&lab, exercise),
+        None => {
+            println!("operators (use as Authorization: Bearer <token>):");
+            for operator in &lab.operators {
+                println!(
+                    "  {:<10} {:<9} {}",
+                    operator.name,
+                    operator.role.word(),
+                    operator.token
+                );
+            }
+        }
     }
     if let Some(briefing) = lab.briefing() {
         println!("briefing:\n{briefing}");
@@ -88,6 +101,24 @@ pub async fn run_serve(args: LabServeArgs) -> anyhow::Result<()> {
     lab.shutdown().await;
     stopped?;
     Ok(())
+}
+
+/// How players join a drill: the exercise, where it is recorded, each player's token.
+fn print_exercise(lab: &LabServer, exercise: &ExerciseInfo) {
+    println!(
+        "exercise {}: paused at T+00:00 until the facilitator starts it",
+        exercise.run_id
+    );
+    println!("recording to {}", exercise.recording.display());
+    println!(
+        "players join with a console whose context has a source at {} and their token \
+         (switchboard login, or SWITCHBOARD_TOKEN=<token>):",
+        lab.url()
+    );
+    for player in &exercise.players {
+        let token = lab.token_for(&player.name).unwrap_or("?");
+        println!("  {:<12} {:<18} {token}", player.name, player.role.word());
+    }
 }
 
 #[cfg(test)]

@@ -15,7 +15,8 @@
 //!   [`audit`]: the audit log; [`idempotency`]: the kept answers to idempotency keys;
 //!   [`roster`]: who is online.
 //! - [`sim`]: the simulated fleet and the operators' controls over it;
-//!   [`escalations`]: the queue of tasks waiting for a person, with their lineages.
+//!   [`escalations`]: the queue of tasks waiting for a person, with their lineages;
+//!   [`exercise`]: a tabletop drill played on it (phase, controls, recording, score).
 //! - [`topology`], [`scenario`]: what a lab simulates, from TOML; [`config_error`]: how
 //!   their mistakes are reported; [`free_text`]: the rule for text callers send.
 
@@ -26,6 +27,7 @@ pub mod config_error;
 pub mod deadband;
 pub mod escalations;
 pub mod event_log;
+pub mod exercise;
 pub mod free_text;
 pub mod http;
 pub mod idempotency;
@@ -41,7 +43,7 @@ use std::path::PathBuf;
 
 pub use listener::ServeLimits;
 pub use scenario::shipped_scenarios;
-pub use server::LabServer;
+pub use server::{ExerciseInfo, LabServer};
 
 use protocol::Role;
 
@@ -56,6 +58,11 @@ pub struct LabOptions {
     pub topology: Option<PathBuf>,
     /// A scenario file, or the name of a shipped scenario (see [`shipped_scenarios`]).
     pub scenario: Option<PathBuf>,
+    /// A scenario (file or shipped name) played as a tabletop exercise: paused at T0 until
+    /// its facilitator starts it, recorded, scored. Not with `scenario`.
+    pub exercise: Option<PathBuf>,
+    /// Where an exercise is recorded; [`exercise::default_record_dir`] when `None`.
+    pub record_dir: Option<PathBuf>,
     /// Synthetic pending escalations loaded at start, for scale tests.
     pub escalations: usize,
     /// Deadlines and the connection limit of the HTTP server.
@@ -69,6 +76,8 @@ impl Default for LabOptions {
             speed: 1.0,
             topology: None,
             scenario: None,
+            exercise: None,
+            record_dir: None,
             escalations: 0,
             limits: ServeLimits::default(),
         }

@@ -2,6 +2,7 @@
 //! HTTP (the routes are in [`crate::http`]) and ticks the simulation until it is shut down.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,18 +13,18 @@ use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 
 use crate::escalations::EscalationQueue;
+use crate::exercise::{self, Exercise};
 use crate::http::auth::Credentials;
 use crate::http::{self, LabShared, RouterState};
 use crate::listener;
 use crate::scenario::Scenario;
-use crate::sim::Sim;
+use crate::sim::{MAX_SPEED, Sim};
 use crate::topology::Topology;
 use crate::{BuiltinOperator, LabOptions};
+use protocol::exercise::record::Player;
 
 /// Real time between ticks of the simulation.
 const TICK: Duration = Duration::from_millis(250);
-/// Fastest speed accepted: each tick then simulates this many quarter-seconds.
-pub const MAX_SPEED: f64 = 1000.0;
 /// How long a backlog waits to be asked for before it is built anyway. Built when first
 /// asked for, it is not built while an embedded console draws its first frame (the console
 /// asks once it has drawn it), when both would share the machine's few cores.
@@ -31,12 +32,25 @@ const BACKLOG_UNASKED: Duration = Duration::from_secs(1);
 /// How long shutdown waits for the server and ticker before aborting them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
+/// What players need to know of the exercise a lab plays.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExerciseInfo {
+    /// E.g. `ex-20261202-071500-provider-outage`.
+    pub run_id: String,
+    /// The recording (JSON Lines); the report files go beside it at the end.
+    pub recording: PathBuf,
+    /// Who plays, in the scenario's order; their tokens are in [`LabServer::operators`].
+    pub players: Vec<Player>,
+}
+
 /// A running lab: protocol v1 on `addr`, with the simulation ticking.
 pub struct LabServer {
     pub addr: SocketAddr,
     pub operators: Vec<BuiltinOperator>,
-    /// The scenario's narrative, for whoever runs the drill.
+    /// The scenario's narrative (an exercise's briefing), for whoever runs the drill.
     briefing: Option<String>,
+    /// The exercise being played, if any.
+    pub exercise: Option<ExerciseInfo>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -71,20 +85,46 @@ impl LabServer {
                 opts.speed
             );
         }
-        let topology = match &opts.topology {
+        if opts.scenario.is_some() && opts.exercise.is_some() {
+            bail!("a lab plays a scenario or an exercise, not both");
+        }
+        let mut topology = match &opts.topology {
             Some(path) => Topology::load(path)?,
             None => Topology::embedded_default(),
         };
-        let scenario = match &opts.scenario {
+        let scenario = match opts.exercise.as_ref().or(opts.scenario.as_ref()) {
             Some(file_or_name) => Some(Scenario::load(file_or_name, &topology)?),
             None => None,
+        };
+        let epoch = DateTime::<Utc>::from_timestamp(Utc::now().timestamp(), 0).unwrap_or_default();
+        let exercise = match (&opts.exercise, &scenario) {
+            (Some(_), Some(scenario)) => {
+                // The players are the lab's operators: their tokens carry their drill roles.
+                let players = exercise::default_players(&topology.operators);
+                topology.operators = exercise::operators_of(&players, &topology.operators);
+                let dir = opts
+                    .record_dir
+                    .clone()
+                    .unwrap_or_else(exercise::default_record_dir);
+                let exercise =
+                    Exercise::load(scenario, players, opts.seed, opts.speed, epoch, &dir)
+                        .with_context(|| {
+                            format!("cannot record the exercise in {}", dir.display())
+                        })?;
+                Some(exercise)
+            }
+            _ => None,
         };
         let briefing = scenario
             .as_ref()
             .map(|s| s.narrative.clone())
             .filter(|n| !n.is_empty());
+        let exercise_info = exercise.as_ref().map(|e| ExerciseInfo {
+            run_id: e.header().run_id.clone(),
+            recording: e.recording().to_path_buf(),
+            players: e.header().players.clone(),
+        });
         let credentials = Arc::new(Credentials::new(opts.seed, &topology.operators));
-        let epoch = DateTime::<Utc>::from_timestamp(Utc::now().timestamp(), 0).unwrap_or_default();
         let (stop, stopped) = watch::channel(false);
         // Without a backlog this is the queue; with one, a stand-in until it is built.
         let queue = EscalationQueue::new(&topology, opts.seed, 0, epoch);
@@ -97,6 +137,9 @@ impl LabServer {
         );
         if backlog.is_some() {
             lab = lab.with_backlog_building(opts.escalations, opts.limits.backlog_wait);
+        }
+        if let Some(exercise) = exercise {
+            lab = lab.with_exercise(exercise);
         }
         let lab = Arc::new(lab);
         let listener = tokio::net::TcpListener::bind(listen)
@@ -119,6 +162,7 @@ impl LabServer {
             addr,
             operators: credentials.builtin_operators(),
             briefing,
+            exercise: exercise_info,
             stop,
             tasks: vec![server, ticker],
         })

@@ -89,7 +89,7 @@ pub const EXERCISE_CONTROL: Endpoint = Endpoint::post("/v1/exercise/control");
 pub const EXERCISE_REPORT: Endpoint = Endpoint::get("/v1/exercise/report");
 
 /// Every endpoint of protocol v1.
-pub const ALL: [Endpoint; 29] = [
+pub const ALL: [Endpoint; 32] = [
     HEALTH,
     FLEET,
     EVENTS,
@@ -119,6 +119,9 @@ pub const ALL: [Endpoint; 29] = [
     APPROVE,
     DENY,
     WITHDRAW,
+    EXERCISE,
+    EXERCISE_CONTROL,
+    EXERCISE_REPORT,
 ];
 
 /// Whether `segment` is a dot segment (`.` or `..`), which path normalisers remove.

@@ -440,9 +440,9 @@ pub mod event_name {
     /// Data: [`super::commands::AuditEntry`], each new entry of the audit log.
     pub const AUDIT: &str = "audit";
 
-    /// Every event name of `/v1/events`, the escalations' and runbook runs' included
+    /// Every event name of `/v1/events`, the escalations', runbook runs' and exercise's included
     /// (docs/openapi.yaml models each; a test holds the two together).
-    pub const ALL: [&str; 10] = [
+    pub const ALL: [&str; 11] = [
         FLEET_DELTA,
         RESNAPSHOT,
         OPERATORS,
@@ -453,6 +453,7 @@ pub mod event_name {
         crate::escalations::EVENT_RESOLVED,
         crate::runbook_runs::EVENT_RUN,
         crate::approvals::EVENT_APPROVAL,
+        crate::exercise::EVENT_CHANGED,
     ];
 }
 

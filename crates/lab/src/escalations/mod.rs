@@ -150,6 +150,14 @@ impl EscalationQueue {
         }
     }
 
+    /// Raises `count` escalations at once `now` (an exercise inject): for the service of
+    /// topology index `service`, or for any. Each is announced like any other.
+    pub fn burst(&mut self, service: Option<usize>, count: usize, now: DateTime<Utc>) {
+        for origin in self.watch.burst(&self.catalogue, service, count) {
+            self.create(origin, now, true);
+        }
+    }
+
     /// Adds an escalation; `announce` raises its `escalation.new` event.
     fn create(&mut self, origin: Origin, created_at: DateTime<Utc>, announce: bool) -> u32 {
         let seq = self.records.len() as u32;

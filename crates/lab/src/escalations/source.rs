@@ -134,6 +134,38 @@ impl FleetWatch {
         origins
     }
 
+    /// `count` escalations at once (an exercise's escalation burst) for `service`, or spread
+    /// over the services that can escalate; for the reasons of the steady trickle.
+    pub fn burst(
+        &mut self,
+        catalogue: &Catalogue,
+        service: Option<usize>,
+        count: usize,
+    ) -> Vec<Origin> {
+        let services: Vec<usize> = match service {
+            Some(s) if s < catalogue.services.len() => vec![s],
+            Some(_) => Vec::new(),
+            None => (0..catalogue.services.len())
+                .filter(|&s| catalogue.services[s].can_escalate())
+                .collect(),
+        };
+        if services.is_empty() {
+            return Vec::new();
+        }
+        const REASONS: [EscalationReason; 3] = [
+            EscalationReason::ValidatorFailed,
+            EscalationReason::LowConfidence,
+            EscalationReason::Policy,
+        ];
+        (0..count)
+            .map(|_| {
+                let s = services[self.rng.random_range(0..services.len())];
+                let reason = REASONS[self.rng.random_range(0..REASONS.len())];
+                self.origin(reason, s, Box::new([]))
+            })
+            .collect()
+    }
+
     fn origin(
         &mut self,
         reason: EscalationReason,

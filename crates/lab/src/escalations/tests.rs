@@ -310,3 +310,31 @@ fn the_same_seed_loads_the_same_backlog() {
     assert_eq!(summaries(42), summaries(42));
     assert_ne!(summaries(42), summaries(43));
 }
+
+#[test]
+fn a_burst_raises_its_escalations_at_once_for_its_service_or_any() {
+    let topology = Topology::embedded_default();
+    let risk = topology
+        .services
+        .iter()
+        .position(|s| s.id == "risk-scorer")
+        .unwrap();
+    let mut queue = queue(0);
+    queue.burst(Some(risk), 12, epoch());
+    let events = queue.take_events();
+    assert_eq!(events.len(), 12);
+    assert!(events.iter().all(|e| e.name == EVENT_NEW));
+    assert!(events.iter().all(|e| e.summary.service == "risk-scorer"));
+    assert!(events.iter().all(|e| e.summary.created_at == epoch()));
+    assert_eq!(total(&queue), 12);
+
+    queue.burst(None, 30, epoch());
+    let services: BTreeSet<String> = queue
+        .take_events()
+        .into_iter()
+        .map(|e| e.summary.service)
+        .collect();
+    assert!(services.len() > 1, "any service: {services:?}");
+    queue.burst(Some(topology.services.len()), 5, epoch());
+    assert!(queue.take_events().is_empty(), "no such service: nothing");
+}

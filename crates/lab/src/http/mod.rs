@@ -4,13 +4,14 @@
 //! The modules read one way: `state` is what every route shares; [`auth`], [`problem`] and
 //! `idempotent` are what routes have in common (callers and roles, problem documents,
 //! idempotent POSTs); `fleet` (fleet, events, whoami, operators), `commands` (commands,
-//! operations, audit), `escalations` and `runbook_runs` are the routes.
+//! operations, audit), `escalations`, `runbook_runs` and `exercise` (the drill) are the routes.
 
 mod approvals;
 mod audited;
 pub mod auth;
 mod commands;
 mod escalations;
+mod exercise;
 mod fleet;
 mod idempotent;
 mod pages;
@@ -37,7 +38,7 @@ pub(crate) use state::{LabShared, RouterState};
 
 /// The largest body any endpoint reads: larger ones are refused before routing.
 const MAX_BODY: usize = max(
-    commands::BODY_LIMIT,
+    max(commands::BODY_LIMIT, exercise::BODY_LIMIT),
     max(escalations::BODY_LIMIT, runbook_runs::BODY_LIMIT),
 );
 
@@ -149,6 +150,12 @@ fn route_table() -> Vec<(Endpoint, MethodRouter<RouterState>)> {
             endpoints::WITHDRAW,
             decision_post(post(approvals::withdraw)),
         ),
+        (endpoints::EXERCISE, get(exercise::state)),
+        (
+            endpoints::EXERCISE_CONTROL,
+            post(exercise::control).layer(DefaultBodyLimit::max(exercise::BODY_LIMIT)),
+        ),
+        (endpoints::EXERCISE_REPORT, get(exercise::report)),
     ];
     table.extend(Verb::ALL.map(|verb| {
         let handler = commands::command(verb).layer(DefaultBodyLimit::max(commands::BODY_LIMIT));

@@ -17,16 +17,18 @@ use super::pages::PageAhead;
 use super::problem::ApiError;
 use crate::approvals::ApprovalBook;
 use crate::audit::{AUDIT_KEPT, AuditLog, AuditRecord};
-use crate::escalations::EscalationQueue;
+use crate::escalations::{EscalationQueue, QueueEvent};
 use crate::event_log::{
     EVENT_LOG_BYTES, EventLog, LoggedEvent, Metrics, NamedEvent, PublishedFleet,
 };
+use crate::exercise::Exercise;
 use crate::idempotency::{IdempotencyStore, KEYS_KEPT_PER_CALLER};
 use crate::roster::Roster;
 use crate::runbook_runs::RunBoard;
 use crate::sim::Sim;
 use protocol::approvals::EVENT_APPROVAL;
 use protocol::commands::{AuditEntry, AuditOutcome};
+use protocol::exercise::{EVENT_CHANGED, ExerciseChanged};
 use protocol::runbook_runs::EVENT_RUN;
 use protocol::{FleetDelta, OperatorsChanged};
 
@@ -91,6 +93,8 @@ pub(super) struct LabCore {
     pub(super) approvals: ApprovalBook,
     /// The list page its client will most likely ask for next.
     pub(super) page_ahead: Option<PageAhead>,
+    /// The tabletop exercise being played, if the lab runs one.
+    pub(super) exercise: Option<Exercise>,
     /// Ticks since the last revision was published.
     quiet_ticks: u32,
 }
@@ -124,6 +128,7 @@ impl LabShared {
                 runs: RunBoard::default(),
                 approvals: ApprovalBook::default(),
                 page_ahead: None,
+                exercise: None,
                 quiet_ticks: 0,
             }),
             live: broadcast::channel(LIVE_BUFFER).0,
@@ -140,6 +145,12 @@ impl LabShared {
     pub(crate) fn with_backlog_building(mut self, tasks: usize, wait: Duration) -> LabShared {
         self.backlog.send_replace(Backlog::Building { tasks });
         self.backlog_wait = wait;
+        self
+    }
+
+    /// The same lab playing `exercise`: the simulation runs only while the drill does.
+    pub(crate) fn with_exercise(self, exercise: Exercise) -> LabShared {
+        self.lock().exercise = Some(exercise);
         self
     }
 
@@ -190,10 +201,15 @@ impl LabShared {
         self.core.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Advances the simulation by `real` time (at the lab's speed) and publishes what changed.
+    /// Advances the simulation by `real` time (at the lab's speed, or the drill's while it
+    /// runs; not at all while it is paused) and publishes what changed.
     pub(crate) fn tick(&self, real: Duration) {
         let mut core = self.lock();
-        core.sim.tick(real.as_secs_f64() * self.speed);
+        let simulated = match &core.exercise {
+            Some(exercise) => exercise.sim_seconds(real.as_secs_f64()),
+            None => real.as_secs_f64() * self.speed,
+        };
+        core.sim.tick(simulated);
         // The queue sees the fleet as last published, as a console would.
         let (fleet, now) = (core.published.snapshot(), core.sim.now());
         core.escalations.advance(&fleet, now);
@@ -221,7 +237,7 @@ impl LabShared {
         if core.log.head() != head {
             core.quiet_ticks = 0;
         } else if core.quiet_ticks + 1 >= HEARTBEAT_TICKS {
-            let lab = core.sim.lab_info(self.speed);
+            let lab = core.sim.lab_info(self.speed(&core));
             let heartbeat = core.published.publish_unchanged(lab, now);
             self.log_and_send(&mut core, &heartbeat, Arc::new([]));
             core.quiet_ticks = 0;
@@ -239,15 +255,17 @@ impl LabShared {
     }
 
     fn publish_with(&self, core: &mut LabCore, metrics: Metrics) {
+        let fired = core.sim.take_fired_injects();
         let view = core.sim.view();
         let mut notices = core.sim.take_fresh_notices();
         notices.extend(core.escalations.take_notices());
-        let lab = core.sim.lab_info(self.speed);
+        let lab = core.sim.lab_info(self.speed(core));
         let at = core.sim.now();
-        let escalations = core.escalations.take_events().into_iter();
+        let escalations = core.escalations.take_events();
         let runs = core.runs.take_events().into_iter();
         let approvals = core.approvals.take_events().into_iter();
-        let before_delta: Arc<[NamedEvent]> = escalations
+        let mut before_delta: Vec<NamedEvent> = escalations
+            .iter()
             .map(|event| NamedEvent {
                 name: event.name,
                 data: to_json(&event.summary).into(),
@@ -261,16 +279,28 @@ impl LabShared {
                 data: to_json(&request).into(),
             }))
             .collect();
-        let delta = match core
+        let delta = core
             .published
-            .publish(view, notices, lab.clone(), at, metrics)
-        {
+            .publish(view, notices, lab.clone(), at, metrics);
+        if let Some(changed) = follow_exercise(core, &fired, &escalations) {
+            before_delta.push(NamedEvent {
+                name: EVENT_CHANGED,
+                data: to_json(&changed).into(),
+            });
+        }
+        let before_delta: Arc<[NamedEvent]> = before_delta.into();
+        let delta = match delta {
             None if !before_delta.is_empty() => Some(core.published.publish_unchanged(lab, at)),
             delta => delta,
         };
         if let Some(delta) = delta {
             self.log_and_send(core, &delta, before_delta);
         }
+    }
+
+    /// Simulated seconds per real second: the drill's when one is played.
+    fn speed(&self, core: &LabCore) -> f64 {
+        core.exercise.as_ref().map_or(self.speed, Exercise::speed)
     }
 
     /// Logs a revision's events for resuming streams and sends them to the live ones.
@@ -288,6 +318,10 @@ impl LabShared {
     /// Appends to the audit log and tells every event stream.
     pub(super) fn audit(&self, core: &mut LabCore, record: AuditRecord) -> AuditEntry {
         let entry = core.audit.append(record);
+        if let Some(exercise) = core.exercise.as_mut() {
+            let fleet = core.published.snapshot();
+            exercise.audited(core.sim.elapsed_s(), &entry, &fleet);
+        }
         // No subscribers is fine: nobody is watching.
         let _ = self.live.send(LiveEvent::Audit {
             id: entry.id,
@@ -311,6 +345,28 @@ impl LabShared {
         })
         .into()
     }
+}
+
+/// The drill follows what was just published: the injects that fired, the escalations that
+/// opened or closed; answers the `exercise.changed` news, if any.
+fn follow_exercise(
+    core: &mut LabCore,
+    fired: &[usize],
+    escalations: &[QueueEvent],
+) -> Option<ExerciseChanged> {
+    let LabCore {
+        exercise: Some(exercise),
+        sim,
+        published,
+        ..
+    } = core
+    else {
+        return None;
+    };
+    let fired: Vec<_> = fired.iter().map(|&i| (i, &sim.injects()[i])).collect();
+    let fleet = published.snapshot();
+    exercise.follow(sim.elapsed_s(), sim.now(), &fleet, &fired, escalations);
+    exercise.take_change()
 }
 
 /// What axum hands each route: the shared lab and the tokens it accepts.

@@ -12,6 +12,7 @@
 //! commands (drains, breakers, degraded modes, weights, promotions) and their expiries.
 
 mod control;
+mod injects;
 mod measure;
 mod project;
 mod tick;
@@ -34,6 +35,9 @@ use protocol::{
 /// Longest simulated step. Longer ticks (fast drills) are split into steps of this size, so
 /// a drill plays out the same at any speed.
 pub const MAX_STEP_S: f64 = 0.25;
+/// Fastest speed a lab (or a drill) accepts: each tick of 250 ms then simulates this many
+/// quarter-seconds.
+pub const MAX_SPEED: f64 = 1000.0;
 /// Notices kept for the snapshot.
 pub const NOTICES_KEPT: usize = 50;
 /// Usual replication lag of hot and warm standbys.
@@ -68,6 +72,8 @@ pub struct Sim {
     /// For each service and replica: (gateway, lane) that carries its traffic.
     lane_of: Vec<Vec<(usize, usize)>>,
     inject_phases: Vec<InjectPhase>,
+    /// Injects that fired since the last [`Sim::take_fired_injects`].
+    fired_injects: Vec<usize>,
     notices: Vec<Notice>,
     fresh_notices: Vec<Notice>,
     /// Promotions, oldest first: all running ones and the most recent finished ones.
@@ -256,6 +262,7 @@ impl Sim {
             services,
             lane_of,
             inject_phases,
+            fired_injects: Vec::new(),
             notices: Vec::new(),
             fresh_notices: Vec::new(),
             operations: Vec::new(),

@@ -40,9 +40,11 @@ impl Sim {
             return;
         };
         let mut fired = Vec::new();
-        for (inject, phase) in scenario.injects.iter().zip(self.inject_phases.iter_mut()) {
+        let phases = self.inject_phases.iter_mut().enumerate();
+        for (inject, (index, phase)) in scenario.injects.iter().zip(phases) {
             if *phase == InjectPhase::Pending && now >= inject.at_s {
                 *phase = InjectPhase::Active;
+                self.fired_injects.push(index);
                 let narrative = if inject.narrative.is_empty() {
                     String::new()
                 } else {
