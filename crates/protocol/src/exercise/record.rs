@@ -147,6 +147,19 @@ pub enum ObjectiveCondition {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         target: Option<String>,
     },
-    /// The region or provider `target` reports health ok again: met at the first sample.
+    /// The region, provider or service `target` reports health ok: met at the first sample.
     Healthy { target: String },
+}
+
+impl ObjectiveCondition {
+    /// Whether the condition must hold over a span (met at its end unless broken before),
+    /// rather than come true once (missed when its deadline, or the end, comes first).
+    pub fn must_hold(&self) -> bool {
+        matches!(
+            self,
+            ObjectiveCondition::NoOverload { .. }
+                | ObjectiveCondition::EscalationsWithinSla { .. }
+                | ObjectiveCondition::NoForce
+        )
+    }
 }
