@@ -18,6 +18,7 @@
 
 pub mod record;
 pub mod report;
+pub mod tracker;
 
 use serde::{Deserialize, Serialize};
 
