@@ -16,6 +16,7 @@
 //! records into the live state and the report (tracker.rs), so that the lab's live score, the report
 //! written at the end, `switchboard exercise report RUN` and a replay all agree.
 
+pub mod markdown;
 pub mod record;
 pub mod report;
 pub mod tracker;
