@@ -72,6 +72,9 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             lab::cli::run_serve(args).await?;
             Ok(0)
         }
+        Some(Command::Lab {
+            command: LabCommand::Check(args),
+        }) => Ok(lab::cli::run_check(&args, &mut std::io::stdout().lock())?),
         Some(Command::Login { args }) => {
             login::run_login(args, &load_config(&cli.config, &cli.lab)?)?;
             Ok(0)

@@ -438,6 +438,7 @@ pub fn drill_records() -> Vec<protocol::exercise::record::RunRecord> {
             description: "openai@us-east fails".into(),
             briefing: "You are on call.".into(),
             seed: 9,
+            speed: 1.0,
             created_at: fixture_wall(),
             players: vec![
                 Player {

@@ -496,3 +496,35 @@ fn a_lab_running_its_own_time_labels_every_time_the_cli_prints() {
     let report: serde_json::Value = serde_json::from_str(&audit).unwrap();
     assert_eq!(report["clock"], "lab ×60", "{report}");
 }
+
+/// A facilitator checks a scenario before a drill: every shipped one passes, and a file with
+/// mistakes names each at file:line:column with exit code 2.
+#[test]
+fn lab_check_passes_the_shipped_scenarios_and_locates_problems() {
+    for name in ["provider-outage", "region-down", "standby-not-warm"] {
+        let out = stdout_of(&["lab", "check", name]);
+        assert!(out.contains(&format!("scenario {name}:")), "{out}");
+        assert!(out.contains("objectives ("), "{out}");
+    }
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("drill.toml");
+    std::fs::write(
+        &file,
+        "name = \"drill\"\n[[inject]]\nat = \"1s\"\nkind = \"message\"\nnarrative = \"hi\"\n[[objective]]\nid = \"o\"\ntitle = \"t\"\nkind = \"healthy\"\ntarget = \"mars\"\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["lab", "check"])
+        .arg(&file)
+        .env("HOME", home.path())
+        .env("XDG_CONFIG_HOME", home.path().join("config"))
+        .env("XDG_STATE_HOME", home.path().join("state"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{stdout}");
+    assert!(
+        stdout.contains(&format!("{}:10:10: target \"mars\"", file.display())),
+        "{stdout}"
+    );
+}

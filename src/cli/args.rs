@@ -99,6 +99,9 @@ pub enum Command {
 pub enum LabCommand {
     /// Serve protocol v1 from a simulated fleet.
     Serve(lab::cli::LabServeArgs),
+    /// Check a scenario file against a topology: print its players, injects and objectives
+    /// (exit 0), or every problem at file:line:column (exit 2).
+    Check(lab::cli::LabCheckArgs),
 }
 
 /// `--speed` of `replay`: a number from 0.25 to 64.

@@ -70,7 +70,7 @@ async fn a_scripted_provider_outage_drill_is_scored_and_its_recording_gives_the_
             client
                 .exercise_control(
                     &ControlRequest {
-                        control: control,
+                        control,
                         reason: "drill".into(),
                     },
                     &fresh_key(),

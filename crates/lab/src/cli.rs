@@ -1,10 +1,19 @@
-//! `switchboard lab serve`: runs a lab in the foreground until Ctrl-C.
+//! `switchboard lab serve`: runs a lab in the foreground until Ctrl-C; `switchboard lab
+//! check`: validates a scenario file and prints what it plays and scores.
 
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::scenario::{Scenario, format_duration, scenario_source};
+use super::topology::Topology;
 use super::{ExerciseInfo, LabOptions, LabServer, ServeLimits, shipped_scenarios};
+use protocol::exercise::clock_label;
+use protocol::exercise::record::ObjectiveSpec;
+
+/// Exit code of `lab check` when the scenario (or its topology) cannot be used.
+const EXIT_PROBLEMS: u8 = 2;
 
 #[derive(clap::Args, Clone, Debug, PartialEq)]
 pub struct LabServeArgs {
@@ -121,6 +130,110 @@ fn print_exercise(lab: &LabServer, exercise: &ExerciseInfo) {
     }
 }
 
+#[derive(clap::Args, Clone, Debug, PartialEq)]
+pub struct LabCheckArgs {
+    /// Scenario file, or the name of a shipped scenario.
+    #[arg(value_name = "FILE|NAME")]
+    pub scenario: PathBuf,
+    /// Topology the scenario's targets must exist in (default: the built-in four-region fleet).
+    #[arg(long, value_name = "FILE")]
+    pub topology: Option<PathBuf>,
+}
+
+/// Checks a scenario against its topology: prints its summary (exit 0), or every problem at
+/// `file:line:column` (exit 2).
+pub fn run_check(args: &LabCheckArgs, out: &mut impl Write) -> std::io::Result<u8> {
+    let loaded = match &args.topology {
+        Some(path) => Topology::load(path),
+        None => Ok(Topology::embedded_default()),
+    };
+    let (topology, (file, text)) =
+        match loaded.and_then(|t| Ok((t, scenario_source(&args.scenario)?))) {
+            Ok(found) => found,
+            Err(error) => {
+                writeln!(out, "{error:#}")?;
+                return Ok(EXIT_PROBLEMS);
+            }
+        };
+    match Scenario::check(&file, &text, &topology) {
+        Ok(scenario) => {
+            describe(&scenario, out)?;
+            writeln!(out, "{file}: no problem")?;
+            Ok(0)
+        }
+        Err(problems) => {
+            for problem in &problems {
+                writeln!(out, "{problem}")?;
+            }
+            let count = problems.len();
+            writeln!(out, "{count} problem{}", if count == 1 { "" } else { "s" })?;
+            Ok(EXIT_PROBLEMS)
+        }
+    }
+}
+
+/// What a facilitator checks before a drill: who plays, what they are told, what happens
+/// when, and what is scored.
+fn describe(scenario: &Scenario, out: &mut impl Write) -> std::io::Result<()> {
+    writeln!(out, "scenario {}: {}", scenario.name, scenario.description)?;
+    let players: Vec<String> = scenario
+        .players
+        .iter()
+        .map(|p| format!("{} ({})", p.name, p.role.word()))
+        .collect();
+    writeln!(out, "players: {}", players.join(", "))?;
+    writeln!(out, "briefing:")?;
+    for line in scenario.briefing.lines() {
+        writeln!(out, "  {line}")?;
+    }
+    writeln!(out, "injects:")?;
+    for inject in &scenario.injects {
+        let lasting = if inject.duration_s > 0.0 {
+            format!(" for {}", format_duration(inject.duration_s))
+        } else {
+            String::new()
+        };
+        writeln!(
+            out,
+            "  {}  {:<20} {:<18} {}{lasting}",
+            clock_label(inject.at_s),
+            inject.id,
+            inject.kind.word(),
+            inject.summary()
+        )?;
+        if let Some(note) = &inject.facilitator_note {
+            writeln!(out, "{:<11}facilitator: {note}", "")?;
+        }
+    }
+    let total: u32 = scenario.objectives.iter().map(|o| o.weight).sum();
+    writeln!(
+        out,
+        "objectives ({}, weights total {total}):",
+        scenario.objectives.len()
+    )?;
+    for objective in &scenario.objectives {
+        writeln!(
+            out,
+            "  {:<24} weight {:<3} {:<28} {}",
+            objective.id,
+            objective.weight,
+            deadline_words(objective),
+            objective.title
+        )?;
+    }
+    Ok(())
+}
+
+/// When an objective is judged, e.g. "within 5m of outage", "until the end".
+fn deadline_words(objective: &ObjectiveSpec) -> String {
+    let from = objective.after.as_deref().unwrap_or("T0");
+    match (objective.within_s, objective.condition.must_hold()) {
+        (Some(within), true) => format!("for {} from {from}", format_duration(within)),
+        (Some(within), false) => format!("within {} of {from}", format_duration(within)),
+        (None, _) => format!("from {from} to the end"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,5 +268,59 @@ mod tests {
         .serve;
         assert_eq!((args.seed, args.speed, args.escalations), (7, 60.0, 1000));
         assert_eq!(args.scenario, Some(PathBuf::from("provider-outage")));
+    }
+
+    fn check(scenario: &str) -> (u8, String) {
+        let args = LabCheckArgs {
+            scenario: PathBuf::from(scenario),
+            topology: None,
+        };
+        let mut out = Vec::new();
+        let code = run_check(&args, &mut out).unwrap();
+        (code, String::from_utf8(out).unwrap())
+    }
+
+    #[test]
+    fn check_prints_a_shipped_scenario_with_its_objectives() {
+        let (code, out) = check("provider-outage");
+        assert_eq!(code, 0, "{out}");
+        for expected in [
+            "scenario provider-outage: openai@us-east answers",
+            "players: facilitator (facilitator), alice (incident-commander), bob (operator)",
+            "  T+00:10  outage ",
+            "facilitator: The breaker opens by itself",
+            "objectives (5, weights total 10):",
+            "within 3m of outage",
+            "from T0 to the end",
+            "(embedded): no problem",
+        ] {
+            assert!(out.contains(expected), "{expected:?} in\n{out}");
+        }
+    }
+
+    #[test]
+    fn check_lists_every_problem_at_its_place_and_exits_2() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("drill.toml");
+        std::fs::write(
+            &path,
+            "name = \"drill\"\n[[inject]]\nat = \"1s\"\nkind = \"region-down\"\ntarget = \"atlantis\"\nduration = \"1m\"\n[[objective]]\nid = \"o\"\ntitle = \"t\"\nkind = \"no-force\"\nafter = \"nothing\"\n",
+        )
+        .unwrap();
+        let (code, out) = check(path.to_str().unwrap());
+        assert_eq!(code, 2, "{out}");
+        let file = path.display();
+        assert!(
+            out.contains(&format!("{file}:5:10: target \"atlantis\"")),
+            "{out}"
+        );
+        assert!(
+            out.contains(&format!("{file}:11:9: after \"nothing\"")),
+            "{out}"
+        );
+        assert!(out.ends_with("2 problems\n"), "{out}");
+        let (code, out) = check("no-such-drill");
+        assert_eq!(code, 2);
+        assert!(out.contains("not a shipped scenario"), "{out}");
     }
 }

@@ -100,7 +100,7 @@ impl LabServer {
         let exercise = match (&opts.exercise, &scenario) {
             (Some(_), Some(scenario)) => {
                 // The players are the lab's operators: their tokens carry their drill roles.
-                let players = exercise::default_players(&topology.operators);
+                let players = scenario.players.clone();
                 topology.operators = exercise::operators_of(&players, &topology.operators);
                 let dir = opts
                     .record_dir
@@ -117,7 +117,7 @@ impl LabServer {
         };
         let briefing = scenario
             .as_ref()
-            .map(|s| s.narrative.clone())
+            .map(|s| s.briefing.clone())
             .filter(|n| !n.is_empty());
         let exercise_info = exercise.as_ref().map(|e| ExerciseInfo {
             run_id: e.header().run_id.clone(),

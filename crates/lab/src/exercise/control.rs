@@ -149,7 +149,8 @@ impl Exercise {
     pub fn add_custom(&mut self, t_s: f64, inject: &Inject) -> String {
         self.customs += 1;
         let id = format!("custom-{}", self.customs);
-        let mut state = super::inject_state(id.clone(), inject);
+        let mut state = inject.state();
+        state.id = id.clone();
         state.at_s = t_s;
         self.injects.push(state);
         id

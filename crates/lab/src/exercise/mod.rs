@@ -15,7 +15,9 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 
 use crate::escalations::QueueEvent;
-use crate::scenario::{Inject, InjectKind, Scenario, format_duration};
+/// The player who runs a drill whose scenario names no players.
+pub use crate::scenario::DEFAULT_FACILITATOR as FACILITATOR;
+use crate::scenario::{Inject, InjectKind, Scenario};
 use crate::topology::OperatorSpec;
 pub use control::{ControlRefusal, custom_inject};
 use protocol::FleetSnapshot;
@@ -30,8 +32,6 @@ use protocol::exercise::{
 };
 pub use recorder::Recorder;
 
-/// The player who runs a drill whose scenario names no players.
-pub const FACILITATOR: &str = "facilitator";
 /// Exercise seconds between two fleet samples while the drill runs.
 pub const SAMPLE_EVERY_S: f64 = 5.0;
 
@@ -73,14 +73,13 @@ impl Exercise {
             run_id: run_id(created_at, &scenario.name),
             scenario: scenario.name.clone(),
             description: scenario.description.clone(),
-            briefing: scenario.narrative.clone(),
+            briefing: scenario.briefing.clone(),
             seed,
+            speed,
             created_at,
             players,
-            injects: (scenario.injects.iter().enumerate())
-                .map(|(index, inject)| inject_state(format!("inject-{}", index + 1), inject))
-                .collect(),
-            objectives: Vec::new(),
+            injects: scenario.injects.iter().map(Inject::state).collect(),
+            objectives: scenario.objectives.clone(),
         };
         let mut recorder = Recorder::create(record_dir, &header.run_id)?;
         recorder.write(&RunRecord::Header(header.clone()))?;
@@ -222,6 +221,15 @@ impl Exercise {
         state.fired_at_s = Some(t_s);
         let state = state.clone();
         self.record(RunRecord::Inject { t_s, inject: state });
+        // A message inject is the scenario speaking to every player.
+        if inject.kind == InjectKind::Message {
+            let message = ExerciseMessage {
+                at_s: t_s,
+                from: "scenario".into(),
+                text: inject.narrative.clone(),
+            };
+            self.record(RunRecord::Message { t_s, message });
+        }
     }
 
     fn escalation(&mut self, t_s: f64, now: DateTime<Utc>, event: &QueueEvent) {
@@ -295,50 +303,6 @@ impl Exercise {
             self.revision += 1;
         }
     }
-}
-
-/// An inject as the exercise's wire types carry it, not fired yet.
-fn inject_state(id: String, inject: &Inject) -> InjectState {
-    let kind = match inject.kind {
-        InjectKind::ProviderOutage => "provider-outage",
-        InjectKind::RateLimitStorm => "rate-limit-storm",
-        InjectKind::LatencyBrownout => "latency-brownout",
-        InjectKind::RegionDown => "region-down",
-        InjectKind::StandbyNotWarm => "standby-not-warm",
-    };
-    InjectState {
-        id,
-        kind: kind.to_string(),
-        target: inject.target_label.clone(),
-        at_s: inject.at_s,
-        duration_s: inject.duration_s,
-        summary: format!(
-            "{} for {}",
-            inject.summary(),
-            format_duration(inject.duration_s)
-        ),
-        narrative: inject.narrative.clone(),
-        fired_at_s: None,
-        facilitator_note: None,
-    }
-}
-
-/// The players of a drill: its facilitator, and the topology's operators by role (an admin
-/// is the incident commander, an operator an operator, a viewer an observer).
-pub fn default_players(topology: &[OperatorSpec]) -> Vec<Player> {
-    let facilitator = Player {
-        name: FACILITATOR.to_string(),
-        role: ExerciseRole::Facilitator,
-    };
-    let operators = topology.iter().map(|o| Player {
-        name: o.name.clone(),
-        role: match o.role {
-            protocol::Role::Admin => ExerciseRole::IncidentCommander,
-            protocol::Role::Operator => ExerciseRole::Operator,
-            protocol::Role::Viewer => ExerciseRole::Observer,
-        },
-    });
-    std::iter::once(facilitator).chain(operators).collect()
 }
 
 /// The lab's operators while a drill is played: its players, each with the protocol role of

@@ -1,6 +1,7 @@
 use std::path::Path;
 
 use super::*;
+use crate::scenario::InjectKind;
 use crate::topology::Topology;
 use protocol::exercise::{Control, Tone};
 
@@ -14,7 +15,7 @@ fn drill(dir: &Path) -> Exercise {
     let topology = Topology::embedded_default();
     let scenario =
         Scenario::load(Path::new("provider-outage"), &topology).expect("a shipped scenario");
-    let players = default_players(&topology.operators);
+    let players = scenario.players.clone();
     Exercise::load(&scenario, players, 42, 60.0, epoch(), dir).unwrap()
 }
 

@@ -105,7 +105,11 @@ impl Sim {
                                 // Timeouts mount as the brownout drags on.
                                 fx.extra_error[p] += (0.05 * inject.magnitude).min(0.4) * progress;
                             }
-                            InjectKind::RegionDown | InjectKind::StandbyNotWarm => {}
+                            InjectKind::RegionDown
+                            | InjectKind::StandbyNotWarm
+                            | InjectKind::EscalationBurst
+                            | InjectKind::SourceUnreachable
+                            | InjectKind::Message => {}
                         }
                     }
                 }
@@ -115,6 +119,8 @@ impl Sim {
                         fx.not_warm[s][r] = true;
                     }
                 }
+                // Escalations, the source's answers and messages are the server's, not physics.
+                InjectTarget::Service(_) | InjectTarget::FleetSource | InjectTarget::Players => {}
             }
         }
         fx

@@ -1,7 +1,323 @@
-//! PLACEHOLDER until i13-score's renderer is merged (the branch replaces this file).
+//! The after-action report as Markdown: what the lab writes beside the recording at the end
+//! of a drill, what `switchboard exercise report RUN` prints, and what the console shows.
+//! A pure function of the report, so the same run always reads the same.
 
-use super::report::ExerciseReport;
+use std::fmt::Write;
+use std::time::Duration;
 
+use super::report::{ExerciseReport, RegionSeries, TimelineEntry, TimelineKind};
+use super::{Annotation, ObjectiveStatus, clock_label};
+use crate::{duration, sanitize};
+
+/// Most characters of a sparkline: a chart that fits an 80-column terminal beside its labels.
+const SPARK_WIDTH: usize = 48;
+const SPARK_LEVELS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+/// Error-rate charts scale to the run's worst rate, but never below this, so that a calm run
+/// does not look like a crisis.
+const MIN_ERROR_SCALE: f64 = 0.05;
+
+/// The report as Markdown; see the module's documentation.
 pub fn report_markdown(report: &ExerciseReport) -> String {
-    format!("# {}\n", report.run_id)
+    let mut out = String::new();
+    header(&mut out, report);
+    summary(&mut out, report);
+    objectives(&mut out, report);
+    measures(&mut out, report);
+    risky_actions(&mut out, report);
+    timeline(&mut out, &report.timeline);
+    charts(&mut out, &report.series);
+    notes(&mut out, "What went well", &report.went_well);
+    notes(&mut out, "What to improve", &report.to_improve);
+    out
 }
+
+// Writing to a String cannot fail: the `fmt::Result`s below are ignored on purpose.
+
+fn header(out: &mut String, report: &ExerciseReport) {
+    let _ = writeln!(out, "# After-action report: {}\n", text(&report.scenario));
+    if !report.ended {
+        let _ = writeln!(
+            out,
+            "> Provisional: the drill has not ended; this is the report so far.\n"
+        );
+    }
+    let _ = writeln!(
+        out,
+        "Run `{}`, seed {}, loaded {}, ran {} of exercise time.\n",
+        text(&report.run_id),
+        report.seed,
+        report.created_at.format("%Y-%m-%d %H:%M:%S UTC"),
+        span(report.duration_s)
+    );
+    if !report.description.is_empty() {
+        let _ = writeln!(out, "{}\n", text(&report.description));
+    }
+}
+
+fn summary(out: &mut String, report: &ExerciseReport) {
+    let score = report.score;
+    let percent = if score.possible == 0 {
+        String::new()
+    } else {
+        format!(
+            " ({:.0}%)",
+            100.0 * f64::from(score.earned) / f64::from(score.possible)
+        )
+    };
+    let met = report
+        .objectives
+        .iter()
+        .filter(|o| matches!(o.status, ObjectiveStatus::Met { .. }))
+        .count();
+    let forced = report.risky_actions.iter().filter(|a| a.forced).count();
+    let _ = writeln!(out, "## Summary\n");
+    let _ = writeln!(
+        out,
+        "- **Score: {} / {}{percent}**: {met} of {} objectives met",
+        score.earned,
+        score.possible,
+        report.objectives.len()
+    );
+    let _ = writeln!(
+        out,
+        "- Escalations: {} opened, {} closed, {} past their SLA",
+        report.escalations_opened, report.escalations_closed, report.sla_breaches
+    );
+    let _ = writeln!(
+        out,
+        "- Risky actions: {} ({forced} forced past a blocking preflight)",
+        report.risky_actions.len()
+    );
+    let players: Vec<String> = report
+        .players
+        .iter()
+        .map(|p| format!("{} ({})", text(&p.name), p.role.word()))
+        .collect();
+    let _ = writeln!(out, "- Players: {}\n", players.join(", "));
+}
+
+fn objectives(out: &mut String, report: &ExerciseReport) {
+    if report.objectives.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "## Objectives\n");
+    let _ = writeln!(out, "| Objective | Weight | Deadline | Result |");
+    let _ = writeln!(out, "|---|---:|---|---|");
+    for objective in &report.objectives {
+        let result = match &objective.status {
+            ObjectiveStatus::Pending => "pending".to_string(),
+            ObjectiveStatus::Met { at_s } => format!("met at {}", clock_label(*at_s)),
+            ObjectiveStatus::Missed { at_s, why } => {
+                format!("**missed** at {}: {}", clock_label(*at_s), cell(why))
+            }
+        };
+        let deadline = objective
+            .deadline_s
+            .map_or_else(|| "end".to_string(), clock_label);
+        let _ = writeln!(
+            out,
+            "| {} | {} | {deadline} | {result} |",
+            cell(&objective.title),
+            objective.weight
+        );
+    }
+    out.push('\n');
+}
+
+fn measures(out: &mut String, report: &ExerciseReport) {
+    if report.measures.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "## Response times\n");
+    let _ = writeln!(
+        out,
+        "Counted from each inject: detect = the first action or acknowledgement by a player, \
+         mitigate = the first accepted change to the fleet, recover = user-facing impact over.\n"
+    );
+    let _ = writeln!(out, "| Inject | Fired | Detect | Mitigate | Recover |");
+    let _ = writeln!(out, "|---|---|---:|---:|---:|");
+    let or_dash = |s: Option<f64>| s.map_or_else(|| "—".to_string(), span);
+    for measure in &report.measures {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} |",
+            cell(&measure.inject),
+            clock_label(measure.fired_at_s),
+            or_dash(measure.detect_s),
+            or_dash(measure.mitigate_s),
+            or_dash(measure.recover_s)
+        );
+    }
+    out.push('\n');
+}
+
+fn risky_actions(out: &mut String, report: &ExerciseReport) {
+    if report.risky_actions.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "## Risky actions\n");
+    for action in &report.risky_actions {
+        let overrode = if action.forced {
+            "FORCED past a blocking preflight"
+        } else {
+            "confirmed over warnings"
+        };
+        let findings: Vec<String> = action.findings.iter().map(|f| text(f)).collect();
+        let _ = writeln!(
+            out,
+            "- {} {}: {} {}, {overrode}: {}. Reason: {}",
+            clock_label(action.at_s),
+            text(&action.actor),
+            text(&action.action),
+            text(&action.target),
+            findings.join("; "),
+            text(&action.reason)
+        );
+    }
+    out.push('\n');
+}
+
+fn timeline(out: &mut String, timeline: &[TimelineEntry]) {
+    if timeline.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "## Timeline\n");
+    let _ = writeln!(out, "| Time | | Who | What | Why |");
+    let _ = writeln!(out, "|---|---|---|---|---|");
+    for entry in timeline {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} |",
+            clock_label(entry.at_s),
+            kind_word(entry.kind),
+            cell(&entry.who),
+            cell(&entry.what),
+            cell(&entry.why)
+        );
+    }
+    out.push('\n');
+}
+
+fn kind_word(kind: TimelineKind) -> &'static str {
+    match kind {
+        TimelineKind::Inject => "inject",
+        TimelineKind::Action => "action",
+        TimelineKind::RunbookStep => "runbook",
+        TimelineKind::Escalation => "escalation",
+        TimelineKind::Message => "message",
+        TimelineKind::Note => "note",
+        TimelineKind::Control => "drill",
+    }
+}
+
+fn charts(out: &mut String, series: &[RegionSeries]) {
+    let series: Vec<&RegionSeries> = series.iter().filter(|s| !s.t_s.is_empty()).collect();
+    if series.is_empty() {
+        return;
+    }
+    let worst = series
+        .iter()
+        .flat_map(|s| s.error_rate.iter().copied())
+        .fold(MIN_ERROR_SCALE, f64::max);
+    let (from, to) = series.iter().fold((f64::MAX, f64::MIN), |(lo, hi), s| {
+        (
+            lo.min(s.t_s[0]),
+            hi.max(s.t_s.last().copied().unwrap_or(0.0)),
+        )
+    });
+    let width = series.iter().map(|s| s.region.len()).max().unwrap_or(0);
+    let _ = writeln!(out, "## Traffic share and error rate\n");
+    let _ = writeln!(
+        out,
+        "From {} to {}; share of the fleet's traffic on 0-100%, error rate on 0-{:.0}%.\n",
+        clock_label(from),
+        clock_label(to),
+        worst * 100.0
+    );
+    let _ = writeln!(out, "```text");
+    for s in &series {
+        let _ = writeln!(
+            out,
+            "{:<width$}  share  {}  {:>3.0}% → {:>3.0}%",
+            text(&s.region),
+            sparkline(&s.share, 1.0),
+            first(&s.share) * 100.0,
+            last(&s.share) * 100.0
+        );
+        let peak = s.error_rate.iter().copied().fold(0.0, f64::max);
+        let _ = writeln!(
+            out,
+            "{:<width$}  error  {}  peak {:.1}%",
+            "",
+            sparkline(&s.error_rate, worst),
+            peak * 100.0
+        );
+    }
+    let _ = writeln!(out, "```\n");
+}
+
+fn first(values: &[f64]) -> f64 {
+    values.first().copied().unwrap_or(0.0)
+}
+
+fn last(values: &[f64]) -> f64 {
+    values.last().copied().unwrap_or(0.0)
+}
+
+/// `values` (0..=`scale`) as at most 48 block characters; each character is
+/// the worst value of its stretch of samples, so that a short spike still shows.
+pub fn sparkline(values: &[f64], scale: f64) -> String {
+    if values.is_empty() || scale <= 0.0 {
+        return String::new();
+    }
+    let buckets = values.len().min(SPARK_WIDTH);
+    (0..buckets)
+        .map(|b| {
+            let start = b * values.len() / buckets;
+            let end = ((b + 1) * values.len() / buckets).max(start + 1);
+            let worst = values[start..end].iter().copied().fold(0.0, f64::max);
+            let level = (worst / scale * (SPARK_LEVELS.len() - 1) as f64).round();
+            SPARK_LEVELS[(level.max(0.0) as usize).min(SPARK_LEVELS.len() - 1)]
+        })
+        .collect()
+}
+
+fn notes(out: &mut String, title: &str, notes: &[Annotation]) {
+    let _ = writeln!(out, "## {title}\n");
+    if notes.is_empty() {
+        let _ = writeln!(out, "Nothing noted.\n");
+        return;
+    }
+    for note in notes {
+        let _ = writeln!(
+            out,
+            "- {} {}: {}",
+            clock_label(note.at_s),
+            text(&note.author),
+            text(&note.text)
+        );
+    }
+    out.push('\n');
+}
+
+/// An interval of exercise time as the console shows ages: `45s`, `3m05s`.
+fn span(seconds: f64) -> String {
+    duration::age(Duration::from_secs(seconds.max(0.0).round() as u64))
+}
+
+/// Text from the run (players, the scenario, the audit log): one safe line.
+fn text(value: &str) -> String {
+    sanitize::clean(value)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Text for a table cell: one safe line whose `|` does not end the cell.
+fn cell(value: &str) -> String {
+    text(value).replace('|', "\\|")
+}
+
+#[cfg(test)]
+#[path = "markdown_tests.rs"]
+mod tests;

@@ -13,6 +13,38 @@ use crate::escalations::Priority;
 /// Version of the recording format, in the header.
 pub const FORMAT_VERSION: u32 = 1;
 
+fn real_time() -> f64 {
+    1.0
+}
+
+/// Reads a recording (JSON Lines of [`RunRecord`], the header first). A last line cut short
+/// (a lab killed mid-write) is left out; any other bad line is an error naming it.
+pub fn read_recording(text: &str) -> Result<Vec<RunRecord>, String> {
+    let lines: Vec<&str> = text.split('\n').collect();
+    let mut records = Vec::new();
+    for (index, line) in lines.iter().enumerate() {
+        let number = index + 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<RunRecord>(line) {
+            Ok(record) => records.push(record),
+            // The last line with no newline after it was being written.
+            Err(_) if number == lines.len() => break,
+            Err(error) => return Err(format!("line {number}: {error}")),
+        }
+    }
+    match records.first() {
+        Some(RunRecord::Header(header)) if header.format > FORMAT_VERSION => Err(format!(
+            "line 1: recording format {} is newer than this program reads ({FORMAT_VERSION})",
+            header.format
+        )),
+        Some(RunRecord::Header(_)) => Ok(records),
+        Some(_) => Err("line 1: a recording starts with its header".to_string()),
+        None => Err("the recording is empty".to_string()),
+    }
+}
+
 /// One line of a recording. `t_s` is the exercise clock (seconds since T0).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(tag = "record", rename_all = "kebab-case")]
@@ -92,6 +124,9 @@ pub struct RunHeader {
     pub description: String,
     pub briefing: String,
     pub seed: u64,
+    /// Simulated seconds per real second when the drill was loaded (speed controls change it).
+    #[serde(default = "real_time")]
+    pub speed: f64,
     /// Wall-clock time of T0 (when the lab loaded the drill).
     pub created_at: DateTime<Utc>,
     pub players: Vec<Player>,
@@ -147,6 +182,19 @@ pub enum ObjectiveCondition {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         target: Option<String>,
     },
-    /// The region or provider `target` reports health ok again: met at the first sample.
+    /// The region, provider or service `target` reports health ok: met at the first sample.
     Healthy { target: String },
+}
+
+impl ObjectiveCondition {
+    /// Whether the condition must hold over a span (met at its end unless broken before),
+    /// rather than come true once (missed when its deadline, or the end, comes first).
+    pub fn must_hold(&self) -> bool {
+        matches!(
+            self,
+            ObjectiveCondition::NoOverload { .. }
+                | ObjectiveCondition::EscalationsWithinSla { .. }
+                | ObjectiveCondition::NoForce
+        )
+    }
 }
