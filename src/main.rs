@@ -118,6 +118,11 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             target.stop().await;
             code
         }
+        Some(Command::Exercise { command }) => Ok(switchboard::cli::exercise::run_from_shell(
+            &command,
+            &mut std::io::stdout(),
+            &mut std::io::stderr(),
+        )),
         Some(Command::Replay { file, speed }) => {
             let loaded = config::load(&cli.config.overrides());
             run_replay(ReplayOptions {

@@ -71,6 +71,11 @@ pub enum Command {
         #[command(flatten)]
         args: JournalArgs,
     },
+    /// Tabletop exercises: the after-action report of a recorded drill.
+    Exercise {
+        #[command(subcommand)]
+        command: crate::cli::exercise::ExerciseArgs,
+    },
     /// Play a recorded drill (a lab's `<run_id>.jsonl`) in the console, read-only: pause,
     /// speed, seek, jump to the next inject or action.
     Replay {

@@ -1,5 +1,5 @@
 //! The scriptable verbs: `status`, the fleet commands, `escalations`, `silences`, `runbook`,
-//! `audit`, `journal` and `login`. Each prints
+//! `audit`, `journal`, `exercise report` and `login`. Each prints
 //! for people or as JSON, and answers with an exit code scripts can rely on (see the README).
 //!
 //! [`args`] is the whole command line as clap parses it; [`target`] resolves what a run talks
@@ -13,6 +13,7 @@ pub mod audit;
 pub mod clock;
 pub mod commands;
 pub mod escalations;
+pub mod exercise;
 pub mod generate;
 pub mod journal;
 pub mod login;

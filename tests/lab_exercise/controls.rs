@@ -15,7 +15,7 @@ async fn a_drill_waits_at_t0_and_only_the_facilitator_steers_it() {
     let first = drill.state(FACILITATOR).await;
     assert_eq!((first.phase, first.clock_s), (ExercisePhase::Ready, 0.0));
     assert_eq!(first.you, ExerciseRole::Facilitator);
-    let outage = inject(&first, "inject-1").expect("the facilitator sees what is coming");
+    let outage = inject(&first, "outage").expect("the facilitator sees what is coming");
     assert!(outage.fired_at_s.is_none());
     let player = drill.state(OPERATOR).await;
     assert_eq!(player.you, ExerciseRole::Operator);
@@ -36,7 +36,7 @@ async fn a_drill_waits_at_t0_and_only_the_facilitator_steers_it() {
         (OPERATOR, json!({"action": "end"})),
         (
             OBSERVER,
-            json!({"action": "acknowledge", "inject": "inject-1"}),
+            json!({"action": "acknowledge", "inject": "outage"}),
         ),
     ] {
         let refused = drill.post(who, control, &fresh_key()).await;

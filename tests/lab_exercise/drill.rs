@@ -81,15 +81,15 @@ async fn a_scripted_provider_outage_drill_is_scored_and_its_recording_gives_the_
     };
     control(&facilitator, Control::Start).await;
     let fired = drill
-        .until(COMMANDER, "the outage", |s| inject(s, "inject-1").is_some())
+        .until(COMMANDER, "the outage", |s| inject(s, "outage").is_some())
         .await;
-    assert_eq!(inject(&fired, "inject-1").unwrap().fired_at_s, Some(10.0));
+    assert_eq!(inject(&fired, "outage").unwrap().fired_at_s, Some(10.0));
     // Paused while the commander acts: the times asserted below are the drill's own.
     control(&facilitator, Control::Pause).await;
     let acknowledged = control(
         &commander,
         Control::Acknowledge {
-            inject: "inject-1".into(),
+            inject: "outage".into(),
         },
     )
     .await;
@@ -154,7 +154,7 @@ async fn two_players_and_a_facilitator_play_one_drill_at_once() {
         .await
         .unwrap();
     drill
-        .until(OPERATOR, "the outage", |s| inject(s, "inject-1").is_some())
+        .until(OPERATOR, "the outage", |s| inject(s, "outage").is_some())
         .await;
     let steer = async {
         for text in ["Support is calling", "Status page?"] {
@@ -206,7 +206,7 @@ async fn two_players_and_a_facilitator_play_one_drill_at_once() {
         let client = client.clone();
         async move {
             let acknowledge = Control::Acknowledge {
-                inject: "inject-1".into(),
+                inject: "outage".into(),
             };
             client
                 .exercise_control(

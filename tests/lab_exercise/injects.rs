@@ -12,21 +12,28 @@ async fn the_facilitator_fires_injects_messages_and_notes_and_players_see_theirs
     let fired = drill
         .control(FACILITATOR, json!({"action": "next-inject"}))
         .await;
-    assert_eq!(inject(&fired, "inject-1").unwrap().fired_at_s, Some(0.0));
+    assert_eq!(inject(&fired, "outage").unwrap().fired_at_s, Some(0.0));
     let seen = drill.state(OPERATOR).await;
     assert!(
-        inject(&seen, "inject-1").is_some(),
+        inject(&seen, "outage").is_some(),
         "a fired inject is everyone's"
     );
     drill
         .control(
             OPERATOR,
-            json!({"action": "acknowledge", "inject": "inject-1"}),
+            json!({"action": "acknowledge", "inject": "outage"}),
         )
         .await;
     let unknown = json!({"action": "acknowledge", "inject": "meteor"});
     let unknown = drill.post(OPERATOR, unknown, &fresh_key()).await;
     expect_problem(unknown, StatusCode::NOT_FOUND).await;
+    // The scenario's second inject is a message to every player.
+    let told = drill
+        .control(FACILITATOR, json!({"action": "next-inject"}))
+        .await;
+    let support = told.messages.last().expect("a message inject is a message");
+    assert_eq!(support.from, "scenario");
+    assert_eq!(inject(&told, "support-call").unwrap().fired_at_s, Some(0.0));
     let none_left = json!({"action": "next-inject"});
     let none_left = drill.post(FACILITATOR, none_left, &fresh_key()).await;
     expect_problem(none_left, StatusCode::CONFLICT).await;

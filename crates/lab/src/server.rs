@@ -117,7 +117,7 @@ impl LabServer {
         };
         let briefing = scenario
             .as_ref()
-            .map(|s| s.briefing.clone())
+            .map(|s| s.narrative.clone())
             .filter(|n| !n.is_empty());
         let exercise_info = exercise.as_ref().map(|e| ExerciseInfo {
             run_id: e.header().run_id.clone(),

@@ -226,7 +226,7 @@ pub struct CommandAccepted {
     /// Present when the source's two-person rule holds the command for a second operator
     /// (answered `202`): nothing changed yet; the request says who may decide and until when.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pending_approval: Option<Box<crate::approvals::ApprovalRequest>>,
+    pub pending_approval: Option<Box<ApprovalRequest>>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -314,4 +314,83 @@ pub struct AuditPage {
     /// Pass as `before` to get older entries; absent on the last page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_before: Option<u64>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[serde(rename_all = "kebab-case")]
+pub enum ApprovalState {
+    Pending,
+    /// Approved and executed.
+    Approved,
+    Denied,
+    Withdrawn,
+    Expired,
+    /// Approved, but the command could not run (its target changed: `409`).
+    Failed,
+}
+
+impl ApprovalState {
+    pub fn word(self) -> &'static str {
+        match self {
+            ApprovalState::Pending => "pending approval",
+            ApprovalState::Approved => "approved",
+            ApprovalState::Denied => "denied",
+            ApprovalState::Withdrawn => "withdrawn",
+            ApprovalState::Expired => "expired",
+            ApprovalState::Failed => "failed",
+        }
+    }
+}
+
+/// A confirmed command waiting for (or decided by) a second operator.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct ApprovalRequest {
+    /// E.g. `apr-000001`.
+    pub id: String,
+    pub state: ApprovalState,
+    /// Verb as in the audit log, e.g. `drain`.
+    pub action: String,
+    pub target: String,
+    /// The command's endpoint path and JSON body, as sent.
+    pub path: String,
+    pub body: serde_json::Value,
+    pub idempotency_key: String,
+    pub if_match: u64,
+    pub requested_by: String,
+    pub reason: String,
+    /// Why the policy asks for a second approver.
+    pub why_approval: String,
+    /// What the requester's preflight said when they confirmed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preflight: Option<PreflightSeen>,
+    pub requested_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<Decision>,
+}
+
+/// Who approved, denied or withdrew a request, why and when, and what came of it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Decision {
+    pub by: String,
+    pub reason: String,
+    pub at: DateTime<Utc>,
+    /// For an approval: the command's audit id, or why it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit_id: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// `GET /v1/approvals`
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct ApprovalList {
+    pub requests: Vec<ApprovalRequest>,
+}
+
+/// Body of approve, deny and withdraw.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionRequest {
+    pub reason: String,
 }

@@ -82,7 +82,7 @@ fn only_the_facilitator_steers_and_observers_change_nothing() {
         );
     }
     let acknowledge = Control::Acknowledge {
-        inject: "inject-1".into(),
+        inject: "outage".into(),
     };
     assert!(matches!(
         exercise.judge(&observer, &acknowledge, ""),
