@@ -243,7 +243,8 @@ impl App {
             return;
         }
         let shown = result
-            .map(|report| report_text(&report))
+            // The lab's own renderer: the view shows what the lab wrote to `.report.md`.
+            .map(|report| protocol::exercise::markdown::report_markdown(&report))
             .map_err(|error: String| clean(&error).into_owned());
         if let Err(error) = &shown {
             let error = format!("drill report not read: {error}");
@@ -275,19 +276,4 @@ impl App {
             .filter(|v| *v != View::Exercise || self.exercise.is_some())
             .collect()
     }
-}
-
-/// The report as the view shows it.
-fn report_text(report: &ExerciseReport) -> String {
-    let mut text = format!(
-        "# {}\n\nScore {}/{} over {}\n\n## Objectives\n",
-        report.run_id,
-        report.score.earned,
-        report.score.possible,
-        clock_label(report.duration_s)
-    );
-    for objective in &report.objectives {
-        text.push_str(&format!("- {} ({:?})\n", objective.title, objective.status));
-    }
-    text
 }

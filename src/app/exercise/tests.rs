@@ -380,6 +380,29 @@ fn the_end_asks_for_the_report_once_and_shows_it_or_why_not() {
 }
 
 #[test]
+fn the_report_shown_is_the_markdown_the_lab_writes() {
+    let mut app = drill_app(ExerciseRole::Operator, ExercisePhase::Running);
+    app.update(exercise_read(exercise_state(
+        ExerciseRole::Operator,
+        ExercisePhase::Ended,
+        600.0,
+    )));
+    let records = crate::testing::drill_records();
+    let report = protocol::exercise::tracker::Tracker::from_records(&records)
+        .unwrap()
+        .report();
+    app.update(Msg::ExerciseReportLoaded {
+        source: "lab".into(),
+        result: Ok(Box::new(report.clone())),
+    });
+    let shown = app.exercise.as_ref().unwrap().report.clone();
+    assert_eq!(
+        shown,
+        Some(Ok(protocol::exercise::markdown::report_markdown(&report)))
+    );
+}
+
+#[test]
 fn a_failed_read_is_said_once_and_the_last_drill_kept_with_its_age() {
     let mut app = drill_app(ExerciseRole::Operator, ExercisePhase::Running);
     let failed = || from_source(SourceEvent::Exercise(Err("503: source unreachable".into())));
