@@ -141,16 +141,13 @@ impl ApprovalBook {
     ) -> Result<Held, ApprovalError> {
         check_reason(reason)?;
         let request = self.pending(id, now)?;
-        if role < Role::Operator {
-            return Err(ApprovalError::Forbidden(
-                "a viewer cannot approve; an operator or admin can".into(),
-            ));
-        }
-        if request.requested_by == by {
-            return Err(ApprovalError::Forbidden(
-                "you asked for this: another operator must approve it".into(),
-            ));
-        }
+        another_operator(
+            request,
+            by,
+            role,
+            "approve",
+            "another operator must approve it",
+        )?;
         Ok(self.requests[&number_of(id).expect("pending requests exist")].clone())
     }
 
@@ -164,22 +161,19 @@ impl ApprovalBook {
         now: DateTime<Utc>,
         outcome: Result<u64, String>,
     ) -> Option<ApprovalRequest> {
-        let request = &mut self.requests.get_mut(&number_of(id)?)?.request;
+        let number = number_of(id).filter(|n| self.requests.contains_key(n))?;
         let (state, audit_id, error) = match outcome {
             Ok(audit_id) => (ApprovalState::Approved, Some(audit_id), None),
             Err(error) => (ApprovalState::Failed, None, Some(error)),
         };
-        request.state = state;
-        request.decision = Some(Decision {
+        let decision = Decision {
             by: by.to_string(),
             reason: reason.to_string(),
             at: now,
             audit_id,
             error,
-        });
-        let request = request.clone();
-        self.events.push(request.clone());
-        Some(request)
+        };
+        Some(self.close(number, state, decision))
     }
 
     /// Denies request `id`: the command is never executed.
@@ -193,16 +187,7 @@ impl ApprovalBook {
     ) -> Result<ApprovalRequest, ApprovalError> {
         check_reason(reason)?;
         let request = self.pending(id, now)?;
-        if role < Role::Operator {
-            return Err(ApprovalError::Forbidden(
-                "a viewer cannot deny; an operator or admin can".into(),
-            ));
-        }
-        if request.requested_by == by {
-            return Err(ApprovalError::Forbidden(
-                "you asked for this: withdraw it instead".into(),
-            ));
-        }
+        another_operator(request, by, role, "deny", "withdraw it instead")?;
         Ok(self.decide(id, ApprovalState::Denied, by, reason, now))
     }
 
@@ -234,17 +219,7 @@ impl ApprovalBook {
             .filter(|r| r.state == ApprovalState::Pending && r.expires_at <= now)
             .map(|r| r.id.clone())
             .collect();
-        due.iter()
-            .map(|id| {
-                self.decide(
-                    id,
-                    ApprovalState::Expired,
-                    "system",
-                    "nobody decided in time",
-                    now,
-                )
-            })
-            .collect()
+        due.iter().map(|id| self.expire(id, now)).collect()
     }
 
     /// Request `id` while pending (expiring it first when its time is up).
@@ -257,13 +232,7 @@ impl ApprovalBook {
             }
         };
         if due {
-            self.decide(
-                id,
-                ApprovalState::Expired,
-                "system",
-                "nobody decided in time",
-                now,
-            );
+            self.expire(id, now);
         }
         let request = &self.requests[&number].request;
         if request.state != ApprovalState::Pending {
@@ -279,6 +248,17 @@ impl ApprovalBook {
         Ok(request)
     }
 
+    fn expire(&mut self, id: &str, now: DateTime<Utc>) -> ApprovalRequest {
+        self.decide(
+            id,
+            ApprovalState::Expired,
+            "system",
+            "nobody decided in time",
+            now,
+        )
+    }
+
+    /// Ends request `id` (kept) as `state`, decided by `by` with no command outcome.
     fn decide(
         &mut self,
         id: &str,
@@ -288,19 +268,25 @@ impl ApprovalBook {
         now: DateTime<Utc>,
     ) -> ApprovalRequest {
         let number = number_of(id).expect("decided requests exist");
-        let request = &mut self
-            .requests
-            .get_mut(&number)
-            .expect("decided requests exist")
-            .request;
-        request.state = state;
-        request.decision = Some(Decision {
+        let decision = Decision {
             by: by.to_string(),
             reason: reason.to_string(),
             at: now,
             audit_id: None,
             error: None,
-        });
+        };
+        self.close(number, state, decision)
+    }
+
+    /// The one place a request leaves `pending`: its state, its decision, its event.
+    fn close(&mut self, number: u64, state: ApprovalState, decision: Decision) -> ApprovalRequest {
+        let request = &mut self
+            .requests
+            .get_mut(&number)
+            .expect("closed requests exist")
+            .request;
+        request.state = state;
+        request.decision = Some(decision);
         let request = request.clone();
         self.events.push(request.clone());
         request
@@ -319,6 +305,28 @@ impl ApprovalBook {
             };
         }
     }
+}
+
+/// Approving and denying are for an operator or admin other than the requester; `instead`
+/// tells the requester what to do.
+fn another_operator(
+    request: &ApprovalRequest,
+    by: &str,
+    role: Role,
+    verb: &str,
+    instead: &str,
+) -> Result<(), ApprovalError> {
+    if role < Role::Operator {
+        return Err(ApprovalError::Forbidden(format!(
+            "a viewer cannot {verb}; an operator or admin can"
+        )));
+    }
+    if request.requested_by == by {
+        return Err(ApprovalError::Forbidden(format!(
+            "you asked for this: {instead}"
+        )));
+    }
+    Ok(())
 }
 
 fn check_reason(reason: &str) -> Result<(), ApprovalError> {

@@ -18,7 +18,8 @@ use super::commands::{Done, check_revision, refusal_error};
 use super::idempotent::KeyWording;
 use super::problem::{ApiError, plain};
 use super::state::{LabCore, LabShared, RouterState};
-use crate::approvals::{ApprovalError, Held};
+use crate::approvals::{ApprovalBook, ApprovalError, Held};
+use chrono::{DateTime, Utc};
 use protocol::WhoAmI;
 use protocol::approvals::{ApprovalList, ApprovalRequest, DecisionRequest};
 use protocol::command::Command;
@@ -93,19 +94,9 @@ pub(super) async fn deny(
     body: Bytes,
 ) -> Response {
     let decision = Decision::read(&caller.identity, &id, &headers, &body, "deny");
-    decision
-        .post()
-        .answer(&state.lab, StatusCode::OK, |core, _| {
-            let reason = decision.reason()?;
-            let who = &caller.identity;
-            let now = core.sim.now();
-            let denied = core
-                .approvals
-                .deny(&id, &who.name, who.role, &reason, now)
-                .map_err(|error| approval_error(&id, error))?;
-            let detail = format!("asked by {}: not carried out", denied.requested_by);
-            Ok(decided(denied, detail))
-        })
+    decision.end_uncarried(&state.lab, |book, who, reason, now| {
+        book.deny(&id, &who.name, who.role, reason, now)
+    })
 }
 
 pub(super) async fn withdraw(
@@ -116,17 +107,9 @@ pub(super) async fn withdraw(
     body: Bytes,
 ) -> Response {
     let decision = Decision::read(&caller.identity, &id, &headers, &body, "withdraw");
-    decision
-        .post()
-        .answer(&state.lab, StatusCode::OK, |core, _| {
-            let reason = decision.reason()?;
-            let now = core.sim.now();
-            let withdrawn = core
-                .approvals
-                .withdraw(&id, &caller.identity.name, &reason, now)
-                .map_err(|error| approval_error(&id, error))?;
-            Ok(decided(withdrawn, "not carried out".into()))
-        })
+    decision.end_uncarried(&state.lab, |book, who, reason, now| {
+        book.withdraw(&id, &who.name, reason, now)
+    })
 }
 
 /// One decision as it arrived.
@@ -172,6 +155,28 @@ impl<'a> Decision<'a> {
             target: plain(self.id, 64),
             reason,
         }
+    }
+
+    /// Answers a decision that ends the request without carrying its command out (deny,
+    /// withdraw): `end` asks the book, as the caller, with the reason and the lab's time.
+    fn end_uncarried(
+        &self,
+        lab: &LabShared,
+        end: impl FnOnce(
+            &mut ApprovalBook,
+            &WhoAmI,
+            &str,
+            DateTime<Utc>,
+        ) -> Result<ApprovalRequest, ApprovalError>,
+    ) -> Response {
+        self.post().answer(lab, StatusCode::OK, |core, _| {
+            let reason = self.reason()?;
+            let now = core.sim.now();
+            let ended = end(&mut core.approvals, self.caller, &reason, now)
+                .map_err(|error| approval_error(self.id, error))?;
+            let detail = format!("asked by {}: not carried out", ended.requested_by);
+            Ok(decided(ended, detail))
+        })
     }
 
     fn reason(&self) -> Result<String, ApiError> {
