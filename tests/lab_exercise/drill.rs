@@ -7,9 +7,9 @@ use protocol::DegradedModeKind;
 use protocol::command::Command;
 use protocol::commands::{AuditOutcome, BreakerAction};
 use protocol::exercise::record::RunRecord;
-use protocol::exercise::report::ExerciseReport;
+use protocol::exercise::report::{ExerciseReport, TimelineKind};
 use protocol::exercise::tracker::Tracker;
-use protocol::exercise::{Control, ControlRequest, ExercisePhase, Tone};
+use protocol::exercise::{Control, ControlRequest, ExercisePhase, ObjectiveStatus, Tone};
 use switchboard::domain::preflight::preflight;
 use switchboard::sources::Client;
 
@@ -124,6 +124,90 @@ async fn a_scripted_provider_outage_drill_is_scored_and_its_recording_gives_the_
 
     let report = client_of(&drill, OBSERVER).exercise_report().await.unwrap();
     assert!(report.ended);
+    let end = ended.clock_s;
+    // Objectives, with their times: the breaker held open at once took the traffic off and
+    // met its objective; held open for good, us-east never counts as healthy again.
+    let status = |id: &str| {
+        let objective = report.objectives.iter().find(|o| o.id == id).unwrap();
+        objective.status.clone()
+    };
+    match status("traffic-off") {
+        ObjectiveStatus::Met { at_s } => assert!((10.0..=acted).contains(&at_s), "{at_s}"),
+        other => panic!("traffic-off: {other:?}"),
+    }
+    assert_eq!(status("hold-breaker"), ObjectiveStatus::Met { at_s: acted });
+    assert_eq!(status("no-overload"), ObjectiveStatus::Met { at_s: end });
+    assert_eq!(status("no-force"), ObjectiveStatus::Met { at_s: end });
+    assert_eq!(
+        status("recovered"),
+        ObjectiveStatus::Missed {
+            at_s: 430.0,
+            why: "not done by its deadline T+07:10".into()
+        }
+    );
+    assert_eq!((report.score.earned, report.score.possible), (8, 10));
+    // Times to detect and mitigate are the acknowledgement's and the action's.
+    let outage = &report.measures[0];
+    assert_eq!(
+        (outage.inject.as_str(), outage.fired_at_s),
+        ("outage", 10.0)
+    );
+    assert_eq!(outage.detect_s, Some(detect - 10.0));
+    assert_eq!(outage.mitigate_s, Some(acted - 10.0));
+    assert!(outage.recover_s.is_some_and(|s| s <= end - 10.0));
+    assert!(
+        report.risky_actions.is_empty(),
+        "{:?}",
+        report.risky_actions
+    );
+    // The timeline: the injects, the action with its reason, the message and the note.
+    let timeline: Vec<_> = report
+        .timeline
+        .iter()
+        .filter(|e| e.kind != TimelineKind::Control)
+        .map(|e| (e.at_s, e.kind, e.who.as_str(), e.what.as_str()))
+        .collect();
+    let expected = [
+        (
+            10.0,
+            TimelineKind::Inject,
+            "scenario",
+            "openai@us-east outage (503s, 92% errors) (outage)",
+        ),
+        (
+            acted,
+            TimelineKind::Action,
+            COMMANDER,
+            "breaker force-open openai@us-east (accepted)",
+        ),
+        (
+            120.0,
+            TimelineKind::Inject,
+            "scenario",
+            "message to the players (support-call)",
+        ),
+        (
+            120.0,
+            TimelineKind::Message,
+            "scenario",
+            "Support: merchants in the US report payments stuck on 'scoring' for several seconds.",
+        ),
+        (
+            end,
+            TimelineKind::Note,
+            FACILITATOR,
+            "went well: held the breaker open before the probes",
+        ),
+    ];
+    assert_eq!(timeline, expected);
+    let action = report
+        .timeline
+        .iter()
+        .find(|e| e.kind == TimelineKind::Action);
+    assert_eq!(
+        action.unwrap().why,
+        "openai@us-east answers 503s: hold it open"
+    );
     assert_eq!(
         (report.scenario.as_str(), report.seed),
         ("provider-outage", 42)

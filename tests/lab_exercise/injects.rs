@@ -2,8 +2,11 @@
 //! notes; and players' acknowledgements.
 
 use super::*;
-use lab_support::expect_problem;
+use futures::StreamExt;
+use lab_support::{expect_problem, get, open_escalations_by_priority, open_events};
 use protocol::exercise::Tone;
+use protocol::exercise::record::{RunRecord, read_recording};
+use reqwest::header::{HeaderMap, RETRY_AFTER};
 
 #[tokio::test]
 async fn the_facilitator_fires_injects_messages_and_notes_and_players_see_theirs() {
@@ -81,5 +84,80 @@ async fn the_facilitator_fires_injects_messages_and_notes_and_players_see_theirs
     drill.control(FACILITATOR, json!({"action": "end"})).await;
     let after = drill.state(COMMANDER).await;
     assert_eq!(after.notes.len(), 1, "everyone's after the end");
+    drill.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_burst_fills_the_queue_and_a_cut_off_fleet_answers_503_while_the_drill_steers_on() {
+    let drill = Drill::start("provider-outage", 60.0).await;
+    let token = drill.token(OPERATOR);
+    let open = || async { open_escalations_by_priority(&drill.lab, token).await };
+    let before: u64 = open().await.iter().sum();
+    let burst = json!({
+        "action": "inject", "kind": "escalation-burst", "target": "any", "magnitude": 7,
+        "narrative": "the support queue spikes"
+    });
+    drill.control(FACILITATOR, burst).await;
+    assert_eq!(
+        open().await.iter().sum::<u64>(),
+        before + 7,
+        "the burst joined the queue"
+    );
+    let recording = std::fs::read_to_string(drill.recording()).unwrap();
+    let opened = read_recording(&recording)
+        .unwrap()
+        .into_iter()
+        .filter(|record| matches!(record, RunRecord::EscalationOpened { .. }))
+        .count();
+    assert_eq!(
+        opened, 7,
+        "each escalation of the burst is recorded, with its SLA"
+    );
+
+    let mut events = open_events(&drill.lab, token, None).await;
+    let cut = json!({
+        "action": "inject", "kind": "source-unreachable", "target": "fleet", "duration_s": 30,
+        "narrative": "the control plane's load balancer fails"
+    });
+    drill.control(FACILITATOR, cut).await;
+    tokio::time::timeout(WAIT, async { while events.next().await.is_some() {} })
+        .await
+        .expect("an open event stream ends when its source is cut off");
+    for path in ["/v1/fleet", "/v1/events", "/v1/whoami", "/v1/health"] {
+        let answer = get(&drill.lab, path, Some(token), HeaderMap::new()).await;
+        let (problem, headers) = expect_problem(answer, StatusCode::SERVICE_UNAVAILABLE).await;
+        let detail = problem.detail.unwrap();
+        assert!(
+            detail.contains("fleet source is unreachable"),
+            "{path}: {detail}"
+        );
+        assert_eq!(headers[RETRY_AFTER], "5", "{path}");
+    }
+    let drain = client()
+        .post(format!("{}/v1/regions/us-east/drain", drill.lab.url()))
+        .bearer_auth(token)
+        .header(IDEMPOTENCY_KEY, fresh_key())
+        .header("if-match", "1")
+        .header(CONTENT_TYPE, "application/json")
+        .body(json!({"reason": "move traffic"}).to_string());
+    expect_problem(send(drain).await, StatusCode::SERVICE_UNAVAILABLE).await;
+    // The queue, the audit log and the drill itself keep answering.
+    assert_eq!(open().await.iter().sum::<u64>(), before + 7);
+    let audit = get(&drill.lab, "/v1/audit", Some(token), HeaderMap::new()).await;
+    assert_eq!(audit.status(), StatusCode::OK);
+    drill.control(FACILITATOR, json!({"action": "start"})).await;
+    // 30 simulated seconds at x60: the fleet is back within a second or so.
+    tokio::time::timeout(WAIT, async {
+        loop {
+            let answer = get(&drill.lab, "/v1/fleet", Some(token), HeaderMap::new()).await;
+            if answer.status() == StatusCode::OK {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .expect("the fleet answers again once the inject has ended");
+    let _streams_again = open_events(&drill.lab, token, None).await;
     drill.shutdown().await;
 }

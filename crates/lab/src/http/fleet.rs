@@ -150,6 +150,8 @@ struct EventStream {
     /// Id of the last audit entry this stream has sent or skipped as known.
     last_audit: u64,
     stopped: watch::Receiver<bool>,
+    /// A drill's inject cutting the source off ends the stream.
+    cut_off: watch::Receiver<Option<Arc<str>>>,
     /// Keeps the operator online; also the way back to the lab.
     presence: Presence,
 }
@@ -178,6 +180,7 @@ impl EventStream {
             last_sent: head,
             last_audit,
             stopped: lab.stopped.clone(),
+            cut_off: lab.watch_cut_off(),
             presence: Presence {
                 lab: Arc::clone(lab),
                 name: name.to_string(),
@@ -199,6 +202,7 @@ impl EventStream {
             }
             let received = tokio::select! {
                 _ = self.stopped.wait_for(|stop| *stop) => return None,
+                _ = self.cut_off.wait_for(Option::is_some) => return None,
                 received = self.live.recv() => received,
             };
             match received {

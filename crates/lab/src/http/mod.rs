@@ -10,6 +10,7 @@ mod approvals;
 mod audited;
 pub mod auth;
 mod commands;
+mod cut_off;
 mod escalations;
 mod exercise;
 mod fleet;
@@ -65,6 +66,12 @@ pub(crate) fn router(state: RouterState, body_timeout: Duration) -> Router {
     route_table()
         .into_iter()
         .fold(Router::new(), |router, (endpoint, handler)| {
+            let handler = if cut_off::cuts(endpoint) {
+                let gate = middleware::from_fn_with_state(state.clone(), cut_off::unless_cut_off);
+                handler.layer(gate)
+            } else {
+                handler
+            };
             router.route(endpoint.path, handler)
         })
         .fallback(problem::unknown_route)

@@ -25,6 +25,7 @@ use crate::exercise::Exercise;
 use crate::idempotency::{IdempotencyStore, KEYS_KEPT_PER_CALLER};
 use crate::roster::Roster;
 use crate::runbook_runs::RunBoard;
+use crate::scenario::{InjectKind, InjectTarget};
 use crate::sim::Sim;
 use protocol::approvals::EVENT_APPROVAL;
 use protocol::commands::{AuditEntry, AuditOutcome};
@@ -77,6 +78,9 @@ pub(crate) struct LabShared {
     backlog_wanted: Notify,
     /// How long an escalation route waits for the backlog before answering `503`.
     backlog_wait: Duration,
+    /// While a drill's `source-unreachable` inject lasts: what it cuts off. The fleet's
+    /// routes answer `503` and open event streams end; the drill's own routes keep answering.
+    cut_off: watch::Sender<Option<Arc<str>>>,
 }
 
 /// Everything behind the lab's one lock.
@@ -137,6 +141,7 @@ impl LabShared {
             backlog: watch::Sender::new(Backlog::Ready),
             backlog_wanted: Notify::new(),
             backlog_wait: Duration::ZERO,
+            cut_off: watch::Sender::new(None),
         }
     }
 
@@ -256,6 +261,7 @@ impl LabShared {
 
     fn publish_with(&self, core: &mut LabCore, metrics: Metrics) {
         let fired = core.sim.take_fired_injects();
+        self.serve_injects(core, &fired);
         let view = core.sim.view();
         let mut notices = core.sim.take_fresh_notices();
         notices.extend(core.escalations.take_notices());
@@ -296,6 +302,44 @@ impl LabShared {
         if let Some(delta) = delta {
             self.log_and_send(core, &delta, before_delta);
         }
+    }
+
+    /// What the drill's injects do to the server rather than to the simulation: a burst of
+    /// escalations joins the queue when it fires; a source cut off answers `503` while it lasts.
+    fn serve_injects(&self, core: &mut LabCore, fired: &[usize]) {
+        let at = core.sim.now();
+        for &index in fired {
+            let inject = &core.sim.injects()[index];
+            if let (InjectKind::EscalationBurst, InjectTarget::Service(service)) =
+                (inject.kind, &inject.target)
+            {
+                // The scenario's rules keep the count whole and within MAX_BURST.
+                core.escalations
+                    .burst(*service, inject.magnitude as usize, at);
+            }
+        }
+        let elapsed = core.sim.elapsed_s();
+        let cut_off = core
+            .sim
+            .injects()
+            .iter()
+            .find(|i| i.kind == InjectKind::SourceUnreachable && i.active_at(elapsed))
+            .map(|i| Arc::<str>::from(i.target_label.as_str()));
+        self.cut_off.send_if_modified(|now| {
+            let changed = *now != cut_off;
+            *now = cut_off;
+            changed
+        });
+    }
+
+    /// The source a drill's inject cuts off now, if one does.
+    pub(super) fn cut_off(&self) -> Option<Arc<str>> {
+        self.cut_off.borrow().clone()
+    }
+
+    /// Follows [`LabShared::cut_off`]: an event stream ends when its source is cut off.
+    pub(super) fn watch_cut_off(&self) -> watch::Receiver<Option<Arc<str>>> {
+        self.cut_off.subscribe()
     }
 
     /// Simulated seconds per real second: the drill's when one is played.
