@@ -5,6 +5,7 @@
 //! recording gives the same report, and two players and a facilitator play at once.
 //! Every answer is checked against `docs/openapi.yaml`.
 
+mod approvals;
 mod controls;
 mod drill;
 mod injects;

@@ -96,6 +96,9 @@ impl LabServer {
             Some(file_or_name) => Some(Scenario::load(file_or_name, &topology)?),
             None => None,
         };
+        if let Some(policy) = scenario.as_ref().and_then(|s| s.approvals.clone()) {
+            topology.approvals = Some(policy);
+        }
         let epoch = DateTime::<Utc>::from_timestamp(Utc::now().timestamp(), 0).unwrap_or_default();
         let exercise = match (&opts.exercise, &scenario) {
             (Some(_), Some(scenario)) => {

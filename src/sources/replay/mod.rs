@@ -13,6 +13,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use tokio::sync::mpsc;
 
 use super::{SourceEvent, SourceMsg};
+use protocol::commands::ApprovalState;
 use protocol::exercise::record::{FORMAT_VERSION, RunHeader, RunRecord};
 use protocol::exercise::{Control, ExercisePhase, clock_label};
 
@@ -277,6 +278,17 @@ fn note(recording: &Recording, record: &RunRecord) -> Option<ReplayNote> {
         RunRecord::EscalationClosed { id, by, .. } => {
             (false, format!("escalation {id} closed by {by}"))
         }
+        RunRecord::Approval { request, .. } => (
+            request.state == ApprovalState::Pending,
+            format!(
+                "{} {} {} asked by {}: {}",
+                request.id,
+                request.action,
+                request.target,
+                request.requested_by,
+                request.state.word()
+            ),
+        ),
         RunRecord::Header(_) | RunRecord::Fleet { .. } | RunRecord::Audit { .. } => return None,
     };
     Some(ReplayNote {

@@ -22,7 +22,7 @@ use crate::topology::OperatorSpec;
 pub use control::{ControlRefusal, custom_inject};
 use protocol::FleetSnapshot;
 use protocol::command::Verb;
-use protocol::commands::{AuditEntry, AuditOutcome};
+use protocol::commands::{ApprovalRequest, AuditEntry, AuditOutcome};
 use protocol::escalations::{EVENT_NEW, EVENT_RESOLVED};
 use protocol::exercise::record::{FORMAT_VERSION, Player, RunHeader, RunRecord};
 use protocol::exercise::report::ExerciseReport;
@@ -34,6 +34,16 @@ pub use recorder::Recorder;
 
 /// Exercise seconds between two fleet samples while the drill runs.
 pub const SAMPLE_EVERY_S: f64 = 5.0;
+
+/// What a publication of the lab carried that the drill records.
+pub struct Happened<'a> {
+    /// Injects that fired: indices into the simulation's injects, and the injects.
+    pub fired: &'a [(usize, &'a Inject)],
+    /// Escalations that opened or closed.
+    pub escalations: &'a [QueueEvent],
+    /// Commands held for a second operator, or their requests decided.
+    pub approvals: &'a [ApprovalRequest],
+}
 
 pub struct Exercise {
     header: RunHeader,
@@ -171,27 +181,31 @@ impl Exercise {
         })
     }
 
-    /// Follows the lab after a publication at exercise second `t_s` (wall time `now`): the
-    /// injects that fired (indices into the simulation's injects), the escalations that
-    /// opened or closed, and a fleet sample when one is due.
+    /// Follows the lab after a publication at exercise second `t_s` (wall time `now`): what
+    /// happened since the last, and a fleet sample when one is due.
     pub fn follow(
         &mut self,
         t_s: f64,
         now: DateTime<Utc>,
         fleet: &FleetSnapshot,
-        fired: &[(usize, &Inject)],
-        escalations: &[QueueEvent],
+        happened: Happened<'_>,
     ) {
-        for (index, inject) in fired {
+        for (index, inject) in happened.fired {
             self.fired(*index, inject);
         }
-        for event in escalations {
+        for event in happened.escalations {
             self.escalation(t_s, now, event);
+        }
+        for request in happened.approvals {
+            self.record(RunRecord::Approval {
+                t_s,
+                request: Box::new(request.clone()),
+            });
         }
         let due = self
             .last_sample_s
             .is_none_or(|last| t_s - last >= SAMPLE_EVERY_S);
-        if !fired.is_empty() || (self.phase == ExercisePhase::Running && due) {
+        if !happened.fired.is_empty() || (self.phase == ExercisePhase::Running && due) {
             self.sample(t_s, fleet);
         }
         self.note_standing(t_s);

@@ -21,14 +21,14 @@ use crate::escalations::{EscalationQueue, QueueEvent};
 use crate::event_log::{
     EVENT_LOG_BYTES, EventLog, LoggedEvent, Metrics, NamedEvent, PublishedFleet,
 };
-use crate::exercise::Exercise;
+use crate::exercise::{Exercise, Happened};
 use crate::idempotency::{IdempotencyStore, KEYS_KEPT_PER_CALLER};
 use crate::roster::Roster;
 use crate::runbook_runs::RunBoard;
 use crate::scenario::{InjectKind, InjectTarget};
 use crate::sim::Sim;
 use protocol::approvals::EVENT_APPROVAL;
-use protocol::commands::{AuditEntry, AuditOutcome};
+use protocol::commands::{ApprovalRequest, AuditEntry, AuditOutcome};
 use protocol::exercise::{EVENT_CHANGED, ExerciseChanged};
 use protocol::runbook_runs::EVENT_RUN;
 use protocol::{FleetDelta, OperatorsChanged};
@@ -269,7 +269,7 @@ impl LabShared {
         let at = core.sim.now();
         let escalations = core.escalations.take_events();
         let runs = core.runs.take_events().into_iter();
-        let approvals = core.approvals.take_events().into_iter();
+        let approvals = core.approvals.take_events();
         let mut before_delta: Vec<NamedEvent> = escalations
             .iter()
             .map(|event| NamedEvent {
@@ -280,7 +280,7 @@ impl LabShared {
                 name: EVENT_RUN,
                 data: to_json(&run).into(),
             }))
-            .chain(approvals.map(|request| NamedEvent {
+            .chain(approvals.iter().map(|request| NamedEvent {
                 name: EVENT_APPROVAL,
                 data: to_json(&request).into(),
             }))
@@ -288,7 +288,7 @@ impl LabShared {
         let delta = core
             .published
             .publish(view, notices, lab.clone(), at, metrics);
-        if let Some(changed) = follow_exercise(core, &fired, &escalations) {
+        if let Some(changed) = follow_exercise(core, &fired, &escalations, &approvals) {
             before_delta.push(NamedEvent {
                 name: EVENT_CHANGED,
                 data: to_json(&changed).into(),
@@ -392,11 +392,13 @@ impl LabShared {
 }
 
 /// The drill follows what was just published: the injects that fired, the escalations that
-/// opened or closed; answers the `exercise.changed` news, if any.
+/// opened or closed, the held commands asked or decided; answers the `exercise.changed`
+/// news, if any.
 fn follow_exercise(
     core: &mut LabCore,
     fired: &[usize],
     escalations: &[QueueEvent],
+    approvals: &[ApprovalRequest],
 ) -> Option<ExerciseChanged> {
     let LabCore {
         exercise: Some(exercise),
@@ -409,7 +411,12 @@ fn follow_exercise(
     };
     let fired: Vec<_> = fired.iter().map(|&i| (i, &sim.injects()[i])).collect();
     let fleet = published.snapshot();
-    exercise.follow(sim.elapsed_s(), sim.now(), &fleet, &fired, escalations);
+    let happened = Happened {
+        fired: &fired,
+        escalations,
+        approvals,
+    };
+    exercise.follow(sim.elapsed_s(), sim.now(), &fleet, happened);
     exercise.take_change()
 }
 

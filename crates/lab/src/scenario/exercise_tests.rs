@@ -349,3 +349,21 @@ fn listed_players_need_a_facilitator_and_distinct_names() {
     let (_, reason) = problem(&listed.replace("\"operator\"", "\"boss\""));
     assert!(reason.contains("unknown variant"), "{reason}");
 }
+
+#[test]
+fn a_scenario_may_turn_the_two_person_rule_on_and_its_policy_is_checked() {
+    assert_eq!(parsed("").approvals, None, "off unless the scenario says");
+    let on = parsed("[approvals]\nverbs = [\"drain\"]\nexpires_after_s = 120\n");
+    let policy = on.approvals.expect("the scenario's policy");
+    assert_eq!(
+        (policy.verbs, policy.expires_after_s),
+        (vec!["drain".to_string()], 120)
+    );
+    assert!(
+        policy.forced,
+        "forced commands wait whenever a policy exists"
+    );
+    let (line, reason) = problem("[approvals]\nservices = [\"nope\"]\n");
+    assert_eq!(line, 9);
+    assert!(reason.contains("no service \"nope\""), "{reason}");
+}

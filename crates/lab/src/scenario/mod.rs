@@ -22,6 +22,7 @@ use super::topology::Topology;
 use inject::{RawInject, resolve_inject};
 use objective::{RawObjective, resolve_objective};
 use protocol::Role;
+use protocol::approvals::ApprovalPolicy;
 use protocol::exercise::ExerciseRole;
 use protocol::exercise::record::{ObjectiveSpec, Player};
 
@@ -76,6 +77,9 @@ pub struct Scenario {
     /// In time order (file order among equal times).
     pub injects: Vec<Inject>,
     pub objectives: Vec<ObjectiveSpec>,
+    /// The two-person rule while it is played, in place of the topology's (none: the
+    /// topology's, off unless it has one).
+    pub approvals: Option<ApprovalPolicy>,
 }
 
 #[derive(Deserialize)]
@@ -94,6 +98,8 @@ struct RawScenario {
     injects: Spanned<Vec<Spanned<RawInject>>>,
     #[serde(default, rename = "objective")]
     objectives: Vec<Spanned<RawObjective>>,
+    #[serde(default)]
+    approvals: Option<Spanned<ApprovalPolicy>>,
 }
 
 #[derive(Deserialize)]
@@ -211,6 +217,12 @@ impl Scenario {
             .collect();
         unique_ids(&written_objective_ids, "objective", &error, &mut problems);
         let players = resolve_players(&raw.players, topology, &error, &mut problems);
+        let services: Vec<&str> = topology.services.iter().map(|s| s.id.as_str()).collect();
+        if let Some(policy) = &raw.approvals
+            && let Some(problem) = policy.get_ref().problem(&services)
+        {
+            problems.push(error(policy.span(), format!("approvals: {problem}")));
+        }
         if !problems.is_empty() {
             problems.sort_by_key(|p| (p.line, p.column));
             return Err(problems);
@@ -231,6 +243,7 @@ impl Scenario {
             players,
             injects,
             objectives,
+            approvals: raw.approvals.map(Spanned::into_inner),
         })
     }
 }

@@ -24,6 +24,7 @@ pub fn report_markdown(report: &ExerciseReport) -> String {
     objectives(&mut out, report);
     measures(&mut out, report);
     risky_actions(&mut out, report);
+    approvals(&mut out, report);
     timeline(&mut out, &report.timeline);
     charts(&mut out, &report.series);
     notes(&mut out, "What went well", &report.went_well);
@@ -177,6 +178,37 @@ fn risky_actions(out: &mut String, report: &ExerciseReport) {
     out.push('\n');
 }
 
+fn approvals(out: &mut String, report: &ExerciseReport) {
+    if report.approvals.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "## Approvals (two-person rule)\n");
+    let _ = writeln!(
+        out,
+        "| Asked | By | Command | Why held | Outcome | Waited |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|---|---|");
+    for wait in &report.approvals {
+        let outcome = match &wait.decided_by {
+            Some(by) => format!("{} by {}", wait.state.word(), text(by)),
+            None => wait.state.word().to_string(),
+        };
+        let waited = wait
+            .waited_s
+            .map_or_else(|| "still waiting".to_string(), span);
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {waited} |",
+            clock_label(wait.requested_at_s),
+            cell(&wait.requested_by),
+            cell(&wait.command),
+            cell(&wait.why_approval),
+            cell(&outcome)
+        );
+    }
+    out.push('\n');
+}
+
 fn timeline(out: &mut String, timeline: &[TimelineEntry]) {
     if timeline.is_empty() {
         return;
@@ -207,6 +239,7 @@ fn kind_word(kind: TimelineKind) -> &'static str {
         TimelineKind::Message => "message",
         TimelineKind::Note => "note",
         TimelineKind::Control => "drill",
+        TimelineKind::Approval => "approval",
     }
 }
 

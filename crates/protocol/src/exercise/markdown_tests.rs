@@ -2,13 +2,13 @@
 //! pieces a reader relies on: sparklines, escaping, provisional reports.
 
 use super::*;
-use crate::commands::{AuditOutcome, PreflightSeen, PreflightVerdict};
+use crate::commands::{ApprovalState, AuditOutcome, PreflightSeen, PreflightVerdict};
 use crate::escalations::Priority;
 use crate::exercise::record::{ObjectiveCondition, RunRecord};
 use crate::exercise::tracker::Tracker;
 use crate::exercise::tracker::tests::{
-    annotation, audit, calm, closed, control, end, fired, fleet, header, objective, opened,
-    traffic_off, with_preflight,
+    annotation, approval, audit, calm, closed, control, end, fired, fleet, header, objective,
+    opened, request, traffic_off, with_preflight,
 };
 use crate::exercise::{Control, ExerciseMessage, Tone};
 
@@ -57,6 +57,15 @@ fn scripted_report() -> ExerciseReport {
             AuditOutcome::Accepted,
         ),
         fleet(35.0, (0.45, 0.08, 60.0), 0.02),
+        // Forced, so the two-person rule holds it until alice approves.
+        approval(
+            40.0,
+            request("apr-000001", "bob", ApprovalState::Pending, None),
+        ),
+        approval(
+            50.0,
+            request("apr-000001", "bob", ApprovalState::Approved, Some("alice")),
+        ),
         with_preflight(
             audit(50.0, "bob", "drain", "us-east", AuditOutcome::Accepted),
             PreflightSeen {

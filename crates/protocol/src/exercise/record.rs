@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Annotation, Control, ExerciseMessage, ExerciseRole, InjectState};
 use crate::FleetSnapshot;
-use crate::commands::AuditEntry;
+use crate::commands::{ApprovalRequest, AuditEntry};
 use crate::escalations::Priority;
 
 /// Version of the recording format, in the header.
@@ -95,6 +95,12 @@ pub enum RunRecord {
         by: String,
         control: Control,
     },
+    /// A command held for a second operator, or its request decided (two-person rule): the
+    /// request as it is after the change.
+    Approval {
+        t_s: f64,
+        request: Box<ApprovalRequest>,
+    },
 }
 
 impl RunRecord {
@@ -109,7 +115,8 @@ impl RunRecord {
             | RunRecord::EscalationClosed { t_s, .. }
             | RunRecord::Message { t_s, .. }
             | RunRecord::Annotation { t_s, .. }
-            | RunRecord::Control { t_s, .. } => *t_s,
+            | RunRecord::Control { t_s, .. }
+            | RunRecord::Approval { t_s, .. } => *t_s,
         }
     }
 }

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::record::Player;
 use super::{Annotation, InjectMeasures, ObjectiveState, RiskyAction, Score};
+use crate::commands::ApprovalState;
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct ExerciseReport {
@@ -27,6 +28,10 @@ pub struct ExerciseReport {
     pub escalations_opened: u32,
     pub escalations_closed: u32,
     pub risky_actions: Vec<RiskyAction>,
+    /// Commands the two-person rule held, in the order they were asked, with how long each
+    /// waited for its decision.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approvals: Vec<ApprovalWait>,
     /// Injects, actions, runbook steps, escalations closed, messages and notes, in time order.
     pub timeline: Vec<TimelineEntry>,
     /// Traffic share and error rate per region across the run.
@@ -45,6 +50,30 @@ pub enum TimelineKind {
     Message,
     Note,
     Control,
+    /// A held command's request decided: approved, denied, withdrawn, expired or failed.
+    Approval,
+}
+
+/// A command held for a second operator during the drill.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct ApprovalWait {
+    /// The request's id, e.g. `apr-000001`.
+    pub id: String,
+    /// The command, as the audit log writes it: `drain us-east`.
+    pub command: String,
+    pub requested_by: String,
+    pub requested_at_s: f64,
+    /// Why the policy held it.
+    pub why_approval: String,
+    /// Where it stands: pending until decided.
+    pub state: ApprovalState,
+    /// Who decided (`system` for an expiry), when, and the seconds it waited until then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_at_s: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waited_s: Option<f64>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]

@@ -2,7 +2,8 @@
 //! escalations, messages, notes and controls.
 
 use super::{
-    EXERCISE_ACTION, FLEET_VERBS, MESSAGE_KIND, RECOVERED_ERROR_RATE, SYSTEM_ACTOR, Tracker, clean,
+    APPROVAL_ACTION, EXERCISE_ACTION, FLEET_VERBS, MESSAGE_KIND, RECOVERED_ERROR_RATE,
+    SYSTEM_ACTOR, Tracker, clean,
 };
 use crate::FleetSnapshot;
 use crate::Health;
@@ -188,8 +189,14 @@ impl Tracker {
                 _ => false,
             });
         }
+        if verb == APPROVAL_ACTION {
+            return;
+        }
         let mut why = clean(&entry.reason);
-        if let Some(preflight) = entry.preflight.as_ref().filter(|p| p.is_risky()) {
+        // A held command changed nothing yet: its risk counts when it is carried out.
+        let held = entry.outcome == AuditOutcome::Held;
+        let risky = entry.preflight.as_ref().filter(|p| p.is_risky() && !held);
+        if let Some(preflight) = risky {
             let findings: Vec<String> = preflight.findings.iter().map(|f| clean(f)).collect();
             let overrode = if preflight.forced {
                 "FORCED past a blocking preflight"

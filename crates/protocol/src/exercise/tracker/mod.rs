@@ -13,7 +13,7 @@
 //! - An escalation breaches its SLA when the clock passes its deadline while it is open.
 
 use super::record::{ObjectiveCondition, ObjectiveSpec, RunHeader, RunRecord};
-use super::report::{ExerciseReport, RegionSeries, TimelineEntry};
+use super::report::{ApprovalWait, ExerciseReport, RegionSeries, TimelineEntry};
 use super::{
     Annotation, ExerciseMessage, ExercisePhase, ExerciseRole, ExerciseState, InjectMeasures,
     InjectState, ObjectiveState, ObjectiveStatus, RiskyAction, Score, Tone, clock_label,
@@ -28,6 +28,9 @@ const FLEET_VERBS: [&str; 6] = [
 /// Audit actions of the drill's own controls start with this word; the timeline shows them
 /// from the control records instead.
 const EXERCISE_ACTION: &str = "exercise";
+/// Audit actions of decisions on held commands start with this word; the timeline shows them
+/// from the approval records, with how long each waited.
+const APPROVAL_ACTION: &str = "approval";
 /// Who the audit log names for expiries and automation: not a player.
 const SYSTEM_ACTOR: &str = "system";
 /// User-facing impact is over when every region's error rate is below this...
@@ -35,6 +38,9 @@ const RECOVERED_ERROR_RATE: f64 = 0.02;
 /// Kind word of a message inject: talk, not a fault, so it has no detect/mitigate/recover.
 const MESSAGE_KIND: &str = "message";
 
+#[cfg(test)]
+mod approval_tests;
+mod approvals;
 mod events;
 #[cfg(test)]
 mod flow_tests;
@@ -98,6 +104,7 @@ pub struct Tracker {
     escalations_closed: u32,
     sla_breaches: u32,
     risky: Vec<RiskyAction>,
+    approvals: Vec<ApprovalWait>,
     timeline: Vec<TimelineEntry>,
     series: Vec<RegionSeries>,
     /// Regions above capacity at the latest sample, with the first sample of the stretch.
@@ -132,6 +139,7 @@ impl Tracker {
             escalations_closed: 0,
             sla_breaches: 0,
             risky: Vec::new(),
+            approvals: Vec::new(),
             timeline: Vec::new(),
             series: Vec::new(),
             overloaded_since: Vec::new(),
@@ -197,6 +205,7 @@ impl Tracker {
             RunRecord::Message { message, .. } => self.message(message),
             RunRecord::Annotation { annotation, .. } => self.annotate(annotation),
             RunRecord::Control { by, control, .. } => self.control(t, by, control),
+            RunRecord::Approval { request, .. } => self.approval(t, request),
         }
     }
 
@@ -423,6 +432,7 @@ impl Tracker {
             escalations_opened: self.escalations.len() as u32,
             escalations_closed: self.escalations_closed,
             risky_actions: self.risky.clone(),
+            approvals: self.approvals.clone(),
             timeline,
             series: self.series.clone(),
             went_well: by_tone(Tone::WentWell),

@@ -4,7 +4,9 @@
 use chrono::{DateTime, Utc};
 
 use super::*;
-use crate::commands::{AuditEntry, AuditOutcome, PreflightSeen};
+use crate::commands::{
+    ApprovalRequest, ApprovalState, AuditEntry, AuditOutcome, Decision, PreflightSeen,
+};
 use crate::exercise::record::Player;
 use crate::exercise::{Control, InjectState};
 use crate::{
@@ -210,6 +212,45 @@ pub(crate) fn with_preflight(mut record: RunRecord, seen: PreflightSeen) -> RunR
         entry.preflight = Some(seen);
     }
     record
+}
+
+/// A request for `requested_by`'s drain of us-east, as its `approval` event tells it.
+pub(crate) fn request(
+    id: &str,
+    requested_by: &str,
+    state: ApprovalState,
+    decided_by: Option<&str>,
+) -> ApprovalRequest {
+    ApprovalRequest {
+        id: id.into(),
+        state,
+        action: "drain".into(),
+        target: "us-east".into(),
+        path: "/v1/regions/us-east/drain".into(),
+        body: serde_json::json!({"reason": "move traffic"}),
+        idempotency_key: format!("key-{id}"),
+        if_match: 3,
+        requested_by: requested_by.into(),
+        reason: "move traffic".into(),
+        why_approval: "it overrides a blocking preflight".into(),
+        preflight: None,
+        requested_at: epoch(),
+        expires_at: epoch(),
+        decision: decided_by.map(|by| Decision {
+            by: by.into(),
+            reason: format!("{by} decides"),
+            at: epoch(),
+            audit_id: None,
+            error: (state == ApprovalState::Failed).then(|| "the target changed".into()),
+        }),
+    }
+}
+
+pub(crate) fn approval(t_s: f64, request: ApprovalRequest) -> RunRecord {
+    RunRecord::Approval {
+        t_s,
+        request: Box::new(request),
+    }
 }
 
 pub(crate) fn control(t_s: f64, by: &str, control: Control) -> RunRecord {
