@@ -302,3 +302,21 @@ fn the_exercise_view_shows_the_drill_at_the_replay_clock_and_back_again_on_a_see
     assert_eq!(app.exercise.as_ref().unwrap().report, None);
     assert!(app.flash.is_none(), "nothing was refused");
 }
+
+#[test]
+fn a_replay_controls_no_drill_and_loads_no_queue() {
+    let (mut app, mut player) = replaying();
+    press(&mut app, &mut player, KeyCode::Char('>'));
+    assert!(!app.inbox.source_load(0).loading, "no queue to load");
+    press(&mut app, &mut player, KeyCode::Char('7'));
+    for drill_key in ['a', 'E', 'm', 'o', 'i'] {
+        app.flash = None;
+        let effects = app.update(key(KeyCode::Char(drill_key)));
+        assert!(effects.is_empty(), "{drill_key} asked for {effects:?}");
+        assert!(app.overlays.is_empty(), "{drill_key} opened a layer");
+        let flash = app.flash.as_ref().map(|f| f.text.as_str());
+        assert_eq!(flash, Some(READ_ONLY), "{drill_key}");
+    }
+    press(&mut app, &mut player, KeyCode::Char('b'));
+    assert!(!app.overlays.is_empty(), "the briefing shows");
+}

@@ -464,10 +464,39 @@ fn usable(layer: Layer, can_mutate: bool) -> impl Iterator<Item = &'static Bindi
 
 /// The one-line hints of a layer: `(keys, short description)`, from the bindings marked as hints.
 pub fn hints(layer: Layer, can_mutate: bool) -> Vec<(String, &'static str)> {
+    hints_of(layer, |b| can_mutate || !b.action.is_mutating())
+}
+
+/// The hints in a replay over `layer`: the replay's keys first, then those of the view that
+/// the replay neither takes (its keys come first) nor refuses (it changes nothing and
+/// controls no drill; the briefing it shows).
+pub fn replay_hints(layer: Layer) -> Vec<(String, &'static str)> {
+    let taken = |chord: Chord| {
+        BINDINGS
+            .iter()
+            .any(|b| b.layer == Layer::Replay && b.chord == chord)
+    };
+    let mut out = hints_of(Layer::Replay, |_| true);
+    out.extend(hints_of(layer, |b| {
+        !b.action.is_mutating()
+            && !taken(b.chord)
+            && !matches!(b.action, Action::Drill(drill) if drill != Drill::Briefing)
+    }));
+    out
+}
+
+/// The hints of the bindings of `layer` (and the global ones under it) that `shown` keeps.
+fn hints_of(layer: Layer, shown: impl Fn(&Binding) -> bool) -> Vec<(String, &'static str)> {
     let mut out: Vec<(String, &'static str)> = Vec::new();
-    let own = usable(layer, can_mutate).filter(|b| b.hint);
+    let shown = &shown;
+    let usable = |layer: Layer| {
+        BINDINGS
+            .iter()
+            .filter(move |b| b.layer == layer && shown(b))
+    };
+    let own = usable(layer).filter(|b| b.hint);
     // Under a view's own keys, the global ones it does not rebind.
-    let global = usable(Layer::Global, can_mutate).filter(move |g| {
+    let global = usable(Layer::Global).filter(move |g| {
         layer.falls_through()
             && g.hint
             // Fleet commands want a fleet selection, which a view of tasks does not have.

@@ -116,3 +116,55 @@ fn a_replay_shows_its_drill_at_the_clock_in_the_exercise_view() {
     let screen = text(&render(&app, &dark()));
     assert!(screen.contains("## What to improve"), "{screen}");
 }
+
+/// Where a live console says how fresh its data is and who the user is, a replay says what is
+/// true: the fleet sample's time in the recording, that it is read-only, that a recording has
+/// no tasks to list, follows no runbook, and shows the drill as its facilitator saw it.
+#[test]
+fn a_replay_says_what_is_true_where_a_live_console_says_live() {
+    let screen = text(&render(&replayed(80, 24, '1'), &dark()));
+    assert!(
+        screen.contains("source replay · recorded at T+01:35"),
+        "{screen}"
+    );
+    assert!(screen.contains("replay: read-only"), "{screen}");
+    for live_only in ["live, updated", "identity unknown", "READ-ONLY"] {
+        assert!(!screen.contains(live_only), "{live_only}: {screen}");
+    }
+    let screen = text(&render(&replayed(100, 30, '5'), &dark()));
+    assert!(screen.contains("A replay shows no tasks"), "{screen}");
+    assert!(!screen.contains("oading"), "{screen}");
+    let screen = text(&render(&replayed(100, 30, '6'), &dark()));
+    assert!(screen.contains("A replay follows no runbook"), "{screen}");
+    assert!(!screen.contains("reading the runbooks"), "{screen}");
+    let screen = text(&render(&replayed_at(100, 30, '4', 30.0), &dark()));
+    assert!(
+        screen.contains("No command up to T+00:30 of the recording."),
+        "{screen}"
+    );
+    let screen = text(&render(&replayed_at(160, 40, '7', 30.0), &dark()));
+    assert!(
+        screen.contains("replay: as the facilitator saw it"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("upcoming (only the facilitator saw these)"),
+        "{screen}"
+    );
+    let hints = screen.lines().rev().nth(1).unwrap();
+    assert!(
+        hints.contains("n next") && hints.contains("b briefing"),
+        "{hints}"
+    );
+    for drill_key in ["next inject", "start/pause", " ack ", " end "] {
+        assert!(!hints.contains(drill_key), "{drill_key}: {hints}");
+    }
+    let mut app = replayed(100, 30, '7');
+    app.update(key(KeyCode::Char('b')));
+    let screen = text(&render(&app, &dark()));
+    assert!(
+        screen.contains("Replay: the briefing the players were given."),
+        "{screen}"
+    );
+    assert!(!screen.contains("You are facilitator"), "{screen}");
+}
