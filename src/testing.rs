@@ -389,11 +389,16 @@ pub fn accepted(audit_id: u64) -> protocol::commands::CommandAccepted {
 pub const DRILL_RUN: &str = "ex-20261122-140300-provider-outage";
 
 /// A short recorded drill on the small fleet: started at T0, fleet samples, the outage
-/// injected at T+01:00, alice forcing openai@us-east's breaker open at T+01:35, a message,
-/// a facilitator's note, the fleet well again at T+02:30, ended at T+03:00.
+/// injected at T+01:00, alice forcing openai@us-east's breaker open at T+01:35 (past a
+/// blocking preflight), a message, a facilitator's note, the fleet well again at T+02:30,
+/// ended at T+03:00. Its objectives: traffic off openai@us-east within 2 minutes of the outage
+/// (weight 3: met at T+01:35), a promotion within 30 s of it (1: missed at T+01:30), no FORCE
+/// (2: missed at T+01:35).
 pub fn drill_records() -> Vec<protocol::exercise::record::RunRecord> {
-    use protocol::commands::{AuditEntry, AuditOutcome};
-    use protocol::exercise::record::{Player, RunHeader, RunRecord};
+    use protocol::commands::{AuditEntry, AuditOutcome, PreflightSeen, PreflightVerdict};
+    use protocol::exercise::record::{
+        ObjectiveCondition, ObjectiveSpec, Player, RunHeader, RunRecord,
+    };
     use protocol::exercise::{
         Annotation, Control, ExerciseMessage, ExerciseRole, InjectState, Tone,
     };
@@ -416,6 +421,14 @@ pub fn drill_records() -> Vec<protocol::exercise::record::RunRecord> {
         narrative: "Pages fire for openai@us-east".into(),
         fired_at_s: None,
         facilitator_note: Some("watch whether they check the standby first".into()),
+    };
+    let objective = |id: &str, title: &str, weight: u32, within_s, condition| ObjectiveSpec {
+        id: id.into(),
+        title: title.into(),
+        weight,
+        after: Some("outage".into()),
+        within_s,
+        condition,
     };
     let control = |t_s: f64, control: Control| RunRecord::Control {
         t_s,
@@ -451,7 +464,38 @@ pub fn drill_records() -> Vec<protocol::exercise::record::RunRecord> {
                 },
             ],
             injects: vec![outage.clone()],
-            objectives: Vec::new(),
+            objectives: vec![
+                objective(
+                    "traffic-off",
+                    "Traffic off openai@us-east within 2 minutes of the outage",
+                    3,
+                    Some(120.0),
+                    ObjectiveCondition::TrafficOff {
+                        provider: "openai@us-east".into(),
+                        below: 0.05,
+                    },
+                ),
+                objective(
+                    "promote",
+                    "A standby promoted within 30 s of the outage",
+                    1,
+                    Some(30.0),
+                    ObjectiveCondition::Action {
+                        action: "promote".into(),
+                        target: None,
+                    },
+                ),
+                ObjectiveSpec {
+                    after: None,
+                    ..objective(
+                        "no-force",
+                        "No FORCE override used",
+                        2,
+                        None,
+                        ObjectiveCondition::NoForce,
+                    )
+                },
+            ],
         }),
         control(0.0, Control::Start),
         fleet(0, small_fleet()),
@@ -476,7 +520,11 @@ pub fn drill_records() -> Vec<protocol::exercise::record::RunRecord> {
                 idempotency_key: Some("k-1".into()),
                 outcome: AuditOutcome::Accepted,
                 detail: None,
-                preflight: None,
+                preflight: Some(PreflightSeen {
+                    verdict: PreflightVerdict::Block,
+                    findings: vec!["us-east would run on one provider".into()],
+                    forced: true,
+                }),
             },
         },
         fleet(95, shifted),

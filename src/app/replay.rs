@@ -207,9 +207,10 @@ impl App {
             replay.shown = Some(ShownFrame {
                 clock_s: frame.clock_s,
                 fleet_at_s: frame.fleet_at_s,
-                phase: frame.phase,
+                phase: frame.drill.phase,
             });
         }
+        self.exercise_replayed(source, *frame.drill, frame.report);
     }
 
     /// A replay reaches no system: it keeps the effects that stay in the console and drops

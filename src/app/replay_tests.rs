@@ -6,19 +6,21 @@ use crossterm::event::KeyCode;
 use super::*;
 use crate::app::{Msg, View};
 use crate::keymap::{self, Action, Layer};
-use crate::sources::replay::{Player, Recording};
+use crate::sources::replay::{Player, marks};
 use crate::testing::{DRILL_RUN, SOURCE, drill_records, from_source, key, lab_app, recording_text};
+use protocol::exercise::ObjectiveStatus;
+use protocol::exercise::record::read_recording;
 
 /// A console replaying the drill (ends at T+03:00; marks at T+01:00 and T+01:35), with the
 /// replay worker's player beside it.
 fn replaying() -> (App, Player) {
-    let recording = Recording::parse(&recording_text(&drill_records())).unwrap();
+    let recording = read_recording(&recording_text(&drill_records())).unwrap();
     let mut app = lab_app(100, 30, Instant::now());
     let first = app.start_replay(ReplayInit {
         run_id: DRILL_RUN.into(),
         source: SOURCE.into(),
         end_s: recording.end_s(),
-        marks: recording.marks(),
+        marks: marks(&recording),
         speed: 1.0,
     });
     let mut player = Player::new(Arc::new(recording));
@@ -254,4 +256,67 @@ fn replay_keys_wait_behind_inputs_and_overlays() {
         ),
         "+/="
     );
+}
+
+/// The replay's drill as the Exercise view shows it: clock, phase, and each objective's status.
+fn drill(app: &App) -> (f64, ExercisePhase, Vec<ObjectiveStatus>) {
+    let exercise = app.exercise.as_ref().expect("a replay shows its drill");
+    let statuses = exercise.state.objectives.iter().map(|o| o.status.clone());
+    (
+        exercise.clock_s(app.now),
+        exercise.state.phase,
+        statuses.collect(),
+    )
+}
+
+#[test]
+fn the_exercise_view_shows_the_drill_at_the_replay_clock_and_back_again_on_a_seek() {
+    let (mut app, mut player) = replaying();
+    press(&mut app, &mut player, KeyCode::Char('7'));
+    assert_eq!(app.view, View::Exercise, "a replay offers its drill's view");
+    assert!(app.views().contains(&View::Exercise));
+    press(&mut app, &mut player, KeyCode::Char(' '));
+    press(&mut app, &mut player, KeyCode::Char('>'));
+    press(&mut app, &mut player, KeyCode::Char('>'));
+    let pending = vec![ObjectiveStatus::Pending; 3];
+    assert_eq!(drill(&app), (60.0, ExercisePhase::Running, pending.clone()));
+    // Paused, the drill's clock is the replay's: it does not run on by the wall's.
+    tick(&mut app, &mut player, Duration::from_secs(20));
+    assert_eq!(drill(&app).0, 60.0);
+    press(&mut app, &mut player, KeyCode::Char('>'));
+    press(&mut app, &mut player, KeyCode::Char('>'));
+    let (clock, _, statuses) = drill(&app);
+    assert_eq!(clock, 120.0);
+    assert_eq!(statuses[0], ObjectiveStatus::Met { at_s: 95.0 });
+    assert!(matches!(statuses[1], ObjectiveStatus::Missed { at_s, .. } if at_s == 90.0));
+    assert!(matches!(statuses[2], ObjectiveStatus::Missed { at_s, .. } if at_s == 95.0));
+    assert_eq!(app.exercise.as_ref().unwrap().report, None);
+    press(&mut app, &mut player, KeyCode::Char('$'));
+    assert_eq!(drill(&app).1, ExercisePhase::Ended);
+    let report = app.exercise.as_ref().unwrap().report.clone();
+    let report = report.expect("the report at the end").unwrap();
+    assert!(report.contains("Score: 3 / 6"), "{report}");
+    // Back before the outage: nothing scored, no report.
+    press(&mut app, &mut player, KeyCode::Char('0'));
+    assert_eq!(drill(&app), (0.0, ExercisePhase::Running, pending));
+    assert_eq!(app.exercise.as_ref().unwrap().report, None);
+    assert!(app.flash.is_none(), "nothing was refused");
+}
+
+#[test]
+fn a_replay_controls_no_drill_and_loads_no_queue() {
+    let (mut app, mut player) = replaying();
+    press(&mut app, &mut player, KeyCode::Char('>'));
+    assert!(!app.inbox.source_load(0).loading, "no queue to load");
+    press(&mut app, &mut player, KeyCode::Char('7'));
+    for drill_key in ['a', 'E', 'm', 'o', 'i'] {
+        app.flash = None;
+        let effects = app.update(key(KeyCode::Char(drill_key)));
+        assert!(effects.is_empty(), "{drill_key} asked for {effects:?}");
+        assert!(app.overlays.is_empty(), "{drill_key} opened a layer");
+        let flash = app.flash.as_ref().map(|f| f.text.as_str());
+        assert_eq!(flash, Some(READ_ONLY), "{drill_key}");
+    }
+    press(&mut app, &mut player, KeyCode::Char('b'));
+    assert!(!app.overlays.is_empty(), "the briefing shows");
 }

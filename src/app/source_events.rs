@@ -51,6 +51,11 @@ impl App {
                 }
                 self.refresh_visible();
                 self.refresh_confirm(index);
+                // A replay's source is a file: it has no queue, log or runs to be asked for,
+                // and the inbox must not say it is loading one.
+                if self.replay.is_some() {
+                    return Vec::new();
+                }
                 // Each (re)connection starts the stream at this snapshot: what the tasks
                 // did before it comes from the list, and the commands from the audit log.
                 let mut effects = self.fetch_escalations(index);

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use protocol::exercise::markdown::report_markdown;
-use protocol::exercise::record::read_recording;
+use protocol::exercise::record::read_recording_file;
 use protocol::exercise::tracker::Tracker;
 
 /// Exit code when the recording cannot be found or read.
@@ -39,14 +39,11 @@ pub fn run_from_shell(args: &ExerciseArgs, out: &mut impl Write, err: &mut impl 
         .clone()
         .unwrap_or_else(lab::exercise::default_record_dir);
     let path = recording_path(run, &dir);
-    let report = std::fs::read_to_string(&path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))
-        .and_then(|text| read_recording(&text))
-        .and_then(|records| {
-            Tracker::from_records(&records)
-                .map(|tracker| tracker.report())
-                .ok_or_else(|| "the recording does not start with its header".to_string())
-        });
+    let recording = read_recording_file(&path);
+    if let Some(cut) = recording.as_ref().ok().and_then(|r| r.cut_short()) {
+        let _ = writeln!(err, "{cut}: the report covers what comes before it");
+    }
+    let report = recording.map(|recording| Tracker::from_recording(&recording).report());
     let written = match report {
         Ok(report) if *json => {
             let text = serde_json::to_string_pretty(&report).expect("a report serializes");
@@ -54,7 +51,8 @@ pub fn run_from_shell(args: &ExerciseArgs, out: &mut impl Write, err: &mut impl 
         }
         Ok(report) => write!(out, "{}", report_markdown(&report)),
         Err(why) => {
-            let _ = writeln!(err, "cannot report on {run}: {why}");
+            // `why` names the file: a run id says where it was looked for.
+            let _ = writeln!(err, "exercise report: {why}");
             return EXIT_UNREADABLE;
         }
     };
@@ -122,6 +120,25 @@ mod tests {
         std::fs::write(&damaged, text).unwrap();
         let (code, _, err) = report(damaged.to_str().unwrap(), false, dir.path());
         assert_eq!(code, 2);
-        assert!(err.contains("line 2"), "{err}");
+        assert!(err.contains("damaged.jsonl: line 2: "), "{err}");
+    }
+
+    #[test]
+    fn a_last_line_cut_short_is_left_out_and_said() {
+        let dir = tempfile::tempdir().unwrap();
+        let records = drill_records();
+        let text = recording_text(&records);
+        std::fs::write(dir.path().join("cut.jsonl"), &text[..text.len() - 30]).unwrap();
+        let (code, markdown, err) = report("cut", false, dir.path());
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(
+            err,
+            format!(
+                "line {} of the recording is cut short (the lab stopped mid-write): the report covers what comes before it\n",
+                records.len()
+            )
+        );
+        let before = Tracker::from_records(&records[..records.len() - 1]).unwrap();
+        assert_eq!(markdown, report_markdown(&before.report()));
     }
 }

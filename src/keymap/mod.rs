@@ -409,8 +409,10 @@ impl Chord {
 }
 
 mod bindings;
+mod hints;
 
 pub use bindings::{BINDINGS, Binding};
+pub use hints::{hints, replay_hints};
 
 /// The action bound to `key` in `layer`, if any.
 pub fn lookup(layer: Layer, key: &KeyEvent) -> Option<Action> {
@@ -460,61 +462,6 @@ fn usable(layer: Layer, can_mutate: bool) -> impl Iterator<Item = &'static Bindi
     BINDINGS
         .iter()
         .filter(move |b| b.layer == layer && (can_mutate || !b.action.is_mutating()))
-}
-
-/// The one-line hints of a layer: `(keys, short description)`, from the bindings marked as hints.
-pub fn hints(layer: Layer, can_mutate: bool) -> Vec<(String, &'static str)> {
-    let mut out: Vec<(String, &'static str)> = Vec::new();
-    let own = usable(layer, can_mutate).filter(|b| b.hint);
-    // Under a view's own keys, the global ones it does not rebind.
-    let global = usable(Layer::Global, can_mutate).filter(move |g| {
-        layer.falls_through()
-            && g.hint
-            // Fleet commands want a fleet selection, which a view of tasks does not have.
-            && !matches!(g.action, Action::ActionMenu | Action::Run(_))
-            && !BINDINGS
-                .iter()
-                .any(|b| b.layer == layer && b.chord == g.chord)
-    });
-    for binding in own.chain(global) {
-        let what = short(layer, binding.action);
-        match out.iter_mut().find(|(_, w)| *w == what) {
-            Some((keys, _)) => {
-                keys.push('/');
-                keys.push_str(&binding.chord.label());
-            }
-            None => out.push((binding.chord.label(), what)),
-        }
-    }
-    out
-}
-
-/// The word a hint uses for an action in `layer`: shorter than its description.
-fn short(layer: Layer, action: Action) -> &'static str {
-    match (layer, action) {
-        (_, Action::Quit) => "quit",
-        (_, Action::Help) => "help",
-        (_, Action::Palette) => "commands",
-        (_, Action::Filter) => "filter",
-        (_, Action::ClearFilter) => "clear",
-        (_, Action::NextView) => "next view",
-        (Layer::Task, Action::Close) => "back",
-        (Layer::Editor, Action::Close) => "cancel",
-        (_, Action::Close) => "close",
-        (Layer::Editor, Action::Accept) => "done",
-        (Layer::Resolve | Layer::Silence, Action::Accept) => "send",
-        (Layer::Silence, Action::Up | Action::Down) => "matcher",
-        (_, Action::Accept) => "run",
-        (Layer::Resolve, Action::Up | Action::Down) => "choose",
-        (Layer::Confirm | Layer::Resolve, Action::PageUp | Action::PageDown) => "scroll",
-        (_, Action::Up | Action::Down) => "move",
-        (_, Action::ActionMenu) => "actions",
-        (_, Action::NextField) => "next field",
-        (_, Action::NextPane) => "pane",
-        (_, Action::HandOff) => "hand off",
-        (_, Action::Drill(drill)) => drill.short(),
-        (_, other) => other.command_name(),
-    }
 }
 
 /// All keys bound to `action` in `layer`, as labels ("↑/k").

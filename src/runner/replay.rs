@@ -15,8 +15,9 @@ use super::{
     reload_theme, theme_cycle, tick,
 };
 use crate::app::{App, AppInit, ContextInfo, Effect, Msg, ReplayInit};
-use crate::sources::replay::{Recording, spawn_replay};
+use crate::sources::replay::{marks, read_recording_file, spawn_replay};
 use crate::theme;
+use protocol::exercise::record::Recording;
 
 /// The name of the replay's source on screen.
 pub const SOURCE: &str = "replay";
@@ -36,7 +37,7 @@ pub fn replay_init(recording: &Recording, speed: f64) -> ReplayInit {
         run_id: recording.header.run_id.clone(),
         source: SOURCE.to_string(),
         end_s: recording.end_s(),
-        marks: recording.marks(),
+        marks: marks(recording),
         speed,
     }
 }
@@ -44,11 +45,9 @@ pub fn replay_init(recording: &Recording, speed: f64) -> ReplayInit {
 /// A console on `recording` (read from `file`): its one source the replay, a last line cut
 /// short said in a banner.
 pub fn replay_app(recording: &Recording, file: &str, mut init: AppInit) -> App {
-    init.problems.extend(recording.cut_line.map(|line| {
-        format!(
-            "line {line} of the recording is cut short (the lab stopped mid-write): replaying what comes before it"
-        )
-    }));
+    init.problems.extend(
+        (recording.cut_short()).map(|cut| format!("{cut}: replaying what comes before it")),
+    );
     App::new(AppInit {
         sources: vec![(SOURCE.to_string(), file.to_string())],
         ..init
@@ -58,7 +57,8 @@ pub fn replay_app(recording: &Recording, file: &str, mut init: AppInit) -> App {
 pub async fn run_replay(options: ReplayOptions) -> anyhow::Result<()> {
     // Read before the terminal is taken, so that a bad file reads as a plain error.
     let recording = Arc::new(
-        Recording::read(&options.file).map_err(|error| anyhow::anyhow!("cannot replay {error}"))?,
+        read_recording_file(&options.file)
+            .map_err(|error| anyhow::anyhow!("cannot replay {error}"))?,
     );
     let (mut current_theme, theme_problem) = theme::load(&options.theme_name, options.no_color);
     let mut problems = options.problems;

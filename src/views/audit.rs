@@ -54,7 +54,10 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
             theme.title,
         ));
     if rows.is_empty() {
-        let text = "No command yet. Commands from every console of this fleet appear here.";
+        let text = match super::replay::clock(app) {
+            Some(clock) => format!("No command up to {clock} of the recording."),
+            None => "No command yet. Commands from every console of this fleet appear here.".into(),
+        };
         frame.render_widget(
             Paragraph::new(Span::styled(text, theme.dim)).block(block),
             area,

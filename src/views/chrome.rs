@@ -238,12 +238,12 @@ pub fn draw_hints(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         spans.push(Span::styled(" dismiss banner ", theme.warning));
     }
     let replay_keys = app.replay.is_some() && (layer == Layer::Global || layer.falls_through());
-    let replay_hints = replay_keys.then(|| keymap::hints(Layer::Replay, false));
-    for (keys, what) in replay_hints
-        .into_iter()
-        .flatten()
-        .chain(keymap::hints(layer, app.can_mutate()))
-    {
+    let hints = if replay_keys {
+        keymap::replay_hints(layer)
+    } else {
+        keymap::hints(layer, app.can_mutate())
+    };
+    for (keys, what) in hints {
         spans.push(Span::styled(format!(" {keys}"), theme.accent));
         spans.push(Span::styled(format!(" {what} "), theme.dim));
     }
@@ -259,14 +259,22 @@ pub fn draw_status(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         format!(" {} ", app.context.name),
         theme.status_bar,
     ));
-    if app.context.read_only {
+    // A replay signs in to nothing: it says what it is instead of who the user is.
+    let (who, style) = match (app.identity(), &app.replay) {
+        (Some(who), _) => (
+            format!(" {} ({}) ", clean(&who.name), who.role.word()),
+            theme.status_bar,
+        ),
+        (None, Some(_)) => (
+            format!(" {} ", super::replay::READ_ONLY_BADGE),
+            theme.warning,
+        ),
+        (None, None) => (" identity unknown ".to_string(), theme.status_bar),
+    };
+    if app.context.read_only && app.replay.is_none() {
         spans.push(Span::styled(" READ-ONLY ", theme.warning));
     }
-    let who = match app.identity() {
-        Some(who) => format!(" {} ({}) ", clean(&who.name), who.role.word()),
-        None => " identity unknown ".to_string(),
-    };
-    spans.push(Span::styled(who, theme.status_bar));
+    spans.push(Span::styled(who, style));
     if let Some(exercise) = &app.exercise {
         let drill = format!(
             " EXERCISE {} {} {} ",

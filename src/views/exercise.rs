@@ -36,6 +36,8 @@ pub struct ExerciseScreen<'a> {
     pub report_path: Option<String>,
     /// Rows scrolled down.
     pub scroll: usize,
+    /// A replay's drill: it shows what the facilitator saw, not what the user may do.
+    pub replayed: bool,
 }
 
 /// The console's drill as the view draws it.
@@ -60,6 +62,7 @@ pub fn screen_of(app: &App) -> Option<ExerciseScreen<'_>> {
         report: exercise.report.as_ref(),
         report_path: exercise.report_path(),
         scroll: exercise.scroll,
+        replayed: app.replay.is_some(),
     })
 }
 
@@ -136,7 +139,15 @@ fn lines<'a>(screen: &'a ExerciseScreen, theme: &Theme) -> Vec<Line<'a>> {
         .filter(|i| i.fired_at_s.is_none())
         .collect();
     if facilitator && !upcoming.is_empty() {
-        out.push(Line::styled("  upcoming (only you see these):", theme.dim));
+        let who = if screen.replayed {
+            "the facilitator saw"
+        } else {
+            "you see"
+        };
+        out.push(Line::styled(
+            format!("  upcoming (only {who} these):"),
+            theme.dim,
+        ));
         for inject in upcoming {
             out.extend(inject_lines(screen, inject, theme));
         }
@@ -227,10 +238,12 @@ fn lines<'a>(screen: &'a ExerciseScreen, theme: &Theme) -> Vec<Line<'a>> {
     if facilitator || !state.notes.is_empty() {
         out.push(heading("Notes", theme));
         if state.notes.is_empty() {
-            out.push(Line::styled(
-                "  none (o adds one: + went well, - to improve)",
-                theme.dim,
-            ));
+            let text = if screen.replayed {
+                "  none"
+            } else {
+                "  none (o adds one: + went well, - to improve)"
+            };
+            out.push(Line::styled(text, theme.dim));
         }
         for note in &state.notes {
             let tone = match note.tone {
@@ -267,6 +280,11 @@ fn headline<'a>(screen: &ExerciseScreen, theme: &Theme) -> Line<'a> {
             100.0 * f64::from(state.score.earned) / f64::from(possible)
         ),
     };
+    let who = if screen.replayed {
+        format!("replay: as the {} saw it", state.you.word())
+    } else {
+        format!("you: {}", state.you.word())
+    };
     Line::from(vec![
         Span::styled(clock_label(screen.clock_s), theme.title),
         Span::styled(
@@ -274,12 +292,8 @@ fn headline<'a>(screen: &ExerciseScreen, theme: &Theme) -> Line<'a> {
             phase_style,
         ),
         Span::raw(format!(
-            " speed ×{} · score {}/{}{percent} · SLA breaches {} · you: {}",
-            state.speed,
-            state.score.earned,
-            state.score.possible,
-            state.sla_breaches,
-            state.you.word()
+            " speed ×{} · score {}/{}{percent} · SLA breaches {} · {who}",
+            state.speed, state.score.earned, state.score.possible, state.sla_breaches,
         )),
     ])
 }
@@ -379,10 +393,12 @@ pub fn draw_briefing(app: &App, scroll: usize, theme: &Theme, frame: &mut Frame,
             ),
             theme.title,
         ));
-    let mut lines = vec![Line::styled(
-        format!("You are {} in this drill.", state.you.word()),
-        theme.accent,
-    )];
+    let who = if app.replay.is_some() {
+        "Replay: the briefing the players were given.".to_string()
+    } else {
+        format!("You are {} in this drill.", state.you.word())
+    };
+    let mut lines = vec![Line::styled(who, theme.accent)];
     lines.push(Line::raw(""));
     lines.extend(
         state

@@ -74,6 +74,8 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
             )
         } else if let Some(failure) = failure {
             (failure, theme.error)
+        } else if app.replay.is_some() {
+            (super::replay::NO_TASKS.to_string(), theme.dim)
         } else if loads.iter().any(|l| !l.loaded) {
             ("Loading the escalation queue…".to_string(), theme.dim)
         } else {

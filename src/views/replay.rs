@@ -16,6 +16,29 @@ use protocol::sanitize::clean;
 /// every 5 s while a drill runs).
 const FLEET_LAG_S: f64 = 10.0;
 
+/// What the status bar says of a replay where a live console names its user.
+pub const READ_ONLY_BADGE: &str = "replay: read-only";
+/// The Inbox of a replay: a recording keeps no tasks.
+pub const NO_TASKS: &str = "A replay shows no tasks: the recording keeps when escalations opened and closed and who closed them (timeline, 3; Exercise, 7).";
+/// The Runbooks view of a replay: it follows none.
+pub const NO_RUNBOOKS: &str =
+    "A replay follows no runbook: the steps players took are in the recorded audit log (4).";
+
+/// What a replay says of its source's data where a live console says how fresh it is:
+/// `recorded at T+01:35` (its fleet sample's exercise second); `None` for any other source.
+pub fn recorded(app: &App, source: &str) -> Option<String> {
+    let replay = app.replay.as_ref().filter(|r| r.source == source)?;
+    Some(match replay.shown.as_ref().and_then(|s| s.fleet_at_s) {
+        Some(at) => format!("recorded at {}", clock_label(at)),
+        None => "no fleet sample yet".to_string(),
+    })
+}
+
+/// The replay's clock in words, `T+03:12`; `None` outside a replay.
+pub fn clock(app: &App) -> Option<String> {
+    app.replay.as_ref().map(|r| clock_label(r.clock_s))
+}
+
 /// Rows the bar takes: one in a replay, none otherwise.
 pub fn rows(app: &App) -> u16 {
     u16::from(app.replay.is_some())

@@ -45,7 +45,9 @@ fn draw_list(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) -> Vec<(Re
             theme.title,
         ));
     let mut lines: Vec<Line> = Vec::new();
-    if app.runbooks.catalog.is_none() {
+    if app.replay.is_some() {
+        lines.push(Line::styled(super::replay::NO_RUNBOOKS, theme.dim));
+    } else if app.runbooks.catalog.is_none() {
         lines.push(Line::styled("reading the runbooks…", theme.dim));
     }
     if let Some(problem) = &app.runbooks.record_problem {

@@ -106,6 +106,7 @@ async fn a_burst_fills_the_queue_and_a_cut_off_fleet_answers_503_while_the_drill
     let recording = std::fs::read_to_string(drill.recording()).unwrap();
     let opened = read_recording(&recording)
         .unwrap()
+        .records
         .into_iter()
         .filter(|record| matches!(record, RunRecord::EscalationOpened { .. }))
         .count();

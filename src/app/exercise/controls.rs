@@ -50,7 +50,7 @@ impl App {
         };
         let (phase, speed) = (exercise.state.phase, exercise.state.speed);
         let latest = exercise.latest_unacknowledged();
-        if let Some(why) = refusal(drill, &exercise.state, self.context.read_only) {
+        if let Some(why) = refusal(drill, &exercise.state, self.drill_read_only()) {
             self.flash(Level::Warning, why);
             return Vec::new();
         }
@@ -140,8 +140,19 @@ impl App {
             palette.entries.push(PaletteEntry {
                 action,
                 keys,
-                refused: refusal(drill, &exercise.state, self.context.read_only),
+                refused: refusal(drill, &exercise.state, self.drill_read_only()),
             });
+        }
+    }
+
+    /// Why this console may not control a drill at all, if it may not.
+    fn drill_read_only(&self) -> Option<&'static str> {
+        if self.replay.is_some() {
+            Some(super::super::replay::READ_ONLY)
+        } else if self.context.read_only {
+            Some("read-only: this console does not control the drill")
+        } else {
+            None
         }
     }
 
@@ -267,13 +278,14 @@ impl super::Exercise {
     }
 }
 
-/// Why the user may not do `drill` to this drill, if they may not.
-fn refusal(drill: Drill, state: &ExerciseState, read_only: bool) -> Option<String> {
+/// Why the user may not do `drill` to this drill, if they may not; `read_only`: why this
+/// console controls no drill, if it does not.
+fn refusal(drill: Drill, state: &ExerciseState, read_only: Option<&str>) -> Option<String> {
     if drill == Drill::Briefing {
         return None;
     }
-    if read_only {
-        return Some("read-only: this console does not control the drill".into());
+    if let Some(why) = read_only {
+        return Some(why.to_string());
     }
     let you = state.you;
     if drill.facilitator_only() && you != ExerciseRole::Facilitator {

@@ -47,6 +47,8 @@ pub struct Exercise {
     told_messages: usize,
     /// Injects this console acknowledged.
     acknowledged: HashSet<String>,
+    /// A replay's drill, at the replay's clock.
+    replayed: bool,
 }
 
 impl Exercise {
@@ -65,14 +67,15 @@ impl Exercise {
             told_injects: HashSet::new(),
             told_messages: 0,
             acknowledged: HashSet::new(),
+            replayed: false,
         }
     }
 
     /// The exercise clock at `now`: it runs on at the drill's speed from the last read while
-    /// the drill runs, and stands still otherwise.
+    /// the drill runs, and stands still otherwise (and in a replay, whose clock moves it).
     pub fn clock_s(&self, now: Instant) -> f64 {
         match self.state.phase {
-            ExercisePhase::Running => {
+            ExercisePhase::Running if !self.replayed => {
                 let since = now.saturating_duration_since(self.read_at).as_secs_f64();
                 self.state.clock_s + since * self.state.speed
             }
@@ -231,6 +234,26 @@ impl App {
         }
         self.dirty = true;
         effects
+    }
+
+    /// A replay's drill at the replay's clock, as its facilitator saw it then, and its report
+    /// once it has ended: shown as a live drill is, without news, banners or bells (the
+    /// replay's timeline has the injects and messages already).
+    pub(super) fn exercise_replayed(
+        &mut self,
+        source: &str,
+        state: ExerciseState,
+        report: Option<String>,
+    ) {
+        let now = self.now;
+        let exercise = self
+            .exercise
+            .get_or_insert_with(|| Exercise::new(source.to_string(), state.clone(), now));
+        exercise.replayed = true;
+        exercise.state = state;
+        exercise.read_at = now;
+        exercise.report = report.map(Ok);
+        self.dirty = true;
     }
 
     /// The report of the ended drill, as `source` gave it: shown in the Exercise view.

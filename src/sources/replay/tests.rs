@@ -1,8 +1,10 @@
 use super::*;
 use crate::testing::{drill_records, recording_text};
+use protocol::exercise::ObjectiveStatus;
+use protocol::exercise::record::read_recording;
 
 fn drill() -> Recording {
-    Recording::parse(&recording_text(&drill_records())).expect("the drill parses")
+    read_recording(&recording_text(&drill_records())).expect("the drill reads")
 }
 
 /// What `seek` fed, in words: `rewound`, `fleet@<revision>`, `audit#<id>`, `frame T+..`.
@@ -17,7 +19,7 @@ fn fed(events: &[SourceEvent]) -> Vec<String> {
                 "frame {} fleet {:?} {} notes {}",
                 clock_label(frame.clock_s),
                 frame.fleet_at_s,
-                frame.phase.word(),
+                frame.drill.phase.word(),
                 frame.notes.len()
             ),
             other => format!("{other:?}"),
@@ -26,12 +28,8 @@ fn fed(events: &[SourceEvent]) -> Vec<String> {
 }
 
 #[test]
-fn a_recording_reads_whole_with_its_end_and_marks() {
-    let recording = drill();
-    assert_eq!(recording.header.run_id, crate::testing::DRILL_RUN);
-    assert_eq!(recording.end_s(), 180.0);
-    assert_eq!(recording.cut_line, None);
-    let marks = recording.marks();
+fn marks_are_the_injects_and_the_players_actions() {
+    let marks = marks(&drill());
     let marks: Vec<(f64, &str)> = marks.iter().map(|m| (m.t_s, m.what.as_str())).collect();
     assert_eq!(
         marks,
@@ -39,59 +37,6 @@ fn a_recording_reads_whole_with_its_end_and_marks() {
             (60.0, "inject outage"),
             (95.0, "breaker force-open openai@us-east (alice)")
         ]
-    );
-}
-
-#[test]
-fn bad_lines_are_named_and_only_a_cut_last_line_is_forgiven() {
-    let text = recording_text(&drill_records());
-    let lines: Vec<&str> = text.lines().collect();
-    let with = |index: usize, replacement: &str| {
-        let mut changed = lines.clone();
-        changed[index] = replacement;
-        changed.join("\n") + "\n"
-    };
-    let error = Recording::parse(&with(3, "{\"record\":\"fleet\",\"t_s\":5}")).unwrap_err();
-    assert!(
-        error.starts_with("line 4: missing field `snapshot`"),
-        "{error}"
-    );
-    let error = Recording::parse(&with(2, "not json")).unwrap_err();
-    assert!(error.starts_with("line 3: expected"), "{error}");
-    let error = Recording::parse(&with(0, lines[1])).unwrap_err();
-    assert!(
-        error.contains("line 1: the first record is not a header"),
-        "{error}"
-    );
-    let error = Recording::parse(&with(4, lines[0])).unwrap_err();
-    assert_eq!(error, "line 5: a second header");
-    let negative = lines[1].replace("\"t_s\":0.0", "\"t_s\":-3.0");
-    let error = Recording::parse(&with(1, &negative)).unwrap_err();
-    assert!(error.starts_with("line 2: clock -3"), "{error}");
-    let newer = lines[0].replace("\"format\":1", "\"format\":2");
-    let error = Recording::parse(&with(0, &newer)).unwrap_err();
-    assert!(error.starts_with("line 1: recording format 2"), "{error}");
-    assert_eq!(
-        Recording::parse("\n\n").unwrap_err(),
-        "the file is empty: not an exercise recording"
-    );
-    // A lab killed mid-write: the last line stops halfway and has no newline.
-    let cut = &text[..text.len() - 40];
-    let recording = Recording::parse(cut).expect("a cut last line is left out");
-    assert_eq!(recording.cut_line, Some(lines.len()));
-    assert_eq!(recording.end_s(), 180.0, "the control before it stays");
-    assert_eq!(recording.records.len(), drill_records().len() - 2);
-    // A cut line that is not the last is damage, not a lab stopping.
-    let error = Recording::parse(&with(5, &lines[5][..30])).unwrap_err();
-    assert!(error.starts_with("line 6: EOF while parsing"), "{error}");
-}
-
-#[test]
-fn a_file_that_cannot_be_read_says_which() {
-    let error = Recording::read(Path::new("/nonexistent/run.jsonl")).unwrap_err();
-    assert!(
-        error.starts_with("cannot read /nonexistent/run.jsonl:"),
-        "{error}"
     );
 }
 
@@ -149,4 +94,102 @@ fn seeking_feeds_what_the_run_showed_up_to_the_clock_and_rewinds_from_t0() {
         frame.notes[0].at,
         crate::testing::fixture_wall() + TimeDelta::seconds(60)
     );
+}
+
+/// The drill of the last frame `seek` fed.
+fn drill_at(player: &mut Player, t_s: f64) -> (ExerciseState, Option<String>) {
+    let events = player.seek(t_s);
+    let Some(SourceEvent::Replayed(frame)) = events.last() else {
+        panic!("a frame ends every seek");
+    };
+    (*frame.drill.clone(), frame.report.clone())
+}
+
+/// Each objective's id and status word with its time: `traffic-off met T+01:35`.
+fn objectives(state: &ExerciseState) -> Vec<String> {
+    (state.objectives.iter())
+        .map(|o| match &o.status {
+            ObjectiveStatus::Pending => match o.deadline_s {
+                Some(by) => format!("{} pending by {}", o.id, clock_label(by)),
+                None => format!("{} pending", o.id),
+            },
+            ObjectiveStatus::Met { at_s } => format!("{} met {}", o.id, clock_label(*at_s)),
+            ObjectiveStatus::Missed { at_s, .. } => {
+                format!("{} missed {}", o.id, clock_label(*at_s))
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn each_frame_carries_the_drill_its_facilitator_saw_at_the_clock() {
+    let mut player = Player::new(Arc::new(drill()));
+    let (state, report) = drill_at(&mut player, 30.0);
+    assert_eq!(
+        objectives(&state),
+        ["traffic-off pending", "promote pending", "no-force pending"]
+    );
+    assert_eq!((state.clock_s, state.phase), (30.0, ExercisePhase::Running));
+    assert_eq!(state.you, ExerciseRole::Facilitator);
+    let upcoming = &state.injects[0];
+    assert_eq!(
+        (upcoming.id.as_str(), upcoming.fired_at_s),
+        ("outage", None)
+    );
+    assert_eq!(report, None);
+    // The outage fired at T+01:00: deadlines count from it.
+    let (state, _) = drill_at(&mut player, 80.0);
+    assert_eq!(
+        objectives(&state),
+        [
+            "traffic-off pending by T+03:00",
+            "promote pending by T+01:30",
+            "no-force pending"
+        ]
+    );
+    // The deadline passes with the clock, between two records.
+    let (state, _) = drill_at(&mut player, 91.0);
+    assert_eq!(objectives(&state)[1], "promote missed T+01:30");
+    let (state, _) = drill_at(&mut player, 100.0);
+    assert_eq!(
+        objectives(&state),
+        [
+            "traffic-off met T+01:35",
+            "promote missed T+01:30",
+            "no-force missed T+01:35"
+        ]
+    );
+    assert_eq!((state.score.earned, state.score.possible), (3, 6));
+    assert_eq!(state.risky_actions.len(), 1);
+    assert!(state.risky_actions[0].forced);
+    assert_eq!(state.measures[0].detect_s, Some(35.0));
+    assert_eq!(state.measures[0].mitigate_s, Some(35.0));
+    let (state, report) = drill_at(&mut player, 180.0);
+    assert_eq!(state.phase, ExercisePhase::Ended);
+    assert_eq!(state.notes.len(), 1);
+    let tracker = Tracker::from_records(&drill_records()).unwrap();
+    assert_eq!(report, Some(report_markdown(&tracker.report())));
+}
+
+#[test]
+fn seeking_back_gives_the_drill_as_it_was_then() {
+    let mut player = Player::new(Arc::new(drill()));
+    let (at_end, _) = drill_at(&mut player, 180.0);
+    let (back, report) = drill_at(&mut player, 80.0);
+    assert_eq!(back.phase, ExercisePhase::Running);
+    assert_eq!(report, None, "no report before the end");
+    assert_eq!(
+        objectives(&back),
+        [
+            "traffic-off pending by T+03:00",
+            "promote pending by T+01:30",
+            "no-force pending"
+        ]
+    );
+    assert!(back.risky_actions.is_empty() && back.messages.is_empty());
+    // Forward again: the same drill as the first time through.
+    let (again, _) = drill_at(&mut player, 180.0);
+    assert_eq!(again, at_end);
+    let mut fresh = Player::new(Arc::new(drill()));
+    assert_eq!(drill_at(&mut fresh, 80.0).0, back);
 }

@@ -287,8 +287,12 @@ fn provider_lines<'a>(app: &App, theme: &Theme, source: usize, p: &Provider) -> 
     lines
 }
 
-/// `source lab · live, updated within 15s`, or how old what it last said is.
+/// `source lab · live, updated within 15s`, or how old what it last said is; in a replay,
+/// `source replay · recorded at T+01:35`.
 pub(in crate::views) fn provenance(app: &App, theme: &Theme, source: &SourceData) -> Span<'static> {
+    if let Some(recorded) = crate::views::replay::recorded(app, &source.name) {
+        return Span::styled(format!("source {} · {recorded}", source.name), theme.dim);
+    }
     match (source.freshness(app.now), source.age(app.now)) {
         // Fresh data is at most STALE_AFTER old: a count of seconds below that would only
         // flicker with each event.

@@ -17,31 +17,109 @@ fn real_time() -> f64 {
     1.0
 }
 
-/// Reads a recording (JSON Lines of [`RunRecord`], the header first). A last line cut short
-/// (a lab killed mid-write) is left out; any other bad line is an error naming it.
-pub fn read_recording(text: &str) -> Result<Vec<RunRecord>, String> {
-    let lines: Vec<&str> = text.split('\n').collect();
+/// A recording read whole and checked: its header, the records after it in the order the lab
+/// wrote them (the order its tracker took them in), and a last line cut short, if any.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Recording {
+    pub header: RunHeader,
+    pub records: Vec<RunRecord>,
+    /// The number of a last line cut short (the lab stopped mid-write): left out.
+    pub cut_line: Option<usize>,
+}
+
+impl Recording {
+    /// The exercise second of the last record: where the run ends.
+    pub fn end_s(&self) -> f64 {
+        self.records.iter().map(RunRecord::t_s).fold(0.0, f64::max)
+    }
+
+    /// A last line cut short, in words, for whoever reads the recording to say before what
+    /// it does with the rest.
+    pub fn cut_short(&self) -> Option<String> {
+        self.cut_line.map(|line| {
+            format!("line {line} of the recording is cut short (the lab stopped mid-write)")
+        })
+    }
+}
+
+/// Reads the recording file at `path`; the error names the file and, for its content, the line.
+pub fn read_recording_file(path: &std::path::Path) -> Result<Recording, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+    read_recording(&text).map_err(|error| format!("{}: {error}", path.display()))
+}
+
+/// Reads a recording: JSON Lines of [`RunRecord`], the header first, then records with a
+/// clock at or after T0. A last line cut short (written line by line and flushed, only the
+/// last can be: a lab killed mid-write) is left out and said in `cut_line`; any other bad
+/// line is an error naming it.
+pub fn read_recording(text: &str) -> Result<Recording, String> {
+    let lines: Vec<(usize, &str)> = (text.lines().enumerate())
+        .map(|(index, line)| (index + 1, line))
+        .filter(|(_, line)| !line.trim().is_empty())
+        .collect();
+    let Some(&(last, _)) = lines.last() else {
+        return Err("the file is empty: not an exercise recording".into());
+    };
+    let mut header: Option<RunHeader> = None;
     let mut records = Vec::new();
-    for (index, line) in lines.iter().enumerate() {
-        let number = index + 1;
-        if line.trim().is_empty() {
-            continue;
-        }
-        match serde_json::from_str::<RunRecord>(line) {
-            Ok(record) => records.push(record),
-            // The last line with no newline after it was being written.
-            Err(_) if number == lines.len() => break,
-            Err(error) => return Err(format!("line {number}: {error}")),
+    let mut cut_line = None;
+    for &(number, line) in &lines {
+        let record = match serde_json::from_str::<RunRecord>(line) {
+            Ok(record) => record,
+            Err(error) if number == last && error.is_eof() && !text.ends_with('\n') => {
+                cut_line = Some(number);
+                continue;
+            }
+            Err(error) => return Err(format!("line {number}: {}", without_position(&error))),
+        };
+        match (record, &header) {
+            (RunRecord::Header(read), None) if read.format > FORMAT_VERSION => {
+                return Err(format!(
+                    "line {number}: recording format {}, this program reads format {FORMAT_VERSION} (a newer Switchboard wrote it)",
+                    read.format
+                ));
+            }
+            (RunRecord::Header(read), None) => header = Some(read),
+            (_, None) => {
+                return Err(format!(
+                    "line {number}: the first record is not a header: not an exercise recording"
+                ));
+            }
+            (RunRecord::Header(_), Some(_)) => {
+                return Err(format!("line {number}: a second header"));
+            }
+            (record, Some(_)) if !(record.t_s() >= 0.0 && record.t_s().is_finite()) => {
+                return Err(format!(
+                    "line {number}: clock {} is not an exercise second at or after T0",
+                    record.t_s()
+                ));
+            }
+            (record, Some(_)) => records.push(record),
         }
     }
-    match records.first() {
-        Some(RunRecord::Header(header)) if header.format > FORMAT_VERSION => Err(format!(
-            "line 1: recording format {} is newer than this program reads ({FORMAT_VERSION})",
-            header.format
-        )),
-        Some(RunRecord::Header(_)) => Ok(records),
-        Some(_) => Err("line 1: a recording starts with its header".to_string()),
-        None => Err("the recording is empty".to_string()),
+    let Some(header) = header else {
+        return Err(format!(
+            "line {last} is cut short and no header precedes it: not an exercise recording"
+        ));
+    };
+    Ok(Recording {
+        header,
+        records,
+        cut_line,
+    })
+}
+
+/// serde_json's message without its "at line 1 column 9": the line is the recording's; the
+/// column when serde_json knows it (not for a field missing from a whole record).
+fn without_position(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    let message = text
+        .rsplit_once(" at line ")
+        .map_or(text.as_str(), |(m, _)| m);
+    match error.column() {
+        0 => message.to_string(),
+        column => format!("{message} (column {column})"),
     }
 }
 
@@ -205,3 +283,7 @@ impl ObjectiveCondition {
         )
     }
 }
+
+#[cfg(test)]
+#[path = "record_tests.rs"]
+mod tests;

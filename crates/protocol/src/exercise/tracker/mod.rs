@@ -12,7 +12,7 @@
 //!   first break within their window, met when the clock passes their deadline, or at the end.
 //! - An escalation breaches its SLA when the clock passes its deadline while it is open.
 
-use super::record::{ObjectiveCondition, ObjectiveSpec, RunHeader, RunRecord};
+use super::record::{ObjectiveCondition, ObjectiveSpec, Recording, RunHeader, RunRecord};
 use super::report::{ApprovalWait, ExerciseReport, RegionSeries, TimelineEntry};
 use super::{
     Annotation, ExerciseMessage, ExercisePhase, ExerciseRole, ExerciseState, InjectMeasures,
@@ -146,16 +146,25 @@ impl Tracker {
         }
     }
 
-    /// A tracker fed a whole recording; `None` when it does not start with its header.
+    /// A tracker fed records, the header first; `None` when they do not start with it.
     pub fn from_records(records: &[RunRecord]) -> Option<Tracker> {
         let (RunRecord::Header(header), rest) = records.split_first()? else {
             return None;
         };
+        Some(Tracker::fed(header, rest))
+    }
+
+    /// A tracker fed a whole recording read by [`read_recording`].
+    pub fn from_recording(recording: &Recording) -> Tracker {
+        Tracker::fed(&recording.header, &recording.records)
+    }
+
+    fn fed(header: &RunHeader, records: &[RunRecord]) -> Tracker {
         let mut tracker = Tracker::new(header.clone());
-        for record in rest {
+        for record in records {
             tracker.feed(record);
         }
-        Some(tracker)
+        tracker
     }
 
     pub fn header(&self) -> &RunHeader {
