@@ -2,6 +2,7 @@
 //! (snapshot + live event stream, reconnect with backoff and jitter, resume with
 //! `Last-Event-ID`) that reports [`SourceMsg`]s to the app.
 
+pub mod approvals;
 pub mod backoff;
 pub mod client;
 pub mod delivery;
