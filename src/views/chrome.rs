@@ -94,6 +94,10 @@ pub fn banner_lines(app: &App) -> Vec<(Level, String)> {
     if let Some(news) = app.exercise_banner() {
         lines.push((Level::Warning, format!("{news} (7: Exercise)")));
     }
+    // A command waiting for a second operator, or the requester's answer: one of them acts.
+    if let Some((level, news)) = app.approval_banner() {
+        lines.push((level, news.to_string()));
+    }
     for source in &app.sources {
         // The replay bar says what a replay's source shows and how old it is.
         if app.replay.as_ref().is_some_and(|r| r.source == source.name) {
@@ -305,6 +309,13 @@ pub fn draw_status(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         if near > 0 {
             spans.push(Span::styled(format!(" ! {near} P1 "), theme.error));
         }
+    }
+    let waiting = app.approvals.waiting();
+    if waiting > 0 {
+        spans.push(Span::styled(
+            format!(" ⚖ {waiting} waiting "),
+            theme.warning,
+        ));
     }
     if let Some(progress) = load_progress(app) {
         spans.push(Span::styled(progress, theme.status_bar));
