@@ -286,6 +286,11 @@ impl View {
         View::Approvals,
     ];
 
+    /// The number key that shows it (its place among all views, offered or not).
+    pub fn key(self) -> usize {
+        View::ALL.iter().position(|v| *v == self).unwrap_or(0) + 1
+    }
+
     pub fn title(self) -> &'static str {
         match self {
             View::Fleet => "Fleet",

@@ -50,8 +50,7 @@ fn tab_positions(app: &App, width: u16) -> Vec<(View, u16, u16)> {
 
 /// The tab of `view`, with the number key that shows it.
 fn tab_label(view: View) -> String {
-    let key = View::ALL.iter().position(|v| *v == view).unwrap_or(0) + 1;
-    format!(" {key} {} ", view.title())
+    format!(" {} {} ", view.key(), view.title())
 }
 
 /// Each tab and the cells it covers in `header`, for the mouse.

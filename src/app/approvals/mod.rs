@@ -210,7 +210,8 @@ impl App {
             return Vec::new();
         };
         self.log(Some(&source), level, text.clone());
-        let shown = format!("{text} — 8 Approvals");
+        let view = View::Approvals;
+        let shown = format!("{text} — {} {}", view.key(), view.title());
         self.approvals.banner = Some((level, shown, self.now + BANNER_FOR));
         // The bell as for a new escalation: only with notifications on ([notify]).
         if self.notify_at.is_none() {
