@@ -179,10 +179,25 @@ pub enum Outcome {
     NeverReceived,
     /// The server applied it and said what follows (a resolution: the workflow resumes).
     Applied { detail: String },
+    /// The source's two-person rule holds it for a second operator: received, never to be
+    /// sent again (the source carries it out on approval, under the same key).
+    Held {
+        audit_id: u64,
+        /// The approval request, when the answer named it (a recovery from the audit log
+        /// knows only the entry).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        approval_id: Option<String>,
+    },
 }
 
 impl Outcome {
     pub fn accepted(answer: &CommandAccepted) -> Outcome {
+        if let Some(request) = &answer.pending_approval {
+            return Outcome::Held {
+                audit_id: answer.audit_id,
+                approval_id: Some(request.id.clone()),
+            };
+        }
         Outcome::Accepted {
             audit_id: answer.audit_id,
             operation_id: answer.operation.as_ref().map(|o| o.id.clone()),
@@ -219,6 +234,11 @@ impl Outcome {
             Outcome::Unknown { message } => format!("outcome unknown: {message}"),
             Outcome::NeverReceived => "never reached the server".to_string(),
             Outcome::Applied { detail } => format!("applied: {detail}"),
+            Outcome::Held {
+                audit_id,
+                approval_id: Some(request),
+            } => format!("held for approval {request} (audit #{audit_id})"),
+            Outcome::Held { audit_id, .. } => format!("held for approval (audit #{audit_id})"),
         }
     }
 }
@@ -490,13 +510,16 @@ fn outcome_in_audit(entries: &[AuditEntry], key: &str, caller: &str) -> Outcome 
         return Outcome::NeverReceived;
     };
     match found.outcome {
+        AuditOutcome::Accepted | AuditOutcome::Succeeded | AuditOutcome::Reverted => {
+            Outcome::Accepted {
+                audit_id: found.id,
+                operation_id: None,
+            }
+        }
         // Held for a second approver: received, and never to be sent again.
-        AuditOutcome::Accepted
-        | AuditOutcome::Succeeded
-        | AuditOutcome::Reverted
-        | AuditOutcome::Held => Outcome::Accepted {
+        AuditOutcome::Held => Outcome::Held {
             audit_id: found.id,
-            operation_id: None,
+            approval_id: None,
         },
         AuditOutcome::Rejected | AuditOutcome::Failed => Outcome::Rejected {
             status: None,

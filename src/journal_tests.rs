@@ -154,6 +154,23 @@ fn audit(id: u64, key: Option<&str>, outcome: AuditOutcome, detail: Option<&str>
 }
 
 #[test]
+fn a_command_held_for_approval_is_known_and_never_pending() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut journal = Journal::open(&dir.path().join("commands.jsonl")).unwrap();
+    let sent = entry("k-held");
+    journal.record_sent(&sent).unwrap();
+    let mut answer = crate::testing::accepted(21);
+    answer.pending_approval = Some(Box::new(crate::testing::approval_request()));
+    let outcome = Outcome::accepted(&answer);
+    assert_eq!(
+        outcome.describe(),
+        "held for approval apr-000003 (audit #21)"
+    );
+    journal.record_result(&sent.id, outcome).unwrap();
+    assert!(journal.pending().is_empty());
+}
+
+#[test]
 fn the_audit_log_tells_what_became_of_a_pending_command() {
     let log = vec![
         audit(12, Some("k-1"), AuditOutcome::Succeeded, None),
@@ -183,6 +200,15 @@ fn the_audit_log_tells_what_became_of_a_pending_command() {
     assert_eq!(
         outcome_in_audit(&log, "k-3", "alice"),
         Outcome::NeverReceived
+    );
+    // A command the two-person rule held was received: it is not sent again.
+    let held = audit(14, Some("k-4"), AuditOutcome::Held, None);
+    assert_eq!(
+        outcome_in_audit(&[held], "k-4", "alice"),
+        Outcome::Held {
+            audit_id: 14,
+            approval_id: None
+        }
     );
     // Another caller's entry under the same key says nothing of ours.
     let mut theirs = audit(13, Some("k-3"), AuditOutcome::Accepted, None);

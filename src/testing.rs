@@ -385,6 +385,18 @@ pub fn accepted(audit_id: u64) -> protocol::commands::CommandAccepted {
     }
 }
 
+/// `fixtures/payloads/approval-pending.json`: alice's forced drain of us-east (apr-000003),
+/// waiting for a second operator since 14:01:30, expiring at 14:16:30.
+pub fn approval_request() -> protocol::approvals::ApprovalRequest {
+    serde_json::from_str(include_str!("../fixtures/payloads/approval-pending.json"))
+        .expect("fixture parses")
+}
+
+/// The lab source's `approval` event of `request`.
+pub fn approval_event(request: protocol::approvals::ApprovalRequest) -> Msg {
+    from_source(SourceEvent::Approval(Box::new(request)))
+}
+
 /// The run id of [`drill_records`].
 pub const DRILL_RUN: &str = "ex-20261122-140300-provider-outage";
 
@@ -524,6 +536,7 @@ pub fn drill_records() -> Vec<protocol::exercise::record::RunRecord> {
                     verdict: PreflightVerdict::Block,
                     findings: vec!["us-east would run on one provider".into()],
                     forced: true,
+                    needs_approval: None,
                 }),
             },
         },

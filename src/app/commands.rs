@@ -11,6 +11,7 @@ use crate::domain::performer;
 use crate::domain::preflight::Preflight;
 use crate::keymap::Layer;
 use protocol::Role;
+use protocol::approvals::ApprovalRequest;
 use protocol::commands::{AuditEntry, CommandAccepted, PreflightSeen};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -124,6 +125,9 @@ pub struct CommandFailure {
 pub enum SentState {
     Sending,
     Accepted(CommandAccepted),
+    /// The source's two-person rule holds it for a second operator (answered with
+    /// `pending_approval`): received, nothing changed yet.
+    Held(Box<ApprovalRequest>),
     Failed(CommandFailure),
 }
 
@@ -212,7 +216,12 @@ impl App {
                 let row = self.selected_service()?;
                 Some((row.source, Target::Service(self.service_at(row).id.clone())))
             }
-            View::Timeline | View::Audit | View::Inbox | View::Runbooks | View::Exercise => None,
+            View::Timeline
+            | View::Audit
+            | View::Inbox
+            | View::Runbooks
+            | View::Exercise
+            | View::Approvals => None,
         }
     }
 
@@ -440,12 +449,17 @@ impl App {
         &mut self,
         id: u64,
         result: Result<CommandAccepted, CommandFailure>,
-    ) {
+    ) -> Vec<Effect> {
         let Some(sent) = self.sent.iter_mut().find(|s| s.id == id) else {
-            return;
+            return Vec::new();
         };
         let label = sent.command.to_string();
+        let source = sent.source.clone();
         let (level, text) = match &result {
+            Ok(CommandAccepted {
+                pending_approval: Some(request),
+                ..
+            }) => (Level::Warning, format!("⚖ {label}: {}", held_text(request))),
             Ok(accepted) => {
                 let mut text = format!("✓ {label}: accepted (audit #{})", accepted.audit_id);
                 match &accepted.operation {
@@ -486,9 +500,32 @@ impl App {
             }
         };
         sent.state = match result {
+            Ok(CommandAccepted {
+                pending_approval: Some(request),
+                ..
+            }) => SentState::Held(request),
             Ok(accepted) => SentState::Accepted(accepted),
             Err(failure) => SentState::Failed(failure),
         };
+        let held = match &sent.state {
+            SentState::Held(request) => Some((**request).clone()),
+            _ => None,
+        };
         self.flash(level, text);
+        // The requester's own request is in the Approvals view from now on.
+        match (held, self.source_index(&source)) {
+            (Some(request), Some(index)) => self.on_approval(index, request),
+            _ => Vec::new(),
+        }
     }
+}
+
+/// `held for approval apr-000003: <why>; expires 14:16` (on the source's clock).
+pub fn held_text(request: &ApprovalRequest) -> String {
+    format!(
+        "held for approval {}: {}; expires {}",
+        protocol::sanitize::clean(&request.id),
+        protocol::sanitize::clean(&request.why_approval),
+        request.expires_at.format("%H:%M")
+    )
 }

@@ -45,6 +45,8 @@ pub enum JournaledOutcome {
     NotDone(String),
     /// Its fate is not known (no answer came, or the run stopped before it did).
     Unknown(String),
+    /// Held by the source's two-person rule for a second operator.
+    Held(String),
 }
 
 impl JournaledOutcome {
@@ -52,7 +54,8 @@ impl JournaledOutcome {
         match self {
             JournaledOutcome::Done(words)
             | JournaledOutcome::NotDone(words)
-            | JournaledOutcome::Unknown(words) => words,
+            | JournaledOutcome::Unknown(words)
+            | JournaledOutcome::Held(words) => words,
         }
     }
 }

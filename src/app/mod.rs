@@ -1,6 +1,7 @@
 //! The one owner of console state. `App::update` is the only mutator: messages in,
 //! effects out, no I/O, so every behaviour is testable without a terminal or network.
 
+mod approvals;
 mod audit;
 mod commands;
 mod exercise;
@@ -36,10 +37,14 @@ use chrono::{DateTime, Utc};
 use crossterm::event::{KeyEvent, MouseEvent};
 use ratatui::layout::Rect;
 
+pub use approvals::{
+    Approvals, DecisionFailure, DecisionOrder, SentDecision, SourcedRequest, command_words,
+    decision_words,
+};
 pub use audit::AuditRow;
 pub use commands::{
     CommandFailure, CommandRequest, ConfirmState, FailureKind, Field, FieldKind, SentCommand,
-    SentState, SourcedAudit,
+    SentState, SourcedAudit, held_text,
 };
 pub use exercise::{BANNER_FOR, ControlOrder, EndDrill, Exercise, SentControl};
 pub use inbox::{Inbox, InboxItem, OrderKey, SLA_WARNING, SourceLoad, Upserted, filter_text};
@@ -180,6 +185,13 @@ pub enum Msg {
         source: String,
         result: Result<Box<protocol::exercise::report::ExerciseReport>, String>,
     },
+    /// The answer to decision `id` (approve, deny, withdraw), sent under `key`: the request
+    /// as it is now, or why it was not decided.
+    Decided {
+        id: u64,
+        key: String,
+        result: Result<Box<protocol::approvals::ApprovalRequest>, DecisionFailure>,
+    },
 }
 
 impl From<SourceMsg> for Msg {
@@ -242,6 +254,10 @@ pub enum Effect {
     FetchExerciseReport {
         source: String,
     },
+    /// Approve, deny or withdraw a request of the two-person rule under its idempotency key
+    /// (a fresh one, or the one of the same decision whose answer was lost; the same on each
+    /// retry).
+    Decide(DecisionOrder),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -254,10 +270,12 @@ pub enum View {
     Runbooks,
     /// A tabletop exercise: offered while a source runs one.
     Exercise,
+    /// Requests of the two-person rule: offered while a source has some.
+    Approvals,
 }
 
 impl View {
-    pub const ALL: [View; 7] = [
+    pub const ALL: [View; 8] = [
         View::Fleet,
         View::Services,
         View::Timeline,
@@ -265,7 +283,13 @@ impl View {
         View::Inbox,
         View::Runbooks,
         View::Exercise,
+        View::Approvals,
     ];
+
+    /// The number key that shows it (its place among all views, offered or not).
+    pub fn key(self) -> usize {
+        View::ALL.iter().position(|v| *v == self).unwrap_or(0) + 1
+    }
 
     pub fn title(self) -> &'static str {
         match self {
@@ -276,6 +300,7 @@ impl View {
             View::Inbox => "Inbox",
             View::Runbooks => "Runbooks",
             View::Exercise => "Exercise",
+            View::Approvals => "Approvals",
         }
     }
 }
@@ -380,6 +405,8 @@ pub struct App {
     pub replay: Option<Replay>,
     /// The tabletop exercise a source runs, once one said so.
     pub exercise: Option<Exercise>,
+    /// The requests of the sources' two-person rule, and this console's decisions.
+    pub approvals: Approvals,
     next_control_id: u64,
     /// New tasks this urgent or more are notified of; `None`: notifications are off.
     pub notify_at: Option<Priority>,
@@ -446,6 +473,7 @@ impl App {
             runbooks: Runbooks::default(),
             replay: None,
             exercise: None,
+            approvals: Approvals::default(),
             next_control_id: 0,
             notify_at: init.notify_at,
             problems: init.problems,

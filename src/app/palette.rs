@@ -114,6 +114,7 @@ impl App {
                     .map_or("", |(_, t)| t);
                 match chosen {
                     Some(Action::Drill(drill)) => return self.drill(drill, text),
+                    Some(Action::Decide(kind)) => return self.decide(kind, text),
                     Some(Action::Run(verb)) if !args.is_empty() => {
                         self.start_typed_command(verb, &args)
                     }

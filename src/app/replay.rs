@@ -237,6 +237,7 @@ impl App {
                 | Effect::Silence(_)
                 | Effect::RecordRun(_)
                 | Effect::ControlExercise(_)
+                | Effect::Decide(_)
                 | Effect::ShareRun(_) => {
                     refused = true;
                     false

@@ -127,7 +127,7 @@ impl ScreenMap {
             View::Timeline => Some(Hit::TimelineRow(row)),
             View::Audit => Some(Hit::AuditRow(row)),
             View::Inbox => Some(Hit::InboxRow(row)),
-            View::Runbooks | View::Exercise => None,
+            View::Runbooks | View::Exercise | View::Approvals => None,
         }
     }
 }

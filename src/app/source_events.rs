@@ -119,6 +119,8 @@ impl App {
             SourceEvent::ReplayRewound => self.replay_rewound(index),
             SourceEvent::Replayed(frame) => self.replayed(&name, *frame),
             SourceEvent::Exercise(read) => return self.on_exercise(index, read),
+            SourceEvent::Approvals(read) => return self.on_approvals(index, read),
+            SourceEvent::Approval(request) => return self.on_approval(index, *request),
             SourceEvent::Listed { rows, next_in } => {
                 let source = &mut self.sources[index];
                 let was_down = matches!(source.connection, Connection::Down { .. });

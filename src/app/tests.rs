@@ -359,6 +359,7 @@ fn a_command_needs_a_reason_then_sends_with_the_targets_control_revision() {
                 verdict: protocol::commands::PreflightVerdict::Ok,
                 findings: Vec::new(),
                 forced: false,
+                needs_approval: None,
             }),
             if_match: 7,
         })]

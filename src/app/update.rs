@@ -55,9 +55,10 @@ impl App {
                 self.runbook_command_moved(id)
             }
             Msg::CommandFinished { id, result } => {
-                self.command_finished(id, result);
+                let mut effects = self.command_finished(id, result);
                 self.dirty = true;
-                self.runbook_command_moved(id)
+                effects.extend(self.runbook_command_moved(id));
+                effects
             }
             Msg::AuditLoaded { source, result } => {
                 match result {
@@ -143,6 +144,10 @@ impl App {
                 self.exercise_report_loaded(&source, result.map(|r| *r));
                 Vec::new()
             }
+            Msg::Decided { id, key, result } => {
+                self.dirty = true;
+                self.decided(id, key, result.map(|r| *r))
+            }
             Msg::Terminate => self.quit(),
             Msg::Problem(problem) => {
                 self.log(None, Level::Warning, problem.clone());
@@ -169,6 +174,8 @@ impl App {
             Layer::Runbooks
         } else if self.view == View::Exercise {
             Layer::Exercise
+        } else if self.view == View::Approvals {
+            Layer::Approvals
         } else {
             Layer::Global
         }
@@ -223,6 +230,7 @@ impl App {
                 self.dirty = true;
             }
             Layer::Briefing
+            | Layer::Approvals
             | Layer::Exercise
             | Layer::Run
             | Layer::Runbooks
@@ -313,6 +321,7 @@ impl App {
                 Action::Drill(drill) => self.drill(drill, ""),
                 _ => Vec::new(),
             },
+            Layer::Approvals => self.perform_in_approvals(action),
             Layer::Briefing => {
                 self.perform_in_briefing(action);
                 Vec::new()
@@ -399,6 +408,7 @@ impl App {
                 let mut palette = PaletteState::open(&mut self.matcher, can_mutate);
                 self.note_read_only_refusals(&mut palette);
                 self.add_drill_entries(&mut palette);
+                self.add_decision_entries(&mut palette);
                 palette.rematch(&mut self.matcher);
                 self.overlays.open(Overlay::Palette(palette));
             }
@@ -419,6 +429,8 @@ impl App {
             Action::ShowInbox => return self.show(View::Inbox),
             Action::ShowRunbooks => return self.show(View::Runbooks),
             Action::ShowExercise => return self.show(View::Exercise),
+            Action::ShowApprovals => return self.show(View::Approvals),
+            Action::Decide(kind) => return self.decide(kind, ""),
             Action::Drill(drill) => return self.drill(drill, ""),
             Action::ActionMenu => self.start_command(None),
             Action::Run(verb) => self.start_command(Some(verb)),
@@ -492,6 +504,13 @@ impl App {
             );
             return Vec::new();
         }
+        if view == View::Approvals && !self.has_approvals() {
+            self.flash(
+                Level::Info,
+                "no approval requests: no source holds a command for a second operator",
+            );
+            return Vec::new();
+        }
         self.view = view;
         if view == View::Audit && !self.audit_requested {
             self.audit_requested = true;
@@ -536,13 +555,17 @@ impl App {
             self.scroll_exercise(delta);
             return;
         }
+        if self.view == View::Approvals {
+            self.move_approval_selection(delta);
+            return;
+        }
         let audit_rows = self.audit_rows();
         let (row, len) = match self.view {
             View::Fleet => (&mut self.selection.fleet_row, self.visible.fleet_rows()),
             View::Services => (&mut self.selection.service_row, self.visible.services.len()),
             View::Timeline => (&mut self.selection.timeline_row, self.timeline.len()),
             View::Audit => (&mut self.selection.audit_row, audit_rows),
-            View::Inbox | View::Runbooks | View::Exercise => return,
+            View::Inbox | View::Runbooks | View::Exercise | View::Approvals => return,
         };
         *row = row.saturating_add_signed(delta).min(len.saturating_sub(1));
     }

@@ -1,5 +1,6 @@
 //! Pure domain types and rules: no I/O here.
 
+pub mod approval;
 pub mod command;
 pub mod fleet;
 pub mod gateway;

@@ -5,6 +5,7 @@ use crossterm::event::KeyCode;
 
 use super::{Action, Chord, Drill, Layer, ReplayControl};
 use crate::domain::command::Verb;
+use protocol::approvals::DecisionKind;
 
 pub struct Binding {
     pub layer: Layer,
@@ -110,6 +111,7 @@ pub const BINDINGS: &[Binding] = &[
     bind(L::Global, Chord::plain(K::Char('G')), A::Bottom, false),
     bind(L::Global, Chord::plain(K::Char('t')), A::NextTheme, false),
     bind(L::Global, Chord::plain(K::Char('7')), A::ShowExercise, false),
+    bind(L::Global, Chord::plain(K::Char('8')), A::ShowApprovals, false),
     bind(L::Inbox, Chord::plain(K::Enter), A::OpenTask, true),
     bind(L::Runbooks, Chord::plain(K::Enter), A::OpenRunbook, true),
     bind(L::Run, Chord::plain(K::Esc), A::Close, true),
@@ -192,6 +194,9 @@ pub const BINDINGS: &[Binding] = &[
     bind(L::Briefing, Chord::plain(K::Up), A::Up, true),
     bind(L::Briefing, Chord::plain(K::Char('j')), A::Down, false),
     bind(L::Briefing, Chord::plain(K::Char('k')), A::Up, false),
+    bind(L::Approvals, Chord::plain(K::Char('a')), A::Decide(DecisionKind::Approve), true),
+    bind(L::Approvals, Chord::plain(K::Char('d')), A::Decide(DecisionKind::Deny), true),
+    bind(L::Approvals, Chord::plain(K::Char('w')), A::Decide(DecisionKind::Withdraw), true),
     bind(L::EndDrill, Chord::plain(K::Enter), A::Accept, true),
     bind(L::EndDrill, Chord::plain(K::Esc), A::Close, true),
 ];

@@ -4,8 +4,11 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use crate::domain::command::Verb;
+pub use decision::palette_actions as decision_palette_actions;
 pub use drill::Drill;
+use protocol::approvals::DecisionKind;
 
+mod decision;
 mod drill;
 
 /// Who gets a key first: the topmost open layer, then the ones below it.
@@ -47,6 +50,8 @@ pub enum Layer {
     EndDrill,
     /// The Exercise view; keys it does not bind go to [`Layer::Global`].
     Exercise,
+    /// The Approvals view; keys it does not bind go to [`Layer::Global`].
+    Approvals,
     /// The views; always at the bottom.
     Global,
 }
@@ -56,7 +61,12 @@ impl Layer {
     pub fn falls_through(self) -> bool {
         matches!(
             self,
-            Layer::Task | Layer::Inbox | Layer::Run | Layer::Runbooks | Layer::Exercise
+            Layer::Task
+                | Layer::Inbox
+                | Layer::Run
+                | Layer::Runbooks
+                | Layer::Exercise
+                | Layer::Approvals
         )
     }
 }
@@ -135,6 +145,9 @@ pub enum Action {
     Drill(Drill),
     /// Move a replay's clock (`switchboard replay`).
     Replay(ReplayControl),
+    ShowApprovals,
+    /// Approve, deny or withdraw a request of the two-person rule (a reason first).
+    Decide(DecisionKind),
 }
 
 /// What a replay's keys do to its clock.
@@ -251,6 +264,10 @@ impl Action {
                 "Exercise view: the drill's clock, injects, objectives and score"
             }
             Action::Drill(drill) => drill.describe(),
+            Action::ShowApprovals => {
+                "Approvals view: commands waiting for a second operator, and the preflight now"
+            }
+            Action::Decide(kind) => decision::describe(kind),
         }
     }
 
@@ -269,6 +286,7 @@ impl Action {
                 | Action::HandOff
                 | Action::Silence
                 | Action::ExpireSilence
+                | Action::Decide(_)
         )
     }
 
@@ -326,6 +344,8 @@ impl Action {
             Action::Replay(control) => control.word(),
             Action::ShowExercise => "exercise",
             Action::Drill(drill) => drill.command_name(),
+            Action::ShowApprovals => "approvals",
+            Action::Decide(kind) => kind.word(),
         }
     }
 

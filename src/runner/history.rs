@@ -50,5 +50,6 @@ pub fn journaled_outcome(outcome: Option<&Outcome>) -> JournaledOutcome {
             JournaledOutcome::NotDone(not_done.describe())
         }
         Some(unknown @ Outcome::Unknown { .. }) => JournaledOutcome::Unknown(unknown.describe()),
+        Some(held @ Outcome::Held { .. }) => JournaledOutcome::Held(held.describe()),
     }
 }

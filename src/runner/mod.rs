@@ -2,6 +2,7 @@
 //! them to `App::update`, carries out the effects, and draws when something changed, at
 //! most ~60 times a second.
 
+mod approvals;
 pub mod commands;
 mod escalations;
 mod exercise;
@@ -190,6 +191,7 @@ pub async fn run_console(options: ConsoleOptions) -> anyhow::Result<()> {
                         // Only a replay moves a replay's clock (runner/replay.rs).
                         Effect::ReplayTo { .. } => {}
                         Effect::ControlExercise(order) => dispatcher.control_exercise(order),
+                        Effect::Decide(order) => dispatcher.decide(order),
                         Effect::FetchExerciseReport { source } => {
                             dispatcher.fetch_exercise_report(source)
                         }

@@ -170,8 +170,9 @@ impl ClientError {
         }
     }
 
-    /// A claim, release or resolve the server refused: 409 names the claim's holder or who
-    /// resolved the task (kept in `current` as the problem's extension members).
+    /// A claim, release or resolve (or an approval decision) the server refused: 409 names
+    /// the claim's holder, who resolved the task or decided the request (kept in `current` as
+    /// the problem's extension members).
     pub(crate) fn for_escalation(self, id: &str) -> Self {
         let ClientError::Http {
             status: 409,

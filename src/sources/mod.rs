@@ -2,6 +2,7 @@
 //! (snapshot + live event stream, reconnect with backoff and jitter, resume with
 //! `Last-Event-ID`) that reports [`SourceMsg`]s to the app.
 
+pub mod approvals;
 pub mod backoff;
 pub mod client;
 pub mod delivery;
@@ -75,6 +76,12 @@ pub enum SourceEvent {
     /// The source's tabletop exercise as the caller may see it (`GET /v1/exercise`), `None`
     /// when it runs none, or why it could not be read (the stream may still be live).
     Exercise(Result<Option<Box<protocol::exercise::ExerciseState>>, String>),
+    /// The requests of the source's two-person rule (`GET /v1/approvals`, read at each
+    /// connection), or why they could not be read (the stream may still be live).
+    Approvals(Result<Vec<protocol::approvals::ApprovalRequest>, String>),
+    /// A request was made or changed (`approval` event). Events may repeat after a resume: a
+    /// decided request never goes back to pending.
+    Approval(Box<protocol::approvals::ApprovalRequest>),
     /// The connection failed or dropped; the worker tries again after `retry_in`.
     Down {
         error: String,

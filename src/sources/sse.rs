@@ -39,6 +39,8 @@ pub enum StreamEvent {
     RunbookRun(Box<protocol::runbook_runs::RunbookRun>),
     /// `exercise.changed`: the drill changed; read it again (what it shows depends on who asks).
     ExerciseChanged(protocol::exercise::ExerciseChanged),
+    /// `approval`: a request of the two-person rule was made or changed (the whole request).
+    Approval(Box<protocol::approvals::ApprovalRequest>),
 }
 
 /// Parses an SSE byte stream.
@@ -93,6 +95,7 @@ pub fn decode_event(name: &str, data: &str) -> Result<Option<StreamEvent>, Clien
         escalations::EVENT_RESOLVED => escalation(EscalationEventKind::Resolved, name, data)?,
         protocol::runbook_runs::EVENT_RUN => StreamEvent::RunbookRun(payload(name, data)?),
         protocol::exercise::EVENT_CHANGED => StreamEvent::ExerciseChanged(payload(name, data)?),
+        protocol::approvals::EVENT_APPROVAL => StreamEvent::Approval(payload(name, data)?),
         _ => return Ok(None),
     };
     Ok(Some(decoded))

@@ -234,6 +234,12 @@ async fn follow<M: From<SourceMsg>>(
     *live_since = Some(Instant::now());
     let operators = client.operators().await?;
     outbox.send(SourceEvent::Operators(operators)).await?;
+    // What waited for a second operator while we were away; the stream brings the rest.
+    let approvals = client.approvals().await;
+    let approvals = approvals
+        .map(|list| list.requests)
+        .map_err(|e| e.to_string());
+    outbox.send(SourceEvent::Approvals(approvals)).await?;
     tracing::info!(source = %outbox.source, revision = held_revision, "source live");
 
     let events = client.events(Some(held_revision));
@@ -255,6 +261,7 @@ async fn follow<M: From<SourceMsg>>(
             StreamEvent::Escalation(event) => outbox.send(SourceEvent::Escalation(event)).await?,
             StreamEvent::RunbookRun(run) => outbox.send(SourceEvent::RunbookRun(run)).await?,
             StreamEvent::ExerciseChanged(_) => deliver_exercise(client, outbox, drill).await?,
+            StreamEvent::Approval(request) => outbox.send(SourceEvent::Approval(request)).await?,
             StreamEvent::Resnapshot(resnapshot) => {
                 tracing::info!(
                     source = %outbox.source,

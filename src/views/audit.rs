@@ -9,10 +9,12 @@ use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, Wrap};
 
 use crate::app::{
     App, AuditRow, FailureKind, JournalHistory, JournaledAction, JournaledOutcome, SentSilence,
-    SentState, SilenceAction, SilenceSent, matchers_text, unreadable_text,
+    SentState, SilenceAction, SilenceSent, decision_words, held_text, matchers_text,
+    unreadable_text,
 };
 use crate::format::plural;
 use crate::theme::Theme;
+use protocol::approvals::{ApprovalRequest, ApprovalState};
 use protocol::commands::AuditOutcome;
 use protocol::sanitize::clean;
 
@@ -166,6 +168,11 @@ fn shown(app: &App, row: &AuditRow) -> Shown {
                         detail,
                     )
                 }
+                SentState::Held(request) => (
+                    format!("⚖ held {}", request.id),
+                    Outcome::Pending,
+                    held_detail(app, &sent.source, request),
+                ),
                 SentState::Failed(failure) => {
                     let (result, outcome) = match failure.kind {
                         FailureKind::Rejected => ("✖ refused", Outcome::Bad),
@@ -276,6 +283,7 @@ fn journaled_shown(action: &JournaledAction) -> Shown {
         JournaledOutcome::Done(_) => ("✓", Outcome::Good),
         JournaledOutcome::NotDone(_) => ("✖", Outcome::Bad),
         JournaledOutcome::Unknown(_) => ("?", Outcome::Pending),
+        JournaledOutcome::Held(_) => ("⚖", Outcome::Pending),
     };
     Shown {
         at: action.at.format("%H:%M:%S").to_string(),
@@ -313,6 +321,17 @@ fn unreadable_shown(journal: &JournalHistory) -> Shown {
              shown; the other lines are",
             clean(&journal.path)
         ),
+    }
+}
+
+/// A held command's request as it is now: waiting (why, until when), or how it was decided.
+fn held_detail(app: &App, source: &str, request: &ApprovalRequest) -> String {
+    let now = app.approvals.find(source, &request.id).map(|r| &r.request);
+    match now {
+        Some(now) if now.state != ApprovalState::Pending => {
+            format!("{}: {}", request.id, decision_words(now))
+        }
+        _ => held_text(request),
     }
 }
 

@@ -50,8 +50,7 @@ fn tab_positions(app: &App, width: u16) -> Vec<(View, u16, u16)> {
 
 /// The tab of `view`, with the number key that shows it.
 fn tab_label(view: View) -> String {
-    let key = View::ALL.iter().position(|v| *v == view).unwrap_or(0) + 1;
-    format!(" {key} {} ", view.title())
+    format!(" {} {} ", view.key(), view.title())
 }
 
 /// Each tab and the cells it covers in `header`, for the mouse.
@@ -93,6 +92,10 @@ pub fn banner_lines(app: &App) -> Vec<(Level, String)> {
     // The drill's newest inject or message: what the players must react to.
     if let Some(news) = app.exercise_banner() {
         lines.push((Level::Warning, format!("{news} (7: Exercise)")));
+    }
+    // A command waiting for a second operator, or the requester's answer: one of them acts.
+    if let Some((level, news)) = app.approval_banner() {
+        lines.push((level, news.to_string()));
     }
     for source in &app.sources {
         // The replay bar says what a replay's source shows and how old it is.
@@ -313,6 +316,13 @@ pub fn draw_status(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         if near > 0 {
             spans.push(Span::styled(format!(" ! {near} P1 "), theme.error));
         }
+    }
+    let waiting = app.approvals.waiting();
+    if waiting > 0 {
+        spans.push(Span::styled(
+            format!(" ⚖ {waiting} waiting "),
+            theme.warning,
+        ));
     }
     if let Some(progress) = load_progress(app) {
         spans.push(Span::styled(progress, theme.status_bar));

@@ -40,6 +40,7 @@ fn layer_title(layer: Layer) -> &'static str {
         Layer::RunInput => "In a step's skip reason or note",
         Layer::Replay => "In a replay (switchboard replay)",
         Layer::Exercise => "In the Exercise view (7, while a drill runs)",
+        Layer::Approvals => "In the Approvals view (8, while a source has requests)",
         Layer::Briefing => "In a drill's briefing",
         Layer::EndDrill => "In the confirmation that ends a drill",
     }

@@ -490,13 +490,25 @@ fn step_lines_of<'a>(
     lines
 }
 
-/// The skip reason or note being typed.
+/// `word` with its first letter upper case.
+fn capitalized(word: &str) -> String {
+    let mut chars = word.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+/// The skip reason or note (or a decision's reason) being typed.
 pub fn draw_input(form: &RunInput, theme: &Theme, frame: &mut Frame, area: Rect) {
     let popup = super::overlays::centered(area, 70, 5);
-    let title = match form.kind {
-        RunInputKind::Skip => " Skip this step: why? ",
-        RunInputKind::Note => " Note for this step ",
-        RunInputKind::End => " End this run here: why? ",
+    let title = match &form.kind {
+        RunInputKind::Skip => " Skip this step: why? ".to_string(),
+        RunInputKind::Note => " Note for this step ".to_string(),
+        RunInputKind::End => " End this run here: why? ".to_string(),
+        RunInputKind::Decide { kind, approval, .. } => {
+            format!(" {} {}: why? ", capitalized(kind.word()), clean(approval))
+        }
     };
     let block = Block::default()
         .borders(Borders::ALL)

@@ -36,6 +36,9 @@ async fn worker_follows_the_lab_with_increasing_revisions() {
     assert!(
         matches!(worker.next().await, SourceEvent::Operators(operators) if !operators.is_empty())
     );
+    assert!(
+        matches!(worker.next().await, SourceEvent::Approvals(Ok(requests)) if requests.is_empty())
+    );
     for _ in 0..3 {
         let delta = worker
             .until(|e| !matches!(e, SourceEvent::Operators(_)))

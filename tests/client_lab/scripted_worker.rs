@@ -30,6 +30,7 @@ impl FakeServer {
             .route("/v1/whoami", get(fake_whoami))
             .route("/v1/fleet", get(fake_fleet))
             .route("/v1/operators", get(fake_operators))
+            .route("/v1/approvals", get(fake_approvals))
             .route("/v1/events", get(fake_events))
             .with_state(self);
         serve(router).await
@@ -58,6 +59,13 @@ async fn fake_whoami(State(server): State<FakeServer>, headers: HeaderMap) -> Re
         role: Role::Operator,
     };
     json(serde_json::to_string(&who).unwrap())
+}
+
+async fn fake_approvals(State(server): State<FakeServer>, headers: HeaderMap) -> Response {
+    if let Some(refused) = server.refusal(&headers) {
+        return refused;
+    }
+    json(r#"{"requests": []}"#.into())
 }
 
 async fn fake_fleet(State(server): State<FakeServer>, headers: HeaderMap) -> Response {
@@ -188,6 +196,13 @@ pub(crate) fn describe(event: &SourceEvent) -> String {
             Ok(None) => "no drill".to_string(),
             Err(error) => format!("drill not read: {error}"),
         },
+        SourceEvent::Approvals(read) => match read {
+            Ok(requests) => format!("approvals {}", requests.len()),
+            Err(error) => format!("approvals not read: {error}"),
+        },
+        SourceEvent::Approval(request) => {
+            format!("approval {} {}", request.id, request.state.word())
+        }
     }
 }
 
@@ -210,12 +225,13 @@ async fn worker_reports_identity_snapshot_deltas_and_follows_resnapshots() {
     let url = FakeServer::new(&[10, 20], &[stream]).start().await;
     let mut worker = WorkerUnderTest::start(&url, "good-token");
     assert_eq!(
-        describe_next(&mut worker, 7).await,
+        describe_next(&mut worker, 8).await,
         vec![
             "connecting 1",
             "identity alice",
             "snapshot 10",
             "operators 0",
+            "approvals 0",
             "delta 11",
             "snapshot 20",
             "delta 21",
@@ -238,12 +254,14 @@ async fn worker_takes_a_lower_revision_after_the_server_restarted() {
         "identity alice",
         "snapshot 100",
         "operators 0",
+        "approvals 0",
         "delta 101",
         &closed,
         "connecting 2",
         "identity alice",
         "snapshot 3",
         "operators 0",
+        "approvals 0",
         "delta 4",
         &closed,
         "connecting 3",

@@ -24,6 +24,7 @@ fn forced_drain(by: &str) -> HeldCommand {
             verdict: PreflightVerdict::Block,
             findings: vec!["us-west would run at 130% of capacity".into()],
             forced: true,
+            needs_approval: None,
         }),
     }
 }

@@ -348,7 +348,7 @@ impl Validator<'_> {
         services: &[ServiceSpec],
     ) -> Result<ApprovalPolicy, ConfigError> {
         let ids: Vec<&str> = services.iter().map(|s| s.id.as_str()).collect();
-        match raw.get_ref().problem(&ids) {
+        match raw.get_ref().problem(Some(ids.as_slice())) {
             None => Ok(raw.get_ref().clone()),
             Some(problem) => self.error(raw.span(), format!("approvals: {problem}")),
         }

@@ -32,6 +32,39 @@ pub const DEFAULT_EXPIRES_AFTER_S: u64 = 15 * 60;
 /// Longest a policy may let a request wait: a week.
 pub const LONGEST_EXPIRY_S: u64 = 7 * 86_400;
 
+/// What a second operator (approve, deny) or the requester (withdraw) does with a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DecisionKind {
+    Approve,
+    Deny,
+    Withdraw,
+}
+
+impl DecisionKind {
+    pub const ALL: [DecisionKind; 3] = [
+        DecisionKind::Approve,
+        DecisionKind::Deny,
+        DecisionKind::Withdraw,
+    ];
+
+    /// As a command line and the endpoint's last segment write it.
+    pub fn word(self) -> &'static str {
+        match self {
+            DecisionKind::Approve => "approve",
+            DecisionKind::Deny => "deny",
+            DecisionKind::Withdraw => "withdraw",
+        }
+    }
+
+    pub fn endpoint(self) -> crate::endpoints::Endpoint {
+        match self {
+            DecisionKind::Approve => crate::endpoints::APPROVE,
+            DecisionKind::Deny => crate::endpoints::DENY,
+            DecisionKind::Withdraw => crate::endpoints::WITHDRAW,
+        }
+    }
+}
+
 /// Which commands need a second approver. Everything else goes through at once.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
 #[serde(deny_unknown_fields)]
@@ -106,8 +139,9 @@ impl ApprovalPolicy {
             .map(|s| format!("{s} is a production service"))
     }
 
-    /// What is wrong with the policy, if anything, given the services the fleet has.
-    pub fn problem(&self, services: &[&str]) -> Option<String> {
+    /// What is wrong with the policy, if anything, given the services the fleet has (`None`
+    /// where the fleet is not known yet, as in a console's config: services go unchecked).
+    pub fn problem(&self, services: Option<&[&str]>) -> Option<String> {
         let verbs = every_verb();
         if let Some(unknown) = self
             .verbs
@@ -118,10 +152,11 @@ impl ApprovalPolicy {
                 "{unknown:?} is no command (name one as the audit log writes it, e.g. \"drain\", \"breaker force-open\", \"degrade serve-cache on\")"
             ));
         }
-        if let Some(unknown) = self
-            .services
-            .iter()
-            .find(|s| !services.contains(&s.as_str()))
+        if let Some(services) = services
+            && let Some(unknown) = self
+                .services
+                .iter()
+                .find(|s| !services.contains(&s.as_str()))
         {
             return Some(format!("no service {unknown:?} in this fleet"));
         }
@@ -198,6 +233,7 @@ mod tests {
             verdict,
             findings: vec!["us-west would run at 130% of capacity".into()],
             forced,
+            needs_approval: None,
         }
     }
 
@@ -290,29 +326,31 @@ mod tests {
         let fine: ApprovalPolicy = policy_from_json(
             r#"{"verbs": ["promote", "breaker force-open", "degrade serve-cache"], "services": ["risk-scorer"], "drain_share_above": 0.4}"#,
         );
-        assert_eq!(fine.problem(&services), None);
+        assert_eq!(fine.problem(Some(&services[..])), None);
         let typo: ApprovalPolicy = policy_from_json(r#"{"verbs": ["drian"]}"#);
         assert!(
-            typo.problem(&services)
+            typo.problem(Some(&services[..]))
                 .unwrap()
                 .starts_with("\"drian\" is no command")
         );
         let half_word: ApprovalPolicy = policy_from_json(r#"{"verbs": ["breaker force"]}"#);
-        assert!(half_word.problem(&services).is_some());
+        assert!(half_word.problem(Some(&services[..])).is_some());
         let service: ApprovalPolicy = policy_from_json(r#"{"services": ["risk-scoring"]}"#);
         assert_eq!(
-            service.problem(&services),
+            service.problem(Some(&services[..])),
             Some("no service \"risk-scoring\" in this fleet".into())
         );
+        // A console's config does not know the fleet yet: its services go unchecked.
+        assert_eq!(service.problem(None), None);
         for share in ["0", "1", "1.5", "-0.1"] {
             let policy: ApprovalPolicy =
                 policy_from_json(&format!(r#"{{"drain_share_above": {share}}}"#));
-            assert!(policy.problem(&services).is_some(), "{share}");
+            assert!(policy.problem(Some(&services[..])).is_some(), "{share}");
         }
         let forever: ApprovalPolicy = policy_from_json(r#"{"expires_after_s": 0}"#);
         assert!(
             forever
-                .problem(&services)
+                .problem(Some(&services[..]))
                 .unwrap()
                 .contains("expires_after_s")
         );

@@ -290,6 +290,10 @@ pub struct PreflightSeen {
     /// A blocking preflight was overridden (FORCE in the console, `--force` in the CLI).
     #[serde(default)]
     pub forced: bool,
+    /// Set by a sender whose own two-person rule (a context's policy in its config) asks for
+    /// a second approver: why. The source holds the command as one its own policy names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub needs_approval: Option<String>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]

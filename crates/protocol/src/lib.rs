@@ -379,8 +379,8 @@ impl LabInfo {
     }
 }
 
-/// `GET /v1/fleet`
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+/// `GET /v1/fleet`; the default is an empty fleet.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
 pub struct FleetSnapshot {
     pub revision: u64,
     pub generated_at: DateTime<Utc>,

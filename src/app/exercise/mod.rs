@@ -292,11 +292,13 @@ impl App {
         (*until > self.now).then_some(text.as_str())
     }
 
-    /// The views the tabs offer: the Exercise view while a source runs a drill.
+    /// The views the tabs offer: the Exercise view while a source runs a drill, the Approvals
+    /// view while a source has requests of the two-person rule.
     pub fn views(&self) -> Vec<View> {
         View::ALL
             .into_iter()
             .filter(|v| *v != View::Exercise || self.exercise.is_some())
+            .filter(|v| *v != View::Approvals || self.has_approvals())
             .collect()
     }
 }

@@ -166,12 +166,14 @@ impl App {
         }
     }
 
-    fn ask_for(&mut self, kind: RunInputKind) {
+    /// Asks for the text `kind` needs, in the one input box over the views.
+    pub(in crate::app) fn ask_for(&mut self, kind: RunInputKind) {
         let mut input = TextArea::default();
         input.set_placeholder_text(match kind {
             RunInputKind::Skip => "why is this step skipped? (required, goes to the run's record)",
             RunInputKind::Note => "a note for this step's record",
             RunInputKind::End => "why is the run ended here? (required, goes to its record)",
+            RunInputKind::Decide { .. } => "why? (required, goes to the audit log)",
         });
         self.overlays.open(Overlay::RunInput(Box::new(RunInput {
             kind,
@@ -196,7 +198,23 @@ impl App {
             return Vec::new();
         }
         let text = protocol::sanitize::clean(form.input.lines().join(" ").trim()).into_owned();
-        let outcome = match (form.kind, text.is_empty()) {
+        let outcome = match (&form.kind, text.is_empty()) {
+            (RunInputKind::Decide { .. }, true) => {
+                form.problem = Some("a reason is required: it goes to the audit log".into());
+                return Vec::new();
+            }
+            (
+                RunInputKind::Decide {
+                    kind,
+                    source,
+                    approval,
+                },
+                false,
+            ) => {
+                let (kind, source, approval) = (*kind, source.clone(), approval.clone());
+                self.overlays.close(Layer::RunInput);
+                return self.reason_given(kind, &source, &approval, text);
+            }
             (RunInputKind::Skip | RunInputKind::End, true) => {
                 form.problem = Some(
                     "a reason is required: it goes to the run's record, for the next engineer"
@@ -273,6 +291,11 @@ impl App {
             (SentState::Accepted(accepted), _) => Outcome::ActionResult {
                 command,
                 result: format!("accepted (audit #{})", accepted.audit_id),
+                key,
+            },
+            (SentState::Held(request), _) => Outcome::ActionResult {
+                command,
+                result: crate::app::held_text(request),
                 key,
             },
             (SentState::Failed(failure), _) => Outcome::ActionResult {

@@ -63,14 +63,21 @@ pub struct ListedRunbook<'a> {
     pub why: Vec<String>,
 }
 
-/// A text asked of the operator for the current step.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A text asked of the operator: for the current step of a run, or the reason of a decision
+/// on a request of the two-person rule.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RunInputKind {
     /// Why the step is skipped (required).
     Skip,
     Note,
     /// Why the run is ended before its last step (required).
     End,
+    /// Why `kind` is taken on request `approval` of `source` (required: the audit log's).
+    Decide {
+        kind: protocol::approvals::DecisionKind,
+        source: String,
+        approval: String,
+    },
 }
 
 pub struct RunInput {

@@ -218,7 +218,7 @@ fn a_skip_needs_a_reason_and_a_note_stays_on_its_step() {
     press(&mut app, KeyCode::Enter, &mut log);
     press(&mut app, KeyCode::Char('s'), &mut log);
     assert_eq!(
-        app.overlays.run_input().map(|f| f.kind),
+        app.overlays.run_input().map(|f| f.kind.clone()),
         Some(RunInputKind::Skip)
     );
     press(&mut app, KeyCode::Enter, &mut log);

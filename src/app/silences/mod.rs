@@ -178,7 +178,9 @@ impl App {
                     })
                     .collect()
             }
-            View::Audit | View::Inbox | View::Runbooks | View::Exercise => Vec::new(),
+            View::Audit | View::Inbox | View::Runbooks | View::Exercise | View::Approvals => {
+                Vec::new()
+            }
         }
     }
 

@@ -216,6 +216,7 @@ impl Preflight {
             verdict,
             findings,
             forced: forced && blocks,
+            needs_approval: None,
         }
     }
 

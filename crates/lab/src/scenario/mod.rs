@@ -219,7 +219,7 @@ impl Scenario {
         let players = resolve_players(&raw.players, topology, &error, &mut problems);
         let services: Vec<&str> = topology.services.iter().map(|s| s.id.as_str()).collect();
         if let Some(policy) = &raw.approvals
-            && let Some(problem) = policy.get_ref().problem(&services)
+            && let Some(problem) = policy.get_ref().problem(Some(&services))
         {
             problems.push(error(policy.span(), format!("approvals: {problem}")));
         }

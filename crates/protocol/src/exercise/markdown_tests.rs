@@ -72,6 +72,7 @@ fn scripted_report() -> ExerciseReport {
                 verdict: PreflightVerdict::Block,
                 findings: vec!["us-west would run at 130% of capacity".into()],
                 forced: true,
+                needs_approval: None,
             },
         ),
         fleet(55.0, (0.0, 0.0, 0.0), 0.0),

@@ -11,6 +11,7 @@ fn forced() -> PreflightSeen {
         verdict: PreflightVerdict::Block,
         findings: vec!["us-west would run at 130% of capacity".into()],
         forced: true,
+        needs_approval: None,
     }
 }
 

@@ -195,6 +195,7 @@ fn seen(verdict: PreflightVerdict, forced: bool) -> PreflightSeen {
         verdict,
         findings: vec!["us-west would run at 130% of capacity".into()],
         forced,
+        needs_approval: None,
     }
 }
 
