@@ -1,0 +1,142 @@
+//! A fleet command the source's two-person rule holds for a second operator: said as pending
+//! (exit 5, with the id and what to ask), or with `--wait` followed until it is decided: the
+//! request is read again with growing pauses until it is approved and carried out (exit 0),
+//! denied, withdrawn, expired or failed (each its own exit code), the wait runs out, or Ctrl-C
+//! (the request stays pending and the run says so).
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use super::text::Human;
+use super::{
+    EXIT_APPLIED, EXIT_CONFLICT, EXIT_DENIED, EXIT_ERROR, EXIT_EXPIRED, EXIT_PENDING,
+    EXIT_WITHDRAWN, POLL_FAILURES_TOLERATED, Report,
+};
+use crate::sources::Client;
+use crate::sources::backoff::{Backoff, BackoffPolicy};
+use protocol::approvals::{ApprovalRequest, ApprovalState};
+use protocol::sanitize::clean;
+
+/// Pauses between reads of a held request: soon at first, then every few seconds.
+const POLL: BackoffPolicy = BackoffPolicy {
+    base: Duration::from_secs(1),
+    cap: Duration::from_secs(5),
+    healthy_after: Duration::MAX,
+};
+
+/// Records that the source holds the command as `request`: exit 5, naming what to ask.
+pub(super) fn held(report: &mut Report, request: ApprovalRequest) {
+    let message = format!(
+        "pending approval {id}: {why}; ask another operator: switchboard approvals approve {id} --reason ...",
+        id = clean(&request.id),
+        why = clean(&request.why_approval),
+    );
+    report.approval = Some(request);
+    report.finish("pending", EXIT_PENDING, Some(message));
+}
+
+/// Reads the held request until it is decided, at most `limit` seconds when given, or until
+/// Ctrl-C; the report ends as the decision says.
+pub(super) async fn wait_for_decision(
+    client: &Client,
+    limit: Option<u64>,
+    human: &mut Human<'_, impl Write>,
+    report: &mut Report,
+) {
+    let Some(mut request) = report.approval.clone() else {
+        return;
+    };
+    human.waiting(&request);
+    let deadline = limit.map(|seconds| Instant::now() + Duration::from_secs(seconds));
+    let mut pauses = Backoff::new(POLL);
+    let mut failures = 0;
+    while request.state == ApprovalState::Pending {
+        let mut pause = pauses.delay(false, None, 0.5 + rand::random::<f64>() / 2.0);
+        if let Some(deadline) = deadline {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                let message = format!(
+                    "still pending approval after the wait: {} waits for another operator \
+                     (switchboard approvals show {0})",
+                    clean(&request.id)
+                );
+                report.finish("pending", EXIT_PENDING, Some(message));
+                return;
+            }
+            pause = pause.min(left);
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(pause) => {}
+            _ = tokio::signal::ctrl_c() => {
+                let message = format!(
+                    "stopped waiting (Ctrl-C): {} is still pending approval; \
+                     `switchboard approvals show {0}` follows it, `withdraw` takes it back",
+                    clean(&request.id)
+                );
+                report.finish("pending", EXIT_PENDING, Some(message));
+                return;
+            }
+        }
+        match client.approval(&request.id).await {
+            Ok(now) => {
+                request = now;
+                failures = 0;
+            }
+            Err(error) => {
+                failures += 1;
+                if failures >= POLL_FAILURES_TOLERATED {
+                    let message = format!(
+                        "lost track of {}: {error}; it was pending approval when last read",
+                        clean(&request.id)
+                    );
+                    report.finish("unknown", EXIT_ERROR, Some(message));
+                    return;
+                }
+            }
+        }
+    }
+    decided(report, request);
+}
+
+/// What a decided request means for the command: carried out (exit 0, with the command's
+/// audit id), or not, and who said so and why.
+fn decided(report: &mut Report, request: ApprovalRequest) {
+    let (by, why) = request.decision.as_ref().map_or_else(
+        || ("someone".to_string(), String::new()),
+        |d| (clean(&d.by).into_owned(), clean(&d.reason).into_owned()),
+    );
+    let (outcome, code, message) = match request.state {
+        ApprovalState::Approved => {
+            report.audit_id = request.decision.as_ref().and_then(|d| d.audit_id);
+            ("accepted", EXIT_APPLIED, format!("approved by {by}: {why}"))
+        }
+        ApprovalState::Denied => ("denied", EXIT_DENIED, format!("denied by {by}: {why}")),
+        ApprovalState::Withdrawn => (
+            "withdrawn",
+            EXIT_WITHDRAWN,
+            format!("withdrawn by {by}: {why}"),
+        ),
+        ApprovalState::Expired => (
+            "expired",
+            EXIT_EXPIRED,
+            "nobody decided in time: it was never carried out".to_string(),
+        ),
+        ApprovalState::Failed => {
+            let error = (request.decision.as_ref())
+                .and_then(|d| d.error.as_deref())
+                .map_or(String::new(), |e| format!(": {}", clean(e)));
+            (
+                "conflict",
+                EXIT_CONFLICT,
+                format!("approved by {by} but not carried out{error}"),
+            )
+        }
+        ApprovalState::Pending => ("pending", EXIT_PENDING, "still pending".to_string()),
+    };
+    report.approval = Some(request);
+    report.finish(outcome, code, Some(message));
+}
+
+#[cfg(test)]
+#[path = "awaiting_tests.rs"]
+mod tests;
