@@ -1,8 +1,8 @@
 //! The two-person rule from scripts, run as the binary against a real lab on 127.0.0.1: a
 //! context's `[approvals]` policy holds a drain (exit 5 with the id), `switchboard approvals`
 //! lists, shows and decides it (403, 404 and 409 each said and coded), and `--wait` ends as the
-//! other operator decides (approved: 0, denied: 6). The lab has no policy of its own here:
-//! every hold comes from the config's.
+//! other operator decides (approved: 0, denied: 6) or at Ctrl-C (5: the request stays). The lab
+//! has no policy of its own here: every hold comes from the config's.
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use lab::{LabOptions, LabServer};
 use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
 /// A lab on loopback and a home whose config's `drill` context holds drains and undrains.
@@ -270,10 +271,39 @@ async fn wait_ends_when_another_operator_decides() {
         "{out}"
     );
 
-    // Withdrawn by the requester herself.
-    let undrain = ["undrain", "us-west", "--reason", "recovered", "--yes"];
-    let (code, out) = run_as(&lab, "alice", home, config, &undrain).await;
+    // Ctrl-C stops the wait, not the request: exit 5, still pending; its requester withdraws it.
+    let undrain = [
+        "undrain",
+        "us-west",
+        "--reason",
+        "recovered",
+        "--yes",
+        "--wait",
+    ];
+    let mut waiting = start_as(&lab, "alice", home, config, &undrain)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(waiting.stdout.take().unwrap()).lines();
+    let mut shown = String::new();
+    while !shown.contains("waiting for another operator") {
+        let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line()).await;
+        shown = line.expect("in time").unwrap().expect("a line");
+    }
+    // The line comes just before the wait listens for Ctrl-C.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let pid = waiting.id().unwrap().to_string();
+    let interrupt = Command::new("kill").args(["-INT", &pid]).status().await;
+    assert!(interrupt.unwrap().success());
+    let (code, out) = said(waiting.wait_with_output().await.unwrap());
     assert_eq!(code, 5, "{out}");
+    let mut rest = String::new();
+    while let Ok(Some(line)) = lines.next_line().await {
+        rest.push_str(&line);
+    }
+    assert!(
+        rest.contains("stopped waiting (Ctrl-C): apr-"),
+        "{rest}{out}"
+    );
     let id = pending_id(&lab, home, config).await;
     let withdraw = [
         "approvals",

@@ -43,10 +43,40 @@ pub(super) async fn wait_for_decision(
     human: &mut Human<'_, impl Write>,
     report: &mut Report,
 ) {
-    let Some(mut request) = report.approval.clone() else {
+    let Some(request) = report.approval.clone() else {
         return;
     };
     human.waiting(&request);
+    let id = clean(&request.id).into_owned();
+    // Ctrl-C ends the wait whatever it is doing, a pause or a read: the request stays.
+    let followed = tokio::select! {
+        followed = follow(client, request, limit) => followed,
+        _ = tokio::signal::ctrl_c() => Err((
+            "pending",
+            EXIT_PENDING,
+            format!(
+                "stopped waiting (Ctrl-C): {id} is still pending approval; \
+                 `switchboard approvals show {id}` follows it, `withdraw` takes it back"
+            ),
+        )),
+    };
+    match followed {
+        Ok(request) => decided(report, request),
+        Err((outcome, code, message)) => report.finish(outcome, code, Some(message)),
+    }
+}
+
+/// How a wait ended without a decision: the report's outcome, exit code and message.
+type Undecided = (&'static str, i32, String);
+
+/// Reads `request` again, with growing pauses, until it is decided; the wait running out
+/// (still pending) and reads that keep failing (fate unknown) end it undecided.
+async fn follow(
+    client: &Client,
+    mut request: ApprovalRequest,
+    limit: Option<u64>,
+) -> Result<ApprovalRequest, Undecided> {
+    let id = clean(&request.id).into_owned();
     let deadline = limit.map(|seconds| Instant::now() + Duration::from_secs(seconds));
     let mut pauses = Backoff::new(POLL);
     let mut failures = 0;
@@ -56,27 +86,14 @@ pub(super) async fn wait_for_decision(
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 let message = format!(
-                    "still pending approval after the wait: {} waits for another operator \
-                     (switchboard approvals show {0})",
-                    clean(&request.id)
+                    "still pending approval after the wait: {id} waits for another operator \
+                     (switchboard approvals show {id})"
                 );
-                report.finish("pending", EXIT_PENDING, Some(message));
-                return;
+                return Err(("pending", EXIT_PENDING, message));
             }
             pause = pause.min(left);
         }
-        tokio::select! {
-            _ = tokio::time::sleep(pause) => {}
-            _ = tokio::signal::ctrl_c() => {
-                let message = format!(
-                    "stopped waiting (Ctrl-C): {} is still pending approval; \
-                     `switchboard approvals show {0}` follows it, `withdraw` takes it back",
-                    clean(&request.id)
-                );
-                report.finish("pending", EXIT_PENDING, Some(message));
-                return;
-            }
-        }
+        tokio::time::sleep(pause).await;
         match client.approval(&request.id).await {
             Ok(now) => {
                 request = now;
@@ -86,16 +103,14 @@ pub(super) async fn wait_for_decision(
                 failures += 1;
                 if failures >= POLL_FAILURES_TOLERATED {
                     let message = format!(
-                        "lost track of {}: {error}; it was pending approval when last read",
-                        clean(&request.id)
+                        "lost track of {id}: {error}; it was pending approval when last read"
                     );
-                    report.finish("unknown", EXIT_ERROR, Some(message));
-                    return;
+                    return Err(("unknown", EXIT_ERROR, message));
                 }
             }
         }
     }
-    decided(report, request);
+    Ok(request)
 }
 
 /// What a decided request means for the command: carried out (exit 0, with the command's

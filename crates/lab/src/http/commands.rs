@@ -146,7 +146,8 @@ impl CommandRequest<'_> {
             .control_target(command.target_kind(), command.target_id())
             .map_err(refusal_error)?;
         check_revision(expected, command.target_id(), &target)?;
-        if let Some((why_approval, expires_after_s)) = approval(core, &command, &preflight)? {
+        if let Some((why_approval, expires_after_s)) = approval(core, &command, preflight.as_ref())?
+        {
             core.sim.judge(&command).map_err(refusal_error)?;
             let held = HeldCommand {
                 verb: self.verb,
@@ -190,16 +191,16 @@ impl CommandRequest<'_> {
 fn approval(
     core: &LabCore,
     command: &Command,
-    preflight: &Option<PreflightSeen>,
+    preflight: Option<&PreflightSeen>,
 ) -> Result<Option<(String, u64)>, ApiError> {
     let policy = core.sim.topology().approvals.as_ref();
     let expires_after_s = policy.map_or(DEFAULT_EXPIRES_AFTER_S, |p| p.expires_after_s);
-    if let Some(why) = policy
-        .and_then(|policy| policy.requires(command, &core.published.snapshot(), preflight.as_ref()))
+    if let Some(why) =
+        policy.and_then(|policy| policy.requires(command, &core.published.snapshot(), preflight))
     {
         return Ok(Some((why, expires_after_s)));
     }
-    let Some(why) = preflight.as_ref().and_then(|p| p.needs_approval.as_deref()) else {
+    let Some(why) = preflight.and_then(|p| p.needs_approval.as_deref()) else {
         return Ok(None);
     };
     let why = why.trim();
