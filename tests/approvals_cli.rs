@@ -13,9 +13,14 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
-/// A lab on loopback and a home whose config's `drill` context holds drains and undrains.
-async fn lab_and_config() -> (LabServer, tempfile::TempDir, PathBuf) {
-    let lab = LabServer::start(LabOptions::default(), "127.0.0.1:0".parse().unwrap())
+/// A lab on loopback at `speed` and a home whose config's `drill` context holds drains,
+/// undrains and promotions.
+async fn lab_and_config(speed: f64) -> (LabServer, tempfile::TempDir, PathBuf) {
+    let options = LabOptions {
+        speed,
+        ..LabOptions::default()
+    };
+    let lab = LabServer::start(options, "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
     let home = tempfile::tempdir().unwrap();
@@ -24,7 +29,7 @@ async fn lab_and_config() -> (LabServer, tempfile::TempDir, PathBuf) {
     std::fs::write(
         &config,
         format!(
-            "default_context = \"drill\"\n[contexts.drill]\n[[contexts.drill.sources]]\nname = \"gw\"\nurl = \"{url}\"\n\n[contexts.drill.approvals]\nverbs = [\"drain\", \"undrain\"]\n"
+            "default_context = \"drill\"\n[contexts.drill]\n[[contexts.drill.sources]]\nname = \"gw\"\nurl = \"{url}\"\n\n[contexts.drill.approvals]\nverbs = [\"drain\", \"undrain\", \"promote\"]\n"
         ),
     )
     .unwrap();
@@ -106,7 +111,7 @@ async fn pending_id(lab: &LabServer, home: &Path, config: &Path) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_drain_the_context_holds_exits_5_and_only_another_operator_approves_it() {
-    let (lab, home, config) = lab_and_config().await;
+    let (lab, home, config) = lab_and_config(1.0).await;
     let (home, config) = (home.path(), config.as_path());
     let drain = [
         "drain", "us-west", "--reason", "brownout", "--yes", "--json",
@@ -202,7 +207,7 @@ async fn a_drain_the_context_holds_exits_5_and_only_another_operator_approves_it
 
 #[tokio::test(flavor = "multi_thread")]
 async fn wait_ends_when_another_operator_decides() {
-    let (lab, home, config) = lab_and_config().await;
+    let (lab, home, config) = lab_and_config(1.0).await;
     let (home, config) = (home.path(), config.as_path());
     // Approved: the drain runs, and the waiting run exits 0 with the command's audit id.
     let waiting = start_as(
@@ -316,5 +321,35 @@ async fn wait_ends_when_another_operator_decides() {
     let (code, out) = run_as(&lab, "alice", home, config, &withdraw).await;
     assert_eq!(code, 0, "{out}");
     assert_eq!(json(&out)["request"]["state"], "withdrawn");
+    lab.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_approved_promotion_is_followed_to_its_end_with_wait() {
+    let (lab, home, config) = lab_and_config(20.0).await;
+    let (home, config) = (home.path(), config.as_path());
+    let promote = [
+        "promote",
+        "credit-decision",
+        "credit-decision@us-west",
+        "--reason",
+        "us-east maintenance",
+        "--yes",
+        "--wait",
+        "--json",
+    ];
+    let waiting = start_as(&lab, "alice", home, config, &promote)
+        .spawn()
+        .unwrap();
+    let id = pending_id(&lab, home, config).await;
+    let approve = ["approvals", "approve", &id, "--reason", "standby is hot"];
+    let (code, out) = run_as(&lab, "bob", home, config, &approve).await;
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = said(waiting.wait_with_output().await.unwrap());
+    assert_eq!(code, 0, "{out}");
+    let report = json(&out);
+    assert_eq!(report["outcome"], "succeeded", "{report}");
+    assert_eq!(report["operation"]["state"], "succeeded", "{report}");
+    assert_eq!(report["message"], "approved by bob: standby is hot");
     lab.shutdown().await;
 }

@@ -15,6 +15,7 @@ use super::{
 use crate::sources::Client;
 use crate::sources::backoff::{Backoff, BackoffPolicy};
 use protocol::approvals::{ApprovalRequest, ApprovalState};
+use protocol::commands::Operation;
 use protocol::sanitize::clean;
 
 /// Pauses between reads of a held request: soon at first, then every few seconds.
@@ -113,6 +114,18 @@ async fn follow(
     Ok(request)
 }
 
+/// The operation an approved command started (a promotion): the newest of its kind on its
+/// target that started when it was approved or since, as the fleet shows it; an approval
+/// names the command's audit entry, not its operation.
+pub(super) async fn started_operation(client: &Client, report: &Report) -> Option<Operation> {
+    let approved_at = report.approval.as_ref()?.decision.as_ref()?.at;
+    let fleet = client.fleet().await.ok()?;
+    (fleet.operations.into_iter())
+        .filter(|op| op.kind == report.command && op.target == report.target)
+        .filter(|op| op.started_at >= approved_at)
+        .max_by_key(|op| op.started_at)
+}
+
 /// What a decided request means for the command: carried out (exit 0, with the command's
 /// audit id), or not, and who said so and why.
 fn decided(report: &mut Report, request: ApprovalRequest) {
@@ -123,6 +136,8 @@ fn decided(report: &mut Report, request: ApprovalRequest) {
     let (outcome, code, message) = match request.state {
         ApprovalState::Approved => {
             report.audit_id = request.decision.as_ref().and_then(|d| d.audit_id);
+            // The held answer's revision is from before the change; the one after is not said.
+            report.control_revision = None;
             ("accepted", EXIT_APPLIED, format!("approved by {by}: {why}"))
         }
         ApprovalState::Denied => ("denied", EXIT_DENIED, format!("denied by {by}: {why}")),

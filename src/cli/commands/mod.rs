@@ -297,6 +297,14 @@ async fn drive(
                 awaiting::held(report, *request);
                 if let Some(limit) = common.wait {
                     awaiting::wait_for_decision(&client, limit, human, report).await;
+                    // Approved, a promotion is followed to its end as an unheld one is.
+                    if report.exit_code == EXIT_APPLIED
+                        && let Some(operation) = awaiting::started_operation(&client, report).await
+                    {
+                        let approved = report.message.take();
+                        follow_operation(&client, operation, human, report).await;
+                        report.message = report.message.take().or(approved);
+                    }
                 }
             } else if common.wait.is_some()
                 && let Some(operation) = report.operation.clone()
