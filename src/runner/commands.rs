@@ -381,6 +381,49 @@ mod tests {
         lab.shutdown().await;
     }
 
+    /// The context's policy reaches the source from the console as from the CLI: the lab,
+    /// with no policy of its own, holds the drain the console's policy names.
+    #[tokio::test]
+    async fn a_command_the_contexts_policy_names_is_held_by_the_source() {
+        let lab = LabServer::start(LabOptions::default(), "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let spec = SourceSpec {
+            name: "lab".into(),
+            url: lab.url(),
+            token: lab.token_for("bob").map(str::to_string),
+        };
+        let client = Client::new(&spec.url, spec.token.clone()).unwrap();
+        let command = Command::Drain {
+            region: "us-west".into(),
+            expires_in_s: None,
+        };
+        let if_match = command.control_revision(&client.fleet().await.unwrap());
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::open(&dir.path().join("commands.jsonl")).unwrap();
+        let (tx, mut rx) = mpsc::channel(8);
+        let mut dispatcher = Dispatcher::new("drill", &[spec], &[], journal, tx);
+        dispatcher.approvals = serde_json::from_str(r#"{"verbs": ["drain"]}"#).unwrap();
+        dispatcher.send_command(CommandRequest {
+            id: 1,
+            source: "lab".into(),
+            command,
+            reason: "brownout".into(),
+            preflight: None,
+            if_match: if_match.unwrap(),
+        });
+        let held = loop {
+            match tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv()).await {
+                Ok(Some(Msg::CommandFinished { result, .. })) => break result.unwrap(),
+                Ok(Some(_)) => continue,
+                other => panic!("expected the command's answer, got {other:?}"),
+            }
+        };
+        let request = held.pending_approval.expect("held for a second approver");
+        assert_eq!(request.why_approval, "every drain needs a second approver");
+        lab.shutdown().await;
+    }
+
     /// A log of ids 1..=1000 served 200 a page, newest first; `loop_cursor` makes every page
     /// point back at the same cursor, as a broken server might. Counts the requests.
     async fn audit_server(loop_cursor: bool) -> (Client, Arc<Mutex<u32>>) {
