@@ -11,7 +11,7 @@ use switchboard::cli::args::{Cli, Command, LabCommand};
 use switchboard::cli::output::note;
 use switchboard::cli::target::{Target, load_config};
 use switchboard::cli::{
-    audit, commands, escalations, generate, journal, login, runbook, silences, status,
+    approvals, audit, commands, escalations, generate, journal, login, runbook, silences, status,
 };
 use switchboard::config;
 use switchboard::runner::replay::{ReplayOptions, run_replay};
@@ -85,6 +85,12 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             target.stop().await;
             code
         }
+        Some(Command::Approvals { command }) => {
+            let target = Target::for_one_shot(&cli.lab, &cli.config).await?;
+            let code = approvals::run_from_shell(command, &target).await;
+            target.stop().await;
+            code
+        }
         Some(Command::Escalations { command }) => {
             let target = Target::for_one_shot(&cli.lab, &cli.config).await?;
             let code = escalations::run_from_shell(command, &target).await;
@@ -146,6 +152,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 prometheus: target.prometheus.clone(),
                 litellm: target.litellm.clone(),
                 patroni: target.patroni.clone(),
+                approvals: target.approvals.clone(),
                 problems,
                 theme_name: loaded.config.theme.clone(),
                 no_color: switchboard::theme::no_color_from_env(),

@@ -294,3 +294,57 @@ fn unreadable_default_location_is_a_problem_without_position() {
     assert!(loaded.problems[0].reason.contains("cannot read"));
     assert_defaults(&loaded.config);
 }
+
+#[test]
+fn a_context_may_name_an_approval_policy_and_none_is_the_default() {
+    let setup = Setup::new();
+    let text = format!(
+        "{PROD_FILE}\n[contexts.prod.approvals]\nverbs = [\"promote\", \"breaker force-open\"]\nservices = [\"risk-scorer\"]\ndrain_share_above = 0.3\nexpires_after_s = 600\n"
+    );
+    setup.write("config.toml", &text);
+    let loaded = setup.load(&ConfigOverrides::default());
+    assert!(loaded.problems.is_empty(), "{:?}", loaded.problems);
+    let policy =
+        (loaded.config.context("prod").unwrap().approvals.clone()).expect("prod names a policy");
+    assert_eq!(policy.verbs, ["promote", "breaker force-open"]);
+    assert_eq!(policy.services, ["risk-scorer"]);
+    assert_eq!(policy.drain_share_above, Some(0.3));
+    assert_eq!(policy.expires_after_s, 600);
+    assert!(
+        policy.forced,
+        "forced commands wait whenever a policy is given"
+    );
+    // Nothing waits where no policy is named.
+    assert_eq!(loaded.config.context("staging").unwrap().approvals, None);
+    assert_eq!(loaded.config.context(LAB_CONTEXT).unwrap().approvals, None);
+}
+
+#[test]
+fn a_bad_approval_policy_is_reported_at_its_line() {
+    let setup = Setup::new();
+    let lab = "[contexts.lab]\n\n[contexts.lab.approvals]\n";
+    let cases = [
+        (
+            format!("{lab}verbs = [\"drian\"]\n"),
+            3,
+            "\"drian\" is no command",
+        ),
+        (
+            format!("{lab}drain_share_above = 1.5\n"),
+            3,
+            "drain_share_above",
+        ),
+        (format!("{lab}expires_after_s = 0\n"), 3, "expires_after_s"),
+        (format!("{lab}approvers = 2\n"), 4, "approvers"),
+    ];
+    for (text, line, needle) in cases {
+        let path = setup.write("config.toml", &text);
+        let loaded = setup.load(&ConfigOverrides::default());
+        assert_eq!(loaded.problems.len(), 1, "{text:?}: {:?}", loaded.problems);
+        let problem = &loaded.problems[0];
+        assert_eq!(problem.file, path);
+        assert_eq!(problem.line, Some(line), "{text:?}: {problem}");
+        assert!(problem.reason.contains(needle), "{text:?}: {problem}");
+        assert_defaults(&loaded.config);
+    }
+}

@@ -44,6 +44,12 @@ pub enum Command {
     /// Act on the fleet: promote, drain, undrain, breaker, degrade, weights.
     #[command(flatten)]
     Act(CommandArgs),
+    /// Commands held for a second operator (two-person rule): list, show, approve, deny,
+    /// withdraw.
+    Approvals {
+        #[command(subcommand)]
+        command: crate::cli::approvals::ApprovalsArgs,
+    },
     /// Escalated tasks: list, show (with lineage), resolve exactly once.
     Escalations {
         #[command(subcommand)]

@@ -193,6 +193,7 @@ mod tests {
             name: name.to_string(),
             read_only: false,
             production: true,
+            approvals: None,
             sources: sources
                 .iter()
                 .map(|source| SourceConfig {

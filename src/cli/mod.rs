@@ -1,5 +1,5 @@
-//! The scriptable verbs: `status`, the fleet commands, `escalations`, `silences`, `runbook`,
-//! `audit`, `journal`, `exercise report` and `login`. Each prints
+//! The scriptable verbs: `status`, the fleet commands, `approvals`, `escalations`, `silences`,
+//! `runbook`, `audit`, `journal`, `exercise report` and `login`. Each prints
 //! for people or as JSON, and answers with an exit code scripts can rely on (see the README).
 //!
 //! [`args`] is the whole command line as clap parses it; [`target`] resolves what a run talks
@@ -8,6 +8,7 @@
 //! holds its own arguments and a `run_from_shell` that `main` calls; [`generate`] prints the
 //! shell completions and the man page from the same definitions.
 
+pub mod approvals;
 pub mod args;
 pub mod audit;
 pub mod clock;

@@ -21,6 +21,15 @@ pub const EXIT_ERROR: i32 = 2;
 pub const EXIT_REFUSED: i32 = 3;
 /// 409: the target changed, or someone else got there first.
 pub const EXIT_CONFLICT: i32 = 4;
+/// The source's two-person rule holds the command for a second operator (not waited for, or
+/// still undecided when the wait ended).
+pub const EXIT_PENDING: i32 = 5;
+/// A second operator denied the held command: it was never carried out.
+pub const EXIT_DENIED: i32 = 6;
+/// The requester withdrew the held command.
+pub const EXIT_WITHDRAWN: i32 = 7;
+/// Nobody decided the held command in time.
+pub const EXIT_EXPIRED: i32 = 8;
 
 /// The exit code of a request the server (or the way to it) turned down.
 pub fn exit_code_of(error: &ClientError) -> i32 {

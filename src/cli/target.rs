@@ -17,6 +17,7 @@ use crate::sources::prometheus::PrometheusSpec;
 use crate::sources::temporal::TemporalSource;
 use crate::sources::{Client, SourceSpec};
 use lab::{LabOptions, LabServer};
+use protocol::approvals::ApprovalPolicy;
 
 /// The embedded lab, used when no context is configured or with `--lab`.
 #[derive(Args)]
@@ -102,6 +103,8 @@ pub struct Target {
     pub litellm: Vec<LiteLlmSpec>,
     /// The Patroni sources (polled; their members are a service's replicas).
     pub patroni: Vec<PatroniSpec>,
+    /// The context's two-person rule (`[contexts.NAME.approvals]`), applied to what it sends.
+    pub approvals: Option<ApprovalPolicy>,
     lab: Option<LabServer>,
 }
 
@@ -156,6 +159,10 @@ impl Target {
                 prometheus: Vec::new(),
                 litellm: Vec::new(),
                 patroni: Vec::new(),
+                approvals: config
+                    .context(LAB_CONTEXT)
+                    .ok()
+                    .and_then(|c| c.approvals.clone()),
                 lab: Some(lab),
             });
         }
@@ -195,6 +202,7 @@ impl Target {
                 }),
             }
         }
+        let approvals = context.approvals.clone();
         let context = ContextInfo {
             name: context.name.clone(),
             lab: false,
@@ -208,6 +216,7 @@ impl Target {
             prometheus,
             litellm,
             patroni,
+            approvals,
             lab: None,
         })
     }

@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use protocol::approvals::ApprovalPolicy;
 use protocol::escalations::Priority;
 use temporal::TemporalSettings;
 
@@ -116,6 +117,9 @@ pub struct ContextConfig {
     pub production: bool,
     /// Backends of this context; empty only for the embedded lab.
     pub sources: Vec<SourceConfig>,
+    /// `[contexts.NAME.approvals]`: commands sent from here that wait for a second operator
+    /// (the lab's topology `[approvals]` fields); `None`: nothing waits on this side.
+    pub approvals: Option<ApprovalPolicy>,
 }
 
 /// A backend the console reads from.
@@ -267,6 +271,7 @@ impl Default for Config {
             read_only: false,
             production: false,
             sources: Vec::new(),
+            approvals: None,
         };
         Config {
             default_context: LAB_CONTEXT.to_string(),

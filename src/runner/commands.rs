@@ -11,11 +11,14 @@ use super::journaling::{failure_kind, write_journal};
 use super::silences;
 use crate::app::{CommandFailure, CommandRequest, FailureKind, Msg, SilenceOrder};
 use crate::journal::{Entry, Journal, Outcome};
+use crate::sources::approvals::{refused_unheld, under_policy};
 use crate::sources::delivery::{ATTEMPTS, deliver};
 use crate::sources::patroni::PatroniClient;
 use crate::sources::prometheus::AlertmanagerClient;
 use crate::sources::temporal::{TemporalClient, TemporalSource};
 use crate::sources::{Client, ClientError, EscalationBackend, SourceSpec, Timeouts};
+use protocol::FleetSnapshot;
+use protocol::approvals::ApprovalPolicy;
 
 /// Audit entries asked for per page; later ones arrive as events.
 const AUDIT_PAGE: u32 = 200;
@@ -40,6 +43,8 @@ pub struct Dispatcher {
     pub(super) patroni: HashMap<String, (String, PatroniClient)>,
     /// The Alertmanager of each metrics source that has one: silences go there.
     pub(super) alertmanagers: HashMap<String, AlertmanagerClient>,
+    /// The context's two-person rule, applied to every command sent.
+    pub(super) approvals: Option<ApprovalPolicy>,
 }
 
 impl Dispatcher {
@@ -87,6 +92,7 @@ impl Dispatcher {
             backends,
             patroni: HashMap::new(),
             alertmanagers: HashMap::new(),
+            approvals: None,
         }
     }
 
@@ -126,13 +132,28 @@ impl Dispatcher {
     }
 
     pub fn send_command(&self, request: CommandRequest) {
-        if self.send_to_patroni(&request) {
+        // A cluster has no one to hold a command for a second approver: refused, never sent.
+        let (policy, preflight) = (self.approvals.as_ref(), request.preflight.as_ref());
+        let unheld = match self.patroni.contains_key(&request.source) {
+            // A promotion, the one command a cluster takes, is never weighed by traffic.
+            true => {
+                let fleet = FleetSnapshot::default();
+                refused_unheld(policy, &request.command, preflight, &fleet, "Patroni")
+            }
+            false => None,
+        };
+        if unheld.is_none() && self.send_to_patroni(&request) {
             return;
         }
-        let Some(client) = self.client(&request.source) else {
+        let client = match unheld {
+            None => self.client(&request.source),
+            Some(_) => None,
+        };
+        let Some(client) = client else {
             let failure = CommandFailure {
                 kind: FailureKind::Rejected,
-                message: format!("no connection to source {}", request.source),
+                message: unheld
+                    .unwrap_or_else(|| format!("no connection to source {}", request.source)),
             };
             let _ = self.tx.try_send(Msg::CommandFinished {
                 id: request.id,
@@ -141,14 +162,36 @@ impl Dispatcher {
             return;
         };
         let (journal, tx, context) = (self.journal.clone(), self.tx.clone(), self.context.clone());
+        let policy = self.approvals.clone();
         tokio::spawn(async move {
+            let (command, preflight) = (&request.command, request.preflight.clone());
+            let preflight = match under_policy(policy.as_ref(), &client, command, preflight, None)
+                .await
+            {
+                Ok(preflight) => preflight,
+                Err(error) => {
+                    let failure = CommandFailure {
+                        kind: FailureKind::Rejected,
+                        message: format!(
+                            "not sent: the fleet could not be read for the context's approval policy ({error})"
+                        ),
+                    };
+                    let _ = tx
+                        .send(Msg::CommandFinished {
+                            id: request.id,
+                            result: Err(failure),
+                        })
+                        .await;
+                    return;
+                }
+            };
             let key = uuid::Uuid::new_v4().to_string();
             let entry = Entry::new(
                 &context,
                 client.url(),
                 &request.command,
                 &request.reason,
-                request.preflight.as_ref(),
+                preflight.as_ref(),
                 &key,
                 request.if_match,
             );
@@ -181,7 +224,7 @@ impl Dispatcher {
                 &client,
                 &request.command,
                 &request.reason,
-                request.preflight.as_ref(),
+                preflight.as_ref(),
                 &key,
                 request.if_match,
                 ATTEMPTS,
@@ -335,6 +378,49 @@ mod tests {
         // Both outcomes are in the journal now: nothing is pending any more.
         drop(dispatcher);
         assert!(Journal::open(&path).unwrap().pending().is_empty());
+        lab.shutdown().await;
+    }
+
+    /// The context's policy reaches the source from the console as from the CLI: the lab,
+    /// with no policy of its own, holds the drain the console's policy names.
+    #[tokio::test]
+    async fn a_command_the_contexts_policy_names_is_held_by_the_source() {
+        let lab = LabServer::start(LabOptions::default(), "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let spec = SourceSpec {
+            name: "lab".into(),
+            url: lab.url(),
+            token: lab.token_for("bob").map(str::to_string),
+        };
+        let client = Client::new(&spec.url, spec.token.clone()).unwrap();
+        let command = Command::Drain {
+            region: "us-west".into(),
+            expires_in_s: None,
+        };
+        let if_match = command.control_revision(&client.fleet().await.unwrap());
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::open(&dir.path().join("commands.jsonl")).unwrap();
+        let (tx, mut rx) = mpsc::channel(8);
+        let mut dispatcher = Dispatcher::new("drill", &[spec], &[], journal, tx);
+        dispatcher.approvals = serde_json::from_str(r#"{"verbs": ["drain"]}"#).unwrap();
+        dispatcher.send_command(CommandRequest {
+            id: 1,
+            source: "lab".into(),
+            command,
+            reason: "brownout".into(),
+            preflight: None,
+            if_match: if_match.unwrap(),
+        });
+        let held = loop {
+            match tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv()).await {
+                Ok(Some(Msg::CommandFinished { result, .. })) => break result.unwrap(),
+                Ok(Some(_)) => continue,
+                other => panic!("expected the command's answer, got {other:?}"),
+            }
+        };
+        let request = held.pending_approval.expect("held for a second approver");
+        assert_eq!(request.why_approval, "every drain needs a second approver");
         lab.shutdown().await;
     }
 

@@ -48,6 +48,8 @@ pub struct ConsoleOptions {
     pub litellm: Vec<LiteLlmSpec>,
     /// Patroni sources (polled; each cluster is the service it backs).
     pub patroni: Vec<PatroniSpec>,
+    /// The context's two-person rule, applied to every command sent.
+    pub approvals: Option<protocol::approvals::ApprovalPolicy>,
     pub problems: Vec<String>,
     pub theme_name: String,
     pub no_color: bool,
@@ -85,6 +87,7 @@ pub async fn run_console(options: ConsoleOptions) -> anyhow::Result<()> {
         journal,
         tx.clone(),
     );
+    dispatcher.approvals = options.approvals;
     let notify = options.notify;
     let mut notifier = Notifier::new(notify);
     let mut app = App::new(AppInit {

@@ -119,3 +119,7 @@ pub fn refused_unheld(
          hold a command for one: nothing was sent"
     ))
 }
+
+#[cfg(test)]
+#[path = "approvals_tests.rs"]
+mod tests;

@@ -388,3 +388,98 @@ async fn a_command_forced_past_its_preflight_waits_whatever_its_verb() {
     assert!(ran.pending_approval.is_none());
     lab.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_command_its_sender_asks_to_hold_waits_in_a_lab_without_a_policy() {
+    let lab = start_lab(SPEED, None).await;
+    let command = drain_ap_south();
+    let revision = command.control_revision(&fleet(&lab).await).unwrap();
+    let mut body = command.body("ap-south maintenance");
+    body["preflight"] = json!({
+        "verdict": "ok",
+        "needs_approval": "every drain needs a second approver"
+    });
+    SPEC.assert_valid(
+        SPEC.request("post", spec_path(&command)),
+        &body,
+        "the request",
+    );
+    let key = fresh_key();
+    let response = post(&lab, "alice", &command, &body, Some(&key), Some(revision)).await;
+    let (answer, _) = accepted(response, &command, StatusCode::ACCEPTED).await;
+    let request = answer.pending_approval.expect("held for approval");
+    assert_eq!(request.why_approval, "every drain needs a second approver");
+    assert_eq!(
+        request.expires_at - request.requested_at,
+        chrono::Duration::seconds(protocol::approvals::DEFAULT_EXPIRES_AFTER_S as i64)
+    );
+    assert!(region(&lab, "ap-south").await.drain.is_none(), "held");
+    let held = entries_with_key(&lab, &key).await;
+    assert_eq!(held[0].outcome, AuditOutcome::Held);
+    // Approved by another operator, it runs as one the lab's own policy held.
+    let response = decide(&lab, "bob", &request.id, "approve", &fresh_key(), "ok").await;
+    assert_eq!(
+        decided(response, "approve").await.0.state,
+        ApprovalState::Approved
+    );
+    assert!(region(&lab, "ap-south").await.drain.is_some(), "drained");
+
+    // The sender's why is text for other people's screens: one printable line.
+    let command = undrain("ap-south");
+    let revision = command.control_revision(&fleet(&lab).await).unwrap();
+    let mut body = command.body("back");
+    body["preflight"] = json!({"verdict": "ok", "needs_approval": "line\nbreak"});
+    let response = post(
+        &lab,
+        "alice",
+        &command,
+        &body,
+        Some(&fresh_key()),
+        Some(revision),
+    )
+    .await;
+    let (problem, _) = expect_problem(response, StatusCode::BAD_REQUEST).await;
+    assert!(
+        problem
+            .detail
+            .unwrap_or_default()
+            .contains("needs_approval"),
+        "names the field"
+    );
+    lab.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_held_command_that_could_not_run_is_refused_at_once_not_at_its_approval() {
+    let lab = lab_with_policy(SPEED, 600).await;
+    // The policy holds every force-open; the simulation refuses one for longer than a week.
+    let week_and_a_day = 8 * 86_400;
+    let command = breaker(
+        "openai@eu-west",
+        BreakerAction::ForceOpen,
+        Some(week_and_a_day),
+    );
+    let revision = command.control_revision(&fleet(&lab).await).unwrap();
+    let key = fresh_key();
+    // (Past what the spec allows too: sent as is, to see the lab judge it.)
+    let body = command.body("drill");
+    let response = post(&lab, "alice", &command, &body, Some(&key), Some(revision)).await;
+    let (problem, _) = expect_problem(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert!(
+        problem.detail.unwrap_or_default().contains("expires_in_s"),
+        "the simulation's own reason"
+    );
+    // A stale If-Match is refused before anything is held, too.
+    let drain = drain_ap_south();
+    let current = drain.control_revision(&fleet(&lab).await).unwrap();
+    let stale = send_command(&lab, "alice", &drain, Some(&fresh_key()), Some(current + 1)).await;
+    expect_problem(stale, StatusCode::CONFLICT).await;
+    let listed: ApprovalList = get_json(&lab, "/v1/approvals", lab.token_for("bob").unwrap()).await;
+    assert!(listed.requests.is_empty(), "nothing held: {listed:?}");
+    let entries = entries_with_key(&lab, &key).await;
+    assert_eq!(
+        entries.iter().map(|e| e.outcome).collect::<Vec<_>>(),
+        [AuditOutcome::Rejected]
+    );
+    lab.shutdown().await;
+}

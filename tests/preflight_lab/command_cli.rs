@@ -47,7 +47,7 @@ async fn run(
     let mut out = Vec::new();
     let code = tokio::time::timeout(
         WAIT,
-        run_command(args(line), source, "lab", journal, &mut out, confirm),
+        run_command(args(line), source, "lab", None, journal, &mut out, confirm),
     )
     .await
     .expect("run_command hangs")

@@ -14,9 +14,6 @@ pub enum CommandArgs {
     Promote {
         service: String,
         replica: String,
-        /// Follow the promotion until it finishes (exit 2 if it fails).
-        #[arg(long)]
-        wait: bool,
         #[command(flatten)]
         common: CommonArgs,
     },
@@ -92,6 +89,11 @@ pub struct CommonArgs {
     /// Send even when the preflight refuses (overload, no path left).
     #[arg(long)]
     pub force: bool,
+    /// Wait: for a command held for a second operator's approval, until it is decided (at
+    /// most DURATION when given: 90s, 10m); for a promotion, until it finishes (exit 2 if it
+    /// fails).
+    #[arg(long, value_name = "DURATION", num_args = 0..=1, value_parser = parse_duration_s)]
+    pub wait: Option<Option<u64>>,
 }
 
 fn parse_breaker_action(text: &str) -> Result<BreakerAction, String> {
@@ -185,10 +187,5 @@ impl CommandArgs {
             return Err("--reason must say why".into());
         }
         Ok(command)
-    }
-
-    /// Whether to follow the operation to its end (`promote --wait`).
-    pub fn wait(&self) -> bool {
-        matches!(self, CommandArgs::Promote { wait: true, .. })
     }
 }

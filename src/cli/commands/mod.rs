@@ -9,9 +9,14 @@
 //! | 1 | not confirmed: declined at the prompt, or no `--yes` where nobody can be asked |
 //! | 2 | error: bad arguments, unreachable source, 401/403, other 4xx/5xx, outcome unknown, failed operation |
 //! | 3 | refused by the preflight: the move would overload a target or leave traffic with no path (`--force` sends it anyway) |
-//! | 4 | conflict (409): the target changed since the snapshot; review and retry |
+//! | 4 | conflict (409): the target changed since the snapshot (or, for a held command, before its approval); review and retry |
+//! | 5 | pending approval: the source's two-person rule holds it for a second operator (`--wait` waits for the decision) |
+//! | 6 | denied by a second operator (with `--wait`) |
+//! | 7 | withdrawn by its requester (with `--wait`) |
+//! | 8 | expired: nobody decided in time (with `--wait`) |
 
 mod args;
+mod awaiting;
 mod patroni;
 mod text;
 
@@ -25,13 +30,16 @@ use crate::cli::target::Target;
 use crate::domain::command::Command;
 use crate::domain::preflight::{Preflight, preflight};
 use crate::journal::{Entry, Journal, Outcome};
+use crate::sources::approvals::under_policy;
 use crate::sources::{Client, ClientError, SourceSpec};
+use protocol::approvals::{ApprovalPolicy, ApprovalRequest};
 use protocol::commands::{CommandAccepted, Operation, OperationState};
 use protocol::sanitize::clean;
 use text::Human;
 
 pub use crate::cli::output::{
-    EXIT_CONFLICT, EXIT_ERROR, EXIT_NOT_CONFIRMED, EXIT_OK as EXIT_APPLIED, EXIT_REFUSED,
+    EXIT_CONFLICT, EXIT_DENIED, EXIT_ERROR, EXIT_EXPIRED, EXIT_NOT_CONFIRMED,
+    EXIT_OK as EXIT_APPLIED, EXIT_PENDING, EXIT_REFUSED, EXIT_WITHDRAWN,
 };
 pub use args::{CommandArgs, CommonArgs};
 
@@ -52,7 +60,8 @@ struct Report {
     context: String,
     source: String,
     /// `accepted`, `succeeded` (a followed operation), `failed`, `declined`, `refused`,
-    /// `rejected`, `conflict`, `unknown` (no answer) or `error` (nothing sent).
+    /// `rejected`, `conflict`, `unknown` (no answer), `error` (nothing sent), or for a command
+    /// held for a second operator `pending`, `denied`, `withdrawn`, `expired`.
     outcome: &'static str,
     exit_code: i32,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -74,6 +83,9 @@ struct Report {
     warnings: Vec<String>,
     /// How many times the command was sent (the same idempotency key each time).
     attempts: u32,
+    /// The request the source's two-person rule holds it as, as last seen.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    approval: Option<ApprovalRequest>,
 }
 
 impl Report {
@@ -96,6 +108,7 @@ impl Report {
             operation: None,
             warnings: Vec::new(),
             attempts: 0,
+            approval: None,
         }
     }
 
@@ -116,6 +129,7 @@ pub async fn run_command(
     args: CommandArgs,
     source: SourceSpec,
     context: &str,
+    approvals: Option<&ApprovalPolicy>,
     journal: &mut Journal,
     out: &mut impl Write,
     mut confirm: impl FnMut(&str) -> bool,
@@ -131,6 +145,7 @@ pub async fn run_command(
         &args,
         command,
         &source,
+        approvals,
         journal,
         &mut human,
         &mut report,
@@ -162,6 +177,7 @@ pub async fn run_from_shell(args: CommandArgs, target: &Target) -> anyhow::Resul
         args,
         source,
         &target.context.name,
+        target.approvals.as_ref(),
         &mut journal,
         &mut std::io::stdout(),
         confirm_on_terminal,
@@ -171,10 +187,12 @@ pub async fn run_from_shell(args: CommandArgs, target: &Target) -> anyhow::Resul
 }
 
 /// The steps of [`run_command`]; `Err` is an error before anything was sent.
+#[allow(clippy::too_many_arguments)]
 async fn drive(
     args: &CommandArgs,
     command: Result<Command, String>,
     source: &SourceSpec,
+    approvals: Option<&ApprovalPolicy>,
     journal: &mut Journal,
     human: &mut Human<'_, impl Write>,
     report: &mut Report,
@@ -229,14 +247,18 @@ async fn drive(
 
     let key = uuid::Uuid::new_v4().to_string();
     report.idempotency_key = Some(key.clone());
-    // The command carries what the user was shown, for the audit log and exercise scores.
+    // The command carries what the user was shown, for the audit log and exercise scores,
+    // and asks the source to hold it when the context's policy wants a second approver.
     let seen = check.seen(common.force);
+    let seen = under_policy(approvals, &client, &command, Some(seen), Some(&snapshot))
+        .await
+        .map_err(|e| e.to_string())?;
     let entry = Entry::new(
         &report.context,
         &source.url,
         &command,
         &common.reason,
-        Some(&seen),
+        seen.as_ref(),
         &key,
         if_match,
     );
@@ -250,7 +272,7 @@ async fn drive(
         &client,
         &command,
         &common.reason,
-        Some(&seen),
+        seen.as_ref(),
         &key,
         if_match,
         RETRIES + 1,
@@ -268,9 +290,23 @@ async fn drive(
         ));
     }
     match answer {
-        Ok(accepted) => {
+        Ok(mut accepted) => {
+            let held = accepted.pending_approval.take();
             accepted_report(report, accepted);
-            if args.wait()
+            if let Some(request) = held {
+                awaiting::held(report, *request);
+                if let Some(limit) = common.wait {
+                    awaiting::wait_for_decision(&client, limit, human, report).await;
+                    // Approved, a promotion is followed to its end as an unheld one is.
+                    if report.exit_code == EXIT_APPLIED
+                        && let Some(operation) = awaiting::started_operation(&client, report).await
+                    {
+                        let approved = report.message.take();
+                        follow_operation(&client, operation, human, report).await;
+                        report.message = report.message.take().or(approved);
+                    }
+                }
+            } else if common.wait.is_some()
                 && let Some(operation) = report.operation.clone()
             {
                 follow_operation(&client, operation, human, report).await;

@@ -2,7 +2,8 @@
 //! the cluster read, the preflight (Patroni's plan: switchover or failover, lag against
 //! `maximum_lag_on_failover`, members that cannot take over), the confirmation, the journal,
 //! the switchover sent and followed until the new leader runs. Other verbs on a service only
-//! Patroni backs are refused with the reason (exit 2).
+//! Patroni backs are refused with the reason (exit 2), and so is a promotion the context's
+//! approval policy would hold: Patroni has no one to hold it for.
 
 use std::io::Write;
 
@@ -14,7 +15,9 @@ use crate::domain::fleet::SourceData;
 use crate::domain::performer;
 use crate::journal::{Journal, describe_recovered};
 use crate::runner::patroni::{self as promotion, timeouts};
+use crate::sources::approvals::refused_unheld;
 use crate::sources::patroni::{PatroniClient, PatroniError, PatroniSpec};
+use protocol::approvals::ApprovalPolicy;
 use protocol::sanitize::clean;
 
 use super::CommandArgs;
@@ -47,6 +50,7 @@ pub async fn run_from_shell(args: &CommandArgs, target: &Target) -> Option<anyho
             args,
             spec,
             &target.context.name,
+            target.approvals.as_ref(),
             &mut journal,
             &mut std::io::stdout(),
             confirm_on_terminal,
@@ -61,6 +65,7 @@ pub async fn run(
     args: &CommandArgs,
     spec: &PatroniSpec,
     context: &str,
+    approvals: Option<&ApprovalPolicy>,
     journal: &mut Journal,
     out: &mut impl Write,
     mut confirm: impl FnMut(&str) -> bool,
@@ -78,6 +83,7 @@ pub async fn run(
                 spec,
                 &command,
                 &common,
+                approvals,
                 journal,
                 &mut human,
                 &mut report,
@@ -99,10 +105,12 @@ pub async fn run(
     Ok(report.exit_code)
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn drive(
     spec: &PatroniSpec,
     command: &Command,
     common: &super::CommonArgs,
+    approvals: Option<&ApprovalPolicy>,
     journal: &mut Journal,
     human: &mut Human<'_, impl Write>,
     report: &mut Report,
@@ -126,6 +134,11 @@ async fn drive(
     report.preflight = Some(check.clone());
     if !check.errors.is_empty() {
         return Err(check.errors.join("; "));
+    }
+    let seen = check.seen(common.force);
+    if let Some(refusal) = refused_unheld(approvals, command, Some(&seen), &snapshot, "Patroni") {
+        report.finish("refused", EXIT_ERROR, Some(refusal));
+        return Ok(());
     }
     let confirmed_on = command.control_revision(&snapshot);
     report.if_match = confirmed_on;

@@ -8,6 +8,7 @@ use super::Report;
 use crate::domain::command::Command;
 use crate::domain::preflight::{Preflight, Verdict};
 use protocol::FleetSnapshot;
+use protocol::approvals::ApprovalRequest;
 use protocol::commands::Operation;
 use protocol::sanitize::clean;
 
@@ -46,6 +47,20 @@ impl<W: Write> Human<'_, W> {
         );
     }
 
+    /// Says that the run now waits for another operator's decision on `request`.
+    pub(super) fn waiting(&mut self, request: &ApprovalRequest) {
+        if self.quiet {
+            return;
+        }
+        // A courtesy, like progress: a broken pipe shows up at the conclusion.
+        let _ = writeln!(
+            self.out,
+            "pending approval {}: {}; waiting for another operator (Ctrl-C stops waiting, the request stays)",
+            clean(&request.id),
+            clean(&request.why_approval)
+        );
+    }
+
     pub(super) fn conclusion(&mut self, report: &Report) -> std::io::Result<()> {
         let out = &mut self.out;
         match report.outcome {
@@ -62,6 +77,9 @@ impl<W: Write> Human<'_, W> {
                     )?;
                 }
                 writeln!(out)?;
+                if let Some(message) = &report.message {
+                    writeln!(out, "  {}", clean(message))?;
+                }
                 if let Some(operation) = &report.operation {
                     writeln!(
                         out,
@@ -73,6 +91,8 @@ impl<W: Write> Human<'_, W> {
                     )?;
                 }
             }
+            // Its message starts with the words, and the id to ask about.
+            "pending" => writeln!(out, "{}", clean(report.message.as_deref().unwrap_or("")))?,
             other => writeln!(
                 out,
                 "{other}: {}",

@@ -7,6 +7,8 @@ use std::ops::Range;
 use serde::Deserialize;
 use toml::Spanned;
 
+use protocol::approvals::ApprovalPolicy;
+
 use crate::config::prometheus::PrometheusSettings;
 use crate::config::temporal::TemporalSettings;
 use crate::config::{
@@ -22,6 +24,8 @@ pub(super) struct FileContext {
     production: bool,
     #[serde(default)]
     sources: Vec<Spanned<FileSource>>,
+    /// The two-person rule this console and the CLI apply to what they send here.
+    approvals: Option<Spanned<ApprovalPolicy>>,
 }
 
 #[derive(Deserialize)]
@@ -116,12 +120,21 @@ pub(super) fn validate_context(name: &str, context: FileContext) -> Result<Conte
         });
     }
 
+    let approvals = context.approvals.map(|policy| {
+        // The fleet is not known here: the services it names are the source's to know.
+        if let Some(problem) = policy.get_ref().problem(None) {
+            reasons.push((Some(policy.span()), format!("approvals: {problem}")));
+        }
+        policy.into_inner()
+    });
+
     if reasons.is_empty() {
         Ok(ContextConfig {
             name: name.to_string(),
             read_only: context.read_only,
             production: context.production,
             sources,
+            approvals,
         })
     } else {
         Err(reasons)

@@ -4,7 +4,9 @@
 //! A command is judged in this order, all under the lab's lock so that two commands never
 //! interleave: role (403), `Idempotency-Key` (400; a replay returns the first answer, the same
 //! key for another request is 422), body and reason (400), target (404), `If-Match` (428, or
-//! 409 with the target as it is now), then the simulation's own rules (422). Every command
+//! 409 with the target as it is now), then the simulation's own rules (422); a command the
+//! two-person rule holds (the lab's policy, or its sender's `needs_approval`) is judged by the
+//! same rules first and held only when it could run. Every command
 //! from an authenticated caller, accepted or rejected, is audited; a replay is not, as it
 //! does nothing.
 
@@ -24,6 +26,7 @@ use crate::approvals::HeldCommand;
 use crate::audit::{AuditQuery, AuditRecord};
 use crate::free_text::{Lines, check_printable};
 use crate::sim::{ControlTarget, Refusal};
+use protocol::approvals::DEFAULT_EXPIRES_AFTER_S;
 use protocol::command::{Command, CommandRequest as ParsedCommand, Verb};
 use protocol::commands::{AuditOutcome, AuditPage, CommandAccepted, Operation, PreflightSeen};
 use protocol::{Role, WhoAmI};
@@ -143,11 +146,9 @@ impl CommandRequest<'_> {
             .control_target(command.target_kind(), command.target_id())
             .map_err(refusal_error)?;
         check_revision(expected, command.target_id(), &target)?;
-        let approval = core.sim.topology().approvals.as_ref().and_then(|policy| {
-            let why = policy.requires(&command, &core.published.snapshot(), preflight.as_ref())?;
-            Some((why, policy.expires_after_s))
-        });
-        if let Some((why_approval, expires_after_s)) = approval {
+        if let Some((why_approval, expires_after_s)) = approval(core, &command, preflight.as_ref())?
+        {
+            core.sim.judge(&command).map_err(refusal_error)?;
             let held = HeldCommand {
                 verb: self.verb,
                 target_id: self.id.to_string(),
@@ -182,6 +183,34 @@ impl CommandRequest<'_> {
         };
         done.carry_out(lab, core)
     }
+}
+
+/// Why `command` waits for a second operator, and for how long: the lab's own policy names
+/// it, or its sender's did (`needs_approval` in its preflight, held for the lab's expiry or the
+/// default one). `None` when it runs at once.
+fn approval(
+    core: &LabCore,
+    command: &Command,
+    preflight: Option<&PreflightSeen>,
+) -> Result<Option<(String, u64)>, ApiError> {
+    let policy = core.sim.topology().approvals.as_ref();
+    let expires_after_s = policy.map_or(DEFAULT_EXPIRES_AFTER_S, |p| p.expires_after_s);
+    if let Some(why) =
+        policy.and_then(|policy| policy.requires(command, &core.published.snapshot(), preflight))
+    {
+        return Ok(Some((why, expires_after_s)));
+    }
+    let Some(why) = preflight.and_then(|p| p.needs_approval.as_deref()) else {
+        return Ok(None);
+    };
+    let why = why.trim();
+    if why.is_empty() || why.chars().count() > REASON_MAX_CHARS {
+        return Err(ApiError::bad_request(format!(
+            "preflight.needs_approval must say why in 1 to {REASON_MAX_CHARS} characters"
+        )));
+    }
+    check_printable("preflight.needs_approval", why, Lines::One).map_err(ApiError::bad_request)?;
+    Ok(Some((why.to_string(), expires_after_s)))
 }
 
 /// Holds a command for a second operator: `202` with the request, audited as held.

@@ -57,6 +57,7 @@ pub struct FleetView {
     pub operations: Vec<Operation>,
 }
 
+#[derive(Clone)]
 pub struct Sim {
     topology: Topology,
     scenario: Option<Scenario>,
@@ -90,6 +91,7 @@ enum InjectPhase {
     Ended,
 }
 
+#[derive(Clone)]
 struct RegionState {
     down: bool,
     load_rps: f64,
@@ -106,6 +108,7 @@ struct RegionState {
     control_revision: u64,
 }
 
+#[derive(Clone)]
 struct ProviderState {
     breaker: BreakerMachine,
     latency_noise: f64,
@@ -126,6 +129,7 @@ struct ProviderState {
     control_revision: u64,
 }
 
+#[derive(Clone)]
 struct BreakerMachine {
     state: BreakerState,
     reason: Option<String>,
@@ -137,6 +141,7 @@ struct BreakerMachine {
     probing_for_s: f64,
 }
 
+#[derive(Clone)]
 struct GatewayState {
     region: usize,
     lanes: Vec<Lane>,
@@ -144,6 +149,7 @@ struct GatewayState {
 }
 
 /// How one gateway routes one service.
+#[derive(Clone)]
 struct Lane {
     service: usize,
     routes: Vec<LaneRoute>,
@@ -152,6 +158,7 @@ struct Lane {
     offered_rps: f64,
 }
 
+#[derive(Clone)]
 struct LaneRoute {
     provider: usize,
     rank: u32,
@@ -159,6 +166,7 @@ struct LaneRoute {
     share: f64,
 }
 
+#[derive(Clone)]
 struct ServiceState {
     demand_rps: f64,
     /// Demand held back by degraded modes (queued, refused writes, waiting for people).
@@ -171,6 +179,7 @@ struct ServiceState {
     health: Health,
 }
 
+#[derive(Clone)]
 struct ReplicaState {
     role: ReplicaRole,
     ready: bool,

@@ -192,6 +192,13 @@ impl Sim {
         })
     }
 
+    /// Whether `command` would be accepted now: the very rules of [`Sim::apply`], judged on a
+    /// copy of the simulation, so nothing changes here. A command held for a second operator
+    /// is judged first: one that could not run is refused at once, not at its approval.
+    pub fn judge(&self, command: &Command) -> Result<(), Refusal> {
+        self.clone().apply(command, "", "").map(drop)
+    }
+
     /// What happened by itself (expiries, operations that ended) since the last call.
     pub fn take_automatic_records(&mut self) -> Vec<AuditRecord> {
         std::mem::take(&mut self.automatic)

@@ -17,6 +17,7 @@ const OPERATION_SHOWN_S: f64 = 600.0;
 const OPERATIONS_SHOWN: usize = 20;
 
 /// A promotion: an operation that makes a standby active after its takeover time.
+#[derive(Clone)]
 pub(in crate::sim) struct Promotion {
     id: String,
     service: usize,
