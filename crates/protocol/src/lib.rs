@@ -12,6 +12,7 @@ pub mod endpoints;
 pub mod escalations;
 pub mod exercise;
 pub mod model;
+pub mod posture;
 pub mod request_body;
 pub mod runbook_runs;
 pub mod sanitize;

@@ -1,0 +1,104 @@
+//! Findings the console raises by itself from a service's posture: a critical service with a
+//! single point of failure nobody declared (hidden SPOF), a nice-to-have service paying for hot
+//! standbys (ghost spend), and an error budget that will be spent before its window ends.
+
+use serde::{Deserialize, Serialize};
+
+use super::{Criticality, Slo};
+use crate::ReplicaRole;
+
+/// A replica as the findings weigh it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReplicaPosture {
+    pub region: String,
+    pub role: ReplicaRole,
+    pub ready: bool,
+}
+
+/// What the findings read of one service.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServicePosture {
+    pub service: String,
+    pub criticality: Criticality,
+    pub replicas: Vec<ReplicaPosture>,
+    /// Distinct providers its traffic can be routed to.
+    pub provider_paths: usize,
+    /// What its hot standbys cost per hour.
+    pub hot_standby_per_hour: f64,
+    /// The SLO, the share of its budget left and the burn rate now, when known.
+    pub slo: Option<Slo>,
+    pub budget_left: Option<f64>,
+    pub burn_rate: Option<f64>,
+    /// Seconds until the SLO window rolls over (the whole window when unknown).
+    pub window_left_s: Option<f64>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Finding {
+    /// A critical service that one failure takes down.
+    HiddenSpof { service: String, why: String },
+    /// A nice-to-have service paying for hot standbys.
+    GhostSpend { service: String, per_hour: f64 },
+    /// The error budget runs out before the window ends, at the current burn rate.
+    BudgetExhaustion { service: String, in_s: f64 },
+}
+
+impl Finding {
+    pub fn service(&self) -> &str {
+        match self {
+            Finding::HiddenSpof { service, .. }
+            | Finding::GhostSpend { service, .. }
+            | Finding::BudgetExhaustion { service, .. } => service,
+        }
+    }
+}
+
+/// The findings of one service, SPOFs first.
+pub fn findings(posture: &ServicePosture) -> Vec<Finding> {
+    let mut found = Vec::new();
+    let service = || posture.service.clone();
+    if posture.criticality == Criticality::Critical
+        && let Some(why) = single_point(posture)
+    {
+        found.push(Finding::HiddenSpof {
+            service: service(),
+            why,
+        });
+    }
+    if posture.criticality == Criticality::NiceToHave && posture.hot_standby_per_hour > 0.0 {
+        found.push(Finding::GhostSpend {
+            service: service(),
+            per_hour: posture.hot_standby_per_hour,
+        });
+    }
+    if let (Some(slo), Some(left), Some(burn)) =
+        (posture.slo, posture.budget_left, posture.burn_rate)
+        && let Some(in_s) = slo.exhausted_in_s(left, burn)
+        && in_s < posture.window_left_s.unwrap_or(slo.window_s)
+    {
+        found.push(Finding::BudgetExhaustion {
+            service: service(),
+            in_s,
+        });
+    }
+    found
+}
+
+/// Why one failure would take the service down, if it would: one ready replica, every ready
+/// replica in one region, or one provider path.
+fn single_point(posture: &ServicePosture) -> Option<String> {
+    let ready: Vec<&ReplicaPosture> = posture.replicas.iter().filter(|r| r.ready).collect();
+    match ready.as_slice() {
+        [] => return Some("no replica is ready".into()),
+        [only] => return Some(format!("one ready replica, in {}", only.region)),
+        [first, rest @ ..] if rest.iter().all(|r| r.region == first.region) => {
+            return Some(format!("every ready replica is in {}", first.region));
+        }
+        _ => {}
+    }
+    (posture.provider_paths < 2).then(|| match posture.provider_paths {
+        0 => "no provider path".to_string(),
+        _ => "one provider path".to_string(),
+    })
+}
