@@ -46,6 +46,7 @@ pub fn lab_init(width: u16, height: u16, now: Instant) -> AppInit {
         wall: fixture_wall(),
         area: Rect::new(0, 0, width, height),
         notify_at: None,
+        approval_policy: None,
     }
 }
 

@@ -60,6 +60,7 @@ impl Console {
             wall: chrono::Utc::now(),
             area: Rect::new(0, 0, 120, 32),
             notify_at: None,
+            approval_policy: None,
         });
         let spec = PatroniSpec {
             name: CLUSTER.into(),

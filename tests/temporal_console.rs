@@ -35,6 +35,7 @@ fn app() -> App {
         wall: chrono::Utc::now(),
         area: ratatui::layout::Rect::new(0, 0, 120, 40),
         notify_at: None,
+        approval_policy: None,
     })
 }
 

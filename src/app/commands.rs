@@ -357,6 +357,15 @@ impl App {
         confirm.offer_force();
     }
 
+    /// Why the context's two-person rule will hold the command being confirmed, if it will
+    /// (the source's own policy may hold others: the answer says so).
+    pub fn confirm_waits_for_approval(&self, confirm: &ConfirmState) -> Option<String> {
+        let policy = self.approval_policy.as_ref()?;
+        let fleet = self.sources.get(confirm.source)?.snapshot.as_ref()?;
+        let seen = confirm.preflight.seen(confirm.forced());
+        policy.requires(&confirm.command, fleet, Some(&seen))
+    }
+
     /// Renews an open confirmation's preflight when the fleet moves under it.
     pub(super) fn refresh_confirm(&mut self, source: usize) {
         if self.overlays.confirm().is_some_and(|c| c.source == source) {

@@ -74,6 +74,7 @@ pub use visible_rows::{MeasuredRow, ProviderCell, RegionRow, ServiceRow, Visible
 
 use crate::domain::fleet::SourceData;
 use crate::sources::SourceMsg;
+use protocol::approvals::ApprovalPolicy;
 use protocol::escalations::{Escalation, EscalationSummary, Lease, Priority, ResolveOutcome};
 
 /// Everything that can happen to the console.
@@ -408,6 +409,9 @@ pub struct App {
     /// The requests of the sources' two-person rule, and this console's decisions.
     pub approvals: Approvals,
     next_control_id: u64,
+    /// The context's two-person rule (`[contexts.NAME.approvals]`): the confirmation says
+    /// beforehand which commands it will hold.
+    pub approval_policy: Option<ApprovalPolicy>,
     /// New tasks this urgent or more are notified of; `None`: notifications are off.
     pub notify_at: Option<Priority>,
     /// Config or theme problems: shown until the user dismisses them.
@@ -442,6 +446,8 @@ pub struct AppInit {
     pub area: Rect,
     /// New tasks this urgent or more are notified of; `None`: notifications are off.
     pub notify_at: Option<Priority>,
+    /// The context's two-person rule, if it has one.
+    pub approval_policy: Option<ApprovalPolicy>,
 }
 
 impl App {
@@ -476,6 +482,7 @@ impl App {
             approvals: Approvals::default(),
             next_control_id: 0,
             notify_at: init.notify_at,
+            approval_policy: init.approval_policy,
             problems: init.problems,
             timeline: VecDeque::new(),
             theme_name: init.theme_name,

@@ -87,7 +87,7 @@ pub async fn run_console(options: ConsoleOptions) -> anyhow::Result<()> {
         journal,
         tx.clone(),
     );
-    dispatcher.approvals = options.approvals;
+    dispatcher.approvals = options.approvals.clone();
     let notify = options.notify;
     let mut notifier = Notifier::new(notify);
     let mut app = App::new(AppInit {
@@ -105,6 +105,7 @@ pub async fn run_console(options: ConsoleOptions) -> anyhow::Result<()> {
         wall: chrono::Utc::now(),
         area: Rect::new(0, 0, size.width, size.height),
         notify_at: notify.threshold(),
+        approval_policy: options.approvals,
     });
 
     // The filter's matching threads wake the loop when their rows are ready.

@@ -84,6 +84,7 @@ pub async fn run_replay(options: ReplayOptions) -> anyhow::Result<()> {
             wall: chrono::Utc::now(),
             area: Rect::new(0, 0, size.width, size.height),
             notify_at: None,
+            approval_policy: None,
         },
     );
     let (clock_tx, clock_rx) = mpsc::unbounded_channel();

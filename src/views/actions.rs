@@ -148,16 +148,23 @@ pub fn draw_confirm(
         );
         frame.render_widget(&field.input, input);
     }
+    let waits = app.confirm_waits_for_approval(confirm);
     if let Some(text) = &confirm.problem {
         frame.render_widget(
             Paragraph::new(Span::styled(clean(text).into_owned(), theme.error)),
             problem,
         );
+    } else if let Some(why) = &waits {
+        let text = format!("⚖ waits for a second approver: {why}");
+        frame.render_widget(
+            Paragraph::new(Span::styled(clean(&text).into_owned(), theme.warning)),
+            problem,
+        );
     }
-    let send = if confirm.preflight.blocks() {
-        "enter send (override needed)"
-    } else {
-        "enter send"
+    let send = match (confirm.preflight.blocks(), waits.is_some()) {
+        (true, _) => "enter send (override needed)",
+        (false, true) => "enter send for approval",
+        (false, false) => "enter send",
     };
     frame.render_widget(
         Paragraph::new(Span::styled(

@@ -37,6 +37,7 @@ pub fn console_of(context: &str, sources: &[(&str, &str)], width: u16, height: u
         wall: chrono::Utc::now(),
         area: Rect::new(0, 0, width, height),
         notify_at: None,
+        approval_policy: None,
     })
 }
 

@@ -54,6 +54,7 @@ fn console_on(context: &str) -> App {
         wall: chrono::Utc::now(),
         area: Rect::new(0, 0, 120, 36),
         notify_at: None,
+        approval_policy: None,
     });
     app.add_metrics_source(SOURCE, "http://127.0.0.1:9090", Duration::from_secs(15));
     app

@@ -109,3 +109,38 @@ fn text_from_the_source_is_sanitized() {
     );
     assert!(screen.contains("mal"), "{screen}");
 }
+
+/// The context's own policy: the confirmation says beforehand that the command will wait,
+/// and what it will wait for; a command it does not name confirms as ever.
+#[test]
+fn the_confirmation_says_when_the_contexts_policy_will_hold_the_command() {
+    let mut app = app(120, 30, Instant::now());
+    as_user(&mut app, "alice", Role::Operator);
+    app.approval_policy = Some(protocol::approvals::ApprovalPolicy {
+        verbs: vec!["drain".into()],
+        ..Default::default()
+    });
+    let confirm = |app: &mut App, line: &str| {
+        app.update(key(KeyCode::Char(':')));
+        for c in line.chars() {
+            app.update(key(KeyCode::Char(c)));
+        }
+        app.update(key(KeyCode::Enter));
+        let screen = text(&render(app, &dark()));
+        app.update(key(KeyCode::Esc));
+        screen
+    };
+    let held = confirm(&mut app, "drain eu-west");
+    for expected in [
+        "⚖ waits for a second approver: every drain needs a second approver",
+        "enter send for approval",
+    ] {
+        assert!(held.contains(expected), "{expected:?} in\n{held}");
+    }
+    let free = confirm(&mut app, "breaker openai@us-east force-open");
+    assert!(free.contains("Confirm: breaker"), "{free}");
+    assert!(!free.contains("second approver"), "{free}");
+    app.approval_policy = None;
+    let unruled = confirm(&mut app, "drain eu-west");
+    assert!(!unruled.contains("second approver"), "{unruled}");
+}
