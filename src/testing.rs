@@ -538,6 +538,7 @@ pub fn drill_records() -> Vec<protocol::exercise::record::RunRecord> {
                     findings: vec!["us-east would run on one provider".into()],
                     forced: true,
                     needs_approval: None,
+                    approval_expires_after_s: None,
                 }),
             },
         },

@@ -360,6 +360,7 @@ fn a_command_needs_a_reason_then_sends_with_the_targets_control_revision() {
                 findings: Vec::new(),
                 forced: false,
                 needs_approval: None,
+                approval_expires_after_s: None,
             }),
             if_match: 7,
         })]

@@ -98,8 +98,10 @@ pub async fn under_policy(
         findings: Vec::new(),
         forced: false,
         needs_approval: None,
+        approval_expires_after_s: None,
     });
     preflight.needs_approval = Some(why);
+    preflight.approval_expires_after_s = Some(policy.expires_after_s);
     Ok(Some(preflight))
 }
 

@@ -18,6 +18,7 @@ fn seen() -> PreflightSeen {
         findings: vec!["us-east would run at 97% of capacity".into()],
         forced: false,
         needs_approval: None,
+        approval_expires_after_s: None,
     }
 }
 
@@ -36,6 +37,11 @@ async fn a_policy_marks_what_it_names_reading_the_fleet_when_none_is_given() {
         .unwrap();
     let why = marked.needs_approval.as_deref().unwrap();
     assert!(why.starts_with("us-east carries "), "{why}");
+    assert_eq!(
+        marked.approval_expires_after_s,
+        Some(protocol::approvals::DEFAULT_EXPIRES_AFTER_S),
+        "the policy's expiry goes with it"
+    );
     assert_eq!(marked.findings, seen().findings, "the rest as confirmed");
     let small = under_policy(
         Some(&share),

@@ -446,6 +446,46 @@ async fn a_command_its_sender_asks_to_hold_waits_in_a_lab_without_a_policy() {
             .contains("needs_approval"),
         "names the field"
     );
+
+    // The sender's policy may let a request wait less than the lab would: the shorter holds;
+    // an expiry beyond a week is refused.
+    for (expiry, status) in [
+        (120, StatusCode::ACCEPTED),
+        (8 * 86_400, StatusCode::BAD_REQUEST),
+    ] {
+        let revision = command.control_revision(&fleet(&lab).await).unwrap();
+        body["preflight"] = json!({
+            "verdict": "ok",
+            "needs_approval": "every undrain needs a second approver",
+            "approval_expires_after_s": expiry
+        });
+        let response = post(
+            &lab,
+            "alice",
+            &command,
+            &body,
+            Some(&fresh_key()),
+            Some(revision),
+        )
+        .await;
+        if status == StatusCode::BAD_REQUEST {
+            let (problem, _) = expect_problem(response, status).await;
+            assert!(
+                problem
+                    .detail
+                    .unwrap_or_default()
+                    .contains("approval_expires_after_s")
+            );
+            continue;
+        }
+        let (answer, _) = accepted(response, &command, status).await;
+        let request = answer.pending_approval.expect("held for approval");
+        assert_eq!(
+            request.expires_at - request.requested_at,
+            chrono::Duration::seconds(120),
+            "the sender's shorter expiry"
+        );
+    }
     lab.shutdown().await;
 }
 

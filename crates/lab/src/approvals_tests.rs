@@ -25,6 +25,7 @@ fn forced_drain(by: &str) -> HeldCommand {
             findings: vec!["us-west would run at 130% of capacity".into()],
             forced: true,
             needs_approval: None,
+            approval_expires_after_s: None,
         }),
     }
 }

@@ -234,6 +234,7 @@ mod tests {
             findings: vec!["us-west would run at 130% of capacity".into()],
             forced,
             needs_approval: None,
+            approval_expires_after_s: None,
         }
     }
 

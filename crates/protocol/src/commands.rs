@@ -294,6 +294,10 @@ pub struct PreflightSeen {
     /// a second approver: why. The source holds the command as one its own policy names.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub needs_approval: Option<String>,
+    /// With `needs_approval`: how long the sender's policy lets the request wait for a
+    /// decision (its `expires_after_s`); the source holds it no longer than this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval_expires_after_s: Option<u64>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -217,6 +217,7 @@ impl Preflight {
             findings,
             forced: forced && blocks,
             needs_approval: None,
+            approval_expires_after_s: None,
         }
     }
 

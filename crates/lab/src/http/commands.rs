@@ -26,7 +26,7 @@ use crate::approvals::HeldCommand;
 use crate::audit::{AuditQuery, AuditRecord};
 use crate::free_text::{Lines, check_printable};
 use crate::sim::{ControlTarget, Refusal};
-use protocol::approvals::DEFAULT_EXPIRES_AFTER_S;
+use protocol::approvals::{DEFAULT_EXPIRES_AFTER_S, LONGEST_EXPIRY_S};
 use protocol::command::{Command, CommandRequest as ParsedCommand, Verb};
 use protocol::commands::{AuditOutcome, AuditPage, CommandAccepted, Operation, PreflightSeen};
 use protocol::{Role, WhoAmI};
@@ -186,15 +186,25 @@ impl CommandRequest<'_> {
 }
 
 /// Why `command` waits for a second operator, and for how long: the lab's own policy names
-/// it, or its sender's did (`needs_approval` in its preflight, held for the lab's expiry or the
-/// default one). `None` when it runs at once.
+/// it, or its sender's did (`needs_approval` in its preflight). It waits the shorter of the
+/// lab's expiry (or the default) and the sender's (`approval_expires_after_s`).
+/// `None` when it runs at once.
 fn approval(
     core: &LabCore,
     command: &Command,
     preflight: Option<&PreflightSeen>,
 ) -> Result<Option<(String, u64)>, ApiError> {
     let policy = core.sim.topology().approvals.as_ref();
-    let expires_after_s = policy.map_or(DEFAULT_EXPIRES_AFTER_S, |p| p.expires_after_s);
+    let lab_expiry = policy.map_or(DEFAULT_EXPIRES_AFTER_S, |p| p.expires_after_s);
+    let expires_after_s = match preflight.and_then(|p| p.approval_expires_after_s) {
+        Some(sender) if (1..=LONGEST_EXPIRY_S).contains(&sender) => sender.min(lab_expiry),
+        Some(sender) => {
+            return Err(ApiError::bad_request(format!(
+                "preflight.approval_expires_after_s must be from 1 to {LONGEST_EXPIRY_S} (a week), not {sender}"
+            )));
+        }
+        None => lab_expiry,
+    };
     if let Some(why) =
         policy.and_then(|policy| policy.requires(command, &core.published.snapshot(), preflight))
     {

@@ -73,6 +73,7 @@ fn scripted_report() -> ExerciseReport {
                 findings: vec!["us-west would run at 130% of capacity".into()],
                 forced: true,
                 needs_approval: None,
+                approval_expires_after_s: None,
             },
         ),
         fleet(55.0, (0.0, 0.0, 0.0), 0.0),

@@ -12,6 +12,7 @@ fn forced() -> PreflightSeen {
         findings: vec!["us-west would run at 130% of capacity".into()],
         forced: true,
         needs_approval: None,
+        approval_expires_after_s: None,
     }
 }
 

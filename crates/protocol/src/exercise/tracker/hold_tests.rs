@@ -196,6 +196,7 @@ fn seen(verdict: PreflightVerdict, forced: bool) -> PreflightSeen {
         findings: vec!["us-west would run at 130% of capacity".into()],
         forced,
         needs_approval: None,
+        approval_expires_after_s: None,
     }
 }
 
