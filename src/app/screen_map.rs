@@ -23,6 +23,8 @@ pub enum Hit {
     InboxRow(usize),
     /// A row of the Runbooks list: a run in progress or a runbook, by its place in the list.
     RunbookRow(usize),
+    /// A row of the Approvals list, by its place in the list.
+    ApprovalRow(usize),
 }
 
 /// The parts of the last frame that answer to the mouse or bound a scroll.
@@ -127,7 +129,8 @@ impl ScreenMap {
             View::Timeline => Some(Hit::TimelineRow(row)),
             View::Audit => Some(Hit::AuditRow(row)),
             View::Inbox => Some(Hit::InboxRow(row)),
-            View::Runbooks | View::Exercise | View::Approvals => None,
+            View::Approvals => Some(Hit::ApprovalRow(row)),
+            View::Runbooks | View::Exercise => None,
         }
     }
 }

@@ -597,6 +597,7 @@ impl App {
                 Some(Hit::AuditRow(row)) => self.selection.audit_row = row,
                 Some(Hit::InboxRow(row)) => self.inbox.select_index(row),
                 Some(Hit::RunbookRow(row)) => self.runbooks.selected = row,
+                Some(Hit::ApprovalRow(row)) => self.approvals.selected = row,
                 None => return effects,
             },
             MouseEventKind::ScrollDown => self.move_rows(1),

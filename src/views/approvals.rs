@@ -12,7 +12,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, Wrap};
 
 use super::chrome::level_style;
-use crate::app::{App, SourcedRequest, command_words, decision_words};
+use crate::app::{App, ListMap, SourcedRequest, View, command_words, decision_words};
 use crate::domain::approval::{review, verdict_word};
 use crate::format::age;
 use crate::theme::Theme;
@@ -23,7 +23,8 @@ use protocol::sanitize::clean;
 /// Rows the list takes at most; the selected request's detail gets the rest.
 const LIST_ROWS: u16 = 8;
 
-pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
+/// Draws the view; answers where the list's rows landed, for the mouse.
+pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) -> ListMap {
     let rows = app.approvals.rows();
     let block = Block::default()
         .borders(Borders::ALL)
@@ -42,6 +43,15 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     let [list_area, detail_area] =
         Layout::vertical([Constraint::Length(list_rows), Constraint::Min(1)]).areas(inner);
     draw_list(app, theme, frame, list_area);
+    // Under the list's header row.
+    let list = super::list_map(
+        View::Approvals,
+        list_area,
+        list_area.y + 1,
+        list_area.height.saturating_sub(1),
+        app.approvals.selected,
+        rows.len(),
+    );
     // A blank row between the list and the detail.
     let mut lines = vec![Line::raw("")];
     if let Some((level, outcome)) = &app.approvals.last_outcome {
@@ -61,6 +71,7 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         Paragraph::new(lines).wrap(Wrap { trim: false }),
         detail_area,
     );
+    list
 }
 
 fn draw_list(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {

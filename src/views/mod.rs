@@ -110,7 +110,7 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame) -> ScreenMap {
         (View::Exercise, _) => {
             map.exercise_scroll_max = Some(exercise::draw(app, theme, frame, body))
         }
-        (View::Approvals, _) => approvals::draw(app, theme, frame, body),
+        (View::Approvals, _) => map.list = Some(approvals::draw(app, theme, frame, body)),
     }
     chrome::draw_hints(app, theme, frame, screen.hints);
     chrome::draw_status(app, theme, frame, screen.status);

@@ -144,3 +144,32 @@ fn the_confirmation_says_when_the_contexts_policy_will_hold_the_command() {
     let unruled = confirm(&mut app, "drain eu-west");
     assert!(!unruled.contains("second approver"), "{unruled}");
 }
+
+#[test]
+fn a_click_on_a_request_selects_it() {
+    let mut app = bob_sees_alices_request(120, 40);
+    let mut denied = approval_request();
+    denied.id = "apr-000002".into();
+    denied.state = ApprovalState::Denied;
+    app.update(approval_event(denied));
+    app.update(key(KeyCode::Char('8')));
+    let click = |(column, row): (u16, u16)| {
+        Msg::Mouse(MouseEvent {
+            kind: MouseEventKind::Down(MouseButton::Left),
+            column,
+            row,
+            modifiers: KeyModifiers::NONE,
+        })
+    };
+    let screen = show(&mut app);
+    let decided = find(&screen, "apr-000002").expect("the decided request listed");
+    app.update(click(decided));
+    assert_eq!(
+        app.approvals.selected, 1,
+        "the decided request, under the pending one"
+    );
+    let screen = show(&mut app);
+    let pending = find(&screen, "apr-000003").expect("the pending request listed");
+    app.update(click(pending));
+    assert_eq!(app.approvals.selected, 0);
+}
