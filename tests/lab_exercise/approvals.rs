@@ -5,6 +5,7 @@ use super::*;
 use protocol::command::Command;
 use protocol::commands::ApprovalState;
 use protocol::exercise::report::{ExerciseReport, TimelineKind};
+use protocol::exercise::span_label;
 use switchboard::domain::preflight::preflight;
 use switchboard::sources::Client;
 
@@ -89,7 +90,7 @@ async fn a_held_command_waits_for_a_second_player_and_the_report_says_how_long()
     let approved = format!(
         "approved {COMMANDER}'s drain us-east ({}), held {}",
         request.id,
-        switchboard_age(decided)
+        span_label(decided)
     );
     assert_eq!(
         told,
@@ -105,9 +106,4 @@ async fn a_held_command_waits_for_a_second_player_and_the_report_says_how_long()
         ]
     );
     drill.shutdown().await;
-}
-
-/// An interval as reports write it.
-fn switchboard_age(seconds: f64) -> String {
-    protocol::duration::age(Duration::from_secs(seconds.round() as u64))
 }

@@ -3,11 +3,10 @@
 //! A pure function of the report, so the same run always reads the same.
 
 use std::fmt::Write;
-use std::time::Duration;
 
 use super::report::{ExerciseReport, RegionSeries, TimelineEntry, TimelineKind};
-use super::{Annotation, ObjectiveStatus, clock_label};
-use crate::{duration, sanitize};
+use super::{Annotation, ObjectiveStatus, clock_label, span_label};
+use crate::sanitize;
 
 /// Most characters of a sparkline: a chart that fits an 80-column terminal beside its labels.
 const SPARK_WIDTH: usize = 48;
@@ -48,7 +47,7 @@ fn header(out: &mut String, report: &ExerciseReport) {
         text(&report.run_id),
         report.seed,
         report.created_at.format("%Y-%m-%d %H:%M:%S UTC"),
-        span(report.duration_s)
+        span_label(report.duration_s)
     );
     if !report.description.is_empty() {
         let _ = writeln!(out, "{}\n", text(&report.description));
@@ -137,7 +136,7 @@ fn measures(out: &mut String, report: &ExerciseReport) {
     );
     let _ = writeln!(out, "| Inject | Fired | Detect | Mitigate | Recover |");
     let _ = writeln!(out, "|---|---|---:|---:|---:|");
-    let or_dash = |s: Option<f64>| s.map_or_else(|| "—".to_string(), span);
+    let or_dash = |s: Option<f64>| s.map_or_else(|| "—".to_string(), span_label);
     for measure in &report.measures {
         let _ = writeln!(
             out,
@@ -195,7 +194,7 @@ fn approvals(out: &mut String, report: &ExerciseReport) {
         };
         let waited = wait
             .waited_s
-            .map_or_else(|| "still waiting".to_string(), span);
+            .map_or_else(|| "still waiting".to_string(), span_label);
         let _ = writeln!(
             out,
             "| {} | {} | {} | {} | {} | {waited} |",
@@ -331,11 +330,6 @@ fn notes(out: &mut String, title: &str, notes: &[Annotation]) {
         );
     }
     out.push('\n');
-}
-
-/// An interval of exercise time as the console shows ages: `45s`, `3m05s`.
-fn span(seconds: f64) -> String {
-    duration::age(Duration::from_secs(seconds.max(0.0).round() as u64))
 }
 
 /// Text from the run (players, the scenario, the audit log): one safe line.

@@ -305,6 +305,13 @@ impl Control {
     }
 }
 
+/// An interval of exercise time as the console shows ages: `45s`, `3m05s`.
+pub fn span_label(seconds: f64) -> String {
+    crate::duration::age(std::time::Duration::from_secs(
+        seconds.max(0.0).round() as u64
+    ))
+}
+
 /// One exercise second as players read it: `T+03:12`.
 pub fn clock_label(seconds: f64) -> String {
     let s = seconds.max(0.0) as u64;

@@ -1,12 +1,10 @@
 //! Commands the two-person rule held during a drill: how long each waited, and its decision
 //! in the timeline (the held command itself is there from its audit entry).
 
-use std::time::Duration;
-
 use super::{SYSTEM_ACTOR, Tracker, clean};
 use crate::commands::{ApprovalRequest, ApprovalState};
-use crate::duration;
 use crate::exercise::report::{ApprovalWait, TimelineEntry, TimelineKind};
+use crate::exercise::span_label;
 
 impl Tracker {
     /// A request as it is after a change: asked (pending) or decided, once.
@@ -44,7 +42,7 @@ impl Tracker {
             wait.requested_by,
             wait.command,
             wait.id,
-            duration::age(Duration::from_secs(waited.max(0.0).round() as u64))
+            span_label(waited)
         );
         let what = match request.state {
             ApprovalState::Approved => format!("approved {held}"),
