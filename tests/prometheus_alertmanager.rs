@@ -278,8 +278,10 @@ async fn a_stopped_prometheus_is_reported_unreachable() {
     );
 }
 
-/// Alertmanager takes no idempotency key: two consoles (or a retry racing its first try)
-/// creating with one key may both post; the loser expires its own, so one silence remains.
+/// Alertmanager takes no idempotency key: consoles (or a retry racing its first try)
+/// creating with one key may both post; the loser expires its own, so one silence remains
+/// and both answers name it. Many rounds, so that some racers land in one millisecond of
+/// Alertmanager's clock, where only the id orders them.
 #[tokio::test]
 async fn racing_creates_with_one_key_leave_one_silence() {
     let Some(stack) = prometheus_support::shared() else {
@@ -287,32 +289,42 @@ async fn racing_creates_with_one_key_leave_one_silence() {
     };
     let source = source_of(stack);
     let alertmanager = source.alertmanager().unwrap();
-    let request = SilenceRequest {
-        matchers: vec![Matcher::equals("region", "race-1")],
-        duration: Duration::from_secs(600),
-        reason: "maintenance of race-1".into(),
-        operator: "bob".into(),
-        idempotency_key: uuid::Uuid::new_v4().to_string(),
-    };
-    let (first, second) = tokio::join!(
-        alertmanager.create_silence(&request),
-        alertmanager.create_silence(&request)
-    );
-    let (first, second) = (first.unwrap(), second.unwrap());
-    assert_eq!(first.id, second.id, "both answers name the one silence");
-    let active: Vec<_> = alertmanager
-        .silences()
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|s| {
-            s.key.as_deref() == Some(request.idempotency_key.as_str())
-                && s.state != SilenceState::Expired
-        })
-        .collect();
-    assert_eq!(active.len(), 1, "{active:?}");
-    assert_eq!(active[0].id, first.id);
+    for round in 0..RACE_ROUNDS {
+        let request = SilenceRequest {
+            matchers: vec![Matcher::equals("region", &format!("race-{round}"))],
+            duration: Duration::from_secs(600),
+            reason: "maintenance of a racing region".into(),
+            operator: "bob".into(),
+            idempotency_key: uuid::Uuid::new_v4().to_string(),
+        };
+        let (first, second, third) = tokio::join!(
+            alertmanager.create_silence(&request),
+            alertmanager.create_silence(&request),
+            alertmanager.create_silence(&request)
+        );
+        let (first, second, third) = (first.unwrap(), second.unwrap(), third.unwrap());
+        assert_eq!(
+            (&first.id, &first.id),
+            (&second.id, &third.id),
+            "round {round}: every answer names the one silence"
+        );
+        let active: Vec<_> = alertmanager
+            .silences()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|s| {
+                s.key.as_deref() == Some(request.idempotency_key.as_str())
+                    && s.state != SilenceState::Expired
+            })
+            .collect();
+        assert_eq!(active.len(), 1, "round {round}: {active:?}");
+        assert_eq!(active[0].id, first.id);
+    }
 }
+
+/// Rounds of the race: enough that some pairs are stored in one millisecond.
+const RACE_ROUNDS: usize = 100;
 
 /// Each way of failing is told apart: something that is not Prometheus answering, an
 /// Alertmanager that cannot be reached, a refusal in Alertmanager's own words.

@@ -3,8 +3,9 @@
 //! Alertmanager takes no idempotency key, so the console keeps its own in the silence's
 //! comment (`<reason> [switchboard:<key>]`) and looks it up before creating: a create sent
 //! again with the same key (a retry after a timeout, a replay from the journal) finds the
-//! first silence and makes no second. Two creates racing with one key may both post; the
-//! later one sees two and expires all but the first, so one silence remains either way.
+//! first silence and makes no second. Two creates racing with one key may both post; each
+//! then reads, once the millisecond of its own store has passed, and expires its own unless it
+//! is the first stored, so one silence remains and both answers name it.
 
 use std::time::Duration;
 
@@ -20,6 +21,9 @@ use crate::domain::measured::AlertTarget;
 use crate::sources::error::bounded;
 
 const KEY_OPEN: &str = "[switchboard:";
+
+/// Longer than one tick of Alertmanager's store clock (it writes times to the millisecond).
+const STORE_TICK_PASSED: Duration = Duration::from_millis(3);
 
 /// One label matcher of a silence (Alertmanager's API v2 shape).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -190,13 +194,13 @@ impl AlertmanagerClient {
             .header(CONTENT_TYPE, "application/json")
             .body(serde_json::to_vec(&body).map_err(|e| PromError::NotSendable(e.to_string()))?);
         let created: PostedSilence = self.endpoint.json(post, "silence created").await?;
-        // A racing create with the same key may have posted too: keep the first only. Seeing
-        // ours first is read once more: a create stored in the same millisecond may have
-        // landed just after our read and be the first by id, as its creator sees it.
-        let mut first = self.first_with_key(key).await?;
-        if first.as_ref().is_none_or(|s| s.id == created.silence_id) {
-            first = self.first_with_key(key).await?;
-        }
+        // A racing create with the same key may have posted too: keep the first only.
+        // Alertmanager's store times have millisecond resolution, so a racer stored in our
+        // millisecond ties with ours and the id decides; waiting that millisecond out before
+        // reading makes every such racer visible to us, as we are to it, so both pick alike.
+        // A racer stored in a later millisecond loses and sees ours.
+        tokio::time::sleep(STORE_TICK_PASSED).await;
+        let first = self.first_with_key(key).await?;
         let first_id = first.map_or(created.silence_id.clone(), |s| s.id);
         if first_id != created.silence_id {
             self.expire_silence(&created.silence_id).await?;
