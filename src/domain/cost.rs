@@ -41,12 +41,18 @@ pub struct ServiceCost {
     pub from_config: Vec<String>,
 }
 
+/// What the services of one redundancy tier spend per hour; `None` where one is unpriced.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TierSpend {
+    pub tier: RedundancyTier,
+    pub per_hour: Option<f64>,
+}
+
 /// The cost audit of one source's fleet.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct CostReport {
     pub services: Vec<ServiceCost>,
-    /// Spend per hour by redundancy tier; `None` where a service of the tier is unpriced.
-    pub by_tier: Vec<(String, Option<f64>)>,
+    pub by_tier: Vec<TierSpend>,
     pub total_per_hour: Option<f64>,
     /// What standbys cost while they serve nothing.
     pub idle_standby_per_hour: Option<f64>,
@@ -59,14 +65,16 @@ impl CostReport {
         let sum = |part: fn(&ServiceCost) -> Option<f64>, keep: &dyn Fn(&ServiceCost) -> bool| {
             (services.iter().filter(|s| keep(s))).try_fold(0.0, |total, s| Some(total + part(s)?))
         };
-        let mut tiers: Vec<RedundancyTier> = services.iter().map(|s| s.tier).collect();
-        tiers.dedup();
-        tiers.sort_by_key(|t| t.word());
-        tiers.dedup();
+        let mut tiers: Vec<RedundancyTier> = Vec::new();
+        for service in &services {
+            if !tiers.contains(&service.tier) {
+                tiers.push(service.tier);
+            }
+        }
         let by_tier = (tiers.into_iter())
-            .map(|tier| {
-                let spend = sum(|s| s.spend.total_per_hour(), &|s| s.tier == tier);
-                (tier.word().to_string(), spend)
+            .map(|tier| TierSpend {
+                tier,
+                per_hour: sum(|s| s.spend.total_per_hour(), &|s| s.tier == tier),
             })
             .collect();
         CostReport {

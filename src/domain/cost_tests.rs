@@ -72,7 +72,7 @@ fn the_blast_radius_of_a_service_reaches_what_depends_on_it_through_others() {
         .map(|s| s.spend.total_per_hour().unwrap())
         .sum();
     assert!(close(report.total_per_hour.unwrap(), total));
-    let by_tier: f64 = report.by_tier.iter().map(|(_, spend)| spend.unwrap()).sum();
+    let by_tier: f64 = report.by_tier.iter().map(|t| t.per_hour.unwrap()).sum();
     assert!(close(by_tier, total));
 }
 
