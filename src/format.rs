@@ -118,6 +118,84 @@ pub fn burn(rate: Option<f64>) -> String {
     }
 }
 
+/// The cost audit's columns and one service's cells in them (`?` for what nothing knows), for
+/// the Cost view and `switchboard cost report`.
+pub const COST_COLUMNS: [(&str, usize); 11] = [
+    ("SERVICE", 16),
+    ("CRITICALITY", 12),
+    ("TIER", 14),
+    ("SLO", 9),
+    ("BUDGET", 6),
+    ("BURN 1h/6h", 10),
+    ("REPL $/h", 9),
+    ("STBY $/h", 9),
+    ("PATH $/h", 9),
+    ("BLAST $/m", 9),
+    ("ROI", 5),
+];
+
+pub fn cost_cells(service: &crate::domain::cost::ServiceCost) -> [String; 11] {
+    [
+        protocol::sanitize::clean(&service.service).into_owned(),
+        service.criticality.map_or("?", |c| c.word()).to_string(),
+        service.tier.word().to_string(),
+        service.slo.map_or("?".to_string(), |slo| slo_text(&slo)),
+        service.budget_left.map_or("?".to_string(), pct),
+        format!(
+            "{}/{}",
+            burn(service.burn_rate_1h),
+            burn(service.burn_rate_6h)
+        ),
+        money(service.spend.replicas_per_hour),
+        money(service.spend.standbys_per_hour),
+        money(service.spend.paths_per_hour),
+        money(Some(service.blast_cost_per_min)),
+        service
+            .roi
+            .map_or("?".to_string(), |roi| format!("{roi:.1}")),
+    ]
+}
+
+/// What the cost audit says under its table: spend by tier, total and idle standbys, the
+/// findings (`none` when there are none), which figures the config gave.
+pub fn summary_lines(report: &crate::domain::cost::CostReport) -> Vec<String> {
+    let tiers: Vec<String> = (report.by_tier.iter())
+        .map(|t| format!("{} {}/h", t.tier.word(), money(t.per_hour)))
+        .collect();
+    let mut lines = vec![
+        format!("spend by tier: {}", tiers.join(" · ")),
+        format!(
+            "total {}/h · idle standbys {}/h",
+            money(report.total_per_hour),
+            money(report.idle_standby_per_hour)
+        ),
+        "findings:".to_string(),
+    ];
+    if report.findings.is_empty() {
+        lines.push("  none".to_string());
+    }
+    lines.extend(
+        report
+            .findings
+            .iter()
+            .map(|f| format!("  ⚠ {}", finding(f))),
+    );
+    let configured: Vec<String> = (report.services.iter())
+        .filter(|s| !s.from_config.is_empty())
+        .map(|s| {
+            format!(
+                "{} ({})",
+                protocol::sanitize::clean(&s.service),
+                s.from_config.join(", ")
+            )
+        })
+        .collect();
+    if !configured.is_empty() {
+        lines.push(format!("from the config: {}", configured.join("; ")));
+    }
+    lines
+}
+
 /// A posture finding in one line, for the views and the cost report (names cleaned).
 pub fn finding(finding: &protocol::posture::Finding) -> String {
     use protocol::posture::Finding;

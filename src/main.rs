@@ -159,6 +159,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 litellm: target.litellm.clone(),
                 patroni: target.patroni.clone(),
                 approvals: target.approvals.clone(),
+                cost: target.cost.clone(),
                 problems,
                 theme_name: loaded.config.theme.clone(),
                 no_color: switchboard::theme::no_color_from_env(),

@@ -47,6 +47,7 @@ pub fn lab_init(width: u16, height: u16, now: Instant) -> AppInit {
         area: Rect::new(0, 0, width, height),
         notify_at: None,
         approval_policy: None,
+        cost: Default::default(),
     }
 }
 

@@ -8,9 +8,9 @@ use serde::Serialize;
 
 use crate::cli::output::{EXIT_ERROR, EXIT_OK, process_exit_code, write_json};
 use crate::cli::target::Target;
-use crate::domain::cost::{CostReport, ServiceCost};
+use crate::domain::cost::CostReport;
 use crate::domain::prices::CostConfig;
-use crate::format::{burn, finding, money, pct, slo_text};
+use crate::format::{COST_COLUMNS, cost_cells, summary_lines};
 use crate::sources::{Client, SourceSpec};
 use protocol::sanitize::clean;
 
@@ -103,71 +103,25 @@ fn write_human(out: &mut impl Write, audit: &SourceAudit) -> std::io::Result<()>
     writeln!(out, "cost audit of {source}")?;
     writeln!(
         out,
-        "{:<18} {:<12} {:<15} {:>9} {:>7} {:>11} {:>10} {:>10} {:>10} {:>11} {:>6}",
-        "SERVICE",
-        "CRITICALITY",
-        "TIER",
-        "SLO",
-        "BUDGET",
-        "BURN 1h/6h",
-        "REPLICAS/h",
-        "STANDBY/h",
-        "PATHS/h",
-        "BLAST/min",
-        "ROI"
+        "{}",
+        aligned(COST_COLUMNS.map(|(name, _)| name.to_string()))
     )?;
     for service in &report.services {
-        writeln!(out, "{}", service_line(service))?;
+        writeln!(out, "{}", aligned(cost_cells(service)))?;
     }
-    let tiers: Vec<String> = (report.by_tier.iter())
-        .map(|t| format!("{} {}/h", t.tier.word(), money(t.per_hour)))
-        .collect();
-    writeln!(out, "spend by tier: {}", tiers.join(" · "))?;
-    writeln!(
-        out,
-        "total {}/h · idle standbys {}/h",
-        money(report.total_per_hour),
-        money(report.idle_standby_per_hour)
-    )?;
-    writeln!(out, "findings:")?;
-    if report.findings.is_empty() {
-        writeln!(out, "  none")?;
-    }
-    for found in &report.findings {
-        writeln!(out, "  ⚠ {}", finding(found))?;
-    }
-    let configured: Vec<String> = (report.services.iter())
-        .filter(|s| !s.from_config.is_empty())
-        .map(|s| format!("{} ({})", clean(&s.service), s.from_config.join(", ")))
-        .collect();
-    if !configured.is_empty() {
-        writeln!(out, "from the config: {}", configured.join("; "))?;
+    for line in summary_lines(report) {
+        writeln!(out, "{line}")?;
     }
     writeln!(out)
 }
 
-/// One service as a row of the audit; `?` for what nothing knows.
-pub fn service_line(service: &ServiceCost) -> String {
-    let slo = service.slo.map_or("?".to_string(), |slo| slo_text(&slo));
-    let budget = service.budget_left.map_or("?".to_string(), pct);
-    format!(
-        "{:<18} {:<12} {:<15} {:>9} {:>7} {:>11} {:>10} {:>10} {:>10} {:>11} {:>6}",
-        clean(&service.service),
-        service.criticality.map_or("?", |c| c.word()),
-        service.tier.word(),
-        slo,
-        budget,
-        format!(
-            "{}/{}",
-            burn(service.burn_rate_1h),
-            burn(service.burn_rate_6h)
-        ),
-        money(service.spend.replicas_per_hour),
-        money(service.spend.standbys_per_hour),
-        money(service.spend.paths_per_hour),
-        money(Some(service.blast_cost_per_min)),
-        service
-            .roi
-            .map_or("?".to_string(), |roi| format!("{roi:.1}")),
-    )
+/// The columns padded to their widths: names left, figures right.
+fn aligned(cells: [String; 11]) -> String {
+    let padded: Vec<String> = (cells.iter().zip(COST_COLUMNS).enumerate())
+        .map(|(column, (cell, (_, width)))| match column {
+            0..=2 => format!("{cell:<width$}"),
+            _ => format!("{cell:>width$}"),
+        })
+        .collect();
+    padded.join(" ").trim_end().to_string()
 }
