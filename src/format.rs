@@ -196,6 +196,45 @@ pub fn summary_lines(report: &crate::domain::cost::CostReport) -> Vec<String> {
     lines
 }
 
+/// A preflight's cost and budget effect in lines (names cleaned): the total per hour, each
+/// change with its note, each service whose budget it would burn. Empty when it has none.
+pub fn cost_effect_lines(preflight: &crate::domain::preflight::Preflight) -> Vec<String> {
+    use protocol::sanitize::clean;
+    let mut lines = Vec::new();
+    if !preflight.cost_changes.is_empty() {
+        let total = preflight
+            .cost_per_hour
+            .map_or("? (a price is unknown)".to_string(), money_delta);
+        lines.push(format!("cost {total}"));
+    }
+    for change in &preflight.cost_changes {
+        let per_hour = change.per_hour.map_or("?".to_string(), money_delta);
+        let mut line = format!("  {}: {per_hour}", clean(&change.what));
+        if let Some(note) = &change.note {
+            line.push_str(&format!("; {}", clean(note)));
+        }
+        lines.push(line);
+    }
+    for risk in &preflight.budget_risks {
+        let spent = match (risk.burn_rate, risk.exhausted_in_s) {
+            (Some(burn), Some(in_s)) => format!(
+                "burn {burn:.0}x: its budget ({} left) is spent in {}",
+                risk.budget_left.map_or("?".to_string(), pct),
+                age(std::time::Duration::from_secs_f64(in_s.max(0.0)))
+            ),
+            (Some(burn), None) => format!("burn {burn:.0}x"),
+            _ => "its SLO is unknown".to_string(),
+        };
+        lines.push(format!(
+            "budget {}: {} of requests would fail, {spent}; downtime {}/min",
+            clean(&risk.service),
+            pct(risk.failing),
+            money(Some(risk.blast_cost_per_min))
+        ));
+    }
+    lines
+}
+
 /// A posture finding in one line, for the views and the cost report (names cleaned).
 pub fn finding(finding: &protocol::posture::Finding) -> String {
     use protocol::posture::Finding;

@@ -7,8 +7,10 @@ use ratatui_textarea::TextArea;
 
 use super::{App, Effect, Level, Overlay, View};
 use crate::domain::command::{self, Command, Target};
+use crate::domain::fleet::SourceData;
 use crate::domain::performer;
-use crate::domain::preflight::Preflight;
+use crate::domain::preflight::{Preflight, add_cost_effect};
+use crate::domain::prices::CostConfig;
 use crate::keymap::Layer;
 use protocol::Role;
 use protocol::approvals::ApprovalRequest;
@@ -237,7 +239,8 @@ impl App {
     }
 
     pub(super) fn open_confirm(&mut self, source: usize, command: Command) {
-        let (source, preflight) = match performer::prepare(&self.sources, source, &command) {
+        let (source, preflight) = match prepare_priced(&self.sources, &self.cost, source, &command)
+        {
             Ok(prepared) => prepared,
             Err(refusal) => {
                 self.overlays.close(Layer::Menu);
@@ -350,7 +353,7 @@ impl App {
                 }
             }
         }
-        match performer::prepare(&self.sources, confirm.source, &command) {
+        match prepare_priced(&self.sources, &self.cost, confirm.source, &command) {
             Ok((_, preflight)) => confirm.preflight = preflight,
             Err(refusal) => confirm.problem = Some(refusal),
         }
@@ -538,4 +541,19 @@ pub fn held_text(request: &ApprovalRequest) -> String {
         protocol::sanitize::clean(&request.why_approval),
         request.expires_at.format("%H:%M")
     )
+}
+
+/// [`performer::prepare`] with the command's cost and budget effect, priced by what the source
+/// reports and the context's `[cost]`.
+fn prepare_priced(
+    sources: &[SourceData],
+    cost: &CostConfig,
+    source: usize,
+    command: &Command,
+) -> Result<(usize, Preflight), String> {
+    let (source, mut preflight) = performer::prepare(sources, source, command)?;
+    if let Some(snapshot) = sources[source].snapshot.as_ref() {
+        add_cost_effect(&mut preflight, command, snapshot, cost);
+    }
+    Ok((source, preflight))
 }

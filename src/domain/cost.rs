@@ -31,6 +31,9 @@ pub struct ServiceCost {
     /// Seconds until the budget is spent at the 1 h burn rate; `None` when not burning.
     pub exhausted_in_s: Option<f64>,
     pub downtime_cost_per_min: Option<f64>,
+    /// What an active replica costs per hour, and the tokens a request uses (source or config).
+    pub replica_cost_per_hour: Option<f64>,
+    pub tokens_per_request: Option<f64>,
     pub dependents: Vec<String>,
     /// Its own downtime cost and its dependents' per minute (unpriced ones count 0).
     pub blast_cost_per_min: f64,
@@ -231,6 +234,8 @@ fn cost_of(
         burn_rate_6h: posture.burn_rate_6h,
         exhausted_in_s,
         downtime_cost_per_min: posture.downtime_cost_per_min,
+        replica_cost_per_hour: posture.replica_cost_per_hour,
+        tokens_per_request: posture.tokens_per_request,
         dependents: radius.dependents,
         blast_cost_per_min: radius.cost_per_min,
         spend,
@@ -252,6 +257,8 @@ fn unknown(service: &Service) -> ServiceCost {
         burn_rate_6h: None,
         exhausted_in_s: None,
         downtime_cost_per_min: None,
+        replica_cost_per_hour: None,
+        tokens_per_request: None,
         dependents: Vec::new(),
         blast_cost_per_min: 0.0,
         spend: Spend::default(),

@@ -275,6 +275,14 @@ fn preflight_lines<'a>(preflight: &Preflight, theme: &Theme) -> Findings<'a> {
     for w in &preflight.warnings {
         lines.push(Line::styled(format!("  ⚠ {}", clean(w)), theme.warning));
     }
+    for text in crate::format::cost_effect_lines(preflight) {
+        let style = if text.starts_with("budget") {
+            theme.warning
+        } else {
+            theme.text
+        };
+        lines.push(Line::styled(format!("  {text}"), style));
+    }
     let unjudged = preflight.unjudged_providers();
     if !unjudged.is_empty() {
         lines.push(Line::styled(

@@ -13,8 +13,9 @@ use clap::Parser;
 use lab::LabServer;
 use protocol::commands::{AuditEntry, BreakerAction, PreflightVerdict};
 use serde_json::Value;
-use switchboard::cli::commands::{CommandArgs, run_command};
+use switchboard::cli::commands::{CommandArgs, ContextRules, run_command};
 use switchboard::domain::command::Command;
+use switchboard::domain::prices::CostConfig;
 use switchboard::journal::{Entry, Journal, Outcome, resolve_pending};
 use switchboard::sources::SourceSpec;
 
@@ -38,6 +39,17 @@ struct Run {
     output: String,
 }
 
+/// The lab context's rules: no two-person rule, no prices beyond the lab's own.
+fn rules() -> ContextRules<'static> {
+    static NO_PRICES: std::sync::LazyLock<CostConfig> =
+        std::sync::LazyLock::new(CostConfig::default);
+    ContextRules {
+        name: "lab",
+        approvals: None,
+        cost: &NO_PRICES,
+    }
+}
+
 async fn run(
     line: &str,
     source: SourceSpec,
@@ -47,7 +59,7 @@ async fn run(
     let mut out = Vec::new();
     let code = tokio::time::timeout(
         WAIT,
-        run_command(args(line), source, "lab", None, journal, &mut out, confirm),
+        run_command(args(line), source, &rules(), journal, &mut out, confirm),
     )
     .await
     .expect("run_command hangs")

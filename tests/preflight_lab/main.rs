@@ -16,6 +16,7 @@
 //! headroom is further than that tolerance from a threshold.
 
 mod command_cli;
+mod cost;
 mod prediction;
 
 use std::time::Duration;

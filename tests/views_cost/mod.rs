@@ -75,3 +75,23 @@ fn without_any_posture_the_cost_view_is_not_offered_and_says_why() {
     assert!(!screen.contains("9 Cost"), "{screen}");
     assert!(screen.contains("no cost figures"), "{screen}");
 }
+
+/// The confirmation of forcing openai@us-east open prices the move: risk-scorer's calls leave
+/// a premium provider for a premium and a standard one, and say so per provider and in all.
+#[test]
+fn the_confirmation_prices_the_traffic_a_breaker_moves_at_120x40() {
+    let mut app = ghost_spending_app(120, 40);
+    app.update(key(KeyCode::Char(':')));
+    type_text(&mut app, "breaker openai@us-east force-open");
+    app.update(key(KeyCode::Enter));
+    let screen = text(&render(&app, &dark()));
+    for expected in [
+        "cost -$",
+        "openai@us-east -",
+        "rps at $0.015/1k tokens: -$",
+        "google@us-east +",
+    ] {
+        assert!(screen.contains(expected), "{expected:?} in\n{screen}");
+    }
+    insta::assert_snapshot!("breaker_confirmation_priced_120x40", screen);
+}

@@ -28,7 +28,8 @@ use serde::Serialize;
 use crate::cli::output::{confirm_on_terminal, process_exit_code, write_json};
 use crate::cli::target::Target;
 use crate::domain::command::Command;
-use crate::domain::preflight::{Preflight, preflight};
+use crate::domain::preflight::{Preflight, add_cost_effect, preflight};
+use crate::domain::prices::CostConfig;
 use crate::journal::{Entry, Journal, Outcome};
 use crate::sources::approvals::under_policy;
 use crate::sources::{Client, ClientError, SourceSpec};
@@ -119,6 +120,13 @@ impl Report {
     }
 }
 
+/// What the context says about commands sent in it: its name, its two-person rule, its prices.
+pub struct ContextRules<'a> {
+    pub name: &'a str,
+    pub approvals: Option<&'a ApprovalPolicy>,
+    pub cost: &'a CostConfig,
+}
+
 /// Runs one command: snapshot, preflight (printed), refusal or confirmation, journal, send
 /// (retrying with the same key when no answer comes), journal the result, print it. Returns
 /// the exit code; `Err` only when the output cannot be written.
@@ -128,15 +136,14 @@ impl Report {
 pub async fn run_command(
     args: CommandArgs,
     source: SourceSpec,
-    context: &str,
-    approvals: Option<&ApprovalPolicy>,
+    rules: &ContextRules<'_>,
     journal: &mut Journal,
     out: &mut impl Write,
     mut confirm: impl FnMut(&str) -> bool,
 ) -> anyhow::Result<i32> {
     let common = args.common().clone();
     let command = args.command();
-    let mut report = Report::new(command.as_ref().ok(), context, &source.url);
+    let mut report = Report::new(command.as_ref().ok(), rules.name, &source.url);
     let mut human = Human {
         out,
         quiet: common.json,
@@ -145,7 +152,7 @@ pub async fn run_command(
         &args,
         command,
         &source,
-        approvals,
+        rules,
         journal,
         &mut human,
         &mut report,
@@ -176,8 +183,11 @@ pub async fn run_from_shell(args: CommandArgs, target: &Target) -> anyhow::Resul
     let code = run_command(
         args,
         source,
-        &target.context.name,
-        target.approvals.as_ref(),
+        &ContextRules {
+            name: &target.context.name,
+            approvals: target.approvals.as_ref(),
+            cost: &target.cost,
+        },
         &mut journal,
         &mut std::io::stdout(),
         confirm_on_terminal,
@@ -192,7 +202,7 @@ async fn drive(
     args: &CommandArgs,
     command: Result<Command, String>,
     source: &SourceSpec,
-    approvals: Option<&ApprovalPolicy>,
+    rules: &ContextRules<'_>,
     journal: &mut Journal,
     human: &mut Human<'_, impl Write>,
     report: &mut Report,
@@ -205,7 +215,8 @@ async fn drive(
         .fleet()
         .await
         .map_err(|e| format!("cannot read the fleet: {e}"))?;
-    let check = preflight(&command, &snapshot);
+    let mut check = preflight(&command, &snapshot);
+    add_cost_effect(&mut check, &command, &snapshot, rules.cost);
     human
         .preflight(&check, &command, &snapshot)
         .map_err(|e| e.to_string())?;
@@ -250,9 +261,15 @@ async fn drive(
     // The command carries what the user was shown, for the audit log and exercise scores,
     // and asks the source to hold it when the context's policy wants a second approver.
     let seen = check.seen(common.force);
-    let seen = under_policy(approvals, &client, &command, Some(seen), Some(&snapshot))
-        .await
-        .map_err(|e| e.to_string())?;
+    let seen = under_policy(
+        rules.approvals,
+        &client,
+        &command,
+        Some(seen),
+        Some(&snapshot),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
     let entry = Entry::new(
         &report.context,
         &source.url,

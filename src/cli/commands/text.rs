@@ -203,6 +203,9 @@ fn write_preflight(
     for w in &check.warnings {
         writeln!(out, "  warning   {}", clean(w))?;
     }
+    for line in crate::format::cost_effect_lines(check) {
+        writeln!(out, "  {line}")?;
+    }
     for e in &check.errors {
         writeln!(out, "  error     {}", clean(e))?;
     }

@@ -15,8 +15,11 @@
 //! inputs, `traffic` the routing model that predicts the moves.
 
 mod change;
+mod cost;
 mod result;
 mod traffic;
+
+pub use cost::{BudgetRisk, CostChange, add_cost_effect};
 
 pub use result::{
     LOW_HEADROOM, MIN_SHIFT_RPS, NoPath, Preflight, ProviderShift, RegionShift, ReplicaShift,

@@ -130,6 +130,14 @@ pub struct Preflight {
     pub warnings: Vec<String>,
     /// Why the command does not fit this fleet (unknown target, bad weights).
     pub errors: Vec<String>,
+    /// What it does to spend per hour in all; `None` when a part is unpriced or nothing moves.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost_per_hour: Option<f64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cost_changes: Vec<super::CostChange>,
+    /// Services whose requests would fail, and how fast that spends their error budget.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub budget_risks: Vec<super::BudgetRisk>,
 }
 
 impl Preflight {
