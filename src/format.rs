@@ -15,6 +15,23 @@ pub fn pct(rate: f64) -> String {
     }
 }
 
+/// An SLO target (0..1) as people write it, to the decimals it has: `99.9%`, `99.95%`.
+pub fn target(share: f64) -> String {
+    let percent = format!("{:.3}", share * 100.0);
+    let percent = percent.trim_end_matches('0').trim_end_matches('.');
+    format!("{percent}%")
+}
+
+/// A burn rate (how many times the allowed error rate): `14.4×`, `250×`; `—` when not read.
+pub fn burn(rate: Option<f64>) -> String {
+    match rate {
+        None => "—".to_string(),
+        Some(rate) if !rate.is_finite() => "?".to_string(),
+        Some(rate) if rate >= 100.0 => format!("{rate:.0}×"),
+        Some(rate) => format!("{rate:.1}×"),
+    }
+}
+
 pub fn ms(value: f64) -> String {
     if !value.is_finite() {
         "?".to_string()
@@ -79,6 +96,16 @@ pub fn thousands(count: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn targets_and_burn_rates_read_as_people_write_them() {
+        assert_eq!(target(0.999), "99.9%");
+        assert_eq!(target(0.99), "99%");
+        assert_eq!(target(0.9995), "99.95%");
+        assert_eq!(burn(Some(14.42)), "14.4×");
+        assert_eq!(burn(Some(250.0)), "250×");
+        assert_eq!(burn(None), "—");
+    }
 
     #[test]
     fn counts_have_their_thousands_separated() {

@@ -10,7 +10,9 @@ mod clock;
 mod escalation_text;
 pub mod exercise;
 mod fleet;
+mod gateway_spend;
 mod inbox;
+mod metrics_source;
 mod overlays;
 mod patroni;
 mod replay;
@@ -19,6 +21,7 @@ mod runbooks;
 mod scrolling;
 mod services;
 mod silences;
+mod slo_burn;
 mod task;
 mod timeline;
 

@@ -200,6 +200,7 @@ fn draw_detail(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         rps(service.demand_rps)
     )));
     lines.extend(super::alerts::service_lines(app, theme, &service.id));
+    lines.extend(super::slo_burn::service_lines(app, theme, &service.id));
     let own_from = lines.len();
     lines.push(Line::styled("replicas", theme.dim));
     for replica in &service.replicas {
