@@ -22,16 +22,6 @@ pub fn target(share: f64) -> String {
     format!("{percent}%")
 }
 
-/// A burn rate (how many times the allowed error rate): `14.4×`, `250×`; `—` when not read.
-pub fn burn(rate: Option<f64>) -> String {
-    match rate {
-        None => "—".to_string(),
-        Some(rate) if !rate.is_finite() => "?".to_string(),
-        Some(rate) if rate >= 100.0 => format!("{rate:.0}×"),
-        Some(rate) => format!("{rate:.1}×"),
-    }
-}
-
 pub fn ms(value: f64) -> String {
     if !value.is_finite() {
         "?".to_string()
@@ -93,18 +83,98 @@ pub fn thousands(count: u64) -> String {
     text
 }
 
+/// Money, `$` and thousands separated: cents below $100, whole units above (`$4.73`,
+/// `$4,860`); unknown is `?`, a negative amount (a saving) keeps its sign (`-$12.50`).
+pub fn money(amount: Option<f64>) -> String {
+    let Some(amount) = amount.filter(|a| a.is_finite()) else {
+        return "?".to_string();
+    };
+    let sign = if amount < 0.0 { "-" } else { "" };
+    let size = amount.abs();
+    if size < 100.0 {
+        format!("{sign}${size:.2}")
+    } else {
+        format!("{sign}${}", thousands(size.round() as u64))
+    }
+}
+
+/// A change of spend per hour with its sign: `+$1,080/h`, `-$4.50/h`, `±$0/h`.
+pub fn money_delta(per_hour: f64) -> String {
+    if per_hour.abs() < 0.005 {
+        "±$0/h".to_string()
+    } else if per_hour > 0.0 {
+        format!("+{}/h", money(Some(per_hour)))
+    } else {
+        format!("{}/h", money(Some(per_hour)))
+    }
+}
+
+/// An SLO as people say it: `99.9%/30d`.
+pub fn slo_text(slo: &protocol::posture::Slo) -> String {
+    format!(
+        "{}/{}d",
+        target(slo.target),
+        (slo.window_s / 86_400.0).round()
+    )
+}
+
+/// A burn rate: `0.45x`, `14x` (two significant figures are all it is read for); `?` unknown.
+pub fn burn(rate: Option<f64>) -> String {
+    match rate.filter(|r| r.is_finite()) {
+        None => "?".to_string(),
+        Some(rate) if rate >= 10.0 => format!("{rate:.0}x"),
+        Some(rate) => format!("{rate:.2}x"),
+    }
+}
+
+/// A posture finding in one line, for the views and the cost report (names cleaned).
+pub fn finding(finding: &protocol::posture::Finding) -> String {
+    use protocol::posture::Finding;
+    let service = protocol::sanitize::clean(finding.service());
+    match finding {
+        Finding::HiddenSpof { why, .. } => format!(
+            "hidden SPOF: {service} (critical): {}",
+            protocol::sanitize::clean(why)
+        ),
+        Finding::GhostSpend { per_hour, .. } => format!(
+            "ghost spend: {service} (nice-to-have) pays {}/h for hot standbys",
+            money(Some(*per_hour))
+        ),
+        Finding::BudgetExhaustion { in_s, .. } => format!(
+            "budget at risk: {service} spends its error budget in {} at this burn rate",
+            age(std::time::Duration::from_secs_f64(in_s.max(0.0)))
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn targets_and_burn_rates_read_as_people_write_them() {
+    fn money_shows_cents_only_where_they_matter_and_says_unknown() {
+        let cases = [
+            (Some(4.7251), "$4.73"),
+            (Some(4_860.0), "$4,860"),
+            (Some(-12.5), "-$12.50"),
+            (None, "?"),
+            (Some(f64::NAN), "?"),
+        ];
+        for (amount, text) in cases {
+            assert_eq!(money(amount), text);
+        }
+        assert_eq!(money_delta(1_080.0), "+$1,080/h");
+        assert_eq!(money_delta(-4.5), "-$4.50/h");
+        assert_eq!(money_delta(0.001), "±$0/h");
+        assert_eq!(burn(Some(14.4)), "14x");
+        assert_eq!(burn(Some(0.4512)), "0.45x");
+    }
+
+    #[test]
+    fn targets_read_as_people_write_them() {
         assert_eq!(target(0.999), "99.9%");
         assert_eq!(target(0.99), "99%");
         assert_eq!(target(0.9995), "99.95%");
-        assert_eq!(burn(Some(14.42)), "14.4×");
-        assert_eq!(burn(Some(250.0)), "250×");
-        assert_eq!(burn(None), "—");
     }
 
     #[test]

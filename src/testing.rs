@@ -82,6 +82,7 @@ pub fn wide_fleet() -> FleetSnapshot {
     sim.tick(10.0);
     let view = sim.view();
     FleetSnapshot {
+        standby_shares: Default::default(),
         revision: 40,
         generated_at: sim.now(),
         regions: view.regions,

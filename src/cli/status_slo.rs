@@ -1,6 +1,6 @@
 //! The SLO part of `switchboard status`: per service a Prometheus source reads, its target
 //! and window, each alert window's burn rate, the level they reach, the budget left and when
-//! the 1 h burn spends it. A window not read is `null` in JSON and `—` in text.
+//! the 1 h burn spends it. A window not read is `null` in JSON and `?` in text.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -55,7 +55,7 @@ pub(super) fn slo_lines(sources: &[SourceData]) -> Vec<SloLine> {
     .collect()
 }
 
-/// `  metrics  checkout  99.9%/30d  burn 5m 20.0×  30m 20.0×  1h 20.0×  6h 20.0×  page
+/// `  metrics  checkout  99.9%/30d  burn 5m 20x  30m 20x  1h 20x  6h 20x  page
 /// budget 40% left, spent in 13h00m`
 pub(super) fn write_slo(out: &mut impl Write, lines: &[SloLine]) -> std::io::Result<()> {
     if lines.is_empty() {
@@ -134,11 +134,11 @@ mod tests {
         let mut out = Vec::new();
         write_slo(&mut out, &lines).unwrap();
         let text = String::from_utf8(out).unwrap();
-        // Half a 30-day budget at 15×: 15 days / 15 = 1 day.
+        // Half a 30-day budget at 15 times the allowed rate: 15 days / 15 = 1 day.
         assert_eq!(
             text,
-            "SLO burn rates:\n  metrics  checkout  99.9%/30d  burn 5m 20.0×  30m —  1h 15.0×  \
-             6h 2.0×  page  budget 50% left, spent in 24h00m\n"
+            "SLO burn rates:\n  metrics  checkout  99.9%/30d  burn 5m 20x  30m ?  1h 15x  \
+             6h 2.00x  page  budget 50% left, spent in 24h00m\n"
         );
         let json = serde_json::to_value(&lines).unwrap();
         assert_eq!(json[0]["level"], "page");

@@ -3,7 +3,7 @@
 //! at the config's price), per hour over the last reads, calls, tokens in and out.
 
 use crate::domain::gateway::{GatewayDeployment, SpendBasis};
-use crate::format::thousands;
+use crate::format::{money, thousands};
 
 /// `  spend $0.0015 (LiteLLM) · $1.20/h · 2 calls · tokens 200 in, 100 out`; `None` before
 /// the deployment's first call.
@@ -30,14 +30,13 @@ pub fn usage_text(deployment: &GatewayDeployment) -> Option<String> {
     ))
 }
 
-/// Dollars to the cent, or to four places below a cent (a few calls cost fractions of one).
+/// Money as everywhere (`crate::format::money`), but to four places below a cent: a few
+/// calls cost fractions of one, which `$0.00` would hide.
 fn dollars(amount: f64) -> String {
-    if !amount.is_finite() {
-        "$?".to_string()
-    } else if amount != 0.0 && amount.abs() < 0.01 {
+    if amount.is_finite() && amount != 0.0 && amount.abs() < 0.01 {
         format!("${amount:.4}")
     } else {
-        format!("${amount:.2}")
+        money(Some(amount))
     }
 }
 
@@ -50,6 +49,6 @@ mod tests {
         assert_eq!(dollars(0.0015), "$0.0015");
         assert_eq!(dollars(0.0), "$0.00");
         assert_eq!(dollars(12.345), "$12.35");
-        assert_eq!(dollars(f64::NAN), "$?");
+        assert_eq!(dollars(f64::NAN), "?");
     }
 }

@@ -1,7 +1,7 @@
 //! What the metrics sources (Prometheus) read of a service's SLO: its target and window, the
 //! burn rate of each alert window, the level they reach (page, ticket), the budget left and
 //! when the 1 h burn spends it, under the source's name and the age of the read. A window
-//! not read shows `—`; a source down or late greys its lines and says so.
+//! not read shows `?`; a source down or late greys its lines and says so.
 
 use ratatui::text::Line;
 
@@ -55,11 +55,11 @@ fn lines(
     let level = facts.level();
     let (said, style) = match level {
         BurnLevel::Page => (
-            format!("PAGE: 1h and 5m burn above {}×", facts.thresholds.page),
+            format!("PAGE: 1h and 5m burn above {}x", facts.thresholds.page),
             theme.health_down,
         ),
         BurnLevel::Ticket => (
-            format!("TICKET: 6h and 30m burn above {}×", facts.thresholds.ticket),
+            format!("TICKET: 6h and 30m burn above {}x", facts.thresholds.ticket),
             theme.warning,
         ),
         BurnLevel::Quiet => ("no alert".to_string(), theme.health_ok),

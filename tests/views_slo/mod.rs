@@ -50,11 +50,11 @@ fn burning(width: u16, height: u16) -> App {
 fn a_services_slo_burn_shows_in_its_detail_with_its_level_and_age() {
     let mut app = burning(120, 32);
     let screen = text(&show(&mut app));
-    // 40% of 30 days at 16×: 0.4 × 720 h / 16 = 18 h.
+    // 40% of 30 days at 16 times the allowed rate: 0.4 × 720 h / 16 = 18 h.
     for said in [
         "SLO 99.9% over 30d · source metrics · read 4s ago",
-        "burn 5m 20.0×  30m —  1h 16.0×  6h 3.0×",
-        "PAGE: 1h and 5m burn above 14.4× · budget 40% left, spent in 18h00m at the 1h burn",
+        "burn 5m 20x  30m ?  1h 16x  6h 3.00x",
+        "PAGE: 1h and 5m burn above 14.4x · budget 40% left, spent in 18h00m at the 1h burn",
     ] {
         assert!(screen.contains(said), "{said:?} missing:\n{screen}");
     }

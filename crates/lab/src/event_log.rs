@@ -237,6 +237,7 @@ fn snapshot_of(
         notices,
         operations: view.operations,
         lab: Some(lab),
+        standby_shares: view.standby_shares,
     }
 }
 

@@ -84,6 +84,7 @@ fn view(regions: Vec<Region>) -> FleetView {
         gateways: Vec::new(),
         services: Vec::new(),
         operations: Vec::new(),
+        standby_shares: Default::default(),
     }
 }
 

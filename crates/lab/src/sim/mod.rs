@@ -11,6 +11,7 @@
 //! `project` turns the state into protocol v1's wire types, and `control` holds operators'
 //! commands (drains, breakers, degraded modes, weights, promotions) and their expiries.
 
+mod budget;
 mod control;
 mod injects;
 mod measure;
@@ -27,6 +28,7 @@ use crate::topology::Topology;
 pub use control::{Applied, ControlTarget, Refusal};
 use control::{Control, ModeControl, Promotion};
 use protocol::commands::Operation;
+use protocol::posture::StandbyShares;
 use protocol::{
     BreakerState, Fallback, Gateway, Health, LabInfo, Latency, Notice, Provider, Region,
     ReplicaRole, Service,
@@ -55,6 +57,7 @@ pub struct FleetView {
     pub services: Vec<Service>,
     /// Operations running now or finished recently.
     pub operations: Vec<Operation>,
+    pub standby_shares: StandbyShares,
 }
 
 #[derive(Clone)]
@@ -177,6 +180,9 @@ struct ServiceState {
     region_weights: Option<Vec<f64>>,
     control_revision: u64,
     health: Health,
+    /// Requests failing per second at the last step.
+    failing_rps: f64,
+    budget: budget::BudgetLedger,
 }
 
 #[derive(Clone)]
@@ -254,6 +260,8 @@ impl Sim {
                 region_weights: None,
                 control_revision: 1,
                 health: Health::Unknown,
+                failing_rps: 0.0,
+                budget: budget::BudgetLedger::default(),
             })
             .collect();
         let inject_phases =
@@ -348,6 +356,7 @@ impl Sim {
             gateways: self.gateway_views(),
             services: self.service_views(),
             operations: self.operation_views(),
+            standby_shares: self.topology.standby_shares,
         }
     }
 
