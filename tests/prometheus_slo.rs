@@ -1,17 +1,18 @@
 //! SLO burn rates against a real Prometheus on 127.0.0.1 scraping an exporter whose error
 //! ratio per service the test sets (tests/prometheus_support): the default multi-window
 //! queries, the burn rates and the alert level they reach, the budget left and when it is
-//! spent, a broken query named. Skips without Prometheus installed, except under `CI`.
+//! spent, a broken query named; `switchboard status` printing them. Skips without Prometheus installed, except under `CI`.
 
 mod prometheus_support;
 
 use std::time::{Duration, Instant};
 
 use prometheus_support::WAIT;
+use switchboard::cli::status::run_status;
 use switchboard::config::slo::SloService;
 use switchboard::sources::Timeouts;
 use switchboard::sources::prometheus::{
-    BurnLevel, BurnWindow, PrometheusSettings, PrometheusSource, ServiceFacts,
+    BurnLevel, BurnWindow, PrometheusSettings, PrometheusSource, PrometheusSpec, ServiceFacts,
 };
 
 fn service(name: &str, target: f64, error_ratio: Option<&str>) -> SloService {
@@ -126,4 +127,50 @@ async fn burn_rates_levels_and_budgets_from_the_error_ratio_the_exporter_serves(
         .unwrap();
     assert!(broken.burn.is_empty(), "a failed query gives no burn rate");
     assert_eq!(broken.level(), BurnLevel::Unknown);
+}
+
+/// `switchboard status` reads a context's Prometheus source and prints each service's SLO
+/// burn rates and level, as JSON too.
+#[tokio::test]
+async fn status_prints_the_burn_rates_a_prometheus_source_reads() {
+    let Some(stack) = prometheus_support::shared() else {
+        return;
+    };
+    stack.exporter.set_service("slo-status", 50.0, 0.02);
+    let mut settings = PrometheusSettings::default();
+    settings.slo.services = vec![service("slo-status", 0.999, None)];
+    let source = PrometheusSource::new(
+        "metrics",
+        &stack.prometheus_url,
+        settings.clone(),
+        Timeouts::default(),
+    )
+    .unwrap();
+    read_until_known(&source, "slo-status").await;
+    let spec = PrometheusSpec {
+        name: "metrics".into(),
+        url: stack.prometheus_url.clone(),
+        token: None,
+        settings,
+    };
+    let mut out = Vec::new();
+    run_status(Vec::new(), std::slice::from_ref(&spec), true, &mut out)
+        .await
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let slo = &json["slo"][0];
+    assert_eq!(slo["service"], "slo-status", "{json}");
+    assert_eq!(slo["level"], "page", "{json}");
+    let burn = slo["burn_rates"]["1h"].as_f64().unwrap();
+    assert!((burn - 20.0).abs() < 1e-6, "{json}");
+
+    let mut human = Vec::new();
+    run_status(Vec::new(), &[spec], false, &mut human)
+        .await
+        .unwrap();
+    let human = String::from_utf8(human).unwrap();
+    assert!(
+        human.contains("SLO burn rates:\n  metrics  slo-status  99.9%/30d  burn 5m 20x  30m 20x  1h 20x  6h 20x  page  budget 0% left, spent"),
+        "{human}"
+    );
 }
