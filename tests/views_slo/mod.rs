@@ -1,9 +1,10 @@
 //! Issue 15: a service's SLO as a Prometheus source reads it, in the services view's detail
 //! pane: target and window, the burn of each alert window, the level (page, ticket) and the
-//! budget left with the source's name and the read's age; the source down greys them.
+//! budget left with the source's name and the read's age; the source down greys them. A
+//! region only that source reads lists, in its pane, every service's SLO it reads.
 
 use super::*;
-use switchboard::domain::measured::{BurnThresholds, BurnWindow, Fact, ServiceFacts};
+use switchboard::domain::measured::{BurnThresholds, BurnWindow, Fact, RegionFacts, ServiceFacts};
 use switchboard::sources::prometheus::FleetFacts;
 use switchboard::testing::{METRICS, alerting_app, from_metrics};
 
@@ -12,6 +13,19 @@ use switchboard::testing::{METRICS, alerting_app, from_metrics};
 /// left; the services view with risk-scorer selected.
 fn burning(width: u16, height: u16) -> App {
     let mut app = alerting_app(width, height, Instant::now());
+    app.update(from_metrics(SourceEvent::Measured(Box::new(read(
+        Vec::new(),
+    )))));
+    app.update(key(KeyCode::Char('2')));
+    let row = (app.visible.services.iter())
+        .position(|&r| app.service_at(r).id == "risk-scorer")
+        .unwrap();
+    app.selection.service_row = row;
+    app
+}
+
+/// The metrics source's read: risk-scorer's SLO and the regions given.
+fn read(regions: Vec<RegionFacts>) -> FleetFacts {
     let at = fixture_wall() - chrono::TimeDelta::seconds(4);
     let fact = |value| Fact { value, at };
     let risk_scorer = ServiceFacts {
@@ -30,20 +44,14 @@ fn burning(width: u16, height: u16) -> App {
         budget_left: Some(fact(0.4)),
         thresholds: BurnThresholds::default(),
     };
-    app.update(from_metrics(SourceEvent::Measured(Box::new(FleetFacts {
+    FleetFacts {
         source: METRICS.into(),
-        regions: Vec::new(),
+        regions,
         providers: Vec::new(),
         services: vec![risk_scorer],
         failed: Vec::new(),
         unplaced: Vec::new(),
-    }))));
-    app.update(key(KeyCode::Char('2')));
-    let row = (app.visible.services.iter())
-        .position(|&r| app.service_at(r).id == "risk-scorer")
-        .unwrap();
-    app.selection.service_row = row;
-    app
+    }
 }
 
 #[test]
@@ -80,5 +88,29 @@ fn the_metrics_source_down_greys_the_slo_and_says_so() {
         buffer[(x, y)].fg,
         dark().stale.fg.unwrap(),
         "greyed when not live"
+    );
+}
+
+#[test]
+fn a_region_only_prometheus_reads_lists_the_slos_it_reads() {
+    let mut app = alerting_app(120, 32, Instant::now());
+    let region = RegionFacts {
+        id: "ap-east".into(),
+        health: protocol::Health::Ok,
+        facts: Default::default(),
+    };
+    app.update(from_metrics(SourceEvent::Measured(Box::new(read(vec![
+        region,
+    ])))));
+    // Below the lab's two regions.
+    app.update(key(KeyCode::Char('G')));
+    let screen = text(&show(&mut app));
+    assert!(
+        screen.contains("risk-scorer SLO 99.9% over 30d · source metrics · read 4s ago"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("PAGE: 1h and 5m burn above 14.4x"),
+        "{screen}"
     );
 }
