@@ -15,6 +15,13 @@ pub fn pct(rate: f64) -> String {
     }
 }
 
+/// An SLO target (0..1) as people write it, to the decimals it has: `99.9%`, `99.95%`.
+pub fn target(share: f64) -> String {
+    let percent = format!("{:.3}", share * 100.0);
+    let percent = percent.trim_end_matches('0').trim_end_matches('.');
+    format!("{percent}%")
+}
+
 pub fn ms(value: f64) -> String {
     if !value.is_finite() {
         "?".to_string()
@@ -104,9 +111,11 @@ pub fn money_delta(per_hour: f64) -> String {
 
 /// An SLO as people say it: `99.9%/30d`.
 pub fn slo_text(slo: &protocol::posture::Slo) -> String {
-    let target = format!("{:.3}", slo.target * 100.0);
-    let target = target.trim_end_matches('0').trim_end_matches('.');
-    format!("{target}%/{}d", (slo.window_s / 86_400.0).round())
+    format!(
+        "{}/{}d",
+        target(slo.target),
+        (slo.window_s / 86_400.0).round()
+    )
 }
 
 /// A burn rate: `0.45x`, `14x` (two significant figures are all it is read for); `?` unknown.
@@ -276,6 +285,13 @@ mod tests {
         assert_eq!(money_delta(0.001), "±$0/h");
         assert_eq!(burn(Some(14.4)), "14x");
         assert_eq!(burn(Some(0.4512)), "0.45x");
+    }
+
+    #[test]
+    fn targets_read_as_people_write_them() {
+        assert_eq!(target(0.999), "99.9%");
+        assert_eq!(target(0.99), "99%");
+        assert_eq!(target(0.9995), "99.95%");
     }
 
     #[test]

@@ -592,3 +592,5 @@ mod replay;
 mod runbooks;
 #[path = "views_silences/mod.rs"]
 mod silences;
+#[path = "views_slo/mod.rs"]
+mod slo;

@@ -29,6 +29,7 @@ impl App {
             source: name.clone(),
             regions: read.regions(),
             providers: read.providers(),
+            services: Vec::new(),
             failed: Vec::new(),
             unplaced: read.unplaced(),
         };

@@ -176,6 +176,7 @@ impl App {
             .collect();
         measured.regions = facts.regions;
         measured.providers = facts.providers;
+        measured.services = facts.services;
         measured.problems = problems;
         let name = source.name.clone();
         if was_down {

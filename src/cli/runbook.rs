@@ -16,19 +16,18 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use crate::cli::metrics::read_metrics;
 use crate::cli::output::{EXIT_ERROR, EXIT_OK, note, process_exit_code, write_json};
-use crate::cli::status::{fetch_sources, unanswered};
+use crate::cli::status::fetch_sources;
 use crate::cli::target::{ConfigArgs, EmbeddedLabArgs};
 use crate::cli::target::{Target, load_config};
 use crate::config::{Config, paths};
-use crate::domain::fleet::{Connection, SourceData};
 use crate::runbook::catalog::{Catalog, Entry};
 use crate::runbook::eval::{FleetView, OpenEscalations, Truth, evaluate};
 use crate::runbook::expr::Expr;
 use crate::runbook::file::{Block, Jump, Runbook};
 use crate::sources::paging::{BUSY_RETRIES, BUSY_WAIT};
-use crate::sources::prometheus::{PrometheusSource, PrometheusSpec};
-use crate::sources::{Client, ClientError, EscalationQuery, SourceSpec, Timeouts};
+use crate::sources::{Client, ClientError, EscalationQuery, SourceSpec};
 use protocol::escalations::{EscalationState, Priority};
 use protocol::sanitize::clean;
 
@@ -415,39 +414,6 @@ async fn check(
         }
     }
     Ok(code)
-}
-
-/// Each Prometheus source of the context read once, as the console holds a metrics source's
-/// facts; one that does not answer is down with its error (its facts read `?`).
-async fn read_metrics(specs: &[PrometheusSpec], now: Instant) -> Vec<SourceData> {
-    futures::future::join_all(specs.iter().map(|spec| async move {
-        let mut data = SourceData::metrics(&spec.name, &spec.url, spec.settings.poll_interval);
-        let source = PrometheusSource::new(
-            &spec.name,
-            &spec.url,
-            spec.settings.clone(),
-            Timeouts::default(),
-        );
-        let read = match source {
-            Ok(source) => source.with_token(spec.token.clone()).facts().await,
-            Err(error) => Err(error),
-        };
-        match read {
-            Ok(facts) => {
-                let measured = data.measured.get_or_insert_default();
-                measured.problems = (facts.failed.iter().map(ToString::to_string))
-                    .chain(facts.unplaced)
-                    .collect();
-                measured.regions = facts.regions;
-                measured.providers = facts.providers;
-                data.connection = Connection::Live;
-                data.received_at = Some(now);
-            }
-            Err(error) => data.connection = unanswered(error.down_kind(), &error, now),
-        }
-        data
-    }))
-    .await
 }
 
 /// The open escalations by priority of the context's protocol v1 sources, each priority of

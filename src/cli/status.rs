@@ -1,5 +1,6 @@
-//! `switchboard status`: one look at every source, a summary, and an exit code for scripts
-//! (0 all healthy, 1 degraded, 2 down or unreachable).
+//! `switchboard status`: one look at every source, a summary, the SLO burn rates the
+//! Prometheus sources read, and an exit code for scripts (0 all healthy, 1 degraded, 2 down
+//! or unreachable).
 
 use std::io::Write;
 use std::time::Instant;
@@ -8,10 +9,13 @@ use anyhow::bail;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::status_slo::{SloLine, slo_lines, write_slo};
 use crate::cli::clock::SourceClock;
+use crate::cli::metrics::{read_metrics, unanswered};
 use crate::cli::output::{process_exit_code, write_json};
 use crate::cli::target::Target;
-use crate::domain::fleet::{Connection, DownKind, FleetSummary, SourceData, seen_health};
+use crate::domain::fleet::{Connection, FleetSummary, SourceData, seen_health};
+use crate::sources::prometheus::PrometheusSpec;
 use crate::sources::{Client, ClientError, SourceSpec};
 use protocol::sanitize::clean;
 use protocol::{BreakerState, FleetSnapshot, Health};
@@ -23,17 +27,21 @@ pub struct StatusArgs {
     pub json: bool,
 }
 
-/// Fetches each source's snapshot once, prints the summary to `out` and returns the exit code.
+/// Fetches each source's snapshot and each Prometheus source's facts once, prints the
+/// summary to `out` and returns the exit code.
 pub async fn run_status(
     sources: Vec<SourceSpec>,
+    metrics: &[PrometheusSpec],
     json: bool,
     out: &mut impl Write,
 ) -> anyhow::Result<i32> {
-    if sources.is_empty() {
+    if sources.is_empty() && metrics.is_empty() {
         bail!("no sources to check");
     }
     let now = Instant::now();
-    let data = fetch_sources(&sources, now).await;
+    let (mut data, measured) =
+        tokio::join!(fetch_sources(&sources, now), read_metrics(metrics, now));
+    data.extend(measured);
     let report = StatusReport::of(&data, now);
     if json {
         write_json(out, &report, "status")?;
@@ -46,7 +54,14 @@ pub async fn run_status(
 
 /// [`run_status`] from the shell: every source of the target, printed to stdout.
 pub async fn run_from_shell(args: StatusArgs, target: &Target) -> anyhow::Result<u8> {
-    let code = run_status(target.sources.clone(), args.json, &mut std::io::stdout()).await?;
+    let mut stdout = std::io::stdout();
+    let code = run_status(
+        target.sources.clone(),
+        &target.prometheus,
+        args.json,
+        &mut stdout,
+    )
+    .await?;
     Ok(process_exit_code(code))
 }
 
@@ -81,15 +96,6 @@ fn source_data(
     data
 }
 
-/// A source that did not answer a one-shot read: down with its error, not tried again.
-pub fn unanswered(kind: DownKind, error: &dyn std::fmt::Display, now: Instant) -> Connection {
-    Connection::Down {
-        kind,
-        error: error.to_string(),
-        retry_at: now,
-    }
-}
-
 /// What `status` prints; as JSON, its field names are a stable interface for scripts.
 /// Every text from a server or the config is sanitized here, for terminals and JSON alike.
 #[derive(Serialize, Debug)]
@@ -100,6 +106,8 @@ struct StatusReport {
     regions: Vec<RegionLine>,
     open_breakers: Vec<BreakerLine>,
     unreachable: Vec<UnreachableSource>,
+    /// Each service's SLO burn rates, as the Prometheus sources read them.
+    slo: Vec<SloLine>,
 }
 
 #[derive(Serialize, Debug)]
@@ -213,6 +221,7 @@ impl StatusReport {
             regions,
             open_breakers,
             unreachable,
+            slo: slo_lines(sources),
         }
     }
 
@@ -271,6 +280,7 @@ impl StatusReport {
             }
             writeln!(out)?;
         }
+        write_slo(out, &self.slo)?;
         if !self.unreachable.is_empty() {
             writeln!(out, "sources down:")?;
         }

@@ -1,6 +1,7 @@
 //! What a `kind = "litellm"` source says in the config beside its URL: which region (and,
-//! where LiteLLM's model prefix does not say it, which provider) each deployment serves, and
-//! how often the proxy is read. The master key is never here: it lives in the keyring like a
+//! where LiteLLM's model prefix does not say it, which provider) each deployment serves, the
+//! price per 1,000 tokens of a model LiteLLM's cost map does not know, and how often the
+//! proxy is read. The master key is never here: it lives in the keyring like a
 //! token (`switchboard login`, or `SWITCHBOARD_TOKEN`).
 
 use std::collections::BTreeMap;
@@ -24,6 +25,9 @@ pub struct LiteLlmSettings {
     /// Deployment id or API base -> provider, for deployments whose model prefix
     /// (`openai/gpt-4o`: `openai`) is not the provider the fleet knows them by.
     pub providers: BTreeMap<String, String>,
+    /// Deployment id or model (`openai/gpt-4o`) -> price per 1,000 tokens, in dollars: its
+    /// spend is its tokens at this price instead of LiteLLM's own count.
+    pub prices: BTreeMap<String, f64>,
     pub poll_interval: Duration,
 }
 
@@ -32,6 +36,7 @@ impl Default for LiteLlmSettings {
         LiteLlmSettings {
             regions: BTreeMap::new(),
             providers: BTreeMap::new(),
+            prices: BTreeMap::new(),
             poll_interval: Duration::from_secs(10),
         }
     }
@@ -45,6 +50,8 @@ pub(super) struct FileLiteLlm {
     regions: BTreeMap<String, Spanned<String>>,
     #[serde(default)]
     providers: BTreeMap<String, Spanned<String>>,
+    #[serde(default)]
+    prices: BTreeMap<String, Spanned<f64>>,
     poll_interval: Option<Spanned<u64>>,
 }
 
@@ -85,7 +92,32 @@ pub(super) fn settings(
     }
     settings.regions = mapping("region", given.regions, &mut problems);
     settings.providers = mapping("provider", given.providers, &mut problems);
+    settings.prices = prices(given.prices, &mut problems);
     (Some(settings), problems)
+}
+
+/// Prices per 1,000 tokens: each keyed by a deployment or model, each a number of dollars.
+fn prices(given: BTreeMap<String, Spanned<f64>>, problems: &mut Located) -> BTreeMap<String, f64> {
+    given
+        .into_iter()
+        .map(|(key, price)| {
+            let span = price.span();
+            let price = price.into_inner();
+            if key.trim().is_empty() {
+                problems.push((
+                    span.clone(),
+                    "a price for an empty model: name a deployment id or a model".into(),
+                ));
+            }
+            if !(price.is_finite() && price >= 0.0) {
+                problems.push((
+                    span,
+                    format!("price {price} is not a number of dollars per 1,000 tokens"),
+                ));
+            }
+            (key, price)
+        })
+        .collect()
 }
 
 /// A deployment mapping: every key names a deployment or an API base, every value a region or
@@ -152,6 +184,8 @@ gpt-4o-us-east = \"us-east\"
 \"http://10.0.0.5:8000/v1\" = \"eu-west\"
 [contexts.prod.sources.litellm.providers]
 \"http://10.0.0.5:8000/v1\" = \"vllm\"
+[contexts.prod.sources.litellm.prices]
+\"openai/llama-3-70b\" = 0.0009
 [[contexts.prod.sources]]
 name = \"plain\"
 kind = \"litellm\"
@@ -168,6 +202,7 @@ url = \"http://127.0.0.1:7300\"
         assert_eq!(settings.regions["gpt-4o-us-east"], "us-east");
         assert_eq!(settings.regions["http://10.0.0.5:8000/v1"], "eu-west");
         assert_eq!(settings.providers["http://10.0.0.5:8000/v1"], "vllm");
+        assert_eq!(settings.prices["openai/llama-3-70b"], 0.0009);
         assert_eq!(sources[1].litellm, Some(LiteLlmSettings::default()));
         assert_eq!(
             (sources[2].kind, &sources[2].litellm),
@@ -203,6 +238,20 @@ providers = { b = \"\" }
         assert!(found[1].2.contains("empty deployment"), "{found:#?}");
         assert!(found[2].2.contains("region name \"us east\""), "{found:#?}");
         assert!(found[3].2.contains("provider name \"\""), "{found:#?}");
+
+        let priced = "\
+[[contexts.prod.sources]]
+name = \"gateway\"
+kind = \"litellm\"
+url = \"http://127.0.0.1:4000\"
+[contexts.prod.sources.litellm]
+prices = { a = -1.0, \"\" = 0.5 }
+";
+        let found = positions(priced);
+        let at: Vec<_> = found.iter().map(|(l, c, _)| (*l, *c)).collect();
+        assert_eq!(at, [(Some(6), Some(27)), (Some(6), Some(16))], "{found:#?}");
+        assert!(found[0].2.contains("empty model"), "{found:#?}");
+        assert!(found[1].2.contains("price -1 is not"), "{found:#?}");
 
         let misspelt = "\
 [[contexts.prod.sources]]

@@ -14,6 +14,7 @@ pub mod litellm;
 pub mod patroni;
 pub mod prometheus;
 pub mod secrets;
+pub mod slo;
 pub mod temporal;
 
 use crate::domain::prices::CostConfig;

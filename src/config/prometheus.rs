@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::slo::SloSettings;
 use crate::domain::measured::FactKind;
 
 /// The settings of one Prometheus (+ Alertmanager) source.
@@ -33,6 +34,8 @@ pub struct PrometheusSettings {
     pub provider: FactQueries,
     pub health: HealthThresholds,
     pub history: HistorySettings,
+    /// The services whose SLO burn rates are read (`[slo]`, see `super::slo`).
+    pub slo: SloSettings,
     /// How often the facts, history and alerts are read, in seconds.
     #[serde(with = "seconds")]
     pub poll_interval: Duration,
@@ -48,6 +51,7 @@ impl Default for PrometheusSettings {
             provider: FactQueries::litellm(PROVIDER_GROUPING),
             health: HealthThresholds::default(),
             history: HistorySettings::default(),
+            slo: SloSettings::default(),
             poll_interval: Duration::from_secs(15),
         }
     }

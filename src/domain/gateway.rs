@@ -1,7 +1,8 @@
 //! What a gateway source (a LiteLLM proxy) says: its deployments with the region and provider
 //! the config maps them to, each one's state and cooldown (a breaker the gateway opens and
-//! closes by itself), the routes (model group -> deployments, then fallback groups), and what
-//! the gateway cannot do for an operator. Its providers and regions join the merge as a
+//! closes by itself), what each has spent and used (tokens, spend so far and per hour), the
+//! routes (model group -> deployments, then fallback groups), and what the gateway cannot do
+//! for an operator. Its providers and regions join the merge as a
 //! metrics source's do (`super::measured` makes them), with the gateway's own read beside them.
 
 use std::collections::BTreeMap;
@@ -71,6 +72,67 @@ pub struct GatewayDeployment {
     pub cooldown: Option<Cooldown>,
     /// Cooldowns since the proxy started, by the failure's status.
     pub cooldowns: BTreeMap<String, u64>,
+    /// What it has served and spent since the proxy started; `None` before any call.
+    pub usage: Option<DeploymentUsage>,
+}
+
+/// Where a deployment's spend comes from.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum SpendBasis {
+    /// LiteLLM's own count (`litellm_spend_metric`, from its model cost map).
+    Reported,
+    /// Its tokens at the price per 1,000 tokens the config gives it.
+    Priced { per_1k_tokens: f64 },
+}
+
+/// A deployment's counters since the proxy started, as its metrics give them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeploymentUsage {
+    pub requests: f64,
+    pub input_tokens: f64,
+    pub output_tokens: f64,
+    /// In dollars (LiteLLM's cost map is in dollars; a configured price is taken as such).
+    pub spend: f64,
+    pub basis: SpendBasis,
+    /// From this read and the one before; `None` at the first read and after a restart.
+    pub spend_per_hour: Option<f64>,
+}
+
+impl DeploymentUsage {
+    pub fn tokens(&self) -> f64 {
+        self.input_tokens + self.output_tokens
+    }
+
+    /// The spend per hour between `before` and this read `seconds` later: LiteLLM's count's
+    /// rate, or the tokens served at the configured price
+    /// (`protocol::posture::path_spend_per_hour`). `None` when a counter went back (the proxy
+    /// restarted), the basis changed, or no time passed.
+    pub fn spend_per_hour_since(&self, before: &DeploymentUsage, seconds: f64) -> Option<f64> {
+        let requests = self.requests - before.requests;
+        let tokens = self.tokens() - before.tokens();
+        let spend = self.spend - before.spend;
+        if seconds <= 0.0 || requests < 0.0 || tokens < 0.0 || spend < 0.0 {
+            return None;
+        }
+        match (self.basis, before.basis) {
+            (SpendBasis::Reported, SpendBasis::Reported) => Some(spend / seconds * 3600.0),
+            (SpendBasis::Priced { per_1k_tokens }, SpendBasis::Priced { per_1k_tokens: was })
+                if per_1k_tokens == was =>
+            {
+                let tokens_per_request = if requests > 0.0 {
+                    tokens / requests
+                } else {
+                    0.0
+                };
+                Some(protocol::posture::path_spend_per_hour(
+                    per_1k_tokens,
+                    tokens_per_request,
+                    requests / seconds,
+                ))
+            }
+            _ => None,
+        }
+    }
 }
 
 impl GatewayDeployment {
@@ -214,7 +276,60 @@ mod tests {
             state,
             cooldown: None,
             cooldowns: BTreeMap::new(),
+            usage: None,
         }
+    }
+
+    fn usage(requests: f64, tokens: f64, spend: f64, basis: SpendBasis) -> DeploymentUsage {
+        DeploymentUsage {
+            requests,
+            input_tokens: tokens * 0.75,
+            output_tokens: tokens * 0.25,
+            spend,
+            basis,
+            spend_per_hour: None,
+        }
+    }
+
+    /// LiteLLM's spend as a rate; a configured price over the tokens served; nothing across
+    /// a restart or a changed price.
+    #[test]
+    fn spend_per_hour_from_two_reads() {
+        use SpendBasis::*;
+        let reported = |requests, tokens, spend| usage(requests, tokens, spend, Reported);
+        // $0.05 more in 60 s: $3 an hour.
+        let rate =
+            reported(20.0, 4000.0, 0.15).spend_per_hour_since(&reported(10.0, 2000.0, 0.10), 60.0);
+        assert!((rate.unwrap() - 3.0).abs() < 1e-9, "{rate:?}");
+        // 10 requests of 200 tokens in 60 s at $0.5 per 1k: 2000 tokens a minute, $60 an hour.
+        let priced = |requests, tokens| {
+            usage(
+                requests,
+                tokens,
+                tokens / 1000.0 * 0.5,
+                Priced { per_1k_tokens: 0.5 },
+            )
+        };
+        let rate = priced(20.0, 4000.0).spend_per_hour_since(&priced(10.0, 2000.0), 60.0);
+        assert!((rate.unwrap() - 60.0).abs() < 1e-9, "{rate:?}");
+        assert_eq!(
+            priced(10.0, 2000.0).spend_per_hour_since(&priced(10.0, 2000.0), 60.0),
+            Some(0.0)
+        );
+        assert_eq!(
+            reported(1.0, 10.0, 0.01).spend_per_hour_since(&reported(10.0, 2000.0, 0.1), 60.0),
+            None,
+            "restarted"
+        );
+        assert_eq!(
+            priced(20.0, 4000.0).spend_per_hour_since(&reported(10.0, 2000.0, 0.1), 60.0),
+            None,
+            "basis changed"
+        );
+        assert_eq!(
+            reported(20.0, 4000.0, 0.15).spend_per_hour_since(&reported(10.0, 2000.0, 0.1), 0.0),
+            None
+        );
     }
 
     fn gateway(deployments: Vec<GatewayDeployment>) -> GatewayFacts {

@@ -11,7 +11,9 @@ mod cost;
 mod escalation_text;
 pub mod exercise;
 mod fleet;
+mod gateway_spend;
 mod inbox;
+mod metrics_source;
 mod overlays;
 mod patroni;
 mod replay;
@@ -20,6 +22,7 @@ mod runbooks;
 mod scrolling;
 mod services;
 mod silences;
+mod slo_burn;
 mod task;
 mod timeline;
 

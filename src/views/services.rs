@@ -250,6 +250,7 @@ fn draw_detail(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         rps(service.demand_rps)
     )));
     lines.extend(super::alerts::service_lines(app, theme, &service.id));
+    lines.extend(super::slo_burn::service_lines(app, theme, &service.id));
     let own_from = lines.len();
     if let Some(snapshot) = source.snapshot.as_ref() {
         let report = CostReport::of(snapshot, &app.cost);

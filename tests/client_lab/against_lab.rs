@@ -118,7 +118,7 @@ async fn worker_with_a_bad_token_reports_the_401() {
 
 async fn status_of(sources: Vec<SourceSpec>) -> (i32, serde_json::Value) {
     let mut out = Vec::new();
-    let code = timeout(WAIT, run_status(sources, true, &mut out))
+    let code = timeout(WAIT, run_status(sources, &[], true, &mut out))
         .await
         .unwrap()
         .unwrap();
@@ -146,7 +146,7 @@ async fn status_reports_a_healthy_lab_with_exit_zero() {
     assert_eq!(json["summary"]["regions_ok"], fleet.regions.len());
 
     let mut human = Vec::new();
-    let code = timeout(WAIT, run_status(vec![spec], false, &mut human))
+    let code = timeout(WAIT, run_status(vec![spec], &[], false, &mut human))
         .await
         .unwrap()
         .unwrap();

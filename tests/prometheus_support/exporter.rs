@@ -1,6 +1,7 @@
 //! A metrics endpoint the test controls: per region and provider, requests, failures (500s
 //! and 429s) and a latency histogram, under LiteLLM's metric and label names so that the
-//! console's default queries read it unchanged. Counters grow at the rates the test sets,
+//! console's default queries read it unchanged; per service, `http_requests_total` by `code`
+//! (200 or 500), what the default SLO queries read. Counters grow at the rates the test sets,
 //! measured on the wall clock at each scrape, so Prometheus sees true rates.
 //!
 //! A plain thread with a blocking listener: the exporter outlives every test's runtime.
@@ -77,6 +78,8 @@ type Key = (String, String, String);
 #[derive(Clone)]
 pub struct Exporter {
     series: Arc<Mutex<BTreeMap<Key, Series>>>,
+    /// Per service: its requests and 500s, as [`Series`] counts them.
+    services: Arc<Mutex<BTreeMap<String, Series>>>,
     addr: SocketAddr,
 }
 
@@ -85,6 +88,7 @@ impl Exporter {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the exporter");
         let exporter = Exporter {
             series: Arc::default(),
+            services: Arc::default(),
             addr: listener.local_addr().unwrap(),
         };
         let serving = exporter.clone();
@@ -109,6 +113,17 @@ impl Exporter {
             .or_default();
         entry.advance(Instant::now());
         entry.traffic = Some(traffic);
+    }
+
+    /// From now on `service` serves `requests_per_s`, a share `error_share` of them 500s.
+    pub fn set_service(&self, service: &str, requests_per_s: f64, error_share: f64) {
+        let mut services = self.services.lock().unwrap();
+        let entry = services.entry(service.into()).or_default();
+        entry.advance(Instant::now());
+        entry.traffic = Some(Traffic {
+            error_share,
+            ..Traffic::healthy(requests_per_s)
+        });
     }
 
     fn answer(&self, stream: TcpStream) {
@@ -168,6 +183,16 @@ impl Exporter {
                 "litellm_llm_api_latency_metric_sum{{{labels}}} {}\nlitellm_llm_api_latency_metric_count{{{labels}}} {}",
                 s.latency_sum_s, s.requests
             );
+        }
+        out.push_str("# TYPE http_requests_total counter\n");
+        for (service, s) in self.services.lock().unwrap().iter_mut() {
+            s.advance(now);
+            for (code, count) in [("200", s.requests - s.errors), ("500", s.errors)] {
+                let _ = writeln!(
+                    out,
+                    "http_requests_total{{service=\"{service}\",code=\"{code}\"}} {count}"
+                );
+            }
         }
         out
     }

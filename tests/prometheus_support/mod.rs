@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 
 use switchboard::testing::{free_port, missing_system};
 
+// Not every test binary names `Traffic`.
+#[allow(unused_imports)]
 pub use exporter::{Exporter, Traffic};
 use process_support::Supervised as Process;
 

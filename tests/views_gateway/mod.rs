@@ -1,14 +1,15 @@
 //! Issue 11: a LiteLLM gateway beside the lab. Its deployments show as breakers under the
 //! provider they are mapped to (open while cooled down, with why and until when; unknown before
 //! any call, never ok), its routes with their fallbacks, a breaker the lab reports otherwise as
-//! a disagreement; the gateway down greys only its own lines; and what LiteLLM cannot do is
-//! refused with why, and listed so in the palette.
+//! a disagreement, and what each has spent; the gateway down greys only its own lines; and
+//! what LiteLLM cannot do is refused with why, and listed so in the palette.
 
 use std::collections::BTreeMap;
 
 use super::*;
 use switchboard::domain::gateway::{
-    Cooldown, DeploymentState, GatewayDeployment, GatewayFacts, GatewayRoute,
+    Cooldown, DeploymentState, DeploymentUsage, GatewayDeployment, GatewayFacts, GatewayRoute,
+    SpendBasis,
 };
 use switchboard::sources::SourceMsg;
 
@@ -32,6 +33,7 @@ fn deployment(id: &str, group: &str, region: &str, state: DeploymentState) -> Ga
         state,
         cooldown: None,
         cooldowns: BTreeMap::new(),
+        usage: None,
     }
 }
 
@@ -52,6 +54,30 @@ fn read(ap_east: bool) -> GatewayFacts {
         until: Some(wall + chrono::TimeDelta::seconds(57)),
     });
     east.cooldowns = BTreeMap::from([("500".into(), 1)]);
+    // Spent what LiteLLM counts, $1.20 an hour over the last reads.
+    east.usage = Some(DeploymentUsage {
+        requests: 2.0,
+        input_tokens: 200.0,
+        output_tokens: 100.0,
+        spend: 0.0015,
+        basis: SpendBasis::Reported,
+        spend_per_hour: Some(1.2),
+    });
+    // Priced by the config at $0.50 per 1k tokens, read once: no rate yet.
+    let mut small = deployment(
+        "small-us-east",
+        "small",
+        "us-east",
+        DeploymentState::Healthy,
+    );
+    small.usage = Some(DeploymentUsage {
+        requests: 4.0,
+        input_tokens: 3000.0,
+        output_tokens: 1000.0,
+        spend: 2.0,
+        basis: SpendBasis::Priced { per_1k_tokens: 0.5 },
+        spend_per_hour: None,
+    });
     let mut deployments = vec![
         east,
         deployment(
@@ -60,12 +86,7 @@ fn read(ap_east: bool) -> GatewayFacts {
             "eu-west",
             DeploymentState::Unknown,
         ),
-        deployment(
-            "small-us-east",
-            "small",
-            "us-east",
-            DeploymentState::Healthy,
-        ),
+        small,
     ];
     if ap_east {
         let mut far = deployment("small-ap-east", "small", "ap-east", DeploymentState::Outage);

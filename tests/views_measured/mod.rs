@@ -39,6 +39,7 @@ fn merged(width: u16, height: u16) -> App {
             facts,
         }],
         providers: Vec::new(),
+        services: Vec::new(),
         failed: Vec::new(),
         unplaced: Vec::new(),
     }))));
@@ -205,6 +206,7 @@ fn a_region_only_prometheus_reads_still_appears_with_what_it_read() {
             facts,
         }],
         providers: Vec::new(),
+        services: Vec::new(),
         failed: Vec::new(),
         unplaced: Vec::new(),
     }))));
@@ -242,6 +244,7 @@ fn a_region_only_prometheus_reads_can_be_selected_and_says_no_source_can_act_on_
             facts,
         }],
         providers: Vec::new(),
+        services: Vec::new(),
         failed: Vec::new(),
         unplaced: Vec::new(),
     }))));
@@ -304,6 +307,7 @@ fn an_alert_matched_to_a_service_marks_it_and_shows_in_its_detail() {
             source: METRICS.into(),
             regions: Vec::new(),
             providers: Vec::new(),
+            services: Vec::new(),
             failed: Vec::new(),
             unplaced: Vec::new(),
         }),

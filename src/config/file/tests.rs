@@ -293,6 +293,40 @@ prometheus = { bearer_token = \"x\" }
     assert!(problems(token)[0].reason.contains("keyring"));
 }
 
+/// A mistake in a service's objective is named at its line and column of the user's file.
+#[test]
+fn an_slo_mistake_is_reported_where_it_is_in_the_file() {
+    let text = "\
+[[contexts.prod.sources]]
+name = \"metrics\"
+kind = \"prometheus\"
+url = \"http://127.0.0.1:9090\"
+[[contexts.prod.sources.prometheus.slo.services]]
+name = \"checkout\"
+target = 99.9
+";
+    let found = parse(Path::new("c.toml"), text)
+        .map(|_| ())
+        .expect_err("a target of 99.9 is refused");
+    assert_eq!(
+        (found[0].line, found[0].column),
+        (Some(7), Some(10)),
+        "{found:?}"
+    );
+    assert!(
+        found[0].reason.contains("write 99.9% as 0.999"),
+        "{found:?}"
+    );
+
+    let fine = text.replace("99.9", "0.999");
+    let config = parse(Path::new("c.toml"), &fine).unwrap().config;
+    let settings = config.contexts["prod"].sources[0]
+        .prometheus
+        .clone()
+        .unwrap();
+    assert_eq!(settings.slo.services[0].name, "checkout");
+}
+
 /// The example context users adapt parses, and says what the README says it does.
 #[test]
 fn the_example_lab_prometheus_context_parses() {

@@ -1,6 +1,6 @@
 //! A LiteLLM proxy (an AI gateway): its deployments (model group, provider model, API base,
 //! the region the config maps them to), routing strategy and fallbacks, and each deployment's
-//! state and cooldowns from its Prometheus metrics. Read-only: LiteLLM's admin mutations need
+//! state, cooldowns, tokens and spend from its Prometheus metrics. Read-only: LiteLLM's admin mutations need
 //! its database, and it has no drain or breaker; the console says so instead of offering them.
 //!
 //! Everything read is untrusted: strings are cleaned and bounded as they are decoded.
@@ -21,6 +21,7 @@ use exposition::Sample;
 
 pub use crate::config::litellm::LiteLlmSettings;
 pub use crate::domain::gateway::{DeploymentState, GatewayDeployment as Deployment};
+use crate::domain::gateway::{DeploymentUsage, SpendBasis};
 pub use worker::{LiteLlmSpec, spawn_litellm};
 
 /// Largest error answer read for its words.
@@ -51,6 +52,9 @@ pub struct LiteLlmClient {
     regions: BTreeMap<String, String>,
     /// Deployment id or API base -> provider, over the model's prefix.
     providers: BTreeMap<String, String>,
+    /// Deployment id or model (`openai/gpt-4o`) -> price per 1,000 tokens, over LiteLLM's
+    /// own spend.
+    prices: BTreeMap<String, f64>,
 }
 
 /// The key never reaches a log or a panic message.
@@ -78,6 +82,7 @@ impl LiteLlmClient {
             timeouts,
             regions,
             providers: BTreeMap::new(),
+            prices: BTreeMap::new(),
         })
     }
 
@@ -85,6 +90,13 @@ impl LiteLlmClient {
     /// says, where the model's prefix is not the name the fleet knows it by.
     pub fn with_providers(mut self, providers: BTreeMap<String, String>) -> Self {
         self.providers = providers;
+        self
+    }
+
+    /// The client pricing a deployment's tokens (by its id or model) at `prices` per 1,000
+    /// tokens instead of taking LiteLLM's spend: for a model its cost map does not know.
+    pub fn with_prices(mut self, prices: BTreeMap<String, f64>) -> Self {
+        self.prices = prices;
         self
     }
 
@@ -146,6 +158,7 @@ impl LiteLlmClient {
                 .or_else(|| api_base.as_ref().and_then(|base| map.get(base)))
                 .cloned()
         };
+        let usage = self.usage(&id, &model, samples);
         let region = mapped(&self.regions);
         let provider = mapped(&self.providers).unwrap_or_else(|| {
             let prefix = model.split_once('/').map_or("unknown", |(p, _)| p);
@@ -160,8 +173,50 @@ impl LiteLlmClient {
             state,
             cooldown: None,
             cooldowns,
+            usage,
             id,
         }
+    }
+
+    /// What deployment `id` (of `model`) served and spent, summed over every key, team and
+    /// user LiteLLM counts apart; `None` before its first call (no counter yet).
+    fn usage(&self, id: &str, model: &str, samples: &[Sample]) -> Option<DeploymentUsage> {
+        let total = |name: &str| {
+            let mine = samples
+                .iter()
+                .filter(|s| s.name == name && s.label("model_id") == Some(id));
+            mine.fold(None, |sum: Option<f64>, s| {
+                Some(sum.unwrap_or(0.0) + s.value.max(0.0))
+            })
+        };
+        let requests = total("litellm_proxy_total_requests_metric_total");
+        let input_tokens = total("litellm_input_tokens_metric_total");
+        let output_tokens = total("litellm_output_tokens_metric_total");
+        let reported = total("litellm_spend_metric_total");
+        if [requests, input_tokens, output_tokens, reported]
+            .iter()
+            .all(Option::is_none)
+        {
+            return None;
+        }
+        let (input_tokens, output_tokens) =
+            (input_tokens.unwrap_or(0.0), output_tokens.unwrap_or(0.0));
+        let price = (self.prices.get(id).or_else(|| self.prices.get(model))).copied();
+        let (spend, basis) = match price {
+            Some(per_1k_tokens) => (
+                (input_tokens + output_tokens) / 1000.0 * per_1k_tokens,
+                SpendBasis::Priced { per_1k_tokens },
+            ),
+            None => (reported.unwrap_or(0.0), SpendBasis::Reported),
+        };
+        Some(DeploymentUsage {
+            requests: requests.unwrap_or(0.0),
+            input_tokens,
+            output_tokens,
+            spend,
+            basis,
+            spend_per_hour: None,
+        })
     }
 
     async fn json<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {

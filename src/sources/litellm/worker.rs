@@ -1,9 +1,10 @@
 //! The worker (a tokio task) that reads one LiteLLM proxy every poll interval and reports its
-//! deployments, routes and cooldowns as one [`GatewayFacts`]. The proxy out of reach (or
+//! deployments, routes, cooldowns and spend (per hour, from its reads over the last minutes)
+//! as one [`GatewayFacts`]. The proxy out of reach (or
 //! refusing the key) is reported as `Down` with its own error, and tried again after a
 //! growing, jittered delay.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -13,7 +14,7 @@ use tokio::task::JoinHandle;
 use super::{Deployment, Gateway, LiteLlmClient, LiteLlmSettings};
 use crate::domain::fleet::DownKind;
 use crate::domain::gateway::{
-    Cooldown, DeploymentState, GatewayDeployment, GatewayFacts, GatewayRoute,
+    Cooldown, DeploymentState, DeploymentUsage, GatewayDeployment, GatewayFacts, GatewayRoute,
 };
 use crate::sources::worker::{Outbox, PolledSource, poll_until_stopped, spawn_until_shutdown};
 use crate::sources::{ClientError, SourceEvent, SourceMsg, SourceOptions};
@@ -61,6 +62,7 @@ struct Polled {
     /// The client, or why it could not be made (reported as `Down` at every poll).
     client: Result<LiteLlmClient, ClientError>,
     cooldowns: Cooldowns,
+    spending: Spending,
     every: Duration,
 }
 
@@ -76,10 +78,11 @@ async fn run<M: From<SourceMsg> + Send>(
         settings.regions,
         options.timeouts,
     )
-    .map(|client| client.with_providers(settings.providers));
+    .map(|client| (client.with_providers(settings.providers)).with_prices(settings.prices));
     let polled = Polled {
         client,
         cooldowns: Cooldowns::default(),
+        spending: Spending::default(),
         every: settings.poll_interval,
     };
     let outbox = Outbox {
@@ -98,7 +101,8 @@ impl PolledSource for Polled {
     ) -> Result<bool, ClientError> {
         let client = self.client.as_ref().map_err(Clone::clone)?;
         let gateway = client.gateway().await?;
-        let facts = self.cooldowns.facts(gateway, Utc::now());
+        let mut facts = self.cooldowns.facts(gateway, Utc::now());
+        self.spending.rate(&mut facts);
         Ok(outbox
             .send(SourceEvent::Gateway(Box::new(facts)))
             .await
@@ -206,6 +210,45 @@ impl Cooldowns {
     }
 }
 
+/// How far back the spend per hour looks: long enough that a call now and then does not
+/// swing it from nothing to a fortune between two reads.
+const SPEND_SPAN: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
+
+/// What the worker remembers between reads to rate each deployment's spend: its usage at
+/// each read of the last [`SPEND_SPAN`].
+#[derive(Default)]
+struct Spending {
+    reads: HashMap<String, VecDeque<(DateTime<Utc>, DeploymentUsage)>>,
+}
+
+impl Spending {
+    /// Each deployment's spend per hour since the oldest read kept (at least one read ago).
+    fn rate(&mut self, facts: &mut GatewayFacts) {
+        let now = facts.read_at;
+        self.reads
+            .retain(|id, _| facts.deployments.iter().any(|d| &d.id == id));
+        for deployment in &mut facts.deployments {
+            let Some(usage) = &mut deployment.usage else {
+                self.reads.remove(&deployment.id);
+                continue;
+            };
+            let reads = self.reads.entry(deployment.id.clone()).or_default();
+            while reads.len() > 1 && reads.front().is_some_and(|(at, _)| now - *at > SPEND_SPAN) {
+                reads.pop_front();
+            }
+            if let Some((at, before)) = reads.front() {
+                let seconds = (now - *at).num_milliseconds() as f64 / 1000.0;
+                usage.spend_per_hour = usage.spend_per_hour_since(before, seconds);
+                if usage.spend_per_hour.is_none() {
+                    // Restarted or repriced: count from this read on.
+                    reads.clear();
+                }
+            }
+            reads.push_back((now, usage.clone()));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -226,6 +269,7 @@ mod tests {
                 cooldowns: (cooldowns.iter())
                     .map(|(s, n)| (s.to_string(), *n))
                     .collect(),
+                usage: None,
             }],
             fallbacks: vec![("gpt-4o".into(), vec!["small".into()])],
             routing_strategy: "simple-shuffle".into(),
@@ -271,5 +315,39 @@ mod tests {
         let cooldown = facts.deployments[0].cooldown.clone().unwrap();
         assert_eq!(cooldown.status.as_deref(), Some("429"));
         assert_eq!(cooldown.until, Some(at(65)));
+    }
+
+    /// The spend per hour looks back over the reads of the last five minutes; a proxy that
+    /// restarted (its counters back to nothing) has none until it is read again.
+    #[test]
+    fn spend_per_hour_spans_the_reads_of_the_last_minutes() {
+        use crate::domain::gateway::SpendBasis;
+        let at = |s: i64| DateTime::UNIX_EPOCH + chrono::TimeDelta::seconds(s);
+        let mut spending = Spending::default();
+        let mut read_at = |seconds: i64, spend: f64| {
+            let mut facts =
+                Cooldowns::default().facts(read(DeploymentState::Healthy, &[]), at(seconds));
+            facts.deployments[0].usage = Some(DeploymentUsage {
+                requests: spend * 100.0,
+                input_tokens: spend * 1000.0,
+                output_tokens: 0.0,
+                spend,
+                basis: SpendBasis::Reported,
+                spend_per_hour: None,
+            });
+            spending.rate(&mut facts);
+            facts.deployments[0].usage.clone().unwrap().spend_per_hour
+        };
+        assert_eq!(read_at(0, 1.0), None, "one read: no rate yet");
+        assert_eq!(read_at(60, 1.5), Some(30.0), "$0.5 in a minute");
+        assert_eq!(read_at(120, 1.5), Some(15.0), "$0.5 in two minutes");
+        // At 400 s the reads at 0 and 60 s are older than five minutes: the rate runs from 120 s.
+        assert_eq!(read_at(400, 2.0), Some(0.5 / 280.0 * 3600.0));
+        assert_eq!(read_at(410, 0.1), None, "restarted");
+        assert_eq!(
+            read_at(470, 0.2),
+            Some(0.1 / 60.0 * 3600.0),
+            "counted again from the restart"
+        );
     }
 }

@@ -12,7 +12,7 @@ use super::client::{PrometheusClient, Reading, Series};
 use super::error::PromError;
 use crate::config::prometheus::{FactQueries, HealthThresholds, LabelNames, PrometheusSettings};
 use crate::domain::fleet::{Sample, history_key_provider, history_key_region};
-use crate::domain::measured::{Fact, FactKind, Facts, ProviderFacts, RegionFacts};
+use crate::domain::measured::{Fact, FactKind, Facts, ProviderFacts, RegionFacts, ServiceFacts};
 use crate::sources::error::bounded;
 
 /// Everything one read of a Prometheus source gave.
@@ -22,26 +22,31 @@ pub struct FleetFacts {
     pub source: String,
     pub regions: Vec<RegionFacts>,
     pub providers: Vec<ProviderFacts>,
+    /// The SLOs of the services the config names, with their burn rates.
+    pub services: Vec<ServiceFacts>,
     /// Queries that failed while Prometheus answered the others (e.g. bad PromQL): their
     /// facts are missing and say why.
     pub failed: Vec<PromError>,
-    /// Series the mapping could not place (a label missing), per query.
+    /// Series the mapping could not place (a label missing), per query, and SLO queries
+    /// whose answer is not one ratio.
     pub unplaced: Vec<String>,
 }
 
-/// Reads every configured fact of regions and providers, all queries at once. Fails as a
-/// whole only when Prometheus itself is out of reach; a failing query is kept in `failed`.
+/// Reads every configured fact of regions, providers and services' SLOs, all queries at
+/// once. Fails as a whole only when Prometheus itself is out of reach; a failing query is
+/// kept in `failed`.
 pub async fn read_facts(
     client: &PrometheusClient,
     source: &str,
     settings: &PrometheusSettings,
 ) -> Result<FleetFacts, PromError> {
     let queries = configured(settings);
-    let answers = join_all(queries.iter().map(|(scope, kind, query)| {
+    let facts = join_all(queries.iter().map(|(scope, kind, query)| {
         let name = query_name(*scope, *kind);
         async move { (*scope, *kind, client.instant(&name, query).await) }
-    }))
-    .await;
+    }));
+    let (answers, slo) = futures::join!(facts, super::slo::read_services(client, settings));
+    let slo = slo?;
 
     let mut mapping = Mapping::new(settings);
     let mut failed = Vec::new();
@@ -52,7 +57,11 @@ pub async fn read_facts(
             Err(error) => failed.push(error),
         }
     }
-    Ok(mapping.finish(source, failed))
+    failed.extend(slo.failed);
+    mapping.unplaced.extend(slo.problems);
+    let mut facts = mapping.finish(source, failed);
+    facts.services = slo.services;
+    Ok(facts)
 }
 
 /// Reads the history of p95 latency, error and 429 rates of every region and provider over
@@ -278,6 +287,7 @@ impl<'a> Mapping<'a> {
                     facts,
                 })
                 .collect(),
+            services: Vec::new(),
             failed,
             unplaced: self.unplaced,
         }

@@ -1,7 +1,7 @@
 //! A Prometheus source with its Alertmanager: region and provider facts from the PromQL
-//! queries named in the config (each with the time it was read), chart history from range
-//! queries, firing alerts as timeline notices attached to what their labels name, and
-//! silences created and expired as idempotent commands.
+//! queries named in the config (each with the time it was read), services' SLO burn rates
+//! (`slo`), chart history from range queries, firing alerts as timeline notices attached to
+//! what their labels name, and silences created and expired as idempotent commands.
 
 pub mod alerts;
 pub mod client;
@@ -9,6 +9,7 @@ pub mod error;
 pub mod facts;
 mod http;
 pub mod silences;
+pub mod slo;
 mod worker;
 
 use std::collections::HashMap;
@@ -24,7 +25,8 @@ pub use worker::spawn_prometheus;
 
 pub use crate::config::prometheus::PrometheusSettings;
 pub use crate::domain::measured::{
-    AlertTarget, Fact, FactKind, FiringAlert, ProviderFacts, RegionFacts,
+    AlertTarget, BurnLevel, BurnWindow, Fact, FactKind, FiringAlert, ProviderFacts, RegionFacts,
+    ServiceFacts,
 };
 
 use crate::domain::fleet::Sample;

@@ -1,7 +1,8 @@
 //! What a gateway source (LiteLLM) says about the selected region or provider, under its
 //! provenance and health line: each deployment as a breaker (open while cooled down, with
-//! why and until when; unknown before any call), the routes through them with their
-//! fallbacks, and a breaker the protocol v1 source reports otherwise, said as a disagreement.
+//! why and until when; unknown before any call) and what it spent, the routes through them
+//! with their fallbacks, and a breaker the protocol v1 source reports otherwise, said as a
+//! disagreement.
 
 use chrono::{DateTime, Utc};
 use ratatui::style::Style;
@@ -27,9 +28,11 @@ pub(super) fn lines(
     let deployments: Vec<&GatewayDeployment> = gateway.deployments_of(region, provider).collect();
     let mut lines: Vec<Line<'static>> = deployments
         .iter()
-        .map(|d| {
+        .flat_map(|d| {
             let (text, style) = deployment(theme, d, app.wall);
-            Line::styled(text, grey(style))
+            let usage = crate::views::gateway_spend::usage_text(d);
+            std::iter::once(Line::styled(text, grey(style)))
+                .chain(usage.map(|text| Line::styled(text, grey(theme.dim))))
         })
         .collect();
     if let Some(id) = provider

@@ -12,12 +12,11 @@ use super::Legend;
 use super::columns::Columns;
 use super::health_style;
 use crate::app::{App, MeasuredRow};
-use crate::domain::fleet::{Connection, Freshness, SourceData, seen_health};
+use crate::domain::fleet::{Freshness, seen_health};
 use crate::domain::measured::{FactKind, Facts, FiringAlert};
-use crate::format::{age, ms, pct, rps};
+use crate::format::{ms, pct, rps};
 use crate::theme::Theme;
-use crate::views::fit;
-use chrono::{DateTime, Utc};
+use crate::views::{fit, metrics_source};
 use protocol::Health;
 use protocol::sanitize::clean;
 
@@ -48,9 +47,10 @@ pub(super) fn lines(
         let style = if live { theme.text } else { theme.stale };
         let read_at = (facts.and_then(|f| f.0.values().map(|f| f.at).max()))
             .or(measured.gateway.as_ref().map(|g| g.read_at));
-        lines.push(Line::styled(provenance(app, source, read_at), {
-            if live { theme.dim } else { theme.stale }
-        }));
+        lines.push(Line::styled(
+            metrics_source::provenance(app, source, read_at),
+            if live { theme.dim } else { theme.stale },
+        ));
         if let Some((facts, reported)) = facts {
             let health = seen_health(reported, freshness);
             let mut said = format!("{} {}", health.symbol(), health.word());
@@ -119,6 +119,11 @@ pub(super) fn draw_detail(
         .into_iter()
         .collect();
     lines.extend(self::lines(app, theme, region, provider.as_deref(), None));
+    lines.extend(crate::views::slo_burn::source_lines(
+        app,
+        theme,
+        app.source(row.source),
+    ));
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(theme.border)
@@ -158,19 +163,6 @@ pub(super) fn mark(
             if theirs != ours && theirs != Health::Unknown);
     }
     disagree.then_some(("≠", "sources disagree"))
-}
-
-/// `source metrics · read 4s ago`, or why its facts may no longer hold.
-fn provenance(app: &App, source: &SourceData, read_at: Option<DateTime<Utc>>) -> String {
-    let read = read_at.map(|at| (app.wall - at).to_std().unwrap_or_default());
-    let read = read.map_or("no facts".to_string(), |a| format!("read {} ago", age(a)));
-    match (&source.connection, source.freshness(app.now)) {
-        (_, Freshness::Fresh) => format!("source {} · {read}", source.name),
-        (Connection::Down { error, .. }, _) => {
-            format!("source {} · DOWN ({error}) · STALE: {read}", source.name)
-        }
-        _ => format!("source {} · STALE: {read}, may have changed", source.name),
-    }
 }
 
 /// The facts read, each in its unit; one not read says so rather than showing zero.
