@@ -350,6 +350,8 @@ mod tests {
             notices: vec![],
             operations: vec![],
             lab: None,
+            pools: vec![],
+            readiness: None,
         }
     }
 

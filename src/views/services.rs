@@ -11,6 +11,7 @@ use crate::app::{App, ListMap, View};
 use crate::domain::fleet::{Freshness, seen_health};
 use crate::format::{control, pct, rps};
 use crate::theme::Theme;
+use protocol::readiness::standby_word;
 use protocol::sanitize::clean;
 use protocol::{ReplicaRole, Service};
 
@@ -132,15 +133,6 @@ fn readiness_summary(service: &Service) -> String {
         standbys.join(" ")
     };
     format!("{ready}/{} active · {standbys}", active.len())
-}
-
-fn standby_word(role: ReplicaRole) -> &'static str {
-    match role {
-        ReplicaRole::HotStandby => "hot",
-        ReplicaRole::WarmStandby => "warm",
-        ReplicaRole::ColdStandby => "cold",
-        ReplicaRole::Active => "active",
-    }
 }
 
 fn modes_summary(service: &Service) -> String {

@@ -13,6 +13,7 @@ use toml::Spanned;
 use super::config_error::{ConfigError, one_line, parse_toml};
 use protocol::approvals::ApprovalPolicy;
 use protocol::model::TakeoverTimes;
+use protocol::readiness::ReadinessTimes;
 use protocol::{Latency, RedundancyTier, ReplicaRole, Role};
 
 /// The default topology, built into the binary so the lab runs without the fixtures dir.
@@ -31,6 +32,10 @@ pub struct Topology {
     pub operators: Vec<OperatorSpec>,
     /// Which commands wait for a second operator; `None`: none do (the two-person rule is off).
     pub approvals: Option<ApprovalPolicy>,
+    /// How long a standby takes to warm up or cool down.
+    pub readiness: ReadinessTimes,
+    /// Shared pools services borrow replicas from.
+    pub pools: Vec<PoolSpec>,
 }
 
 /// When a provider's circuit breaker opens and how it recovers.
@@ -141,6 +146,10 @@ impl Topology {
     pub fn service_index(&self, id: &str) -> Option<usize> {
         self.services.iter().position(|s| s.id == id)
     }
+
+    pub fn pool_index(&self, id: &str) -> Option<usize> {
+        self.pools.iter().position(|p| p.id == id)
+    }
 }
 
 #[derive(Deserialize)]
@@ -160,6 +169,9 @@ struct RawTopology {
     #[serde(rename = "operator")]
     operators: Spanned<Vec<RawOperator>>,
     approvals: Option<Spanned<ApprovalPolicy>>,
+    readiness: Option<Spanned<ReadinessTimes>>,
+    #[serde(rename = "pool")]
+    pools: Option<Spanned<Vec<pool::RawPool>>>,
 }
 
 #[derive(Deserialize)]
@@ -329,6 +341,8 @@ impl Validator<'_> {
             Some(policy) => Some(self.approvals(policy, &services)?),
             None => None,
         };
+        let readiness = self.readiness(raw.readiness.as_ref())?;
+        let pools = self.pools(raw.pools.as_ref(), &regions)?;
         Ok(Topology {
             name: one_line(&raw.name),
             description: one_line(&raw.description),
@@ -339,6 +353,8 @@ impl Validator<'_> {
             services,
             operators,
             approvals,
+            readiness,
+            pools,
         })
     }
 
@@ -600,6 +616,10 @@ impl Validator<'_> {
             .collect()
     }
 }
+
+#[path = "topology_pool.rs"]
+mod pool;
+pub use pool::PoolSpec;
 
 #[cfg(test)]
 #[path = "topology_tests.rs"]
