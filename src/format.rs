@@ -76,9 +76,168 @@ pub fn thousands(count: u64) -> String {
     text
 }
 
+/// Money, `$` and thousands separated: cents below $100, whole units above (`$4.73`,
+/// `$4,860`); unknown is `?`, a negative amount (a saving) keeps its sign (`-$12.50`).
+pub fn money(amount: Option<f64>) -> String {
+    let Some(amount) = amount.filter(|a| a.is_finite()) else {
+        return "?".to_string();
+    };
+    let sign = if amount < 0.0 { "-" } else { "" };
+    let size = amount.abs();
+    if size < 100.0 {
+        format!("{sign}${size:.2}")
+    } else {
+        format!("{sign}${}", thousands(size.round() as u64))
+    }
+}
+
+/// A change of spend per hour with its sign: `+$1,080/h`, `-$4.50/h`, `±$0/h`.
+pub fn money_delta(per_hour: f64) -> String {
+    if per_hour.abs() < 0.005 {
+        "±$0/h".to_string()
+    } else if per_hour > 0.0 {
+        format!("+{}/h", money(Some(per_hour)))
+    } else {
+        format!("{}/h", money(Some(per_hour)))
+    }
+}
+
+/// An SLO as people say it: `99.9%/30d`.
+pub fn slo_text(slo: &protocol::posture::Slo) -> String {
+    let target = format!("{:.3}", slo.target * 100.0);
+    let target = target.trim_end_matches('0').trim_end_matches('.');
+    format!("{target}%/{}d", (slo.window_s / 86_400.0).round())
+}
+
+/// A burn rate: `0.45x`, `14x` (two significant figures are all it is read for); `?` unknown.
+pub fn burn(rate: Option<f64>) -> String {
+    match rate.filter(|r| r.is_finite()) {
+        None => "?".to_string(),
+        Some(rate) if rate >= 10.0 => format!("{rate:.0}x"),
+        Some(rate) => format!("{rate:.2}x"),
+    }
+}
+
+/// The cost audit's columns and one service's cells in them (`?` for what nothing knows), for
+/// the Cost view and `switchboard cost report`.
+pub const COST_COLUMNS: [(&str, usize); 11] = [
+    ("SERVICE", 16),
+    ("CRITICALITY", 12),
+    ("TIER", 14),
+    ("SLO", 9),
+    ("BUDGET", 6),
+    ("BURN 1h/6h", 10),
+    ("REPL $/h", 9),
+    ("STBY $/h", 9),
+    ("PATH $/h", 9),
+    ("BLAST $/m", 9),
+    ("ROI", 5),
+];
+
+pub fn cost_cells(service: &crate::domain::cost::ServiceCost) -> [String; 11] {
+    [
+        protocol::sanitize::clean(&service.service).into_owned(),
+        service.criticality.map_or("?", |c| c.word()).to_string(),
+        service.tier.word().to_string(),
+        service.slo.map_or("?".to_string(), |slo| slo_text(&slo)),
+        service.budget_left.map_or("?".to_string(), pct),
+        format!(
+            "{}/{}",
+            burn(service.burn_rate_1h),
+            burn(service.burn_rate_6h)
+        ),
+        money(service.spend.replicas_per_hour),
+        money(service.spend.standbys_per_hour),
+        money(service.spend.paths_per_hour),
+        money(Some(service.blast_cost_per_min)),
+        service
+            .roi
+            .map_or("?".to_string(), |roi| format!("{roi:.1}")),
+    ]
+}
+
+/// What the cost audit says under its table: spend by tier, total and idle standbys, the
+/// findings (`none` when there are none), which figures the config gave.
+pub fn summary_lines(report: &crate::domain::cost::CostReport) -> Vec<String> {
+    let tiers: Vec<String> = (report.by_tier.iter())
+        .map(|t| format!("{} {}/h", t.tier.word(), money(t.per_hour)))
+        .collect();
+    let mut lines = vec![
+        format!("spend by tier: {}", tiers.join(" · ")),
+        format!(
+            "total {}/h · idle standbys {}/h",
+            money(report.total_per_hour),
+            money(report.idle_standby_per_hour)
+        ),
+        "findings:".to_string(),
+    ];
+    if report.findings.is_empty() {
+        lines.push("  none".to_string());
+    }
+    lines.extend(
+        report
+            .findings
+            .iter()
+            .map(|f| format!("  ⚠ {}", finding(f))),
+    );
+    let configured: Vec<String> = (report.services.iter())
+        .filter(|s| !s.from_config.is_empty())
+        .map(|s| {
+            format!(
+                "{} ({})",
+                protocol::sanitize::clean(&s.service),
+                s.from_config.join(", ")
+            )
+        })
+        .collect();
+    if !configured.is_empty() {
+        lines.push(format!("from the config: {}", configured.join("; ")));
+    }
+    lines
+}
+
+/// A posture finding in one line, for the views and the cost report (names cleaned).
+pub fn finding(finding: &protocol::posture::Finding) -> String {
+    use protocol::posture::Finding;
+    let service = protocol::sanitize::clean(finding.service());
+    match finding {
+        Finding::HiddenSpof { why, .. } => format!(
+            "hidden SPOF: {service} (critical): {}",
+            protocol::sanitize::clean(why)
+        ),
+        Finding::GhostSpend { per_hour, .. } => format!(
+            "ghost spend: {service} (nice-to-have) pays {}/h for hot standbys",
+            money(Some(*per_hour))
+        ),
+        Finding::BudgetExhaustion { in_s, .. } => format!(
+            "budget at risk: {service} spends its error budget in {} at this burn rate",
+            age(std::time::Duration::from_secs_f64(in_s.max(0.0)))
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn money_shows_cents_only_where_they_matter_and_says_unknown() {
+        let cases = [
+            (Some(4.7251), "$4.73"),
+            (Some(4_860.0), "$4,860"),
+            (Some(-12.5), "-$12.50"),
+            (None, "?"),
+            (Some(f64::NAN), "?"),
+        ];
+        for (amount, text) in cases {
+            assert_eq!(money(amount), text);
+        }
+        assert_eq!(money_delta(1_080.0), "+$1,080/h");
+        assert_eq!(money_delta(-4.5), "-$4.50/h");
+        assert_eq!(money_delta(0.001), "±$0/h");
+        assert_eq!(burn(Some(14.4)), "14x");
+        assert_eq!(burn(Some(0.4512)), "0.45x");
+    }
 
     #[test]
     fn counts_have_their_thousands_separated() {

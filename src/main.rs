@@ -118,6 +118,12 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             target.stop().await;
             code
         }
+        Some(Command::Cost { command }) => {
+            let target = Target::for_one_shot(&cli.lab, &cli.config).await?;
+            let code = switchboard::cli::cost::run_from_shell(command, &target).await;
+            target.stop().await;
+            code
+        }
         Some(Command::Status { args }) => {
             let target = Target::for_one_shot(&cli.lab, &cli.config).await?;
             let code = status::run_from_shell(args, &target).await;
@@ -153,6 +159,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 litellm: target.litellm.clone(),
                 patroni: target.patroni.clone(),
                 approvals: target.approvals.clone(),
+                cost: target.cost.clone(),
                 problems,
                 theme_name: loaded.config.theme.clone(),
                 no_color: switchboard::theme::no_color_from_env(),

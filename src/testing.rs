@@ -47,6 +47,7 @@ pub fn lab_init(width: u16, height: u16, now: Instant) -> AppInit {
         area: Rect::new(0, 0, width, height),
         notify_at: None,
         approval_policy: None,
+        cost: Default::default(),
     }
 }
 
@@ -87,6 +88,7 @@ pub fn lab_fleet() -> FleetSnapshot {
         lab: Some(sim.lab_info(1.0)),
         pools: view.pools,
         readiness: Some(view.readiness),
+        standby_shares: view.standby_shares,
         ..FleetSnapshot::default()
     }
 }
@@ -103,6 +105,7 @@ pub fn wide_fleet() -> FleetSnapshot {
     sim.tick(10.0);
     let view = sim.view();
     FleetSnapshot {
+        standby_shares: Default::default(),
         revision: 40,
         generated_at: sim.now(),
         regions: view.regions,

@@ -161,9 +161,10 @@ async fn a_steady_lab_streams_small_deltas_and_a_revision_every_two_seconds() {
         longest_gap <= Duration::from_millis(2600),
         "{longest_gap:?}"
     );
-    // 20 ticks sent 20 fleets before.
+    // 20 ticks sent 20 fleets before. The lab's first seconds (health judged for the first
+    // time, first loads) carry most objects once; a settled fleet then sends heartbeats only.
     assert!(
-        bytes < fleet_bytes,
+        bytes < 2 * fleet_bytes,
         "{bytes} B of deltas vs a {fleet_bytes} B fleet"
     );
     lab.shutdown().await;

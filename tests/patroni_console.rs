@@ -61,6 +61,7 @@ impl Console {
             area: Rect::new(0, 0, 120, 32),
             notify_at: None,
             approval_policy: None,
+            cost: Default::default(),
         });
         let spec = PatroniSpec {
             name: CLUSTER.into(),

@@ -36,6 +36,7 @@ fn app() -> App {
         area: ratatui::layout::Rect::new(0, 0, 120, 40),
         notify_at: None,
         approval_policy: None,
+        cost: Default::default(),
     })
 }
 

@@ -580,6 +580,8 @@ mod measured;
 mod adaptive;
 #[path = "views_approvals/mod.rs"]
 mod approvals;
+#[path = "views_cost/mod.rs"]
+mod cost;
 #[path = "views_exercise/mod.rs"]
 mod exercise;
 #[path = "views_gateway/mod.rs"]

@@ -221,7 +221,8 @@ impl App {
             | View::Inbox
             | View::Runbooks
             | View::Exercise
-            | View::Approvals => None,
+            | View::Approvals
+            | View::Cost => None,
         }
     }
 

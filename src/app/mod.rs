@@ -30,6 +30,7 @@ mod tests;
 mod update;
 mod visible_rows;
 
+use crate::domain::prices::CostConfig;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
@@ -273,10 +274,12 @@ pub enum View {
     Exercise,
     /// Requests of the two-person rule: offered while a source has some.
     Approvals,
+    /// The cost audit: offered while a source reports a service's posture.
+    Cost,
 }
 
 impl View {
-    pub const ALL: [View; 8] = [
+    pub const ALL: [View; 9] = [
         View::Fleet,
         View::Services,
         View::Timeline,
@@ -285,6 +288,7 @@ impl View {
         View::Runbooks,
         View::Exercise,
         View::Approvals,
+        View::Cost,
     ];
 
     /// The number key that shows it (its place among all views, offered or not).
@@ -302,6 +306,7 @@ impl View {
             View::Runbooks => "Runbooks",
             View::Exercise => "Exercise",
             View::Approvals => "Approvals",
+            View::Cost => "Cost",
         }
     }
 }
@@ -412,6 +417,8 @@ pub struct App {
     /// The context's two-person rule (`[contexts.NAME.approvals]`): the confirmation says
     /// beforehand which commands it will hold.
     pub approval_policy: Option<ApprovalPolicy>,
+    /// The context's `[cost]`: prices and downtime costs its sources leave out.
+    pub cost: CostConfig,
     /// New tasks this urgent or more are notified of; `None`: notifications are off.
     pub notify_at: Option<Priority>,
     /// Config or theme problems: shown until the user dismisses them.
@@ -448,6 +455,8 @@ pub struct AppInit {
     pub notify_at: Option<Priority>,
     /// The context's two-person rule, if it has one.
     pub approval_policy: Option<ApprovalPolicy>,
+    /// The context's `[cost]`.
+    pub cost: CostConfig,
 }
 
 impl App {
@@ -483,6 +492,7 @@ impl App {
             next_control_id: 0,
             notify_at: init.notify_at,
             approval_policy: init.approval_policy,
+            cost: init.cost,
             problems: init.problems,
             timeline: VecDeque::new(),
             theme_name: init.theme_name,

@@ -130,7 +130,7 @@ impl ScreenMap {
             View::Audit => Some(Hit::AuditRow(row)),
             View::Inbox => Some(Hit::InboxRow(row)),
             View::Approvals => Some(Hit::ApprovalRow(row)),
-            View::Runbooks | View::Exercise => None,
+            View::Runbooks | View::Exercise | View::Cost => None,
         }
     }
 }

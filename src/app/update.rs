@@ -430,6 +430,7 @@ impl App {
             Action::ShowRunbooks => return self.show(View::Runbooks),
             Action::ShowExercise => return self.show(View::Exercise),
             Action::ShowApprovals => return self.show(View::Approvals),
+            Action::ShowCost => return self.show(View::Cost),
             Action::Decide(kind) => return self.decide(kind, ""),
             Action::Drill(drill) => return self.drill(drill, ""),
             Action::ActionMenu => self.start_command(None),
@@ -511,6 +512,13 @@ impl App {
             );
             return Vec::new();
         }
+        if view == View::Cost && !self.has_posture() {
+            self.flash(
+                Level::Info,
+                "no cost figures: no source reports a service's posture and the context has no [cost]",
+            );
+            return Vec::new();
+        }
         self.view = view;
         if view == View::Audit && !self.audit_requested {
             self.audit_requested = true;
@@ -565,7 +573,7 @@ impl App {
             View::Services => (&mut self.selection.service_row, self.visible.services.len()),
             View::Timeline => (&mut self.selection.timeline_row, self.timeline.len()),
             View::Audit => (&mut self.selection.audit_row, audit_rows),
-            View::Inbox | View::Runbooks | View::Exercise | View::Approvals => return,
+            View::Inbox | View::Runbooks | View::Exercise | View::Approvals | View::Cost => return,
         };
         *row = row.saturating_add_signed(delta).min(len.saturating_sub(1));
     }

@@ -77,6 +77,12 @@ pub enum Command {
         #[command(flatten)]
         args: JournalArgs,
     },
+    /// What the fleet's redundancy costs and buys: `cost report` (exit 0 nothing found,
+    /// 1 findings, 2 a source unreadable).
+    Cost {
+        #[command(subcommand)]
+        command: crate::cli::cost::CostArgs,
+    },
     /// Tabletop exercises: the after-action report of a recorded drill.
     Exercise {
         #[command(subcommand)]

@@ -194,6 +194,7 @@ mod tests {
             read_only: false,
             production: true,
             approvals: None,
+            cost: Default::default(),
             sources: sources
                 .iter()
                 .map(|source| SourceConfig {

@@ -13,6 +13,7 @@ pub mod args;
 pub mod audit;
 pub mod clock;
 pub mod commands;
+pub mod cost;
 pub mod escalations;
 pub mod exercise;
 pub mod generate;

@@ -315,6 +315,7 @@ mod tests {
 
     fn provider(id: &str, state: BreakerState, reason: Option<&str>) -> Provider {
         Provider {
+            price_per_1k_tokens: None,
             id: id.to_string(),
             vendor: "openai".into(),
             model: "gpt-4o".into(),
@@ -341,6 +342,7 @@ mod tests {
 
     fn snapshot(regions: Vec<Region>, providers: Vec<Provider>) -> FleetSnapshot {
         FleetSnapshot {
+            standby_shares: Default::default(),
             revision: 1,
             generated_at: Utc::now(),
             regions,

@@ -10,6 +10,7 @@ use clap::Args;
 use crate::app::ContextInfo;
 use crate::cli::output::note;
 use crate::config::{self, Config, ConfigOverrides, LAB_CONTEXT, SourceKind};
+use crate::domain::prices::CostConfig;
 use crate::journal::{self, Entry, Journal, Outcome, describe_recovered};
 use crate::sources::litellm::LiteLlmSpec;
 use crate::sources::patroni::PatroniSpec;
@@ -105,6 +106,8 @@ pub struct Target {
     pub patroni: Vec<PatroniSpec>,
     /// The context's two-person rule (`[contexts.NAME.approvals]`), applied to what it sends.
     pub approvals: Option<ApprovalPolicy>,
+    /// The context's `[cost]`: prices and downtime costs its sources do not report.
+    pub cost: CostConfig,
     lab: Option<LabServer>,
 }
 
@@ -163,6 +166,9 @@ impl Target {
                     .context(LAB_CONTEXT)
                     .ok()
                     .and_then(|c| c.approvals.clone()),
+                cost: (config.context(LAB_CONTEXT).ok())
+                    .map(|c| c.cost.clone())
+                    .unwrap_or_default(),
                 lab: Some(lab),
             });
         }
@@ -202,7 +208,7 @@ impl Target {
                 }),
             }
         }
-        let approvals = context.approvals.clone();
+        let (approvals, cost) = (context.approvals.clone(), context.cost.clone());
         let context = ContextInfo {
             name: context.name.clone(),
             lab: false,
@@ -217,6 +223,7 @@ impl Target {
             litellm,
             patroni,
             approvals,
+            cost,
             lab: None,
         })
     }

@@ -16,6 +16,7 @@ pub mod prometheus;
 pub mod secrets;
 pub mod temporal;
 
+use crate::domain::prices::CostConfig;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -120,6 +121,8 @@ pub struct ContextConfig {
     /// `[contexts.NAME.approvals]`: commands sent from here that wait for a second operator
     /// (the lab's topology `[approvals]` fields); `None`: nothing waits on this side.
     pub approvals: Option<ApprovalPolicy>,
+    /// `[contexts.NAME.cost]`: prices and downtime costs the sources do not report.
+    pub cost: CostConfig,
 }
 
 /// A backend the console reads from.
@@ -272,6 +275,7 @@ impl Default for Config {
             production: false,
             sources: Vec::new(),
             approvals: None,
+            cost: CostConfig::default(),
         };
         Config {
             default_context: LAB_CONTEXT.to_string(),

@@ -218,6 +218,7 @@ impl ClusterRead {
             })
             .collect();
         Service {
+            posture: None,
             id: self.service.clone(),
             tier: RedundancyTier::ActivePassive,
             health,
@@ -233,6 +234,7 @@ impl ClusterRead {
     /// selection and the commands find it as they find any other.
     pub fn as_snapshot(&self) -> FleetSnapshot {
         FleetSnapshot {
+            standby_shares: Default::default(),
             revision: 0,
             generated_at: self.read_at,
             regions: Vec::new(),

@@ -115,6 +115,7 @@ pub const BINDINGS: &[Binding] = &[
     bind(L::Global, Chord::plain(K::Char('t')), A::NextTheme, false),
     bind(L::Global, Chord::plain(K::Char('7')), A::ShowExercise, false),
     bind(L::Global, Chord::plain(K::Char('8')), A::ShowApprovals, false),
+    bind(L::Global, Chord::plain(K::Char('9')), A::ShowCost, false),
     bind(L::Inbox, Chord::plain(K::Enter), A::OpenTask, true),
     bind(L::Runbooks, Chord::plain(K::Enter), A::OpenRunbook, true),
     bind(L::Run, Chord::plain(K::Esc), A::Close, true),

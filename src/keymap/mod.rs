@@ -146,6 +146,7 @@ pub enum Action {
     /// Move a replay's clock (`switchboard replay`).
     Replay(ReplayControl),
     ShowApprovals,
+    ShowCost,
     /// Approve, deny or withdraw a request of the two-person rule (a reason first).
     Decide(DecisionKind),
 }
@@ -272,6 +273,9 @@ impl Action {
             Action::ShowApprovals => {
                 "Approvals view: commands waiting for a second operator, and the preflight now"
             }
+            Action::ShowCost => {
+                "Cost view: what each service's redundancy costs and buys, budgets, findings"
+            }
             Action::Decide(kind) => decision::describe(kind),
         }
     }
@@ -350,6 +354,7 @@ impl Action {
             Action::ShowExercise => "exercise",
             Action::Drill(drill) => drill.command_name(),
             Action::ShowApprovals => "approvals",
+            Action::ShowCost => "cost",
             Action::Decide(kind) => kind.word(),
         }
     }

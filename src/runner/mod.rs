@@ -50,6 +50,8 @@ pub struct ConsoleOptions {
     pub patroni: Vec<PatroniSpec>,
     /// The context's two-person rule, applied to every command sent.
     pub approvals: Option<protocol::approvals::ApprovalPolicy>,
+    /// The context's `[cost]`.
+    pub cost: crate::domain::prices::CostConfig,
     pub problems: Vec<String>,
     pub theme_name: String,
     pub no_color: bool,
@@ -106,6 +108,7 @@ pub async fn run_console(options: ConsoleOptions) -> anyhow::Result<()> {
         area: Rect::new(0, 0, size.width, size.height),
         notify_at: notify.threshold(),
         approval_policy: options.approvals,
+        cost: options.cost,
     });
 
     // The filter's matching threads wake the loop when their rows are ready.

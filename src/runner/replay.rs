@@ -85,6 +85,7 @@ pub async fn run_replay(options: ReplayOptions) -> anyhow::Result<()> {
             area: Rect::new(0, 0, size.width, size.height),
             notify_at: None,
             approval_policy: None,
+            cost: Default::default(),
         },
     );
     let (clock_tx, clock_rx) = mpsc::unbounded_channel();

@@ -7,6 +7,7 @@ mod approvals;
 mod audit;
 mod chrome;
 mod clock;
+mod cost;
 mod escalation_text;
 pub mod exercise;
 mod fleet;
@@ -111,6 +112,7 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame) -> ScreenMap {
             map.exercise_scroll_max = Some(exercise::draw(app, theme, frame, body))
         }
         (View::Approvals, _) => map.list = Some(approvals::draw(app, theme, frame, body)),
+        (View::Cost, _) => cost::draw(app, theme, frame, body),
     }
     chrome::draw_hints(app, theme, frame, screen.hints);
     chrome::draw_status(app, theme, frame, screen.status);

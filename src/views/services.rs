@@ -1,5 +1,6 @@
-//! Services view: redundancy tier, replicas with standby readiness, degraded modes, and the
-//! routes that carry each service.
+//! Services view: redundancy tier, error budget and spend per hour, replicas with standby
+//! readiness, degraded modes, and the routes that carry each service; the selected service's
+//! posture (criticality, SLO, burn, blast radius, spend, ROI) and findings in its pane.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -8,12 +9,16 @@ use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, Wrap};
 
 use super::fleet::{headroom_style, health_style};
 use crate::app::{App, ListMap, View};
+use crate::domain::cost::{CostReport, ServiceCost};
 use crate::domain::fleet::{Freshness, seen_health};
-use crate::format::{control, pct, rps};
+use crate::format::{burn, control, finding, money, pct, rps, slo_text};
 use crate::theme::Theme;
 use protocol::readiness::standby_word;
 use protocol::sanitize::clean;
 use protocol::{ReplicaRole, Service};
+
+/// Width from which the list shows each service's budget and spend.
+const POSTURE_COLUMNS_FROM: u16 = 100;
 
 pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     let [list, detail] = Layout::vertical([
@@ -55,16 +60,20 @@ fn draw_list(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     }
     let height = list_rows(area);
     let offset = super::scroll_offset(app.selection.service_row, height);
-    let widths = super::column_widths(
-        &[
-            Constraint::Length(16),
-            Constraint::Length(14),
-            Constraint::Length(10),
-            Constraint::Min(24),
-            Constraint::Fill(1),
-        ],
-        area.width.saturating_sub(2),
-    );
+    // The budget and spend columns where some source or the config knows a posture, and
+    // the list is wide enough to keep the names whole (the pane below has them anyway).
+    let posture = app.has_posture() && area.width >= POSTURE_COLUMNS_FROM;
+    let mut columns = vec![
+        Constraint::Length(16),
+        Constraint::Length(14),
+        Constraint::Length(10),
+    ];
+    if posture {
+        columns.extend([Constraint::Length(10), Constraint::Length(7)]);
+    }
+    columns.extend([Constraint::Min(24), Constraint::Fill(1)]);
+    let widths = super::column_widths(&columns, area.width.saturating_sub(2));
+    let reports = cost_reports(app);
     // What does not fit its column ends in `…`; the pane below has the service in full.
     let fit = |text: &str, column: usize| super::fit(text, widths[column]);
     let rows: Vec<Row> = app
@@ -82,22 +91,40 @@ fn draw_list(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
             } else {
                 theme.text
             };
-            let name = match super::alerts::service_marked(app, &service.id) {
-                true => format!("{} !", clean(&service.id)),
-                false => clean(&service.id).into_owned(),
-            };
-            Row::new(vec![
+            let cost = reports[row.source]
+                .as_ref()
+                .and_then(|r| r.service(&service.id));
+            let mut name = clean(&service.id).into_owned();
+            if super::alerts::service_marked(app, &service.id) {
+                name.push_str(" !");
+            }
+            if cost.is_some_and(|c| !c.findings.is_empty()) {
+                name.push_str(" ⚠");
+            }
+            let mut cells = vec![
                 Cell::from(fit(&name, 0)),
                 Cell::from(fit(service.tier.word(), 1)),
                 Cell::from(fit(&format!("{} {}", health.symbol(), health.word()), 2))
                     .style(health_style(theme, health)),
-                Cell::from(fit(&readiness_summary(service), 3)),
-                Cell::from(fit(&modes_summary(service), 4)),
-            ])
-            .style(row_style)
+            ];
+            if posture {
+                let spend = cost.and_then(|c| c.spend.total_per_hour());
+                cells.push(Cell::from(fit(&budget_summary(cost), 3)));
+                cells.push(Cell::from(fit(&money(spend), 4)));
+            }
+            let next = cells.len();
+            cells.push(Cell::from(fit(&readiness_summary(service), next)));
+            cells.push(Cell::from(fit(&modes_summary(service), next + 1)));
+            Row::new(cells).style(row_style)
         })
         .collect();
-    let header = Row::new(["SERVICE", "TIER", "HEALTH", "REPLICAS", "MODES"]).style(theme.dim);
+    let header = match posture {
+        true => vec![
+            "SERVICE", "TIER", "HEALTH", "BUDGET", "$/h", "REPLICAS", "MODES",
+        ],
+        false => vec!["SERVICE", "TIER", "HEALTH", "REPLICAS", "MODES"],
+    };
+    let header = Row::new(header).style(theme.dim);
     frame.render_widget(
         Table::new(rows, super::lengths(&widths))
             .header(header)
@@ -105,6 +132,29 @@ fn draw_list(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
             .column_spacing(1),
         area,
     );
+}
+
+/// Each source's cost audit, by source index (`None` without a snapshot).
+fn cost_reports(app: &App) -> Vec<Option<CostReport>> {
+    (app.sources.iter())
+        .map(|s| {
+            s.snapshot
+                .as_ref()
+                .map(|snapshot| CostReport::of(snapshot, &app.cost))
+        })
+        .collect()
+}
+
+/// `65% 0.42x`: the error budget left and the 1 h burn rate; `?` for what is unknown.
+fn budget_summary(cost: Option<&ServiceCost>) -> String {
+    match cost {
+        Some(cost) if cost.slo.is_some() => format!(
+            "{} {}",
+            cost.budget_left.map_or("?".to_string(), pct),
+            burn(cost.burn_rate_1h)
+        ),
+        _ => "?".to_string(),
+    }
 }
 
 /// `1/1 active · warm ✗` — enough to see at a glance whether failover would work.
@@ -193,6 +243,12 @@ fn draw_detail(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     )));
     lines.extend(super::alerts::service_lines(app, theme, &service.id));
     let own_from = lines.len();
+    if let Some(snapshot) = source.snapshot.as_ref() {
+        let report = CostReport::of(snapshot, &app.cost);
+        if let Some(cost) = report.service(&service.id) {
+            lines.extend(posture_lines(cost, theme));
+        }
+    }
     lines.push(Line::styled("replicas", theme.dim));
     for replica in &service.replicas {
         let headroom = if replica.capacity_rps > 0.0 {
@@ -286,6 +342,66 @@ fn draw_detail(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         }
     }
     draw_detail_block(theme, frame, area, &service.id, lines);
+}
+
+/// The service's posture in three lines and its findings: what its outage costs and whom it
+/// hits, how its error budget burns, what its redundancy costs and buys.
+fn posture_lines(cost: &ServiceCost, theme: &Theme) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
+    let Some(criticality) = cost.criticality else {
+        return lines;
+    };
+    let mut budget = format!("posture  {}", criticality.word());
+    match cost.slo {
+        Some(slo) => budget.push_str(&format!(
+            " · SLO {} · budget {} left · burn 1h {} 6h {}",
+            slo_text(&slo),
+            cost.budget_left.map_or("?".to_string(), pct),
+            burn(cost.burn_rate_1h),
+            burn(cost.burn_rate_6h)
+        )),
+        None => budget.push_str(" · SLO unknown"),
+    }
+    if let Some(in_s) = cost.exhausted_in_s {
+        budget.push_str(&format!(
+            " · spent in {}",
+            crate::format::age(std::time::Duration::from_secs_f64(in_s.max(0.0)))
+        ));
+    }
+    lines.push(Line::from(budget));
+    let dependents = if cost.dependents.is_empty() {
+        "nothing depends on it".to_string()
+    } else {
+        let names: Vec<String> = cost
+            .dependents
+            .iter()
+            .map(|d| clean(d).into_owned())
+            .collect();
+        let verb = crate::format::plural(names.len(), "depends", "depend");
+        format!("{} {verb} on it", names.join(", "))
+    };
+    lines.push(Line::from(format!(
+        "blast    {dependents} · downtime {}/min",
+        money(Some(cost.blast_cost_per_min))
+    )));
+    lines.push(Line::from(format!(
+        "spend    replicas {}/h (standbys {}/h) · paths {}/h · total {}/h · ROI {}",
+        money(cost.spend.replicas_per_hour),
+        money(cost.spend.standbys_per_hour),
+        money(cost.spend.paths_per_hour),
+        money(cost.spend.total_per_hour()),
+        cost.roi.map_or("?".to_string(), |roi| format!("{roi:.1}")),
+    )));
+    if !cost.from_config.is_empty() {
+        lines.push(Line::styled(
+            format!("         from the config: {}", cost.from_config.join(", ")),
+            theme.dim,
+        ));
+    }
+    for found in &cost.findings {
+        lines.push(Line::styled(format!("⚠ {}", finding(found)), theme.warning));
+    }
+    lines
 }
 
 fn greyed(line: Line<'static>, theme: &Theme) -> Line<'static> {

@@ -38,6 +38,7 @@ pub fn console_of(context: &str, sources: &[(&str, &str)], width: u16, height: u
         area: Rect::new(0, 0, width, height),
         notify_at: None,
         approval_policy: None,
+        cost: Default::default(),
     })
 }
 

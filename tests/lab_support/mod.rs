@@ -198,13 +198,14 @@ pub mod openapi {
                             errors.push(format!("{at}: {value} is not {rule}"));
                         }
                     }
-                    "minimum" | "maximum" | "exclusiveMinimum" => {
+                    "minimum" | "maximum" | "exclusiveMinimum" | "exclusiveMaximum" => {
                         let (Some(bound), Some(number)) = (rule.as_f64(), value.as_f64()) else {
                             continue;
                         };
                         let ok = match keyword.as_str() {
                             "minimum" => number >= bound,
                             "maximum" => number <= bound,
+                            "exclusiveMaximum" => number < bound,
                             _ => number > bound,
                         };
                         if !ok {

@@ -55,6 +55,7 @@ fn console_on(context: &str) -> App {
         area: Rect::new(0, 0, 120, 36),
         notify_at: None,
         approval_policy: None,
+        cost: Default::default(),
     });
     app.add_metrics_source(SOURCE, "http://127.0.0.1:9090", Duration::from_secs(15));
     app

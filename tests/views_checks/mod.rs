@@ -211,6 +211,7 @@ fn tasks_of_several_sources_say_whose_they_are() {
         area: ratatui::layout::Rect::new(0, 0, 140, 30),
         notify_at: None,
         approval_policy: None,
+        cost: Default::default(),
     });
     let queue = escalation_queue(7, 3);
     let mut summaries = escalation_summaries(&queue);

@@ -27,6 +27,10 @@ pub const RPS: Band = Band::new(0.25, 0.045);
 pub const SHARE: Band = Band::new(0.005, 0.045);
 /// Durations in seconds (replication lag, takeover): 10 %, at least 1 s.
 pub const SECONDS: Band = Band::new(1.0, 0.10);
+/// Error budget left (a share of the budget): half a percent of the budget.
+pub const BUDGET: Band = Band::new(0.005, 0.0);
+/// Burn rates: 0.1 or 10 %.
+pub const BURN: Band = Band::new(0.1, 0.10);
 
 impl Band {
     const fn new(absolute: f64, relative: f64) -> Band {
@@ -142,6 +146,11 @@ impl Settle for Service {
     fn settle(&mut self, published: &Self) {
         RPS.settle(&mut self.demand_rps, published.demand_rps);
         settle_all(&mut self.replicas, &published.replicas, |r| &r.id);
+        if let (Some(posture), Some(old)) = (self.posture.as_mut(), published.posture.as_ref()) {
+            BUDGET.settle_optional(&mut posture.budget_left, old.budget_left);
+            BURN.settle_optional(&mut posture.burn_rate_1h, old.burn_rate_1h);
+            BURN.settle_optional(&mut posture.burn_rate_6h, old.burn_rate_6h);
+        }
     }
 }
 

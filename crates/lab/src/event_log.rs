@@ -240,6 +240,7 @@ fn snapshot_of(
         lab: Some(lab),
         pools: view.pools,
         readiness: Some(view.readiness),
+        standby_shares: view.standby_shares,
     }
 }
 

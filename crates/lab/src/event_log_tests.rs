@@ -86,6 +86,7 @@ fn view(regions: Vec<Region>) -> FleetView {
         operations: Vec::new(),
         pools: Vec::new(),
         readiness: protocol::readiness::ReadinessTimes::default(),
+        standby_shares: Default::default(),
     }
 }
 

@@ -11,8 +11,10 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::config_error::{ConfigError, one_line, parse_toml};
+pub use posture::{PostureSpec, price_of_tier};
 use protocol::approvals::ApprovalPolicy;
 use protocol::model::TakeoverTimes;
+use protocol::posture::StandbyShares;
 use protocol::readiness::ReadinessTimes;
 use protocol::{Latency, RedundancyTier, ReplicaRole, Role};
 
@@ -36,6 +38,8 @@ pub struct Topology {
     pub readiness: ReadinessTimes,
     /// Shared pools services borrow replicas from.
     pub pools: Vec<PoolSpec>,
+    /// What standbys cost as a share of an active replica.
+    pub standby_shares: StandbyShares,
 }
 
 /// When a provider's circuit breaker opens and how it recovers.
@@ -81,6 +85,8 @@ pub struct ProviderSpec {
     pub rate_limit_rps: f64,
     pub capacity_rps: f64,
     pub cost_tier: String,
+    /// Its own, else its cost tier's; `None` for a tier with no known price.
+    pub price_per_1k_tokens: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -91,6 +97,7 @@ pub struct ServiceSpec {
     /// Routing template applied at the gateway of each region with a replica.
     pub routes: Vec<RouteSpec>,
     pub replicas: Vec<ReplicaSpec>,
+    pub posture: PostureSpec,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -172,6 +179,7 @@ struct RawTopology {
     readiness: Option<Spanned<ReadinessTimes>>,
     #[serde(rename = "pool")]
     pools: Option<Spanned<Vec<pool::RawPool>>>,
+    standby_shares: Option<Spanned<posture::RawShares>>,
 }
 
 #[derive(Deserialize)]
@@ -192,6 +200,7 @@ struct RawProvider {
     rate_limit_rps: Spanned<f64>,
     capacity_rps: Spanned<f64>,
     cost_tier: Spanned<String>,
+    price_per_1k_tokens: Option<Spanned<f64>>,
 }
 
 #[derive(Deserialize)]
@@ -210,6 +219,7 @@ struct RawService {
     demand_rps: Spanned<f64>,
     routes: Spanned<Vec<RawRoute>>,
     replicas: Spanned<Vec<RawReplica>>,
+    posture: Option<posture::RawPosture>,
 }
 
 #[derive(Deserialize)]
@@ -336,6 +346,13 @@ impl Validator<'_> {
         let regions = self.regions(&raw.regions)?;
         let providers = self.providers(&raw.providers, &regions)?;
         let services = self.services(&raw.services, &regions, &providers)?;
+        let postures: Vec<_> = raw
+            .services
+            .get_ref()
+            .iter()
+            .map(|s| s.posture.as_ref())
+            .collect();
+        self.dependencies(&postures, &services)?;
         let operators = self.operators(&raw.operators)?;
         let approvals = match &raw.approvals {
             Some(policy) => Some(self.approvals(policy, &services)?),
@@ -355,6 +372,7 @@ impl Validator<'_> {
             approvals,
             readiness,
             pools,
+            standby_shares: self.standby_shares(raw.standby_shares.as_ref())?,
         })
     }
 
@@ -470,6 +488,8 @@ impl Validator<'_> {
                     rate_limit_rps: self.positive(&p.rate_limit_rps, "rate_limit_rps")?,
                     capacity_rps: self.positive(&p.capacity_rps, "capacity_rps")?,
                     cost_tier: self.text_field(&p.cost_tier, "cost_tier")?,
+                    price_per_1k_tokens: self
+                        .price(p.price_per_1k_tokens.as_ref(), p.cost_tier.get_ref())?,
                 })
             })
             .collect()
@@ -512,6 +532,7 @@ impl Validator<'_> {
                     demand_rps: self.positive(&s.demand_rps, "demand_rps")?,
                     routes,
                     replicas,
+                    posture: self.posture(s.posture.as_ref())?,
                 })
             })
             .collect()
@@ -620,6 +641,8 @@ impl Validator<'_> {
 #[path = "topology_pool.rs"]
 mod pool;
 pub use pool::PoolSpec;
+#[path = "topology_posture.rs"]
+mod posture;
 
 #[cfg(test)]
 #[path = "topology_tests.rs"]

@@ -147,3 +147,94 @@ fn an_approval_policy_naming_what_does_not_exist_is_refused_where_it_is() {
     let err = Topology::parse("t.toml", &text).unwrap_err();
     assert!(err.reason.contains("unknown field"), "{err}");
 }
+
+#[test]
+fn the_default_prices_its_fleet_and_states_each_services_posture() {
+    let t = Topology::embedded_default();
+    let credit = &t.services[t.service_index("credit-decision").unwrap()].posture;
+    assert_eq!(credit.criticality, protocol::posture::Criticality::Critical);
+    assert_eq!(credit.slo.target, 0.99);
+    assert_eq!(credit.slo.window_s, 30.0 * 86_400.0);
+    assert_eq!(credit.budget_spent, 0.35);
+    assert_eq!(credit.depends_on, ["risk-scorer", "feature-store"]);
+    assert_eq!(credit.replica_cost_per_hour, Some(4.50));
+    let price = |id: &str| t.providers[t.provider_index(id).unwrap()].price_per_1k_tokens;
+    assert_eq!(price("openai@us-east"), Some(0.015), "premium");
+    assert_eq!(price("google@eu-west"), Some(0.005), "standard");
+    assert_eq!(t.standby_shares, StandbyShares::default());
+}
+
+#[test]
+fn posture_without_a_section_takes_the_defaults_and_a_price_overrides_the_tier() {
+    let bare = with_replaced(
+        "[service.posture]\ncriticality = \"nice-to-have\"\nslo = { target = 0.95, window_days = 30 }\ndowntime_cost_per_min = 5\nreplica_cost_per_hour = 0.80\ntokens_per_request = 2000\n",
+        "",
+    )
+    .unwrap();
+    let logs = &bare.services[bare.service_index("log-aggregator").unwrap()].posture;
+    assert_eq!(logs, &PostureSpec::default());
+    let priced = with_replaced(
+        "cost_tier = \"premium\"\n",
+        "cost_tier = \"premium\"\nprice_per_1k_tokens = 0.03\n",
+    )
+    .unwrap();
+    assert_eq!(priced.providers[0].price_per_1k_tokens, Some(0.03));
+    let odd_tier = with_replaced("cost_tier = \"premium\"\n", "cost_tier = \"bespoke\"\n").unwrap();
+    assert_eq!(
+        odd_tier.providers[0].price_per_1k_tokens, None,
+        "unknown, not guessed"
+    );
+}
+
+#[test]
+fn posture_values_that_make_no_sense_are_refused_where_they_are() {
+    let cases = [
+        (
+            "slo = { target = 0.99, window_days = 30 }",
+            "slo = { target = 1.5, window_days = 30 }",
+            "slo needs 0 < target < 1",
+        ),
+        (
+            "budget_spent = 0.35",
+            "budget_spent = -1",
+            "budget_spent must be in 0..2",
+        ),
+        (
+            "downtime_cost_per_min = 800",
+            "downtime_cost_per_min = -3",
+            "downtime_cost_per_min must be zero or more",
+        ),
+        (
+            "depends_on = [\"risk-scorer\", \"feature-store\"]",
+            "depends_on = [\"risk-scorer\", \"ledger\"]",
+            "unknown service \"ledger\"",
+        ),
+        (
+            "depends_on = [\"credit-decision\"]",
+            "depends_on = [\"email-notifier\"]",
+            "cannot depend on itself",
+        ),
+        (
+            "warm = 0.4\ncold = 0.05",
+            "warm = 0.4\ncold = 0.5",
+            "a cold standby cannot cost more",
+        ),
+        (
+            "criticality = \"critical\"",
+            "criticality = \"vital\"",
+            "unknown variant",
+        ),
+    ];
+    for (from, to, reason) in cases {
+        let err = with_replaced(from, to).unwrap_err();
+        assert!(err.reason.contains(reason), "{to}: {err}");
+        let text = DEFAULT_TOPOLOGY_TOML.replacen(from, to, 1);
+        let first_line = to.lines().last().unwrap();
+        assert!(
+            err.line <= line_of(&text, first_line) && err.line + 8 >= line_of(&text, first_line),
+            "{to}: line {} vs {}",
+            err.line,
+            line_of(&text, first_line)
+        );
+    }
+}

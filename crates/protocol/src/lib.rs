@@ -158,6 +158,9 @@ pub struct Provider {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit_rps: Option<f64>,
     pub cost_tier: String,
+    /// Price per 1,000 model tokens, when the source knows it (money of the fleet's prices).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price_per_1k_tokens: Option<f64>,
     pub load_rps: f64,
     /// Share of its region's traffic this provider serves (0..1).
     pub traffic_share: f64,
@@ -324,6 +327,9 @@ pub struct Service {
     /// Revision of the service's control state (roles, degraded modes, weights).
     #[serde(default)]
     pub control_revision: u64,
+    /// Criticality, SLO and budget, costs and dependencies, when the source knows them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub posture: Option<posture::Posture>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -411,6 +417,9 @@ pub struct FleetSnapshot {
     /// (readers then assume [`readiness::ReadinessTimes`]'s defaults and say so).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub readiness: Option<readiness::ReadinessTimes>,
+    /// What standbys cost as a share of an active replica, by readiness.
+    #[serde(default)]
+    pub standby_shares: posture::StandbyShares,
 }
 
 /// Objects that changed in one revision; sent as SSE event `fleet.delta`.

@@ -293,12 +293,22 @@ impl App {
     }
 
     /// The views the tabs offer: the Exercise view while a source runs a drill, the Approvals
-    /// view while a source has requests of the two-person rule.
+    /// view while a source has requests of the two-person rule, the Cost view while a source
+    /// reports a service's posture or the context prices one.
     pub fn views(&self) -> Vec<View> {
         View::ALL
             .into_iter()
             .filter(|v| *v != View::Exercise || self.exercise.is_some())
             .filter(|v| *v != View::Approvals || self.has_approvals())
+            .filter(|v| *v != View::Cost || self.has_posture())
             .collect()
+    }
+
+    /// Whether anything knows a service's posture: a source's report or the context's `[cost]`.
+    pub fn has_posture(&self) -> bool {
+        !self.cost.services.is_empty()
+            || (self.sources.iter().filter_map(|s| s.snapshot.as_ref()))
+                .flat_map(|s| &s.services)
+                .any(|s| s.posture.is_some())
     }
 }

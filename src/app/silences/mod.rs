@@ -178,9 +178,12 @@ impl App {
                     })
                     .collect()
             }
-            View::Audit | View::Inbox | View::Runbooks | View::Exercise | View::Approvals => {
-                Vec::new()
-            }
+            View::Audit
+            | View::Inbox
+            | View::Runbooks
+            | View::Exercise
+            | View::Approvals
+            | View::Cost => Vec::new(),
         }
     }
 

@@ -14,6 +14,7 @@ use crate::config::temporal::TemporalSettings;
 use crate::config::{
     ContextConfig, LAB_CONTEXT, NAME_RULE, SourceConfig, SourceKind, check_url, is_valid_name,
 };
+use crate::domain::prices::CostConfig;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -26,6 +27,8 @@ pub(super) struct FileContext {
     sources: Vec<Spanned<FileSource>>,
     /// The two-person rule this console and the CLI apply to what they send here.
     approvals: Option<Spanned<ApprovalPolicy>>,
+    /// Prices and downtime costs the sources do not report.
+    cost: Option<Spanned<CostConfig>>,
 }
 
 #[derive(Deserialize)]
@@ -128,6 +131,17 @@ pub(super) fn validate_context(name: &str, context: FileContext) -> Result<Conte
         policy.into_inner()
     });
 
+    let cost = context.cost.map_or_else(CostConfig::default, |cost| {
+        let span = cost.span();
+        reasons.extend(
+            cost.get_ref()
+                .problems()
+                .into_iter()
+                .map(|p| (Some(span.clone()), p)),
+        );
+        cost.into_inner()
+    });
+
     if reasons.is_empty() {
         Ok(ContextConfig {
             name: name.to_string(),
@@ -135,6 +149,7 @@ pub(super) fn validate_context(name: &str, context: FileContext) -> Result<Conte
             production: context.production,
             sources,
             approvals,
+            cost,
         })
     } else {
         Err(reasons)

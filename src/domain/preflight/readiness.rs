@@ -9,7 +9,7 @@ use super::result::Preflight;
 use crate::domain::command::{Command, duration_text};
 use protocol::commands::OperationState;
 use protocol::model::TakeoverTimes;
-use protocol::posture::StandbyShares;
+use protocol::posture::Criticality;
 use protocol::readiness::{Pool, ReadinessTimes};
 use protocol::{FleetSnapshot, Replica, ReplicaRole, Service};
 
@@ -131,7 +131,7 @@ pub(super) fn preview(
             role,
             expires_in_s,
             ..
-        } => standby(service, replica, *role, *expires_in_s, times, out)?,
+        } => standby(snapshot, service, replica, *role, *expires_in_s, times, out)?,
         Command::Borrow { pool, role, .. } => borrow(snapshot, service, pool, *role, out)?,
         Command::Return { replica, .. } => give_back(snapshot, service, replica, out)?,
         _ => return None,
@@ -143,9 +143,14 @@ pub(super) fn preview(
         ..change
     };
     if let (Some(before), None) = (change.takeover_before_s, change.takeover_after_s) {
+        let critical = service
+            .posture
+            .as_ref()
+            .is_some_and(|p| p.criticality == Criticality::Critical);
         out.warnings.push(format!(
-            "{} keeps no ready standby (a failover takes {before:.0}s now): it would wait for a cold start",
-            service.id
+            "{}{} keeps no ready standby (a failover takes {before:.0}s now): it would wait for a cold start",
+            service.id,
+            if critical { ", a critical service," } else { "" }
         ));
     }
     Some(change)
@@ -166,6 +171,7 @@ fn find<'s>(service: &'s Service, id: &str, out: &mut Preflight) -> Option<&'s R
 }
 
 fn standby(
+    snapshot: &FleetSnapshot,
     service: &Service,
     id: &str,
     to: ReplicaRole,
@@ -199,8 +205,10 @@ fn standby(
         role_after: Some(to),
         takes_s,
         takes_assumed: false,
-        spend_before_per_hour: None,
-        spend_after_per_hour: None,
+        spend_before_per_hour: active_cost(snapshot, service, replica)
+            .map(|active| spend(snapshot, replica.role, active)),
+        spend_after_per_hour: active_cost(snapshot, service, replica)
+            .map(|active| spend(snapshot, to, active)),
         takeover_before_s: None,
         takeover_after_s: None,
         pool_left: None,
@@ -250,7 +258,7 @@ fn borrow(
         takes_s: pool.lend_s,
         takes_assumed: false,
         spend_before_per_hour: Some(0.0),
-        spend_after_per_hour: Some(spend(role, pool.cost_per_hour)),
+        spend_after_per_hour: Some(spend(snapshot, role, pool.cost_per_hour)),
         takeover_before_s: None,
         takeover_after_s: None,
         pool_left: Some(pool.free().saturating_sub(1)),
@@ -296,7 +304,7 @@ fn give_back(
         role_after: None,
         takes_s: 0.0,
         takes_assumed: false,
-        spend_before_per_hour: Some(spend(replica.role, pool.cost_per_hour)),
+        spend_before_per_hour: Some(spend(snapshot, replica.role, pool.cost_per_hour)),
         spend_after_per_hour: Some(0.0),
         takeover_before_s: None,
         takeover_after_s: None,
@@ -305,9 +313,25 @@ fn give_back(
     })
 }
 
-/// What a replica of `role` costs per hour when an active one costs `active_per_hour`.
-fn spend(role: ReplicaRole, active_per_hour: f64) -> f64 {
-    StandbyShares::default().replica_per_hour(role, active_per_hour)
+/// What a replica of `role` costs per hour when an active one costs `active_per_hour`, by the
+/// fleet's standby shares.
+fn spend(snapshot: &FleetSnapshot, role: ReplicaRole, active_per_hour: f64) -> f64 {
+    snapshot
+        .standby_shares
+        .replica_per_hour(role, active_per_hour)
+}
+
+/// What `replica` costs per hour running active: its pool's price when it is borrowed, its
+/// service's replica cost otherwise; `None` when the source does not say.
+fn active_cost(snapshot: &FleetSnapshot, service: &Service, replica: &Replica) -> Option<f64> {
+    match &replica.pool {
+        Some(pool) => snapshot
+            .pools
+            .iter()
+            .find(|p| &p.id == pool)
+            .map(|p| p.cost_per_hour),
+        None => service.posture.as_ref()?.replica_cost_per_hour,
+    }
 }
 
 /// The service's replicas once the change is done.

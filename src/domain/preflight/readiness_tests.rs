@@ -51,7 +51,7 @@ fn warming_a_cold_standby_says_how_long_it_is_not_ready_and_moves_no_traffic() {
         [
             "credit-decision@eu-west: cold standby -> warm standby",
             "not ready at its new role for ~5m",
-            "spend: unknown (the source does not say what this replica costs)",
+            "spend $0.23/h -> $1.80/h (+1.57 $/h)",
             "fastest takeover 5s -> 5s",
             "goes back to cold standby after 2h",
         ]
@@ -67,7 +67,7 @@ fn cooling_the_only_ready_standby_warns_that_a_failover_would_wait_for_a_cold_st
     assert_eq!(
         check.warnings,
         [
-            "credit-decision keeps no ready standby (a failover takes 5s now): it would wait for a cold start"
+            "credit-decision, a critical service, keeps no ready standby (a failover takes 5s now): it would wait for a cold start"
         ]
     );
     let change = check.readiness.unwrap();

@@ -238,14 +238,17 @@ impl Sim {
             };
         }
         for s in 0..self.services.len() {
-            self.services[s].health = self.service_health(s);
+            let (health, failing_rps) = self.service_health(s);
+            self.services[s].health = health;
+            self.services[s].failing_rps = failing_rps;
         }
     }
 
     /// Down when most requests fail; degraded when some do, when they are slow, or when one
     /// more failure would hurt (a replica lost, no standby to fail over to, a replica overloaded).
-    /// Demand a degraded mode holds back does not fail, but the mode itself degrades.
-    fn service_health(&self, s: usize) -> Health {
+    /// Demand a degraded mode holds back does not fail, but the mode itself degrades. With the
+    /// health, the requests failing per second, which spend the service's error budget.
+    fn service_health(&self, s: usize) -> (Health, f64) {
         let spec = &self.topology.services[s];
         let state = &self.services[s];
         let mut failing_rps = 0.0;
@@ -289,7 +292,7 @@ impl Sim {
         redundancy_lost |= has_standbys && !standby_ready;
         let failing = share_of(failing_rps, state.demand_rps);
         let slow = share_of(slow_rps, calls_rps) > SLOW_FACTOR;
-        if failing >= DOWN_RATE {
+        let health = if failing >= DOWN_RATE {
             Health::Down
         } else if failing >= DEGRADED_RATE
             || slow
@@ -300,7 +303,8 @@ impl Sim {
             Health::Degraded
         } else {
             Health::Ok
-        }
+        };
+        (health, failing_rps)
     }
 }
 

@@ -11,6 +11,7 @@
 //! `project` turns the state into protocol v1's wire types, and `control` holds operators'
 //! commands (drains, breakers, degraded modes, weights, promotions) and their expiries.
 
+mod budget;
 mod control;
 mod injects;
 mod measure;
@@ -27,6 +28,7 @@ use crate::topology::Topology;
 pub use control::{Applied, ControlTarget, Refusal};
 use control::{Control, ModeControl, PoolState, RoleHold, SimOperation};
 use protocol::commands::Operation;
+use protocol::posture::StandbyShares;
 use protocol::readiness::{Pool, ReadinessTimes};
 use protocol::{
     BreakerState, Fallback, Gateway, Health, LabInfo, Latency, Notice, Provider, Region,
@@ -58,6 +60,7 @@ pub struct FleetView {
     pub operations: Vec<Operation>,
     pub pools: Vec<Pool>,
     pub readiness: ReadinessTimes,
+    pub standby_shares: StandbyShares,
 }
 
 #[derive(Clone)]
@@ -182,6 +185,9 @@ struct ServiceState {
     region_weights: Option<Vec<f64>>,
     control_revision: u64,
     health: Health,
+    /// Requests failing per second at the last step.
+    failing_rps: f64,
+    budget: budget::BudgetLedger,
 }
 
 #[derive(Clone)]
@@ -271,6 +277,8 @@ impl Sim {
                 region_weights: None,
                 control_revision: 1,
                 health: Health::Unknown,
+                failing_rps: 0.0,
+                budget: budget::BudgetLedger::default(),
             })
             .collect();
         let pools = vec![PoolState::default(); topology.pools.len()];
@@ -369,6 +377,7 @@ impl Sim {
             operations: self.operation_views(),
             pools: self.pool_views(),
             readiness: self.topology.readiness,
+            standby_shares: self.topology.standby_shares,
         }
     }
 

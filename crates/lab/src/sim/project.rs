@@ -54,6 +54,7 @@ impl Sim {
             rate_limit_headroom: round(state.rate_limit_headroom, 4),
             rate_limit_rps: Some(round(state.rate_limit_rps, 1)),
             cost_tier: spec.cost_tier.clone(),
+            price_per_1k_tokens: spec.price_per_1k_tokens,
             load_rps: round(state.load_rps, 1),
             traffic_share: round(state.traffic_share, 4),
             quarantine: state.quarantine.as_ref().map(|c| self.timed_control(c)),
@@ -143,6 +144,11 @@ impl Sim {
                 .map(|(r, weight)| (region_of(r), *weight))
                 .collect(),
             control_revision: state.control_revision,
+            posture: Some(
+                state
+                    .budget
+                    .posture(&spec.posture, spec.demand_rps, self.elapsed_s),
+            ),
         }
     }
 }

@@ -33,6 +33,7 @@ impl Sim {
         self.update_breakers(dt, now);
         self.update_replicas(dt, now, &effects);
         self.judge_health();
+        self.spend_budgets(dt, now);
     }
 
     fn advance_injects(&mut self, now: f64) {

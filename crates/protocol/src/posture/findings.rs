@@ -4,8 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Criticality, Slo};
-use crate::ReplicaRole;
+use super::{Criticality, Posture, Slo, Spend};
+use crate::{Gateway, ReplicaRole, Service};
 
 /// A replica as the findings weigh it.
 #[derive(Clone, Debug, PartialEq)]
@@ -31,6 +31,41 @@ pub struct ServicePosture {
     pub burn_rate: Option<f64>,
     /// Seconds until the SLO window rolls over (the whole window when unknown).
     pub window_left_s: Option<f64>,
+}
+
+impl ServicePosture {
+    /// What the findings read of `service` as a snapshot shows it, with its spend.
+    pub fn of(
+        service: &Service,
+        posture: &Posture,
+        gateways: &[Gateway],
+        spend: &Spend,
+    ) -> ServicePosture {
+        let mut vendors: Vec<&str> = (gateways.iter())
+            .flat_map(|g| g.routes.iter())
+            .filter(|r| r.service == service.id)
+            .map(|r| r.provider.split('@').next().unwrap_or(&r.provider))
+            .collect();
+        vendors.sort_unstable();
+        vendors.dedup();
+        ServicePosture {
+            service: service.id.clone(),
+            criticality: posture.criticality,
+            replicas: (service.replicas.iter())
+                .map(|r| ReplicaPosture {
+                    region: r.region.clone(),
+                    role: r.role,
+                    ready: r.ready,
+                })
+                .collect(),
+            provider_paths: vendors.len(),
+            hot_standby_per_hour: spend.hot_standbys_per_hour.unwrap_or(0.0),
+            slo: Some(posture.slo),
+            budget_left: posture.budget_left,
+            burn_rate: posture.burn_rate_1h,
+            window_left_s: None,
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]

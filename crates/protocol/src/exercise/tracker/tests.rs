@@ -104,6 +104,7 @@ pub(crate) fn region(id: &str, share: f64, errors: f64, load: f64) -> Region {
 pub(crate) fn provider(id: &str, share: f64, health: Health) -> Provider {
     let (vendor, region) = id.split_once('@').unwrap();
     Provider {
+        price_per_1k_tokens: None,
         id: id.into(),
         vendor: vendor.into(),
         model: "m".into(),
@@ -135,6 +136,7 @@ pub(crate) fn fleet(t_s: f64, east: (f64, f64, f64), openai_share: f64) -> RunRe
     RunRecord::Fleet {
         t_s,
         snapshot: Box::new(FleetSnapshot {
+            standby_shares: Default::default(),
             revision: t_s as u64,
             generated_at: epoch(),
             regions: vec![
@@ -152,6 +154,7 @@ pub(crate) fn fleet(t_s: f64, east: (f64, f64, f64), openai_share: f64) -> RunRe
             )],
             gateways: Vec::new(),
             services: vec![Service {
+                posture: None,
                 id: "credit-decision".into(),
                 tier: RedundancyTier::ActivePassive,
                 health: if errors < 0.05 {

@@ -1,0 +1,266 @@
+//! The cost audit of a fleet (issue 15): per service, its criticality, SLO and error budget,
+//! blast radius, what its redundancy and provider paths cost per hour and what that buys, and
+//! the findings; per fleet, spend by tier, idle standby spend, SPOFs and budgets at risk.
+//! Pure: the same figures for the Services view, the Cost view, a preflight and
+//! `switchboard cost report`. A source's own figures win; the context's `[cost]` fills the gaps
+//! and each figure taken from it is named in `from_config`.
+
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+
+use super::prices::CostConfig;
+use protocol::model::TakeoverTimes;
+use protocol::posture::{
+    self, BlastRadius, Criticality, DEFAULT_INCIDENTS_PER_MONTH, DEFAULT_REPAIR_MIN, Finding,
+    Posture, ServicePosture, Slo, Spend,
+};
+use protocol::{FleetSnapshot, Gateway, RedundancyTier, Service};
+
+/// One service's posture and cost, as far as anything knows them.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ServiceCost {
+    pub service: String,
+    pub tier: RedundancyTier,
+    pub criticality: Option<Criticality>,
+    pub slo: Option<Slo>,
+    pub budget_left: Option<f64>,
+    pub burn_rate_1h: Option<f64>,
+    pub burn_rate_6h: Option<f64>,
+    /// Seconds until the budget is spent at the 1 h burn rate; `None` when not burning.
+    pub exhausted_in_s: Option<f64>,
+    pub downtime_cost_per_min: Option<f64>,
+    pub dependents: Vec<String>,
+    /// Its own downtime cost and its dependents' per minute (unpriced ones count 0).
+    pub blast_cost_per_min: f64,
+    pub spend: Spend,
+    pub roi: Option<f64>,
+    pub findings: Vec<Finding>,
+    /// Figures the context's `[cost]` gave because the source did not.
+    pub from_config: Vec<String>,
+}
+
+/// What the services of one redundancy tier spend per hour; `None` where one is unpriced.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TierSpend {
+    pub tier: RedundancyTier,
+    pub per_hour: Option<f64>,
+}
+
+/// The cost audit of one source's fleet.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct CostReport {
+    pub services: Vec<ServiceCost>,
+    pub by_tier: Vec<TierSpend>,
+    pub total_per_hour: Option<f64>,
+    /// What standbys cost while they serve nothing.
+    pub idle_standby_per_hour: Option<f64>,
+    pub findings: Vec<Finding>,
+}
+
+impl CostReport {
+    pub fn of(snapshot: &FleetSnapshot, config: &CostConfig) -> CostReport {
+        let services = service_costs(snapshot, config);
+        let sum = |part: fn(&ServiceCost) -> Option<f64>, keep: &dyn Fn(&ServiceCost) -> bool| {
+            (services.iter().filter(|s| keep(s))).try_fold(0.0, |total, s| Some(total + part(s)?))
+        };
+        let mut tiers: Vec<RedundancyTier> = Vec::new();
+        for service in &services {
+            if !tiers.contains(&service.tier) {
+                tiers.push(service.tier);
+            }
+        }
+        let by_tier = (tiers.into_iter())
+            .map(|tier| TierSpend {
+                tier,
+                per_hour: sum(|s| s.spend.total_per_hour(), &|s| s.tier == tier),
+            })
+            .collect();
+        CostReport {
+            by_tier,
+            total_per_hour: sum(|s| s.spend.total_per_hour(), &|_| true),
+            idle_standby_per_hour: sum(|s| s.spend.standbys_per_hour, &|_| true),
+            findings: services.iter().flat_map(|s| s.findings.clone()).collect(),
+            services,
+        }
+    }
+
+    pub fn service(&self, id: &str) -> Option<&ServiceCost> {
+        self.services.iter().find(|s| s.service == id)
+    }
+}
+
+/// Every service of the snapshot, its posture's gaps filled from `config`.
+pub fn service_costs(snapshot: &FleetSnapshot, config: &CostConfig) -> Vec<ServiceCost> {
+    let mut from_config: Vec<Vec<String>> = Vec::new();
+    let effective: Vec<Service> = (snapshot.services.iter())
+        .map(|service| {
+            let (posture, used) = effective_posture(service, config);
+            from_config.push(used);
+            Service {
+                posture,
+                ..service.clone()
+            }
+        })
+        .collect();
+    (effective.iter().zip(&snapshot.services).zip(from_config))
+        .map(|((service, reported), mut used)| {
+            let priced_by_config = RefCell::new(BTreeSet::new());
+            let price_of = |provider: &str| {
+                let reported = (snapshot.providers.iter())
+                    .find(|p| p.id == provider)
+                    .and_then(|p| p.price_per_1k_tokens);
+                reported.or_else(|| {
+                    let price = config.price(provider)?;
+                    priced_by_config.borrow_mut().insert(provider.to_string());
+                    Some(price)
+                })
+            };
+            let row = match &service.posture {
+                Some(posture) => {
+                    let spend = posture::spend(
+                        service,
+                        posture,
+                        &snapshot.gateways,
+                        &snapshot.standby_shares,
+                        price_of,
+                    );
+                    let slo = reported.posture.as_ref().map(|p| p.slo);
+                    let radius = posture::blast_radius(&service.id, &effective);
+                    cost_of(service, posture, slo, spend, radius, &snapshot.gateways)
+                }
+                None => unknown(service),
+            };
+            used.extend(
+                (priced_by_config.into_inner().into_iter()).map(|p| format!("price of {p}")),
+            );
+            ServiceCost {
+                from_config: used,
+                ..row
+            }
+        })
+        .collect()
+}
+
+/// The source's posture with the config's figures where it has none; a posture from the
+/// config alone when the source reports none (its SLO then unknown, see `cost_of`).
+fn effective_posture(service: &Service, config: &CostConfig) -> (Option<Posture>, Vec<String>) {
+    let configured = config.services.get(&service.id);
+    let mut used = Vec::new();
+    let mut posture = match (&service.posture, configured) {
+        (Some(posture), _) => posture.clone(),
+        (None, Some(configured)) => Posture {
+            criticality: configured.criticality.unwrap_or(Criticality::Important),
+            // Unknown: the row says so (slo None); this only carries the costs.
+            slo: Slo {
+                target: 0.0,
+                window_s: 0.0,
+            },
+            budget_left: None,
+            burn_rate_1h: None,
+            burn_rate_6h: None,
+            downtime_cost_per_min: None,
+            depends_on: Vec::new(),
+            replica_cost_per_hour: None,
+            tokens_per_request: None,
+            incidents_per_month: DEFAULT_INCIDENTS_PER_MONTH,
+            repair_min: DEFAULT_REPAIR_MIN,
+        },
+        (None, None) => return (None, used),
+    };
+    if let Some(configured) = configured {
+        let mut fill = |field: &mut Option<f64>, value: Option<f64>, name: &str| {
+            if field.is_none() && value.is_some() {
+                *field = value;
+                used.push(name.to_string());
+            }
+        };
+        fill(
+            &mut posture.downtime_cost_per_min,
+            configured.downtime_cost_per_min,
+            "downtime cost",
+        );
+        fill(
+            &mut posture.replica_cost_per_hour,
+            configured.replica_cost_per_hour,
+            "replica cost",
+        );
+        fill(
+            &mut posture.tokens_per_request,
+            configured.tokens_per_request,
+            "tokens per request",
+        );
+        if service.posture.is_none() && configured.criticality.is_some() {
+            used.push("criticality".to_string());
+        }
+    }
+    (Some(posture), used)
+}
+
+fn cost_of(
+    service: &Service,
+    posture: &Posture,
+    slo: Option<Slo>,
+    spend: Spend,
+    radius: BlastRadius,
+    gateways: &[Gateway],
+) -> ServiceCost {
+    let exhausted_in_s = match (slo, posture.budget_left, posture.burn_rate_1h) {
+        (Some(slo), Some(left), Some(burn)) => slo.exhausted_in_s(left, burn),
+        _ => None,
+    };
+    let roi = posture.downtime_cost_per_min.and_then(|_| {
+        posture::roi(
+            service,
+            posture,
+            &spend,
+            radius.cost_per_min,
+            &TakeoverTimes::default(),
+        )
+    });
+    let mut weighed = ServicePosture::of(service, posture, gateways, &spend);
+    weighed.slo = slo;
+    ServiceCost {
+        service: service.id.clone(),
+        tier: service.tier,
+        criticality: Some(posture.criticality),
+        slo,
+        budget_left: posture.budget_left,
+        burn_rate_1h: posture.burn_rate_1h,
+        burn_rate_6h: posture.burn_rate_6h,
+        exhausted_in_s,
+        downtime_cost_per_min: posture.downtime_cost_per_min,
+        dependents: radius.dependents,
+        blast_cost_per_min: radius.cost_per_min,
+        spend,
+        roi,
+        findings: posture::findings(&weighed),
+        from_config: Vec::new(),
+    }
+}
+
+/// A service nothing prices: every figure unknown, said as such.
+fn unknown(service: &Service) -> ServiceCost {
+    ServiceCost {
+        service: service.id.clone(),
+        tier: service.tier,
+        criticality: None,
+        slo: None,
+        budget_left: None,
+        burn_rate_1h: None,
+        burn_rate_6h: None,
+        exhausted_in_s: None,
+        downtime_cost_per_min: None,
+        dependents: Vec::new(),
+        blast_cost_per_min: 0.0,
+        spend: Spend::default(),
+        roi: None,
+        findings: Vec::new(),
+        from_config: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+#[path = "cost_tests.rs"]
+mod tests;
