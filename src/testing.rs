@@ -71,6 +71,28 @@ pub fn default_fleet() -> FleetSnapshot {
         .expect("fixture parses")
 }
 
+/// The lab's default topology as the lab simulates it ten seconds after [`fixture_wall`],
+/// with its pools and readiness times.
+pub fn lab_fleet() -> FleetSnapshot {
+    let mut sim = lab::sim::Sim::new(Topology::embedded_default(), None, 42, fixture_wall());
+    sim.tick(10.0);
+    let view = sim.view();
+    FleetSnapshot {
+        revision: 2,
+        generated_at: sim.now(),
+        regions: view.regions,
+        providers: view.providers,
+        gateways: view.gateways,
+        services: view.services,
+        operations: view.operations,
+        lab: Some(sim.lab_info(1.0)),
+        pools: view.pools,
+        readiness: Some(view.readiness),
+        standby_shares: view.standby_shares,
+        ..FleetSnapshot::default()
+    }
+}
+
 /// `fixtures/topologies/8x12.toml` (eight regions, twelve vendors in each) as the lab
 /// simulates it ten seconds after [`fixture_wall`]: the fleet of issue 9's scale tests.
 pub fn wide_fleet() -> FleetSnapshot {
@@ -93,6 +115,8 @@ pub fn wide_fleet() -> FleetSnapshot {
         notices: Vec::new(),
         operations: view.operations,
         lab: Some(sim.lab_info(1.0)),
+        pools: view.pools,
+        readiness: Some(view.readiness),
     }
 }
 

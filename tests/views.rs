@@ -576,6 +576,8 @@ mod fleet;
 #[path = "views_measured/mod.rs"]
 mod measured;
 
+#[path = "views_adaptive/mod.rs"]
+mod adaptive;
 #[path = "views_approvals/mod.rs"]
 mod approvals;
 #[path = "views_cost/mod.rs"]

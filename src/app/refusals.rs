@@ -121,5 +121,8 @@ fn verb_phrase(verb: Option<Verb>) -> &'static str {
         Some(Verb::Promote) => "promote a replica of",
         Some(Verb::Degrade) => "degrade",
         Some(Verb::Weights) => "set the weights of",
+        Some(Verb::Standby) => "warm or cool a standby of",
+        Some(Verb::Borrow) => "borrow a pool's replica into",
+        Some(Verb::Return) => "give back a borrowed replica of",
     }
 }

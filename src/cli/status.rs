@@ -362,6 +362,8 @@ mod tests {
             notices: vec![],
             operations: vec![],
             lab: None,
+            pools: vec![],
+            readiness: None,
         }
     }
 

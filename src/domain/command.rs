@@ -5,7 +5,8 @@
 use std::collections::BTreeMap;
 
 use protocol::commands::{BreakerAction, WeightScope};
-use protocol::{DegradedModeKind, FleetSnapshot};
+use protocol::readiness::{next_role, standby_role};
+use protocol::{DegradedModeKind, FleetSnapshot, ReplicaRole};
 
 pub use protocol::command::{Command, TargetKind, Verb};
 pub use protocol::duration::parse_duration_s;
@@ -34,6 +35,9 @@ pub fn usage(verb: Verb) -> &'static str {
         Verb::Breaker => "breaker PROVIDER force-open|close|pin|unpin [FOR]",
         Verb::Degrade => "degrade SERVICE MODE on|off [FOR]",
         Verb::Weights => "weights SERVICE KEY=W,KEY=W [REGION]",
+        Verb::Standby => "standby SERVICE REPLICA hot|warm|cold [FOR]",
+        Verb::Borrow => "borrow SERVICE POOL [hot|warm|cold]",
+        Verb::Return => "return SERVICE REPLICA",
     }
 }
 
@@ -139,9 +143,45 @@ pub fn commands_for(target: &Target, snapshot: &FleetSnapshot) -> Vec<Command> {
                 scope: WeightScope::Regions,
                 weights: region_weights(service),
             });
+            out.extend(adaptive_commands(service, snapshot));
             out
         }
     }
+}
+
+/// Warm or cool each standby one step, borrow from each pool with a replica free (as a warm
+/// standby), give back each borrowed standby.
+fn adaptive_commands(service: &protocol::Service, snapshot: &FleetSnapshot) -> Vec<Command> {
+    let id = &service.id;
+    let mut out = Vec::new();
+    for replica in service.replicas.iter().filter(|r| r.role.is_standby()) {
+        for warmer in [true, false] {
+            if let Some(role) = next_role(replica.role, warmer) {
+                out.push(Command::Standby {
+                    service: id.clone(),
+                    replica: replica.id.clone(),
+                    role,
+                    expires_in_s: None,
+                });
+            }
+        }
+    }
+    for pool in snapshot.pools.iter().filter(|p| p.free() > 0) {
+        out.push(Command::Borrow {
+            service: id.clone(),
+            pool: pool.id.clone(),
+            role: ReplicaRole::WarmStandby,
+        });
+    }
+    for replica in service.replicas.iter() {
+        if replica.pool.is_some() && replica.role.is_standby() {
+            out.push(Command::Return {
+                service: id.clone(),
+                replica: replica.id.clone(),
+            });
+        }
+    }
+    out
 }
 
 const DEGRADED_MODES: [DegradedModeKind; 5] = [
@@ -273,6 +313,51 @@ pub fn parse(verb: Verb, args: &[&str], selected: Option<&Target>) -> Result<Com
                 expires_in_s: expiry(args.get(used + 2))?,
             })
         }
+        Verb::Standby => {
+            let role_of = |word: &str| {
+                standby_role(word).ok_or_else(|| format!("{word:?}: write hot, warm or cold"))
+            };
+            let (service, used) = match args {
+                [_, _, word, ..] if standby_role(word).is_some() => (args[0].to_string(), 1),
+                _ => (selected_id(Target::service_id).ok_or_else(usage)?, 0),
+            };
+            let replica = args.get(used).ok_or_else(usage)?.to_string();
+            let role = role_of(args.get(used + 1).ok_or_else(usage)?)?;
+            Ok(Command::Standby {
+                service,
+                replica,
+                role,
+                expires_in_s: expiry(args.get(used + 2))?,
+            })
+        }
+        Verb::Borrow => {
+            let (service, used) = match args {
+                [_, second, ..] if standby_role(second).is_none() => (args[0].to_string(), 1),
+                _ => (selected_id(Target::service_id).ok_or_else(usage)?, 0),
+            };
+            let pool = args.get(used).ok_or_else(usage)?.to_string();
+            let role = match args.get(used + 1) {
+                Some(word) => standby_role(word)
+                    .ok_or_else(|| format!("{word:?}: write hot, warm or cold"))?,
+                None => ReplicaRole::WarmStandby,
+            };
+            Ok(Command::Borrow {
+                service,
+                pool,
+                role,
+            })
+        }
+        Verb::Return => match args {
+            [service, replica] => Ok(Command::Return {
+                service: service.to_string(),
+                replica: replica.to_string(),
+            }),
+            [replica] => Ok(Command::Return {
+                service: selected_id(Target::service_id).ok_or_else(usage)?,
+                replica: replica.to_string(),
+            }),
+            _ => Err(usage()),
+        },
         Verb::Weights => {
             let is_weights = |a: &str| a.contains('=');
             let (service, used) = take_target(args, selected_id(Target::service_id), &is_weights)
@@ -420,11 +505,121 @@ mod tests {
             service.contains(&"degrade human-only on credit-decision".to_string()),
             "{service:?}"
         );
+        let weights = service
+            .iter()
+            .position(|c| c.starts_with("weights credit-decision"))
+            .unwrap();
+        // Then each standby a step warmer or cooler (this fleet has no pools).
+        assert!(service.len() > weights + 1, "{service:?}");
         assert!(
-            service
-                .last()
-                .unwrap()
-                .starts_with("weights credit-decision")
+            service[weights + 1..]
+                .iter()
+                .all(|c| c.starts_with("standby ")),
+            "{service:?}"
+        );
+    }
+
+    #[test]
+    fn menus_offer_to_warm_cool_borrow_and_give_back() {
+        let mut snapshot = crate::testing::default_fleet();
+        snapshot.pools.push(protocol::readiness::Pool {
+            id: "shared-us-west".into(),
+            region: "us-west".into(),
+            size: 1,
+            cost_per_hour: 12.0,
+            lend_s: 90.0,
+            capacity_rps: 60.0,
+            loans: Vec::new(),
+        });
+        let service: Vec<String> =
+            commands_for(&Target::Service("credit-decision".into()), &snapshot)
+                .iter()
+                .filter(|c| matches!(c.kind(), Verb::Standby | Verb::Borrow | Verb::Return))
+                .map(|c| c.to_string())
+                .collect();
+        assert_eq!(
+            service,
+            [
+                "standby warm credit-decision/credit-decision@us-west",
+                "borrow credit-decision from shared-us-west",
+            ]
+        );
+        let mut borrowed = snapshot.clone();
+        let credit = &mut borrowed.services[1];
+        let mut replica = credit.replicas[1].clone();
+        replica.id = "credit-decision@shared-us-west-1".into();
+        replica.pool = Some("shared-us-west".into());
+        credit.replicas.push(replica);
+        let commands = commands_for(&Target::Service("credit-decision".into()), &borrowed);
+        assert!(commands.contains(&Command::Return {
+            service: "credit-decision".into(),
+            replica: "credit-decision@shared-us-west-1".into(),
+        }));
+    }
+
+    #[test]
+    fn adaptive_commands_parse_with_the_selection_as_default_service() {
+        let selected = Target::Service("credit-decision".into());
+        let warm = Command::Standby {
+            service: "credit-decision".into(),
+            replica: "credit-decision@eu-west".into(),
+            role: ReplicaRole::HotStandby,
+            expires_in_s: Some(7200),
+        };
+        assert_eq!(
+            parse(
+                Verb::Standby,
+                &["credit-decision@eu-west", "hot", "2h"],
+                Some(&selected)
+            ),
+            Ok(warm.clone())
+        );
+        assert_eq!(
+            parse(
+                Verb::Standby,
+                &["credit-decision", "credit-decision@eu-west", "hot", "2h"],
+                None
+            ),
+            Ok(warm)
+        );
+        assert_eq!(
+            parse(
+                Verb::Standby,
+                &["credit-decision@eu-west", "tepid"],
+                Some(&selected)
+            ),
+            Err("\"tepid\": write hot, warm or cold".into())
+        );
+        assert_eq!(
+            parse(Verb::Borrow, &["shared-us-west"], Some(&selected)),
+            Ok(Command::Borrow {
+                service: "credit-decision".into(),
+                pool: "shared-us-west".into(),
+                role: ReplicaRole::WarmStandby,
+            })
+        );
+        assert_eq!(
+            parse(
+                Verb::Borrow,
+                &["risk-scorer", "shared-us-west", "cold"],
+                None
+            ),
+            Ok(Command::Borrow {
+                service: "risk-scorer".into(),
+                pool: "shared-us-west".into(),
+                role: ReplicaRole::ColdStandby,
+            })
+        );
+        assert_eq!(
+            parse(
+                Verb::Return,
+                &["credit-decision@shared-us-west-1"],
+                Some(&selected)
+            ),
+            Ok(Command::Return {
+                service: "credit-decision".into(),
+                replica: "credit-decision@shared-us-west-1".into(),
+            })
         );
     }
 

@@ -126,6 +126,7 @@ pub fn service_costs(snapshot: &FleetSnapshot, config: &CostConfig) -> Vec<Servi
                         service,
                         posture,
                         &snapshot.gateways,
+                        &snapshot.pools,
                         &snapshot.standby_shares,
                         price_of,
                     );

@@ -30,6 +30,8 @@ fn troubled_fleet() -> FleetSnapshot {
         capacity_rps: 40.0,
         load_rps: 0.0,
         takeover_s: Some(5.0),
+        timed_role: None,
+        pool: None,
     });
     fleet
 }

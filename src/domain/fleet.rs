@@ -197,6 +197,7 @@ impl SourceData {
         upsert(&mut snapshot.gateways, &delta.gateways, |g| &g.id);
         upsert(&mut snapshot.services, &delta.services, |s| &s.id);
         upsert(&mut snapshot.operations, &delta.operations, |o| &o.id);
+        upsert(&mut snapshot.pools, &delta.pools, |p| &p.id);
         snapshot.notices.extend(delta.notices.iter().cloned());
         let keep_from = snapshot.notices.len().saturating_sub(NOTICES_KEPT);
         snapshot.notices.drain(..keep_from);

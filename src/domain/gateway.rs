@@ -257,6 +257,10 @@ pub fn refusal(verb: Verb) -> String {
             "no replicas to promote",
             "promote the service's standby in the source that runs it (protocol v1, Patroni)",
         ),
+        Verb::Standby | Verb::Borrow | Verb::Return => (
+            "no standbys or pools",
+            "warm, cool, borrow or give back replicas in the source that runs the service",
+        ),
     };
     format!("LiteLLM has {missing} ({} refused): {instead}", verb.word())
 }

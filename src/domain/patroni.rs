@@ -213,6 +213,8 @@ impl ClusterRead {
                 capacity_rps: 0.0,
                 load_rps: 0.0,
                 takeover_s: None,
+                timed_role: None,
+                pool: None,
             })
             .collect();
         Service {
@@ -242,6 +244,8 @@ impl ClusterRead {
             notices: Vec::new(),
             operations: Vec::new(),
             lab: None,
+            pools: Vec::new(),
+            readiness: None,
         }
     }
 

@@ -91,6 +91,9 @@ pub const BINDINGS: &[Binding] = &[
     bind(L::Global, Chord::plain(K::Char('b')), A::Run(Verb::Breaker), false),
     bind(L::Global, Chord::plain(K::Char('m')), A::Run(Verb::Degrade), false),
     bind(L::Global, Chord::plain(K::Char('w')), A::Run(Verb::Weights), false),
+    bind(L::Global, Chord::plain(K::Char('H')), A::Run(Verb::Standby), false),
+    bind(L::Global, Chord::plain(K::Char('B')), A::Run(Verb::Borrow), false),
+    bind(L::Global, Chord::plain(K::Char('R')), A::Run(Verb::Return), false),
     bind(L::Global, Chord::plain(K::Char('s')), A::Silence, false),
     bind(L::Global, Chord::plain(K::Char('S')), A::ShowSilences, false),
     // After the fleet's commands, so that help at 80x24 still shows them whole.

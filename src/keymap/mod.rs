@@ -232,6 +232,11 @@ impl Action {
             Action::Run(Verb::Weights) => {
                 "Set the selected service's traffic weights across regions"
             }
+            Action::Run(Verb::Standby) => {
+                "Warm or cool a standby of the selected service (cold, warm, hot)"
+            }
+            Action::Run(Verb::Borrow) => "Borrow a replica from a shared pool into the service",
+            Action::Run(Verb::Return) => "Give a borrowed replica of the service back to its pool",
             Action::NextField => "Next field",
             Action::PrevField => "Previous field",
             Action::ShowInbox => "Inbox view: escalated tasks waiting for a person, by SLA",

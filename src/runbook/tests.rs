@@ -273,7 +273,7 @@ fn lint_errors_carry_file_line_and_column() {
     );
     assert_eq!(
         problems(&format!("{step}```action\ndrian us-east 30m\n```\n"))[0],
-        "x.md:11:1: unknown command `drian`; commands: promote, drain, undrain, breaker, degrade, weights"
+        "x.md:11:1: unknown command `drian`; commands: promote, drain, undrain, breaker, degrade, weights, standby, borrow, return"
     );
     assert!(
         problems(&format!("{step}```action\nbreaker openai@us-east\n```\n"))[0]

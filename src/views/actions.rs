@@ -248,6 +248,9 @@ fn preflight_lines<'a>(preflight: &Preflight, theme: &Theme) -> Findings<'a> {
             clean(&t.replaces.join(", "))
         )));
     }
+    for line in preflight.readiness.iter().flat_map(|r| r.describe()) {
+        lines.push(Line::from(format!("  {}", clean(&line))));
+    }
     for n in &preflight.no_path {
         let at = n
             .region

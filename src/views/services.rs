@@ -13,6 +13,7 @@ use crate::domain::cost::{CostReport, ServiceCost};
 use crate::domain::fleet::{Freshness, seen_health};
 use crate::format::{burn, control, finding, money, pct, rps, slo_text};
 use crate::theme::Theme;
+use protocol::readiness::standby_word;
 use protocol::sanitize::clean;
 use protocol::{ReplicaRole, Service};
 
@@ -182,15 +183,6 @@ fn readiness_summary(service: &Service) -> String {
         standbys.join(" ")
     };
     format!("{ready}/{} active · {standbys}", active.len())
-}
-
-fn standby_word(role: ReplicaRole) -> &'static str {
-    match role {
-        ReplicaRole::HotStandby => "hot",
-        ReplicaRole::WarmStandby => "warm",
-        ReplicaRole::ColdStandby => "cold",
-        ReplicaRole::Active => "active",
-    }
 }
 
 fn modes_summary(service: &Service) -> String {

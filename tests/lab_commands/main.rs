@@ -3,6 +3,7 @@
 //! consoles watching each other. Requests are built by the console's own `Command` type, and
 //! every request and answer is checked against `docs/openapi.yaml`.
 
+mod adaptive;
 mod approvals;
 mod controls;
 mod guards;
@@ -47,6 +48,9 @@ fn spec_path(command: &Command) -> &'static str {
         Command::Breaker { .. } => "/v1/providers/{id}/breaker",
         Command::Degrade { .. } => "/v1/services/{id}/degraded-modes",
         Command::Weights { .. } => "/v1/services/{id}/weights",
+        Command::Standby { .. } => "/v1/services/{id}/standby",
+        Command::Borrow { .. } => "/v1/services/{id}/borrow",
+        Command::Return { .. } => "/v1/services/{id}/return",
     }
 }
 
@@ -126,7 +130,10 @@ async fn fleet(lab: &LabServer) -> FleetSnapshot {
 async fn run(lab: &LabServer, name: &str, command: &Command) -> CommandAccepted {
     let revision = command.control_revision(&fleet(lab).await).unwrap();
     let response = send_command(lab, name, command, Some(&fresh_key()), Some(revision)).await;
-    let status = if matches!(command, Command::Promote { .. }) {
+    let status = if matches!(
+        command,
+        Command::Promote { .. } | Command::Standby { .. } | Command::Borrow { .. }
+    ) {
         StatusCode::ACCEPTED
     } else {
         StatusCode::OK

@@ -23,6 +23,8 @@ fn ghost_spending_app(width: u16, height: u16) -> App {
         capacity_rps: 40.0,
         load_rps: 0.0,
         takeover_s: Some(5.0),
+        timed_role: None,
+        pool: None,
     });
     let mut app = app(width, height, Instant::now());
     app.update(source(SourceEvent::Snapshot(fleet)));

@@ -79,6 +79,7 @@ impl PublishedFleet {
             notices: fresh_notices,
             operations: changed(&old.operations, &view.operations, |o| &o.id),
             lab: Some(lab.clone()),
+            pools: changed(&old.pools, &view.pools, |p| &p.id),
         };
         if delta.is_empty() {
             return None;
@@ -237,6 +238,8 @@ fn snapshot_of(
         notices,
         operations: view.operations,
         lab: Some(lab),
+        pools: view.pools,
+        readiness: Some(view.readiness),
         standby_shares: view.standby_shares,
     }
 }

@@ -84,6 +84,8 @@ fn view(regions: Vec<Region>) -> FleetView {
         gateways: Vec::new(),
         services: Vec::new(),
         operations: Vec::new(),
+        pools: Vec::new(),
+        readiness: protocol::readiness::ReadinessTimes::default(),
         standby_shares: Default::default(),
     }
 }

@@ -15,6 +15,7 @@ pub use posture::{PostureSpec, price_of_tier};
 use protocol::approvals::ApprovalPolicy;
 use protocol::model::TakeoverTimes;
 use protocol::posture::StandbyShares;
+use protocol::readiness::ReadinessTimes;
 use protocol::{Latency, RedundancyTier, ReplicaRole, Role};
 
 /// The default topology, built into the binary so the lab runs without the fixtures dir.
@@ -33,6 +34,10 @@ pub struct Topology {
     pub operators: Vec<OperatorSpec>,
     /// Which commands wait for a second operator; `None`: none do (the two-person rule is off).
     pub approvals: Option<ApprovalPolicy>,
+    /// How long a standby takes to warm up or cool down.
+    pub readiness: ReadinessTimes,
+    /// Shared pools services borrow replicas from.
+    pub pools: Vec<PoolSpec>,
     /// What standbys cost as a share of an active replica.
     pub standby_shares: StandbyShares,
 }
@@ -148,6 +153,10 @@ impl Topology {
     pub fn service_index(&self, id: &str) -> Option<usize> {
         self.services.iter().position(|s| s.id == id)
     }
+
+    pub fn pool_index(&self, id: &str) -> Option<usize> {
+        self.pools.iter().position(|p| p.id == id)
+    }
 }
 
 #[derive(Deserialize)]
@@ -167,6 +176,9 @@ struct RawTopology {
     #[serde(rename = "operator")]
     operators: Spanned<Vec<RawOperator>>,
     approvals: Option<Spanned<ApprovalPolicy>>,
+    readiness: Option<Spanned<ReadinessTimes>>,
+    #[serde(rename = "pool")]
+    pools: Option<Spanned<Vec<pool::RawPool>>>,
     standby_shares: Option<Spanned<posture::RawShares>>,
 }
 
@@ -346,6 +358,8 @@ impl Validator<'_> {
             Some(policy) => Some(self.approvals(policy, &services)?),
             None => None,
         };
+        let readiness = self.readiness(raw.readiness.as_ref())?;
+        let pools = self.pools(raw.pools.as_ref(), &regions)?;
         Ok(Topology {
             name: one_line(&raw.name),
             description: one_line(&raw.description),
@@ -356,6 +370,8 @@ impl Validator<'_> {
             services,
             operators,
             approvals,
+            readiness,
+            pools,
             standby_shares: self.standby_shares(raw.standby_shares.as_ref())?,
         })
     }
@@ -622,6 +638,9 @@ impl Validator<'_> {
     }
 }
 
+#[path = "topology_pool.rs"]
+mod pool;
+pub use pool::PoolSpec;
 #[path = "topology_posture.rs"]
 mod posture;
 

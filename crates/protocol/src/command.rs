@@ -11,12 +11,13 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::commands::{
-    BreakerAction, BreakerRequest, DegradeRequest, DrainRequest, PreflightSeen, PromoteRequest,
-    UndrainRequest, WeightScope, WeightsRequest,
+    BorrowRequest, BreakerAction, BreakerRequest, DegradeRequest, DrainRequest, PreflightSeen,
+    PromoteRequest, ReturnRequest, StandbyRequest, UndrainRequest, WeightScope, WeightsRequest,
 };
 use crate::endpoints::{self, Endpoint};
+use crate::readiness::standby_word;
 use crate::request_body;
-use crate::{DegradedModeKind, FleetSnapshot};
+use crate::{DegradedModeKind, FleetSnapshot, ReplicaRole};
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
@@ -47,6 +48,24 @@ pub enum Command {
         scope: WeightScope,
         weights: BTreeMap<String, f64>,
     },
+    /// Warm or cool a standby to `role`, for a while when `expires_in_s` says so.
+    Standby {
+        service: String,
+        replica: String,
+        role: ReplicaRole,
+        expires_in_s: Option<u64>,
+    },
+    /// Borrow a replica of a shared pool into the service, as a standby of `role`.
+    Borrow {
+        service: String,
+        pool: String,
+        role: ReplicaRole,
+    },
+    /// Give a borrowed replica back to its pool.
+    Return {
+        service: String,
+        replica: String,
+    },
 }
 
 /// The kind of object a command changes; its control revision goes in `If-Match`.
@@ -73,6 +92,9 @@ impl Command {
                 )
             }
             Command::Weights { .. } => "weights".into(),
+            Command::Standby { role, .. } => format!("standby {}", standby_word(*role)),
+            Command::Borrow { .. } => "borrow".into(),
+            Command::Return { .. } => "return".into(),
         }
     }
 
@@ -80,9 +102,12 @@ impl Command {
         match self {
             Command::Drain { .. } | Command::Undrain { .. } => TargetKind::Region,
             Command::Breaker { .. } => TargetKind::Provider,
-            Command::Promote { .. } | Command::Degrade { .. } | Command::Weights { .. } => {
-                TargetKind::Service
-            }
+            Command::Promote { .. }
+            | Command::Degrade { .. }
+            | Command::Weights { .. }
+            | Command::Standby { .. }
+            | Command::Borrow { .. }
+            | Command::Return { .. } => TargetKind::Service,
         }
     }
 
@@ -91,7 +116,10 @@ impl Command {
         match self {
             Command::Promote { service, .. }
             | Command::Degrade { service, .. }
-            | Command::Weights { service, .. } => service,
+            | Command::Weights { service, .. }
+            | Command::Standby { service, .. }
+            | Command::Borrow { service, .. }
+            | Command::Return { service, .. } => service,
             Command::Drain { region, .. } | Command::Undrain { region } => region,
             Command::Breaker { provider, .. } => provider,
         }
@@ -100,7 +128,12 @@ impl Command {
     /// What the audit log and the confirmation name as the target.
     pub fn target_label(&self) -> String {
         match self {
-            Command::Promote { service, replica } => format!("{service}/{replica}"),
+            Command::Promote { service, replica }
+            | Command::Standby {
+                service, replica, ..
+            }
+            | Command::Return { service, replica } => format!("{service}/{replica}"),
+            Command::Borrow { service, pool, .. } => format!("{service} from {pool}"),
             Command::Weights {
                 service,
                 scope: WeightScope::Providers { region },
@@ -115,7 +148,12 @@ impl Command {
         match self {
             Command::Promote { .. } | Command::Drain { .. } | Command::Weights { .. } => true,
             Command::Breaker { action, .. } => *action == BreakerAction::ForceOpen,
-            Command::Undrain { .. } | Command::Degrade { .. } => false,
+            // Standbys and borrowed replicas take no traffic until someone promotes them.
+            Command::Undrain { .. }
+            | Command::Degrade { .. }
+            | Command::Standby { .. }
+            | Command::Borrow { .. }
+            | Command::Return { .. } => false,
         }
     }
 
@@ -123,8 +161,13 @@ impl Command {
         match self {
             Command::Drain { expires_in_s, .. }
             | Command::Breaker { expires_in_s, .. }
-            | Command::Degrade { expires_in_s, .. } => *expires_in_s,
-            Command::Promote { .. } | Command::Undrain { .. } | Command::Weights { .. } => None,
+            | Command::Degrade { expires_in_s, .. }
+            | Command::Standby { expires_in_s, .. } => *expires_in_s,
+            Command::Promote { .. }
+            | Command::Undrain { .. }
+            | Command::Weights { .. }
+            | Command::Borrow { .. }
+            | Command::Return { .. } => None,
         }
     }
 
@@ -148,6 +191,9 @@ impl Command {
             Command::Weights { scope, weights, .. } => {
                 json!({ "scope": scope, "weights": weights })
             }
+            Command::Standby { replica, role, .. } => json!({ "replica": replica, "role": role }),
+            Command::Borrow { pool, role, .. } => json!({ "pool": pool, "role": role }),
+            Command::Return { replica, .. } => json!({ "replica": replica }),
         };
         body["reason"] = json!(reason);
         if let Some(expires) = self.expires_in_s() {
@@ -209,16 +255,22 @@ pub enum Verb {
     Breaker,
     Degrade,
     Weights,
+    Standby,
+    Borrow,
+    Return,
 }
 
 impl Verb {
-    pub const ALL: [Verb; 6] = [
+    pub const ALL: [Verb; 9] = [
         Verb::Promote,
         Verb::Drain,
         Verb::Undrain,
         Verb::Breaker,
         Verb::Degrade,
         Verb::Weights,
+        Verb::Standby,
+        Verb::Borrow,
+        Verb::Return,
     ];
 
     pub fn word(self) -> &'static str {
@@ -229,6 +281,9 @@ impl Verb {
             Verb::Breaker => "breaker",
             Verb::Degrade => "degrade",
             Verb::Weights => "weights",
+            Verb::Standby => "standby",
+            Verb::Borrow => "borrow",
+            Verb::Return => "return",
         }
     }
 }
@@ -243,6 +298,9 @@ impl Verb {
             Verb::Breaker => endpoints::BREAKER,
             Verb::Degrade => endpoints::DEGRADE,
             Verb::Weights => endpoints::WEIGHTS,
+            Verb::Standby => endpoints::STANDBY,
+            Verb::Borrow => endpoints::BORROW,
+            Verb::Return => endpoints::RETURN,
         }
     }
 }
@@ -313,6 +371,33 @@ impl Command {
                 };
                 (command, request.reason, request.preflight)
             }
+            Verb::Standby => {
+                let request: StandbyRequest = read(verb, body)?;
+                let command = Command::Standby {
+                    service: id,
+                    replica: request.replica,
+                    role: request.role,
+                    expires_in_s: request.expires_in_s,
+                };
+                (command, request.reason, request.preflight)
+            }
+            Verb::Borrow => {
+                let request: BorrowRequest = read(verb, body)?;
+                let command = Command::Borrow {
+                    service: id,
+                    pool: request.pool,
+                    role: request.role,
+                };
+                (command, request.reason, request.preflight)
+            }
+            Verb::Return => {
+                let request: ReturnRequest = read(verb, body)?;
+                let command = Command::Return {
+                    service: id,
+                    replica: request.replica,
+                };
+                (command, request.reason, request.preflight)
+            }
         };
         Ok(CommandRequest {
             command,
@@ -331,6 +416,9 @@ impl Command {
             Command::Breaker { .. } => Verb::Breaker,
             Command::Degrade { .. } => Verb::Degrade,
             Command::Weights { .. } => Verb::Weights,
+            Command::Standby { .. } => Verb::Standby,
+            Command::Borrow { .. } => Verb::Borrow,
+            Command::Return { .. } => Verb::Return,
         }
     }
 
@@ -342,7 +430,12 @@ impl Command {
                 matches!(action, BreakerAction::ForceOpen | BreakerAction::Pin)
             }
             Command::Degrade { enabled, .. } => *enabled,
-            Command::Promote { .. } | Command::Undrain { .. } | Command::Weights { .. } => false,
+            Command::Standby { .. } => true,
+            Command::Promote { .. }
+            | Command::Undrain { .. }
+            | Command::Weights { .. }
+            | Command::Borrow { .. }
+            | Command::Return { .. } => false,
         }
     }
 
@@ -350,8 +443,13 @@ impl Command {
         match &mut self {
             Command::Drain { expires_in_s, .. }
             | Command::Breaker { expires_in_s, .. }
-            | Command::Degrade { expires_in_s, .. } => *expires_in_s = expires,
-            Command::Promote { .. } | Command::Undrain { .. } | Command::Weights { .. } => {}
+            | Command::Degrade { expires_in_s, .. }
+            | Command::Standby { expires_in_s, .. } => *expires_in_s = expires,
+            Command::Promote { .. }
+            | Command::Undrain { .. }
+            | Command::Weights { .. }
+            | Command::Borrow { .. }
+            | Command::Return { .. } => {}
         }
         self
     }

@@ -16,6 +16,9 @@
 //! - `POST /v1/providers/{id}/breaker` [`BreakerRequest`]
 //! - `POST /v1/services/{id}/degraded-modes` [`DegradeRequest`]
 //! - `POST /v1/services/{id}/weights` [`WeightsRequest`]
+//! - `POST /v1/services/{id}/standby` [`StandbyRequest`] -> `202` with an operation (warming or cooling)
+//! - `POST /v1/services/{id}/borrow` [`BorrowRequest`] -> `202` with an operation (the replica joins)
+//! - `POST /v1/services/{id}/return` [`ReturnRequest`]
 //! - `GET /v1/operations/{id}` -> [`Operation`]
 //! - `GET /v1/audit?limit=N&before=ID&idempotency_key=K` -> [`AuditPage`], newest first
 
@@ -26,7 +29,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::request_body::present;
 
-use super::DegradedModeKind;
+use super::{DegradedModeKind, ReplicaRole};
 
 /// Headers of a command.
 pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
@@ -166,6 +169,58 @@ pub struct WeightsRequest {
     pub scope: WeightScope,
     /// Relative weights (>= 0, not all 0); a region or provider left out keeps its weight.
     pub weights: BTreeMap<String, f64>,
+    pub reason: String,
+    /// The preflight the sender saw and confirmed; the lab keeps it in the audit entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preflight: Option<PreflightSeen>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+// The spec says `additionalProperties: false`: a misspelt field is refused, not ignored.
+#[serde(deny_unknown_fields)]
+pub struct StandbyRequest {
+    /// Id of the standby replica to warm or cool.
+    pub replica: String,
+    /// The standby role it moves to (`hot-standby`, `warm-standby`, `cold-standby`).
+    pub role: ReplicaRole,
+    pub reason: String,
+    /// It goes back to the role it had after this many seconds (simulated seconds in the lab).
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub expires_in_s: Option<u64>,
+    /// The preflight the sender saw and confirmed; the lab keeps it in the audit entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preflight: Option<PreflightSeen>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+// The spec says `additionalProperties: false`: a misspelt field is refused, not ignored.
+#[serde(deny_unknown_fields)]
+pub struct BorrowRequest {
+    /// Id of the shared pool to borrow from.
+    pub pool: String,
+    /// The standby role the borrowed replica joins as.
+    #[serde(default = "warm_standby")]
+    pub role: ReplicaRole,
+    pub reason: String,
+    /// The preflight the sender saw and confirmed; the lab keeps it in the audit entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preflight: Option<PreflightSeen>,
+}
+
+fn warm_standby() -> ReplicaRole {
+    ReplicaRole::WarmStandby
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+// The spec says `additionalProperties: false`: a misspelt field is refused, not ignored.
+#[serde(deny_unknown_fields)]
+pub struct ReturnRequest {
+    /// Id of the borrowed replica to give back to its pool.
+    pub replica: String,
     pub reason: String,
     /// The preflight the sender saw and confirmed; the lab keeps it in the audit entry.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -65,6 +65,9 @@ pub const UNDRAIN: Endpoint = Endpoint::post("/v1/regions/{id}/undrain");
 pub const BREAKER: Endpoint = Endpoint::post("/v1/providers/{id}/breaker");
 pub const DEGRADE: Endpoint = Endpoint::post("/v1/services/{id}/degraded-modes");
 pub const WEIGHTS: Endpoint = Endpoint::post("/v1/services/{id}/weights");
+pub const STANDBY: Endpoint = Endpoint::post("/v1/services/{id}/standby");
+pub const BORROW: Endpoint = Endpoint::post("/v1/services/{id}/borrow");
+pub const RETURN: Endpoint = Endpoint::post("/v1/services/{id}/return");
 
 pub const ESCALATIONS: Endpoint = Endpoint::get("/v1/escalations");
 pub const ESCALATION: Endpoint = Endpoint::get("/v1/escalations/{id}");
@@ -89,7 +92,7 @@ pub const EXERCISE_CONTROL: Endpoint = Endpoint::post("/v1/exercise/control");
 pub const EXERCISE_REPORT: Endpoint = Endpoint::get("/v1/exercise/report");
 
 /// Every endpoint of protocol v1.
-pub const ALL: [Endpoint; 32] = [
+pub const ALL: [Endpoint; 35] = [
     HEALTH,
     FLEET,
     EVENTS,
@@ -103,6 +106,9 @@ pub const ALL: [Endpoint; 32] = [
     BREAKER,
     DEGRADE,
     WEIGHTS,
+    STANDBY,
+    BORROW,
+    RETURN,
     ESCALATIONS,
     ESCALATION,
     CLAIM,

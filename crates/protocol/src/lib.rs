@@ -13,6 +13,7 @@ pub mod escalations;
 pub mod exercise;
 pub mod model;
 pub mod posture;
+pub mod readiness;
 pub mod request_body;
 pub mod runbook_runs;
 pub mod sanitize;
@@ -263,6 +264,13 @@ pub struct Replica {
     /// defaults and say so).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub takeover_s: Option<f64>,
+    /// Set while the replica holds a standby role for a while (`standby ... --for`): the
+    /// role it goes back to, and when.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timed_role: Option<readiness::TimedRole>,
+    /// The shared pool it was borrowed from, if it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool: Option<String>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -402,6 +410,13 @@ pub struct FleetSnapshot {
     pub operations: Vec<Operation>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lab: Option<LabInfo>,
+    /// Shared pools of replicas that services borrow from (absent from older servers).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pools: Vec<readiness::Pool>,
+    /// How long this fleet takes to warm or cool a standby; absent: the source does not say
+    /// (readers then assume [`readiness::ReadinessTimes`]'s defaults and say so).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readiness: Option<readiness::ReadinessTimes>,
     /// What standbys cost as a share of an active replica, by readiness.
     #[serde(default)]
     pub standby_shares: posture::StandbyShares,
@@ -426,6 +441,9 @@ pub struct FleetDelta {
     pub operations: Vec<Operation>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lab: Option<LabInfo>,
+    /// Shared pools whose loans changed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pools: Vec<readiness::Pool>,
 }
 
 impl FleetDelta {
@@ -436,6 +454,7 @@ impl FleetDelta {
             && self.services.is_empty()
             && self.notices.is_empty()
             && self.operations.is_empty()
+            && self.pools.is_empty()
     }
 }
 

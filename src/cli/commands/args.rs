@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::domain::command::{Command, parse_duration_s};
-use protocol::DegradedModeKind;
 use protocol::commands::{BreakerAction, WeightScope};
+use protocol::readiness::standby_role;
+use protocol::{DegradedModeKind, ReplicaRole};
 
 #[derive(clap::Subcommand, Clone, Debug, PartialEq)]
 pub enum CommandArgs {
@@ -72,6 +73,85 @@ pub enum CommandArgs {
         #[command(flatten)]
         common: CommonArgs,
     },
+    /// Warm a standby replica up (to warm, or --to hot) or cool it down (to cold, or --to
+    /// warm); with --for it goes back to the role it had when the time is up.
+    Standby {
+        #[arg(value_name = "warm|cool", value_parser = parse_direction)]
+        direction: Direction,
+        /// The standby's id; its service is the part before `@` unless --service says.
+        replica: String,
+        #[arg(long)]
+        service: Option<String>,
+        /// The role to move it to.
+        #[arg(long, value_name = "hot|warm|cold", value_parser = parse_role)]
+        to: Option<ReplicaRole>,
+        /// Go back to the role it had after this long (90s, 30m, 2h).
+        #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration_s)]
+        expires: Option<u64>,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Borrow a replica from a shared pool into a service (`borrow POOL --service S`), or give
+    /// a borrowed one back (`return REPLICA`).
+    Pool {
+        #[arg(value_name = "borrow|return", value_parser = parse_pool_action)]
+        action: PoolAction,
+        /// borrow: the pool's id; return: the borrowed replica's id.
+        id: String,
+        /// The service that borrows (needed by borrow); for return, the part of the replica's
+        /// id before `@` unless given.
+        #[arg(long)]
+        service: Option<String>,
+        /// borrow: the standby role it joins as (warm unless given).
+        #[arg(long, value_name = "hot|warm|cold", value_parser = parse_role)]
+        role: Option<ReplicaRole>,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+}
+
+/// Which way `standby` turns the dial.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    Warm,
+    Cool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PoolAction {
+    Borrow,
+    Return,
+}
+
+fn parse_direction(text: &str) -> Result<Direction, String> {
+    match text {
+        "warm" => Ok(Direction::Warm),
+        "cool" => Ok(Direction::Cool),
+        _ => Err(format!("{text:?}: use warm or cool")),
+    }
+}
+
+fn parse_pool_action(text: &str) -> Result<PoolAction, String> {
+    match text {
+        "borrow" => Ok(PoolAction::Borrow),
+        "return" => Ok(PoolAction::Return),
+        _ => Err(format!("{text:?}: use borrow or return")),
+    }
+}
+
+fn parse_role(text: &str) -> Result<ReplicaRole, String> {
+    standby_role(text).ok_or_else(|| format!("{text:?}: use hot, warm or cold"))
+}
+
+/// The service a replica id names (`<service>@<where>`), unless `given`.
+fn service_of(replica: &str, given: Option<String>) -> Result<String, String> {
+    given
+        .or_else(|| {
+            replica
+                .split_once('@')
+                .map(|(service, _)| service.to_string())
+        })
+        .ok_or_else(|| format!("{replica:?} does not name its service: add --service"))
 }
 
 /// Options every command takes.
@@ -127,7 +207,9 @@ impl CommandArgs {
             | CommandArgs::Undrain { common, .. }
             | CommandArgs::Breaker { common, .. }
             | CommandArgs::Degrade { common, .. }
-            | CommandArgs::Weights { common, .. } => common,
+            | CommandArgs::Weights { common, .. }
+            | CommandArgs::Standby { common, .. }
+            | CommandArgs::Pool { common, .. } => common,
         }
     }
 
@@ -179,6 +261,58 @@ impl CommandArgs {
                 },
                 weights,
             },
+            CommandArgs::Standby {
+                direction,
+                replica,
+                service,
+                to,
+                expires,
+                ..
+            } => {
+                let role = match (direction, to) {
+                    (Direction::Warm, None) => ReplicaRole::WarmStandby,
+                    (Direction::Cool, None) => ReplicaRole::ColdStandby,
+                    (Direction::Warm, Some(ReplicaRole::ColdStandby)) => {
+                        return Err("warm goes to warm or hot: use cool for cold".into());
+                    }
+                    (Direction::Cool, Some(ReplicaRole::HotStandby)) => {
+                        return Err("cool goes to warm or cold: use warm for hot".into());
+                    }
+                    (_, Some(role)) => role,
+                };
+                Command::Standby {
+                    service: service_of(&replica, service)?,
+                    replica,
+                    role,
+                    expires_in_s: expires,
+                }
+            }
+            CommandArgs::Pool {
+                action: PoolAction::Borrow,
+                id,
+                service,
+                role,
+                ..
+            } => Command::Borrow {
+                service: service.ok_or("borrow needs --service: the service that borrows")?,
+                pool: id,
+                role: role.unwrap_or(ReplicaRole::WarmStandby),
+            },
+            CommandArgs::Pool {
+                action: PoolAction::Return,
+                id,
+                service,
+                role,
+                ..
+            } => {
+                if role.is_some() {
+                    return Err("--role applies to borrow only".into());
+                }
+                Command::Return {
+                    service: service_of(&id, service)?,
+                    replica: id,
+                }
+            }
         };
         if command.expires_in_s().is_some() && !command.can_expire() {
             return Err(format!("--for does not apply to {}", command.verb()));

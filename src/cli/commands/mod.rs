@@ -1,11 +1,11 @@
-//! `switchboard promote|drain|undrain|breaker|degrade|weights`: one command from a shell or a
-//! script, with the console's preflight, the local journal, and an exit code.
+//! `switchboard promote|drain|undrain|breaker|degrade|weights|standby|pool`: one command from a
+//! shell or a script, with the console's preflight, the local journal, and an exit code.
 //!
 //! Exit codes:
 //!
 //! | code | meaning |
 //! |------|---------|
-//! | 0 | applied (or, for a promotion, accepted; with `--wait`, finished successfully) |
+//! | 0 | applied (or, for a promotion, a standby change or a loan, accepted; with `--wait`, finished successfully) |
 //! | 1 | not confirmed: declined at the prompt, or no `--yes` where nobody can be asked |
 //! | 2 | error: bad arguments, unreachable source, 401/403, other 4xx/5xx, outcome unknown, failed operation |
 //! | 3 | refused by the preflight: the move would overload a target or leave traffic with no path (`--force` sends it anyway) |

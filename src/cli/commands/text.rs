@@ -187,6 +187,9 @@ fn write_preflight(
             t.expected_takeover_s
         )?;
     }
+    for line in check.readiness.iter().flat_map(|r| r.describe()) {
+        writeln!(out, "  standby   {}", clean(&line))?;
+    }
     for n in &check.no_path {
         let at = n
             .region

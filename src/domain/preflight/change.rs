@@ -236,6 +236,15 @@ impl<'a> FleetIndex<'a> {
                 out.takeover = Some(self.takeover(&snapshot.services[s], i, out));
                 change.promote = Some((s, i));
             }
+            Command::Standby { service, .. }
+            | Command::Borrow { service, .. }
+            | Command::Return { service, .. } => {
+                let s = self.service(service, out)?;
+                out.readiness =
+                    super::readiness::preview(command, snapshot, &snapshot.services[s], out);
+                // No traffic moves: a standby takes none until it is promoted.
+                return None;
+            }
         }
         out.errors.is_empty().then_some(change)
     }

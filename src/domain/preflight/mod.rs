@@ -12,14 +12,18 @@
 //! the fleet, so a confirmation modal can run it on every keystroke.
 //!
 //! `result` holds what a preflight tells, `change` what a command changes in the routing
-//! inputs, `traffic` the routing model that predicts the moves.
+//! inputs, `traffic` the routing model that predicts the moves, `readiness` what warming,
+//! cooling, borrowing or giving back a standby does (adaptive redundancy), `cost` what a
+//! command does to spend and error budgets.
 
 mod change;
 mod cost;
+mod readiness;
 mod result;
 mod traffic;
 
 pub use cost::{BudgetRisk, CostChange, add_cost_effect};
+pub use readiness::ReadinessChange;
 
 pub use result::{
     LOW_HEADROOM, MIN_SHIFT_RPS, NoPath, Preflight, ProviderShift, RegionShift, ReplicaShift,
@@ -73,6 +77,9 @@ fn summary(command: &Command) -> String {
             ..
         } => "its traffic is spread across regions by these weights",
         Command::Weights { .. } => "its traffic at this gateway is spread by these weights",
+        Command::Standby { .. } => "the standby moves to this role; it takes no traffic",
+        Command::Borrow { .. } => "a replica of the pool joins the service as a standby",
+        Command::Return { .. } => "the replica leaves the service and goes back to its pool",
     };
     format!("{command}: {effect}")
 }

@@ -124,6 +124,9 @@ pub struct Preflight {
     pub providers: Vec<ProviderShift>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub takeover: Option<Takeover>,
+    /// What warming, cooling, borrowing or giving back a replica does to it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub readiness: Option<super::ReadinessChange>,
     pub no_path: Vec<NoPath>,
     /// Targets that would take more traffic than they can, in words.
     pub overloads: Vec<String>,

@@ -170,6 +170,9 @@ impl Sim {
                 let jitter = 1.0 + 0.2 * (2.0 * self.rng.random::<f64>() - 1.0);
                 let region_down = self.regions[replica.region_index].down;
                 let state = &mut self.services[s].replicas[r];
+                if state.returned {
+                    continue;
+                }
                 if state.role == ReplicaRole::Active {
                     state.ready = !region_down;
                     state.replication_lag_s = 0.0;
@@ -189,7 +192,7 @@ impl Sim {
                 } else {
                     nominal
                 };
-                state.ready = !stopped && state.role != ReplicaRole::ColdStandby;
+                state.ready = !stopped && !state.joining && state.role != ReplicaRole::ColdStandby;
             }
         }
     }
@@ -280,7 +283,7 @@ impl Sim {
             slow_rps += calls * slowdown;
         }
         failing_rps += (state.demand_rps - state.deferred_rps - served_rps).max(0.0);
-        let is_standby = |st: &ReplicaState| st.role.is_standby();
+        let is_standby = |st: &ReplicaState| st.role.is_standby() && !st.returned;
         let has_standbys = state.replicas.iter().any(is_standby);
         let standby_ready = state
             .replicas

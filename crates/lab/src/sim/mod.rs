@@ -26,9 +26,10 @@ use crate::audit::AuditRecord;
 use crate::scenario::Scenario;
 use crate::topology::Topology;
 pub use control::{Applied, ControlTarget, Refusal};
-use control::{Control, ModeControl, Promotion};
+use control::{Control, ModeControl, PoolState, RoleHold, SimOperation};
 use protocol::commands::Operation;
 use protocol::posture::StandbyShares;
+use protocol::readiness::{Pool, ReadinessTimes};
 use protocol::{
     BreakerState, Fallback, Gateway, Health, LabInfo, Latency, Notice, Provider, Region,
     ReplicaRole, Service,
@@ -57,6 +58,8 @@ pub struct FleetView {
     pub services: Vec<Service>,
     /// Operations running now or finished recently.
     pub operations: Vec<Operation>,
+    pub pools: Vec<Pool>,
+    pub readiness: ReadinessTimes,
     pub standby_shares: StandbyShares,
 }
 
@@ -80,8 +83,10 @@ pub struct Sim {
     fired_injects: Vec<usize>,
     notices: Vec<Notice>,
     fresh_notices: Vec<Notice>,
-    /// Promotions, oldest first: all running ones and the most recent finished ones.
-    operations: Vec<Promotion>,
+    /// Operations, oldest first: all running ones and the most recent finished ones.
+    operations: Vec<SimOperation>,
+    /// One per pool of the topology, same index.
+    pools: Vec<PoolState>,
     operations_started: u64,
     /// What happened by itself (expiries, operations that ended) since the last take.
     automatic: Vec<AuditRecord>,
@@ -191,6 +196,14 @@ struct ReplicaState {
     ready: bool,
     replication_lag_s: f64,
     load_rps: f64,
+    /// A standby role held for a while, and the role it goes back to.
+    timed_role: Option<RoleHold>,
+    /// Borrowed from a pool and not joined yet: not ready.
+    joining: bool,
+    /// Given back to its pool: no longer part of the service (its slot stays for reuse).
+    returned: bool,
+    /// The pool it was borrowed from.
+    pool: Option<usize>,
 }
 
 /// What the active injects do at one instant.
@@ -254,6 +267,10 @@ impl Sim {
                         ready: r.role != ReplicaRole::ColdStandby,
                         replication_lag_s: nominal_lag(r.role, 0.0),
                         load_rps: 0.0,
+                        timed_role: None,
+                        joining: false,
+                        returned: false,
+                        pool: None,
                     })
                     .collect(),
                 degraded_modes: Vec::new(),
@@ -264,6 +281,7 @@ impl Sim {
                 budget: budget::BudgetLedger::default(),
             })
             .collect();
+        let pools = vec![PoolState::default(); topology.pools.len()];
         let inject_phases =
             vec![InjectPhase::Pending; scenario.as_ref().map_or(0, |s| s.injects.len())];
         let mut sim = Sim {
@@ -283,6 +301,7 @@ impl Sim {
             notices: Vec::new(),
             fresh_notices: Vec::new(),
             operations: Vec::new(),
+            pools,
             operations_started: 0,
             automatic: Vec::new(),
         };
@@ -356,6 +375,8 @@ impl Sim {
             gateways: self.gateway_views(),
             services: self.service_views(),
             operations: self.operation_views(),
+            pools: self.pool_views(),
+            readiness: self.topology.readiness,
             standby_shares: self.topology.standby_shares,
         }
     }

@@ -114,6 +114,7 @@ impl Sim {
                 .iter()
                 .zip(&state.replicas)
                 .enumerate()
+                .filter(|(_, (_, st))| !st.returned)
                 .map(|(r, (replica, st))| Replica {
                     id: replica.id.clone(),
                     region: region_of(r),
@@ -123,6 +124,11 @@ impl Sim {
                     capacity_rps: round(replica.capacity_rps, 1),
                     load_rps: round(st.load_rps, 1),
                     takeover_s: Some(self.topology.failover.expected_s(st.role, st.ready)),
+                    timed_role: st
+                        .timed_role
+                        .as_ref()
+                        .map(|hold| self.timed_role_view(hold)),
+                    pool: st.pool.map(|p| self.topology.pools[p].id.clone()),
                 })
                 .collect(),
             degraded_modes: state

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{Criticality, Slo, StandbyShares, loss_averted_per_hour, path_spend_per_hour};
 use crate::model::{ModeEffect, TakeoverTimes};
-use crate::{Gateway, ReplicaRole, Service};
+use crate::readiness::Pool;
+use crate::{Gateway, Replica, ReplicaRole, Service};
 
 /// How often a service's active side fails, when the source does not say: once a month.
 pub const DEFAULT_INCIDENTS_PER_MONTH: f64 = 1.0;
@@ -89,22 +90,30 @@ impl Spend {
     }
 }
 
-/// What a service costs, from the snapshot: replicas by role and provider paths by traffic.
-/// `price_of` gives a provider's price per 1k tokens (the source's, else the config's).
+/// What a service costs, from the snapshot: replicas by role (a borrowed one at its pool's
+/// price, the others at the service's) and provider paths by traffic. `price_of` gives a
+/// provider's price per 1k tokens (the source's, else the config's).
 pub fn spend(
     service: &Service,
     posture: &Posture,
     gateways: &[Gateway],
+    pools: &[Pool],
     shares: &StandbyShares,
     price_of: impl Fn(&str) -> Option<f64>,
 ) -> Spend {
+    let active_price = |replica: &Replica| match &replica.pool {
+        Some(pool) => pools
+            .iter()
+            .find(|p| &p.id == pool)
+            .map(|p| p.cost_per_hour),
+        None => posture.replica_cost_per_hour,
+    };
     let by_role = |keep: fn(ReplicaRole) -> bool| {
-        posture.replica_cost_per_hour.map(|active| {
-            (service.replicas.iter())
-                .filter(|r| keep(r.role))
-                .map(|r| shares.replica_per_hour(r.role, active))
-                .sum::<f64>()
-        })
+        (service.replicas.iter())
+            .filter(|r| keep(r.role))
+            .try_fold(0.0, |sum, r| {
+                Some(sum + shares.replica_per_hour(r.role, active_price(r)?))
+            })
     };
     Spend {
         replicas_per_hour: by_role(|_| true),

@@ -20,6 +20,8 @@ fn replica(region: &str, role: ReplicaRole, ready: bool, capacity: f64, load: f6
         capacity_rps: capacity,
         load_rps: load,
         takeover_s: None,
+        timed_role: None,
+        pool: None,
     }
 }
 
@@ -101,6 +103,7 @@ fn replicas_cost_by_role_and_paths_by_price_and_traffic() {
         &service,
         service.posture.as_ref().unwrap(),
         &gateways(),
+        &[],
         &StandbyShares::default(),
         prices,
     );
@@ -130,6 +133,7 @@ fn serving_from_cache_spares_model_calls_and_an_unknown_price_is_unknown_spend()
         &service,
         &posture,
         &gateways(),
+        &[],
         &StandbyShares::default(),
         prices,
     );
@@ -140,6 +144,7 @@ fn serving_from_cache_spares_model_calls_and_an_unknown_price_is_unknown_spend()
         &service,
         &posture,
         &gateways(),
+        &[],
         &StandbyShares::default(),
         anthropic_unpriced,
     );
@@ -182,6 +187,7 @@ fn the_roi_weighs_the_downtime_a_ready_standby_saves_against_what_it_costs_beyon
         &service,
         &posture,
         &gateways(),
+        &[],
         &StandbyShares::default(),
         prices,
     );
@@ -233,6 +239,7 @@ fn spend_of(service: &Service) -> Spend {
         service,
         service.posture.as_ref().unwrap(),
         &gateways(),
+        &[],
         &StandbyShares::default(),
         prices,
     )
@@ -246,4 +253,31 @@ fn roi_of(service: &Service, spend: &Spend) -> Option<f64> {
         1_000.0,
         &TakeoverTimes::default(),
     )
+}
+
+#[test]
+fn a_borrowed_replica_costs_its_pools_price_and_an_unknown_pool_is_unknown_spend() {
+    let mut service = credit();
+    let mut borrowed = replica("us-west", ReplicaRole::WarmStandby, true, 50.0, 0.0);
+    borrowed.pool = Some("shared-us-west".into());
+    service.replicas.push(borrowed);
+    let pool = crate::readiness::Pool {
+        id: "shared-us-west".into(),
+        region: "us-west".into(),
+        size: 2,
+        cost_per_hour: 2.00,
+        lend_s: 60.0,
+        capacity_rps: 50.0,
+        loans: Vec::new(),
+    };
+    let posture = service.posture.clone().unwrap();
+    let shares = StandbyShares::default();
+    let priced = spend(&service, &posture, &gateways(), &[pool], &shares, prices);
+    // 9.225 as before, and the borrowed warm replica: 0.4 × the pool's $2.00.
+    assert!(close(priced.replicas_per_hour.unwrap(), 9.225 + 0.80));
+    let unknown = spend(&service, &posture, &gateways(), &[], &shares, prices);
+    assert_eq!(
+        unknown.replicas_per_hour, None,
+        "its pool is not in the snapshot"
+    );
 }

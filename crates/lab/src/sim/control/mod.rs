@@ -9,13 +9,19 @@
 //!
 //! This module judges and applies a command and reports its consequences; the controls
 //! themselves are in `traffic` (drains, breakers, degraded modes, weights), `promotion`
-//! (promotions and their operations) and `timed` (how timed controls show and expire).
+//! (operations, and promotions among them), `readiness` (warming and cooling standbys),
+//! `pool` (borrowing replicas from shared pools and giving them back) and `timed` (how timed
+//! controls show and expire).
 
+mod pool;
 mod promotion;
+mod readiness;
 mod timed;
 mod traffic;
 
-pub(super) use promotion::Promotion;
+pub(super) use pool::PoolState;
+pub(super) use promotion::SimOperation;
+pub(super) use readiness::RoleHold;
 
 use super::{ServiceState, Sim};
 use crate::audit::AuditRecord;
@@ -164,6 +170,14 @@ impl Sim {
                 ..
             } => self.degrade(target, *mode, *enabled, by, reason, *expires_in_s)?,
             Command::Weights { scope, weights, .. } => self.set_weights(target, scope, weights)?,
+            Command::Standby {
+                replica,
+                role,
+                expires_in_s,
+                ..
+            } => self.change_standby(target, replica, *role, (by, reason), *expires_in_s)?,
+            Command::Borrow { pool, role, .. } => self.borrow(target, pool, *role, (by, reason))?,
+            Command::Return { replica, .. } => self.give_back(target, replica)?,
         };
         let now = self.elapsed_s;
         self.notice(now, format!("{by}: {command} — {reason}"));

@@ -1,5 +1,7 @@
-//! Promotions: operations that make a standby active after its takeover time, end by
-//! themselves (or fail when the standby's region goes down), and stay visible for a while.
+//! Operations: changes that take time and end by themselves (or fail when their replica's
+//! region goes down), and stay visible for a while. A promotion makes a standby active after
+//! its takeover time; warming and cooling a standby (`readiness`) and a borrowed replica
+//! joining its service (`pool`) are operations too, and finish there.
 
 use super::{Outcome, Refusal, invalid};
 use crate::audit::{AuditRecord, SYSTEM_ACTOR};
@@ -16,17 +18,51 @@ const OPERATION_SHOWN_S: f64 = 600.0;
 /// ...and only the most recent ones.
 const OPERATIONS_SHOWN: usize = 20;
 
-/// A promotion: an operation that makes a standby active after its takeover time.
+/// What an operation does when its time is up.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(in crate::sim) enum Work {
+    /// Makes the standby active; the active ones become hot standbys.
+    Promote,
+    /// Moves a standby from one standby role to another.
+    Readiness { from: ReplicaRole, to: ReplicaRole },
+    /// A replica borrowed from a pool joins its service as a standby of `role`.
+    Join { pool: usize, role: ReplicaRole },
+}
+
+impl Work {
+    fn gerund(self) -> &'static str {
+        match self {
+            Work::Promote => "promoting",
+            Work::Readiness { from, to } if warmer(to, from) => "warming",
+            Work::Readiness { .. } => "cooling",
+            Work::Join { .. } => "lending",
+        }
+    }
+}
+
+/// Whether role `a` is warmer than `b` (active is the warmest).
+pub(super) fn warmer(a: ReplicaRole, b: ReplicaRole) -> bool {
+    let warmth = |role| match role {
+        ReplicaRole::ColdStandby => 0,
+        ReplicaRole::WarmStandby => 1,
+        ReplicaRole::HotStandby => 2,
+        ReplicaRole::Active => 3,
+    };
+    warmth(a) > warmth(b)
+}
+
+/// An operation on one replica of a service: running, then succeeded or failed.
 #[derive(Clone)]
-pub(in crate::sim) struct Promotion {
-    id: String,
-    service: usize,
-    replica: usize,
+pub(in crate::sim) struct SimOperation {
+    pub(super) id: String,
+    pub(super) service: usize,
+    pub(super) replica: usize,
+    pub(super) work: Work,
     by: String,
     reason: String,
     started_s: f64,
     takes_s: f64,
-    state: OperationState,
+    pub(super) state: OperationState,
     message: String,
     finished_s: Option<f64>,
 }
@@ -40,6 +76,48 @@ impl Sim {
             .map(|op| self.operation_view(op))
     }
 
+    /// Refuses a second operation on a service while one runs: they would race for its roles.
+    pub(super) fn refuse_if_busy(&self, s: usize) -> Result<(), Refusal> {
+        match self
+            .operations
+            .iter()
+            .find(|op| op.service == s && op.state == OperationState::Running)
+        {
+            Some(running) => invalid(format!(
+                "{} is already {} {} (started by {})",
+                running.id,
+                running.work.gerund(),
+                self.topology.services[s].replicas[running.replica].id,
+                running.by
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// The index of replica `replica_id` of service `s`, or why there is none.
+    pub(super) fn replica_index(&self, s: usize, replica_id: &str) -> Result<usize, Refusal> {
+        let spec = &self.topology.services[s];
+        let found = spec
+            .replicas
+            .iter()
+            .zip(&self.services[s].replicas)
+            .position(|(r, state)| r.id == replica_id && !state.returned);
+        found.ok_or_else(|| {
+            let ids: Vec<&str> = spec
+                .replicas
+                .iter()
+                .zip(&self.services[s].replicas)
+                .filter(|(_, state)| !state.returned)
+                .map(|(r, _)| r.id.as_str())
+                .collect();
+            Refusal::Invalid(format!(
+                "{} has no replica {replica_id:?}; its replicas: {}",
+                spec.id,
+                ids.join(", ")
+            ))
+        })
+    }
+
     pub(super) fn promote(
         &mut self,
         s: usize,
@@ -47,30 +125,13 @@ impl Sim {
         by: &str,
         reason: &str,
     ) -> Result<Outcome, Refusal> {
-        let spec = &self.topology.services[s];
-        let Some(r) = spec.replicas.iter().position(|r| r.id == replica_id) else {
-            let ids: Vec<&str> = spec.replicas.iter().map(|r| r.id.as_str()).collect();
-            return invalid(format!(
-                "{} has no replica {replica_id:?}; its replicas: {}",
-                spec.id,
-                ids.join(", ")
-            ));
-        };
+        let r = self.replica_index(s, replica_id)?;
         let state = &self.services[s].replicas[r];
         if state.role == ReplicaRole::Active {
             return invalid(format!("{replica_id} is already active"));
         }
-        if let Some(running) = self
-            .operations
-            .iter()
-            .find(|op| op.service == s && op.state == OperationState::Running)
-        {
-            return invalid(format!(
-                "{} is already promoting {} (started by {})",
-                running.id, spec.replicas[running.replica].id, running.by
-            ));
-        }
-        let region = spec.replicas[r].region_index;
+        self.refuse_if_busy(s)?;
+        let region = self.topology.services[s].replicas[r].region_index;
         let region_id = &self.topology.regions[region].id;
         if self.regions[region].down {
             return invalid(format!("cannot promote {replica_id}: {region_id} is down"));
@@ -104,21 +165,38 @@ impl Sim {
                 "{region_id} is drained: {replica_id} takes no traffic there until it is undrained"
             ));
         }
+        let message = format!("{replica_id}, {warmth} in ~{}", format_duration(takes_s));
+        let started = self.start_operation((s, r), Work::Promote, by, reason, takes_s, message);
+        outcome.operation = Some(started);
+        Ok(outcome)
+    }
+
+    /// Starts an operation on replica `(s, r)` that ends after `takes_s`; returns its view.
+    pub(super) fn start_operation(
+        &mut self,
+        (service, replica): (usize, usize),
+        work: Work,
+        by: &str,
+        reason: &str,
+        takes_s: f64,
+        message: String,
+    ) -> Operation {
         self.operations_started += 1;
-        let promotion = Promotion {
+        let operation = SimOperation {
             id: format!("op-{}", self.operations_started),
-            service: s,
-            replica: r,
+            service,
+            replica,
+            work,
             by: by.to_string(),
             reason: reason.to_string(),
             started_s: self.elapsed_s,
             takes_s,
             state: OperationState::Running,
-            message: format!("{replica_id}, {warmth} in ~{}", format_duration(takes_s)),
+            message,
             finished_s: None,
         };
-        outcome.operation = Some(self.operation_view(&promotion));
-        self.operations.push(promotion);
+        let view = self.operation_view(&operation);
+        self.operations.push(operation);
         if self.operations.len() > OPERATIONS_KEPT
             && let Some(oldest) = self
                 .operations
@@ -127,71 +205,31 @@ impl Sim {
         {
             self.operations.remove(oldest);
         }
-        Ok(outcome)
+        view
     }
 
-    /// Ends the promotions whose standby is ready, or whose region went down.
+    /// Ends the operations whose time is up, or whose replica's region went down.
     pub(in crate::sim) fn advance_operations(&mut self, now: f64) {
         for i in 0..self.operations.len() {
             let op = &self.operations[i];
             if op.state != OperationState::Running {
                 continue;
             }
-            let (s, r) = (op.service, op.replica);
-            let spec = &self.topology.services[s];
-            let region = spec.replicas[r].region_index;
-            let actives: Vec<usize> = (0..spec.replicas.len())
-                .filter(|&k| self.services[s].replicas[k].role == ReplicaRole::Active)
-                .collect();
-            let names = |replicas: &[usize]| {
-                replicas
-                    .iter()
-                    .map(|&k| spec.replicas[k].id.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
+            let (s, r, work) = (op.service, op.replica, op.work);
+            let region = self.topology.services[s].replicas[r].region_index;
             let (state, message) = if self.regions[region].down {
-                let stays = if actives.is_empty() {
-                    "nothing is active".to_string()
-                } else {
-                    format!("{} stays active", names(&actives))
-                };
-                (
-                    OperationState::Failed,
-                    format!(
-                        "{} went down during the takeover; {stays}",
-                        self.topology.regions[region].id
-                    ),
-                )
+                (OperationState::Failed, self.fail_work(s, r, work))
             } else if now >= op.started_s + op.takes_s {
-                let promoted = &spec.replicas[r].id;
-                let message = if actives.is_empty() {
-                    format!("{promoted} is active")
-                } else {
-                    format!("{promoted} is active; {} is a hot standby", names(&actives))
-                };
-                let service = &mut self.services[s];
-                for k in actives {
-                    service.replicas[k].role = ReplicaRole::HotStandby;
-                }
-                let replica = &mut service.replicas[r];
-                replica.role = ReplicaRole::Active;
-                replica.ready = true;
-                replica.replication_lag_s = 0.0;
-                service.control_revision += 1;
-                (OperationState::Succeeded, message)
+                (OperationState::Succeeded, self.finish_work(s, r, work))
             } else {
                 continue;
             };
             let at = self.time_at(now);
+            let command = self.operation_command(&self.operations[i]);
             let op = &mut self.operations[i];
             op.state = state;
             op.message = message.clone();
             op.finished_s = Some(now);
-            let command = Command::Promote {
-                service: spec.id.clone(),
-                replica: spec.replicas[r].id.clone(),
-            };
             let record = AuditRecord {
                 at,
                 actor: SYSTEM_ACTOR.to_string(),
@@ -207,12 +245,102 @@ impl Sim {
                 detail: Some(format!("{} started by {}: {message}", op.id, op.by)),
                 preflight: None,
             };
+            let noun = match work {
+                Work::Promote => "promotion",
+                Work::Readiness { .. } => "standby change",
+                Work::Join { .. } => "loan",
+            };
             self.automatic.push(record);
-            self.notice(now, format!("promotion {}: {message}", state.word()));
+            self.notice(now, format!("{noun} {}: {message}", state.word()));
         }
     }
 
-    fn operation_view(&self, op: &Promotion) -> Operation {
+    /// What an operation whose time is up changes; what it says.
+    fn finish_work(&mut self, s: usize, r: usize, work: Work) -> String {
+        match work {
+            Work::Promote => self.finish_promotion(s, r),
+            Work::Readiness { to, .. } => self.finish_readiness(s, r, to),
+            Work::Join { role, .. } => self.finish_join(s, r, role),
+        }
+    }
+
+    /// What becomes of an operation whose replica's region went down; what it says.
+    fn fail_work(&mut self, s: usize, r: usize, work: Work) -> String {
+        let region = &self.topology.regions[self.topology.services[s].replicas[r].region_index].id;
+        let went_down = format!("{region} went down");
+        match work {
+            Work::Promote => {
+                let actives = self.actives(s);
+                let stays = if actives.is_empty() {
+                    "nothing is active".to_string()
+                } else {
+                    format!("{} stays active", actives.join(", "))
+                };
+                format!("{went_down} during the takeover; {stays}")
+            }
+            Work::Readiness { from, .. } => self.fail_readiness(s, r, from, &went_down),
+            Work::Join { pool, .. } => self.fail_join(s, r, pool, &went_down),
+        }
+    }
+
+    /// Ids of the service's active replicas.
+    fn actives(&self, s: usize) -> Vec<String> {
+        let spec = &self.topology.services[s];
+        (0..spec.replicas.len())
+            .filter(|&k| self.services[s].replicas[k].role == ReplicaRole::Active)
+            .map(|k| spec.replicas[k].id.clone())
+            .collect()
+    }
+
+    fn finish_promotion(&mut self, s: usize, r: usize) -> String {
+        let actives = self.actives(s);
+        let promoted = &self.topology.services[s].replicas[r].id;
+        let message = if actives.is_empty() {
+            format!("{promoted} is active")
+        } else {
+            format!(
+                "{promoted} is active; {} is a hot standby",
+                actives.join(", ")
+            )
+        };
+        let service = &mut self.services[s];
+        for replica in &mut service.replicas {
+            if replica.role == ReplicaRole::Active {
+                replica.role = ReplicaRole::HotStandby;
+            }
+        }
+        let replica = &mut service.replicas[r];
+        replica.role = ReplicaRole::Active;
+        replica.ready = true;
+        replica.replication_lag_s = 0.0;
+        // A promoted replica is no standby to cool back later.
+        replica.timed_role = None;
+        service.control_revision += 1;
+        message
+    }
+
+    /// The command an operation carries out, as its audit records name it.
+    fn operation_command(&self, op: &SimOperation) -> Command {
+        let spec = &self.topology.services[op.service];
+        let service = spec.id.clone();
+        let replica = spec.replicas[op.replica].id.clone();
+        match op.work {
+            Work::Promote => Command::Promote { service, replica },
+            Work::Readiness { to, .. } => Command::Standby {
+                service,
+                replica,
+                role: to,
+                expires_in_s: None,
+            },
+            Work::Join { pool, role } => Command::Borrow {
+                service,
+                pool: self.topology.pools[pool].id.clone(),
+                role,
+            },
+        }
+    }
+
+    fn operation_view(&self, op: &SimOperation) -> Operation {
         let until = op.finished_s.unwrap_or(self.elapsed_s);
         let progress = match op.state {
             OperationState::Succeeded => 1.0,
@@ -221,12 +349,8 @@ impl Sim {
         let spec = &self.topology.services[op.service];
         Operation {
             id: op.id.clone(),
-            kind: "promote".to_string(),
-            target: Command::Promote {
-                service: spec.id.clone(),
-                replica: spec.replicas[op.replica].id.clone(),
-            }
-            .target_label(),
+            kind: self.operation_command(op).kind().word().to_string(),
+            target: format!("{}/{}", spec.id, spec.replicas[op.replica].id),
             state: op.state,
             progress: round(progress, 3),
             message: op.message.clone(),
@@ -239,11 +363,11 @@ impl Sim {
 
     /// Running operations and the most recent finished ones, oldest first.
     pub(in crate::sim) fn operation_views(&self) -> Vec<Operation> {
-        let recent = |op: &&Promotion| {
+        let recent = |op: &&SimOperation| {
             op.finished_s
                 .is_none_or(|finished| self.elapsed_s - finished <= OPERATION_SHOWN_S)
         };
-        let shown: Vec<&Promotion> = self.operations.iter().filter(recent).collect();
+        let shown: Vec<&SimOperation> = self.operations.iter().filter(recent).collect();
         let skip = shown.len().saturating_sub(OPERATIONS_SHOWN);
         shown
             .into_iter()

@@ -82,6 +82,7 @@ impl Sim {
                 preflight: None,
             });
         }
+        self.expire_role_holds(now);
     }
 
     pub(in crate::sim) fn timed_control(&self, control: &Control) -> TimedControl {

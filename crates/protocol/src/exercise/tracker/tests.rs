@@ -171,6 +171,8 @@ pub(crate) fn fleet(t_s: f64, east: (f64, f64, f64), openai_share: f64) -> RunRe
             notices: Vec::new(),
             operations: Vec::new(),
             lab: None,
+            pools: Vec::new(),
+            readiness: None,
         }),
     }
 }
