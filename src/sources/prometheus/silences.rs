@@ -3,9 +3,11 @@
 //! Alertmanager takes no idempotency key, so the console keeps its own in the silence's
 //! comment (`<reason> [switchboard:<key>]`) and looks it up before creating: a create sent
 //! again with the same key (a retry after a timeout, a replay from the journal) finds the
-//! first silence and makes no second. Two creates racing with one key may both post; each
-//! then reads, once the millisecond of its own store has passed, and expires its own unless it
-//! is the first stored, so one silence remains and both answers name it.
+//! first silence and makes no second. Creates racing with one key may all post; each then
+//! reads, once the millisecond of its own store has passed, and expires its own unless it is
+//! the first stored, so one silence remains and every answer names it. Every read that decides
+//! an answer waits out the millisecond of what it found: Alertmanager's store times have
+//! millisecond resolution, and a racer stored in the same one is ordered by id.
 
 use std::time::Duration;
 
@@ -173,11 +175,16 @@ impl AlertmanagerClient {
         request: &SilenceRequest,
     ) -> Result<SilenceCreated, PromError> {
         let key = checked_key(&request.idempotency_key)?;
-        if let Some(first) = self.first_with_key(key).await? {
-            return Ok(SilenceCreated {
-                id: first.id,
-                replayed: true,
-            });
+        if self.first_with_key(key).await?.is_some() {
+            // Another create with this key ran: a racer stored in the same millisecond as the
+            // one seen may not be visible yet and may win by id; read again once it would be.
+            tokio::time::sleep(STORE_TICK_PASSED).await;
+            if let Some(first) = self.first_with_key(key).await? {
+                return Ok(SilenceCreated {
+                    id: first.id,
+                    replayed: true,
+                });
+            }
         }
         let now = Utc::now();
         let ends_at = ends_at(now, request.duration)?;
