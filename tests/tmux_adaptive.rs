@@ -1,5 +1,7 @@
-//! Adaptive redundancy in a real terminal: on the Services view, warm credit-decision's cold
-//! standby with a reason, see the operation's progress, and the standby become warm.
+//! Adaptive redundancy in a real terminal: on the Services view (its budget and spend columns
+//! read), warm credit-decision's cold standby with a reason, its spend change in the
+//! preflight, see the operation's progress, the standby become warm, and the Cost view price
+//! the warmer standby.
 //! Needs tmux on PATH (`.ci/run` installs it).
 
 mod tmux_support;
@@ -23,6 +25,19 @@ fn warming_a_cold_standby_shows_its_progress_and_then_a_warm_standby() {
     tmux.send(&["2"]);
     let screen = tmux.wait_for("credit-decision", WAIT);
     assert!(screen.contains("hot ✓ cold ✗"), "{screen}");
+    let header = screen.lines().find(|l| l.contains("SERVICE")).unwrap();
+    assert!(
+        header.contains("BUDGET") && header.contains("$/h"),
+        "{screen}"
+    );
+    let credit = screen
+        .lines()
+        .find(|l| l.contains("credit-decision"))
+        .unwrap();
+    assert!(
+        credit.contains("65%"),
+        "a third of its budget spent: {screen}"
+    );
     tmux.send(&[":"]);
     tmux.send(&["-l", "standby credit-decision credit-decision@eu-west warm"]);
     tmux.send(&["Enter"]);
@@ -40,6 +55,14 @@ fn warming_a_cold_standby_shows_its_progress_and_then_a_warm_standby() {
     );
     let screen = tmux.wait_for("hot ✓ warm ✓", WAIT);
     assert!(screen.contains("credit-decision"), "{screen}");
+    // Standbys: the hot one $4.50/h, the warm one now 0.4 of $4.50 (it was 0.05 of it).
+    tmux.send(&["9"]);
+    let screen = tmux.wait_for("idle standbys", WAIT);
+    let credit = screen
+        .lines()
+        .find(|l| l.contains("credit-decision"))
+        .unwrap();
+    assert!(credit.contains("$6.30"), "{screen}");
     tmux.send(&["q"]);
     let screen = tmux.wait_for("END-42", WAIT);
     assert!(screen.contains("END-42 exit=0"), "{screen}");
