@@ -4,13 +4,13 @@
 //! the budget it would burn.
 
 use protocol::FleetSnapshot;
-use protocol::commands::{BreakerAction, OperationState};
+use protocol::commands::BreakerAction;
 use switchboard::domain::command::Command;
 use switchboard::domain::cost::CostReport;
 use switchboard::domain::preflight::{add_cost_effect, preflight};
 use switchboard::domain::prices::CostConfig;
 
-use crate::{WAIT, client, credit_decision_and_standby, start_lab};
+use crate::{client, credit_decision_and_standby, finished, start_lab};
 
 fn spend(
     snapshot: &FleetSnapshot,
@@ -51,13 +51,7 @@ async fn a_promotions_replica_spend_is_what_the_lab_prices_after_it() {
         .await
         .unwrap();
     let operation = accepted.operation.unwrap();
-    tokio::time::timeout(WAIT, async {
-        while alice.operation(&operation.id).await.unwrap().state == OperationState::Running {
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-    })
-    .await
-    .unwrap();
+    finished(&alice, &operation.id).await;
     let after = alice.fleet().await.unwrap();
     let lab_delta = spend(&after, |s| s.spend.replicas_per_hour)
         - spend(&before, |s| s.spend.replicas_per_hour);

@@ -67,3 +67,18 @@ fn credit_decision_and_standby(fleet: &FleetSnapshot) -> (&Service, &Replica) {
         .unwrap();
     (credit, standby)
 }
+
+/// Operation `id` once it no longer runs (within [`WAIT`]).
+async fn finished(alice: &Client, id: &str) -> protocol::commands::Operation {
+    tokio::time::timeout(WAIT, async {
+        loop {
+            let now = alice.operation(id).await.unwrap();
+            if now.state != protocol::commands::OperationState::Running {
+                return now;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .unwrap()
+}

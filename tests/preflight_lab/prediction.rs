@@ -2,7 +2,6 @@
 //! the crate's doc).
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use lab::LabServer;
 use protocol::commands::{BreakerAction, OperationState, WeightScope};
@@ -10,7 +9,7 @@ use protocol::{FleetSnapshot, Region};
 use switchboard::domain::command::Command;
 use switchboard::domain::preflight::{LOW_HEADROOM, Preflight, Verdict, preflight};
 
-use crate::{WAIT, client, credit_decision_and_standby, start_lab};
+use crate::{client, credit_decision_and_standby, finished, start_lab};
 
 fn load_tolerance(rps: f64) -> f64 {
     0.05 * rps.abs() + 0.3
@@ -300,17 +299,7 @@ async fn a_promotion_takes_the_time_and_lands_where_the_preflight_said() {
         "the lab plans {planned}s, the preflight said {}s",
         takeover.expected_takeover_s
     );
-    let finished = tokio::time::timeout(WAIT, async {
-        loop {
-            let now = alice.operation(&operation.id).await.unwrap();
-            if now.state != OperationState::Running {
-                return now;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    })
-    .await
-    .unwrap();
+    let finished = finished(&alice, &operation.id).await;
     assert_eq!(finished.state, OperationState::Succeeded, "{finished:?}");
     let after = alice.fleet().await.unwrap();
     assert_prediction(&check, &before, &after);
