@@ -165,6 +165,17 @@ pub fn cost_cells(service: &crate::domain::cost::ServiceCost) -> [String; 11] {
     ]
 }
 
+/// One row of the cost audit, each cell padded to its width: names left, figures right.
+pub fn cost_row(cells: &[String], widths: impl IntoIterator<Item = usize>) -> String {
+    let padded: Vec<String> = (cells.iter().zip(widths).enumerate())
+        .map(|(column, (cell, width))| match column {
+            0..=2 => format!("{cell:<width$}"),
+            _ => format!("{cell:>width$}"),
+        })
+        .collect();
+    padded.join(" ").trim_end().to_string()
+}
+
 /// What the cost audit says under its table: spend by tier, total and idle standbys, the
 /// findings (`none` when there are none), which figures the config gave.
 pub fn summary_lines(report: &crate::domain::cost::CostReport) -> Vec<String> {

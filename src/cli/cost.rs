@@ -10,7 +10,7 @@ use crate::cli::output::{EXIT_ERROR, EXIT_OK, process_exit_code, write_json};
 use crate::cli::target::Target;
 use crate::domain::cost::CostReport;
 use crate::domain::prices::CostConfig;
-use crate::format::{COST_COLUMNS, cost_cells, summary_lines};
+use crate::format::{COST_COLUMNS, cost_cells, cost_row, summary_lines};
 use crate::sources::{Client, SourceSpec};
 use protocol::sanitize::clean;
 
@@ -115,13 +115,6 @@ fn write_human(out: &mut impl Write, audit: &SourceAudit) -> std::io::Result<()>
     writeln!(out)
 }
 
-/// The columns padded to their widths: names left, figures right.
 fn aligned(cells: [String; 11]) -> String {
-    let padded: Vec<String> = (cells.iter().zip(COST_COLUMNS).enumerate())
-        .map(|(column, (cell, (_, width)))| match column {
-            0..=2 => format!("{cell:<width$}"),
-            _ => format!("{cell:>width$}"),
-        })
-        .collect();
-    padded.join(" ").trim_end().to_string()
+    cost_row(&cells, COST_COLUMNS.map(|(_, width)| width))
 }

@@ -10,7 +10,7 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 use crate::app::App;
 use crate::domain::cost::CostReport;
 use crate::domain::fleet::Freshness;
-use crate::format::{COST_COLUMNS, cost_cells, summary_lines};
+use crate::format::{COST_COLUMNS, cost_cells, cost_row, summary_lines};
 use crate::theme::Theme;
 use protocol::sanitize::clean;
 
@@ -19,18 +19,12 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         &COST_COLUMNS.map(|(_, width)| Constraint::Length(width as u16)),
         area.width.saturating_sub(2),
     );
+    // Cut to the columns the terminal leaves (ending in `…`), then padded as the CLI pads.
     let row = |cells: [String; 11]| -> String {
-        let padded: Vec<String> = (cells.iter().zip(&widths).enumerate())
-            .map(|(column, (cell, width))| {
-                let cell = super::fit(cell, *width);
-                let width = usize::from(*width);
-                match column {
-                    0..=2 => format!("{cell:<width$}"),
-                    _ => format!("{cell:>width$}"),
-                }
-            })
+        let fitted: Vec<String> = (cells.iter().zip(&widths))
+            .map(|(cell, width)| super::fit(cell, *width))
             .collect();
-        padded.join(" ")
+        cost_row(&fitted, widths.iter().map(|w| usize::from(*w)))
     };
     let mut lines = Vec::new();
     for source in &app.sources {

@@ -26,8 +26,10 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         Constraint::Min(0),
     ])
     .areas(area);
-    draw_list(app, theme, frame, list);
-    draw_detail(app, theme, frame, detail);
+    // Each source's cost audit, once per frame for the list and the pane alike.
+    let reports = cost_reports(app);
+    draw_list(app, &reports, theme, frame, list);
+    draw_detail(app, &reports, theme, frame, detail);
 }
 
 /// The list takes the rows it needs, at most half the body; the detail pane gets the rest.
@@ -41,7 +43,13 @@ fn list_rows(area: Rect) -> usize {
     area.height.saturating_sub(3) as usize
 }
 
-fn draw_list(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
+fn draw_list(
+    app: &App,
+    reports: &[Option<CostReport>],
+    theme: &Theme,
+    frame: &mut Frame,
+    area: Rect,
+) {
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(theme.border)
@@ -73,7 +81,6 @@ fn draw_list(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     }
     columns.extend([Constraint::Min(24), Constraint::Fill(1)]);
     let widths = super::column_widths(&columns, area.width.saturating_sub(2));
-    let reports = cost_reports(app);
     // What does not fit its column ends in `…`; the pane below has the service in full.
     let fit = |text: &str, column: usize| super::fit(text, widths[column]);
     let rows: Vec<Row> = app
@@ -215,7 +222,13 @@ pub fn list_map(app: &App, body: Rect) -> ListMap {
     )
 }
 
-fn draw_detail(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
+fn draw_detail(
+    app: &App,
+    reports: &[Option<CostReport>],
+    theme: &Theme,
+    frame: &mut Frame,
+    area: Rect,
+) {
     let Some(row) = app.selected_service() else {
         return;
     };
@@ -244,11 +257,11 @@ fn draw_detail(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     lines.extend(super::alerts::service_lines(app, theme, &service.id));
     lines.extend(super::slo_burn::service_lines(app, theme, &service.id));
     let own_from = lines.len();
-    if let Some(snapshot) = source.snapshot.as_ref() {
-        let report = CostReport::of(snapshot, &app.cost);
-        if let Some(cost) = report.service(&service.id) {
-            lines.extend(posture_lines(cost, theme));
-        }
+    if let Some(cost) = reports[row.source]
+        .as_ref()
+        .and_then(|r| r.service(&service.id))
+    {
+        lines.extend(posture_lines(cost, theme));
     }
     lines.push(Line::styled("replicas", theme.dim));
     for replica in &service.replicas {
