@@ -13,7 +13,7 @@ use crate::domain::preflight::{Preflight, add_cost_effect};
 use crate::domain::prices::CostConfig;
 use crate::keymap::Layer;
 use protocol::Role;
-use protocol::approvals::ApprovalRequest;
+use protocol::approvals::{ApprovalRequest, under_policy};
 use protocol::commands::{AuditEntry, CommandAccepted, PreflightSeen};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -418,15 +418,16 @@ impl App {
         }
         let source = confirm.source;
         let command = confirm.command.clone();
-        let preflight = confirm.preflight.seen(confirm.forced());
-        let if_match = self.sources[source]
-            .snapshot
-            .as_ref()
-            .and_then(|s| command.control_revision(s));
-        let Some(if_match) = if_match else {
+        let seen = confirm.preflight.seen(confirm.forced());
+        let confirmed_on = (self.sources[source].snapshot.as_ref())
+            .and_then(|snapshot| Some((snapshot, command.control_revision(snapshot)?)));
+        let Some((snapshot, if_match)) = confirmed_on else {
             confirm.problem = Some(format!("{} is no longer in the fleet", command.target_id()));
             return Vec::new();
         };
+        // Marked for a second approver on the fleet it was confirmed on, so that the source
+        // holds it (or, for a cluster that cannot, the runner refuses it).
+        let preflight = under_policy(self.approval_policy.as_ref(), &command, snapshot, seen);
         self.overlays.close(Layer::Confirm);
         self.next_command_id += 1;
         let id = self.next_command_id;

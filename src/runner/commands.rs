@@ -11,14 +11,12 @@ use super::journaling::{failure_kind, write_journal};
 use super::silences;
 use crate::app::{CommandFailure, CommandRequest, FailureKind, Msg, SilenceOrder};
 use crate::journal::{Entry, Journal, Outcome};
-use crate::sources::approvals::{refused_unheld, under_policy};
+use crate::sources::approvals::refused_unheld;
 use crate::sources::delivery::{ATTEMPTS, deliver};
 use crate::sources::patroni::PatroniClient;
 use crate::sources::prometheus::AlertmanagerClient;
 use crate::sources::temporal::{TemporalClient, TemporalSource};
 use crate::sources::{Client, ClientError, EscalationBackend, SourceSpec, Timeouts};
-use protocol::FleetSnapshot;
-use protocol::approvals::ApprovalPolicy;
 
 /// Audit entries asked for per page; later ones arrive as events.
 const AUDIT_PAGE: u32 = 200;
@@ -43,8 +41,6 @@ pub struct Dispatcher {
     pub(super) patroni: HashMap<String, (String, PatroniClient)>,
     /// The Alertmanager of each metrics source that has one: silences go there.
     pub(super) alertmanagers: HashMap<String, AlertmanagerClient>,
-    /// The context's two-person rule, applied to every command sent.
-    pub(super) approvals: Option<ApprovalPolicy>,
 }
 
 impl Dispatcher {
@@ -92,7 +88,6 @@ impl Dispatcher {
             backends,
             patroni: HashMap::new(),
             alertmanagers: HashMap::new(),
-            approvals: None,
         }
     }
 
@@ -132,14 +127,11 @@ impl Dispatcher {
     }
 
     pub fn send_command(&self, request: CommandRequest) {
-        // A cluster has no one to hold a command for a second approver: refused, never sent.
-        let (policy, preflight) = (self.approvals.as_ref(), request.preflight.as_ref());
+        // The App marked the command for a second approver under the context's policy, on the
+        // fleet it was confirmed on; a cluster has no one to hold it for one: refused, never sent.
+        let held_why = (request.preflight.as_ref()).and_then(|p| p.needs_approval.as_deref());
         let unheld = match self.patroni.contains_key(&request.source) {
-            // A promotion, the one command a cluster takes, is never weighed by traffic.
-            true => {
-                let fleet = FleetSnapshot::default();
-                refused_unheld(policy, &request.command, preflight, &fleet, "Patroni")
-            }
+            true => held_why.map(|why| refused_unheld(why, "Patroni")),
             false => None,
         };
         if unheld.is_none() && self.send_to_patroni(&request) {
@@ -162,29 +154,8 @@ impl Dispatcher {
             return;
         };
         let (journal, tx, context) = (self.journal.clone(), self.tx.clone(), self.context.clone());
-        let policy = self.approvals.clone();
         tokio::spawn(async move {
-            let (command, preflight) = (&request.command, request.preflight.clone());
-            let preflight = match under_policy(policy.as_ref(), &client, command, preflight, None)
-                .await
-            {
-                Ok(preflight) => preflight,
-                Err(error) => {
-                    let failure = CommandFailure {
-                        kind: FailureKind::Rejected,
-                        message: format!(
-                            "not sent: the fleet could not be read for the context's approval policy ({error})"
-                        ),
-                    };
-                    let _ = tx
-                        .send(Msg::CommandFinished {
-                            id: request.id,
-                            result: Err(failure),
-                        })
-                        .await;
-                    return;
-                }
-            };
+            let preflight = request.preflight.clone();
             let key = uuid::Uuid::new_v4().to_string();
             let entry = Entry::new(
                 &context,
@@ -303,6 +274,8 @@ mod tests {
     use super::*;
     use crate::domain::command::Command;
     use lab::{LabOptions, LabServer};
+    use protocol::approvals::ApprovalPolicy;
+    use protocol::commands::PreflightSeen;
 
     /// A console that died after sending a command learns on restart what became of it.
     #[tokio::test]
@@ -381,8 +354,35 @@ mod tests {
         lab.shutdown().await;
     }
 
+    /// The answer of the first command that finishes.
+    async fn answer(
+        rx: &mut mpsc::Receiver<Msg>,
+    ) -> Result<protocol::commands::CommandAccepted, CommandFailure> {
+        loop {
+            match tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv()).await {
+                Ok(Some(Msg::CommandFinished { result, .. })) => break result,
+                Ok(Some(_)) => continue,
+                other => panic!("expected the command's answer, got {other:?}"),
+            }
+        }
+    }
+
+    /// A drain the console confirmed under a policy naming drains, marked as the App marks it.
+    fn marked_for_approval(command: &Command, fleet: &protocol::FleetSnapshot) -> PreflightSeen {
+        let policy: ApprovalPolicy =
+            serde_json::from_str(r#"{"verbs": ["drain", "promote"]}"#).unwrap();
+        let seen = PreflightSeen {
+            verdict: protocol::commands::PreflightVerdict::Ok,
+            findings: Vec::new(),
+            forced: false,
+            needs_approval: None,
+            approval_expires_after_s: None,
+        };
+        protocol::approvals::under_policy(Some(&policy), command, fleet, seen)
+    }
+
     /// The context's policy reaches the source from the console as from the CLI: the lab,
-    /// with no policy of its own, holds the drain the console's policy names.
+    /// with no policy of its own, holds the drain the console marked.
     #[tokio::test]
     async fn a_command_the_contexts_policy_names_is_held_by_the_source() {
         let lab = LabServer::start(LabOptions::default(), "127.0.0.1:0".parse().unwrap())
@@ -398,30 +398,69 @@ mod tests {
             region: "us-west".into(),
             expires_in_s: None,
         };
-        let if_match = command.control_revision(&client.fleet().await.unwrap());
+        let fleet = client.fleet().await.unwrap();
         let dir = tempfile::tempdir().unwrap();
         let journal = Journal::open(&dir.path().join("commands.jsonl")).unwrap();
         let (tx, mut rx) = mpsc::channel(8);
-        let mut dispatcher = Dispatcher::new("drill", &[spec], &[], journal, tx);
-        dispatcher.approvals = serde_json::from_str(r#"{"verbs": ["drain"]}"#).unwrap();
+        let dispatcher = Dispatcher::new("drill", &[spec], &[], journal, tx);
         dispatcher.send_command(CommandRequest {
             id: 1,
             source: "lab".into(),
+            preflight: Some(marked_for_approval(&command, &fleet)),
+            if_match: command.control_revision(&fleet).unwrap(),
             command,
             reason: "brownout".into(),
-            preflight: None,
-            if_match: if_match.unwrap(),
         });
-        let held = loop {
-            match tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv()).await {
-                Ok(Some(Msg::CommandFinished { result, .. })) => break result.unwrap(),
-                Ok(Some(_)) => continue,
-                other => panic!("expected the command's answer, got {other:?}"),
-            }
-        };
+        let held = answer(&mut rx).await.unwrap();
         let request = held.pending_approval.expect("held for a second approver");
         assert_eq!(request.why_approval, "every drain needs a second approver");
         lab.shutdown().await;
+    }
+
+    /// A cluster cannot hold a command for a second approver: a promotion the console marked
+    /// is refused with the policy's why, nothing journaled, nothing sent (the member address
+    /// answers nothing, so a send would fail differently).
+    #[tokio::test]
+    async fn a_command_held_for_approval_is_not_sent_to_a_cluster_that_cannot_hold_it() {
+        use crate::sources::patroni::{PatroniSettings, PatroniSpec};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("commands.jsonl");
+        let (tx, mut rx) = mpsc::channel(8);
+        let mut dispatcher = Dispatcher::new("drill", &[], &[], Journal::open(&path).unwrap(), tx);
+        dispatcher.add_patroni(&PatroniSpec {
+            name: "orders-db".into(),
+            urls: vec!["http://127.0.0.1:9".into()],
+            credentials: None,
+            settings: PatroniSettings {
+                service: "orders".into(),
+                members: Vec::new(),
+                regions: Default::default(),
+                poll_interval: std::time::Duration::from_secs(5),
+            },
+        });
+        let command = Command::Promote {
+            service: "orders".into(),
+            replica: "node2".into(),
+        };
+        let preflight = marked_for_approval(&command, &protocol::FleetSnapshot::default());
+        dispatcher.send_command(CommandRequest {
+            id: 1,
+            source: "orders-db".into(),
+            command,
+            reason: "failover drill".into(),
+            preflight: Some(preflight),
+            if_match: 0,
+        });
+        let refused = answer(&mut rx).await.unwrap_err();
+        assert_eq!(
+            (refused.kind, refused.message.as_str()),
+            (
+                FailureKind::Rejected,
+                "the context's approval policy asks for a second approver (every promote needs a \
+                 second approver), and Patroni cannot hold a command for one: nothing was sent"
+            )
+        );
+        assert!(Journal::open(&path).unwrap().pending().is_empty());
     }
 
     /// A log of ids 1..=1000 served 200 a page, newest first; `loop_cursor` makes every page

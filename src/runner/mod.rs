@@ -89,7 +89,6 @@ pub async fn run_console(options: ConsoleOptions) -> anyhow::Result<()> {
         journal,
         tx.clone(),
     );
-    dispatcher.approvals = options.approvals.clone();
     let notify = options.notify;
     let mut notifier = Notifier::new(notify);
     let mut app = App::new(AppInit {

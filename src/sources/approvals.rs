@@ -1,18 +1,14 @@
 //! The client of protocol v1's two-person rule ([`protocol::approvals`]): the requests held
 //! for a second operator, one request, and a decision on one (approve, deny, withdraw).
-//! Changes by others arrive on the event stream as `approval` events. Also the context's own
-//! policy as every command path applies it before sending ([`under_policy`],
-//! [`refused_unheld`]).
+//! Changes by others arrive on the event stream as `approval` events. Also the refusal of a
+//! command the context's policy holds for a control plane that cannot hold it
+//! ([`refused_unheld`]).
 
 use super::client::Client;
 use super::error::ClientError;
 use super::runbook_runs::to_body;
-use crate::domain::command::Command;
-use protocol::FleetSnapshot;
-use protocol::approvals::{
-    ApprovalList, ApprovalPolicy, ApprovalRequest, DecisionKind, DecisionRequest,
-};
-use protocol::commands::{IDEMPOTENCY_KEY, PreflightSeen, PreflightVerdict};
+use protocol::approvals::{ApprovalList, ApprovalRequest, DecisionKind, DecisionRequest};
+use protocol::commands::IDEMPOTENCY_KEY;
 use protocol::endpoints;
 
 impl Client {
@@ -67,61 +63,12 @@ pub fn decided_request(error: &ClientError) -> Option<ApprovalRequest> {
         .find_map(|request| serde_json::from_value(request.clone()).ok())
 }
 
-/// The preflight a command carries to a protocol v1 source under the context's two-person
-/// rule (`[contexts.NAME.approvals]`): marked `needs_approval` with the policy's why when the
-/// policy asks for a second approver, so that the source holds it. `fleet` is the snapshot it
-/// was confirmed on; without one (the console's runner) the source's fleet is read, for the
-/// share of the traffic a drain moves. Without a policy nothing changes and nothing is read.
-pub async fn under_policy(
-    policy: Option<&ApprovalPolicy>,
-    client: &Client,
-    command: &Command,
-    preflight: Option<PreflightSeen>,
-    fleet: Option<&FleetSnapshot>,
-) -> Result<Option<PreflightSeen>, ClientError> {
-    let Some(policy) = policy else {
-        return Ok(preflight);
-    };
-    let read;
-    let fleet = match fleet {
-        Some(fleet) => fleet,
-        None => {
-            read = client.fleet().await?;
-            &read
-        }
-    };
-    let Some(why) = policy.requires(command, fleet, preflight.as_ref()) else {
-        return Ok(preflight);
-    };
-    let mut preflight = preflight.unwrap_or(PreflightSeen {
-        verdict: PreflightVerdict::Ok,
-        findings: Vec::new(),
-        forced: false,
-        needs_approval: None,
-        approval_expires_after_s: None,
-    });
-    preflight.needs_approval = Some(why);
-    preflight.approval_expires_after_s = Some(policy.expires_after_s);
-    Ok(Some(preflight))
-}
-
-/// Why `command` is not sent to `system`, a control plane with no approval service (Patroni):
-/// the context's policy asks for a second approver, and nothing there could hold it for one.
-/// `fleet` as [`under_policy`] reads it.
-pub fn refused_unheld(
-    policy: Option<&ApprovalPolicy>,
-    command: &Command,
-    preflight: Option<&PreflightSeen>,
-    fleet: &FleetSnapshot,
-    system: &str,
-) -> Option<String> {
-    let why = policy?.requires(command, fleet, preflight)?;
-    Some(format!(
+/// Why a command is not sent to `system`, a control plane with no approval service
+/// (Patroni): the context's policy asks for a second approver (`why`), and nothing there could
+/// hold it for one.
+pub fn refused_unheld(why: &str, system: &str) -> String {
+    format!(
         "the context's approval policy asks for a second approver ({why}), and {system} cannot \
          hold a command for one: nothing was sent"
-    ))
+    )
 }
-
-#[cfg(test)]
-#[path = "approvals_tests.rs"]
-mod tests;

@@ -17,13 +17,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::command::{Command, Verb};
-use crate::commands::{BreakerAction, PreflightSeen};
+use crate::command::{Command, action_covers, audit_actions};
+use crate::commands::PreflightSeen;
 // The requests' wire types live with the commands' (a command's answer carries one).
+use crate::FleetSnapshot;
 pub use crate::commands::{
     ApprovalList, ApprovalRequest, ApprovalState, Decision, DecisionRequest,
 };
-use crate::{DegradedModeKind, FleetSnapshot};
 
 /// SSE event of `GET /v1/events`; data: [`ApprovalRequest`].
 pub const EVENT_APPROVAL: &str = "approval";
@@ -110,7 +110,7 @@ impl ApprovalPolicy {
             return Some("it overrides a blocking preflight".into());
         }
         let verb = command.verb();
-        if let Some(named) = self.verbs.iter().find(|named| covers(named, &verb)) {
+        if let Some(named) = self.verbs.iter().find(|named| action_covers(named, &verb)) {
             return Some(format!("every {named} needs a second approver"));
         }
         if let Command::Drain { region, .. } = command
@@ -142,11 +142,11 @@ impl ApprovalPolicy {
     /// What is wrong with the policy, if anything, given the services the fleet has (`None`
     /// where the fleet is not known yet, as in a console's config: services go unchecked).
     pub fn problem(&self, services: Option<&[&str]>) -> Option<String> {
-        let verbs = every_verb();
+        let verbs = audit_actions();
         if let Some(unknown) = self
             .verbs
             .iter()
-            .find(|named| !verbs.iter().any(|verb| covers(named, verb)))
+            .find(|named| !verbs.iter().any(|verb| action_covers(named, verb)))
         {
             return Some(format!(
                 "{unknown:?} is no command (name one as the audit log writes it, e.g. \"drain\", \"breaker force-open\", \"degrade serve-cache on\")"
@@ -177,41 +177,30 @@ impl ApprovalPolicy {
     }
 }
 
-/// Whether a policy's `named` verb covers the command verb `verb`: the same words, or its
-/// first words (`breaker` covers `breaker force-open`; `drain` does not cover `undrain`).
-fn covers(named: &str, verb: &str) -> bool {
-    let named = named.trim();
-    verb == named
-        || verb
-            .strip_prefix(named)
-            .is_some_and(|rest| rest.starts_with(' '))
-}
-
-/// Every command verb, as the audit log writes them.
-fn every_verb() -> Vec<String> {
-    let mut verbs = Vec::new();
-    for verb in Verb::ALL {
-        match verb {
-            Verb::Breaker => verbs.extend(
-                BreakerAction::ALL
-                    .iter()
-                    .map(|a| format!("breaker {}", a.word())),
-            ),
-            Verb::Degrade => {
-                for mode in DegradedModeKind::ALL {
-                    verbs.push(format!("degrade {} on", mode.word()));
-                    verbs.push(format!("degrade {} off", mode.word()));
-                }
-            }
-            _ => verbs.push(verb.word().to_string()),
-        }
+/// The preflight a command carries to a source under the context's two-person rule: marked
+/// `needs_approval` with the policy's why (and its expiry) when the policy asks for a second
+/// approver for `command` on `fleet`, the snapshot it was confirmed on, so that the source
+/// holds it; as confirmed otherwise, and always without a policy.
+pub fn under_policy(
+    policy: Option<&ApprovalPolicy>,
+    command: &Command,
+    fleet: &FleetSnapshot,
+    mut preflight: PreflightSeen,
+) -> PreflightSeen {
+    let Some(policy) = policy else {
+        return preflight;
+    };
+    if let Some(why) = policy.requires(command, fleet, Some(&preflight)) {
+        preflight.needs_approval = Some(why);
+        preflight.approval_expires_after_s = Some(policy.expires_after_s);
     }
-    verbs
+    preflight
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::DegradedModeKind;
     use crate::commands::{BreakerAction, PreflightVerdict};
 
     fn fleet() -> FleetSnapshot {
@@ -319,6 +308,31 @@ mod tests {
         assert_eq!(policy.requires(&other, &fleet(), None), None);
         assert_eq!(policy.expires_after_s, DEFAULT_EXPIRES_AFTER_S);
         assert!(policy.forced);
+    }
+
+    /// The console and the CLI mark a command so on the fleet it was confirmed on: the
+    /// policy's why and expiry, the rest as confirmed; nothing without a policy or a reason.
+    #[test]
+    fn under_a_policy_a_command_it_names_carries_its_why_and_expiry() {
+        let share: ApprovalPolicy = policy_from_json(r#"{"drain_share_above": 0.3}"#);
+        let seen = preflight(PreflightVerdict::Warn, false);
+        let marked = under_policy(Some(&share), &drain("us-east"), &fleet(), seen.clone());
+        let why = marked.needs_approval.as_deref().unwrap();
+        assert!(why.starts_with("us-east carries "), "{why}");
+        assert_eq!(
+            marked.approval_expires_after_s,
+            Some(DEFAULT_EXPIRES_AFTER_S)
+        );
+        assert_eq!(marked.findings, seen.findings);
+        let small = under_policy(Some(&share), &drain("ap-south"), &fleet(), seen.clone());
+        assert_eq!(small, seen);
+        assert_eq!(
+            under_policy(None, &drain("us-east"), &fleet(), seen.clone()),
+            seen
+        );
+        // A policy naming a standby's warming, as the audit log writes it, is a policy.
+        let warming: ApprovalPolicy = policy_from_json(r#"{"verbs": ["standby warm"]}"#);
+        assert_eq!(warming.problem(None), None);
     }
 
     #[test]

@@ -15,7 +15,7 @@ use crate::commands::{
     PromoteRequest, ReturnRequest, StandbyRequest, UndrainRequest, WeightScope, WeightsRequest,
 };
 use crate::endpoints::{self, Endpoint};
-use crate::readiness::standby_word;
+use crate::readiness::{STANDBY_ROLES, standby_word};
 use crate::request_body;
 use crate::{DegradedModeKind, FleetSnapshot, ReplicaRole};
 
@@ -286,6 +286,50 @@ impl Verb {
             Verb::Return => "return",
         }
     }
+}
+
+impl Verb {
+    /// The verb an audit log's `action` starts with: `breaker force-open` is [`Verb::Breaker`];
+    /// `None` for actions that are no fleet command (`resolve approve`, `exercise start`).
+    pub fn of_action(action: &str) -> Option<Verb> {
+        let first = action.split_whitespace().next()?;
+        Verb::ALL.into_iter().find(|verb| verb.word() == first)
+    }
+}
+
+/// Every fleet command as the audit log's `action` writes it: `drain`, `breaker force-open`,
+/// `degrade serve-cache on`, `standby warm`; for checking what a policy or a scenario names.
+pub fn audit_actions() -> Vec<String> {
+    let mut actions = Vec::new();
+    for verb in Verb::ALL {
+        match verb {
+            Verb::Breaker => {
+                actions.extend((BreakerAction::ALL.iter()).map(|a| format!("breaker {}", a.word())))
+            }
+            Verb::Degrade => {
+                for mode in DegradedModeKind::ALL {
+                    actions.push(format!("degrade {} on", mode.word()));
+                    actions.push(format!("degrade {} off", mode.word()));
+                }
+            }
+            Verb::Standby => actions.extend(
+                (STANDBY_ROLES.into_iter()).map(|role| format!("standby {}", standby_word(role))),
+            ),
+            _ => actions.push(verb.word().to_string()),
+        }
+    }
+    actions
+}
+
+/// Whether `named` (what a policy or an objective names) covers the audit action `done`: the
+/// same words, or its first words (`breaker` covers `breaker force-open`; `drain` does not
+/// cover `undrain`, nor `breaker force` `breaker force-open`).
+pub fn action_covers(named: &str, done: &str) -> bool {
+    let named = named.trim();
+    done == named
+        || done
+            .strip_prefix(named)
+            .is_some_and(|rest| rest.starts_with(' '))
 }
 
 impl Verb {

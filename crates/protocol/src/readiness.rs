@@ -86,15 +86,18 @@ pub fn standby_word(role: ReplicaRole) -> &'static str {
     }
 }
 
+/// The roles a standby can be set to, warmest first.
+pub const STANDBY_ROLES: [ReplicaRole; 3] = [
+    ReplicaRole::HotStandby,
+    ReplicaRole::WarmStandby,
+    ReplicaRole::ColdStandby,
+];
+
 /// The standby role a word names (`hot`, `warm`, `cold`).
 pub fn standby_role(word: &str) -> Option<ReplicaRole> {
-    [
-        ReplicaRole::HotStandby,
-        ReplicaRole::WarmStandby,
-        ReplicaRole::ColdStandby,
-    ]
-    .into_iter()
-    .find(|role| standby_word(*role) == word)
+    STANDBY_ROLES
+        .into_iter()
+        .find(|role| standby_word(*role) == word)
 }
 
 /// A standby role set for a while: when the control expires, the replica goes back.

@@ -79,19 +79,25 @@ fn bob_on_alices_request() -> App {
     app
 }
 
-#[test]
-fn a_held_answer_is_said_as_held_not_accepted_and_lists_the_request() {
-    let mut app = console("alice", Role::Operator);
+/// The palette's `line` confirmed with a reason (forced when its preflight blocks): what
+/// the console does then.
+fn confirm(app: &mut App, line: &str) -> Vec<Effect> {
     app.update(key(KeyCode::Char(':')));
-    type_text(&mut app, "drain us-east");
+    type_text(app, line);
     app.update(key(KeyCode::Enter));
-    type_text(&mut app, "gateway flapping");
+    type_text(app, "gateway flapping");
     if app.overlays.confirm().is_some_and(|c| c.preflight.blocks()) {
         app.update(key(KeyCode::Tab));
         app.update(key(KeyCode::Tab));
-        type_text(&mut app, "FORCE");
+        type_text(app, "FORCE");
     }
-    let effects = app.update(key(KeyCode::Enter));
+    app.update(key(KeyCode::Enter))
+}
+
+#[test]
+fn a_held_answer_is_said_as_held_not_accepted_and_lists_the_request() {
+    let mut app = console("alice", Role::Operator);
+    let effects = confirm(&mut app, "drain us-east");
     let Some(Effect::SendCommand(request)) = effects.first() else {
         panic!("expected the drain to be sent, got {effects:?}");
     };
@@ -113,6 +119,35 @@ fn a_held_answer_is_said_as_held_not_accepted_and_lists_the_request() {
     assert_eq!(app.approvals.waiting(), 1);
     assert!(banner(&app).is_none());
     assert!(bells(&effects).is_empty());
+}
+
+/// The context's policy is applied where the command is confirmed, on the fleet shown: the
+/// request the runner sends carries the policy's why and expiry (the runner reads nothing
+/// more), and a command the policy does not name goes as confirmed.
+#[test]
+fn the_contexts_policy_marks_the_command_on_the_fleet_it_was_confirmed_on() {
+    let mut app = console("alice", Role::Operator);
+    app.approval_policy = Some(
+        serde_json::from_str(r#"{"verbs": ["drain"], "forced": false, "expires_after_s": 600}"#)
+            .unwrap(),
+    );
+    let mut send = |line: &str| match confirm(&mut app, line).as_slice() {
+        [Effect::SendCommand(request), ..] => request.preflight.clone().unwrap(),
+        other => panic!("expected {line} to be sent, got {other:?}"),
+    };
+    let drain = send("drain us-east");
+    assert_eq!(
+        (
+            drain.needs_approval.as_deref(),
+            drain.approval_expires_after_s
+        ),
+        (Some("every drain needs a second approver"), Some(600))
+    );
+    let breaker = send("breaker openai@us-east force-open");
+    assert_eq!(
+        (breaker.needs_approval, breaker.approval_expires_after_s),
+        (None, None)
+    );
 }
 
 #[test]

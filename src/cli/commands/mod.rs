@@ -31,9 +31,8 @@ use crate::domain::command::Command;
 use crate::domain::preflight::{Preflight, add_cost_effect, preflight};
 use crate::domain::prices::CostConfig;
 use crate::journal::{Entry, Journal, Outcome};
-use crate::sources::approvals::under_policy;
 use crate::sources::{Client, ClientError, SourceSpec};
-use protocol::approvals::{ApprovalPolicy, ApprovalRequest};
+use protocol::approvals::{ApprovalPolicy, ApprovalRequest, under_policy};
 use protocol::commands::{CommandAccepted, Operation, OperationState};
 use protocol::sanitize::clean;
 use text::Human;
@@ -260,16 +259,12 @@ async fn drive(
     report.idempotency_key = Some(key.clone());
     // The command carries what the user was shown, for the audit log and exercise scores,
     // and asks the source to hold it when the context's policy wants a second approver.
-    let seen = check.seen(common.force);
-    let seen = under_policy(
+    let seen = Some(under_policy(
         rules.approvals,
-        &client,
         &command,
-        Some(seen),
-        Some(&snapshot),
-    )
-    .await
-    .map_err(|e| e.to_string())?;
+        &snapshot,
+        check.seen(common.force),
+    ));
     let entry = Entry::new(
         &report.context,
         &source.url,

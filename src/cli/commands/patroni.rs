@@ -136,8 +136,9 @@ async fn drive(
         return Err(check.errors.join("; "));
     }
     let seen = check.seen(common.force);
-    if let Some(refusal) = refused_unheld(approvals, command, Some(&seen), &snapshot, "Patroni") {
-        report.finish("refused", EXIT_ERROR, Some(refusal));
+    if let Some(why) = approvals.and_then(|policy| policy.requires(command, &snapshot, Some(&seen)))
+    {
+        report.finish("refused", EXIT_ERROR, Some(refused_unheld(&why, "Patroni")));
         return Ok(());
     }
     let confirmed_on = command.control_revision(&snapshot);

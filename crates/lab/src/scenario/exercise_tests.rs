@@ -176,6 +176,7 @@ fn every_objective_kind_resolves_to_its_condition() {
         "[[objective]]\nid = \"e\"\ntitle = \"drain\"\nkind = \"action\"\naction = \"breaker force-open\"\ntarget = \"openai@us-east\"\n",
         "[[objective]]\nid = \"f\"\ntitle = \"ok\"\nkind = \"healthy\"\ntarget = \"credit-decision\"\n",
         "[[objective]]\nid = \"g\"\ntitle = \"promoted\"\nkind = \"action\"\naction = \"promote\"\ntarget = \"credit-decision@us-west\"\n",
+        "[[objective]]\nid = \"h\"\ntitle = \"warmed\"\nkind = \"action\"\naction = \"standby warm\"\ntarget = \"credit-decision\"\n",
     ));
     let conditions: Vec<ObjectiveCondition> = scenario
         .objectives
@@ -204,6 +205,10 @@ fn every_objective_kind_resolves_to_its_condition() {
             ObjectiveCondition::Action {
                 action: "promote".into(),
                 target: Some("credit-decision@us-west".into())
+            },
+            ObjectiveCondition::Action {
+                action: "standby warm".into(),
+                target: Some("credit-decision".into())
             },
         ]
     );
@@ -271,7 +276,12 @@ fn objective_mistakes_name_their_line() {
         (
             "kind = \"action\"\naction = \"breaker smash\"",
             13,
-            "breaker action \"smash\"",
+            "is no breaker command; the audit log writes: breaker force-open",
+        ),
+        (
+            "kind = \"action\"\naction = \"standby lukewarm\"",
+            13,
+            "is no standby command; the audit log writes: standby hot, standby warm, standby cold",
         ),
         (
             "kind = \"action\"\naction = \"drain\"\ntarget = \"atlantis\"",

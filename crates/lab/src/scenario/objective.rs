@@ -10,7 +10,7 @@ use super::duration::parse_duration;
 use super::inject::{checked_id, checked_text};
 use crate::config_error::ConfigError;
 use crate::topology::Topology;
-use protocol::commands::BreakerAction;
+use protocol::command::{Verb, action_covers, audit_actions};
 use protocol::escalations::Priority;
 use protocol::exercise::record::{ObjectiveCondition, ObjectiveSpec};
 
@@ -20,10 +20,6 @@ const MAX_WEIGHT: i64 = 100;
 const DEFAULT_TRAFFIC_OFF_BELOW: f64 = 0.05;
 /// How long a region may run above capacity at a stretch, unless the file says.
 const DEFAULT_OVERLOAD_S: f64 = 60.0;
-/// The first words of the fleet commands an `action` objective may name.
-const COMMAND_VERBS: [&str; 6] = [
-    "promote", "drain", "undrain", "breaker", "degrade", "weights",
-];
 
 #[derive(Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
@@ -287,27 +283,29 @@ fn parse_priority(text: &str) -> Option<Priority> {
         .find(|p| p.word().eq_ignore_ascii_case(text.trim()))
 }
 
-/// An action as the audit log words it, or its beginning: `drain`, `breaker force-open`.
+/// An action as the audit log words it, or its beginning: `drain`, `breaker force-open`,
+/// `standby warm`.
 fn check_action(action: &str) -> Result<(), String> {
-    let mut words = action.split_whitespace();
-    let verb = words.next().unwrap_or_default();
-    if !COMMAND_VERBS.contains(&verb) {
+    let actions = audit_actions();
+    if actions.iter().any(|done| action_covers(action, done)) {
+        return Ok(());
+    }
+    let Some(verb) = Verb::of_action(action) else {
+        let verbs: Vec<&str> = Verb::ALL.iter().map(|v| v.word()).collect();
         return Err(format!(
             "action {action:?} must start with a fleet command: {}",
-            COMMAND_VERBS.join(", ")
+            verbs.join(", ")
         ));
-    }
-    if verb == "breaker"
-        && let Some(second) = words.next()
-        && !BreakerAction::ALL.iter().any(|a| a.word() == second)
-    {
-        let known: Vec<&str> = BreakerAction::ALL.iter().map(|a| a.word()).collect();
-        return Err(format!(
-            "breaker action {second:?} is not one of {}",
-            known.join(", ")
-        ));
-    }
-    Ok(())
+    };
+    let same_verb: Vec<&str> = (actions.iter())
+        .filter(|done| action_covers(verb.word(), done))
+        .map(String::as_str)
+        .collect();
+    Err(format!(
+        "action {action:?} is no {} command; the audit log writes: {}",
+        verb.word(),
+        same_verb.join(", ")
+    ))
 }
 
 /// Whether `name` is a region, provider, service or replica of the topology.

@@ -4,8 +4,11 @@
 
 use std::fmt::Write;
 
-use super::report::{ExerciseReport, RegionSeries, TimelineEntry, TimelineKind};
+use super::report::{
+    ACTION_SETTLE_S, ExerciseReport, RegionSeries, RunCost, SpendAt, TimelineEntry, TimelineKind,
+};
 use super::{Annotation, ObjectiveStatus, clock_label, span_label};
+use crate::posture::labels::{burn, money, money_delta, slo_text};
 use crate::sanitize;
 
 /// Most characters of a sparkline: a chart that fits an 80-column terminal beside its labels.
@@ -24,6 +27,8 @@ pub fn report_markdown(report: &ExerciseReport) -> String {
     measures(&mut out, report);
     risky_actions(&mut out, report);
     approvals(&mut out, report);
+    budgets(&mut out, report);
+    spend(&mut out, report);
     timeline(&mut out, &report.timeline);
     charts(&mut out, &report.series);
     notes(&mut out, "What went well", &report.went_well);
@@ -206,6 +211,136 @@ fn approvals(out: &mut String, report: &ExerciseReport) {
         );
     }
     out.push('\n');
+}
+
+fn budgets(out: &mut String, report: &ExerciseReport) {
+    if report.budgets.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "## Error budget spent\n");
+    let _ = writeln!(
+        out,
+        "Each service's error budget from the first sample to the last; the failed requests \
+         also as seconds of a full outage, priced at the service's downtime cost.\n"
+    );
+    let _ = writeln!(
+        out,
+        "| Service | Criticality | SLO | Budget left | Spent | As full outage | Downtime cost | Peak burn 1 h |"
+    );
+    let _ = writeln!(out, "|---|---|---|---:|---:|---:|---:|---:|");
+    let share = |value: Option<f64>| {
+        value.map_or_else(|| "?".to_string(), |v| format!("{:.2}%", v * 100.0))
+    };
+    for budget in &report.budgets {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} → {} | {} | {} | {} | {} |",
+            cell(&budget.service),
+            budget.criticality.word(),
+            slo_text(&budget.slo),
+            share(budget.left_at_start),
+            share(budget.left_at_end),
+            share(budget.spent),
+            budget
+                .outage_equivalent_s
+                .map_or_else(|| "?".to_string(), |s| format!("{s:.0} s")),
+            money(budget.downtime_cost),
+            burn(budget.peak_burn_rate_1h)
+        );
+    }
+    out.push('\n');
+}
+
+fn spend(out: &mut String, report: &ExerciseReport) {
+    let Some(cost) = &report.cost else {
+        return;
+    };
+    let RunCost {
+        start_per_hour,
+        end_per_hour,
+        peak_per_hour,
+        total,
+        above_start,
+        ..
+    } = *cost;
+    let _ = writeln!(out, "## Cost of the actions taken\n");
+    let _ = writeln!(
+        out,
+        "- Spend per hour: {} at the start, {} at the end, {} at its peak",
+        money(Some(start_per_hour)),
+        money(Some(end_per_hour)),
+        money(Some(peak_per_hour))
+    );
+    let _ = writeln!(
+        out,
+        "- Spent over the drill: {}, {} against keeping the start's spend",
+        money(Some(total)),
+        signed(above_start)
+    );
+    if !cost.unpriced.is_empty() {
+        let unpriced: Vec<String> = cost.unpriced.iter().map(|s| text(s)).collect();
+        let _ = writeln!(
+            out,
+            "- Not priced (a price of theirs is unknown), left out of these figures: {}",
+            unpriced.join(", ")
+        );
+    }
+    out.push('\n');
+    if cost.actions.is_empty() {
+        let _ = writeln!(out, "No command changed the fleet.\n");
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "Each command's change is read from the samples after it, up to the next change to the \
+         fleet (a command, an inject) or {} later. Replicas change by role exactly; model calls \
+         follow the traffic, which moves by itself too.\n",
+        span_label(ACTION_SETTLE_S)
+    );
+    let _ = writeln!(
+        out,
+        "| Time | Who | Command | Replicas $/h | Model calls $/h | Change | Read at |"
+    );
+    let _ = writeln!(out, "|---|---|---|---:|---:|---:|---|");
+    for action in &cost.actions {
+        let span = |part: fn(&SpendAt) -> f64| match (action.before, action.after) {
+            (Some(before), Some(after)) => format!(
+                "{} → {}",
+                money(Some(part(&before))),
+                money(Some(part(&after)))
+            ),
+            _ => "?".to_string(),
+        };
+        let change = action.delta().map_or_else(
+            || "?".to_string(),
+            |(replicas, calls)| money_delta(replicas + calls),
+        );
+        let read_at = match (action.before, action.after) {
+            (None, _) => "no sample before it".to_string(),
+            (_, None) => "no sample after it".to_string(),
+            (Some(_), Some(after)) => clock_label(after.at_s),
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} {} | {} | {} | {change} | {read_at} |",
+            clock_label(action.at_s),
+            cell(&action.actor),
+            cell(&action.action),
+            cell(&action.target),
+            span(|s| s.replicas_per_hour),
+            span(|s| s.paths_per_hour),
+        );
+    }
+    out.push('\n');
+}
+
+/// An amount with its sign: `+$12.40`, `-$3.00`.
+fn signed(amount: f64) -> String {
+    if amount >= 0.0 {
+        format!("+{}", money(Some(amount)))
+    } else {
+        money(Some(amount))
+    }
 }
 
 fn timeline(out: &mut String, timeline: &[TimelineEntry]) {

@@ -141,3 +141,18 @@ fn text_from_players_cannot_break_the_markdown_or_the_terminal() {
     assert!(markdown.contains("| a \\| b c |"), "{markdown}");
     assert!(!markdown.contains('\x1b'));
 }
+
+/// The budget and cost sections of a drill whose fleet is priced (the tracker's cost tests
+/// compute its figures by hand).
+#[test]
+fn the_report_says_the_budget_spent_and_the_cost_of_the_actions_taken() {
+    let records = crate::exercise::tracker::cost_tests::priced_drill();
+    let mut all = vec![RunRecord::Header(header(Vec::new()))];
+    all.extend(records);
+    let markdown = report_markdown(&Tracker::from_records(&all).unwrap().report());
+    let from = markdown
+        .find("## Error budget spent")
+        .expect("a budget section");
+    let to = markdown.find("## Timeline").expect("a timeline");
+    insta::assert_snapshot!(&markdown[from..to]);
+}

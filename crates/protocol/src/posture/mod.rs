@@ -12,11 +12,12 @@ use serde::{Deserialize, Serialize};
 use crate::ReplicaRole;
 
 mod findings;
+pub mod labels;
 mod wire;
 pub use findings::{Finding, ReplicaPosture, ServicePosture, findings};
 pub use wire::{
-    BlastRadius, DEFAULT_INCIDENTS_PER_MONTH, DEFAULT_REPAIR_MIN, Posture, Spend, blast_radius,
-    roi, spend,
+    BlastRadius, DEFAULT_INCIDENTS_PER_MONTH, DEFAULT_REPAIR_MIN, FleetSpend, Posture, Spend,
+    blast_radius, fleet_spend, roi, spend,
 };
 
 const SECONDS_PER_HOUR: f64 = 3600.0;

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::{Criticality, Slo, StandbyShares, loss_averted_per_hour, path_spend_per_hour};
 use crate::model::{ModeEffect, TakeoverTimes};
 use crate::readiness::Pool;
-use crate::{Gateway, Replica, ReplicaRole, Service};
+use crate::{FleetSnapshot, Gateway, Replica, ReplicaRole, Service};
 
 /// How often a service's active side fails, when the source does not say: once a month.
 pub const DEFAULT_INCIDENTS_PER_MONTH: f64 = 1.0;
@@ -121,6 +121,53 @@ pub fn spend(
         hot_standbys_per_hour: by_role(|role| role == ReplicaRole::HotStandby),
         paths_per_hour: paths_spend(service, posture, gateways, price_of),
     }
+}
+
+/// What a whole fleet spends per hour at the prices its snapshot carries, on replicas and on
+/// model calls, over the services whose spend is known; the others are left out and named.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct FleetSpend {
+    pub replicas_per_hour: f64,
+    pub paths_per_hour: f64,
+    pub priced: Vec<String>,
+    pub unpriced: Vec<String>,
+}
+
+impl FleetSpend {
+    pub fn per_hour(&self) -> f64 {
+        self.replicas_per_hour + self.paths_per_hour
+    }
+}
+
+pub fn fleet_spend(snapshot: &FleetSnapshot) -> FleetSpend {
+    let price_of = |provider: &str| {
+        (snapshot.providers.iter())
+            .find(|p| p.id == provider)
+            .and_then(|p| p.price_per_1k_tokens)
+    };
+    let mut fleet = FleetSpend::default();
+    for service in &snapshot.services {
+        let known = service.posture.as_ref().and_then(|posture| {
+            let spend = spend(
+                service,
+                posture,
+                &snapshot.gateways,
+                &snapshot.pools,
+                &snapshot.standby_shares,
+                price_of,
+            );
+            Some((spend.replicas_per_hour?, spend.paths_per_hour?))
+        });
+        match known {
+            Some((replicas, paths)) => {
+                fleet.replicas_per_hour += replicas;
+                fleet.paths_per_hour += paths;
+                fleet.priced.push(service.id.clone());
+            }
+            None => fleet.unpriced.push(service.id.clone()),
+        }
+    }
+    fleet
 }
 
 /// The model calls a service makes through each gateway route, priced; `None` when a route

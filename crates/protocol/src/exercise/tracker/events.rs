@@ -2,11 +2,12 @@
 //! escalations, messages, notes and controls.
 
 use super::{
-    APPROVAL_ACTION, EXERCISE_ACTION, FLEET_VERBS, MESSAGE_KIND, RECOVERED_ERROR_RATE,
-    SYSTEM_ACTOR, Tracker, clean,
+    APPROVAL_ACTION, EXERCISE_ACTION, MESSAGE_KIND, RECOVERED_ERROR_RATE, SYSTEM_ACTOR, Tracker,
+    clean,
 };
 use crate::FleetSnapshot;
 use crate::Health;
+use crate::command::{Verb, action_covers};
 use crate::commands::{AuditEntry, AuditOutcome};
 use crate::exercise::record::ObjectiveCondition;
 use crate::exercise::report::{RegionSeries, TimelineEntry, TimelineKind};
@@ -43,6 +44,7 @@ impl Tracker {
             _ => false,
         });
         self.watch_overload(t, snapshot);
+        self.sample_costs(t, snapshot);
         let recovered = snapshot
             .regions
             .iter()
@@ -122,6 +124,7 @@ impl Tracker {
             why: clean(&fired.narrative),
         });
         if fired.kind != MESSAGE_KIND {
+            self.fleet_changed();
             self.measures.push(InjectMeasures {
                 inject: fired.id.clone(),
                 fired_at_s: t,
@@ -167,7 +170,10 @@ impl Tracker {
         }
         let player = self.is_player(&entry.actor);
         let accepted = entry.outcome == AuditOutcome::Accepted;
-        let fleet_command = FLEET_VERBS.contains(&verb);
+        let fleet_command = Verb::of_action(&entry.action).is_some();
+        if accepted && fleet_command {
+            self.fleet_command(t, entry);
+        }
         if player {
             self.detected(t, None);
             if accepted && fleet_command {
@@ -181,7 +187,7 @@ impl Tracker {
         if accepted {
             self.meet_objectives(t, |condition| match condition {
                 ObjectiveCondition::Action { action, target } => {
-                    action_matches(&entry.action, action)
+                    action_covers(action, &entry.action)
                         && target
                             .as_deref()
                             .is_none_or(|wanted| target_matches(&entry.target, wanted))
@@ -355,15 +361,6 @@ fn healthy(snapshot: &FleetSnapshot, target: &str) -> bool {
         .chain(snapshot.services.iter().map(|s| (&s.id, s.health)))
         .find(|(id, _)| *id == target);
     health.is_some_and(|(_, h)| h == Health::Ok)
-}
-
-/// `breaker force-open` matches `breaker` and `breaker force-open`, not `breaker force`.
-fn action_matches(done: &str, wanted: &str) -> bool {
-    let wanted = wanted.trim();
-    done == wanted
-        || done
-            .strip_prefix(wanted)
-            .is_some_and(|rest| rest.starts_with(' '))
 }
 
 /// An audit target names `wanted` when one of its `/`-separated parts is it, or is a

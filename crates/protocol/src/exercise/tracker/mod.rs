@@ -13,7 +13,11 @@
 //! - An escalation breaches its SLA when the clock passes its deadline while it is open.
 
 use super::record::{ObjectiveCondition, ObjectiveSpec, Recording, RunHeader, RunRecord};
-use super::report::{ApprovalWait, ExerciseReport, RegionSeries, TimelineEntry};
+use std::collections::BTreeSet;
+
+use super::report::{
+    ActionCost, ApprovalWait, ExerciseReport, RegionSeries, SpendAt, TimelineEntry,
+};
 use super::{
     Annotation, ExerciseMessage, ExercisePhase, ExerciseRole, ExerciseState, InjectMeasures,
     InjectState, ObjectiveState, ObjectiveStatus, RiskyAction, Score, Tone, clock_label,
@@ -21,10 +25,6 @@ use super::{
 use crate::escalations::Priority;
 use crate::sanitize;
 
-/// The first words of the audit actions that change the fleet (mitigations).
-const FLEET_VERBS: [&str; 6] = [
-    "promote", "drain", "undrain", "breaker", "degrade", "weights",
-];
 /// Audit actions of the drill's own controls start with this word; the timeline shows them
 /// from the control records instead.
 const EXERCISE_ACTION: &str = "exercise";
@@ -40,7 +40,11 @@ const MESSAGE_KIND: &str = "message";
 
 #[cfg(test)]
 mod approval_tests;
+// Its priced drill also scripts the report renderer's test of the cost sections.
 mod approvals;
+#[cfg(test)]
+pub(crate) mod cost_tests;
+mod costs;
 mod events;
 #[cfg(test)]
 mod flow_tests;
@@ -109,6 +113,14 @@ pub struct Tracker {
     series: Vec<RegionSeries>,
     /// Regions above capacity at the latest sample, with the first sample of the stretch.
     overloaded_since: Vec<(String, f64)>,
+    budgets: Vec<costs::BudgetWatch>,
+    /// The fleet's spend at each sample that priced something.
+    spend: Vec<SpendAt>,
+    /// Services some sample could not price.
+    unpriced: BTreeSet<String>,
+    action_costs: Vec<ActionCost>,
+    /// Indexes into `action_costs` whose effect is still read from the samples.
+    settling: Vec<usize>,
 }
 
 impl Tracker {
@@ -143,6 +155,11 @@ impl Tracker {
             timeline: Vec::new(),
             series: Vec::new(),
             overloaded_since: Vec::new(),
+            budgets: Vec::new(),
+            spend: Vec::new(),
+            unpriced: BTreeSet::new(),
+            action_costs: Vec::new(),
+            settling: Vec::new(),
         }
     }
 
@@ -442,6 +459,8 @@ impl Tracker {
             escalations_closed: self.escalations_closed,
             risky_actions: self.risky.clone(),
             approvals: self.approvals.clone(),
+            budgets: self.budgets_spent(),
+            cost: self.run_cost(),
             timeline,
             series: self.series.clone(),
             went_well: by_tone(Tone::WentWell),
