@@ -299,22 +299,19 @@ fn spend(out: &mut String, report: &ExerciseReport) {
     );
     let _ = writeln!(
         out,
-        "| Time | Who | Command | Replicas $/h | Model calls $/h | Change | Read at |"
+        "| Time | Who | Command | Replicas $/h | Model calls $/h | Read at |"
     );
-    let _ = writeln!(out, "|---|---|---|---:|---:|---:|---|");
+    let _ = writeln!(out, "|---|---|---|---:|---:|---|");
     for action in &cost.actions {
-        let span = |part: fn(&SpendAt) -> f64| match (action.before, action.after) {
+        let change = |part: fn(&SpendAt) -> f64| match (action.before, action.after) {
             (Some(before), Some(after)) => format!(
-                "{} → {}",
+                "{} → {} ({})",
                 money(Some(part(&before))),
-                money(Some(part(&after)))
+                money(Some(part(&after))),
+                money_delta(part(&after) - part(&before))
             ),
             _ => "?".to_string(),
         };
-        let change = action.delta().map_or_else(
-            || "?".to_string(),
-            |(replicas, calls)| money_delta(replicas + calls),
-        );
         let read_at = match (action.before, action.after) {
             (None, _) => "no sample before it".to_string(),
             (_, None) => "no sample after it".to_string(),
@@ -322,13 +319,13 @@ fn spend(out: &mut String, report: &ExerciseReport) {
         };
         let _ = writeln!(
             out,
-            "| {} | {} | {} {} | {} | {} | {change} | {read_at} |",
+            "| {} | {} | {} {} | {} | {} | {read_at} |",
             clock_label(action.at_s),
             cell(&action.actor),
             cell(&action.action),
             cell(&action.target),
-            span(|s| s.replicas_per_hour),
-            span(|s| s.paths_per_hour),
+            change(|s| s.replicas_per_hour),
+            change(|s| s.paths_per_hour),
         );
     }
     out.push('\n');
