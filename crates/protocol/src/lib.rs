@@ -458,6 +458,15 @@ impl FleetDelta {
     }
 }
 
+/// `value` to `decimals` places: what a figure is written with on the wire. A short decimal
+/// reads back as the very same `f64` (serde_json's parser is exact for it, not for the 17
+/// digits of an arbitrary sum), so that a report re-derived from a recording equals the one a
+/// server sent.
+pub fn round_to(value: f64, decimals: i32) -> f64 {
+    let scale = 10f64.powi(decimals);
+    (value * scale).round() / scale
+}
+
 /// SSE event names of `GET /v1/events`.
 pub mod event_name {
     /// Data: [`super::FleetDelta`]; `id:` is its revision.

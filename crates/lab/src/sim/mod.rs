@@ -19,6 +19,7 @@ mod project;
 mod tick;
 
 use chrono::{DateTime, TimeDelta, Utc};
+use protocol::round_to as round;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -461,11 +462,6 @@ fn nominal_lag(role: ReplicaRole, now: f64) -> f64 {
 
 fn share_of(part: f64, whole: f64) -> f64 {
     if whole > 0.0 { part / whole } else { 0.0 }
-}
-
-fn round(value: f64, decimals: i32) -> f64 {
-    let scale = 10f64.powi(decimals);
-    (value * scale).round() / scale
 }
 
 #[cfg(test)]

@@ -11,8 +11,14 @@ use crate::FleetSnapshot;
 use crate::commands::AuditEntry;
 use crate::exercise::report::{ACTION_SETTLE_S, ActionCost, BudgetSpent, RunCost, SpendAt};
 use crate::posture::fleet_spend;
+use crate::round_to;
 
 const SECONDS_PER_HOUR: f64 = 3600.0;
+/// Places the report's derived figures are written with (see [`round_to`]): money to a
+/// hundredth of a cent, shares of a budget to a millionth, seconds to a millisecond.
+const MONEY_PLACES: i32 = 4;
+const SHARE_PLACES: i32 = 6;
+const SECOND_PLACES: i32 = 3;
 
 /// One service's budget as sampled, and what a minute of its outage costs.
 #[derive(Clone, Debug)]
@@ -65,8 +71,8 @@ impl Tracker {
         }
         let sample = SpendAt {
             at_s: t,
-            replicas_per_hour: fleet.replicas_per_hour,
-            paths_per_hour: fleet.paths_per_hour,
+            replicas_per_hour: round_to(fleet.replicas_per_hour, MONEY_PLACES),
+            paths_per_hour: round_to(fleet.paths_per_hour, MONEY_PLACES),
         };
         self.spend.push(sample);
         let actions = &mut self.action_costs;
@@ -107,18 +113,17 @@ impl Tracker {
                      budget,
                      downtime_cost_per_min,
                  }| {
-                    let spent = budget
-                        .left_at_start
+                    let spent = (budget.left_at_start)
                         .zip(budget.left_at_end)
                         .map(|(start, end)| start - end);
                     let outage_s = spent
                         .map(|spent| spent * budget.slo.allowed_error_rate() * budget.slo.window_s);
+                    let downtime_cost = (outage_s.zip(*downtime_cost_per_min))
+                        .map(|(s, per_min)| s / 60.0 * per_min);
                     BudgetSpent {
-                        spent,
-                        outage_equivalent_s: outage_s,
-                        downtime_cost: outage_s
-                            .zip(*downtime_cost_per_min)
-                            .map(|(seconds, per_min)| seconds / 60.0 * per_min),
+                        spent: spent.map(|v| round_to(v, SHARE_PLACES)),
+                        outage_equivalent_s: outage_s.map(|v| round_to(v, SECOND_PLACES)),
+                        downtime_cost: downtime_cost.map(|v| round_to(v, MONEY_PLACES)),
                         ..budget.clone()
                     }
                 },
@@ -132,17 +137,18 @@ impl Tracker {
         let total: f64 = (self.spend.windows(2))
             .map(|pair| pair[0].per_hour() * (pair[1].at_s - pair[0].at_s) / SECONDS_PER_HOUR)
             .sum();
-        let start = first.per_hour();
+        let start = round_to(first.per_hour(), MONEY_PLACES);
         Some(RunCost {
             start_per_hour: start,
-            end_per_hour: last.per_hour(),
-            peak_per_hour: self
-                .spend
-                .iter()
-                .map(SpendAt::per_hour)
+            end_per_hour: round_to(last.per_hour(), MONEY_PLACES),
+            peak_per_hour: (self.spend.iter())
+                .map(|sample| round_to(sample.per_hour(), MONEY_PLACES))
                 .fold(start, f64::max),
-            total,
-            above_start: total - start * (last.at_s - first.at_s) / SECONDS_PER_HOUR,
+            total: round_to(total, MONEY_PLACES),
+            above_start: round_to(
+                total - start * (last.at_s - first.at_s) / SECONDS_PER_HOUR,
+                MONEY_PLACES,
+            ),
             unpriced: self.unpriced.iter().cloned().collect(),
             actions: self.action_costs.clone(),
         })
