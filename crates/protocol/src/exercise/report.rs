@@ -164,7 +164,8 @@ pub struct ActionCost {
     /// The command, as the audit log writes it, and its target.
     pub action: String,
     pub target: String,
-    /// At the last priced sample before it; `None` before the first.
+    /// At the last priced sample before it; `None` before the first, or when another command
+    /// or an inject changed the fleet after that sample (the difference would be theirs too).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub before: Option<SpendAt>,
     /// At the last priced sample after it and before the next change to the fleet (another

@@ -93,6 +93,22 @@ pub(crate) fn priced_drill() -> Vec<RunRecord> {
     records
 }
 
+/// A fault the facilitator adds at `t_s`.
+fn second_fault(t_s: f64) -> RunRecord {
+    let inject = InjectState {
+        id: "second".into(),
+        kind: "provider-outage".into(),
+        target: "anthropic@us-east".into(),
+        at_s: t_s,
+        duration_s: 60.0,
+        summary: "second".into(),
+        narrative: String::new(),
+        fired_at_s: None,
+        facilitator_note: None,
+    };
+    RunRecord::Inject { t_s, inject }
+}
+
 /// When and at what spend per hour a command's effect was read.
 fn after(action: &ActionCost) -> Option<(f64, f64)> {
     action.after.map(|a| (a.at_s, a.per_hour()))
@@ -161,26 +177,9 @@ fn a_command_costs_the_spend_it_changed_once_it_took_effect() {
 #[test]
 fn the_next_change_to_the_fleet_ends_what_a_command_is_charged_with() {
     // A second fault at T+38, before the standby is hot: what follows is not the command's.
-    let second = InjectState {
-        id: "second".into(),
-        kind: "provider-outage".into(),
-        target: "anthropic@us-east".into(),
-        at_s: 38.0,
-        duration_s: 60.0,
-        summary: "second".into(),
-        narrative: String::new(),
-        fired_at_s: None,
-        facilitator_note: None,
-    };
     let mut records = priced_drill();
     let at = records.iter().position(|r| r.t_s() == 40.0).unwrap();
-    records.insert(
-        at,
-        RunRecord::Inject {
-            t_s: 38.0,
-            inject: second,
-        },
-    );
+    records.insert(at, second_fault(38.0));
     let action = &cost_of(&records).actions[0];
     assert_eq!(
         (after(action), action.delta()),
@@ -197,6 +196,22 @@ fn the_next_change_to_the_fleet_ends_what_a_command_is_charged_with() {
     assert_eq!(
         actions.iter().map(after).collect::<Vec<_>>(),
         [Some((35.0, 14.0)), Some((60.0, 20.0))]
+    );
+    // A command with no sample since the last change has no spend before it of its own.
+    let mut records = priced_drill();
+    let at = records.iter().position(|r| r.t_s() == 33.0).unwrap();
+    records.insert(at, second_fault(31.0));
+    let mut second = records.clone();
+    second.insert(at + 2, accepted(34.0, "standby cold"));
+    assert_eq!(cost_of(&records).actions[0].before, None);
+    let actions = cost_of(&second).actions;
+    assert_eq!(
+        (
+            actions[0].before,
+            actions[0].after,
+            actions[1].before.is_some()
+        ),
+        (None, None, false)
     );
 }
 

@@ -86,20 +86,25 @@ impl Tracker {
         });
     }
 
-    /// Something else changed the fleet: earlier commands' effects are read no further.
-    pub(super) fn fleet_changed(&mut self) {
+    /// Something changed the fleet at `t`: earlier commands' effects are read no further.
+    pub(super) fn fleet_changed(&mut self, t: f64) {
         self.settling.clear();
+        self.changed_at_s = Some(t);
     }
 
-    /// An accepted fleet command: its effect is read from the samples after it.
+    /// An accepted fleet command: its effect is read from the samples after it, against the
+    /// last sample before it, unless something else changed the fleet since that sample (the
+    /// difference would then be theirs too).
     pub(super) fn fleet_command(&mut self, t: f64, entry: &AuditEntry) {
-        self.fleet_changed();
+        let last = self.spend.last().copied();
+        let before = last.filter(|sample| self.changed_at_s.is_none_or(|c| sample.at_s >= c));
+        self.fleet_changed(t);
         self.action_costs.push(ActionCost {
             at_s: t,
             actor: super::clean(&entry.actor),
             action: super::clean(&entry.action),
             target: super::clean(&entry.target),
-            before: self.spend.last().copied(),
+            before,
             after: None,
         });
         self.settling.push(self.action_costs.len() - 1);

@@ -124,7 +124,7 @@ impl Tracker {
             why: clean(&fired.narrative),
         });
         if fired.kind != MESSAGE_KIND {
-            self.fleet_changed();
+            self.fleet_changed(t);
             self.measures.push(InjectMeasures {
                 inject: fired.id.clone(),
                 fired_at_s: t,

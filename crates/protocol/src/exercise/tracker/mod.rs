@@ -121,6 +121,8 @@ pub struct Tracker {
     action_costs: Vec<ActionCost>,
     /// Indexes into `action_costs` whose effect is still read from the samples.
     settling: Vec<usize>,
+    /// When a command or an inject last changed the fleet.
+    changed_at_s: Option<f64>,
 }
 
 impl Tracker {
@@ -160,6 +162,7 @@ impl Tracker {
             unpriced: BTreeSet::new(),
             action_costs: Vec::new(),
             settling: Vec::new(),
+            changed_at_s: None,
         }
     }
 
