@@ -13,7 +13,7 @@ use crate::ReplicaRole;
 
 mod findings;
 mod wire;
-pub use findings::{Finding, ReplicaPosture, ServicePosture, findings};
+pub use findings::{Finding, ReplicaPosture, ServicePosture, budget_exhaustion, findings};
 pub use wire::{
     BlastRadius, DEFAULT_INCIDENTS_PER_MONTH, DEFAULT_REPAIR_MIN, Posture, Spend, blast_radius,
     roi, spend,
