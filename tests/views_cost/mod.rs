@@ -98,17 +98,14 @@ fn the_confirmation_prices_the_traffic_a_breaker_moves_at_120x40() {
     insta::assert_snapshot!("breaker_confirmation_priced_120x40", screen);
 }
 
-/// The default fleet and a Prometheus source that read, 12 s ago, checkout (which no fleet
-/// source reports) burning 20x on 99.9 % with 19 budgets overspent, and credit-decision (whose
-/// burn the lab does not report) burning 2x over 1 h and 1.5x over 6 h.
-fn measured_app(width: u16, height: u16) -> App {
+/// A Prometheus source's read, 12 s ago, of each `(service, budget left, burn 1h, burn 6h)`
+/// on 99.9 % over 30 days.
+fn measured(services: &[(&str, f64, f64, f64)]) -> Msg {
     use switchboard::domain::measured::{BurnThresholds, BurnWindow, Fact, ServiceFacts};
     use switchboard::sources::prometheus::FleetFacts;
     use switchboard::testing::{METRICS, fixture_wall, from_metrics};
-    let mut app = ghost_spending_app(width, height);
-    app.add_metrics_source(METRICS, "http://127.0.0.1:9090", Duration::from_secs(15));
     let at = fixture_wall() - chrono::TimeDelta::seconds(12);
-    let slo = |service: &str, budget_left, h1, h6| ServiceFacts {
+    let slo = |&(service, budget_left, h1, h6): &(&str, f64, f64, f64)| ServiceFacts {
         service: service.into(),
         slo: protocol::posture::Slo {
             target: 0.999,
@@ -126,17 +123,30 @@ fn measured_app(width: u16, height: u16) -> App {
         }),
         thresholds: BurnThresholds::default(),
     };
-    app.update(from_metrics(SourceEvent::Measured(Box::new(FleetFacts {
+    from_metrics(SourceEvent::Measured(Box::new(FleetFacts {
         source: METRICS.into(),
         regions: Vec::new(),
         providers: Vec::new(),
-        services: vec![
-            slo("checkout", -19.0, 20.0, 20.0),
-            slo("credit-decision", 0.5, 2.0, 1.5),
-        ],
+        services: services.iter().map(slo).collect(),
         failed: Vec::new(),
         unplaced: Vec::new(),
-    }))));
+    })))
+}
+
+/// The default fleet and a Prometheus source that read checkout (which no fleet source
+/// reports) burning 20x with 19 budgets overspent, and credit-decision (whose burn the lab does
+/// not report) burning 2x over 1 h and 1.5x over 6 h.
+fn measured_app(width: u16, height: u16) -> App {
+    let mut app = ghost_spending_app(width, height);
+    app.add_metrics_source(
+        switchboard::testing::METRICS,
+        "http://127.0.0.1:9090",
+        Duration::from_secs(15),
+    );
+    app.update(measured(&[
+        ("checkout", -19.0, 20.0, 20.0),
+        ("credit-decision", 0.5, 2.0, 1.5),
+    ]));
     app
 }
 
@@ -240,4 +250,91 @@ fn the_cost_view_lists_the_workflow_steps_of_the_open_escalations_at_140x48() {
         assert_eq!(figures, [past.to_string(), open.to_string()], "{line}");
     }
     insta::assert_snapshot!("cost_view_steps_140x48", screen);
+}
+
+/// A Temporal-only context knows steps but no fleet: a task stopped at credit-decision shows
+/// the posture its `[cost]` and its Prometheus `[slo]` give (critical, $1,200/min down; 40 %
+/// left at 16x), tier and what depends on it unknown; Prometheus down, the figures say STALE.
+#[test]
+fn a_temporal_task_shows_its_steps_posture_from_the_config_and_prometheus_at_120x40() {
+    use switchboard::domain::prices::{CostConfig, ServicePrices};
+    use switchboard::testing::{METRICS, escalation_queue, escalation_summaries, fixture_wall};
+    let now = Instant::now();
+    let cost = CostConfig {
+        services: [(
+            "credit-decision".to_string(),
+            ServicePrices {
+                criticality: Some(protocol::posture::Criticality::Critical),
+                downtime_cost_per_min: Some(1200.0),
+                ..ServicePrices::default()
+            },
+        )]
+        .into(),
+        ..CostConfig::default()
+    };
+    let mut app = App::new(switchboard::app::AppInit {
+        context: switchboard::app::ContextInfo {
+            name: "agents".into(),
+            lab: false,
+            read_only: false,
+            production: false,
+        },
+        sources: vec![("workflows".into(), "http://127.0.0.1:7243".into())],
+        problems: Vec::new(),
+        theme_name: "dark".into(),
+        themes: vec!["dark".into()],
+        now,
+        wall: fixture_wall(),
+        area: ratatui::layout::Rect::new(0, 0, 120, 40),
+        notify_at: None,
+        approval_policy: None,
+        cost,
+    });
+    app.add_metrics_source(METRICS, "http://127.0.0.1:9090", Duration::from_secs(15));
+    app.update(measured(&[("credit-decision", 0.4, 16.0, 3.0)]));
+    let queue = escalation_queue(7, 40);
+    let task = (escalation_summaries(&queue).into_iter())
+        .find(|s| s.service == "credit-decision")
+        .unwrap();
+    let id = task.id.clone();
+    app.update(Msg::Source(switchboard::sources::SourceMsg {
+        source: "workflows".into(),
+        event: SourceEvent::Listed {
+            rows: vec![task],
+            next_in: Duration::from_secs(5),
+        },
+    }));
+    app.update(key(KeyCode::Char('5')));
+    app.update(key(KeyCode::Enter));
+    app.update(Msg::EscalationLoaded {
+        source: "workflows".into(),
+        id: id.clone(),
+        result: Ok(Box::new(queue.detail(&id).unwrap())),
+    });
+    let screen = text(&render(&app, &dark()));
+    for expected in [
+        "Step decide-credit-line of CreditApplication · runs on credit-decision",
+        "tier     tier unknown · spend ?/h · from metrics, live",
+        "posture  critical · SLO 99.9%/30d · budget 40% left · burn 1h 16x 6h 3.00x",
+        "blast    dependents unknown: no source reports its posture · downtime $1,200/min",
+        "from the config: downtime cost, criticality",
+        "measured: SLO, budget, burn 1h, burn 6h from metrics, read 12s ago",
+        "⚠ budget at risk: credit-decision spends its error budget in 18h00m",
+    ] {
+        assert!(screen.contains(expected), "{expected:?} in\n{screen}");
+    }
+    insta::assert_snapshot!("temporal_task_step_posture_120x40", screen);
+
+    app.update(switchboard::testing::from_metrics(SourceEvent::Down {
+        error: "Prometheus: connection refused".into(),
+        kind: switchboard::domain::fleet::DownKind::Unreachable,
+        retry_in: Duration::from_secs(2),
+    }));
+    let screen = text(&render(&app, &dark()));
+    for expected in [
+        "from metrics · STALE: last known",
+        "measured: SLO, budget, burn 1h, burn 6h from metrics, STALE: read 12s ago",
+    ] {
+        assert!(screen.contains(expected), "{expected:?} in\n{screen}");
+    }
 }
