@@ -235,14 +235,18 @@ pub fn tier_word(tier: Option<protocol::RedundancyTier>) -> &'static str {
 }
 
 /// `budget, burn 1h from metrics, read 12s ago`: which figures a metrics source measured,
-/// and their age at `now`; `STALE` when the source is late or down.
+/// and their age at `now`; `STALE` when the source is late or down; the SLO it measured
+/// against when the figures were restated against another.
 pub fn measured_note(by: &crate::domain::cost::MeasuredBy, now: DateTime<Utc>) -> String {
     let read = by.read_at.map_or("no time".to_string(), |at| {
         format!("{} ago", age((now - at).to_std().unwrap_or_default()))
     });
     let freshness = if by.stale { "STALE: read" } else { "read" };
+    let restated = by.converted_from.map_or(String::new(), |slo| {
+        format!(" (restated from its SLO {})", slo_text(&slo))
+    });
     format!(
-        "{} from {}, {freshness} {read}",
+        "{} from {}{restated}, {freshness} {read}",
         by.figures.join(", "),
         protocol::sanitize::clean(&by.source)
     )

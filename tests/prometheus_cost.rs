@@ -119,9 +119,10 @@ async fn a_service_only_prometheus_measures_is_audited_with_its_exhaustion() {
     );
 }
 
-/// The lab reports credit-decision's budget (and no burn in its first minute); Prometheus
-/// measures it burning 20x, 19 budgets overspent. The lab's budget wins; only the burn it
-/// does not report comes from Prometheus, and the finding fires from the two.
+/// The lab reports credit-decision's budget (and no burn in its first minute) on a 99 % SLO;
+/// Prometheus measures it on 99.9 % burning 20x, 19 budgets overspent. The lab's budget and SLO
+/// win; only the burn it does not report comes from Prometheus, restated against 99 % (2x),
+/// and the finding fires from the two (65 % of 30 days at 2x: 9.75 days).
 #[tokio::test]
 async fn the_labs_own_budget_wins_over_what_prometheus_measures() {
     let Some(stack) = prometheus_support::shared() else {
@@ -170,7 +171,12 @@ async fn the_labs_own_budget_wins_over_what_prometheus_measures() {
         "{row}"
     );
     if posture.burn_rate_1h.is_none() {
-        assert!(close(&row["burn_rate_1h"], 20.0), "{row}");
+        // 2 % failing is 20x of 99.9 %'s allowance, restated as 2x of the lab's 99 %.
+        assert!(close(&row["burn_rate_1h"], 2.0), "{row}");
+        assert!(
+            close(&row["measured"]["converted_from"]["target"], 0.999),
+            "{row}"
+        );
         assert_eq!(code, 1, "the budget finding: {audits}");
         assert_eq!(row["findings"][0]["kind"], "budget-exhaustion", "{row}");
     }

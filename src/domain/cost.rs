@@ -63,6 +63,9 @@ pub struct MeasuredBy {
     pub read_at: Option<DateTime<Utc>>,
     /// The source is late or down: the figures are as last read.
     pub stale: bool,
+    /// The SLO its `[slo]` measured against when it differs from the row's: the figures are
+    /// restated against the row's.
+    pub converted_from: Option<Slo>,
 }
 
 /// What one metrics source of the context measured of services' SLOs (its `[slo]` table).
@@ -354,31 +357,20 @@ fn cost_of(
 /// the budget finding then follow from the merged figures.
 fn with_measured(mut row: ServiceCost, read: SloReads, facts: &ServiceFacts) -> ServiceCost {
     let mut figures = Vec::new();
-    if row.slo.is_none() {
-        row.slo = Some(facts.slo);
+    let slo = *row.slo.get_or_insert_with(|| {
         figures.push("SLO".to_string());
-    }
+        facts.slo
+    });
+    let (budget_left, burn_1h, burn_6h) = against(slo, facts);
     let mut fill = |field: &mut Option<f64>, value: Option<f64>, name: &str| {
         if field.is_none() && value.is_some() {
             *field = value;
             figures.push(name.to_string());
         }
     };
-    fill(
-        &mut row.budget_left,
-        facts.budget_left.map(|f| f.value),
-        "budget",
-    );
-    fill(
-        &mut row.burn_rate_1h,
-        facts.burn_rate(BurnWindow::OneHour),
-        "burn 1h",
-    );
-    fill(
-        &mut row.burn_rate_6h,
-        facts.burn_rate(BurnWindow::SixHours),
-        "burn 6h",
-    );
+    fill(&mut row.budget_left, budget_left, "budget");
+    fill(&mut row.burn_rate_1h, burn_1h, "burn 1h");
+    fill(&mut row.burn_rate_6h, burn_6h, "burn 6h");
     if figures.is_empty() {
         return row;
     }
@@ -400,8 +392,30 @@ fn with_measured(mut row: ServiceCost, read: SloReads, facts: &ServiceFacts) -> 
         figures,
         read_at: facts.read_at(),
         stale: read.stale,
+        converted_from: (facts.slo != slo).then_some(facts.slo),
     });
     row
+}
+
+/// The budget left and the 1 h and 6 h burn a metrics source measured against its own SLO,
+/// restated against `slo` (the posture's). A burn rate is an error ratio over the allowed one,
+/// so it restates exactly for another target; the budget only over the same window (else
+/// unknown).
+fn against(slo: Slo, facts: &ServiceFacts) -> (Option<f64>, Option<f64>, Option<f64>) {
+    let budget_left = facts.budget_left.map(|f| f.value);
+    let (burn_1h, burn_6h) = (
+        facts.burn_rate(BurnWindow::OneHour),
+        facts.burn_rate(BurnWindow::SixHours),
+    );
+    if facts.slo == slo {
+        return (budget_left, burn_1h, burn_6h);
+    }
+    let allowed = facts.slo.allowed_error_rate();
+    let burn = |rate: Option<f64>| Some(slo.burn_rate(rate? * allowed));
+    let budget_left = (budget_left)
+        .filter(|_| facts.slo.window_s == slo.window_s)
+        .map(|left| slo.budget_left((1.0 - left) * allowed, 1.0));
+    (budget_left, burn(burn_1h), burn(burn_6h))
 }
 
 /// A service only a metrics source knows: its measured SLO figures, what the context's

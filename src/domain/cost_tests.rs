@@ -151,17 +151,33 @@ fn the_config_fills_what_the_source_does_not_report_and_says_so() {
     assert!(priced.total_per_hour.is_some());
 }
 
-/// What a metrics source named `source` measured of `service` on a 99.9 % / 30 d SLO: a
-/// budget left and burn rates by window, read at the Unix epoch.
+const THIRTY_DAYS: f64 = 30.0 * 86_400.0;
+
+/// What a metrics source measured of `service` on a 99.9 % / 30 d SLO: a budget left and burn
+/// rates by window, read at the Unix epoch.
 fn measured(service: &str, budget_left: Option<f64>, burns: &[(BurnWindow, f64)]) -> ServiceFacts {
+    measured_on(
+        Slo {
+            target: 0.999,
+            window_s: THIRTY_DAYS,
+        },
+        service,
+        budget_left,
+        burns,
+    )
+}
+
+fn measured_on(
+    slo: Slo,
+    service: &str,
+    budget_left: Option<f64>,
+    burns: &[(BurnWindow, f64)],
+) -> ServiceFacts {
     use crate::domain::measured::{BurnThresholds, Fact};
     let at = DateTime::UNIX_EPOCH;
     ServiceFacts {
         service: service.into(),
-        slo: Slo {
-            target: 0.999,
-            window_s: 30.0 * 86_400.0,
-        },
+        slo,
         window: "30d".into(),
         burn: (burns.iter())
             .map(|&(window, value)| (window, Fact { value, at }))
@@ -179,15 +195,20 @@ fn reads<'a>(source: &'a str, services: &'a [ServiceFacts], stale: bool) -> SloR
     }
 }
 
-/// credit-decision reports its budget (65 % left) but no burn: the measured burn fills the
-/// gap and the report's own budget stays; spent at 2x, 65 % of 30 days lasts 0.65 × 2,592,000
+/// credit-decision reports its budget (65 % left) but no burn: the burn measured on the same
+/// 99 % SLO fills the gap and the report's own budget stays; spent at 2x, 65 % of 30 days lasts 0.65 × 2,592,000
 /// / 2 = 842,400 s, inside the window: the budget finding fires. risk-scorer, whose budget
 /// and burn the measurement would all change, keeps its own budget.
 #[test]
 fn measured_burn_fills_only_what_the_fleet_source_does_not_report() {
     use BurnWindow::*;
+    let ninety_nine = Slo {
+        target: 0.99,
+        window_s: THIRTY_DAYS,
+    };
     let facts = [
-        measured(
+        measured_on(
+            ninety_nine,
             "credit-decision",
             Some(0.5),
             &[(OneHour, 2.0), (SixHours, 1.5)],
@@ -221,6 +242,7 @@ fn measured_burn_fills_only_what_the_fleet_source_does_not_report() {
             figures: vec!["burn 1h".into(), "burn 6h".into()],
             read_at: Some(DateTime::UNIX_EPOCH),
             stale: false,
+            converted_from: None,
         })
     );
     let scorer = report.service("risk-scorer").unwrap();
@@ -352,4 +374,51 @@ fn a_service_only_a_metrics_source_knows_gets_a_row_of_its_own() {
         }]
     );
     assert_eq!(only.total_per_hour, None);
+}
+
+/// Prometheus measures credit-decision against 99.9 % while the lab's posture says 99 %: the
+/// figures are restated against 99 %. Burn 20x of 0.1 % is a 2 % error ratio, 2x of 1 %; 5x is
+/// 0.5x. Budget -19 over 30 days is 20 × 0.1 % = 2 % failed, 1 - 2 % / 1 % = -1 of the 99 %
+/// budget: spent. Measured over 7 days instead, the budget cannot be restated and stays
+/// unknown while the burn still is.
+#[test]
+fn figures_measured_against_another_slo_are_restated_against_the_postures() {
+    use BurnWindow::*;
+    let mut fleet = default_fleet();
+    let credit = service(&mut fleet, "credit-decision");
+    credit.posture.as_mut().unwrap().budget_left = None;
+    let burns = [(OneHour, 20.0), (SixHours, 5.0)];
+    let facts = [measured("credit-decision", Some(-19.0), &burns)];
+    let report = CostReport::of(
+        &fleet,
+        &CostConfig::default(),
+        &[reads("prom", &facts, false)],
+    );
+    let credit = report.service("credit-decision").unwrap();
+    assert_eq!(credit.slo.unwrap().target, 0.99);
+    assert!(close(credit.burn_rate_1h.unwrap(), 2.0));
+    assert!(close(credit.burn_rate_6h.unwrap(), 0.5));
+    assert!(close(credit.budget_left.unwrap(), -1.0));
+    assert_eq!(credit.exhausted_in_s, Some(0.0));
+    let by = credit.measured.as_ref().unwrap();
+    assert_eq!(by.figures, ["budget", "burn 1h", "burn 6h"]);
+    assert_eq!(by.converted_from, Some(facts[0].slo));
+
+    let weekly = Slo {
+        target: 0.999,
+        window_s: 7.0 * 86_400.0,
+    };
+    let facts = [measured_on(weekly, "credit-decision", Some(-19.0), &burns)];
+    let report = CostReport::of(
+        &fleet,
+        &CostConfig::default(),
+        &[reads("prom", &facts, false)],
+    );
+    let credit = report.service("credit-decision").unwrap();
+    assert_eq!(credit.budget_left, None, "another window: not restated");
+    assert!(close(credit.burn_rate_1h.unwrap(), 2.0));
+    assert_eq!(
+        credit.measured.as_ref().unwrap().figures,
+        ["burn 1h", "burn 6h"]
+    );
 }

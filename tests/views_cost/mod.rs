@@ -135,7 +135,7 @@ fn measured(services: &[(&str, f64, f64, f64)]) -> Msg {
 
 /// The default fleet and a Prometheus source that read checkout (which no fleet source
 /// reports) burning 20x with 19 budgets overspent, and credit-decision (whose burn the lab does
-/// not report) burning 2x over 1 h and 1.5x over 6 h.
+/// not report) burning 20x over 1 h and 15x over 6 h of 99.9 %: 2x and 1.5x of the lab's 99 %.
 fn measured_app(width: u16, height: u16) -> App {
     let mut app = ghost_spending_app(width, height);
     app.add_metrics_source(
@@ -145,7 +145,7 @@ fn measured_app(width: u16, height: u16) -> App {
     );
     app.update(measured(&[
         ("checkout", -19.0, 20.0, 20.0),
-        ("credit-decision", 0.5, 2.0, 1.5),
+        ("credit-decision", 0.5, 20.0, 15.0),
     ]));
     app
 }
@@ -164,7 +164,8 @@ fn the_cost_view_adds_what_prometheus_measures_at_140x40() {
         "checkout         ?            tier unknown",
         "⚠ budget at risk: checkout spends its error budget in 0s at this burn rate",
         "⚠ budget at risk: credit-decision spends its error budget in 234h00m",
-        "measured: credit-decision (burn 1h, burn 6h from metrics, read 12s ago)",
+        "measured: credit-decision (burn 1h, burn 6h from metrics (restated from its SLO \
+         99.9%/30d), read 12s ago)",
         "measured: checkout (SLO, budget, burn 1h, burn 6h from metrics, read 12s ago)",
     ] {
         assert!(screen.contains(expected), "{expected:?} in\n{screen}");
