@@ -206,3 +206,23 @@ async fn the_report_lists_the_workflow_steps_of_the_labs_open_escalations() {
     assert!(text.contains("WORKFLOW / STEP"), "{text}");
     lab.shutdown().await;
 }
+
+/// A Prometheus source whose `[slo]` the audit needs but which does not answer is said by
+/// name and exits 2, beside the lab's audit.
+#[tokio::test]
+async fn an_unreachable_prometheus_slo_source_is_said_and_exits_2() {
+    let lab = lab_with(None).await;
+    let home = tempfile::tempdir().unwrap();
+    let metrics = "[[contexts.audit.sources]]\nname = \"metrics\"\nkind = \"prometheus\"\n\
+        url = \"http://127.0.0.1:9\"\n[[contexts.audit.sources.prometheus.slo.services]]\n\
+        name = \"checkout\"\ntarget = 0.999\n";
+    let config = config_for(home.path(), &lab.url(), metrics);
+    let (code, text) = report(&lab, home.path(), &config, &[]).await;
+    assert_eq!(code, 2, "{text}");
+    assert!(text.starts_with("cost audit of gw\n"), "{text}");
+    assert!(
+        text.contains("cost audit of metrics: cannot read its SLO burn rates: "),
+        "{text}"
+    );
+    lab.shutdown().await;
+}
