@@ -3,7 +3,8 @@
 //! 0 with no finding, 1 with findings (for a scheduled audit), 2 when a source cannot be read.
 //! The Prometheus sources with an `[slo]` table are read too: their burn rates fill what the
 //! fleet sources do not report, and the services only they measure get an audit of their own.
-//! Each fleet source's open escalations give its workflow steps, beside their services' budget.
+//! Each fleet source's and each Temporal source's open escalations give its workflow steps,
+//! beside their services' budget.
 
 use std::io::Write;
 use std::time::Instant;
@@ -23,8 +24,9 @@ use crate::format::{
 };
 use crate::sources::paging::{MAX_PAGES, open_escalations};
 use crate::sources::prometheus::PrometheusSpec;
-use crate::sources::{Client, SourceSpec};
-use protocol::escalations::EscalationSummary;
+use crate::sources::temporal::{TemporalClient, TemporalSource};
+use crate::sources::{Client, SourceSpec, Timeouts};
+use protocol::escalations::{EscalationState, EscalationSummary};
 use protocol::sanitize::clean;
 
 /// Exit code of an audit that found something to act on.
@@ -65,6 +67,7 @@ pub async fn run_from_shell(args: CostArgs, target: &Target) -> anyhow::Result<u
     let code = run_report(
         &target.sources,
         &target.prometheus,
+        &target.temporal,
         &target.cost,
         json,
         &mut std::io::stdout(),
@@ -73,11 +76,13 @@ pub async fn run_from_shell(args: CostArgs, target: &Target) -> anyhow::Result<u
     Ok(process_exit_code(code))
 }
 
-/// Reads each source's fleet and each `[slo]` Prometheus source's burn rates once, prints the
-/// audit to `out`, returns the exit code.
+/// Reads each source's fleet and each `[slo]` Prometheus source's burn rates once, and the
+/// open escalations of the fleet and Temporal sources, prints the audit to `out`, returns the
+/// exit code.
 pub async fn run_report(
     sources: &[SourceSpec],
     metrics: &[PrometheusSpec],
+    temporal: &[TemporalSource],
     config: &CostConfig,
     json: bool,
     out: &mut impl Write,
@@ -86,17 +91,21 @@ pub async fn run_report(
         .filter(|spec| !spec.settings.slo.services.is_empty())
         .cloned()
         .collect();
-    if sources.is_empty() && measuring.is_empty() {
-        anyhow::bail!("no protocol v1 source nor Prometheus [slo] in this context to audit");
+    if sources.is_empty() && measuring.is_empty() && temporal.is_empty() {
+        anyhow::bail!(
+            "nothing to audit in this context: no protocol v1, Temporal or Prometheus [slo] source"
+        );
     }
     let now = Instant::now();
     let (mut read, measured) =
         tokio::join!(fetch_sources(sources, now), read_metrics(&measuring, now));
     read.extend(measured);
-    let escalated = futures::future::join_all(
-        (sources.iter().zip(&read)).map(|(spec, data)| open_tasks(spec, data)),
-    )
-    .await;
+    let (escalated, workflows) = tokio::join!(
+        futures::future::join_all(
+            (sources.iter().zip(&read)).map(|(spec, data)| open_tasks(spec, data)),
+        ),
+        futures::future::join_all(temporal.iter().map(open_workflow_tasks))
+    );
     let reports = context_audit(&read, now, config);
     let mut audits = Vec::new();
     for (index, source) in read.iter().enumerate() {
@@ -127,6 +136,17 @@ pub async fn run_report(
                 steps_error,
             });
         }
+    }
+    for (source, (tasks, steps_error)) in temporal.iter().zip(workflows) {
+        let tasks = tasks.iter().map(|(task, past)| escalated_at(task, *past));
+        audits.push(SourceAudit {
+            source: source.spec.name.clone(),
+            report: None,
+            error: None,
+            reads: "its escalations",
+            steps: step_costs(tasks, &reports, config),
+            steps_error,
+        });
     }
     if json {
         write_json(out, &audits, "cost report")?;
@@ -174,6 +194,30 @@ async fn open_tasks(
     (tasks, None)
 }
 
+/// A Temporal source's open escalations, each with whether it is past its SLA now (Temporal
+/// keeps the wall's time), or why they could not be listed.
+async fn open_workflow_tasks(
+    source: &TemporalSource,
+) -> (Vec<(EscalationSummary, bool)>, Option<String>) {
+    let listed = match TemporalClient::for_source(source, Timeouts::default()) {
+        Ok(client) => (client.escalations(&[EscalationState::Pending, EscalationState::Claimed]))
+            .await
+            .map_err(|e| e.to_string()),
+        Err(error) => Err(error.to_string()),
+    };
+    let now = chrono::Utc::now();
+    match listed {
+        Ok(tasks) => {
+            let with_past = |task: EscalationSummary| {
+                let past = task.sla_deadline < now;
+                (task, past)
+            };
+            (tasks.into_iter().map(with_past).collect(), None)
+        }
+        Err(why) => (Vec::new(), Some(why)),
+    }
+}
+
 fn escalated_at(task: &EscalationSummary, past_sla: bool) -> EscalatedTask<'_> {
     EscalatedTask {
         workflow_type: &task.workflow_type,
@@ -212,11 +256,15 @@ fn write_human(out: &mut impl Write, audit: &SourceAudit) -> std::io::Result<()>
 fn write_report(out: &mut impl Write, audit: &SourceAudit) -> std::io::Result<()> {
     let source = clean(&audit.source);
     let Some(report) = &audit.report else {
-        let error = clean(audit.error.as_deref().unwrap_or_default());
+        // A Temporal source has no audit of its own, only steps.
+        let Some(error) = &audit.error else {
+            return Ok(());
+        };
         return writeln!(
             out,
-            "cost audit of {source}: cannot read {}: {error}\n",
-            audit.reads
+            "cost audit of {source}: cannot read {}: {}\n",
+            audit.reads,
+            clean(error)
         );
     };
     writeln!(out, "cost audit of {source}")?;
