@@ -28,6 +28,17 @@ fn switchboard(home: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// `home`'s config: the `agents` context with `dev` as its Temporal source `workflows`, then
+/// `extra`.
+fn write_config(home: &Path, dev: &TemporalDev, extra: &str) {
+    let config = format!(
+        "default_context = \"agents\"\n[contexts.agents]\n[[contexts.agents.sources]]\n\
+         name = \"workflows\"\nkind = \"temporal\"\nurl = \"{}\"\n{extra}",
+        dev.http_url()
+    );
+    std::fs::write(home.join("agents.toml"), config).unwrap();
+}
+
 fn text(output: &Output) -> String {
     format!(
         "{}{}",
@@ -45,16 +56,11 @@ fn list_show_and_resolve_work_on_a_temporal_context() {
         .start_workflows("cli", 1, &["--paths", PATHS, "--max-attempts", "3"])
         .remove(0);
     let home = tempfile::tempdir().unwrap();
-    std::fs::write(
-        home.path().join("agents.toml"),
-        format!(
-            "default_context = \"agents\"\n[contexts.agents]\n[[contexts.agents.sources]]\n\
-             name = \"workflows\"\nkind = \"temporal\"\nurl = \"{}\"\n\
-             [contexts.agents.sources.temporal]\noperator = \"carla\"\n",
-            dev.http_url()
-        ),
-    )
-    .unwrap();
+    write_config(
+        home.path(),
+        &dev,
+        "[contexts.agents.sources.temporal]\noperator = \"carla\"\n",
+    );
 
     // The workflow escalates once its paths have failed.
     let started = std::time::Instant::now();
@@ -129,16 +135,11 @@ fn the_cost_report_lists_the_workflow_steps_of_a_temporal_context() {
     };
     let ids = dev.start_workflows("cost", 3, &["--paths", PATHS, "--max-attempts", "2"]);
     let home = tempfile::tempdir().unwrap();
-    std::fs::write(
-        home.path().join("agents.toml"),
-        format!(
-            "default_context = \"agents\"\n[contexts.agents]\n[[contexts.agents.sources]]\n\
-             name = \"workflows\"\nkind = \"temporal\"\nurl = \"{}\"\n\
-             [contexts.agents.cost.services.credit-decision]\ncriticality = \"critical\"\n",
-            dev.http_url()
-        ),
-    )
-    .unwrap();
+    write_config(
+        home.path(),
+        &dev,
+        "[contexts.agents.cost.services.credit-decision]\ncriticality = \"critical\"\n",
+    );
 
     // Every workflow escalates once its paths have failed.
     let started = std::time::Instant::now();
