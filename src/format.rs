@@ -1,5 +1,7 @@
 //! Number and time formats shared by the views and the CLIs.
 
+use chrono::{DateTime, Utc};
+
 pub use protocol::duration::age;
 pub use protocol::posture::labels::{burn, money, money_delta, slo_text, target, thousands};
 
@@ -84,7 +86,7 @@ pub fn cost_cells(service: &crate::domain::cost::ServiceCost) -> [String; 11] {
     [
         protocol::sanitize::clean(&service.service).into_owned(),
         service.criticality.map_or("?", |c| c.word()).to_string(),
-        service.tier.word().to_string(),
+        tier_word(service.tier).to_string(),
         service.slo.map_or("?".to_string(), |slo| slo_text(&slo)),
         service.budget_left.map_or("?".to_string(), pct),
         format!(
@@ -95,11 +97,62 @@ pub fn cost_cells(service: &crate::domain::cost::ServiceCost) -> [String; 11] {
         money(service.spend.replicas_per_hour),
         money(service.spend.standbys_per_hour),
         money(service.spend.paths_per_hour),
-        money(Some(service.blast_cost_per_min)),
+        match blast_known(service) {
+            true => money(Some(service.blast_cost_per_min)),
+            false => "?".to_string(),
+        },
         service
             .roi
             .map_or("?".to_string(), |roi| format!("{roi:.1}")),
     ]
+}
+
+/// Whether a row's blast radius is known: what depends on a service comes with the posture
+/// a fleet source reports (or the config gives it); without either it is unknown.
+fn blast_known(cost: &crate::domain::cost::ServiceCost) -> bool {
+    cost.tier.is_some() && cost.criticality.is_some()
+}
+
+/// The workflow steps' columns (after the cost audit's) and one step's cells in them.
+pub const STEP_COLUMNS: [(&str, usize); 8] = [
+    ("WORKFLOW / STEP", 38),
+    ("SERVICE", 16),
+    ("CRITICALITY", 12),
+    ("SLO", 9),
+    ("BUDGET", 6),
+    ("BURN 1h/6h", 10),
+    ("OPEN", 6),
+    ("PAST SLA", 8),
+];
+
+pub fn step_cells(step: &crate::domain::steps::StepCost) -> [String; 8] {
+    use protocol::sanitize::clean;
+    let mut service = clean(&step.service).into_owned();
+    if !step.findings.is_empty() {
+        service.push_str(" ⚠");
+    }
+    [
+        format!("{} / {}", clean(&step.workflow_type), clean(&step.step)),
+        service,
+        step.criticality.map_or("?", |c| c.word()).to_string(),
+        step.slo.map_or("?".to_string(), |slo| slo_text(&slo)),
+        step.budget_left.map_or("?".to_string(), pct),
+        format!("{}/{}", burn(step.burn_rate_1h), burn(step.burn_rate_6h)),
+        thousands(step.open as u64),
+        thousands(step.past_sla as u64),
+    ]
+}
+
+/// `workflow steps · 14 open escalations, 3 past their SLA`: the head of the steps' table.
+pub fn steps_title(steps: &[crate::domain::steps::StepCost]) -> String {
+    let open: usize = steps.iter().map(|s| s.open).sum();
+    let past: usize = steps.iter().map(|s| s.past_sla).sum();
+    format!(
+        "workflow steps · {} open {}, {} past their SLA",
+        thousands(open as u64),
+        plural(open, "escalation", "escalations"),
+        thousands(past as u64)
+    )
 }
 
 /// One row of the cost audit, each cell padded to its width: names left, figures right.
@@ -113,11 +166,35 @@ pub fn cost_row(cells: &[String], widths: impl IntoIterator<Item = usize>) -> St
     padded.join(" ").trim_end().to_string()
 }
 
+/// A redundancy tier in words; `tier unknown` when no fleet source reports the service.
+pub fn tier_word(tier: Option<protocol::RedundancyTier>) -> &'static str {
+    tier.map_or("tier unknown", |t| t.word())
+}
+
+/// `budget, burn 1h from metrics, read 12s ago`: which figures a metrics source measured,
+/// and their age at `now`; `STALE` when the source is late or down; the SLO it measured
+/// against when the figures were restated against another.
+pub fn measured_note(by: &crate::domain::cost::MeasuredBy, now: DateTime<Utc>) -> String {
+    let read = by.read_at.map_or("no time".to_string(), |at| {
+        format!("{} ago", age((now - at).to_std().unwrap_or_default()))
+    });
+    let freshness = if by.stale { "STALE: read" } else { "read" };
+    let restated = by.converted_from.map_or(String::new(), |slo| {
+        format!(" (restated from its SLO {})", slo_text(&slo))
+    });
+    format!(
+        "{} from {}{restated}, {freshness} {read}",
+        by.figures.join(", "),
+        protocol::sanitize::clean(&by.source)
+    )
+}
+
 /// What the cost audit says under its table: spend by tier, total and idle standbys, the
-/// findings (`none` when there are none), which figures the config gave.
-pub fn summary_lines(report: &crate::domain::cost::CostReport) -> Vec<String> {
+/// findings (`none` when there are none), which figures the config gave and which a metrics
+/// source measured (aged at `now`).
+pub fn summary_lines(report: &crate::domain::cost::CostReport, now: DateTime<Utc>) -> Vec<String> {
     let tiers: Vec<String> = (report.by_tier.iter())
-        .map(|t| format!("{} {}/h", t.tier.word(), money(t.per_hour)))
+        .map(|t| format!("{} {}/h", tier_word(t.tier), money(t.per_hour)))
         .collect();
     let mut lines = vec![
         format!("spend by tier: {}", tiers.join(" · ")),
@@ -149,6 +226,120 @@ pub fn summary_lines(report: &crate::domain::cost::CostReport) -> Vec<String> {
         .collect();
     if !configured.is_empty() {
         lines.push(format!("from the config: {}", configured.join("; ")));
+    }
+    let measured: Vec<String> = (report.services.iter())
+        .filter_map(|s| {
+            let by = s.measured.as_ref()?;
+            Some(format!(
+                "{} ({})",
+                protocol::sanitize::clean(&s.service),
+                measured_note(by, now)
+            ))
+        })
+        .collect();
+    if !measured.is_empty() {
+        lines.push(format!("measured: {}", measured.join("; ")));
+    }
+    lines
+}
+
+/// What a line of a service's posture says, for its style.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PostureText {
+    Figures,
+    /// Where figures came from (the config, a metrics source).
+    Source,
+    /// A metrics source's figures as last read, the source late or down.
+    Stale,
+    Finding,
+}
+
+/// A service's posture in three lines and its findings: what its outage costs and whom it
+/// hits, how its error budget burns, what its redundancy costs and buys; which figures the
+/// config gave and which a metrics source measured (aged at `now`). Nothing when neither its
+/// criticality nor its SLO is known. Names cleaned.
+pub fn posture_texts(
+    cost: &crate::domain::cost::ServiceCost,
+    now: DateTime<Utc>,
+) -> Vec<(PostureText, String)> {
+    use protocol::sanitize::clean;
+    let mut lines = Vec::new();
+    if cost.criticality.is_none() && cost.slo.is_none() {
+        return lines;
+    }
+    let criticality = cost.criticality.map_or("criticality unknown", |c| c.word());
+    let mut budget = format!("posture  {criticality}");
+    match cost.slo {
+        Some(slo) => budget.push_str(&format!(
+            " · SLO {} · budget {} left · burn 1h {} 6h {}",
+            slo_text(&slo),
+            cost.budget_left.map_or("?".to_string(), pct),
+            burn(cost.burn_rate_1h),
+            burn(cost.burn_rate_6h)
+        )),
+        None => budget.push_str(" · SLO unknown"),
+    }
+    if let Some(in_s) = cost.exhausted_in_s {
+        budget.push_str(&format!(
+            " · spent in {}",
+            age(std::time::Duration::from_secs_f64(in_s.max(0.0)))
+        ));
+    }
+    lines.push((PostureText::Figures, budget));
+    let (dependents, downtime) = match cost.tier {
+        _ if !blast_known(cost) => (
+            "dependents unknown: no source reports its posture".to_string(),
+            cost.downtime_cost_per_min,
+        ),
+        Some(_) if cost.dependents.is_empty() => (
+            "nothing depends on it".to_string(),
+            Some(cost.blast_cost_per_min),
+        ),
+        _ => {
+            let names: Vec<String> = (cost.dependents.iter())
+                .map(|d| clean(d).into_owned())
+                .collect();
+            let verb = plural(names.len(), "depends", "depend");
+            (
+                format!("{} {verb} on it", names.join(", ")),
+                Some(cost.blast_cost_per_min),
+            )
+        }
+    };
+    lines.push((
+        PostureText::Figures,
+        format!("blast    {dependents} · downtime {}/min", money(downtime)),
+    ));
+    lines.push((
+        PostureText::Figures,
+        format!(
+            "spend    replicas {}/h (standbys {}/h) · paths {}/h · total {}/h · ROI {}",
+            money(cost.spend.replicas_per_hour),
+            money(cost.spend.standbys_per_hour),
+            money(cost.spend.paths_per_hour),
+            money(cost.spend.total_per_hour()),
+            cost.roi.map_or("?".to_string(), |roi| format!("{roi:.1}")),
+        ),
+    ));
+    if !cost.from_config.is_empty() {
+        lines.push((
+            PostureText::Source,
+            format!("         from the config: {}", cost.from_config.join(", ")),
+        ));
+    }
+    if let Some(by) = &cost.measured {
+        let kind = if by.stale {
+            PostureText::Stale
+        } else {
+            PostureText::Source
+        };
+        lines.push((
+            kind,
+            format!("         measured: {}", measured_note(by, now)),
+        ));
+    }
+    for found in &cost.findings {
+        lines.push((PostureText::Finding, format!("⚠ {}", finding(found))));
     }
     lines
 }

@@ -130,3 +130,99 @@ async fn an_unreachable_source_is_said_and_exits_2() {
     );
     lab.shutdown().await;
 }
+
+/// The lab's open escalations by (workflow type, step): how many, and how many past their SLA
+/// on the lab's clock now, as `GET /v1/escalations` lists them.
+async fn lab_steps(lab: &LabServer) -> std::collections::BTreeMap<(String, String), (u64, u64)> {
+    use futures::StreamExt;
+    use switchboard::sources::Client;
+    use switchboard::sources::paging::{MAX_PAGES, open_escalations};
+    let client = Client::new(&lab.url(), Some(lab.token_for("bob").unwrap().to_string())).unwrap();
+    let now = client.fleet().await.unwrap().generated_at;
+    let mut steps = std::collections::BTreeMap::new();
+    let mut pages = std::pin::pin!(open_escalations(client, MAX_PAGES));
+    while let Some(page) = pages.next().await {
+        for task in page.result.unwrap() {
+            let (open, past) = steps
+                .entry((task.workflow_type, task.step))
+                .or_insert((0, 0));
+            *open += 1;
+            *past += u64::from(task.sla_deadline < now);
+        }
+    }
+    steps
+}
+
+/// With 60 escalated tasks, the report lists each workflow step they stop at with its
+/// service's criticality and budget, and counts that match the lab's own list (read before and
+/// after: a deadline passing or a task escalating in between moves a count within the two).
+#[tokio::test]
+async fn the_report_lists_the_workflow_steps_of_the_labs_open_escalations() {
+    let options = LabOptions {
+        escalations: 60,
+        ..LabOptions::default()
+    };
+    let lab = LabServer::start(options, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let config = config_for(home.path(), &lab.url(), "");
+    let before = lab_steps(&lab).await;
+    let (code, json) = report(&lab, home.path(), &config, &["--json"]).await;
+    let after = lab_steps(&lab).await;
+    assert_eq!(code, 0, "{json}");
+    let audits: Value = serde_json::from_str(&json).unwrap();
+    let steps = audits[0]["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), after.len(), "{json}");
+    for step in steps {
+        let key = (
+            step["workflow_type"].as_str().unwrap().to_string(),
+            step["step"].as_str().unwrap().to_string(),
+        );
+        let (open, past) = (
+            step["open"].as_u64().unwrap(),
+            step["past_sla"].as_u64().unwrap(),
+        );
+        let (open_before, past_before) = before.get(&key).copied().unwrap_or_default();
+        let (open_after, past_after) = after[&key];
+        assert!(
+            open_before.min(open_after) <= open && open <= open_before.max(open_after),
+            "{key:?}: {open} open, the lab listed {open_before} then {open_after}"
+        );
+        assert!(
+            past_before.min(past_after) <= past && past <= past_before.max(past_after),
+            "{key:?}: {past} past their SLA, the lab {past_before} then {past_after}"
+        );
+        assert!(
+            step["criticality"].is_string(),
+            "every step's service has a posture: {step}"
+        );
+    }
+    let total: u64 = after.values().map(|(open, _)| open).sum();
+    assert!(total >= 60, "{after:?}");
+    let (code, text) = report(&lab, home.path(), &config, &[]).await;
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("workflow steps · "), "{text}");
+    assert!(text.contains("WORKFLOW / STEP"), "{text}");
+    lab.shutdown().await;
+}
+
+/// A Prometheus source whose `[slo]` the audit needs but which does not answer is said by
+/// name and exits 2, beside the lab's audit.
+#[tokio::test]
+async fn an_unreachable_prometheus_slo_source_is_said_and_exits_2() {
+    let lab = lab_with(None).await;
+    let home = tempfile::tempdir().unwrap();
+    let metrics = "[[contexts.audit.sources]]\nname = \"metrics\"\nkind = \"prometheus\"\n\
+        url = \"http://127.0.0.1:9\"\n[[contexts.audit.sources.prometheus.slo.services]]\n\
+        name = \"checkout\"\ntarget = 0.999\n";
+    let config = config_for(home.path(), &lab.url(), metrics);
+    let (code, text) = report(&lab, home.path(), &config, &[]).await;
+    assert_eq!(code, 2, "{text}");
+    assert!(text.starts_with("cost audit of gw\n"), "{text}");
+    assert!(
+        text.contains("cost audit of metrics: cannot read its SLO burn rates: "),
+        "{text}"
+    );
+    lab.shutdown().await;
+}

@@ -1,12 +1,15 @@
 //! Commands from the console: the confirmation with preflight and reason, and what became of
 //! each command sent (the menu of what fits the selection is in `menu.rs`).
 
+use std::time::Instant;
+
 use chrono::{DateTime, Utc};
 use crossterm::event::KeyEvent;
 use ratatui_textarea::TextArea;
 
 use super::{App, Effect, Level, Overlay, View};
 use crate::domain::command::{self, Command, Target};
+use crate::domain::cost::SloReads;
 use crate::domain::fleet::SourceData;
 use crate::domain::performer;
 use crate::domain::preflight::{Preflight, add_cost_effect};
@@ -239,15 +242,15 @@ impl App {
     }
 
     pub(super) fn open_confirm(&mut self, source: usize, command: Command) {
-        let (source, preflight) = match prepare_priced(&self.sources, &self.cost, source, &command)
-        {
-            Ok(prepared) => prepared,
-            Err(refusal) => {
-                self.overlays.close(Layer::Menu);
-                self.flash(Level::Warning, refusal);
-                return;
-            }
-        };
+        let (source, preflight) =
+            match prepare_priced(&self.sources, &self.cost, source, &command, self.now) {
+                Ok(prepared) => prepared,
+                Err(refusal) => {
+                    self.overlays.close(Layer::Menu);
+                    self.flash(Level::Warning, refusal);
+                    return;
+                }
+            };
         let mut fields = vec![Field::new(
             FieldKind::Reason,
             "",
@@ -353,7 +356,13 @@ impl App {
                 }
             }
         }
-        match prepare_priced(&self.sources, &self.cost, confirm.source, &command) {
+        match prepare_priced(
+            &self.sources,
+            &self.cost,
+            confirm.source,
+            &command,
+            self.now,
+        ) {
             Ok((_, preflight)) => confirm.preflight = preflight,
             Err(refusal) => confirm.problem = Some(refusal),
         }
@@ -551,10 +560,12 @@ fn prepare_priced(
     cost: &CostConfig,
     source: usize,
     command: &Command,
+    now: Instant,
 ) -> Result<(usize, Preflight), String> {
     let (source, mut preflight) = performer::prepare(sources, source, command)?;
     if let Some(snapshot) = sources[source].snapshot.as_ref() {
-        add_cost_effect(&mut preflight, command, snapshot, cost);
+        let measured = SloReads::of_context(sources, now);
+        add_cost_effect(&mut preflight, command, snapshot, cost, &measured);
     }
     Ok((source, preflight))
 }

@@ -19,6 +19,7 @@ use super::inbox_filter::{Candidate, Haystack, Job, Polled, Wake, narrows};
 use super::inbox_query::{Query, Scratch};
 use super::inbox_row::{CompactSummary, Names};
 use super::shared_vec::SharedVec;
+use crate::domain::steps::EscalatedTask;
 use crate::runbook::eval::OpenEscalations;
 use protocol::escalations::{EscalationSummary, Priority};
 
@@ -361,6 +362,23 @@ impl Inbox {
     /// Open tasks in SLA order, whatever the filter.
     pub fn open_rows(&self) -> &[OrderKey] {
         &self.order
+    }
+
+    /// Every open task as the workflow steps count it, past its SLA on its source's clock
+    /// (`clocks`, by source index; see [`super::App::source_clocks`]).
+    pub fn escalated_tasks<'a>(
+        &'a self,
+        clocks: &'a [DateTime<Utc>],
+    ) -> impl Iterator<Item = EscalatedTask<'a>> + 'a {
+        self.order.iter().map(move |key| {
+            let item = &self.items[key.slot as usize];
+            EscalatedTask {
+                workflow_type: item.task.workflow_type(),
+                step: item.task.step(),
+                service: item.task.service(),
+                past_sla: item.task.sla_deadline < clocks[item.source],
+            }
+        })
     }
 
     /// The rows shown: open tasks that pass the filter, in SLA order.

@@ -142,6 +142,19 @@ impl CompactSummary {
         self.slice(0, self.id_end)
     }
 
+    /// The service that runs the step it stopped at.
+    pub fn service(&self) -> &str {
+        self.slice(self.id_end + 1, self.service_end)
+    }
+
+    pub fn workflow_type(&self) -> &str {
+        &self.workflow_step[..self.workflow_type_end as usize]
+    }
+
+    pub fn step(&self) -> &str {
+        &self.workflow_step[self.workflow_type_end as usize..]
+    }
+
     /// What the filter searches, and the allocation that holds it (for the matching threads).
     pub fn filter_text(&self) -> (&Arc<str>, u32) {
         (&self.text, self.filter_end)

@@ -515,7 +515,7 @@ impl App {
         if view == View::Cost && !self.has_posture() {
             self.flash(
                 Level::Info,
-                "no cost figures: no source reports a service's posture and the context has no [cost]",
+                "no cost figures: no source reports or measures a service's posture and the context has no [cost]",
             );
             return Vec::new();
         }

@@ -3,13 +3,19 @@
 //! the findings; per fleet, spend by tier, idle standby spend, SPOFs and budgets at risk.
 //! Pure: the same figures for the Services view, the Cost view, a preflight and
 //! `switchboard cost report`. A source's own figures win; the context's `[cost]` fills the gaps
-//! and each figure taken from it is named in `from_config`.
+//! and each figure taken from it is named in `from_config`; a metrics source of the context
+//! (Prometheus `[slo]`) fills the SLO, budget and burn a fleet source does not report, named in
+//! `measured`, and gives a row of its own to a service no fleet source reports.
 
 use std::cell::RefCell;
 use std::collections::BTreeSet;
+use std::time::Instant;
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::fleet::{Freshness, SourceData};
+use super::measured::{BurnWindow, ServiceFacts};
 use super::prices::CostConfig;
 use protocol::model::TakeoverTimes;
 use protocol::posture::{
@@ -22,7 +28,8 @@ use protocol::{FleetSnapshot, Gateway, RedundancyTier, Service};
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ServiceCost {
     pub service: String,
-    pub tier: RedundancyTier,
+    /// `None` when no fleet source reports the service (only a metrics source measures it).
+    pub tier: Option<RedundancyTier>,
     pub criticality: Option<Criticality>,
     pub slo: Option<Slo>,
     pub budget_left: Option<f64>,
@@ -42,12 +49,63 @@ pub struct ServiceCost {
     pub findings: Vec<Finding>,
     /// Figures the context's `[cost]` gave because the source did not.
     pub from_config: Vec<String>,
+    /// Figures a metrics source measured because the fleet source did not report them.
+    pub measured: Option<MeasuredBy>,
+}
+
+/// Which metrics source measured a row's SLO figures, when, and whether it is still live.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MeasuredBy {
+    pub source: String,
+    /// The figures taken from it: `SLO`, `budget`, `burn 1h`, `burn 6h`.
+    pub figures: Vec<String>,
+    /// When the newest of them was evaluated, on the source's clock.
+    pub read_at: Option<DateTime<Utc>>,
+    /// The source is late or down: the figures are as last read.
+    pub stale: bool,
+    /// The SLO its `[slo]` measured against when it differs from the row's: the figures are
+    /// restated against the row's.
+    pub converted_from: Option<Slo>,
+}
+
+/// What one metrics source of the context measured of services' SLOs (its `[slo]` table).
+#[derive(Clone, Copy, Debug)]
+pub struct SloReads<'a> {
+    pub source: &'a str,
+    pub services: &'a [ServiceFacts],
+    /// The source is late or down: its figures are as last read.
+    pub stale: bool,
+}
+
+impl<'a> SloReads<'a> {
+    /// Every metrics source of the context that measures a service, in the context's order.
+    pub fn of_context(sources: &'a [SourceData], now: Instant) -> Vec<SloReads<'a>> {
+        (sources.iter())
+            .filter_map(|source| {
+                let services = &source.measured.as_ref()?.services;
+                (!services.is_empty()).then(|| SloReads {
+                    source: &source.name,
+                    services,
+                    stale: source.freshness(now) != Freshness::Fresh,
+                })
+            })
+            .collect()
+    }
+
+    /// The figures of `service` from the first source measuring it, a live one before a
+    /// stale one.
+    fn find(reads: &[SloReads<'a>], service: &str) -> Option<(SloReads<'a>, &'a ServiceFacts)> {
+        (reads.iter())
+            .filter_map(|read| Some((*read, read.services.iter().find(|s| s.service == service)?)))
+            .min_by_key(|(read, _)| read.stale)
+    }
 }
 
 /// What the services of one redundancy tier spend per hour; `None` where one is unpriced.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct TierSpend {
-    pub tier: RedundancyTier,
+    /// `None`: services only a metrics source knows.
+    pub tier: Option<RedundancyTier>,
     pub per_hour: Option<f64>,
 }
 
@@ -62,13 +120,51 @@ pub struct CostReport {
     pub findings: Vec<Finding>,
 }
 
+/// The cost audit of a context, by source index: each fleet source's, then each metrics
+/// source's of the services it alone measures (none when a fleet source reports them all).
+pub fn context_audit(
+    sources: &[SourceData],
+    now: Instant,
+    config: &CostConfig,
+) -> Vec<(usize, CostReport)> {
+    let reads = SloReads::of_context(sources, now);
+    let fleets: Vec<&FleetSnapshot> = sources.iter().filter_map(|s| s.snapshot.as_ref()).collect();
+    let mut audited: BTreeSet<&str> = (fleets.iter())
+        .flat_map(|f| f.services.iter().map(|s| s.id.as_str()))
+        .collect();
+    let mut audits = Vec::new();
+    for (index, source) in sources.iter().enumerate() {
+        if let Some(snapshot) = &source.snapshot {
+            audits.push((index, CostReport::of(snapshot, config, &reads)));
+            continue;
+        }
+        let Some(read) = reads.iter().find(|r| r.source == source.name) else {
+            continue;
+        };
+        // Its services no fleet source reports and no earlier metrics source measured.
+        let rows: Vec<ServiceCost> = (read.services.iter())
+            .filter(|facts| audited.insert(&facts.service))
+            .map(|facts| measured_only(*read, facts, config))
+            .collect();
+        if !rows.is_empty() {
+            audits.push((index, CostReport::of_services(rows)));
+        }
+    }
+    audits
+}
+
 impl CostReport {
-    pub fn of(snapshot: &FleetSnapshot, config: &CostConfig) -> CostReport {
-        let services = service_costs(snapshot, config);
+    /// The audit of one fleet source: its posture's gaps filled from `config`, then its SLO
+    /// figures' gaps from what the context's metrics sources measure (`measured`).
+    pub fn of(snapshot: &FleetSnapshot, config: &CostConfig, measured: &[SloReads]) -> CostReport {
+        CostReport::of_services(service_costs(snapshot, config, measured))
+    }
+
+    fn of_services(services: Vec<ServiceCost>) -> CostReport {
         let sum = |part: fn(&ServiceCost) -> Option<f64>, keep: &dyn Fn(&ServiceCost) -> bool| {
             (services.iter().filter(|s| keep(s))).try_fold(0.0, |total, s| Some(total + part(s)?))
         };
-        let mut tiers: Vec<RedundancyTier> = Vec::new();
+        let mut tiers: Vec<Option<RedundancyTier>> = Vec::new();
         for service in &services {
             if !tiers.contains(&service.tier) {
                 tiers.push(service.tier);
@@ -94,8 +190,13 @@ impl CostReport {
     }
 }
 
-/// Every service of the snapshot, its posture's gaps filled from `config`.
-pub fn service_costs(snapshot: &FleetSnapshot, config: &CostConfig) -> Vec<ServiceCost> {
+/// Every service of the snapshot, its posture's gaps filled from `config`, then its SLO
+/// figures' from `measured`.
+pub fn service_costs(
+    snapshot: &FleetSnapshot,
+    config: &CostConfig,
+    measured: &[SloReads],
+) -> Vec<ServiceCost> {
     let mut from_config: Vec<Vec<String>> = Vec::new();
     let effective: Vec<Service> = (snapshot.services.iter())
         .map(|service| {
@@ -134,14 +235,18 @@ pub fn service_costs(snapshot: &FleetSnapshot, config: &CostConfig) -> Vec<Servi
                     let radius = posture::blast_radius(&service.id, &effective);
                     cost_of(service, posture, slo, spend, radius, &snapshot.gateways)
                 }
-                None => unknown(service),
+                None => unknown(&service.id, Some(service.tier)),
             };
             used.extend(
                 (priced_by_config.into_inner().into_iter()).map(|p| format!("price of {p}")),
             );
-            ServiceCost {
+            let row = ServiceCost {
                 from_config: used,
                 ..row
+            };
+            match SloReads::find(measured, &row.service) {
+                Some((read, facts)) => with_measured(row, read, facts),
+                None => row,
             }
         })
         .collect()
@@ -227,7 +332,7 @@ fn cost_of(
     weighed.slo = slo;
     ServiceCost {
         service: service.id.clone(),
-        tier: service.tier,
+        tier: Some(service.tier),
         criticality: Some(posture.criticality),
         slo,
         budget_left: posture.budget_left,
@@ -243,14 +348,116 @@ fn cost_of(
         roi,
         findings: posture::findings(&weighed),
         from_config: Vec::new(),
+        measured: None,
+    }
+}
+
+/// `row` with what a metrics source measured where nothing else gave it: the SLO (when no
+/// posture has one), the budget left and the 1 h and 6 h burn; the time to exhaustion and
+/// the budget finding then follow from the merged figures.
+fn with_measured(mut row: ServiceCost, read: SloReads, facts: &ServiceFacts) -> ServiceCost {
+    let mut figures = Vec::new();
+    let slo = *row.slo.get_or_insert_with(|| {
+        figures.push("SLO".to_string());
+        facts.slo
+    });
+    let (budget_left, burn_1h, burn_6h) = against(slo, facts);
+    let mut fill = |field: &mut Option<f64>, value: Option<f64>, name: &str| {
+        if field.is_none() && value.is_some() {
+            *field = value;
+            figures.push(name.to_string());
+        }
+    };
+    fill(&mut row.budget_left, budget_left, "budget");
+    fill(&mut row.burn_rate_1h, burn_1h, "burn 1h");
+    fill(&mut row.burn_rate_6h, burn_6h, "burn 6h");
+    if figures.is_empty() {
+        return row;
+    }
+    row.findings
+        .retain(|f| !matches!(f, Finding::BudgetExhaustion { .. }));
+    row.exhausted_in_s = None;
+    if let (Some(slo), Some(left), Some(burn)) = (row.slo, row.budget_left, row.burn_rate_1h) {
+        row.exhausted_in_s = slo.exhausted_in_s(left, burn);
+        row.findings.extend(posture::budget_exhaustion(
+            &row.service,
+            slo,
+            left,
+            burn,
+            None,
+        ));
+    }
+    row.measured = Some(MeasuredBy {
+        source: read.source.to_string(),
+        figures,
+        read_at: facts.read_at(),
+        stale: read.stale,
+        converted_from: (facts.slo != slo).then_some(facts.slo),
+    });
+    row
+}
+
+/// The budget left and the 1 h and 6 h burn a metrics source measured against its own SLO,
+/// restated against `slo` (the posture's). A burn rate is an error ratio over the allowed one,
+/// so it restates exactly for another target; the budget only over the same window (else
+/// unknown).
+fn against(slo: Slo, facts: &ServiceFacts) -> (Option<f64>, Option<f64>, Option<f64>) {
+    let budget_left = facts.budget_left.map(|f| f.value);
+    let (burn_1h, burn_6h) = (
+        facts.burn_rate(BurnWindow::OneHour),
+        facts.burn_rate(BurnWindow::SixHours),
+    );
+    if facts.slo == slo {
+        return (budget_left, burn_1h, burn_6h);
+    }
+    let allowed = facts.slo.allowed_error_rate();
+    let burn = |rate: Option<f64>| Some(slo.burn_rate(rate? * allowed));
+    let budget_left = (budget_left)
+        .filter(|_| facts.slo.window_s == slo.window_s)
+        .map(|left| slo.budget_left((1.0 - left) * allowed, 1.0));
+    (budget_left, burn(burn_1h), burn(burn_6h))
+}
+
+/// A service only a metrics source knows: its measured SLO figures, what the context's
+/// `[cost]` says of it, and every other figure (tier, replicas, dependents) unknown.
+fn measured_only(read: SloReads, facts: &ServiceFacts, config: &CostConfig) -> ServiceCost {
+    with_measured(unreported(&facts.service, config), read, facts)
+}
+
+/// A service no fleet source reports: what the context's `[cost]` says of it (named in
+/// `from_config`), every other figure unknown.
+pub fn unreported(service: &str, config: &CostConfig) -> ServiceCost {
+    let configured = config.services.get(service).cloned().unwrap_or_default();
+    let mut from_config = Vec::new();
+    let mut given = |value: Option<f64>, name: &str| {
+        if value.is_some() {
+            from_config.push(name.to_string());
+        }
+        value
+    };
+    let downtime_cost_per_min = given(configured.downtime_cost_per_min, "downtime cost");
+    let replica_cost_per_hour = given(configured.replica_cost_per_hour, "replica cost");
+    let tokens_per_request = given(configured.tokens_per_request, "tokens per request");
+    if configured.criticality.is_some() {
+        from_config.push("criticality".to_string());
+    }
+    ServiceCost {
+        criticality: configured.criticality,
+        downtime_cost_per_min,
+        replica_cost_per_hour,
+        tokens_per_request,
+        // Its own downtime: what depends on it is unknown without a topology.
+        blast_cost_per_min: downtime_cost_per_min.unwrap_or(0.0),
+        from_config,
+        ..unknown(service, None)
     }
 }
 
 /// A service nothing prices: every figure unknown, said as such.
-fn unknown(service: &Service) -> ServiceCost {
+fn unknown(service: &str, tier: Option<RedundancyTier>) -> ServiceCost {
     ServiceCost {
-        service: service.id.clone(),
-        tier: service.tier,
+        service: service.to_string(),
+        tier,
         criticality: None,
         slo: None,
         budget_left: None,
@@ -266,6 +473,7 @@ fn unknown(service: &Service) -> ServiceCost {
         roi: None,
         findings: Vec::new(),
         from_config: Vec::new(),
+        measured: None,
     }
 }
 

@@ -11,3 +11,4 @@ pub mod performer;
 pub mod preflight;
 pub mod prices;
 pub mod retry;
+pub mod steps;

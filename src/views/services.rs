@@ -9,9 +9,9 @@ use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, Wrap};
 
 use super::fleet::{headroom_style, health_style};
 use crate::app::{App, ListMap, View};
-use crate::domain::cost::{CostReport, ServiceCost};
+use crate::domain::cost::{CostReport, ServiceCost, context_audit};
 use crate::domain::fleet::{Freshness, seen_health};
-use crate::format::{burn, control, finding, money, pct, rps, slo_text};
+use crate::format::{PostureText, burn, control, money, pct, posture_texts, rps};
 use crate::theme::Theme;
 use protocol::readiness::standby_word;
 use protocol::sanitize::clean;
@@ -143,13 +143,11 @@ fn draw_list(
 
 /// Each source's cost audit, by source index (`None` without a snapshot).
 fn cost_reports(app: &App) -> Vec<Option<CostReport>> {
-    (app.sources.iter())
-        .map(|s| {
-            s.snapshot
-                .as_ref()
-                .map(|snapshot| CostReport::of(snapshot, &app.cost))
-        })
-        .collect()
+    let mut reports = vec![None; app.sources.len()];
+    for (index, report) in context_audit(&app.sources, app.now, &app.cost) {
+        reports[index] = Some(report);
+    }
+    reports
 }
 
 /// `65% 0.42x`: the error budget left and the 1 h burn rate; `?` for what is unknown.
@@ -261,7 +259,7 @@ fn draw_detail(
         .as_ref()
         .and_then(|r| r.service(&service.id))
     {
-        lines.extend(posture_lines(cost, theme));
+        lines.extend(posture_lines(cost, theme, app.wall));
     }
     lines.push(Line::styled("replicas", theme.dim));
     for replica in &service.replicas {
@@ -358,64 +356,23 @@ fn draw_detail(
     draw_detail_block(theme, frame, area, &service.id, lines);
 }
 
-/// The service's posture in three lines and its findings: what its outage costs and whom it
-/// hits, how its error budget burns, what its redundancy costs and buys.
-fn posture_lines(cost: &ServiceCost, theme: &Theme) -> Vec<Line<'static>> {
-    let mut lines = Vec::new();
-    let Some(criticality) = cost.criticality else {
-        return lines;
-    };
-    let mut budget = format!("posture  {}", criticality.word());
-    match cost.slo {
-        Some(slo) => budget.push_str(&format!(
-            " · SLO {} · budget {} left · burn 1h {} 6h {}",
-            slo_text(&slo),
-            cost.budget_left.map_or("?".to_string(), pct),
-            burn(cost.burn_rate_1h),
-            burn(cost.burn_rate_6h)
-        )),
-        None => budget.push_str(" · SLO unknown"),
-    }
-    if let Some(in_s) = cost.exhausted_in_s {
-        budget.push_str(&format!(
-            " · spent in {}",
-            crate::format::age(std::time::Duration::from_secs_f64(in_s.max(0.0)))
-        ));
-    }
-    lines.push(Line::from(budget));
-    let dependents = if cost.dependents.is_empty() {
-        "nothing depends on it".to_string()
-    } else {
-        let names: Vec<String> = cost
-            .dependents
-            .iter()
-            .map(|d| clean(d).into_owned())
-            .collect();
-        let verb = crate::format::plural(names.len(), "depends", "depend");
-        format!("{} {verb} on it", names.join(", "))
-    };
-    lines.push(Line::from(format!(
-        "blast    {dependents} · downtime {}/min",
-        money(Some(cost.blast_cost_per_min))
-    )));
-    lines.push(Line::from(format!(
-        "spend    replicas {}/h (standbys {}/h) · paths {}/h · total {}/h · ROI {}",
-        money(cost.spend.replicas_per_hour),
-        money(cost.spend.standbys_per_hour),
-        money(cost.spend.paths_per_hour),
-        money(cost.spend.total_per_hour()),
-        cost.roi.map_or("?".to_string(), |roi| format!("{roi:.1}")),
-    )));
-    if !cost.from_config.is_empty() {
-        lines.push(Line::styled(
-            format!("         from the config: {}", cost.from_config.join(", ")),
-            theme.dim,
-        ));
-    }
-    for found in &cost.findings {
-        lines.push(Line::styled(format!("⚠ {}", finding(found)), theme.warning));
-    }
-    lines
+/// The service's posture (see [`posture_texts`]), each line styled by what it is.
+fn posture_lines(
+    cost: &ServiceCost,
+    theme: &Theme,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Vec<Line<'static>> {
+    (posture_texts(cost, now).into_iter())
+        .map(|(kind, text)| {
+            let style = match kind {
+                PostureText::Figures => ratatui::style::Style::default(),
+                PostureText::Source => theme.dim,
+                PostureText::Stale => theme.stale,
+                PostureText::Finding => theme.warning,
+            };
+            Line::styled(text, style)
+        })
+        .collect()
 }
 
 fn greyed(line: Line<'static>, theme: &Theme) -> Line<'static> {

@@ -16,7 +16,7 @@ fn spend(
     snapshot: &FleetSnapshot,
     part: fn(&switchboard::domain::cost::ServiceCost) -> Option<f64>,
 ) -> f64 {
-    let report = CostReport::of(snapshot, &CostConfig::default());
+    let report = CostReport::of(snapshot, &CostConfig::default(), &[]);
     report.services.iter().map(|s| part(s).unwrap()).sum()
 }
 
@@ -25,7 +25,7 @@ fn priced(
     snapshot: &FleetSnapshot,
 ) -> switchboard::domain::preflight::Preflight {
     let mut check = preflight(command, snapshot);
-    add_cost_effect(&mut check, command, snapshot, &CostConfig::default());
+    add_cost_effect(&mut check, command, snapshot, &CostConfig::default(), &[]);
     check
 }
 

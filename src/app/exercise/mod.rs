@@ -304,11 +304,14 @@ impl App {
             .collect()
     }
 
-    /// Whether anything knows a service's posture: a source's report or the context's `[cost]`.
+    /// Whether anything knows a service's posture: a source's report, the context's `[cost]`
+    /// or a metrics source measuring a service's SLO.
     pub fn has_posture(&self) -> bool {
         !self.cost.services.is_empty()
             || (self.sources.iter().filter_map(|s| s.snapshot.as_ref()))
                 .flat_map(|s| &s.services)
                 .any(|s| s.posture.is_some())
+            || (self.sources.iter().filter_map(|s| s.measured.as_ref()))
+                .any(|m| !m.services.is_empty())
     }
 }

@@ -215,7 +215,8 @@ async fn drive(
         .await
         .map_err(|e| format!("cannot read the fleet: {e}"))?;
     let mut check = preflight(&command, &snapshot);
-    add_cost_effect(&mut check, &command, &snapshot, rules.cost);
+    // A one-shot command reads no metrics source: budgets as the fleet reports them.
+    add_cost_effect(&mut check, &command, &snapshot, rules.cost, &[]);
     human
         .preflight(&check, &command, &snapshot)
         .map_err(|e| e.to_string())?;

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::{MIN_SHIFT_RPS, Preflight};
 use crate::domain::command::Command;
-use crate::domain::cost::CostReport;
+use crate::domain::cost::{CostReport, SloReads};
 use crate::domain::prices::CostConfig;
 use protocol::model::{CACHE_HIT_SHARE, NON_URGENT_SHARE, WRITE_SHARE};
 use protocol::{DegradedModeKind, FleetSnapshot};
@@ -43,17 +43,19 @@ pub struct BudgetRisk {
     pub blast_cost_per_min: f64,
 }
 
-/// Adds the command's cost and budget effect to `preflight`.
+/// Adds the command's cost and budget effect to `preflight`; budgets the fleet does not report
+/// are taken from what the context's metrics sources measure (`measured`).
 pub fn add_cost_effect(
     preflight: &mut Preflight,
     command: &Command,
     snapshot: &FleetSnapshot,
     config: &CostConfig,
+    measured: &[SloReads],
 ) {
     if !knows_any_price(snapshot, config) {
         return;
     }
-    let report = CostReport::of(snapshot, config);
+    let report = CostReport::of(snapshot, config, measured);
     let mut changes = provider_shifts(preflight, snapshot, &report, config);
     match command {
         Command::Promote { service, replica } => {

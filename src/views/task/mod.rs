@@ -7,6 +7,7 @@
 
 mod lineage;
 mod overview;
+mod step;
 mod timeline;
 
 use ratatui::Frame;
@@ -345,7 +346,10 @@ fn pane_content(app: &App, task: &TaskState, width: usize) -> Vec<Row> {
         TaskLoad::Loaded(escalation) => escalation,
     };
     match task.pane {
-        TaskPane::Overview => overview::overview(task, escalation, width),
+        TaskPane::Overview => {
+            let step = step::step_posture(app, task.source, &escalation.summary, width);
+            overview::overview(task, escalation, step, width)
+        }
         TaskPane::Context => task
             .context_lines
             .iter()

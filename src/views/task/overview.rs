@@ -18,7 +18,8 @@ fn field(rows: &mut Vec<Row>, label: &str, text: &str, width: usize) {
     }
 }
 
-pub(super) fn overview(task: &TaskState, e: &Escalation, width: usize) -> Vec<Row> {
+/// The task's fields, its candidates, then the posture of its step (`step`, see `step.rs`).
+pub(super) fn overview(task: &TaskState, e: &Escalation, step: Vec<Row>, width: usize) -> Vec<Row> {
     let s = &e.summary;
     let mut rows = Vec::new();
     field(
@@ -112,6 +113,8 @@ pub(super) fn overview(task: &TaskState, e: &Escalation, width: usize) -> Vec<Ro
         row.extend(verdict_segments(&c.verdicts, false));
         rows.push(row);
     }
+    // After the candidates, which the operator acts on first.
+    rows.extend(step);
     rows
 }
 

@@ -109,15 +109,33 @@ pub fn findings(posture: &ServicePosture) -> Vec<Finding> {
     }
     if let (Some(slo), Some(left), Some(burn)) =
         (posture.slo, posture.budget_left, posture.burn_rate)
-        && let Some(in_s) = slo.exhausted_in_s(left, burn)
-        && in_s < posture.window_left_s.unwrap_or(slo.window_s)
     {
-        found.push(Finding::BudgetExhaustion {
-            service: service(),
-            in_s,
-        });
+        found.extend(budget_exhaustion(
+            &posture.service,
+            slo,
+            left,
+            burn,
+            posture.window_left_s,
+        ));
     }
     found
+}
+
+/// The budget finding alone, from an SLO, the share of its budget left and the burn rate
+/// (a source's or a metrics source's): fires when the budget is spent before the window
+/// (`window_left_s`, the whole window when unknown) ends.
+pub fn budget_exhaustion(
+    service: &str,
+    slo: Slo,
+    budget_left: f64,
+    burn_rate: f64,
+    window_left_s: Option<f64>,
+) -> Option<Finding> {
+    let in_s = slo.exhausted_in_s(budget_left, burn_rate)?;
+    (in_s < window_left_s.unwrap_or(slo.window_s)).then(|| Finding::BudgetExhaustion {
+        service: service.to_string(),
+        in_s,
+    })
 }
 
 /// Why one failure would take the service down, if it would: one ready replica, every ready

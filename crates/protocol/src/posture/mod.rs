@@ -14,7 +14,7 @@ use crate::ReplicaRole;
 mod findings;
 pub mod labels;
 mod wire;
-pub use findings::{Finding, ReplicaPosture, ServicePosture, findings};
+pub use findings::{Finding, ReplicaPosture, ServicePosture, budget_exhaustion, findings};
 pub use wire::{
     BlastRadius, DEFAULT_INCIDENTS_PER_MONTH, DEFAULT_REPAIR_MIN, FleetSpend, Posture, Spend,
     blast_radius, fleet_spend, roi, spend,
