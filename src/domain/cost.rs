@@ -223,14 +223,7 @@ pub fn service_costs(
             };
             let row = match &service.posture {
                 Some(posture) => {
-                    let spend = posture::spend(
-                        service,
-                        posture,
-                        &snapshot.gateways,
-                        &snapshot.pools,
-                        &snapshot.standby_shares,
-                        price_of,
-                    );
+                    let spend = posture::spend_in(snapshot, service, posture, price_of);
                     let slo = reported.posture.as_ref().map(|p| p.slo);
                     let radius = posture::blast_radius(&service.id, &effective);
                     cost_of(service, posture, slo, spend, radius, &snapshot.gateways)

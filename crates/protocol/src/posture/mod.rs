@@ -17,7 +17,7 @@ mod wire;
 pub use findings::{Finding, ReplicaPosture, ServicePosture, budget_exhaustion, findings};
 pub use wire::{
     BlastRadius, DEFAULT_INCIDENTS_PER_MONTH, DEFAULT_REPAIR_MIN, FleetSpend, Posture, Spend,
-    blast_radius, fleet_spend, roi, spend,
+    blast_radius, fleet_spend, roi, spend, spend_in,
 };
 
 const SECONDS_PER_HOUR: f64 = 3600.0;

@@ -123,6 +123,23 @@ pub fn spend(
     }
 }
 
+/// [`spend`] of a service of `snapshot`, with the snapshot's gateways, pools and standby shares.
+pub fn spend_in(
+    snapshot: &FleetSnapshot,
+    service: &Service,
+    posture: &Posture,
+    price_of: impl Fn(&str) -> Option<f64>,
+) -> Spend {
+    spend(
+        service,
+        posture,
+        &snapshot.gateways,
+        &snapshot.pools,
+        &snapshot.standby_shares,
+        price_of,
+    )
+}
+
 /// What a whole fleet spends per hour at the prices its snapshot carries, on replicas and on
 /// model calls, over the services whose spend is known; the others are left out and named.
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -148,14 +165,7 @@ pub fn fleet_spend(snapshot: &FleetSnapshot) -> FleetSpend {
     let mut fleet = FleetSpend::default();
     for service in &snapshot.services {
         let known = service.posture.as_ref().and_then(|posture| {
-            let spend = spend(
-                service,
-                posture,
-                &snapshot.gateways,
-                &snapshot.pools,
-                &snapshot.standby_shares,
-                price_of,
-            );
+            let spend = spend_in(snapshot, service, posture, price_of);
             Some((spend.replicas_per_hour?, spend.paths_per_hour?))
         });
         match known {
