@@ -24,11 +24,11 @@ use ratatui::backend::TestBackend;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use protocol::escalations::EscalationSummary;
-use switchboard::app::{App, Msg, filter_text};
+use switchboard::app::{App, Msg, View, filter_text};
 use switchboard::sources::SourceEvent;
 use switchboard::testing::{
-    escalation_queue, escalation_summaries, escalations_loaded, from_source as source, lab_app,
-    settle_filter, small_fleet,
+    default_fleet, escalation_queue, escalation_summaries, escalations_loaded,
+    from_source as source, lab_app, settle_filter, small_fleet,
 };
 
 const TASKS: usize = 100_000;
@@ -88,6 +88,31 @@ fn load_and_render(c: &mut Criterion) {
             })
         });
     }
+}
+
+/// The Cost view counts the open tasks of each workflow step on every frame it draws.
+fn cost_view(c: &mut Criterion) {
+    let summaries = tasks();
+    let (theme, _) = switchboard::theme::load("dark", false);
+    // The lab's default fleet: its services carry a posture, so the Cost view is there.
+    let mut app = lab_app(160, 48, Instant::now());
+    app.update(source(SourceEvent::Snapshot(default_fleet())));
+    app.update(escalations_loaded(summaries));
+    app.update(Msg::Key(KeyEvent::new(
+        KeyCode::Char('9'),
+        KeyModifiers::NONE,
+    )));
+    assert_eq!((app.view, app.inbox.open_count()), (View::Cost, TASKS));
+    let mut terminal = Terminal::new(TestBackend::new(160, 48)).unwrap();
+    c.bench_function("render the Cost view with 100k open tasks 160x48", |b| {
+        b.iter(|| {
+            terminal
+                .draw(|frame| {
+                    switchboard::views::draw(&app, &theme, frame);
+                })
+                .unwrap();
+        })
+    });
 }
 
 fn filter(c: &mut Criterion) {
@@ -233,6 +258,6 @@ criterion_group! {
         .sample_size(20)
         .measurement_time(Duration::from_secs(4))
         .warm_up_time(Duration::from_secs(1));
-    targets = load_and_render, filter, keystroke_latency
+    targets = load_and_render, cost_view, filter, keystroke_latency
 }
 criterion_main!(benches);

@@ -19,7 +19,7 @@ use super::inbox_filter::{Candidate, Haystack, Job, Polled, Wake, narrows};
 use super::inbox_query::{Query, Scratch};
 use super::inbox_row::{CompactSummary, Names};
 use super::shared_vec::SharedVec;
-use crate::domain::steps::EscalatedTask;
+use crate::domain::steps::StepTally;
 use crate::runbook::eval::OpenEscalations;
 use protocol::escalations::{EscalationSummary, Priority};
 
@@ -153,10 +153,34 @@ pub struct Inbox {
     /// By source: how many open tasks of each priority (P1 first), for the runbooks'
     /// `open_escalations` of every tick.
     open_counts: Vec<OpenEscalations>,
+    /// By workflow step (see [`step_key`]): its open tasks of each source in SLA order, for
+    /// the Cost view's counts of every frame.
+    steps: HashMap<String, OpenAtStep>,
     filter: Filter,
     /// The selected task, by slot, so that it stays selected while rows come and go.
     selected: Option<u32>,
     loads: Vec<SourceLoad>,
+}
+
+/// The open tasks that stop at one workflow step.
+struct OpenAtStep {
+    workflow_type: String,
+    step: String,
+    service: String,
+    /// By source, in SLA order.
+    by_source: Vec<Vec<OrderKey>>,
+}
+
+/// A workflow step as one string: its workflow type, step and service, each length-prefixed
+/// so that no two steps share a key.
+fn step_key(task: &CompactSummary) -> String {
+    let (workflow_type, step) = (task.workflow_type(), task.step());
+    format!(
+        "{}:{workflow_type}{}:{step}{}",
+        workflow_type.len(),
+        step.len(),
+        task.service()
+    )
 }
 
 fn key_of(slot: u32, summary: &CompactSummary) -> OrderKey {
@@ -235,10 +259,11 @@ impl Inbox {
         let before = self.open_key(slot);
         let task = CompactSummary::new(summary, &mut self.names);
         let item = self.items.get_mut(slot as usize);
-        let retext = task.filter_text() != item.task.filter_text();
+        let refiled = task.filter_text() != item.task.filter_text()
+            || step_key(&task) != step_key(&item.task);
         item.task = task;
         item.listed = true;
-        self.place(slot, before, retext);
+        self.place(slot, before, refiled);
         Upserted::Newer
     }
 
@@ -248,10 +273,10 @@ impl Inbox {
     }
 
     /// Moves a changed task to where it belongs now; `before` is its key before the change,
-    /// `retext` says its filter text changed.
-    fn place(&mut self, slot: u32, before: Option<OrderKey>, retext: bool) {
+    /// `refiled` says its filter text or its workflow step changed.
+    fn place(&mut self, slot: u32, before: Option<OrderKey>, refiled: bool) {
         let after = self.open_key(slot);
-        if before == after && !retext {
+        if before == after && !refiled {
             return;
         }
         let source = self.items[slot as usize].source;
@@ -264,9 +289,30 @@ impl Inbox {
             remove_sorted(Arc::make_mut(&mut self.order), old);
             remove_sorted(Arc::make_mut(&mut self.filter.rows), old);
             remove_sorted(&mut self.p1_order[source], old);
+            // Its step as it was (a newer revision may name another): wherever it is.
+            for at in self.steps.values_mut() {
+                if let Some(keys) = at.by_source.get_mut(source) {
+                    remove_sorted(keys, old);
+                }
+            }
+            (self.steps).retain(|_, at| at.by_source.iter().any(|keys| !keys.is_empty()));
         }
         if let Some(new) = after {
             self.open_counts[source][new.priority as usize] += 1;
+            let task = &self.items[slot as usize].task;
+            let at = self
+                .steps
+                .entry(step_key(task))
+                .or_insert_with(|| OpenAtStep {
+                    workflow_type: task.workflow_type().to_string(),
+                    step: task.step().to_string(),
+                    service: task.service().to_string(),
+                    by_source: Vec::new(),
+                });
+            if at.by_source.len() <= source {
+                at.by_source.resize(source + 1, Vec::new());
+            }
+            insert_sorted(&mut at.by_source[source], new);
             insert_sorted(Arc::make_mut(&mut self.order), new);
             if new.priority == Priority::P1 {
                 insert_sorted(&mut self.p1_order[source], new);
@@ -364,21 +410,25 @@ impl Inbox {
         &self.order
     }
 
-    /// Every open task as the workflow steps count it, past its SLA on its source's clock
-    /// (`clocks`, by source index; see [`super::App::source_clocks`]).
-    pub fn escalated_tasks<'a>(
-        &'a self,
-        clocks: &'a [DateTime<Utc>],
-    ) -> impl Iterator<Item = EscalatedTask<'a>> + 'a {
-        self.order.iter().map(move |key| {
-            let item = &self.items[key.slot as usize];
-            EscalatedTask {
-                workflow_type: item.task.workflow_type(),
-                step: item.task.step(),
-                service: item.task.service(),
-                past_sla: item.task.sla_deadline < clocks[item.source],
-            }
-        })
+    /// Every workflow step open tasks stop at, with how many wait there and how many are past
+    /// their SLA on their source's clock (`clocks`, by source index; see
+    /// [`super::App::source_clocks`]): a few binary searches per step, for every frame.
+    pub fn step_tallies(&self, clocks: &[DateTime<Utc>]) -> Vec<StepTally<'_>> {
+        (self.steps.values())
+            .map(|at| {
+                let past = |(source, keys): (usize, &Vec<OrderKey>)| {
+                    let now = clocks.get(source).map(DateTime::timestamp_millis);
+                    now.map_or(0, |now| keys.partition_point(|k| k.deadline_ms < now))
+                };
+                StepTally {
+                    workflow_type: &at.workflow_type,
+                    step: &at.step,
+                    service: &at.service,
+                    open: at.by_source.iter().map(Vec::len).sum(),
+                    past_sla: at.by_source.iter().enumerate().map(past).sum(),
+                }
+            })
+            .collect()
     }
 
     /// The rows shown: open tasks that pass the filter, in SLA order.

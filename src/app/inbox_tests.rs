@@ -308,6 +308,62 @@ fn the_p1_near_breach_count_follows_changes_and_each_sources_clock() {
     );
 }
 
+/// The Cost view's per-step counts are kept as tasks come, change and close, and counted
+/// against the clock given: the same as counting every open task, at every clock.
+#[test]
+fn the_step_tallies_follow_changes_and_each_sources_clock() {
+    let (mut app, queue) = inbox_app(1_000);
+    let brute = |app: &App, now: chrono::DateTime<chrono::Utc>| {
+        let open = (app.inbox.rows().iter()).map(|k| app.inbox.item(k.slot).summary());
+        let mut counts = std::collections::BTreeMap::new();
+        for task in open {
+            let (open, past) = counts
+                .entry((task.workflow_type, task.step, task.service))
+                .or_insert((0, 0));
+            *open += 1;
+            *past += usize::from(task.sla_deadline < now);
+        }
+        counts.into_iter().collect::<Vec<_>>()
+    };
+    let indexed = |app: &App, now| {
+        let mut tallies: Vec<_> = (app.inbox.step_tallies(&[now]).into_iter())
+            .map(|t| {
+                let key = (t.workflow_type.into(), t.step.into(), t.service.into());
+                (key, (t.open, t.past_sla))
+            })
+            .collect();
+        tallies.sort();
+        tallies
+    };
+    let all = escalation_summaries(&queue);
+    let start = all[0].sla_deadline - chrono::TimeDelta::minutes(30);
+    // Resolve one task, and move another to a step of its own in a newer revision.
+    let mut resolved = all[0].clone();
+    resolved.revision += 1;
+    resolved.state = EscalationState::Resolved;
+    app.update(event(EscalationEventKind::Resolved, resolved));
+    let mut moved = all[1].clone();
+    moved.revision += 1;
+    moved.step = "second-opinion".into();
+    app.update(event(EscalationEventKind::Claimed, moved));
+    for minutes in [0, 10, 30, 60, 240, 2_000] {
+        let now = start + chrono::TimeDelta::minutes(minutes);
+        assert_eq!(indexed(&app, now), brute(&app, now), "at +{minutes}m");
+    }
+    let tallies = app.inbox.step_tallies(&[start]);
+    let open: usize = tallies.iter().map(|t| t.open).sum();
+    assert_eq!(open, 999);
+    assert!(
+        tallies
+            .iter()
+            .any(|t| t.step == "second-opinion" && t.open == 1)
+    );
+    assert!(
+        (app.inbox.step_tallies(&[]).iter()).all(|t| t.past_sla == 0),
+        "a source without a clock counts nothing past"
+    );
+}
+
 /// Enter pressed while the filter is still matching is not lost: the top match opens as soon
 /// as the matches are known (tmux_e2e pressed Enter during '(matching…)' and nothing opened).
 #[test]

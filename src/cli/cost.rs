@@ -18,7 +18,7 @@ use crate::cli::target::Target;
 use crate::domain::cost::{CostReport, context_audit};
 use crate::domain::fleet::{Connection, SourceData};
 use crate::domain::prices::CostConfig;
-use crate::domain::steps::{EscalatedTask, StepCost, step_costs};
+use crate::domain::steps::{EscalatedTask, StepCost, step_costs, tally};
 use crate::format::{
     COST_COLUMNS, STEP_COLUMNS, cost_cells, cost_row, step_cells, steps_title, summary_lines,
 };
@@ -118,7 +118,7 @@ pub async fn run_report(
             None => (&[][..], None),
         };
         let tasks = tasks.iter().map(|(task, past)| escalated_at(task, *past));
-        let steps = step_costs(tasks, &reports, config);
+        let steps = step_costs(tally(tasks), &reports, config);
         let error = match &source.connection {
             Connection::Down { error, .. } => Some(error.clone()),
             _ => None,
@@ -144,7 +144,7 @@ pub async fn run_report(
             report: None,
             error: None,
             reads: "its escalations",
-            steps: step_costs(tasks, &reports, config),
+            steps: step_costs(tally(tasks), &reports, config),
             steps_error,
         });
     }

@@ -74,13 +74,19 @@ pub struct StepCost {
     pub findings: Vec<Finding>,
 }
 
-/// Every (workflow type, step, service) of `tasks` with its counts and its service's
-/// posture (see [`find_service`]), sorted by workflow type and step.
-pub fn step_costs<'a>(
-    tasks: impl IntoIterator<Item = EscalatedTask<'a>>,
-    audits: &[(usize, CostReport)],
-    config: &CostConfig,
-) -> Vec<StepCost> {
+/// One workflow step (its workflow type, step and service) with how many open tasks wait
+/// there and how many of them are past their SLA.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StepTally<'a> {
+    pub workflow_type: &'a str,
+    pub step: &'a str,
+    pub service: &'a str,
+    pub open: usize,
+    pub past_sla: usize,
+}
+
+/// The steps of `tasks`, each with its counts.
+pub fn tally<'a>(tasks: impl IntoIterator<Item = EscalatedTask<'a>>) -> Vec<StepTally<'a>> {
     let mut counts: BTreeMap<(&str, &str, &str), (usize, usize)> = BTreeMap::new();
     for task in tasks {
         let (open, past_sla) = counts
@@ -90,15 +96,35 @@ pub fn step_costs<'a>(
         *past_sla += usize::from(task.past_sla);
     }
     (counts.into_iter())
-        .map(|((workflow_type, step, service), (open, past_sla))| {
-            let cost = find_service(audits, config, service, None).map(|found| found.cost);
-            let cost = cost.as_ref();
-            StepCost {
-                workflow_type: workflow_type.to_string(),
-                step: step.to_string(),
-                service: service.to_string(),
+        .map(
+            |((workflow_type, step, service), (open, past_sla))| StepTally {
+                workflow_type,
+                step,
+                service,
                 open,
                 past_sla,
+            },
+        )
+        .collect()
+}
+
+/// Every tallied step with its service's posture (see [`find_service`]), sorted by workflow
+/// type, step and service.
+pub fn step_costs<'a>(
+    tallies: impl IntoIterator<Item = StepTally<'a>>,
+    audits: &[(usize, CostReport)],
+    config: &CostConfig,
+) -> Vec<StepCost> {
+    let mut steps: Vec<StepCost> = (tallies.into_iter())
+        .map(|tally| {
+            let cost = find_service(audits, config, tally.service, None).map(|found| found.cost);
+            let cost = cost.as_ref();
+            StepCost {
+                workflow_type: tally.workflow_type.to_string(),
+                step: tally.step.to_string(),
+                service: tally.service.to_string(),
+                open: tally.open,
+                past_sla: tally.past_sla,
                 criticality: cost.and_then(|c| c.criticality),
                 slo: cost.and_then(|c| c.slo),
                 budget_left: cost.and_then(|c| c.budget_left),
@@ -107,7 +133,11 @@ pub fn step_costs<'a>(
                 findings: cost.map(|c| c.findings.clone()).unwrap_or_default(),
             }
         })
-        .collect()
+        .collect();
+    steps.sort_by(|a, b| {
+        (&a.workflow_type, &a.step, &a.service).cmp(&(&b.workflow_type, &b.step, &b.service))
+    });
+    steps
 }
 
 #[cfg(test)]

@@ -67,12 +67,12 @@ fn open_escalations_are_counted_per_step_beside_the_budget_of_its_service() {
         past_sla,
     };
     let steps = step_costs(
-        [
+        tally([
             task("CreditApplication", "decide", "credit-decision", false),
             task("Onboarding", "kyc", "kyc-check", false),
             task("CreditApplication", "decide", "credit-decision", true),
             task("CreditApplication", "decide", "credit-decision", false),
-        ],
+        ]),
         &audits,
         &CostConfig::default(),
     );

@@ -74,7 +74,7 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         lines.push(Line::default());
     }
     let clocks = app.source_clocks();
-    let steps = step_costs(app.inbox.escalated_tasks(&clocks), &audits, &app.cost);
+    let steps = step_costs(app.inbox.step_tallies(&clocks), &audits, &app.cost);
     if !steps.is_empty() {
         lines.push(Line::styled(steps_title(&steps), theme.title));
         lines.push(Line::styled(
