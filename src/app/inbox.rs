@@ -153,9 +153,10 @@ pub struct Inbox {
     /// By source: how many open tasks of each priority (P1 first), for the runbooks'
     /// `open_escalations` of every tick.
     open_counts: Vec<OpenEscalations>,
-    /// By workflow step (see [`step_key`]): its open tasks of each source in SLA order, for
-    /// the Cost view's counts of every frame.
+    /// By workflow step (see [`write_step_key`]): its open tasks of each source in SLA order,
+    /// for the Cost view's counts of every frame.
     steps: HashMap<String, OpenAtStep>,
+    step_key: String,
     filter: Filter,
     /// The selected task, by slot, so that it stays selected while rows come and go.
     selected: Option<u32>,
@@ -171,16 +172,25 @@ struct OpenAtStep {
     by_source: Vec<Vec<OrderKey>>,
 }
 
-/// A workflow step as one string: its workflow type, step and service, each length-prefixed
-/// so that no two steps share a key.
-fn step_key(task: &CompactSummary) -> String {
+/// Writes a task's workflow step as one string into `key`: its workflow type, step and
+/// service, each length-prefixed so that no two steps share a key (a buffer kept for it: a
+/// load of 100k tasks allocates no key for a step already known).
+fn write_step_key(key: &mut String, task: &CompactSummary) {
+    use std::fmt::Write;
     let (workflow_type, step) = (task.workflow_type(), task.step());
-    format!(
+    key.clear();
+    let _ = write!(
+        key,
         "{}:{workflow_type}{}:{step}{}",
         workflow_type.len(),
         step.len(),
         task.service()
-    )
+    );
+}
+
+/// Whether two revisions of a task stop at different workflow steps.
+fn other_step(a: &CompactSummary, b: &CompactSummary) -> bool {
+    (a.workflow_type(), a.step(), a.service()) != (b.workflow_type(), b.step(), b.service())
 }
 
 fn key_of(slot: u32, summary: &CompactSummary) -> OrderKey {
@@ -259,8 +269,8 @@ impl Inbox {
         let before = self.open_key(slot);
         let task = CompactSummary::new(summary, &mut self.names);
         let item = self.items.get_mut(slot as usize);
-        let refiled = task.filter_text() != item.task.filter_text()
-            || step_key(&task) != step_key(&item.task);
+        let refiled =
+            task.filter_text() != item.task.filter_text() || other_step(&task, &item.task);
         item.task = task;
         item.listed = true;
         self.place(slot, before, refiled);
@@ -300,15 +310,17 @@ impl Inbox {
         if let Some(new) = after {
             self.open_counts[source][new.priority as usize] += 1;
             let task = &self.items[slot as usize].task;
-            let at = self
-                .steps
-                .entry(step_key(task))
-                .or_insert_with(|| OpenAtStep {
+            write_step_key(&mut self.step_key, task);
+            if !self.steps.contains_key(&self.step_key) {
+                let at = OpenAtStep {
                     workflow_type: task.workflow_type().to_string(),
                     step: task.step().to_string(),
                     service: task.service().to_string(),
                     by_source: Vec::new(),
-                });
+                };
+                self.steps.insert(self.step_key.clone(), at);
+            }
+            let at = (self.steps.get_mut(&self.step_key)).expect("inserted when missing");
             if at.by_source.len() <= source {
                 at.by_source.resize(source + 1, Vec::new());
             }
