@@ -155,8 +155,8 @@ pub struct Inbox {
     open_counts: Vec<OpenEscalations>,
     /// By workflow step (see [`write_step_key`]): its open tasks of each source in SLA order,
     /// for the Cost view's counts of every frame.
-    steps: HashMap<String, OpenAtStep>,
-    step_key: String,
+    steps: HashMap<Vec<u8>, OpenAtStep>,
+    step_key: Vec<u8>,
     filter: Filter,
     /// The selected task, by slot, so that it stays selected while rows come and go.
     selected: Option<u32>,
@@ -172,20 +172,25 @@ struct OpenAtStep {
     by_source: Vec<Vec<OrderKey>>,
 }
 
-/// Writes a task's workflow step as one string into `key`: its workflow type, step and
-/// service, each length-prefixed so that no two steps share a key (a buffer kept for it: a
-/// load of 100k tasks allocates no key for a step already known).
-fn write_step_key(key: &mut String, task: &CompactSummary) {
-    use std::fmt::Write;
-    let (workflow_type, step) = (task.workflow_type(), task.step());
+impl OpenAtStep {
+    fn insert(&mut self, source: usize, key: OrderKey) {
+        if self.by_source.len() <= source {
+            self.by_source.resize(source + 1, Vec::new());
+        }
+        insert_sorted(&mut self.by_source[source], key);
+    }
+}
+
+/// Writes a task's workflow step as one key into `key`: its workflow type, step and service,
+/// the first two length-prefixed so that no two steps share a key. A buffer kept for it, and
+/// no formatting: a load of 100k tasks allocates a key only for a step not known yet.
+fn write_step_key(key: &mut Vec<u8>, task: &CompactSummary) {
     key.clear();
-    let _ = write!(
-        key,
-        "{}:{workflow_type}{}:{step}{}",
-        workflow_type.len(),
-        step.len(),
-        task.service()
-    );
+    for part in [task.workflow_type(), task.step()] {
+        key.extend_from_slice(&(part.len() as u64).to_le_bytes());
+        key.extend_from_slice(part.as_bytes());
+    }
+    key.extend_from_slice(task.service().as_bytes());
 }
 
 /// Whether two revisions of a task stop at different workflow steps.
@@ -311,20 +316,19 @@ impl Inbox {
             self.open_counts[source][new.priority as usize] += 1;
             let task = &self.items[slot as usize].task;
             write_step_key(&mut self.step_key, task);
-            if !self.steps.contains_key(&self.step_key) {
-                let at = OpenAtStep {
-                    workflow_type: task.workflow_type().to_string(),
-                    step: task.step().to_string(),
-                    service: task.service().to_string(),
-                    by_source: Vec::new(),
-                };
-                self.steps.insert(self.step_key.clone(), at);
+            match self.steps.get_mut(self.step_key.as_slice()) {
+                Some(at) => at.insert(source, new),
+                None => {
+                    let mut at = OpenAtStep {
+                        workflow_type: task.workflow_type().to_string(),
+                        step: task.step().to_string(),
+                        service: task.service().to_string(),
+                        by_source: Vec::new(),
+                    };
+                    at.insert(source, new);
+                    self.steps.insert(self.step_key.clone(), at);
+                }
             }
-            let at = (self.steps.get_mut(&self.step_key)).expect("inserted when missing");
-            if at.by_source.len() <= source {
-                at.by_source.resize(source + 1, Vec::new());
-            }
-            insert_sorted(&mut at.by_source[source], new);
             insert_sorted(Arc::make_mut(&mut self.order), new);
             if new.priority == Priority::P1 {
                 insert_sorted(&mut self.p1_order[source], new);
