@@ -21,6 +21,8 @@ use switchboard::testing::{free_port, missing_system};
 
 /// Bound on every wait, so that a broken server fails the test instead of hanging it.
 pub const WAIT: Duration = Duration::from_secs(30);
+/// How many sets of ports the first start of a dev server tries.
+const PORT_ATTEMPTS: usize = 3;
 
 /// The contract's search attributes (docs/temporal.md) with their types.
 pub const SEARCH_ATTRIBUTES: [&str; 6] = [
@@ -76,7 +78,22 @@ impl TemporalDev {
             http_port: free_port(),
             metrics_port: free_port(),
         };
-        dev.start_server();
+        // A port picked free may be taken before the server binds it (another test's server
+        // takes ports of its own): then again on other ports, a few times.
+        for _ in 1..PORT_ATTEMPTS {
+            match dev.launch_server() {
+                Ok(()) => break,
+                Err(log) if log.contains("address already in use") => {
+                    dev.server = None;
+                    (dev.grpc_port, dev.http_port) = (free_port(), free_port());
+                    dev.metrics_port = free_port();
+                }
+                Err(log) => panic!("the dev server exited: {log}"),
+            }
+        }
+        if dev.server.is_none() {
+            dev.start_server();
+        }
         dev.start_worker();
         Some(dev)
     }
@@ -121,9 +138,17 @@ impl TemporalDev {
             .unwrap()
     }
 
-    /// Starts the server (again, after [`TemporalDev::stop_server`], with the same database)
-    /// and waits until its HTTP API answers.
+    /// Starts the server (again, after [`TemporalDev::stop_server`], with the same database
+    /// and ports) and waits until its HTTP API answers.
     pub fn start_server(&mut self) {
+        if let Err(log) = self.launch_server() {
+            panic!("the dev server exited: {log}");
+        }
+    }
+
+    /// Starts the server and waits until its HTTP API answers; the end of its log when it
+    /// exits first.
+    fn launch_server(&mut self) -> Result<(), String> {
         assert!(self.server.is_none(), "the server is already running");
         let mut command = Command::new(self.venv.join("bin/temporal"));
         command.args(["server", "start-dev", "--headless", "--ip", "127.0.0.1"]);
@@ -149,13 +174,13 @@ impl TemporalDev {
         loop {
             let addr = format!("127.0.0.1:{}", self.http_port);
             if process_support::answers_ok(&addr, "/api/v1/namespaces/default") {
-                return;
+                return Ok(());
             }
             if let Some(status) = self.server.as_mut().unwrap().try_wait().unwrap() {
-                panic!(
-                    "the dev server exited ({status}): {}",
-                    self.read_log("server.log")
-                );
+                let log = self.read_log("server.log");
+                // The next attempt's log starts empty.
+                let _ = std::fs::remove_file(self.dir.path().join("server.log"));
+                return Err(format!("({status}) {log}"));
             }
             assert!(
                 started.elapsed() < WAIT,
