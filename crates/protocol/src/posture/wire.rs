@@ -141,12 +141,13 @@ pub fn spend_in(
 }
 
 /// What a whole fleet spends per hour at the prices its snapshot carries, on replicas and on
-/// model calls, over the services whose spend is known; the others are left out and named.
+/// model calls, over the `priced` services whose spend is known; the others are left out
+/// and named.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct FleetSpend {
     pub replicas_per_hour: f64,
     pub paths_per_hour: f64,
-    pub priced: Vec<String>,
+    pub priced: usize,
     pub unpriced: Vec<String>,
 }
 
@@ -172,7 +173,7 @@ pub fn fleet_spend(snapshot: &FleetSnapshot) -> FleetSpend {
             Some((replicas, paths)) => {
                 fleet.replicas_per_hour += replicas;
                 fleet.paths_per_hour += paths;
-                fleet.priced.push(service.id.clone());
+                fleet.priced += 1;
             }
             None => fleet.unpriced.push(service.id.clone()),
         }

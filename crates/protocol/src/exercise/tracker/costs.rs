@@ -66,7 +66,7 @@ impl Tracker {
         }
         let fleet = fleet_spend(snapshot);
         self.unpriced.extend(fleet.unpriced);
-        if fleet.priced.is_empty() {
+        if fleet.priced == 0 {
             return;
         }
         let sample = SpendAt {
